@@ -1,0 +1,57 @@
+# BuyHive backend. `make run` and `make test` work from a fresh clone: each installs what is
+# missing into .venv first. Python 3.11 is required (python3.11 on PATH, or PYTHON=...).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+REQS := requirements/base.txt requirements/ml.txt requirements/ml-nodeps.txt requirements/dev.txt requirements/embedded-db.txt
+
+export PYTHONDONTWRITEBYTECODE := 1
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install run test lint schema clean db-start db-stop
+
+$(PY):
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# Reinstall when a requirements file changes. torch/torchvision install from the local wheels
+# on these machines (pip's constraint file); the Docker image uses the CPU-only index.
+$(STAMP): $(PY) $(REQS)
+	$(PIP) install --quiet -r requirements/base.txt -r requirements/ml.txt -r requirements/dev.txt -r requirements/embedded-db.txt
+	$(PIP) install --quiet --no-deps -r requirements/ml-nodeps.txt
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+db-start: install
+	$(PY) manage.py embedded_db start
+
+db-stop:
+	@if [ -x $(PY) ]; then $(PY) manage.py embedded_db stop; fi
+
+run: install
+	@if [ -z "$$MONGODB_URI" ]; then $(PY) manage.py embedded_db start; fi
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+test: install
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { echo "Redis is not answering on 127.0.0.1:6379; starting it"; \
+	  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null; sleep 1; }
+	$(PY) -m pytest --cov --cov-report=term:skip-covered --cov-report=xml:var/coverage.xml $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+schema: install
+	DJANGO_SETTINGS_MODULE=buyhive.settings.test $(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yaml
+
+clean: db-stop
+	rm -rf $(VENV) var/static var/coverage.xml var/openapi.yaml .mypy_cache .ruff_cache .coverage

@@ -1,0 +1,92 @@
+"""Liveness (``/health``) and readiness (``/ready``).
+
+``/health`` touches nothing but the process, so a container or load-balancer probe never
+fails because of a dependency. ``/ready`` checks each dependency and says what it found:
+the database decides (503 when it does not answer a ping); the cache only degrades;
+models and the LLM are optional and only reported.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import structlog
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connections
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+logger = structlog.get_logger(__name__)
+
+
+@never_cache
+@require_GET
+def health(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def _check_database() -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        connection = connections["default"]
+        connection.ensure_connection()
+        connection.connection.admin.command("ping")  # type: ignore[union-attr]
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        logger.warning("ready_database_down", error=type(exc).__name__)
+        return {"status": "down", "reason": f"database did not answer a ping ({type(exc).__name__})"}
+    return {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
+def _check_cache() -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        cache.set("ready:probe", "1", 10)
+        if cache.get("ready:probe") != "1":
+            raise RuntimeError("cache did not return what was written")
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("ready_cache_degraded", error=type(exc).__name__)
+        return {"status": "degraded", "reason": f"cache unavailable ({type(exc).__name__})"}
+    backend = settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
+    return {
+        "status": "ok",
+        "backend": backend,
+        "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+    }
+
+
+def _check_models() -> dict[str, Any]:
+    try:
+        from mlverify.registry import model_states
+    except Exception as exc:  # noqa: BLE001 - optional component
+        return {"status": "unavailable", "reason": f"model runtime not importable: {exc}"[:200]}
+    return {"status": "reported", "models": model_states()}
+
+
+def _check_llm() -> dict[str, Any]:
+    try:
+        from extraction.clients import describe_llm
+    except Exception as exc:  # noqa: BLE001 - optional component
+        return {"status": "unavailable", "reason": f"LLM clients not importable: {exc}"[:200]}
+    return describe_llm()
+
+
+@never_cache
+@require_GET
+def ready(request: HttpRequest) -> JsonResponse:
+    checks = {
+        "database": _check_database(),
+        "cache": _check_cache(),
+        "models": _check_models(),
+        "llm": _check_llm(),
+    }
+    is_ready = checks["database"]["status"] == "ok"
+    if not is_ready:
+        status = "unavailable"
+    elif checks["cache"]["status"] != "ok":
+        status = "degraded"
+    else:
+        status = "ok"
+    return JsonResponse({"status": status, "checks": checks}, status=200 if is_ready else 503)

