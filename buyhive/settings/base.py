@@ -7,6 +7,7 @@ differs. Staging is ``production`` with ``ENVIRONMENT=staging``.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,6 +17,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
+# A developer's .env is read for local settings only; production reads the real environment.
+if os.environ.get("DJANGO_SETTINGS_MODULE", "").endswith(".local") and (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env")
 
 # =============================================================================
 # Core
@@ -128,7 +132,9 @@ DATABASES = {
             "maxPoolSize": env.int("MONGODB_MAX_POOL_SIZE", default=10),
             "minPoolSize": env.int("MONGODB_MIN_POOL_SIZE", default=0),
             "maxIdleTimeMS": env.int("MONGODB_MAX_IDLE_TIME_MS", default=300_000),
-            "serverSelectionTimeoutMS": env.int("MONGODB_SERVER_SELECTION_TIMEOUT_MS", default=3000),
+            "serverSelectionTimeoutMS": env.int(
+                "MONGODB_SERVER_SELECTION_TIMEOUT_MS", default=3000
+            ),
             "connectTimeoutMS": env.int("MONGODB_CONNECT_TIMEOUT_MS", default=3000),
             "socketTimeoutMS": env.int("MONGODB_SOCKET_TIMEOUT_MS", default=10_000),
             "retryWrites": True,

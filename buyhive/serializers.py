@@ -1,0 +1,58 @@
+"""Serializer pieces shared by every app: safe URLs and the check result shape."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from rest_framework import serializers
+
+MAX_URL_LENGTH = 2048
+
+
+class HttpUrlField(serializers.CharField):
+    """An absolute http(s) URL of at most 2,048 characters (no javascript:, data:, file:)."""
+
+    default_error_messages = {
+        "invalid": "Enter an absolute http or https URL.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", MAX_URL_LENGTH)
+        kwargs.setdefault("trim_whitespace", True)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if not value:
+            return value
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError on a malformed port
+        except ValueError:
+            self.fail("invalid")
+        if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+            self.fail("invalid")
+        if any(ch.isspace() or ord(ch) < 32 for ch in value):
+            self.fail("invalid")
+        return value
+
+
+class CheckSerializer(serializers.Serializer):
+    """The shape both checks answer (image and page); see architecture.md."""
+
+    status = serializers.ChoiceField(choices=["ok", "unavailable"])
+    score = serializers.FloatField(allow_null=True)
+    threshold = serializers.FloatField(allow_null=True)
+    method = serializers.CharField(allow_null=True)
+    model = serializers.CharField(allow_null=True)
+    reason = serializers.CharField(allow_null=True)
+
+
+class ImageCheckSerializer(CheckSerializer):
+    match = serializers.BooleanField(allow_null=True)
+    calibrated = serializers.BooleanField(required=False, allow_null=True)
+
+
+class PageCheckSerializer(CheckSerializer):
+    is_product = serializers.BooleanField(allow_null=True)
