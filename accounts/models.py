@@ -75,6 +75,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     def __str__(self) -> str:
         return self.email
 
+    @property
+    def public_id(self) -> str:
+        """The id as API clients and logs see it: the ObjectId as a string."""
+        return str(self.pk)
+
     def clean(self) -> None:
         super().clean()
         self.email = normalize_email(self.email)
@@ -109,4 +114,4 @@ class RefreshToken(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_id}:{self.jti}"
+        return f"{self.user_id}:{self.jti}"  # type: ignore[attr-defined]

@@ -35,3 +35,6 @@ class BuyHiveConfig(AppConfig):
     name = "buyhive"
     verbose_name = "BuyHive"
     default_auto_field = OBJECT_ID_AUTO_FIELD
+
+    def ready(self) -> None:
+        from buyhive import signals  # noqa: F401 - connects the request log receivers

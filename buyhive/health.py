@@ -67,10 +67,11 @@ def _check_models() -> dict[str, Any]:
 
 def _check_llm() -> dict[str, Any]:
     try:
-        from extraction.clients import describe_llm
+        from extraction.llm import llm_readiness
     except Exception as exc:  # noqa: BLE001 - optional component
         return {"status": "unavailable", "reason": f"LLM clients not importable: {exc}"[:200]}
-    return describe_llm()
+    report = llm_readiness()
+    return {"status": "configured" if report.get("configured") else "not_configured", **report}
 
 
 @never_cache

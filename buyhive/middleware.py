@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Callable
 
@@ -34,6 +35,7 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.started_at = time.perf_counter()  # type: ignore[attr-defined]
         given = request.META.get("HTTP_X_REQUEST_ID", "")
         request_id = given if _REQUEST_ID.match(given) else str(uuid.uuid4())
         request.META["HTTP_X_REQUEST_ID"] = request_id

