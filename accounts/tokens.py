@@ -16,12 +16,12 @@ from typing import Any
 import structlog
 from bson import ObjectId
 from bson.errors import InvalidId
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django_mongodb_backend import transaction
-from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import RefreshToken as JWTRefreshToken
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from accounts.models import RefreshToken, User
 from buyhive.exceptions import DomainError
@@ -65,7 +65,7 @@ def _pair(refresh: JWTRefreshToken) -> dict[str, Any]:
 
 def _decode(raw: str) -> JWTRefreshToken:
     try:
-        return JWTRefreshToken(raw)  # checks signature, algorithm, expiry and token type
+        return JWTRefreshToken(raw)  # type: ignore[arg-type]  # checks signature, algorithm, expiry and token type
     except TokenError as exc:
         raise TokenInvalid() from exc
 
@@ -76,10 +76,17 @@ def _user_of(token: JWTRefreshToken) -> User:
         pk = ObjectId(str(user_id))
     except (InvalidId, TypeError) as exc:
         raise TokenInvalid() from exc
-    user = get_user_model().objects.filter(pk=pk).first()
+    user = User.objects.filter(pk=pk).first()
     if user is None or not user.is_active:
         raise TokenInvalid()
-    return user  # type: ignore[return-value]
+    # The same check SimpleJWT's authentication makes on access tokens: a refresh token
+    # minted before the password changed (or became unusable) is refused as well, even if
+    # its row was not revoked.
+    if api_settings.CHECK_REVOKE_TOKEN and token.get(
+        api_settings.REVOKE_TOKEN_CLAIM
+    ) != get_md5_hash_password(user.password):
+        raise TokenInvalid()
+    return user
 
 
 def rotate_refresh_token(raw: str) -> dict[str, Any]:
@@ -113,8 +120,18 @@ def rotate_refresh_token(raw: str) -> dict[str, Any]:
 
 
 def revoke_refresh_token(raw: str) -> None:
-    """Log out: the given refresh token stops working. Idempotent for a valid token."""
-    token = _decode(raw)
+    """Log out: the given refresh token stops working.
+
+    Idempotent: an already revoked token, or an expired one (useless anyway, and purged
+    later), is accepted silently. A token that is not ours (bad signature, wrong type,
+    garbage) is refused, which tells a client it is sending the wrong thing.
+    """
+    try:
+        token = JWTRefreshToken(raw)  # type: ignore[arg-type]
+    except ExpiredTokenError:
+        return
+    except TokenError as exc:
+        raise TokenInvalid() from exc
     RefreshToken.objects.filter(jti=token[api_settings.JTI_CLAIM], revoked_at=None).update(
         revoked_at=timezone.now()
     )
@@ -122,9 +139,7 @@ def revoke_refresh_token(raw: str) -> None:
 
 def revoke_all_for_user(user: User) -> int:
     """Revoke every live refresh token of ``user``; returns how many were revoked."""
-    return RefreshToken.objects.filter(user=user, revoked_at=None).update(
-        revoked_at=timezone.now()
-    )
+    return RefreshToken.objects.filter(user=user, revoked_at=None).update(revoked_at=timezone.now())
 
 
 def purge_expired_tokens(*, now: datetime | None = None) -> int:

@@ -22,6 +22,11 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("admin/", admin.site.urls),
+    # The password-reset page the reset email links to (the API has the same flow).
+    path("", include("accounts.web_urls")),
+    # allauth serves the staff Google web flow. Its own password reset (which cannot encode
+    # ObjectId keys) and open web signup are not exposed: the API owns those flows.
+    re_path(r"^accounts/(password|signup|email|confirm-email|reauthenticate)/", views.not_found),
     path("accounts/", include("allauth.urls")),
     # Anything else under /api/ answers the JSON envelope, in every environment.
     re_path(r"^api/", views.api_not_found),

@@ -1,0 +1,356 @@
+"""Auth endpoints: thin DRF views over ``accounts.services``.
+
+Public endpoints (everything but ``auth/me/``) take no bearer token at all
+(``authentication_classes = []``), so a stale or broken ``Authorization`` header cannot make
+sign-in, refresh or logout fail. Rate limits are enforced inside the views with
+``buyhive.ratelimit.enforce``: per client IP first (so a flood of malformed bodies counts
+too), then per account once the body names one. Sign-in, registration and reset fail closed
+when the counter store is down.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import services
+from accounts.models import User, normalize_email
+from accounts.tokens import issue_tokens, revoke_refresh_token, rotate_refresh_token
+from buyhive.client_ip import get_client_ip
+from buyhive.exceptions import ValidationFailed
+from buyhive.ratelimit import enforce
+from buyhive.serializers import HttpUrlField
+
+PASSWORD_MAX = 1024  # hashing a megabyte-long password is a cheap denial of service
+JWT_MAX = 4096
+
+
+# --------------------------------------------------------------------------- shapes
+
+
+class AccountsErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # "fields" cannot be a class attribute: it would shadow Serializer.fields.
+        fields = super().get_fields()
+        fields["fields"] = serializers.DictField(
+            required=False, help_text="Field name -> list of messages (validation errors)."
+        )
+        return fields
+
+
+class AccountsErrorSerializer(serializers.Serializer):
+    """The error envelope every refusal answers with."""
+
+    error = AccountsErrorDetailSerializer()
+    request_id = serializers.CharField(allow_null=True)
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(response=AccountsErrorSerializer, description=description)
+
+
+E400 = _error("validation_error: bad input (with `fields`)")
+E401 = _error("token_invalid: refused credentials or token")
+E401_AUTH = _error("not_authenticated / token_invalid: missing, bad, expired or revoked token")
+E429 = _error("rate_limited, with a `Retry-After` header (seconds)")
+E503 = _error("service_unavailable: the rate-limit store or a dependency is down")
+
+
+class TokenUserSerializer(serializers.Serializer):
+    id = serializers.CharField(read_only=True)
+    email = serializers.EmailField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    avatar_url = serializers.CharField(read_only=True)
+
+
+class TokenRefreshOutputSerializer(serializers.Serializer):
+    access = serializers.CharField(help_text="Bearer token for the API (JWT).")
+    refresh = serializers.CharField(help_text="Single-use: exchange at auth/refresh/.")
+    access_expires_in = serializers.IntegerField(help_text="Seconds until `access` expires.")
+
+
+class TokenPairOutputSerializer(TokenRefreshOutputSerializer):
+    user = TokenUserSerializer()
+
+
+class MeSerializer(serializers.Serializer):
+    id = serializers.CharField(read_only=True)
+    email = serializers.EmailField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    avatar_url = serializers.CharField(read_only=True)
+    email_verified = serializers.BooleanField(read_only=True)
+    date_joined = serializers.DateTimeField(read_only=True)
+
+
+def _token_response(user: User, *, status_code: int = status.HTTP_200_OK) -> Response:
+    body = {**issue_tokens(user), "user": TokenUserSerializer(user).data}
+    return Response(TokenPairOutputSerializer(body).data, status=status_code)
+
+
+def _limit_ip(request: Request, group: str, rate: str) -> None:
+    enforce(request, group=group, rate=rate, key=f"ip:{get_client_ip(request)}")
+
+
+def _limit_account(request: Request, group: str, rate: str, email: str) -> None:
+    enforce(request, group=group, rate=rate, key=f"email:{normalize_email(email)}")
+
+
+class PublicApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list[Any] = []
+
+
+# --------------------------------------------------------------------------- sign-in
+
+
+class GoogleSignInApi(PublicApi):
+    @extend_schema_serializer(component_name="GoogleSignInInput")
+    class InputSerializer(serializers.Serializer):
+        id_token = serializers.CharField(max_length=JWT_MAX, trim_whitespace=True)
+
+    @extend_schema(
+        operation_id="auth_google",
+        summary="Sign in with a Google ID token",
+        description=(
+            "Verifies the ID token against Google's published keys (RS256; `aud` one of the "
+            "configured client ids; `iss` accounts.google.com; `exp`/`iat`; `email_verified`). "
+            "Each token is accepted once. Creates the user or links the Google identity."
+        ),
+        tags=["auth"],
+        auth=[],
+        request=InputSerializer,
+        responses={200: TokenPairOutputSerializer, 400: E400, 401: E401, 429: E429, 503: E503},
+    )
+    def post(self, request: Request) -> Response:
+        _limit_ip(request, "auth-google-ip", settings.RATE_LOGIN_IP)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.google_sign_in(id_token=data.validated_data["id_token"])
+        return _token_response(user)
+
+
+class RegisterApi(PublicApi):
+    @extend_schema_serializer(component_name="RegisterInput")
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField(max_length=254)
+        password = serializers.CharField(max_length=PASSWORD_MAX, trim_whitespace=False)
+        name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+
+    @extend_schema(
+        operation_id="auth_register",
+        summary="Create an account with email and password",
+        tags=["auth"],
+        auth=[],
+        request=InputSerializer,
+        responses={201: TokenPairOutputSerializer, 400: E400, 429: E429, 503: E503},
+    )
+    def post(self, request: Request) -> Response:
+        _limit_ip(request, "auth-register-ip", settings.RATE_REGISTER_IP)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        _limit_account(
+            request, "auth-register-account", settings.RATE_REGISTER_ACCOUNT, values["email"]
+        )
+        user = services.user_register(
+            email=values["email"], password=values["password"], name=values.get("name", "")
+        )
+        return _token_response(user, status_code=status.HTTP_201_CREATED)
+
+
+class LoginApi(PublicApi):
+    @extend_schema_serializer(component_name="LoginInput")
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField(max_length=254)
+        password = serializers.CharField(max_length=PASSWORD_MAX, trim_whitespace=False)
+
+    @extend_schema(
+        operation_id="auth_login",
+        summary="Sign in with email and password",
+        description="An unknown email and a wrong password get the same 401.",
+        tags=["auth"],
+        auth=[],
+        request=InputSerializer,
+        responses={200: TokenPairOutputSerializer, 400: E400, 401: E401, 429: E429, 503: E503},
+    )
+    def post(self, request: Request) -> Response:
+        _limit_ip(request, "auth-login-ip", settings.RATE_LOGIN_IP)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        _limit_account(request, "auth-login-account", settings.RATE_LOGIN_ACCOUNT, values["email"])
+        user = services.user_login(email=values["email"], password=values["password"])
+        return _token_response(user)
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+class RefreshTokenInputSerializer(serializers.Serializer):
+    refresh = serializers.CharField(max_length=JWT_MAX)
+
+
+class RefreshApi(PublicApi):
+    @extend_schema(
+        operation_id="auth_refresh",
+        summary="Exchange a refresh token for a new pair",
+        description=(
+            "Rotation: the presented refresh token stops working. Presenting it again is "
+            "refused and revokes every session of the user."
+        ),
+        tags=["auth"],
+        auth=[],
+        request=RefreshTokenInputSerializer,
+        responses={200: TokenRefreshOutputSerializer, 400: E400, 401: E401, 429: E429},
+    )
+    def post(self, request: Request) -> Response:
+        # The credential is a signed token: guessing is hopeless, so availability wins when
+        # the counter store is down.
+        enforce(
+            request,
+            group="auth-refresh-ip",
+            rate=settings.RATE_REFRESH_IP,
+            key=f"ip:{get_client_ip(request)}",
+            fail_open=True,
+        )
+        data = RefreshTokenInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        pair = rotate_refresh_token(data.validated_data["refresh"])
+        return Response(TokenRefreshOutputSerializer(pair).data)
+
+
+class LogoutApi(PublicApi):
+    @extend_schema(
+        operation_id="auth_logout",
+        summary="Revoke a refresh token",
+        description=(
+            "Needs no bearer: the refresh token is the credential. Answers 204 again for a "
+            "token already revoked or expired."
+        ),
+        tags=["auth"],
+        auth=[],
+        request=RefreshTokenInputSerializer,
+        responses={204: None, 400: E400, 401: E401, 429: E429},
+    )
+    def post(self, request: Request) -> Response:
+        enforce(
+            request,
+            group="auth-logout-ip",
+            rate=settings.RATE_REFRESH_IP,
+            key=f"ip:{get_client_ip(request)}",
+            fail_open=True,
+        )
+        data = RefreshTokenInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        revoke_refresh_token(data.validated_data["refresh"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --------------------------------------------------------------------------- password reset
+
+
+class PasswordResetApi(PublicApi):
+    @extend_schema_serializer(component_name="PasswordResetInput")
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField(max_length=254)
+
+    @extend_schema(
+        operation_id="auth_password_reset",
+        summary="Mail a password reset link",
+        description="Answers 202 whether or not an account has this address.",
+        tags=["auth"],
+        auth=[],
+        request=InputSerializer,
+        responses={202: None, 400: E400, 429: E429, 503: E503},
+    )
+    def post(self, request: Request) -> Response:
+        _limit_ip(request, "auth-reset-ip", settings.RATE_PASSWORD_RESET_IP)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        email = data.validated_data["email"]
+        _limit_account(request, "auth-reset-account", settings.RATE_PASSWORD_RESET_ACCOUNT, email)
+        services.password_reset_request(email=email)
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+
+class PasswordResetConfirmApi(PublicApi):
+    @extend_schema_serializer(component_name="PasswordResetConfirmInput")
+    class InputSerializer(serializers.Serializer):
+        uid = serializers.CharField(max_length=64)
+        token = serializers.CharField(max_length=128)
+        new_password = serializers.CharField(max_length=PASSWORD_MAX, trim_whitespace=False)
+
+    @extend_schema(
+        operation_id="auth_password_reset_confirm",
+        summary="Set a new password with a reset link's uid and token",
+        description="The link works once. Every session of the user is revoked.",
+        tags=["auth"],
+        auth=[],
+        request=InputSerializer,
+        responses={204: None, 400: E400, 429: E429, 503: E503},
+    )
+    def post(self, request: Request) -> Response:
+        _limit_ip(request, "auth-reset-confirm-ip", settings.RATE_LOGIN_IP)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        services.password_reset_confirm(
+            uid=values["uid"], token=values["token"], new_password=values["new_password"]
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --------------------------------------------------------------------------- me
+
+
+class MeApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema_serializer(component_name="MeUpdateInput")
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+        avatar_url = HttpUrlField(required=False, allow_blank=True)
+
+    @extend_schema(
+        operation_id="auth_me_retrieve",
+        summary="The signed-in user",
+        tags=["auth"],
+        responses={200: MeSerializer, 401: E401_AUTH},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(MeSerializer(request.user).data)
+
+    @extend_schema(
+        operation_id="auth_me_partial_update",
+        summary="Change the display name or avatar",
+        description=(
+            "Only `name` and `avatar_url` (http(s), at most 2,048 characters) can change. "
+            "Any other field (email, is_staff, is_active, ...) is refused with 400."
+        ),
+        tags=["auth"],
+        request=InputSerializer,
+        responses={200: MeSerializer, 400: E400, 401: E401_AUTH},
+    )
+    def patch(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        unknown = sorted(set(request.data) - set(data.fields))
+        if unknown:
+            raise ValidationFailed(
+                "Only name and avatar_url can be changed.",
+                fields={key: ["This field cannot be changed."] for key in unknown},
+            )
+        user = services.user_update_profile(
+            user=cast(User, request.user), data=dict(data.validated_data)
+        )
+        return Response(MeSerializer(user).data)

@@ -1,0 +1,366 @@
+"""Account writes: registration, sign-in (password and Google), password reset, profile.
+
+Every function is keyword-only and states its rules in its docstring. Views call these and
+answer what they return; refusals are domain exceptions (``buyhive.exceptions``) that the
+DRF exception handler turns into the error envelope.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+import structlog
+from allauth.account.models import EmailAddress
+from allauth.socialaccount.models import SocialAccount
+from bson import ObjectId
+from bson.errors import InvalidId
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import PasswordResetTokenGenerator, default_token_generator
+from django.core.cache import cache
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes, force_str
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django_mongodb_backend import transaction
+
+from accounts.clients import GoogleIdentity, GoogleIdTokenVerifier, GoogleTokenRefused
+from accounts.models import User, normalize_email
+from accounts.tokens import TokenInvalid, revoke_all_for_user
+from buyhive.exceptions import ServiceUnavailable, ValidationFailed
+
+logger = structlog.get_logger(__name__)
+
+GOOGLE_PROVIDER = "google"
+INVALID_CREDENTIALS = "The email or password is incorrect."
+INVALID_RESET_LINK = "The reset link is invalid or has expired."
+_USED_GOOGLE_TOKEN_PREFIX = "google-id-token-used:"  # noqa: S105 - a cache key prefix
+_NAME_MAX = User._meta.get_field("name").max_length or 150
+_AVATAR_MAX = User._meta.get_field("avatar_url").max_length or 2048
+
+
+def _password_errors(password: str, user: User) -> None:
+    """Django's validators (length, common, numeric, similarity to the email and name)."""
+    try:
+        validate_password(password, user=user)
+    except DjangoValidationError as exc:
+        raise ValidationFailed(exc.messages[0], fields={"password": exc.messages}) from exc
+
+
+# --------------------------------------------------------------------------- password
+
+
+def user_register(*, email: str, password: str, name: str = "") -> User:
+    """Create an email + password account.
+
+    The address is normalised (``A@x.com`` and ``a@x.com`` are one account), so an existing
+    address in any case is refused. The password must pass Django's validators. The new
+    account's address is unverified: a later Google sign-in for the same address takes the
+    account over (see :func:`google_sign_in`).
+    """
+    email = normalize_email(email)
+    user = User(email=email, name=name.strip()[:_NAME_MAX])
+    _password_errors(password, user)
+    if User.objects.filter(email=email).exists():
+        raise ValidationFailed(
+            "An account with this email already exists.",
+            fields={"email": ["An account with this email already exists."]},
+        )
+    user.set_password(password)
+    try:
+        user.save()
+    except IntegrityError as exc:  # a concurrent registration of the same address
+        raise ValidationFailed(
+            "An account with this email already exists.",
+            fields={"email": ["An account with this email already exists."]},
+        ) from exc
+    logger.info("user_registered", user_id=str(user.pk))
+    return user
+
+
+def user_login(*, email: str, password: str) -> User:
+    """The active user with this email and password, or one refusal for every failure.
+
+    An unknown address, a wrong password, an account without a usable password (Google
+    only) and a disabled account all answer the same 401, and the password is hashed in
+    every case (a throwaway hash when there is nothing to check it against), so neither
+    the answer nor its timing tells whether or how an account exists.
+    """
+    user = User.objects.filter(email=normalize_email(email)).first()
+    if user is None or not user.has_usable_password():
+        make_password(password)  # the cost of a real check
+        raise TokenInvalid(INVALID_CREDENTIALS)
+    # check_password also upgrades the stored hash when the preferred hasher changed.
+    if not user.check_password(password) or not user.is_active:
+        raise TokenInvalid(INVALID_CREDENTIALS)
+    # Recording the login also voids any password-reset link sent before it (the reset
+    # token hashes last_login), as Django's own login() does.
+    user.last_login = timezone.now()
+    User.objects.filter(pk=user.pk).update(last_login=user.last_login)
+    return user
+
+
+# --------------------------------------------------------------------------- Google
+
+
+def _consume_google_token(identity: GoogleIdentity, leeway: int) -> None:
+    """Refuse a Google ID token that was already used: remember its id until it expires."""
+    key = _USED_GOOGLE_TOKEN_PREFIX + hashlib.sha256(identity.token_id.encode()).hexdigest()
+    ttl = max(1, identity.expires_at - int(time.time()) + leeway)
+    try:
+        first_use = cache.add(key, 1, timeout=ttl)
+    except Exception as exc:
+        logger.warning("google_replay_cache_unavailable", error=type(exc).__name__)
+        raise ServiceUnavailable("Temporarily unavailable. Try again shortly.") from exc
+    if not first_use:
+        logger.warning("google_token_replayed", sub=identity.sub)
+        raise GoogleTokenRefused("replayed", "This Google ID token was already used.")
+
+
+def _clean_avatar(url: str) -> str:
+    return url if url.startswith(("https://", "http://")) and len(url) <= _AVATAR_MAX else ""
+
+
+def google_sign_in(*, id_token: str, verifier: GoogleIdTokenVerifier | None = None) -> User:
+    """Sign in with a Google ID token: verify it, then find, link or create the user.
+
+    Rules, in order:
+
+    1. A Google account already linked (``SocialAccount`` provider ``google``, uid = ``sub``)
+       signs in as its user.
+    2. Otherwise, a user with the same (normalised) email:
+
+       * whose address was verified is linked: it keeps its password;
+       * whose address was never verified is *taken over* by the Google identity, which
+         has just proven it owns the address: the password becomes unusable and every
+         refresh token is revoked (access tokens die with the password hash). Otherwise
+         whoever registered the address first could keep a way in.
+    3. Otherwise a new user is created, with an unusable password.
+
+    A disabled user is refused in every case. Name and avatar follow Google's on every
+    sign-in. Each token is accepted once (its ``jti`` is remembered until it expires).
+    """
+    verifier = verifier or GoogleIdTokenVerifier.from_settings()
+    identity = verifier.verify(id_token)
+    _consume_google_token(identity, verifier.leeway)
+    email = normalize_email(identity.email)
+    name = identity.name.strip()[:_NAME_MAX]
+    avatar = _clean_avatar(identity.picture)
+
+    with transaction.atomic():
+        # Two indexed reads rather than select_related (a $lookup on MongoDB).
+        social = SocialAccount.objects.filter(provider=GOOGLE_PROVIDER, uid=identity.sub).first()
+        if social is not None:
+            user: User = User.objects.get(pk=social.user_id)  # type: ignore[attr-defined]
+            _refuse_inactive(user)
+            outcome = "signed_in"
+        else:
+            existing = User.objects.filter(email=email).first()
+            if existing is not None:
+                user = existing
+                _refuse_inactive(user)
+                if user.email_verified:
+                    outcome = "linked"
+                else:
+                    _take_over(user)
+                    outcome = "taken_over"
+            else:
+                user = User(email=email, email_verified=True)
+                user.set_unusable_password()
+                outcome = "created"
+            social = SocialAccount(user=user, provider=GOOGLE_PROVIDER, uid=identity.sub)
+        _apply_google_profile(user, name=name, avatar=avatar, created=outcome == "created")
+        social.user = user
+        social.extra_data = _social_extra(identity)
+        social.last_login = timezone.now()
+        social.save()
+        if user.email == email:  # Google may report a newer address than the account's
+            _record_verified_address(user, email)
+    logger.info("google_sign_in", user_id=str(user.pk), outcome=outcome)
+    return user
+
+
+def _refuse_inactive(user: User) -> None:
+    if not user.is_active:
+        raise TokenInvalid("This account is disabled.")
+
+
+def _take_over(user: User) -> None:
+    user.set_unusable_password()
+    user.email_verified = True
+    user.save(update_fields=["password", "email_verified"])
+    revoked = revoke_all_for_user(user)
+    logger.warning("google_took_over_unverified_account", user_id=str(user.pk), revoked=revoked)
+
+
+def _apply_google_profile(user: User, *, name: str, avatar: str, created: bool) -> None:
+    changed: list[str] = []
+    if name and user.name != name:
+        user.name = name
+        changed.append("name")
+    if avatar and user.avatar_url != avatar:
+        user.avatar_url = avatar
+        changed.append("avatar_url")
+    if not user.email_verified:
+        user.email_verified = True
+        changed.append("email_verified")
+    if created:
+        user.save()
+    elif changed:
+        user.save(update_fields=changed)
+
+
+def _social_extra(identity: GoogleIdentity) -> dict[str, Any]:
+    keep = ("sub", "email", "email_verified", "name", "given_name", "family_name", "picture")
+    return {k: identity.claims[k] for k in keep if k in identity.claims}
+
+
+def _record_verified_address(user: User, email: str) -> None:
+    """Keep allauth's address book in step, so its web flow (staff) sees the same facts."""
+    address = EmailAddress.objects.filter(user=user, email=email).first()
+    if address is None:
+        has_primary = EmailAddress.objects.filter(user=user, primary=True).exists()
+        EmailAddress.objects.create(user=user, email=email, verified=True, primary=not has_primary)
+    elif not address.verified:
+        address.verified = True
+        address.save(update_fields=["verified"])
+
+
+# --------------------------------------------------------------------------- password reset
+
+
+def password_reset_uid(user: User) -> str:
+    """The user's id for a reset link: the ObjectId string, urlsafe-base64 encoded.
+
+    allauth's ``user_pk_to_url_str`` assumes integer or UUID keys and fails on ObjectIds.
+    """
+    return urlsafe_base64_encode(force_bytes(str(user.pk)))
+
+
+def _user_from_uid(uid: str) -> User | None:
+    try:
+        pk = ObjectId(force_str(urlsafe_base64_decode(uid)))
+    except (InvalidId, TypeError, ValueError, UnicodeDecodeError):
+        return None
+    return User.objects.filter(pk=pk).first()
+
+
+def password_reset_url(user: User, token: str) -> str:
+    path = reverse(
+        "password_reset_page", kwargs={"uidb64": password_reset_uid(user), "token": token}
+    )
+    return f"{settings.PUBLIC_BASE_URL}{path}"
+
+
+def password_reset_request(
+    *, email: str, token_generator: PasswordResetTokenGenerator = default_token_generator
+) -> None:
+    """Mail a reset link when an active account with a usable password has this address.
+
+    Silent otherwise, so the answer (always 202) never tells whether an account exists.
+    The token is Django's: it hashes the password and last login, so it stops working once
+    used (or after any login), and it expires after ``PASSWORD_RESET_TIMEOUT`` seconds.
+    """
+    user = User.objects.filter(email=normalize_email(email), is_active=True).first()
+    if user is None or not user.has_usable_password():
+        logger.info("password_reset_no_account")
+        return
+    token = token_generator.make_token(user)
+    context = {
+        "user": user,
+        "reset_url": password_reset_url(user, token),
+        "site_name": settings.SITE_NAME,
+        "valid_minutes": max(1, settings.PASSWORD_RESET_TIMEOUT // 60),
+    }
+    subject = render_to_string("accounts/email/password_reset_subject.txt", context)
+    message = EmailMultiAlternatives(
+        subject=" ".join(subject.split()),
+        body=render_to_string("accounts/email/password_reset.txt", context),
+        to=[user.email],
+    )
+    message.attach_alternative(
+        render_to_string("accounts/email/password_reset.html", context), "text/html"
+    )
+    message.send()
+    logger.info("password_reset_sent", user_id=str(user.pk))
+
+
+def password_reset_check(
+    *, uid: str, token: str, token_generator: PasswordResetTokenGenerator = default_token_generator
+) -> User:
+    """The user a reset link belongs to, if the link is still valid (else 400)."""
+    user = _user_from_uid(uid)
+    if user is None or not user.is_active or not token_generator.check_token(user, token):
+        raise ValidationFailed(INVALID_RESET_LINK, fields={"token": [INVALID_RESET_LINK]})
+    return user
+
+
+def password_reset_confirm(
+    *,
+    uid: str,
+    token: str,
+    new_password: str,
+    token_generator: PasswordResetTokenGenerator = default_token_generator,
+) -> User:
+    """Set a new password from a reset link; the link then stops working.
+
+    Every refresh token of the user is revoked, and access tokens stop working because
+    they carry a hash of the old password hash (SimpleJWT's ``CHECK_REVOKE_TOKEN``).
+    """
+    user = password_reset_check(uid=uid, token=token, token_generator=token_generator)
+    try:
+        validate_password(new_password, user=user)
+    except DjangoValidationError as exc:
+        raise ValidationFailed(exc.messages[0], fields={"new_password": exc.messages}) from exc
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    revoked = revoke_all_for_user(user)
+    logger.info("password_reset_done", user_id=str(user.pk), revoked=revoked)
+    return user
+
+
+# --------------------------------------------------------------------------- profile, status
+
+
+def user_update_profile(*, user: User, data: dict[str, Any]) -> User:
+    """Change the display name and/or avatar URL; nothing else is writable here."""
+    allowed = {"name", "avatar_url"}
+    unknown = set(data) - allowed
+    if unknown:
+        raise ValidationFailed(
+            "Only name and avatar_url can be changed.",
+            fields={key: ["This field cannot be changed."] for key in sorted(unknown)},
+        )
+    changed = [key for key in allowed if key in data and getattr(user, key) != data[key]]
+    for key in changed:
+        setattr(user, key, data[key])
+    if changed:
+        user.save(update_fields=sorted(changed))
+    return user
+
+
+def user_deactivate(*, user: User) -> int:
+    """Disable the account: every refresh token is revoked, and access tokens are refused
+    at their next use (SimpleJWT checks ``is_active``). Returns how many tokens were revoked.
+    """
+    if user.is_active:
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+    revoked = revoke_all_for_user(user)
+    logger.info("user_deactivated", user_id=str(user.pk), revoked=revoked)
+    return revoked
+
+
+def user_reactivate(*, user: User) -> None:
+    """Enable the account again; the user signs in afresh (old tokens stay revoked)."""
+    if not user.is_active:
+        user.is_active = True
+        user.save(update_fields=["is_active"])
+        logger.info("user_reactivated", user_id=str(user.pk))

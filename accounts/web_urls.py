@@ -1,0 +1,18 @@
+"""Browser pages of the accounts app, mounted at the site root (not under ``/api/``).
+
+The password-reset email links here: ``/auth/password/reset/<uidb64>/<token>/``.
+"""
+
+from __future__ import annotations
+
+from django.urls import URLPattern, path
+
+from accounts import views
+
+urlpatterns: list[URLPattern] = [
+    path(
+        "auth/password/reset/<str:uidb64>/<str:token>/",
+        views.password_reset_page,
+        name="password_reset_page",
+    ),
+]
