@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import path
+
+from mlverify import apis
+
+urlpatterns = [
+    path("verify/image/", apis.VerifyImageApi.as_view(), name="verify-image"),
+    path("classify/url/", apis.ClassifyUrlApi.as_view(), name="classify-url"),
+]

