@@ -1,0 +1,67 @@
+"""extraction.evaluation: scoring as the product-pages README says."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from extraction.evaluation import Page, f1, load_pages, score_page, score_pages
+
+
+@pytest.mark.parametrize(
+    ("field", "truths", "predicted", "expected"),
+    [
+        ("price", ["87.1"], "87.10", (1, 0, 0)),
+        ("price", ["87.10", "90"], "90.00", (1, 0, 0)),
+        ("price", ["87.10"], "88", (0, 1, 1)),
+        ("price", ["87.10"], None, (0, 0, 1)),
+        ("price", [], "5", (0, 1, 0)),  # a prediction where the page has none is wrong
+        ("price", [], None, (0, 0, 0)),
+        ("price", ["1"], "not a number", (0, 1, 1)),
+        ("currency", ["$"], "TWD", (1, 0, 0)),
+        ("currency", ["£"], "EUR", (0, 1, 1)),
+        ("currency", ["EUR"], "EUR", (1, 0, 0)),
+        ("availability", ["InStock"], "LimitedAvailability", (1, 0, 0)),
+        ("availability", ["OutOfStock"], "SoldOut", (1, 0, 0)),
+        ("availability", ["InStock"], "bogus", (0, 0, 1)),
+        ("sku", ["AB-1"], " AB-1 ", (1, 0, 0)),
+        ("sku", ["AB-1"], "ab-1", (0, 1, 1)),
+        ("brand", ["APPLE"], "Apple", (1, 0, 0)),
+    ],
+)
+def test_score_page(
+    field: str, truths: list[str], predicted: str | None, expected: tuple[int, int, int]
+) -> None:
+    assert score_page(field, truths, predicted) == expected
+
+
+def test_f1_from_totals() -> None:
+    assert f1(0, 0, 0) == 1.0
+    assert f1(0, 3, 2) == 0.0
+    assert f1(9, 1, 1) == pytest.approx(0.9)
+
+
+def test_load_and_score_a_small_data_set(tmp_path: Path) -> None:
+    (tmp_path / "html").mkdir()
+    truth = {"k1": {"url": "https://a.example/p", "price": ["10"], "sku": ["A1"]},
+             "k2": {"url": "https://b.example/p", "price": ["20"]}}  # fmt: skip
+    (tmp_path / "ground-truth.json").write_text(json.dumps(truth), encoding="utf-8")
+    for key in truth:
+        with gzip.open(tmp_path / "html" / f"{key}.html.gz", "wt", encoding="utf-8") as handle:
+            handle.write(f"<html>{key}</html>")
+    pages = load_pages(tmp_path)
+    assert [p.key for p in pages] == ["k1", "k2"]
+    assert pages[0].html == "<html>k1</html>"
+    assert pages[1].truth["sku"] == []
+
+    def predict(page: Page) -> dict[str, str]:
+        return {"price": "10", "sku": "A1"} if page.key == "k1" else {"price": "21"}
+
+    score = score_pages(pages, predict, fields=("price", "sku"))
+    assert score.counts == {"price": [1, 1, 1], "sku": [1, 0, 0]}
+    assert score.f1("sku") == 1.0
+    assert score.as_dict()["f1"] == {"price": 0.5, "sku": 1.0}
+    assert [(e["page"], e["field"]) for e in score.errors] == [("k2", "price")]
