@@ -54,4 +54,13 @@ schema: install
 	DJANGO_SETTINGS_MODULE=buyhive.settings.test $(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yaml
 
 clean: db-stop
-	rm -rf $(VENV) var/static var/coverage.xml var/openapi.yaml .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) var/image-check var/static var/coverage.xml var/openapi.yaml .mypy_cache .ruff_cache .coverage
+
+# The Docker image's steps without a Docker engine: lint the Dockerfile, CloudFormation and
+# workflows, install the pinned requirements into a clean venv as the Dockerfile does
+# (var/image-check/venv, reused while requirements are unchanged), run check --deploy with
+# the production settings and serve /health and /ready with gunicorn. Not part of `make test`
+# (a first run installs ~5.6 GB); `scripts/image_check.py --lint-only` is the fast part.
+.PHONY: image-check
+image-check: install
+	$(PY) scripts/image_check.py --python $(PYTHON) $(IMAGE_CHECK_ARGS)

@@ -33,9 +33,7 @@ def configure(*, level: str = "INFO", json: bool = False) -> dict[str, Any]:
         cache_logger_on_first_use=True,
     )
     renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if json
-        else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
     formatter_processors: list[Any] = [
         structlog.stdlib.ProcessorFormatter.remove_processors_meta,
@@ -54,7 +52,11 @@ def configure(*, level: str = "INFO", json: bool = False) -> dict[str, Any]:
             },
         },
         "handlers": {
-            "stdout": {"class": "logging.StreamHandler", "formatter": "structured"},
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "formatter": "structured",
+                "stream": "ext://sys.stdout",
+            },
         },
         "root": {"handlers": ["stdout"], "level": level},
         "loggers": {

@@ -29,6 +29,7 @@ import json
 import math
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import util as importlib_util
@@ -899,7 +900,11 @@ def _cached_model_score(
         cached = None
     if isinstance(cached, int | float):
         return float(cached)
+    from buyhive import metrics
+
+    started = time.perf_counter()
     score = _run_inference(lambda: classifier.score([page])[0], config)
+    metrics.record_inference(model="page-classifier", seconds=time.perf_counter() - started)
     try:
         cache.set(key, score, config.cache_timeout)
     except Exception:

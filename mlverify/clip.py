@@ -330,9 +330,15 @@ def encode_images(bundle: ClipBundle, images: Sequence[PILImage.Image]) -> np.nd
     """Preprocess and encode images as one batch: [n, dim] float32, L2-normalised."""
     import torch
 
+    from buyhive import metrics
+
+    started = time.perf_counter()
     with torch.inference_mode():
         batch = torch.stack([bundle.preprocess(image) for image in images])
         features = bundle.model.encode_image(batch, normalize=True)
+    metrics.record_inference(
+        model="clip-image", seconds=time.perf_counter() - started, batch_size=len(images)
+    )
     return features.float().numpy().astype(np.float32, copy=False)
 
 

@@ -49,6 +49,13 @@ class ModelStatus:
         }
 
 
+def _record_load(name: str, seconds: float, *, ok: bool) -> None:
+    """The CloudWatch metric of a load (only written where metrics are enabled)."""
+    from buyhive import metrics
+
+    metrics.record_model_load(model=name, seconds=seconds, ok=ok)
+
+
 class LazyModel(Generic[T]):
     """Holds one model, loaded by ``loader`` on first :meth:`get`.
 
@@ -85,15 +92,18 @@ class LazyModel(Generic[T]):
             except ModelUnavailable as exc:
                 self._state, self._reason = "unavailable", exc.reason
                 logger.warning("model_unavailable", model=self.name, reason=exc.reason)
+                _record_load(self.name, time.perf_counter() - started, ok=False)
                 raise
             except Exception as exc:  # noqa: BLE001 - any loader failure makes the model unavailable
                 self._state = "unavailable"
                 self._reason = f"load error: {type(exc).__name__}: {exc}"[:300]
                 logger.exception("model_load_failed", model=self.name)
+                _record_load(self.name, time.perf_counter() - started, ok=False)
                 raise ModelUnavailable(self._reason) from exc
             self._load_seconds = round(time.perf_counter() - started, 3)
             self._value, self._state, self._reason = value, "loaded", None
             logger.info("model_loaded", model=self.name, seconds=self._load_seconds)
+            _record_load(self.name, self._load_seconds, ok=True)
             return value
 
     def describe(self) -> ModelStatus:
@@ -110,4 +120,5 @@ class LazyModel(Generic[T]):
         with self._lock:
             if loader is not None:
                 self._loader = loader
-            self._value, self._state, self._reason, self._load_seconds = None, "not_loaded", None, None
+            self._value, self._state, self._reason = None, "not_loaded", None
+            self._load_seconds = None

@@ -18,8 +18,9 @@ VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 # A developer's .env is read for local settings only; production reads the real environment.
-if os.environ.get("DJANGO_SETTINGS_MODULE", "").endswith(".local") and (BASE_DIR / ".env").is_file():
-    environ.Env.read_env(BASE_DIR / ".env")
+_DOT_ENV = BASE_DIR / ".env"
+if os.environ.get("DJANGO_SETTINGS_MODULE", "").endswith(".local") and _DOT_ENV.is_file():
+    environ.Env.read_env(_DOT_ENV)
 
 # =============================================================================
 # Core
@@ -425,6 +426,8 @@ AWS_SES_CONFIGURATION_SET = env.str("AWS_SES_CONFIGURATION_SET", default="") or 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="console")  # "console" or "json"
 DJANGO_STRUCTLOG_CELERY_ENABLED = False
+# RequestIdMiddleware has already validated (or generated) X-Request-ID; log that one.
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
 DJANGO_STRUCTLOG_USER_ID_FIELD = "public_id"  # the ObjectId as a string
 
 # =============================================================================

@@ -9,9 +9,21 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured
 
 from buyhive import logconfig
+from buyhive.observability import init_sentry
 
 from .base import *  # noqa: F403
-from .base import CACHES, JWT_SIGNING_KEY, LOG_LEVEL, SIMPLE_JWT, env
+from .base import (
+    CACHES,
+    JWT_SIGNING_KEY,
+    LOG_LEVEL,
+    MIDDLEWARE,
+    SENTRY_DSN,
+    SENTRY_PROFILES_SAMPLE_RATE,
+    SENTRY_SAMPLE_RATE,
+    SENTRY_TRACES_SAMPLE_RATE,
+    SIMPLE_JWT,
+    env,
+)
 
 REQUIRED = (
     "SECRET_KEY",
@@ -38,6 +50,34 @@ if len(SECRET_KEY) < 50:
     raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters.")
 SIMPLE_JWT = {**SIMPLE_JWT, "SIGNING_KEY": JWT_SIGNING_KEY or SECRET_KEY}
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+
+
+def _local_ip_hosts() -> list[str]:
+    """This container's own addresses, as ``ALLOWED_HOSTS`` entries.
+
+    Probes name the target by address: the image's HEALTHCHECK calls
+    ``http://127.0.0.1:$PORT/health`` and the ALB's health check sends the task's private IP
+    as ``Host``. Without these, ``/health`` answers 400 (DisallowedHost) and a healthy task is
+    replaced. Read from the interfaces (no network call); public names still come from
+    ``ALLOWED_HOSTS`` only.
+    """
+    import socket
+
+    import psutil
+
+    hosts = []
+    for addresses in psutil.net_if_addrs().values():
+        for address in addresses:
+            if address.family == socket.AF_INET:
+                hosts.append(address.address)
+            elif address.family == socket.AF_INET6 and "%" not in address.address:
+                hosts.append(f"[{address.address}]")
+    return sorted(set(hosts))
+
+
+# Turn off only if every probe sends an allowed Host (then list 127.0.0.1 in ALLOWED_HOSTS).
+if env.bool("ALLOWED_HOSTS_LOCAL_IPS", default=True):
+    ALLOWED_HOSTS = [*ALLOWED_HOSTS, *_local_ip_hosts()]
 ALLOWED_ORIGINS = env.list("ALLOWED_ORIGINS")
 CORS_ALLOWED_ORIGINS = ALLOWED_ORIGINS
 CSRF_TRUSTED_ORIGINS = [o for o in ALLOWED_ORIGINS if o.startswith("https://")]
@@ -63,15 +103,38 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
 # Email through Amazon SES (credentials from the task role)
 # =============================================================================
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django_ses.SESBackend")
+# django-ses's throttle asks SES for the send quota before each mail (ses:GetSendQuota), which
+# the task role does not allow (only SendEmail/SendRawEmail), and it counts per process anyway.
+AWS_SES_AUTO_THROTTLE = 0
 
 # =============================================================================
-# Logs: JSON lines on stdout for CloudWatch
+# Logs: JSON lines on stdout for CloudWatch (retention is the log group's, in
+# deploy/aws/service.yaml; nothing is written to files in the container)
 # =============================================================================
 LOGGING = logconfig.configure(level=LOG_LEVEL, json=True)
 
 # =============================================================================
-# Sentry: only when SENTRY_DSN is set
+# Metrics: CloudWatch Embedded Metric Format lines on stdout (buyhive/metrics.py)
 # =============================================================================
-from buyhive.observability import init_sentry  # noqa: E402
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
+# Last, so it times the view and sees ``resolver_match`` (the route pattern).
+MIDDLEWARE = [*MIDDLEWARE, "buyhive.metrics.MetricsMiddleware"]
 
-init_sentry(environment=ENVIRONMENT)
+# =============================================================================
+# Sentry: only when SENTRY_DSN is set (buyhive/observability.py scrubs PII)
+# =============================================================================
+# The release is the image's git commit (BUYHIVE_RELEASE, set by the Docker build) unless
+# SENTRY_RELEASE names one explicitly.
+SENTRY_RELEASE = env.str("SENTRY_RELEASE", default="") or env.str("BUYHIVE_RELEASE", default="")
+
+try:
+    init_sentry(
+        dsn=SENTRY_DSN,
+        environment=ENVIRONMENT,
+        release=SENTRY_RELEASE,
+        sample_rate=SENTRY_SAMPLE_RATE,
+        traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+        profiles_sample_rate=SENTRY_PROFILES_SAMPLE_RATE,
+    )
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from exc

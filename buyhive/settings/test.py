@@ -15,7 +15,10 @@ DEBUG = False
 SECRET_KEY = "test-only-secret-key-0123456789abcdef-0123456789abcdef"
 SIMPLE_JWT = {**SIMPLE_JWT, "SIGNING_KEY": SECRET_KEY}
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
-ALLOWED_ORIGINS = ["chrome-extension://abcdefghijklmnopabcdefghijklmnop", "https://app.buyhive.test"]
+ALLOWED_ORIGINS = [
+    "chrome-extension://abcdefghijklmnopabcdefghijklmnop",
+    "https://app.buyhive.test",
+]
 CORS_ALLOWED_ORIGINS = ALLOWED_ORIGINS
 PUBLIC_BASE_URL = "http://testserver"
 

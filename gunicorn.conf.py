@@ -1,0 +1,101 @@
+"""gunicorn configuration for the Docker image (``gunicorn -c gunicorn.conf.py``).
+
+Everything that differs between a laptop, staging and production is read from the
+environment, so the image is the same everywhere (see docs/deploy.md for the values):
+
+=============================  ===========  ==================================================
+variable                       default      what
+=============================  ===========  ==================================================
+``PORT``                       8000         port to listen on
+``BIND_HOST``                  0.0.0.0      address to listen on (tests and image-check: 127.0.0.1)
+``WEB_CONCURRENCY``            2            worker processes; each may hold CLIP (~1.5 GB)
+``GUNICORN_TIMEOUT``           60           seconds a silent worker lives before it is killed
+``GUNICORN_GRACEFUL_TIMEOUT``  25           seconds in-flight requests get after SIGTERM
+``GUNICORN_KEEPALIVE``         75           idle keep-alive seconds; must exceed the ALB's 60
+``GUNICORN_MAX_REQUESTS``      0            recycle a worker after N requests (0: never)
+``GUNICORN_MAX_REQUESTS_JITTER``  0         random extra requests, so workers don't recycle at once
+``FORWARDED_ALLOW_IPS``        127.0.0.1,::1  peers whose X-Forwarded-* headers are believed
+``LOG_LEVEL``                  INFO         gunicorn's own log level
+``LOG_FORMAT``                 json         json (CloudWatch) or console
+=============================  ===========  ==================================================
+
+Why these choices:
+
+* ``uvicorn_worker.UvicornWorker`` serves ``buyhive.asgi:application`` (``uvicorn.workers``
+  is deprecated). Django runs each request's sync code in a thread of its own, so one worker
+  serves concurrent requests; gunicorn's ``threads`` setting applies to the ``gthread``
+  worker only and is not used here.
+* No ``preload_app``: pymongo's ``MongoClient`` is not fork-safe, so Django (and the client)
+  must be created in each worker after the fork. Models load lazily in each worker too.
+* ``graceful_timeout`` (25 s) is shorter than the ECS ``stopTimeout`` (35 s in
+  deploy/aws/service.yaml): on SIGTERM gunicorn stops accepting, lets in-flight requests
+  finish, and exits 0 before ECS would SIGKILL it.
+* ``keepalive`` (75 s) is longer than the ALB's idle timeout (60 s): the load balancer, not
+  us, closes idle connections, so it never sends a request on a socket we just closed (502).
+* ``forwarded_allow_ips``: behind the ALB set it to the VPC's CIDR (the task definition
+  does), never ``*``: with ``*`` uvicorn takes the *left-most* X-Forwarded-For entry, which the
+  client controls. Django itself trusts ``X-Forwarded-Proto`` through
+  ``SECURE_PROXY_SSL_HEADER`` and resolves the client IP with ``TRUSTED_PROXY_COUNT``.
+* No access log: django-structlog writes one JSON line per request (request id, user,
+  status, duration). gunicorn's own lines go to stdout as JSON too; logs are never written to
+  files in the container (CloudWatch keeps them, with the log group's retention).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _int_env(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise RuntimeError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise RuntimeError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _log_config() -> dict:
+    """gunicorn's loggers on stdout through the project's structured formatter."""
+    from buyhive import logconfig
+
+    level = os.environ.get("LOG_LEVEL", "INFO").upper()
+    config = logconfig.configure(level=level, json=os.environ.get("LOG_FORMAT", "json") == "json")
+    for handler in config.get("handlers", {}).values():
+        if handler.get("class") == "logging.StreamHandler":
+            handler.setdefault("stream", "ext://sys.stdout")  # the default would be stderr
+    loggers = config.setdefault("loggers", {})
+    loggers["gunicorn.error"] = {"handlers": ["stdout"], "level": level, "propagate": False}
+    # Access lines come from django-structlog; gunicorn's are off (accesslog = None).
+    loggers["gunicorn.access"] = {"handlers": [], "level": "CRITICAL", "propagate": False}
+    return config
+
+
+wsgi_app = "buyhive.asgi:application"
+worker_class = "uvicorn_worker.UvicornWorker"
+bind = [f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{_int_env('PORT', 8000, minimum=1)}"]  # noqa: S104 - a container listens on all interfaces
+workers = _int_env("WEB_CONCURRENCY", 2, minimum=1)
+preload_app = False
+timeout = _int_env("GUNICORN_TIMEOUT", 60, minimum=1)
+graceful_timeout = _int_env("GUNICORN_GRACEFUL_TIMEOUT", 25, minimum=1)
+keepalive = _int_env("GUNICORN_KEEPALIVE", 75, minimum=1)
+max_requests = _int_env("GUNICORN_MAX_REQUESTS", 0)
+max_requests_jitter = _int_env("GUNICORN_MAX_REQUESTS_JITTER", 0)
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+proc_name = "buyhive"
+# gunicorn's control socket (gunicornc) is off: nobody manages a task by hand, and two servers
+# on one machine (tests, image-check) would fight over the same $HOME/.gunicorn/gunicorn.ctl.
+control_socket_disable = True
+
+# The heartbeat file lives in memory: on overlay filesystems a write can stall a worker.
+worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None  # noqa: S108 - not a temp file
+
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "INFO").lower()
+logconfig_dict = _log_config()

