@@ -14,10 +14,13 @@ from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from accounts import selectors, services
 from accounts.models import User, normalize_email
 from accounts.tokens import revoke_all_for_user
+from carts.selectors import cart_counts_by_owner
 
 PASSWORD_PROVIDER = "password"  # noqa: S105 - a filter value, not a secret
 
@@ -102,6 +105,7 @@ class UserAdmin(DjangoUserAdmin):
         "email_verified",
         "date_joined",
         "last_login",
+        "carts_column",
     )
     list_filter = ("is_active", "is_staff", SignInProviderFilter, "date_joined")
     search_fields = ("email", "name")
@@ -129,13 +133,19 @@ class UserAdmin(DjangoUserAdmin):
     actions = ["deactivate_users", "reactivate_users"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
-        """The changelist's users.
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        """The changelist, with each shown user's number of carts from one grouped query."""
+        changelist = super().get_changelist_instance(request)
+        changelist.result_list = list(changelist.result_list)
+        counts = cart_counts_by_owner(owner_ids=[u.pk for u in changelist.result_list])
+        for user in changelist.result_list:
+            user.admin_cart_count = counts.get(user.pk, 0)
+        return changelist
 
-        The spot for per-user columns computed in bulk (the carts app's "number of carts"
-        goes here as an annotation or one grouped query per page, never a query per row).
-        """
-        return super().get_queryset(request)
+    @admin.display(description="carts")
+    def carts_column(self, user: User) -> str:
+        url = reverse("admin:carts_cart_changelist") + f"?owner={user.pk}"
+        return format_html('<a href="{}">{}</a>', url, getattr(user, "admin_cart_count", 0))
 
     def get_inlines(self, request: HttpRequest, obj: User | None) -> list[Any]:
         return list(self.inlines) if obj is not None else []  # nothing linked on "add"

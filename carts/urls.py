@@ -1,3 +1,28 @@
-from django.urls import path  # noqa: F401
+"""Routes of the carts API, under ``/api/v1/`` (every path ends with "/")."""
 
-urlpatterns: list = []
+from __future__ import annotations
+
+from django.urls import URLPattern, path
+
+from carts import apis
+
+app_name = "carts"
+
+urlpatterns: list[URLPattern] = [
+    path("carts/", apis.CartListCreateApi.as_view(), name="cart-list"),
+    path("carts/<str:cart_id>/", apis.CartDetailApi.as_view(), name="cart-detail"),
+    path("carts/<str:cart_id>/items/", apis.CartItemsApi.as_view(), name="cart-items"),
+    path(
+        "carts/<str:cart_id>/items/<str:item_id>/",
+        apis.CartItemDetailApi.as_view(),
+        name="cart-item-detail",
+    ),
+    path("carts/<str:cart_id>/share/", apis.CartShareApi.as_view(), name="cart-share"),
+    path(
+        "carts/<str:cart_id>/share-link/", apis.CartShareLinkApi.as_view(), name="cart-share-link"
+    ),
+    path("items/", apis.ItemListCreateApi.as_view(), name="item-list"),
+    path("items/<str:item_id>/", apis.ItemDetailApi.as_view(), name="item-detail"),
+    path("items/<str:item_id>/carts/", apis.ItemCartsApi.as_view(), name="item-carts"),
+    path("shared/<str:token>/", apis.SharedCartApi.as_view(), name="shared-cart"),
+]

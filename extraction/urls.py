@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import path
+
+from extraction import apis
+
+urlpatterns = [
+    path("extract/", apis.ExtractApi.as_view(), name="extract"),
+]

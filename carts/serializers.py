@@ -1,0 +1,243 @@
+"""Output shapes of the carts API, shared by several views (inputs live in ``apis.py``).
+
+Ids are strings (ObjectIds): every id field is declared, never inferred by a
+``ModelSerializer``, which fails on ObjectId keys.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
+from rest_framework import serializers
+
+from buyhive.serializers import HttpUrlStringField
+from carts import models as m
+from carts.currencies import normalize_currency
+from carts.validation import clean_availability, clean_variant
+
+PRICE_FIELD_OPTIONS: dict[str, Any] = {
+    "max_digits": 11,
+    "decimal_places": 2,
+    "min_value": Decimal("0"),
+    "max_value": Decimal("999999999.99"),
+}
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(required=False)  # type: ignore[assignment]
+
+
+@extend_schema_serializer(component_name="CartsError")
+class ErrorSerializer(serializers.Serializer):
+    """The error envelope every refusal answers with."""
+
+    error = ErrorDetailSerializer()
+    request_id = serializers.CharField(allow_null=True)
+
+
+class TotalSerializer(serializers.Serializer):
+    currency = serializers.CharField(allow_null=True, help_text="ISO 4217 code")
+    amount = serializers.CharField(help_text='Decimal string, e.g. "59.97"')
+
+
+@extend_schema_serializer(component_name="Cart")
+class CartOutputSerializer(serializers.Serializer):
+    """A cart with its item count and totals (``carts.selectors.CartSummary``).
+
+    The view attaches ``summary`` to each cart before serialising.
+    """
+
+    id = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    description = serializers.CharField(read_only=True)
+    item_count = serializers.IntegerField(read_only=True, source="summary.item_count")
+    totals = serializers.SerializerMethodField(
+        help_text="Sum of quantity x each item's current price, one entry per currency."
+    )
+    share_url = serializers.SerializerMethodField(
+        help_text="The public read-only link, or null when the cart is not shared."
+    )
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+    @extend_schema_field(TotalSerializer(many=True))
+    def get_totals(self, cart: m.Cart) -> list[dict[str, str | None]]:
+        return cart.summary.totals_list()  # type: ignore[attr-defined]
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_share_url(self, cart: m.Cart) -> str | None:
+        from carts.services import share_url
+
+        return share_url(cart.share_token) if cart.share_token else None
+
+
+@extend_schema_serializer(component_name="Item")
+class ItemOutputSerializer(serializers.Serializer):
+    """An item; ``cart_ids`` lists the carts it is in (the view attaches them)."""
+
+    id = serializers.CharField(read_only=True)
+    url = serializers.CharField(read_only=True)
+    canonical_url = serializers.CharField(read_only=True, allow_null=True)
+    title = serializers.CharField(read_only=True)
+    brand = serializers.CharField(read_only=True)
+    description = serializers.CharField(read_only=True)
+    price = serializers.DecimalField(
+        max_digits=12, decimal_places=2, read_only=True, allow_null=True
+    )
+    currency = serializers.CharField(read_only=True, allow_null=True)
+    price_raw = serializers.CharField(
+        read_only=True, help_text="The price as text when it could not be parsed (legacy)."
+    )
+    image_url = serializers.CharField(read_only=True)
+    availability = serializers.CharField(
+        read_only=True, help_text="A schema.org ItemAvailability term, or empty."
+    )
+    sku = serializers.CharField(read_only=True)
+    gtin = serializers.CharField(read_only=True)
+    mpn = serializers.CharField(read_only=True)
+    variant = serializers.DictField(child=serializers.CharField(), read_only=True)
+    store_domain = serializers.CharField(read_only=True)
+    extraction = serializers.JSONField(
+        read_only=True, help_text="Where each field came from; page and image checks."
+    )
+    cart_ids = serializers.ListField(child=serializers.CharField(), read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+
+@extend_schema_serializer(component_name="CartItem")
+class CartItemOutputSerializer(ItemOutputSerializer):
+    """An item as it sits in one cart: the item plus its membership in that cart."""
+
+    added_at = serializers.DateTimeField(read_only=True, source="membership.added_at")
+    quantity = serializers.IntegerField(read_only=True, source="membership.quantity")
+    note = serializers.CharField(read_only=True, source="membership.note")
+    price_at_add = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        read_only=True,
+        allow_null=True,
+        source="membership.price_at_add",
+        help_text="The item's price when it was added to this cart.",
+    )
+    currency_at_add = serializers.CharField(
+        read_only=True, allow_null=True, source="membership.currency_at_add"
+    )
+
+
+class SharedItemSerializer(serializers.Serializer):
+    """An item as the public sees it: what it is and where to buy it, nothing about its owner."""
+
+    title = serializers.CharField(read_only=True)
+    brand = serializers.CharField(read_only=True)
+    price = serializers.DecimalField(
+        max_digits=12, decimal_places=2, read_only=True, allow_null=True
+    )
+    currency = serializers.CharField(read_only=True, allow_null=True)
+    image_url = serializers.CharField(read_only=True)
+    url = serializers.CharField(read_only=True)
+    availability = serializers.CharField(read_only=True)
+    variant = serializers.DictField(child=serializers.CharField(), read_only=True)
+    store_domain = serializers.CharField(read_only=True)
+    quantity = serializers.IntegerField(read_only=True, source="membership.quantity")
+    added_at = serializers.DateTimeField(read_only=True, source="membership.added_at")
+
+
+@extend_schema_serializer(component_name="SharedCart")
+class SharedCartSerializer(serializers.Serializer):
+    name = serializers.CharField(read_only=True)
+    description = serializers.CharField(read_only=True)
+    item_count = serializers.IntegerField(read_only=True)
+    totals = TotalSerializer(many=True, read_only=True)
+    items = SharedItemSerializer(many=True, read_only=True)
+
+
+# ------------------------------------------------------------------------------ input fields
+
+
+class ItemFieldsInputSerializer(serializers.Serializer):
+    """The item fields a client may send (allow-list); anything else is ignored.
+
+    The rules are ``carts.validation``'s, applied again by the services.
+    """
+
+    url = HttpUrlStringField(max_length=m.URL_MAX, help_text="http(s) only")
+    title = serializers.CharField(
+        max_length=m.TITLE_MAX, required=False, allow_blank=True, allow_null=True
+    )
+    brand = serializers.CharField(
+        max_length=m.BRAND_MAX, required=False, allow_blank=True, allow_null=True
+    )
+    description = serializers.CharField(
+        max_length=m.DESCRIPTION_MAX, required=False, allow_blank=True, allow_null=True
+    )
+    price = serializers.DecimalField(
+        **PRICE_FIELD_OPTIONS,
+        required=False,
+        allow_null=True,
+        help_text="At least 0, below 10^9, at most 2 decimals.",
+    )
+    currency = serializers.CharField(
+        max_length=3, required=False, allow_blank=True, allow_null=True, help_text="ISO 4217"
+    )
+    image_url = HttpUrlStringField(
+        max_length=m.URL_MAX, required=False, allow_blank=True, allow_null=True
+    )
+    availability = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text="A schema.org ItemAvailability term: " + ", ".join(sorted(m.AVAILABILITY_TERMS)),
+    )
+    sku = serializers.CharField(
+        max_length=m.IDENTIFIER_MAX, required=False, allow_blank=True, allow_null=True
+    )
+    gtin = serializers.CharField(
+        max_length=m.IDENTIFIER_MAX, required=False, allow_blank=True, allow_null=True
+    )
+    mpn = serializers.CharField(
+        max_length=m.IDENTIFIER_MAX, required=False, allow_blank=True, allow_null=True
+    )
+    variant = serializers.DictField(
+        child=serializers.CharField(max_length=200, allow_blank=True),
+        required=False,
+        allow_null=True,
+        help_text='Variant attributes, e.g. {"size": "M", "colour": "blue"}.',
+    )
+
+    def _apply(self, cleaner: Any, value: Any) -> Any:
+        try:
+            return cleaner(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+    def validate_url(self, value: str) -> str:
+        from carts.validation import clean_http_url
+
+        return self._apply(clean_http_url, value)
+
+    def validate_image_url(self, value: str | None) -> str:
+        from carts.validation import clean_http_url
+
+        if not value:
+            return ""
+        return self._apply(clean_http_url, value)
+
+    def validate_currency(self, value: str | None) -> str | None:
+        if not value:
+            return None
+        code = normalize_currency(value)
+        if code is None:
+            raise serializers.ValidationError("Enter a known ISO 4217 currency code (e.g. USD).")
+        return code
+
+    def validate_availability(self, value: str | None) -> str:
+        return self._apply(clean_availability, value)
+
+    def validate_variant(self, value: dict[str, Any] | None) -> dict[str, str]:
+        return self._apply(clean_variant, value)

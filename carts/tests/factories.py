@@ -1,0 +1,63 @@
+"""factory_boy factories for carts tests (they write rows directly, bypassing the services)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from accounts.models import User
+from carts.models import Cart, CartItem, Item
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"shopper{n}@example.com")
+    name = factory.Sequence(lambda n: f"Shopper {n}")
+    password = factory.PostGenerationMethodCall("set_unusable_password")
+
+
+class CartFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Cart
+
+    owner = factory.SubFactory(UserFactory)
+    name = factory.Sequence(lambda n: f"Cart {n}")
+
+
+class ItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Item
+
+    owner = factory.SubFactory(UserFactory)
+    url = factory.Sequence(lambda n: f"https://shop{n % 7}.example.com/products/{n}")
+    title = factory.Sequence(lambda n: f"Product {n}")
+    brand = "Acme"
+    price = Decimal("10.00")
+    currency = "USD"
+    availability = "InStock"
+    orphaned_at = factory.LazyFunction(timezone.now)
+
+
+class CartItemFactory(factory.django.DjangoModelFactory):
+    """A membership; the item is made for the cart's owner unless given."""
+
+    class Meta:
+        model = CartItem
+
+    cart = factory.SubFactory(CartFactory)
+    item = factory.SubFactory(ItemFactory, owner=factory.SelfAttribute("..cart.owner"))
+    owner = factory.SelfAttribute("cart.owner")
+    quantity = 1
+    price_at_add = factory.SelfAttribute("item.price")
+    currency_at_add = factory.SelfAttribute("item.currency")
+
+    @classmethod
+    def _create(cls, model_class: type[CartItem], *args: object, **kwargs: object) -> CartItem:
+        membership = super()._create(model_class, *args, **kwargs)
+        Item.objects.filter(pk=membership.item_id).update(orphaned_at=None)
+        return membership

@@ -1,0 +1,153 @@
+"""``POST /api/v1/extract/``: a shop's page in, the product (and optionally the saved item) out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from buyhive.ratelimit import enforce
+from buyhive.serializers import (
+    HttpUrlField,
+    ImageCheckSerializer,
+    PageCheckSerializer,
+    StrictCharField,
+)
+from carts.selectors import item_cart_ids
+from carts.serializers import ItemOutputSerializer
+from extraction import services
+
+MAX_HTML_CHARS = 2 * 1024 * 1024
+MAX_TEXT_CHARS = 200_000
+MAX_IMAGE_URLS = 50
+MAX_CART_IDS = 50
+
+
+class ProductSerializer(serializers.Serializer):
+    title = serializers.CharField(allow_null=True)
+    price = serializers.CharField(allow_null=True, help_text='Decimal string, e.g. "19.99".')
+    currency = serializers.CharField(allow_null=True, help_text="ISO 4217 code.")
+    availability = serializers.CharField(allow_null=True, help_text="schema.org term.")
+    brand = serializers.CharField(allow_null=True)
+    sku = serializers.CharField(allow_null=True)
+    gtin = serializers.CharField(allow_null=True)
+    mpn = serializers.CharField(allow_null=True)
+    description = serializers.CharField(allow_null=True)
+    image = serializers.CharField(allow_null=True)
+    images = serializers.ListField(child=serializers.CharField())
+    variant = serializers.DictField(child=serializers.CharField(), allow_null=True)
+    canonical_url = serializers.CharField(allow_null=True)
+
+
+class ProvenanceSerializer(serializers.Serializer):
+    source = serializers.ChoiceField(
+        choices=["json-ld", "microdata", "opengraph", "heuristic", "llm"]
+    )
+    confidence = serializers.FloatField(min_value=0, max_value=1)
+
+
+class LlmSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=["used", "not_needed", "not_configured", "unavailable"]
+    )
+    provider = serializers.CharField(allow_null=True)
+
+
+def _render_item(user: Any, item: Any) -> dict[str, Any]:
+    item.cart_ids = item_cart_ids(user=user, items=[item]).get(item.pk, [])
+    return dict(ItemOutputSerializer(item).data)
+
+
+class ExtractApi(APIView):
+    @extend_schema_serializer(component_name="ExtractInput")
+    class InputSerializer(serializers.Serializer):
+        url = HttpUrlField()
+        html = StrictCharField(
+            strip_nul=True,
+            required=False,
+            allow_blank=True,
+            max_length=MAX_HTML_CHARS,
+            trim_whitespace=False,
+        )
+        text = StrictCharField(
+            strip_nul=True,
+            required=False,
+            allow_blank=True,
+            max_length=MAX_TEXT_CHARS,
+            trim_whitespace=False,
+        )
+        image_urls = serializers.ListField(
+            child=HttpUrlField(), required=False, max_length=MAX_IMAGE_URLS
+        )
+        cart_ids = serializers.ListField(
+            child=serializers.CharField(max_length=64),
+            required=False,
+            max_length=MAX_CART_IDS,
+            allow_empty=True,
+        )
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            if not attrs.get("html") and not attrs.get("text"):
+                message = "Send the page's html, its visible text, or both."
+                raise serializers.ValidationError({"html": [message], "text": [message]})
+            return attrs
+
+    @extend_schema_serializer(component_name="ExtractOutput")
+    class OutputSerializer(serializers.Serializer):
+        product = ProductSerializer()
+        provenance = serializers.DictField(child=ProvenanceSerializer())
+        page_check = PageCheckSerializer()
+        image_check = ImageCheckSerializer()
+        llm = LlmSerializer()
+        cached = serializers.BooleanField()
+        item = ItemOutputSerializer(
+            allow_null=True, help_text="The saved item (as items/{id}/ answers), or null."
+        )
+
+    @extend_schema(
+        operation_id="extract_product",
+        request=InputSerializer,
+        responses={
+            200: OutputSerializer,
+            400: OpenApiResponse(description="validation_error"),
+            401: OpenApiResponse(description="not_authenticated / token_invalid"),
+            409: OpenApiResponse(description="limit_exceeded (a cart is full)"),
+            413: OpenApiResponse(description="payload_too_large (over 4 MB)"),
+            429: OpenApiResponse(description="rate_limited (with Retry-After)"),
+        },
+        summary="Extract the product on a page; save it into carts when cart_ids is given",
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        params = data.validated_data
+        enforce(
+            request,
+            group="extract",
+            rate=settings.RATE_EXTRACT_USER,
+            key=f"user:{request.user.pk}",
+            fail_open=True,
+        )
+        cart_ids = params.get("cart_ids") or []
+        if cart_ids:
+            from carts.services import resolve_carts
+
+            resolve_carts(owner=request.user, cart_ids=cart_ids)  # 400 before any work
+        extraction = services.extract(
+            url=params["url"],
+            html=params.get("html") or None,
+            text=params.get("text") or None,
+            image_urls=params.get("image_urls") or [],
+        )
+        body = {**extraction.body, "cached": extraction.cached, "item": None}
+        if cart_ids:
+            item = services.save_extraction(
+                owner=request.user, url=params["url"], body=extraction.body, cart_ids=cart_ids
+            )
+            body["item"] = _render_item(request.user, item)
+        return Response(self.OutputSerializer(body).data)

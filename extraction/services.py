@@ -1,0 +1,272 @@
+"""Page -> product: the whole extraction pipeline behind ``POST extract/`` and the command.
+
+Order of work, cheapest and most trustworthy first:
+
+1. the deterministic extractor (structured data, then visible-page heuristics);
+2. the LLM, only for the fields still missing or unsure, only when a key is configured;
+3. the page check (is this a product page: the MiniLM model plus page signals);
+4. the image check (which candidate image shows the named product: CLIP, or alt-text
+   similarity when CLIP is unavailable).
+
+The result (without the saved item) is cached by (canonical URL, hash of what was sent),
+so the extension re-opening a page costs one cache read. Every optional step degrades to a
+reported status; none of them can fail the request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import structlog
+from django.conf import settings
+from django.core.cache import cache
+
+from buyhive import metrics
+from carts import models as item_limits
+from carts.canonical import canonicalize_url
+from extraction.deterministic import extract_deterministic
+from extraction.llm import LLMOutcome, llm_fill
+from extraction.types import ExtractionResult
+from mlverify.checks import CheckResult
+
+logger = structlog.get_logger(__name__)
+
+CACHE_VERSION = "v1"
+#: Images fetched and scored by CLIP per extraction (each is a network fetch + encode).
+MAX_IMAGE_CANDIDATES = 4
+
+
+@dataclass
+class Extraction:
+    """The answer of one extraction, before the optional save into carts."""
+
+    body: dict[str, Any]
+    cached: bool
+
+
+def _cache_key(*, canonical_url: str, html: str | None, text: str | None, images: list[str]) -> str:
+    digest = hashlib.sha256()
+    for part in (canonical_url, html or "", "\x00", text or "", "\x00", *images):
+        digest.update(part.encode("utf-8", "surrogatepass"))
+    return f"extract:{CACHE_VERSION}:{digest.hexdigest()}"
+
+
+def _safe_cache_get(key: str) -> Any:
+    try:
+        return cache.get(key)
+    except Exception as exc:  # noqa: BLE001 - a cache outage only costs speed
+        logger.warning("extraction_cache_unavailable", error=type(exc).__name__)
+        return None
+
+
+def _safe_cache_set(key: str, value: Any) -> None:
+    try:
+        cache.set(key, value, settings.EXTRACTION_CACHE_TIMEOUT)
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("extraction_cache_unavailable", error=type(exc).__name__)
+
+
+def _merge_llm(result: ExtractionResult, outcome: LLMOutcome) -> None:
+    """Fill the fields the LLM answered (already checked against the page)."""
+    provenance = outcome.provenance()
+    for name, value in outcome.fields.items():
+        final: Any = value
+        if name == "price":
+            try:
+                final = Decimal(str(value))
+            except (InvalidOperation, ValueError):
+                continue
+        if result.confidence(name) >= provenance[name]["confidence"]:
+            continue  # the page's own value is at least as trustworthy
+        result.product[name] = final
+        result.provenance[name] = provenance[name]
+
+
+def _page_check(*, url: str, title: str | None, html: str | None) -> CheckResult:
+    try:
+        from mlverify.classifier import classify_page
+
+        return classify_page(url=url, title=title, html=html)
+    except Exception as exc:  # noqa: BLE001 - an optional check never fails extraction
+        logger.exception("page_check_failed")
+        return CheckResult.unavailable(f"page check failed: {type(exc).__name__}")
+
+
+def _image_candidates(result: ExtractionResult, image_urls: list[str]) -> list[dict[str, Any]]:
+    """The page's own product images first (with alt text), then what the extension saw."""
+    seen: set[str] = set()
+    candidates: list[dict[str, Any]] = []
+    alts = {c.get("url"): c.get("alt") for c in result.image_candidates if c.get("url")}
+    ordered = [result.product.get("image"), *(result.product.get("images") or []), *alts]
+    for url in [*ordered, *image_urls]:
+        if isinstance(url, str) and url and url not in seen:
+            seen.add(url)
+            candidates.append({"url": url, "alt": alts.get(url)})
+    return candidates[:MAX_IMAGE_CANDIDATES]
+
+
+def _image_check(*, result: ExtractionResult, image_urls: list[str]) -> CheckResult:
+    title = result.product.get("title")
+    candidates = _image_candidates(result, image_urls)
+    if not title:
+        return CheckResult.unavailable("no product name to compare images with")
+    if not candidates:
+        return CheckResult.unavailable("no candidate images")
+    try:
+        from mlverify.clip import best_image
+
+        best, check = best_image(candidates=candidates, product_name=title)
+    except Exception as exc:  # noqa: BLE001 - an optional check never fails extraction
+        logger.warning("image_check_failed", error=type(exc).__name__)
+        return CheckResult.unavailable(f"image check failed: {type(exc).__name__}")
+    if best and check.status == "ok" and check.value and best != result.product.get("image"):
+        result.product["image"] = best
+        result.provenance["image"] = {
+            "source": "heuristic",
+            "confidence": round(float(check.score or 0.0), 3),
+        }
+    return check
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def _outcome(product: dict[str, Any]) -> str:
+    """``ok`` with a title and a price, ``partial`` with anything, ``failed`` with nothing."""
+    if product.get("title") and product.get("price"):
+        return "ok"
+    return "partial" if any(v for k, v in product.items() if k != "canonical_url") else "failed"
+
+
+def _main_source(provenance: dict[str, dict[str, Any]], outcome: LLMOutcome) -> str:
+    """Where the product mostly came from, as a bounded metric dimension."""
+    if outcome.status == "used" and outcome.fields:
+        return "llm"
+    sources = {entry["source"] for entry in provenance.values()}
+    if sources & {"json-ld", "microdata", "opengraph"}:
+        return "structured"
+    return "heuristics" if sources else "none"
+
+
+def extract(
+    *,
+    url: str,
+    html: str | None = None,
+    text: str | None = None,
+    image_urls: list[str] | None = None,
+    use_cache: bool = True,
+) -> Extraction:
+    """Extract the product on one page. Never raises for any page content."""
+    started = time.perf_counter()
+    image_urls = list(image_urls or [])
+    canonical = canonicalize_url(url)
+    key = _cache_key(canonical_url=canonical, html=html, text=text, images=image_urls)
+    if use_cache:
+        hit = _safe_cache_get(key)
+        if hit is not None:
+            metrics.record_extraction(
+                source="cache", outcome=_outcome(hit["product"]), duration_ms=_ms(started)
+            )
+            return Extraction(body=hit, cached=True)
+
+    result = extract_deterministic(url=url, html=html, text=text)
+    outcome = llm_fill(url=url, html=html, text=text, missing=set(result.missing_fields()))
+    if outcome.status == "used":
+        _merge_llm(result, outcome)
+    page_check = _page_check(url=url, title=result.product.get("title"), html=html)
+    image_check = _image_check(result=result, image_urls=image_urls)
+
+    data = result.to_dict()
+    body = {
+        "product": data["product"],
+        "provenance": data["provenance"],
+        "page_check": page_check.as_dict("is_product"),
+        "image_check": image_check.as_dict("match"),
+        "llm": outcome.as_response(),
+    }
+    metrics.record_extraction(
+        source=_main_source(data["provenance"], outcome),
+        outcome=_outcome(data["product"]),
+        duration_ms=_ms(started),
+    )
+    logger.info(
+        "product_extracted",
+        sources=sorted({p["source"] for p in data["provenance"].values()}),
+        llm=outcome.status,
+        empty=result.is_empty,
+    )
+    # An LLM outage must not freeze a worse answer in the cache for a day.
+    if use_cache and outcome.status != "unavailable":
+        _safe_cache_set(key, body)
+    return Extraction(body=json.loads(json.dumps(body, default=str)), cached=False)
+
+
+#: The item's text limits (carts.models); a longer page value is cut, not refused.
+_ITEM_TEXT_LIMITS = {
+    "title": item_limits.TITLE_MAX,
+    "brand": item_limits.BRAND_MAX,
+    "description": item_limits.DESCRIPTION_MAX,
+    "sku": item_limits.IDENTIFIER_MAX,
+    "gtin": item_limits.IDENTIFIER_MAX,
+    "mpn": item_limits.IDENTIFIER_MAX,
+}
+
+
+def item_data_from_product(product: dict[str, Any], *, url: str) -> dict[str, Any]:
+    """The carts item fields for an extracted product (nulls left out)."""
+    mapping = {
+        "title": product.get("title"),
+        "brand": product.get("brand"),
+        "description": product.get("description"),
+        "price": product.get("price"),
+        "currency": product.get("currency"),
+        "image_url": product.get("image"),
+        "availability": product.get("availability"),
+        "sku": product.get("sku"),
+        "gtin": product.get("gtin"),
+        "mpn": product.get("mpn"),
+        "variant": product.get("variant"),
+    }
+    data = {key: value for key, value in mapping.items() if value not in (None, "", {}, [])}
+    for key, limit in _ITEM_TEXT_LIMITS.items():
+        if isinstance(data.get(key), str):
+            data[key] = data[key][:limit]
+    data["url"] = url
+    if "price" not in data:
+        data.pop("currency", None)
+    return data
+
+
+def save_extraction(*, owner: Any, url: str, body: dict[str, Any], cart_ids: list[Any]) -> Any:
+    """Save the extracted product into ``cart_ids`` through the carts services.
+
+    A value the page gave that the item's validation refuses (an over-long description, an
+    image on a non-http scheme) is dropped rather than failing the save: the user asked to
+    save this page, and the rest of the product is still right.
+    """
+    from buyhive.exceptions import ValidationFailed
+    from carts.services import item_upsert
+
+    data = item_data_from_product(body["product"], url=url)
+    details = {k: body[k] for k in ("provenance", "page_check", "image_check", "llm")}
+    for _attempt in range(3):
+        try:
+            item, _created = item_upsert(
+                owner=owner, data=data, extraction=details, cart_ids=cart_ids
+            )
+            return item
+        except ValidationFailed as exc:
+            bad = set(exc.fields or {}) - {"url", "cart_ids"}
+            if not bad:
+                raise
+            logger.info("extraction_field_dropped", fields=sorted(bad))
+            data = {k: v for k, v in data.items() if k not in bad}
+            if "price" not in data:
+                data.pop("currency", None)
+    raise ValidationFailed("The extracted product could not be saved.")
