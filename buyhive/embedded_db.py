@@ -49,6 +49,9 @@ applied inside the server process (``python -m buyhive.embedded_db serve ...``),
 and only applies to the pinned SecantusDB version with the expected internals; otherwise it
 logs a warning and the server runs unpatched. ``buyhive/tests/test_embedded_db.py`` pins the
 bug on a raw server, so the patch can be dropped once an upgrade fixes it.
+
+The server also gets :mod:`buyhive.secantus_planner`'s ``$and`` flattening, so multi-field
+filters use the indexes as they do on mongod.
 """
 
 from __future__ import annotations
@@ -77,6 +80,8 @@ import psutil
 import structlog
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
+
+from buyhive.secantus_planner import apply_flatten_and_patch
 
 logger = structlog.get_logger(__name__)
 
@@ -636,6 +641,7 @@ def _start_inprocess(host: str) -> EphemeralServer:
     from secantus import SecantusDBServer
 
     apply_addfields_patch()
+    apply_flatten_and_patch()
     server = SecantusDBServer(host=host, port=0, storage_path=":memory:")
     server.start()
     bound_host, bound_port = server.address
@@ -846,6 +852,7 @@ def serve(argv: list[str]) -> int:
 
     if not ours.no_patch:
         apply_addfields_patch()
+        apply_flatten_and_patch()
     if ours.parent_pid is not None:
         _exit_with_parent(ours.parent_pid, ours.workdir)
     return int(cli.main(secantus_argv))
