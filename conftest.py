@@ -42,10 +42,9 @@ def django_db_modify_db_settings(embedded_mongodb_uri: str | None) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _clean_cache() -> Iterator[None]:
+def _clean_cache() -> None:
     """Each test starts with an empty cache (test Redis database 15): no leaked counters."""
     cache.clear()
-    yield
 
 
 @pytest.fixture

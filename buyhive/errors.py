@@ -108,7 +108,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         exc = drf.PermissionDenied()
     elif isinstance(exc, DjangoValidationError):
         exc = drf.ValidationError(
-            detail=exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+            detail=exc.message_dict
+            if hasattr(exc, "error_dict")
+            else {"non_field_errors": exc.messages}
         )
 
     if isinstance(exc, DomainError):
@@ -116,10 +118,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         return Response(body, status=exc.status_code, headers=exc.headers or None)
 
     if isinstance(exc, drf.ValidationError):
-        detail = exc.detail
-        if not isinstance(detail, dict):
-            detail = {"non_field_errors": detail if isinstance(detail, list) else [detail]}
-        fields = _flatten_detail(detail)
+        raw: Any = exc.detail
+        if not isinstance(raw, dict):
+            raw = {"non_field_errors": raw if isinstance(raw, list) else [raw]}
+        fields = _flatten_detail(raw)
         body = envelope("validation_error", _first_message(fields), request, fields)
         return Response(body, status=400)
 
@@ -127,7 +129,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         return Response(envelope("validation_error", str(exc.detail), request), status=400)
 
     if isinstance(exc, drf.NotAuthenticated):
-        body = envelope("not_authenticated", "Authentication credentials were not provided.", request)
+        body = envelope(
+            "not_authenticated", "Authentication credentials were not provided.", request
+        )
         return Response(body, status=401, headers={"WWW-Authenticate": 'Bearer realm="api"'})
 
     if isinstance(exc, drf.AuthenticationFailed):
@@ -148,7 +152,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         return Response(envelope("permission_denied", str(exc.detail), request), status=403)
 
     if isinstance(exc, drf.Throttled):
-        wait = int(exc.wait or 60)
+        wait = int(getattr(exc, "wait", None) or 60)
         headers["Retry-After"] = str(max(1, wait))
         return Response(
             envelope("rate_limited", "Too many requests. Try again later.", request),
@@ -166,8 +170,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         return Response(envelope("unsupported_media_type", str(exc.detail), request), status=415)
 
     if isinstance(exc, drf.APIException):
-        code = exc.get_codes() if isinstance(exc.get_codes(), str) else "error"
-        return Response(envelope(str(code), str(exc.detail), request), status=exc.status_code)
+        codes = exc.get_codes()
+        api_code = codes if isinstance(codes, str) else "error"
+        return Response(envelope(api_code, str(exc.detail), request), status=exc.status_code)
 
     if isinstance(exc, IntegrityError) and not is_database_error(exc):
         logger.info("write_conflict", error=str(exc)[:200])
@@ -179,12 +184,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if is_database_error(exc):
         logger.error("database_unavailable", error=type(exc).__name__)
         return Response(
-            envelope("service_unavailable", "The database is unavailable. Try again shortly.", request),
+            envelope(
+                "service_unavailable", "The database is unavailable. Try again shortly.", request
+            ),
             status=503,
             headers={"Retry-After": "5"},
         )
 
     logger.exception("unhandled_exception", exc_info=exc)
-    return Response(
-        envelope("server_error", "An unexpected error occurred.", request), status=500
-    )
+    return Response(envelope("server_error", "An unexpected error occurred.", request), status=500)

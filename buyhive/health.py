@@ -36,7 +36,10 @@ def _check_database() -> dict[str, Any]:
         connection.connection.admin.command("ping")  # type: ignore[union-attr]
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
         logger.warning("ready_database_down", error=type(exc).__name__)
-        return {"status": "down", "reason": f"database did not answer a ping ({type(exc).__name__})"}
+        return {
+            "status": "down",
+            "reason": f"database did not answer a ping ({type(exc).__name__})",
+        }
     return {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 from django.conf import settings
@@ -70,7 +72,9 @@ class BodySizeLimitMiddleware:
 
     A declared ``Content-Length`` over the limit is refused without reading. A body sent
     without a length (chunked) is read up to the limit plus one byte and refused past it,
-    so memory stays bounded either way.
+    so memory stays bounded either way. Under ASGI (production), Django's handler would read
+    the whole body before any middleware runs, so :class:`AsgiBodySizeLimit` enforces the
+    same limits in front of it and flags an over-limit body for this middleware to answer.
     """
 
     def __init__(self, get_response: Handler) -> None:
@@ -85,6 +89,9 @@ class BodySizeLimitMiddleware:
                 code="payload_too_large",
                 message=f"The request body is larger than {limit} bytes.",
             )
+            scope = getattr(request, "scope", None)
+            if isinstance(scope, dict) and scope.get(ASGI_BODY_TOO_LARGE):
+                return too_large
             declared = request.META.get("CONTENT_LENGTH") or ""
             if declared:
                 try:
@@ -102,6 +109,103 @@ class BodySizeLimitMiddleware:
                 request._body = data  # type: ignore[attr-defined]
                 request._read_started = False  # type: ignore[attr-defined]
         return self.get_response(request)
+
+
+ASGI_BODY_TOO_LARGE = "buyhive.body_too_large"
+
+AsgiApp = Callable[[dict[str, Any], Callable[[], Awaitable[dict[str, Any]]], Any], Awaitable[None]]
+
+
+class AsgiBodySizeLimit:
+    """ASGI wrapper enforcing the body limits before Django's ASGI handler reads the body.
+
+    ``django.core.handlers.asgi.ASGIHandler`` reads the *whole* request body (spilling to a
+    temporary file past ``FILE_UPLOAD_MAX_MEMORY_SIZE``) before any middleware runs, so on its
+    own a 1 GB upload, declared or chunked, would be received in full before the 413. This
+    wrapper reads at most the path's limit plus one chunk:
+
+    * a declared ``Content-Length`` over the limit: nothing of the body is read;
+    * a body without a length (chunked) that grows past the limit: reading stops there.
+
+    Either way Django is then called with an empty body (and, for the chunked case, the
+    scope flag :data:`ASGI_BODY_TOO_LARGE`), so :class:`BodySizeLimitMiddleware` answers the
+    413 envelope through the whole middleware stack (request id, CORS headers, request log).
+    Bodies within the limit are buffered (at most the limit: 4 MB) and handed to Django as
+    one message; a chunked one gets the ``Content-Length`` header it lacked, so DRF parses it.
+    """
+
+    def __init__(self, app: AsgiApp) -> None:
+        self.app = app
+
+    async def __call__(
+        self, scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]], send: Any
+    ) -> None:
+        if scope.get("type") != "http" or scope.get("method") not in _BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        limit = body_limit_for(scope.get("path", ""))
+        declared = _declared_length(scope)
+        if declared is not None and declared > limit:
+            await self.app(scope, _body_then_disconnect(b"", receive, drain=False), send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client went away before its body was complete
+            body = message.get("body", b"")
+            size += len(body)
+            if size > limit:
+                flagged = {**scope, ASGI_BODY_TOO_LARGE: True}
+                await self.app(flagged, _body_then_disconnect(b"", receive, drain=False), send)
+                return
+            chunks.append(body)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if declared is None:
+            # A chunked body, now complete: give it its length, or DRF would read it as empty
+            # (DRF's parsers only read a body that declares a Content-Length).
+            headers = [
+                (k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-length"
+            ]
+            scope = {**scope, "headers": [*headers, (b"content-length", str(len(body)).encode())]}
+        await self.app(scope, _body_then_disconnect(body, receive, drain=True), send)
+
+
+def _declared_length(scope: dict[str, Any]) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None  # Django's middleware answers 400 for a malformed length
+    return None
+
+
+def _body_then_disconnect(
+    body: bytes, receive: Callable[[], Awaitable[dict[str, Any]]], *, drain: bool
+) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """A ``receive`` that gives ``body`` once, then only waits for the client to disconnect.
+
+    ``drain=False`` (the rest of an over-limit body is still on the wire): never read it;
+    Django cancels this wait once its 413 is sent, and the server drops the connection.
+    """
+    state = {"sent": False}
+
+    async def replay() -> dict[str, Any]:
+        if not state["sent"]:
+            state["sent"] = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        if not drain:
+            await asyncio.Event().wait()  # cancelled by Django when the response is done
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return message
+
+    return replay
 
 
 class ApiErrorMiddleware:

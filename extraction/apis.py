@@ -45,7 +45,7 @@ class ProductSerializer(serializers.Serializer):
 
 
 class ProvenanceSerializer(serializers.Serializer):
-    source = serializers.ChoiceField(
+    source = serializers.ChoiceField(  # type: ignore[assignment]  # a field named "source"
         choices=["json-ld", "microdata", "opengraph", "heuristic", "llm"]
     )
     confidence = serializers.FloatField(min_value=0, max_value=1)

@@ -235,8 +235,9 @@ def item_data_from_product(product: dict[str, Any], *, url: str) -> dict[str, An
     }
     data = {key: value for key, value in mapping.items() if value not in (None, "", {}, [])}
     for key, limit in _ITEM_TEXT_LIMITS.items():
-        if isinstance(data.get(key), str):
-            data[key] = data[key][:limit]
+        value = data.get(key)
+        if isinstance(value, str):
+            data[key] = value[:limit]
     data["url"] = url
     if "price" not in data:
         data.pop("currency", None)

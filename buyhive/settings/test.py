@@ -12,7 +12,7 @@ from .base import *  # noqa: F403
 from .base import CACHES, SIMPLE_JWT, env
 
 DEBUG = False
-SECRET_KEY = "test-only-secret-key-0123456789abcdef-0123456789abcdef"
+SECRET_KEY = "test-only-secret-key-0123456789abcdef-0123456789abcdef"  # noqa: S105
 SIMPLE_JWT = {**SIMPLE_JWT, "SIGNING_KEY": SECRET_KEY}
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 ALLOWED_ORIGINS = [
