@@ -7,6 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PORT ?= 8000
 STAMP := $(VENV)/.installed
+CRITICAL_PATHS := accounts/*,carts/services.py,carts/selectors.py,extraction/*,buyhive/http.py
 REQS := requirements/base.txt requirements/ml.txt requirements/ml-nodeps.txt requirements/dev.txt requirements/embedded-db.txt
 
 export PYTHONDONTWRITEBYTECODE := 1
@@ -43,7 +44,10 @@ run: install
 test: install
 	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { echo "Redis is not answering on 127.0.0.1:6379; starting it"; \
 	  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null; sleep 1; }
+	@mkdir -p var
 	$(PY) -m pytest --cov --cov-report=term:skip-covered --cov-report=xml:var/coverage.xml $(PYTEST_ARGS)
+	@echo "Critical paths (auth, carts services, extraction, the safe HTTP client) must stay at 90% or more:"
+	$(PY) -m coverage report --fail-under=90 --include='$(CRITICAL_PATHS)'
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -51,6 +55,7 @@ lint: install
 	$(VENV)/bin/mypy .
 
 schema: install
+	@mkdir -p var
 	DJANGO_SETTINGS_MODULE=buyhive.settings.test $(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yaml
 
 clean: db-stop
