@@ -1,0 +1,100 @@
+"""The extraction pipeline's own rules: image choice, saving, and a cache outage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from extraction import services
+
+PAGE = """<!doctype html><html lang="en"><head><title>Walnut Desk Lamp</title>
+<script type="application/ld+json">
+{"@type": "Product", "name": "Walnut Desk Lamp", "sku": "WDL-1",
+ "offers": {"price": "%s", "priceCurrency": "EUR", "availability": "InStock"},
+ "image": "https://cdn.shop.example/banners/summer-sale-banner.jpg"}
+</script></head><body><h1>Walnut Desk Lamp</h1></body></html>"""
+
+
+@pytest.mark.heavy
+def test_without_clip_the_image_whose_name_matches_the_product_is_chosen(
+    settings: Any, tmp_path: Any
+) -> None:
+    """CLIP weights absent: candidates are ranked by file name/alt text with MiniLM."""
+    from mlverify.registry import reset_models
+
+    settings.CLIP_WEIGHTS = tmp_path / "missing.safetensors"
+    reset_models()
+    try:
+        result = services.extract(
+            url="https://shop.example/lamp",
+            html=PAGE % "49.90",
+            image_urls=["https://cdn.shop.example/products/walnut-desk-lamp.jpg"],
+            use_cache=False,
+        )
+    finally:
+        reset_models()
+    check = result.body["image_check"]
+    assert check["status"] == "ok", check
+    assert check["method"] == "text"
+    assert result.body["product"]["image"] == (
+        "https://cdn.shop.example/products/walnut-desk-lamp.jpg"
+    )
+    assert result.body["provenance"]["image"]["source"] == "heuristic"
+
+
+def test_no_title_means_no_image_check() -> None:
+    result = services.extract(url="https://shop.example/x", text="Price 12.00 EUR", use_cache=False)
+    assert result.body["image_check"]["status"] == "unavailable"
+    assert "no product name" in result.body["image_check"]["reason"]
+
+
+@pytest.mark.django_db
+def test_a_value_the_item_refuses_is_dropped_and_the_rest_saved(user: Any) -> None:
+    """An image address longer than an item may store: the product is saved without it."""
+    from carts.services import cart_create
+
+    cart = cart_create(owner=user, name="Desk")
+    long_image = "https://cdn.shop.example/" + "i" * 2100 + ".jpg"
+    page = (PAGE % "49.90").replace(
+        "https://cdn.shop.example/banners/summer-sale-banner.jpg", long_image
+    )
+    body = services.extract(url="https://shop.example/lamp", html=page, use_cache=False).body
+    assert body["product"]["image"] == long_image
+    item = services.save_extraction(
+        owner=user, url="https://shop.example/lamp", body=body, cart_ids=[str(cart.pk)]
+    )
+    assert item.title == "Walnut Desk Lamp"
+    assert str(item.price) == "49.90" and item.currency == "EUR"
+    assert item.image_url == ""
+
+
+def test_a_cache_outage_costs_speed_not_the_answer(settings: Any) -> None:
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+        }
+    }
+    first = services.extract(url="https://shop.example/lamp", html=PAGE % "49.90")
+    second = services.extract(url="https://shop.example/lamp", html=PAGE % "49.90")
+    assert first.body["product"]["price"] == "49.90"
+    assert second.cached is False  # nothing could be cached, and nothing failed
+
+
+def test_item_data_maps_and_bounds_the_product() -> None:
+    product = {
+        "title": "x" * 900,
+        "price": "10.00",
+        "currency": None,
+        "image": "https://cdn.example/a.jpg",
+        "images": ["https://cdn.example/a.jpg"],
+        "brand": "",
+        "canonical_url": "https://shop.example/p",
+    }
+    data = services.item_data_from_product(product, url="https://shop.example/p?utm_source=x")
+    assert len(data["title"]) == 500
+    assert data["image_url"] == "https://cdn.example/a.jpg"
+    assert data["url"] == "https://shop.example/p?utm_source=x"
+    assert "brand" not in data and "images" not in data
