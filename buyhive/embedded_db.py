@@ -369,6 +369,10 @@ def _serve_command(*, host: str, port: int, storage: str, config_file: Path) -> 
         storage,
         "--log-level",
         "WARNING",
+        # A developer's data survives a crash or a kill -9 right after a write was
+        # acknowledged (without it, the last commits can be lost). Throwaway test servers
+        # are in memory and skip it.
+        "--sync-on-commit",
         "--config",
         str(config_file),
     ]

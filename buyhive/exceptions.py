@@ -90,8 +90,20 @@ class RateLimited(DomainError):
 
 
 class ServiceUnavailable(DomainError):
-    """A required dependency (the database) is down."""
+    """A required dependency (the database, the rate-limit store) is down.
+
+    Answers with ``Retry-After`` (5 s unless given), like the database outage's 503.
+    """
 
     status_code = 503
     code = "service_unavailable"
     default_message = "The service is temporarily unavailable."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        fields: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, fields=fields, headers={"Retry-After": "5", **(headers or {})})

@@ -32,8 +32,15 @@ def configure(*, level: str = "INFO", json: bool = False) -> dict[str, Any]:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
+    # Plain tracebacks in the console: structlog's default (rich, with every frame's local
+    # variables pretty-printed) can take minutes on frames holding a model or a 2 MB page,
+    # stalling the request that logged the exception (seen with Redis down under tests).
     renderer: Any = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     )
     formatter_processors: list[Any] = [
         structlog.stdlib.ProcessorFormatter.remove_processors_meta,

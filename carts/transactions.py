@@ -23,7 +23,7 @@ import structlog
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.transaction import TransactionManagementError
 from django_mongodb_backend.transaction import atomic
-from pymongo.errors import PyMongoError
+from pymongo.errors import PyMongoError, ServerSelectionTimeoutError
 
 logger = structlog.get_logger(__name__)
 
@@ -75,6 +75,23 @@ def _discard_session(using: str) -> None:
         connection.session = None
 
 
+#: Attempts when the server cannot be reached at all: each one already waited
+#: ``serverSelectionTimeoutMS``, so one retry rides out a replica-set election and more would
+#: only keep the client waiting for its 503.
+UNREACHABLE_ATTEMPTS = 2
+
+
+def _unreachable(exc: BaseException) -> bool:
+    current: BaseException | None = exc
+    for _ in range(6):
+        if current is None:
+            return False
+        if isinstance(current, ServerSelectionTimeoutError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def run_in_transaction(
     fn: Callable[[], T],
     *,
@@ -102,7 +119,8 @@ def run_in_transaction(
                 return fn()
         except Exception as exc:
             _discard_session(using)
-            if attempt >= attempts or not is_transient_transaction_error(exc):
+            limit = UNREACHABLE_ATTEMPTS if _unreachable(exc) else attempts
+            if attempt >= limit or not is_transient_transaction_error(exc):
                 raise
             delay = BASE_BACKOFF_S * (2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
             logger.info("transaction_retry", label=label, attempt=attempt, delay_s=round(delay, 3))
