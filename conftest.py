@@ -7,7 +7,9 @@ set (a mongod replica set, Atlas), that server is used instead and nothing is st
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,9 +44,37 @@ def django_db_modify_db_settings(embedded_mongodb_uri: str | None) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may resolve a public name or connect anywhere but loopback.
+
+    Fakes (Google's keys, the LLM providers, image servers, SES) all listen on 127.0.0.1; an
+    address that slips past a fake fails the test here instead of leaving the machine.
+    """
+    real_getaddrinfo = socket.getaddrinfo
+    real_connect = socket.socket.connect
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if name not in {"localhost", "127.0.0.1", "::1"}:
+            raise socket.gaierror(socket.EAI_NONAME, "name resolution is disabled in tests")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def connect(sock: socket.socket, address: Any) -> Any:
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            assert ipaddress.ip_address(address[0]).is_loopback, f"non-loopback {address}"
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+
+
+@pytest.fixture(autouse=True)
 def _clean_cache() -> None:
-    """Each test starts with an empty cache (test Redis database 15): no leaked counters."""
-    cache.clear()
+    """Each test starts with an empty cache: no leaked counters (only this run's keys)."""
+    try:
+        cache.delete_pattern("*")  # type: ignore[attr-defined]  # django-redis, prefix-scoped
+    except AttributeError:
+        cache.clear()  # a test that swapped in another cache backend
 
 
 @pytest.fixture

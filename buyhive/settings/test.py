@@ -6,6 +6,8 @@ points ``DATABASES`` at it; pytest-django creates and drops ``test_buyhive``.
 
 from __future__ import annotations
 
+import os
+
 from buyhive import logconfig
 
 from .base import *  # noqa: F403
@@ -22,9 +24,17 @@ ALLOWED_ORIGINS = [
 CORS_ALLOWED_ORIGINS = ALLOWED_ORIGINS
 PUBLIC_BASE_URL = "http://testserver"
 
-# Real Redis, a database of its own so that flushing it between tests touches nothing else.
+# Real Redis, a database of its own. Keys carry this test run's pid, and the per-test cleanup
+# deletes only those, so two runs on one machine never wipe each other's counters.
 REDIS_URL = env.str("TEST_REDIS_URL", default="redis://127.0.0.1:6379/15")
-CACHES = {"default": {**CACHES["default"], "LOCATION": REDIS_URL, "KEY_PREFIX": "buyhive-test"}}
+CACHES = {
+    "default": {
+        **CACHES["default"],
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": f"buyhive-test-{os.getpid()}",
+        "TIMEOUT": 3600,
+    }
+}
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # bcrypt at full cost makes each test login ~0.3 s; the hasher is the same family.

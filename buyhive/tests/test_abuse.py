@@ -24,10 +24,8 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import re
-import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -55,27 +53,6 @@ PAGE_HTML = (
     ' "name": "Blue Kettle", "offers": {"@type": "Offer", "price": "19.99",'
     ' "priceCurrency": "USD"}}</script></head><body><h1>Blue Kettle</h1></body></html>'
 )
-
-
-@pytest.fixture(autouse=True)
-def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nothing in these tests may resolve a public name or connect anywhere but loopback."""
-    real_getaddrinfo = socket.getaddrinfo
-    real_connect = socket.socket.connect
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        name = host.decode() if isinstance(host, bytes) else str(host)
-        if name not in {"localhost", "127.0.0.1", "::1"}:
-            raise socket.gaierror(socket.EAI_NONAME, "name resolution is disabled in tests")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    def connect(sock: socket.socket, address: Any) -> Any:
-        if sock.family in (socket.AF_INET, socket.AF_INET6):
-            assert ipaddress.ip_address(address[0]).is_loopback, f"non-loopback {address}"
-        return real_connect(sock, address)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    monkeypatch.setattr(socket.socket, "connect", connect)
 
 
 # --------------------------------------------------------------------------- URL enumeration

@@ -22,7 +22,6 @@ See docs/reliability.md for the table these tests pin.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
 import signal
 import socket
@@ -53,27 +52,6 @@ PAGE_HTML = (
     ' "priceCurrency": "USD"}}</script></head><body><h1>Blue Kettle</h1>'
     "<p>Brand: Acme. In stock. A 1.7 litre kettle in blue.</p></body></html>"
 )
-
-
-@pytest.fixture(autouse=True)
-def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nothing in these tests may resolve a public name or connect anywhere but loopback."""
-    real_getaddrinfo = socket.getaddrinfo
-    real_connect = socket.socket.connect
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        name = host.decode() if isinstance(host, bytes) else str(host)
-        if name not in {"localhost", "127.0.0.1", "::1"}:
-            raise socket.gaierror(socket.EAI_NONAME, "name resolution is disabled in tests")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    def connect(sock: socket.socket, address: Any) -> Any:
-        if sock.family in (socket.AF_INET, socket.AF_INET6):
-            assert ipaddress.ip_address(address[0]).is_loopback, f"non-loopback {address}"
-        return real_connect(sock, address)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    monkeypatch.setattr(socket.socket, "connect", connect)
 
 
 def _free_port() -> int:

@@ -104,17 +104,12 @@ def clients(groq_server: FakeLLMServer, openai_server: FakeLLMServer) -> list[LL
     return [groq(groq_server), oai(openai_server)]
 
 
-# The breaker runs on real Redis through django-redis, as in production, but on a database of
-# its own: the test settings' cache (db 15) is flushed by every test of every suite running on
-# this machine, which would reset a breaker in the middle of a test.
-BREAKER_REDIS_URL = "redis://127.0.0.1:6379/13"
-
-
 @pytest.fixture(scope="module")
 def breaker_cache() -> Any:
-    from django_redis.cache import RedisCache
+    """The project's cache: real Redis through django-redis, as in production."""
+    from django.core.cache import cache
 
-    return RedisCache(BREAKER_REDIS_URL, {"KEY_PREFIX": "llm-tests", "TIMEOUT": 120})
+    return cache
 
 
 def make_breaker(cache: Any, **kwargs: Any) -> CircuitBreaker:
