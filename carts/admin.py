@@ -124,6 +124,11 @@ class PagePrefetchAdmin(admin.ModelAdmin):
             label=label,
         )
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        """The owner is chosen when a row is created and never changed afterwards."""
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return (*fields, "owner") if obj is not None else fields
+
 
 # ----------------------------------------------------------------------------------- forms
 
@@ -402,10 +407,6 @@ class CartAdmin(PagePrefetchAdmin):
     inlines = (ItemsInCartInline,)
     actions = ("export_csv",)
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Cart | None = None) -> Any:
-        fields = tuple(super().get_readonly_fields(request, obj))
-        return (*fields, "owner") if obj is not None else fields
-
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Cart], search_term: str
     ) -> tuple[QuerySet[Cart], bool]:
@@ -597,10 +598,6 @@ class ItemAdmin(PagePrefetchAdmin):
     )
     inlines = (CartsOfItemInline,)
     actions = ("delete_orphans",)
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Item | None = None) -> Any:
-        fields = tuple(super().get_readonly_fields(request, obj))
-        return (*fields, "owner") if obj is not None else fields
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Item], search_term: str

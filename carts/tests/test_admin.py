@@ -325,3 +325,20 @@ def test_admin_refuses_duplicate_cart_names_and_item_urls(staff_client: Client, 
     assert response.status_code == 200
     assert "already saved an item with this URL" in response.content.decode()
     assert Item.objects.count() == 1
+
+
+def test_the_owner_cannot_be_changed_once_a_row_exists(
+    staff_client: Client, user: Any, other_user: Any
+) -> None:
+    from carts.services import cart_create
+
+    cart = cart_create(owner=user, name="Fixed owner")
+    page = staff_client.get(f"/admin/carts/cart/{cart.pk}/change/")
+    assert page.status_code == 200
+    assert 'name="owner"' not in page.content.decode()  # shown read-only, not as an input
+    staff_client.post(
+        f"/admin/carts/cart/{cart.pk}/change/",
+        {"owner": str(other_user.pk), "name": "Fixed owner", "description": ""},
+    )
+    cart.refresh_from_db()
+    assert cart.owner_id == user.pk
