@@ -17,36 +17,14 @@ database (``TEST_REDIS_URL``, default db 14).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "buyhive.settings.test")
-os.environ.setdefault("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-PASSWORD = "bench passphrase that is long enough 7"  # noqa: S105 - bench users only
-
-
-def summarise(samples_ms: list[float]) -> dict[str, float]:
-    ordered = sorted(samples_ms)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {
-        "n": len(ordered),
-        "median_ms": round(statistics.median(ordered), 2),
-        "p95_ms": round(p95, 2),
-        "min_ms": round(ordered[0], 2),
-        "max_ms": round(ordered[-1], 2),
-        "stdev_ms": round(statistics.stdev(ordered), 2) if len(ordered) > 1 else 0.0,
-    }
+from benchlib import PASSWORD, database, summarise
 
 
 def timed(action: Callable[[], Any]) -> tuple[float, Any]:
@@ -57,22 +35,6 @@ def timed(action: Callable[[], Any]) -> tuple[float, Any]:
 
 def client_ip(index: int) -> str:
     return f"10.{(index // 250) % 250}.{index % 250}.1"
-
-
-@contextlib.contextmanager
-def database() -> Iterator[None]:
-    """A throwaway embedded server when MONGODB_URI is unset."""
-    if os.environ.get("MONGODB_URI"):
-        yield
-        return
-    from buyhive.embedded_db import start_ephemeral
-
-    server = start_ephemeral()
-    os.environ["MONGODB_URI"] = server.uri
-    try:
-        yield
-    finally:
-        server.stop()
 
 
 def run(requests: int) -> dict[str, Any]:

@@ -30,68 +30,22 @@ database (``TEST_REDIS_URL``, default db 14).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import psutil
 import structlog
+from benchlib import PASSWORD, database, summarise
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "buyhive.settings.test")
-os.environ.setdefault("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-PASSWORD = "bench passphrase that is long enough 7"  # noqa: S105 - bench user only
 CART_SIZE = 50
 CARTS = 20
 ITEMS_PER_OTHER_CART = 10
 SMALL_DB, BIG_DB = 1_000, 20_000
-
-
-def summarise(samples_ms: list[float]) -> dict[str, float]:
-    ordered = sorted(samples_ms)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {
-        "n": len(ordered),
-        "median_ms": round(statistics.median(ordered), 2),
-        "p95_ms": round(p95, 2),
-        "min_ms": round(ordered[0], 2),
-        "max_ms": round(ordered[-1], 2),
-        "iqr_ms": round(
-            statistics.quantiles(ordered, n=4)[2] - statistics.quantiles(ordered, n=4)[0], 2
-        )
-        if len(ordered) > 3
-        else 0.0,
-    }
-
-
-@contextlib.contextmanager
-def database() -> Iterator[int | None]:
-    """A throwaway embedded server when MONGODB_URI is unset; yields its pid (or None)."""
-    if os.environ.get("MONGODB_URI"):
-        yield None
-        return
-    from buyhive.embedded_db import start_ephemeral
-
-    server = start_ephemeral()
-    os.environ["MONGODB_URI"] = server.uri
-    try:
-        yield server.pid
-    finally:
-        server.stop()
-
-
-def _migrations_exist(app_dir: Path) -> bool:
-    return any(p.name[0].isdigit() for p in (app_dir / "migrations").glob("*.py"))
 
 
 def _cpu_ms(process: Any) -> float:
@@ -109,12 +63,6 @@ def run(requests: int, server_pid: int | None) -> dict[str, Any]:
     django.setup()
 
     from django.conf import settings
-
-    if not _migrations_exist(ROOT / "carts"):
-        # Until the carts migrations are generated, build its collections and indexes from
-        # the models (the same indexes the migration will declare).
-        settings.MIGRATION_MODULES = {**settings.MIGRATION_MODULES, "carts": None}
-
     from django.db import connection
     from django.test import Client
     from django.test.utils import setup_test_environment

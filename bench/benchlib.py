@@ -1,0 +1,56 @@
+"""What the Django-backed benchmarks share: environment, the database, and the summary.
+
+Imported by ``bench/auth.py`` and ``bench/carts.py`` (run as scripts, so this folder is on
+``sys.path``). Importing it puts the repository on ``sys.path`` and selects the test settings
+with a Redis database of the benchmarks' own (14), offline model loading included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "buyhive.settings.test")
+os.environ.setdefault("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+PASSWORD = "bench passphrase that is long enough 7"  # noqa: S105 - bench users only
+
+
+def summarise(samples_ms: list[float]) -> dict[str, float]:
+    """Median, p95, extremes and two spreads (stdev, interquartile range) in ms."""
+    ordered = sorted(samples_ms)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    quartiles = statistics.quantiles(ordered, n=4) if len(ordered) > 3 else None
+    return {
+        "n": len(ordered),
+        "median_ms": round(statistics.median(ordered), 2),
+        "p95_ms": round(p95, 2),
+        "min_ms": round(ordered[0], 2),
+        "max_ms": round(ordered[-1], 2),
+        "stdev_ms": round(statistics.stdev(ordered), 2) if len(ordered) > 1 else 0.0,
+        "iqr_ms": round(quartiles[2] - quartiles[0], 2) if quartiles else 0.0,
+    }
+
+
+@contextlib.contextmanager
+def database() -> Iterator[int | None]:
+    """A throwaway embedded server when ``MONGODB_URI`` is unset; yields its pid (or None)."""
+    if os.environ.get("MONGODB_URI"):
+        yield None
+        return
+    from buyhive.embedded_db import start_ephemeral
+
+    server = start_ephemeral()
+    os.environ["MONGODB_URI"] = server.uri
+    try:
+        yield server.pid
+    finally:
+        server.stop()
