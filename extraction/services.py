@@ -183,7 +183,7 @@ def extract(
     image_check = _image_check(result=result, image_urls=image_urls)
 
     data = result.to_dict()
-    body = {
+    body: dict[str, Any] = {
         "product": data["product"],
         "provenance": data["provenance"],
         "page_check": page_check.as_dict("is_product"),
@@ -201,10 +201,12 @@ def extract(
         llm=outcome.status,
         empty=result.is_empty,
     )
+    # One JSON-ready form for the answer and the cache (what a cache hit returns later).
+    body = json.loads(json.dumps(body, default=str))
     # An LLM outage must not freeze a worse answer in the cache for a day.
     if use_cache and outcome.status != "unavailable":
         _safe_cache_set(key, body)
-    return Extraction(body=json.loads(json.dumps(body, default=str)), cached=False)
+    return Extraction(body=body, cached=False)
 
 
 #: The item's text limits (carts.models); a longer page value is cut, not refused.

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
@@ -43,9 +42,8 @@ def test_extract_returns_the_product_with_provenance(auth_client: APIClient) -> 
     assert "utm_source" not in product["canonical_url"]
     assert "color=red" in product["canonical_url"]
     assert body["provenance"]["price"]["source"] == "json-ld"
-    assert body["llm"] == {"status": "not_configured", "provider": None} or body["llm"][
-        "status"
-    ] in {"not_needed", "not_configured"}
+    # No key in the test settings: the LLM step says so rather than pretending to run.
+    assert body["llm"] == {"status": "not_configured", "provider": None}
     assert body["cached"] is False
     assert body["item"] is None
     # Both checks answer the shared shape whatever the models' state.
@@ -205,5 +203,6 @@ def test_extract_product_command_prints_one_json_per_line(tmp_path: Any) -> None
     assert rows[0]["product"]["price"] == "249.99"
     assert rows[1]["error"]["code"] == "invalid_json"
     assert rows[2]["error"]["code"] == "validation_error"
-    assert rows[3]["product"]["price"] == "5.00" or rows[3]["product"]["price"] == "5"
-    assert cache.get("nothing") is None
+    assert rows[3]["product"]["price"] in {"5.00", "5"}
+    assert rows[3]["product"]["currency"] == "GBP"
+    assert all(row.get("cached") is False for row in rows if "product" in row)  # --no-cache
