@@ -24,9 +24,9 @@ from typing import Any
 
 import structlog
 from django.conf import settings
-from django.core.cache import cache
 
 from buyhive import metrics
+from buyhive.cache import cache_get, cache_set
 from carts import models as item_limits
 from carts.canonical import canonicalize_url
 from extraction.deterministic import extract_deterministic
@@ -54,21 +54,6 @@ def _cache_key(*, canonical_url: str, html: str | None, text: str | None, images
     for part in (canonical_url, html or "", "\x00", text or "", "\x00", *images):
         digest.update(part.encode("utf-8", "surrogatepass"))
     return f"extract:{CACHE_VERSION}:{digest.hexdigest()}"
-
-
-def _safe_cache_get(key: str) -> Any:
-    try:
-        return cache.get(key)
-    except Exception as exc:  # noqa: BLE001 - a cache outage only costs speed
-        logger.warning("extraction_cache_unavailable", error=type(exc).__name__)
-        return None
-
-
-def _safe_cache_set(key: str, value: Any) -> None:
-    try:
-        cache.set(key, value, settings.EXTRACTION_CACHE_TIMEOUT)
-    except Exception as exc:  # noqa: BLE001
-        logger.warning("extraction_cache_unavailable", error=type(exc).__name__)
 
 
 def _merge_llm(result: ExtractionResult, outcome: LLMOutcome) -> None:
@@ -168,7 +153,7 @@ def extract(
     canonical = canonicalize_url(url)
     key = _cache_key(canonical_url=canonical, html=html, text=text, images=image_urls)
     if use_cache:
-        hit = _safe_cache_get(key)
+        hit = cache_get(key, event="extraction_cache_unavailable")
         if hit is not None:
             metrics.record_extraction(
                 source="cache", outcome=_outcome(hit["product"]), duration_ms=_ms(started)
@@ -205,7 +190,9 @@ def extract(
     body = json.loads(json.dumps(body, default=str))
     # An LLM outage must not freeze a worse answer in the cache for a day.
     if use_cache and outcome.status != "unavailable":
-        _safe_cache_set(key, body)
+        cache_set(
+            key, body, settings.EXTRACTION_CACHE_TIMEOUT, event="extraction_cache_unavailable"
+        )
     return Extraction(body=body, cached=False)
 
 

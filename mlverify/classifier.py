@@ -890,14 +890,10 @@ def _cached_model_score(
 ) -> float:
     """The model's probability for ``page``, cached in Django's cache by (normalised text,
     model version). A cache outage costs a model call, never an error."""
-    from django.core.cache import cache
+    from buyhive.cache import cache_get, cache_set
 
     key = _cache_key(page.key, classifier.version)
-    try:
-        cached = cache.get(key)
-    except Exception:
-        logger.warning("page_classifier_cache_unavailable", exc_info=True)
-        cached = None
+    cached = cache_get(key, event="page_classifier_cache_unavailable")
     if isinstance(cached, int | float):
         return float(cached)
     from buyhive import metrics
@@ -905,10 +901,7 @@ def _cached_model_score(
     started = time.perf_counter()
     score = _run_inference(lambda: classifier.score([page])[0], config)
     metrics.record_inference(model="page-classifier", seconds=time.perf_counter() - started)
-    try:
-        cache.set(key, score, config.cache_timeout)
-    except Exception:
-        logger.warning("page_classifier_cache_unavailable", exc_info=True)
+    cache_set(key, score, config.cache_timeout, event="page_classifier_cache_unavailable")
     return score
 
 

@@ -44,6 +44,7 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 import structlog
 
+from buyhive.cache import cache_get, cache_set
 from buyhive.exceptions import ImageFetchFailed, ValidationFailed
 from mlverify.checks import CheckResult
 from mlverify.loading import LazyModel, ModelUnavailable
@@ -693,17 +694,16 @@ class ClipService:
         self._cache_set(key, score)
 
     def _cache_get(self, key: str) -> Any:
-        try:
-            return self.cache.get(key)
-        except Exception:
-            logger.warning("mlverify_cache_get_failed", key=key, exc_info=True)
-            return None
+        return cache_get(key, backend=self.cache, event="mlverify_cache_get_failed")
 
     def _cache_set(self, key: str, value: Any) -> None:
-        try:
-            self.cache.set(key, value, timeout=self.config.cache_timeout)
-        except Exception:
-            logger.warning("mlverify_cache_set_failed", key=key, exc_info=True)
+        cache_set(
+            key,
+            value,
+            self.config.cache_timeout,
+            backend=self.cache,
+            event="mlverify_cache_set_failed",
+        )
 
     def _get_vector(self, key: str, dim: int) -> np.ndarray | None:
         raw = self._cache_get(key)
