@@ -455,17 +455,6 @@ def test_items_delete_orphans_by_age(user: Any) -> None:
     assert not Item.objects.filter(pk=old.pk).exists()
 
 
-def test_memberships_changed_recomputes_orphan_marks(user: Any) -> None:
-    cart = CartFactory(owner=user)
-    joined = ItemFactory(owner=user)  # orphaned_at set by the factory
-    CartItem.objects.create(cart=cart, item=joined, owner=user)
-    left = CartItemFactory(cart=cart).item
-    CartItem.objects.filter(item=left).delete()
-    services.memberships_changed(item_ids=[joined.pk, left.pk], cart_ids=[cart.pk])
-    assert Item.objects.get(pk=joined.pk).orphaned_at is None
-    assert Item.objects.get(pk=left.pk).orphaned_at is not None
-
-
 def test_services_accept_an_owner_pk(user: Any) -> None:
     other = UserFactory()
     carts = services.resolve_carts(owner=other.pk, cart_ids=[])
