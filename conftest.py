@@ -26,7 +26,7 @@ def embedded_mongodb_uri() -> Iterator[str | None]:
     if os.environ.get("MONGODB_URI"):
         yield None
         return
-    from buyhive.embedded_db import start_ephemeral
+    from buyhive.devdb.testserver import start_ephemeral
 
     server = start_ephemeral()
     try:

@@ -188,7 +188,7 @@ def test_add_user_normalises_email(staff_client: Client) -> None:
 
 
 def test_change_page_shows_linked_google_account(staff_client: Client) -> None:
-    """Needs the embedded database's ``$addFields`` fix (buyhive/embedded_db.py)."""
+    """Needs the embedded database's ``$addFields`` fix (buyhive/devdb/addfields.py)."""
     linked = google_user("g@example.com", "google-sub-42")
     response = staff_client.get(f"{CHANGELIST}{linked.pk}/change/")
     assert response.status_code == 200
@@ -196,7 +196,7 @@ def test_change_page_shows_linked_google_account(staff_client: Client) -> None:
 
 
 def test_unticking_active_on_change_page_revokes_tokens(staff_client: Client, user: User) -> None:
-    """Needs the embedded database's ``$addFields`` fix (buyhive/embedded_db.py)."""
+    """Needs the embedded database's ``$addFields`` fix (buyhive/devdb/addfields.py)."""
     issue_tokens(user)
     url = f"{CHANGELIST}{user.pk}/change/"
     form = staff_client.get(url).context["adminform"].form

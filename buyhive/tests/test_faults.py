@@ -40,7 +40,7 @@ from django.db import connections
 from pymongo import MongoClient, monitoring
 from rest_framework.test import APIClient
 
-from buyhive.embedded_db import REPO_ROOT, SERVE_MODULE, server_uri
+from buyhive.devdb.common import REPO_ROOT, SERVE_MODULE, server_uri
 from conftest import bearer_client_for
 
 pytestmark = [pytest.mark.slow]
@@ -71,7 +71,7 @@ class DurableServer:
     ``--sync-on-commit`` makes an acknowledged commit durable across SIGKILL, as a replica
     set's majority write concern (journaled) is in production; without it SecantusDB keeps
     recent commits in memory for a few seconds. The ``$addFields`` fix is applied by our
-    launcher (``python -m buyhive.embedded_db serve``), and the server exits with us.
+    launcher (``python -m buyhive.devdb serve``), and the server exits with us.
     """
 
     def __init__(self, workdir: Path) -> None:
