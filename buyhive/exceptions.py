@@ -57,20 +57,6 @@ class LimitExceeded(DomainError):
     default_message = "A limit was reached."
 
 
-class Conflict(DomainError):
-    """A write that conflicts with the current state."""
-
-    status_code = 409
-    code = "conflict"
-    default_message = "The request conflicts with the current state."
-
-
-class PayloadTooLarge(DomainError):
-    status_code = 413
-    code = "payload_too_large"
-    default_message = "The request body is too large."
-
-
 class ImageFetchFailed(DomainError):
     """An image address that cannot be fetched, or that the safe HTTP client refused."""
 
