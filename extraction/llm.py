@@ -36,6 +36,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, Protocol, get_args
 
 import structlog
+from django.conf import settings
 from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
 
 from extraction.clients import (
@@ -298,16 +299,6 @@ class LLMProduct(BaseModel):
 # --------------------------------------------------------------------------------------------
 # Configuration
 # --------------------------------------------------------------------------------------------
-def _setting(name: str, default: Any) -> Any:
-    try:
-        from django.conf import settings
-
-        value = getattr(settings, name, default)
-    except Exception:  # noqa: BLE001 - Django not configured (scripts, plain pytest)
-        return default
-    return default if value is None else value
-
-
 @dataclass(frozen=True)
 class LLMConfig:
     """Cost bounds of one LLM call."""
@@ -318,8 +309,8 @@ class LLMConfig:
     @classmethod
     def from_settings(cls) -> LLMConfig:
         return cls(
-            max_input_chars=int(_setting("LLM_MAX_INPUT_CHARS", cls.max_input_chars)),
-            max_output_tokens=int(_setting("LLM_MAX_OUTPUT_TOKENS", cls.max_output_tokens)),
+            max_input_chars=int(settings.LLM_MAX_INPUT_CHARS),
+            max_output_tokens=int(settings.LLM_MAX_OUTPUT_TOKENS),
         )
 
 
@@ -429,8 +420,8 @@ class CircuitBreaker:
     @classmethod
     def from_settings(cls) -> CircuitBreaker:
         return cls(
-            failure_threshold=int(_setting("LLM_BREAKER_FAILURES", 3)),
-            reset_seconds=float(_setting("LLM_BREAKER_RESET_SECONDS", 60)),
+            failure_threshold=int(settings.LLM_BREAKER_FAILURES),
+            reset_seconds=float(settings.LLM_BREAKER_RESET_SECONDS),
         )
 
     # -- storage with fallback ------------------------------------------------------------
