@@ -11,6 +11,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import RefreshToken, User
+from accounts.tests.factories import UserFactory
 from accounts.tokens import issue_tokens
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +21,7 @@ CHANGELIST = "/admin/accounts/user/"
 
 @pytest.fixture
 def admin_user(password: str) -> User:
-    return User.objects.create_superuser(email="root@example.com", password=password, name="Root")
+    return UserFactory(email="root@example.com", password=password, name="Root", staff=True)
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def staff_client(admin_user: User) -> Client:
 
 
 def google_user(email: str, sub: str) -> User:
-    user = User.objects.create_user(email=email, email_verified=True)
+    user = UserFactory(email=email, email_verified=True)
     SocialAccount.objects.create(user=user, provider="google", uid=sub)
     return user
 
@@ -41,7 +42,7 @@ def emails_listed(response: Any) -> set[str]:
 
 
 def test_staff_can_sign_in_to_admin(password: str) -> None:
-    User.objects.create_user(email="staff@example.com", password=password, is_staff=True)
+    UserFactory(email="staff@example.com", password=password, is_staff=True)
     client = Client()
     response = client.post(
         "/admin/login/?next=/admin/", {"username": "Staff@Example.com", "password": password}

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import RefreshToken, User
 from accounts.services import password_reset_uid
+from accounts.tests.factories import UserFactory
 from accounts.tokens import issue_tokens
 
 pytestmark = pytest.mark.django_db
@@ -146,7 +147,7 @@ def test_login_inactive_user_is_401(api_client: APIClient, user: User, password:
 
 
 def test_login_without_usable_password_is_401(api_client: APIClient) -> None:
-    User.objects.create_user(email="google.only@example.com")  # unusable password
+    UserFactory(email="google.only@example.com")  # unusable password
     response = post(api_client, LOGIN, {"email": "google.only@example.com", "password": ""})
     assert response.status_code == 400  # blank password is bad input
     response = post(api_client, LOGIN, {"email": "google.only@example.com", "password": "!"})
@@ -367,7 +368,7 @@ def test_reset_mails_a_link_with_text_and_html(api_client: APIClient, user: User
 def test_reset_for_unknown_or_passwordless_account_is_202_without_mail(
     api_client: APIClient,
 ) -> None:
-    User.objects.create_user(email="google.only@example.com")
+    UserFactory(email="google.only@example.com")
     for email in ("nobody@example.com", "google.only@example.com"):
         assert post(api_client, RESET, {"email": email}).status_code == 202
     assert mail.outbox == []

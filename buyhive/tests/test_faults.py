@@ -269,10 +269,10 @@ def _memberships(server: DurableServer, item_id: Any) -> list[str]:
 @pytest.fixture
 def shopper(on_fault_db: tuple[DurableServer, KillOn]) -> dict[str, Any]:
     """A user with four carts and an item in the first, on the fault server."""
-    from accounts.models import User
+    from accounts.tests.factories import UserFactory
     from carts import services
 
-    user = User.objects.create_user(email="carol@example.com", password="pw-1234567890")
+    user = UserFactory(email="carol@example.com", password="pw-1234567890")
     carts = [services.cart_create(owner=user, name=f"Cart {n}") for n in range(4)]
     item, _ = services.item_upsert(
         owner=user,

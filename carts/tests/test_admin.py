@@ -12,10 +12,10 @@ from django.db import connections
 from django.db.models.signals import post_save
 from django.test import Client, override_settings
 
-from accounts.models import User
+from accounts.tests.factories import UserFactory
 from carts import services
 from carts.models import Cart, CartItem, Item
-from carts.tests.factories import CartFactory, CartItemFactory, ItemFactory, UserFactory
+from carts.tests.factories import CartFactory, CartItemFactory, ItemFactory
 from carts.tests.mongo_commands import Recorder
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def staff_client(db: Any) -> Client:
-    admin = User.objects.create_superuser(email="staff@example.com", password="pw-staff-1234")
+    admin = UserFactory(email="staff@example.com", password="pw-staff-1234", staff=True)
     client = Client()
     client.force_login(admin)
     return client

@@ -12,10 +12,11 @@ from django.db import DatabaseError, connection, connections
 from django.test import override_settings
 from django.utils import timezone
 
+from accounts.tests.factories import UserFactory
 from buyhive.exceptions import LimitExceeded, NotFound, ValidationFailed
 from carts import services
 from carts.models import Cart, CartItem, CartOwner, Item
-from carts.tests.factories import CartFactory, CartItemFactory, ItemFactory, UserFactory
+from carts.tests.factories import CartFactory, CartItemFactory, ItemFactory
 from carts.transactions import is_transient_transaction_error, run_in_transaction
 
 pytestmark = pytest.mark.django_db
