@@ -442,3 +442,15 @@ def test_admin_item_writes_clean_like_the_api(staff_client: Client, user: Any) -
     membership = CartItem.objects.get(item=saved)
     assert (membership.cart_id, membership.quantity) == (cart.pk, 2)
     assert (membership.price_at_add, membership.currency_at_add) == (Decimal("12.50"), "EUR")
+
+
+def test_the_user_admin_shows_each_users_number_of_carts(
+    staff_client: Client, user: Any, other_user: Any
+) -> None:
+    """The column carts registers in buyhive.registries (accounts does not import carts)."""
+    for name in ("One", "Two", "Three"):
+        services.cart_create(owner=user, name=name)
+    services.cart_create(owner=other_user, name="Only")
+    page = staff_client.get("/admin/accounts/user/").content.decode()
+    assert f'?owner={user.pk}">3</a>' in page
+    assert f'?owner={other_user.pk}">1</a>' in page
