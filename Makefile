@@ -14,7 +14,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run test lint schema clean db-start db-stop
+.PHONY: install run test lint layers schema clean db-start db-stop
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
@@ -53,6 +53,13 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports
+
+# The import contract alone (.importlinter: apps import downwards only, no cycles; imports
+# inside functions count too). ../shared/tools/import_graph.py, where it exists, shows the
+# same picture with the largest modules.
+layers: install
+	$(VENV)/bin/lint-imports
 
 schema: install
 	@mkdir -p var
