@@ -310,6 +310,7 @@ class Extension:
     def popup(self, tab_id: int) -> Any:
         """popup.html?tabId=N in a tab of its own (the test contract), once it has started."""
         popup = self.open_page(self.url(f"popup.html?tabId={tab_id}"))
+        popup.set_viewport_size({"width": 360, "height": 560})  # about a popup's size
         popup.wait_for_selector("body[data-ready='1']")
         return popup
 

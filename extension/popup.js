@@ -279,6 +279,11 @@ function saveStatus({ error, title, price, image }) {
   show(box, true);
 }
 
+// A shop's image may not load (offline, hotlink protection): no broken-image icon then.
+$("saved-image").addEventListener("error", () => {
+  $("saved-image").hidden = true;
+});
+
 function holdSave(seconds) {
   // The API asked us to wait (429 Retry-After): Save stays off until then, with the time left.
   clearInterval(state.holdTimer);

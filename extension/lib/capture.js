@@ -89,15 +89,16 @@
     for (const el of clone.querySelectorAll(DROP_ALWAYS)) el.remove();
     removeComments(clone);
     for (const el of clone.querySelectorAll("body [id], body [class]")) {
-      if (el.isConnected && isConsent(el) && !hasKeeper(el)) el.remove();
+      // The copy is detached: "still in it" is clone.contains, not isConnected.
+      if (clone.contains(el) && isConsent(el) && !hasKeeper(el)) el.remove();
     }
     stripAttributes(clone, (name) => name === "style" || name.startsWith("on") || name === "nonce" || name === "integrity");
   }
 
   /** Stage 2: what the user could not see, and attributes no extractor reads. */
-  function trimHidden(pairs) {
+  function trimHidden(clone, pairs) {
     for (const [live, copy] of pairs) {
-      if (!copy.isConnected || copy.closest("head")) continue;
+      if (!clone.contains(copy) || copy.closest("head")) continue;
       let visible = true;
       try {
         visible = live.checkVisibility ? live.checkVisibility() : live.getClientRects().length > 0;
@@ -170,7 +171,10 @@
       if (width < MIN_IMAGE_SIDE || height < MIN_IMAGE_SIDE) continue;
       if (img.checkVisibility && !img.checkVisibility()) continue;
       const loaded = img.complete && img.naturalWidth > 0;
-      candidates.push({ url: img.currentSrc || img.src, score: width * height * (loaded ? 2 : 1) });
+      // What the user saw: the first screens of the page count most, then loaded images.
+      const seenOnScreen = rect.top < innerHeight * 1.5 && rect.bottom > 0;
+      const score = width * height * (loaded ? 2 : 1) * (seenOnScreen ? 4 : 1);
+      candidates.push({ url: img.currentSrc || img.src, score });
     }
     candidates.sort((a, b) => b.score - a.score);
     for (const candidate of candidates) add(candidate.url);
@@ -205,7 +209,7 @@
     let html = serialize(clone);
     if (!fits(html)) {
       stages.push("hidden");
-      trimHidden(pairs);
+      trimHidden(clone, pairs);
       trimAttributes(clone);
       html = serialize(clone);
     }
