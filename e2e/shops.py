@@ -58,7 +58,7 @@ class ShopServer:
     """A threaded HTTP server on 127.0.0.1 serving pages by path (and query)."""
 
     def __init__(self) -> None:
-        self._pages: dict[str, bytes] = {}
+        self._pages: dict[str, tuple[bytes, str]] = {}
         self._lock = threading.Lock()
         self.requests: list[str] = []
         shop = self
@@ -67,12 +67,14 @@ class ShopServer:
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 with shop._lock:
                     shop.requests.append(self.path)
-                    body = shop._pages.get(self.path)
-                if body is None:
+                    # A shop ignores parameters it does not know (ref=, utm_...).
+                    found = shop._pages.get(self.path) or shop._pages.get(self.path.split("?")[0])
+                if found is None:
                     self.send_error(404)
                     return
+                body, content_type = found
                 self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-store")
                 self.end_headers()
@@ -92,9 +94,15 @@ class ShopServer:
 
     def serve(self, page: SavedPage, html: str | None = None) -> str:
         """Serve ``page`` (or other HTML at its path); its loopback URL."""
+        body = (html if html is not None else page.html).encode("utf-8")
         with self._lock:
-            self._pages[page.path] = (html if html is not None else page.html).encode("utf-8")
+            self._pages[page.path] = (body, "text/html; charset=utf-8")
         return self.url(page.path)
+
+    def serve_file(self, path: str, body: bytes, content_type: str) -> str:
+        with self._lock:
+            self._pages[path] = (body, content_type)
+        return self.url(path)
 
     def close(self) -> None:
         self._server.shutdown()
