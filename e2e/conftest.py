@@ -7,8 +7,9 @@ Run with ``make e2e`` (not part of ``make test``: pytest.ini's testpaths leave `
   persistent profile. Every host name except loopback resolves to nothing, so a real page's
   trackers and CDNs fail at once instead of being tried.
 * ``backend`` (session): the real backend on a free port: a throwaway SecantusDB, ``migrate``,
-  then ``runserver``, with ``buyhive.settings.e2e`` and the loaded extension's origin in
-  ``ALLOWED_ORIGINS``. Its output goes to ``var/e2e/backend.log``.
+  then ``runserver`` (and the task worker, once the backend has one), with
+  ``buyhive.settings.e2e`` and the loaded extension's origin in ``ALLOWED_ORIGINS``. Output
+  goes to ``var/e2e/backend.log`` (and ``worker.log``).
 * ``shops`` (session): real saved product and article pages on loopback at their own paths.
 * ``ext`` (per test): helpers to open the popup on a tab, read and write the extension's
   storage, and call the API as a given user. Each test starts signed out.
@@ -179,6 +180,7 @@ def backend(browser: Browser) -> Iterator[Backend]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     signing_key = secrets.token_hex(32)
+    run_id = f"buyhive-e2e-{os.getpid()}-{int(time.time())}"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "buyhive.settings.e2e",
@@ -190,7 +192,10 @@ def backend(browser: Browser) -> Iterator[Backend]:
         # The extension's own origin: CORS answers it as production answers the published one.
         "ALLOWED_ORIGINS": browser.origin,
         "PUBLIC_BASE_URL": base,
-        "E2E_CACHE_PREFIX": f"buyhive-e2e-{os.getpid()}-{int(time.time())}",
+        "E2E_CACHE_PREFIX": run_id,
+        # The task queue: this run's own key prefix and queue on the local Redis broker.
+        "CELERY_KEY_PREFIX": f"{run_id}:",
+        "CELERY_TASK_DEFAULT_QUEUE": run_id,
         "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
@@ -216,12 +221,9 @@ def backend(browser: Browser) -> Iterator[Backend]:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        # The task worker (mail, alert evaluation: the price watch's notifications) starts
-        # here, with the same env, once the queue lands:
-        #   worker = subprocess.Popen([<the worker command>], cwd=REPO_ROOT, env=env, ...)
-        # and is stopped in the finally block below, before the web server.
         workers: list[subprocess.Popen[bytes]] = []
         try:
+            workers.extend(_start_task_worker(env))
             _wait_healthy(base, server, log_path)
             instance = Backend(base=base, signing_key=signing_key, log_path=log_path)
             _warm_up(instance)
@@ -234,6 +236,33 @@ def backend(browser: Browser) -> Iterator[Backend]:
                 except subprocess.TimeoutExpired:
                     process.kill()
             database.stop()
+
+
+def _start_task_worker(env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
+    """The backend's task worker (mail; the price watch's alert evaluation), when it has one.
+
+    ``celery -A buyhive worker`` on this run's own Redis key prefix and queue (set in ``env``
+    for the web server too), with the same database. Nothing to start before the task queue
+    (``buyhive/celery.py``) exists.
+    """
+    if not (REPO_ROOT / "buyhive" / "celery.py").exists():
+        return []
+    log_path = ARTIFACTS / "worker.log"
+    queue = env["CELERY_TASK_DEFAULT_QUEUE"]
+    command = [sys.executable, "-m", "celery", "-A", "buyhive", "worker", "--pool=threads"]
+    command += ["--concurrency=2", "--loglevel=INFO", "--without-gossip", "--without-mingle"]
+    command += ["--without-heartbeat", "-Q", queue, "-n", f"{queue}@%h"]
+    with log_path.open("wb") as log:
+        worker = subprocess.Popen(  # noqa: S603
+            command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + 90
+    while " ready." not in log_path.read_text(errors="replace"):
+        if worker.poll() is not None or time.monotonic() > deadline:
+            worker.kill()
+            raise RuntimeError(f"the task worker did not start: see {log_path}")
+        time.sleep(0.2)
+    return [worker]
 
 
 def _warm_up(backend: Backend) -> None:

@@ -330,3 +330,27 @@ def test_a_large_page_saves_within_the_limits(
     sizes = {"served_bytes": served_bytes, "rendered_chars": rendered, "sent_html_chars": sent}
     (ARTIFACTS / "flow8-sizes.json").write_text(json.dumps(sizes, indent=2) + "\n")
     assert sent <= 2 * 1024 * 1024  # the API's html limit
+
+
+def test_the_api_answers_cors_for_the_extension_origin(ext: Extension) -> None:
+    preflight = requests.options(
+        ext.backend.api("extract/"),
+        headers={
+            "Origin": ext.browser.origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+        timeout=10,
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == ext.browser.origin
+    assert "authorization" in preflight.headers["Access-Control-Allow-Headers"]
+    other = requests.options(
+        ext.backend.api("extract/"),
+        headers={
+            "Origin": "chrome-extension://someoneelse",
+            "Access-Control-Request-Method": "POST",
+        },
+        timeout=10,
+    )
+    assert "Access-Control-Allow-Origin" not in other.headers

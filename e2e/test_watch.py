@@ -226,3 +226,30 @@ def test_a_price_drop_seen_on_a_revisit_notifies(
     change.wait_for()
     assert change.inner_text() == "Saved at EUR 54.50, now EUR 49.90 (down 8%)."
     ext.screenshot(popup, "flow5-popup-price-change.png")
+
+
+def test_a_shops_page_cannot_use_the_signed_in_api(
+    ext: Extension, shops: ShopServer, watch_api: FakeApi
+) -> None:
+    """Content scripts share the page's renderer: they may read the watch list and report an
+    observation, nothing else, so a compromised renderer cannot act as the user."""
+    ext.set_api_base(watch_api.base)
+    ext.set_auth(signed_in_auth())
+    _, tab_id = ext.open_shop_page(shops.serve(article_page(ARTICLE)))
+    answers = ext.chrome(
+        """async (tabId) => {
+            const [result] = await chrome.scripting.executeScript({
+                target: {tabId},
+                func: async () => Promise.all([
+                    chrome.runtime.sendMessage({type: 'api', method: 'GET', path: 'carts/'}),
+                    chrome.runtime.sendMessage({type: 'session'}),
+                    chrome.runtime.sendMessage({type: 'logout'}),
+                ]),
+            });
+            return result.result;
+        }""",
+        tab_id,
+    )
+    assert answers == [{"ok": False}] * 3
+    assert watch_api.sent("GET", "carts/") == []
+    assert ext.auth() is not None
