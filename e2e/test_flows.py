@@ -327,9 +327,16 @@ def test_a_large_page_saves_within_the_limits(
     assert Decimal(item["price"]) == Decimal(page.truth["price"][0])
     rendered = int(popup.evaluate("() => document.body.dataset.renderedChars"))
     sent = int(popup.evaluate("() => document.body.dataset.sentChars"))
-    sizes = {"served_bytes": served_bytes, "rendered_chars": rendered, "sent_html_chars": sent}
+    body_bytes = int(popup.evaluate("() => document.body.dataset.sentBytes"))
+    sizes = {
+        "served_bytes": served_bytes,
+        "rendered_chars": rendered,
+        "sent_html_chars": sent,
+        "sent_body_bytes": body_bytes,
+    }
     (ARTIFACTS / "flow8-sizes.json").write_text(json.dumps(sizes, indent=2) + "\n")
     assert sent <= 2 * 1024 * 1024  # the API's html limit
+    assert body_bytes <= 4 * 1024 * 1024  # and its body limit
 
 
 def test_the_api_answers_cors_for_the_extension_origin(ext: Extension) -> None:

@@ -253,3 +253,57 @@ def test_a_shops_page_cannot_use_the_signed_in_api(
     assert answers == [{"ok": False}] * 3
     assert watch_api.sent("GET", "carts/") == []
     assert ext.auth() is not None
+
+
+MATCH_CASES = [
+    ("https://shop.example.com/p/123", [], "shop.example.com/p/123"),
+    (
+        "https://WWW.Shop.Example.com/p/123/?utm_source=x&b=2&a=1&ref=z",
+        ["ref"],
+        "shop.example.com/p/123?a=1&b=2",
+    ),
+    ("http://shop.example.com:8080/item?id=7#reviews", [], "shop.example.com/item?id=7"),
+    ("https://shop.example.com/", [], "shop.example.com"),
+    (
+        "https://shop.example.com/s?q=red+shoes&z=(1)&q=a%2Fb",
+        [],
+        "shop.example.com/s?q=red%20shoes&q=a%2Fb&z=(1)",
+    ),
+    ("https://shop.example.com/p?UTM_Medium=x&Ref=1", ["ref"], "shop.example.com/p"),
+]
+
+
+def match_keys(ext: Extension, cases: list[tuple[str, list[str]]]) -> list[str]:
+    return list(
+        ext.chrome(
+            """async (cases) => {
+                if (!globalThis.BuyHiveMatch) {
+                    await new Promise((resolve, reject) => {
+                        const script = document.createElement('script');
+                        script.src = 'lib/match.js';
+                        script.onload = resolve;
+                        script.onerror = reject;
+                        document.head.append(script);
+                    });
+                }
+                return cases.map(([url, drop]) => BuyHiveMatch.matchKey(url, drop));
+            }""",
+            cases,
+        )
+    )
+
+
+def test_the_match_string_is_the_contracts(ext: Extension) -> None:
+    keys = match_keys(ext, [(url, drop) for url, drop, _ in MATCH_CASES])
+    assert keys == [expected for _, _, expected in MATCH_CASES]
+
+
+def test_the_match_string_is_the_backends(ext: Extension) -> None:
+    matching = pytest.importorskip("carts.watch.matching", reason="needs the price watch")
+    urls = [url for url, _, _ in MATCH_CASES] + [
+        "https://www.ikea.com/gb/en/p/pelarboj-led-table-lamp-multicolour-90423019/",
+        "https://vmzona.com/newsite/int.php?page=product&cat=21&subcat=113&pid=426517&lang=en",
+        "https://www.zalando.ie/esprit-chinos-camel-es122e05o-b11.html?gclid=abc&size=M",
+    ]
+    drop = list(matching.DROP_PARAMS)
+    assert match_keys(ext, [(url, drop) for url in urls]) == [matching.match_key(u) for u in urls]

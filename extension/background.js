@@ -61,9 +61,9 @@ async function signOutLocally(reason) {
 
 // ------------------------------------------------------------------------------ HTTP
 
-/** The rate-limit group of a path ("extract", "auth", "carts"...): Retry-After applies to it. */
+/** What a Retry-After applies to: the endpoint (its path without the query). */
 function holdGroup(path) {
-  return path.replace(/^\/+/, "").split(/[/?]/)[0] || "root";
+  return path.replace(/^\/+/, "").split("?")[0] || "root";
 }
 
 async function heldFor(group) {

@@ -328,15 +328,12 @@ async function save(permission) {
       saveStatus({ error: "BuyHive couldn't read this page. Reload it and try again." });
       return;
     }
-    const answer = await api("POST", "extract/", {
-      url: page.url,
-      html: page.html,
-      text: page.text,
-      image_urls: page.image_urls,
-      cart_ids: cartIds,
-    });
-    document.body.dataset.sentChars = String(page.stats.sent_chars);
+    const body = { url: page.url, html: page.html, text: page.text, image_urls: page.image_urls, cart_ids: cartIds };
+    // What went out, for a person (or a test) checking page sizes against the API's limits.
     document.body.dataset.renderedChars = String(page.stats.rendered_chars);
+    document.body.dataset.sentChars = String(page.stats.sent_chars);
+    document.body.dataset.sentBytes = String(new TextEncoder().encode(JSON.stringify(body)).length);
+    const answer = await api("POST", "extract/", body);
     if (!answer.ok) {
       saveStatus({ error: answer.error.message });
       if (answer.error.retryAfter) holdSave(answer.error.retryAfter);

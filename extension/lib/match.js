@@ -5,9 +5,10 @@
  *   after removing those named in drop_params and any starting "utm_", sorted, as
  *   "?a=1&b=2" (no "?" when none are left).
  *
- * The host is the URL's hostname (no port). Parameter names are compared to drop_params
- * case-insensitively; pairs are sorted by name, then value, and encoded as Python's
- * urllib.parse.urlencode does (quote_plus), so "a b" is "a+b" on both sides.
+ * The host is the URL's hostname (punycode for a non-ASCII name, no port, no trailing dot).
+ * Parameter names are compared to drop_params lower-cased; pairs are sorted by name only
+ * (a stable sort: repeated names keep the page's order) and written with
+ * encodeURIComponent, as the backend's carts/watch/matching.py writes them.
  *
  * Used by the content script (watch.js), the popup and the service worker: a classic script
  * that defines a global.
@@ -15,12 +16,6 @@
 "use strict";
 
 (() => {
-  function quotePlus(value) {
-    return encodeURIComponent(value)
-      .replace(/[!'()*]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase())
-      .replace(/%20/g, "+");
-  }
-
   function matchKey(url, dropParams) {
     let parsed;
     try {
@@ -29,19 +24,21 @@
       return null;
     }
     if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return null;
-    let host = parsed.hostname.toLowerCase();
+    let host = parsed.hostname.toLowerCase().replace(/\.+$/, "");
+    if (!host) return null;
     if (host.startsWith("www.")) host = host.slice(4);
     let path = parsed.pathname;
     while (path.endsWith("/")) path = path.slice(0, -1);
     const drop = new Set((dropParams || []).map((name) => String(name).toLowerCase()));
     const pairs = [];
     for (const [name, value] of parsed.searchParams) {
+      if (!name) continue;
       const lower = name.toLowerCase();
       if (lower.startsWith("utm_") || drop.has(lower)) continue;
       pairs.push([name, value]);
     }
-    pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
-    const query = pairs.map(([k, v]) => quotePlus(k) + "=" + quotePlus(v)).join("&");
+    pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    const query = pairs.map(([k, v]) => encodeURIComponent(k) + "=" + encodeURIComponent(v)).join("&");
     return host + path + (query ? "?" + query : "");
   }
 
