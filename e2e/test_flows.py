@@ -361,3 +361,39 @@ def test_the_api_answers_cors_for_the_extension_origin(ext: Extension) -> None:
         timeout=10,
     )
     assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_the_session_survives_a_service_worker_restart(
+    ext: Extension, shops: ShopServer, new_user: dict[str, Any]
+) -> None:
+    """Chrome stops an idle service worker at will: nothing the user needs lives in it."""
+    new_user["api"].post("carts/", {"name": "After restart"})
+    _, tab_id = ext.open_shop_page(shops.serve(product_page(PRODUCT)))
+    popup = ext.popup(tab_id)
+    ext.sign_in(popup, new_user["email"], new_user["password"])
+    popup.close()
+    cdp = ext.context.new_cdp_session(ext.control)
+
+    def running_workers() -> list[str]:
+        targets = cdp.send("Target.getTargets")["targetInfos"]
+        return [
+            t["url"]
+            for t in targets
+            if t["type"] == "service_worker" and t["url"].startswith(ext.browser.origin)
+        ]
+
+    assert running_workers()
+    cdp.send("ServiceWorker.enable")
+    cdp.send("ServiceWorker.stopAllWorkers")
+    for _ in range(50):
+        if not running_workers():
+            break
+        ext.control.wait_for_timeout(200)
+    assert running_workers() == [], "the service worker did not stop"
+
+    popup = ext.popup(tab_id)  # its first message starts the worker again
+    popup.get_by_test_id("signed-in-as").filter(has_text=new_user["email"]).wait_for()
+    popup.locator("label.cart", has_text="After restart").wait_for()
+    assert popup.get_by_test_id("notice").is_hidden()
+    assert running_workers()  # started again by the popup's first message
+    cdp.detach()

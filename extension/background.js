@@ -375,7 +375,15 @@ chrome.alarms.onAlarm.addListener((alarm) => {
  * origins of host_permissions. Registered dynamically, so a newly granted shop needs no
  * reinstall.
  */
-async function syncWatchScript() {
+let syncChain = Promise.resolve();
+
+/** One sync at a time: two overlapping ones would both register the script (a duplicate id). */
+function syncWatchScript() {
+  syncChain = syncChain.then(doSyncWatchScript).catch((e) => console.warn("BuyHive watch script:", e));
+  return syncChain;
+}
+
+async function doSyncWatchScript() {
   const { origins = [] } = await chrome.permissions.getAll();
   const matches = origins.filter((o) => /^https?:\/\//.test(o));
   const registered = await chrome.scripting.getRegisteredContentScripts({ ids: [WATCH_SCRIPT_ID] });
@@ -401,10 +409,7 @@ function setUp() {
   return ready;
 }
 
-chrome.runtime.onInstalled.addListener(() => {
-  ready = null;
-  setUp();
-});
+chrome.runtime.onInstalled.addListener(() => setUp());
 chrome.runtime.onStartup.addListener(() => {
   setUp();
   refreshBadge();
