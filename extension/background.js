@@ -433,9 +433,6 @@ async function handle(message, sender) {
   }
   if (!fromExtensionPage(sender)) return { ok: false };
   switch (message.type) {
-    case "ready":
-      await setUp();
-      return { ok: true };
     case "session": {
       const auth = await getAuth();
       return { ok: true, user: auth ? auth.user : null };

@@ -136,7 +136,6 @@ function renderCarts(carts, checkedIds) {
     box.value = cart.id;
     box.dataset.cartId = cart.id;
     box.dataset.testid = "cart-option";
-    box.setAttribute("data-testid", "cart-option");
     box.checked = checkedIds.has(cart.id);
     const name = document.createElement("span");
     name.textContent = cart.name;
