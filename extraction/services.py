@@ -32,7 +32,9 @@ from carts.canonical import canonicalize_url
 from extraction.deterministic import extract_deterministic
 from extraction.llm import LLMOutcome, llm_fill
 from extraction.types import ExtractionResult
-from mlverify.checks import CheckResult
+from mlverify.clip.service import best_image
+from mlverify.page_check.services import classify_page
+from mlverify.results import CheckResult
 
 logger = structlog.get_logger(__name__)
 
@@ -74,8 +76,6 @@ def _merge_llm(result: ExtractionResult, outcome: LLMOutcome) -> None:
 
 def _page_check(*, url: str, title: str | None, html: str | None) -> CheckResult:
     try:
-        from mlverify.classifier import classify_page
-
         return classify_page(url=url, title=title, html=html)
     except Exception as exc:  # noqa: BLE001 - an optional check never fails extraction
         logger.exception("page_check_failed")
@@ -103,8 +103,6 @@ def _image_check(*, result: ExtractionResult, image_urls: list[str]) -> CheckRes
     if not candidates:
         return CheckResult.unavailable("no candidate images")
     try:
-        from mlverify.clip import best_image
-
         best, check = best_image(candidates=candidates, product_name=title)
     except Exception as exc:  # noqa: BLE001 - an optional check never fails extraction
         logger.warning("image_check_failed", error=type(exc).__name__)
