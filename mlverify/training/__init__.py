@@ -7,11 +7,13 @@ Data (all real, from ``<repo>/../shared/data``)
 * **Negatives, labelled by a person:** the article pages (``article-pages/pages.json``).
 * **Hard negatives, labelled by rules (training only):** links found in the product pages
   themselves that point to non-product pages of the same shop. A link is labelled when
-  :func:`link_rule` recognises it by one of these generic rules (no shop or page is named):
+  :func:`~mlverify.training.rules.link_rule` recognises it by one of these generic rules (no
+  shop or page is named):
 
   1. *keyword*: a short path segment (ids and file extension dropped) is a word of
-     :data:`NON_PRODUCT_KEYWORDS` joined ("about-us"), starts with one (at most 3 words:
-     "faq-delivery-costs") or contains one (at most 2 words: "tv-guide"); the list names
+     :data:`~mlverify.training.rules.NON_PRODUCT_KEYWORDS` joined ("about-us"), starts with
+     one (at most 3 words: "faq-delivery-costs") or contains one (at most 2 words:
+     "tv-guide"); the list names
      name cart, checkout, account/login, wishlist, search, help/FAQ/contact/about,
      terms/privacy/cookies, shipping/returns/payment, store locator, blog/news and
      category/brand/sale listing pages in English, German, French, Spanish, Italian,
