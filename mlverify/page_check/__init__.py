@@ -21,8 +21,8 @@ How it works
   ``model+page``).
 * **Services** (:mod:`~mlverify.page_check.services`): ``classify_url``, ``classify_page``
   and ``text_similarity``, with settings from :mod:`~mlverify.page_check.config`.
-* Product knowledge this check shares with extraction (tracking parameters, add-to-cart
-  wording, JSON-LD reading) is in :mod:`~mlverify.page_check.product_vocabulary`.
+* Product knowledge it shares with carts and extraction (tracking parameters, add-to-cart
+  wording, reading JSON-LD, product and offer types) comes from :mod:`buyhive.product`.
 
 Every model is held by a :class:`~mlverify.inference.LazyModel` in :mod:`mlverify.registry`:
 loaded on first use, once per process; a missing or corrupt file makes the check

@@ -13,19 +13,18 @@ from lxml import etree
 from lxml.html import HtmlElement
 from w3lib.encoding import html_to_unicode
 
-from mlverify.page_check.product_vocabulary import (
-    ADD_TO_CART_PHRASES,
-    ADD_TO_CART_TOKENS,
-    jsonld_blocks,
-    jsonld_types,
+from buyhive.product.jsonld import (
+    OFFER_TYPES,
+    PRODUCT_TYPES,
+    has_offers,
+    read_jsonld_scripts,
+    top_level_nodes,
+    type_name,
 )
+from buyhive.product.text import ADD_TO_CART_PHRASES, ADD_TO_CART_TOKENS
 
-# fmt: off
-_PRODUCT_TYPES = frozenset({
-    "car", "individualproduct", "product", "productgroup", "productmodel", "vehicle",
-})
-# fmt: on
-_OFFER_TYPES = frozenset({"offer", "aggregateoffer"})
+# Editorial content: the schema.org types and Open Graph types of articles, and the meta tags
+# that state a price. The product and offer types are the shared vocabulary's.
 # fmt: off
 _ARTICLE_TYPES = frozenset({
     "analysisnewsarticle", "article", "backgroundnewsarticle", "blog", "blogposting",
@@ -69,13 +68,6 @@ class PageSignals:
         return any(self.as_dict().values())
 
 
-def _has_offer(obj: Mapping[str, Any]) -> bool:
-    offers = obj.get("offers")
-    if isinstance(offers, dict | list):
-        return bool(offers)
-    return False
-
-
 def parse_html(html: str | bytes) -> HtmlElement | None:
     """Parse HTML once (bytes decoded by their declared charset); None when it is not HTML."""
     if isinstance(html, bytes):
@@ -95,25 +87,25 @@ def extract_page_signals(html: str | bytes | HtmlElement) -> PageSignals:
         return PageSignals()
     product = og_product = offers = add_to_cart = article = False
 
-    for data in jsonld_blocks(doc):
-        for kind, obj in jsonld_types(data):
-            if kind in _PRODUCT_TYPES:
-                product = True
-                offers = offers or _has_offer(obj)
-            elif kind in _ARTICLE_TYPES:
-                article = True
-            elif kind in _OFFER_TYPES:
-                offers = True
-            elif _has_offer(obj) and kind not in {"event", "organization", "website"}:
-                offers = True  # a Book, a Service... sold with an Offer
+    values, _invalid = read_jsonld_scripts(doc)
+    for kind, obj in top_level_nodes(values):
+        if kind in PRODUCT_TYPES:
+            product = True
+            offers = offers or has_offers(obj)
+        elif kind in _ARTICLE_TYPES:
+            article = True
+        elif kind in OFFER_TYPES:
+            offers = True
+        elif has_offers(obj) and kind not in {"event", "organization", "website"}:
+            offers = True  # a Service, a Course... sold with an Offer
 
     for node in doc.xpath("//*[@itemtype or @typeof]"):
         for value in (node.get("itemtype") or "", node.get("typeof") or ""):
             for token in value.split():
-                kind = token.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].lower()
-                if kind in _PRODUCT_TYPES:
+                kind = type_name(token.rstrip("/"))
+                if kind in PRODUCT_TYPES:
                     product = True
-                elif kind in _OFFER_TYPES:
+                elif kind in OFFER_TYPES:
                     offers = True
                 elif kind in _ARTICLE_TYPES:
                     article = True

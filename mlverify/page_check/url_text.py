@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from mlverify.page_check.product_vocabulary import is_tracking_param
+from buyhive.product.urls import is_tracking_param
 
 MAX_TITLE_CHARS = 200
 MAX_URL_CHARS = 2048
