@@ -15,7 +15,8 @@ from rest_framework import serializers
 from buyhive.serializers import HttpUrlStringField
 from carts import models as m
 from carts.currencies import normalize_currency
-from carts.validation import clean_availability, clean_variant
+from carts.services import share_url
+from carts.validation import clean_availability, clean_http_url, clean_variant
 
 PRICE_FIELD_OPTIONS: dict[str, Any] = {
     "max_digits": 11,
@@ -70,8 +71,6 @@ class CartOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_share_url(self, cart: m.Cart) -> str | None:
-        from carts.services import share_url
-
         return share_url(cart.share_token) if cart.share_token else None
 
 
@@ -217,13 +216,9 @@ class ItemFieldsInputSerializer(serializers.Serializer):
             raise serializers.ValidationError(str(exc)) from exc
 
     def validate_url(self, value: str) -> str:
-        from carts.validation import clean_http_url
-
         return self._apply(clean_http_url, value)
 
     def validate_image_url(self, value: str | None) -> str:
-        from carts.validation import clean_http_url
-
         if not value:
             return ""
         return self._apply(clean_http_url, value)
