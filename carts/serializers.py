@@ -17,7 +17,8 @@ from buyhive.product.availability import AVAILABILITY_TERMS
 from buyhive.product.money import MAX_PRICE, amount_to_api, normalize_currency
 from buyhive.serializers import HttpUrlStringField
 from carts import models as m
-from carts.validation import clean_availability, clean_variant
+from carts.services import share_url
+from carts.validation import clean_availability, clean_http_url, clean_variant
 
 #: What a price input accepts before its currency is known: the most decimals any currency
 #: has. Whether the decimals fit the item's currency is the services' check (a 400 on
@@ -101,8 +102,6 @@ class CartOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_share_url(self, cart: m.Cart) -> str | None:
-        from carts.services import share_url
-
         return share_url(cart.share_token) if cart.share_token else None
 
 
@@ -242,13 +241,9 @@ class ItemFieldsInputSerializer(serializers.Serializer):
             raise serializers.ValidationError(str(exc)) from exc
 
     def validate_url(self, value: str) -> str:
-        from carts.validation import clean_http_url
-
         return self._apply(clean_http_url, value)
 
     def validate_image_url(self, value: str | None) -> str:
-        from carts.validation import clean_http_url
-
         if not value:
             return ""
         return self._apply(clean_http_url, value)
