@@ -19,6 +19,9 @@
   body (nothing of it is read).
 - **CORS**: the extension's origin gets CORS headers (errors included); any other origin,
   look-alikes included, gets none.
+
+The findings of the security review that did not hold (issue 13) each have a module in
+``buyhive/tests/abuse/``.
 """
 
 from __future__ import annotations
