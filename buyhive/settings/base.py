@@ -28,6 +28,25 @@ if os.environ.get("DJANGO_SETTINGS_MODULE", "").endswith(".local") and _DOT_ENV.
 # =============================================================================
 ENVIRONMENT = env.str("ENVIRONMENT", default="local")
 SECRET_KEY = env.str("SECRET_KEY", default="")
+# Keys written in this repository (local.py's default, test.py's): public, so production
+# refuses them, and any key that says it is not secret. The test suite checks that every
+# key written in a tracked file is refused.
+REPOSITORY_SECRET_KEYS = frozenset(
+    {
+        "local-development-only-not-secret-0123456789abcdef",
+        "test-only-secret-key-0123456789abcdef-0123456789abcdef",
+        "build-only-placeholder-never-used-at-run-time-0123456789abcdef",
+    }
+)
+_NOT_SECRET_MARKERS = ("not-secret", "test-only", "placeholder", "insecure", "change-me")
+
+
+def is_repository_key(key: str) -> bool:
+    """Whether ``key`` ships in the repository or says it is not secret."""
+    lowered = key.lower()
+    return key in REPOSITORY_SECRET_KEYS or any(m in lowered for m in _NOT_SECRET_MARKERS)
+
+
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[])
 ROOT_URLCONF = "buyhive.urls"
@@ -83,6 +102,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "accounts.middleware.UnconfiguredSignInMiddleware",
 ]
 
 TEMPLATES = [
@@ -99,6 +119,9 @@ TEMPLATES = [
         },
     },
 ]
+
+# The debug page and error mails hide connection strings too (URI, URL, HOST, LOCATION).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "buyhive.debug.BuyHiveExceptionReporterFilter"
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
