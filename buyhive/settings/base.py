@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     # third party
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # a pinned Swagger UI served from our static files
     "corsheaders",
     "django_structlog",
     "allauth",
@@ -330,6 +331,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Swagger UI from drf-spectacular-sidecar (pinned in requirements), never a CDN's @latest:
+    # /api/docs/ shares its origin with the admin.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "CheckStatusEnum": ["ok", "unavailable"],
         "LlmStatusEnum": ["used", "not_needed", "not_configured", "unavailable"],
@@ -363,6 +369,11 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # Container and load-balancer probes speak plain HTTP to /health.
 SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$"]
+
+# /ready's per-check detail (models, LLM, latencies): public only where a setting says so
+# (local, test); elsewhere only to a caller sending READY_DETAIL_TOKEN as X-Ready-Token.
+READY_DETAILS_PUBLIC = env.bool("READY_DETAILS_PUBLIC", default=False)
+READY_DETAIL_TOKEN = env.str("READY_DETAIL_TOKEN", default="")
 
 # =============================================================================
 # Outbound HTTP (the safe client for user-supplied addresses, buyhive/http.py)

@@ -19,6 +19,7 @@ SIMPLE_JWT = {**SIMPLE_JWT, "SIGNING_KEY": JWT_SIGNING_KEY or SECRET_KEY}
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 ALLOWED_ORIGINS = env.list("ALLOWED_ORIGINS", default=["http://127.0.0.1:8000"])
 CORS_ALLOWED_ORIGINS = ALLOWED_ORIGINS
+READY_DETAILS_PUBLIC = True  # /ready shows every check's detail here
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
