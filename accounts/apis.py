@@ -92,6 +92,28 @@ class MeSerializer(serializers.Serializer):
     date_joined = serializers.DateTimeField(read_only=True)
 
 
+class TakeoverSerializer(serializers.Serializer):
+    """What the account held when a verified Google sign-in took it over."""
+
+    carts = serializers.IntegerField(help_text="Carts that were already in the account.")
+    items = serializers.IntegerField(help_text="Items that were already in the account.")
+    share_links_revoked = serializers.IntegerField(
+        help_text="Public share links that were revoked."
+    )
+    sessions_revoked = serializers.IntegerField(help_text="Sessions (refresh tokens) revoked.")
+
+
+class GoogleSignInOutputSerializer(TokenPairOutputSerializer):
+    takeover = TakeoverSerializer(
+        required=False,
+        help_text=(
+            "Present only when this sign-in took over an account whose email had never been "
+            "verified (someone registered the address with a password): what was already "
+            "there. Every share link and every other session was revoked."
+        ),
+    )
+
+
 def _token_response(user: User, *, status_code: int = status.HTTP_200_OK) -> Response:
     body = {**issue_tokens(user), "user": TokenUserSerializer(user).data}
     return Response(TokenPairOutputSerializer(body).data, status=status_code)
@@ -124,19 +146,32 @@ class GoogleSignInApi(PublicApi):
         description=(
             "Verifies the ID token against Google's published keys (RS256; `aud` one of the "
             "configured client ids; `iss` accounts.google.com; `exp`/`iat`; `email_verified`). "
-            "Each token is accepted once. Creates the user or links the Google identity."
+            "Each token is accepted once; `azp`, when present, must be a configured client id. "
+            "Creates the user or links the Google identity; an address already linked to "
+            "another Google account is a 409. Taking over an account whose address was never "
+            "verified revokes its share links and sessions and answers `takeover`."
         ),
         tags=["auth"],
         auth=[],
         request=InputSerializer,
-        responses={200: TokenPairOutputSerializer, 400: E400, 401: E401, 429: E429, 503: E503},
+        responses={
+            200: GoogleSignInOutputSerializer,
+            400: E400,
+            401: E401,
+            409: _error("conflict: the address is linked to another Google account"),
+            429: E429,
+            503: E503,
+        },
     )
     def post(self, request: Request) -> Response:
         _limit_ip(request, "auth-google-ip", settings.RATE_LOGIN_IP)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.google_sign_in(id_token=data.validated_data["id_token"])
-        return _token_response(user)
+        result = services.google_sign_in_result(id_token=data.validated_data["id_token"])
+        response = _token_response(result.user)
+        if result.takeover is not None:
+            response.data["takeover"] = TakeoverSerializer(result.takeover).data
+        return response
 
 
 class RegisterApi(PublicApi):
