@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 from accounts import services
 from accounts.models import User, normalize_email
 from accounts.tokens import issue_tokens, revoke_refresh_token, rotate_refresh_token
-from buyhive.client_ip import get_client_ip
+from buyhive.client_ip import client_rate_key
 from buyhive.exceptions import ValidationFailed
 from buyhive.ratelimit import enforce
 from buyhive.serializers import HttpUrlField
@@ -120,7 +120,7 @@ def _token_response(user: User, *, status_code: int = status.HTTP_200_OK) -> Res
 
 
 def _limit_ip(request: Request, group: str, rate: str) -> None:
-    enforce(request, group=group, rate=rate, key=f"ip:{get_client_ip(request)}")
+    enforce(request, group=group, rate=rate, key=client_rate_key(request))
 
 
 def _limit_account(request: Request, group: str, rate: str, email: str) -> None:
@@ -255,7 +255,7 @@ class RefreshApi(PublicApi):
             request,
             group="auth-refresh-ip",
             rate=settings.RATE_REFRESH_IP,
-            key=f"ip:{get_client_ip(request)}",
+            key=client_rate_key(request),
             fail_open=True,
         )
         data = RefreshTokenInputSerializer(data=request.data)
@@ -282,7 +282,7 @@ class LogoutApi(PublicApi):
             request,
             group="auth-logout-ip",
             rate=settings.RATE_REFRESH_IP,
-            key=f"ip:{get_client_ip(request)}",
+            key=client_rate_key(request),
             fail_open=True,
         )
         data = RefreshTokenInputSerializer(data=request.data)

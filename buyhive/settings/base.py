@@ -463,6 +463,9 @@ DJANGO_STRUCTLOG_CELERY_ENABLED = False
 # RequestIdMiddleware has already validated (or generated) X-Request-ID; log that one.
 DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
 DJANGO_STRUCTLOG_USER_ID_FIELD = "public_id"  # the ObjectId as a string
+# The client address is bound by buyhive.signals (the one the rate limits use), not by
+# django-ipware's left-most X-Forwarded-For guess.
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
 
 # =============================================================================
 # Errors: Sentry only when SENTRY_DSN is set (buyhive/observability.py)

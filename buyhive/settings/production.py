@@ -105,7 +105,9 @@ SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
+# 0 unless set: behind the ALB or App Runner it is 1 (their task definitions set it); a
+# default of 1 let a direct caller choose its address with X-Forwarded-For.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # =============================================================================
 # Email through Amazon SES (credentials from the task role)
