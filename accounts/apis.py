@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+import structlog
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
@@ -22,11 +23,18 @@ from rest_framework.views import APIView
 
 from accounts import services
 from accounts.models import User, normalize_email
-from accounts.tokens import issue_tokens, revoke_refresh_token, rotate_refresh_token
+from accounts.tokens import (
+    TokenInvalid,
+    issue_tokens,
+    revoke_refresh_token,
+    rotate_refresh_token,
+)
 from buyhive.client_ip import client_rate_key
 from buyhive.exceptions import ValidationFailed
-from buyhive.ratelimit import enforce
+from buyhive.ratelimit import FailureThrottle, allow, enforce
 from buyhive.serializers import HttpUrlField
+
+logger = structlog.get_logger(__name__)
 
 PASSWORD_MAX = 1024  # hashing a megabyte-long password is a cheap denial of service
 JWT_MAX = 4096
@@ -127,6 +135,22 @@ def _limit_account(request: Request, group: str, rate: str, email: str) -> None:
     enforce(request, group=group, rate=rate, key=f"email:{normalize_email(email)}")
 
 
+def _limit_account_and_client(request: Request, group: str, rate: str, email: str) -> None:
+    """Per address AND client: one client's requests never use up another's."""
+    key = f"email:{normalize_email(email)}|{client_rate_key(request)}"
+    enforce(request, group=group, rate=rate, key=key)
+
+
+def login_throttle() -> FailureThrottle:
+    """Wrong passwords per account and client, with growing delays (settings LOGIN_*)."""
+    return FailureThrottle(
+        group="auth-login",
+        free=settings.LOGIN_FREE_FAILURES,
+        max_delay=settings.LOGIN_FAILURE_MAX_DELAY,
+        account_alarm=settings.LOGIN_ACCOUNT_ALARM,
+    )
+
+
 class PublicApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
@@ -212,7 +236,12 @@ class LoginApi(PublicApi):
     @extend_schema(
         operation_id="auth_login",
         summary="Sign in with email and password",
-        description="An unknown email and a wrong password get the same 401.",
+        description=(
+            "An unknown email and a wrong password get the same 401. Wrong passwords count "
+            "per account and client: after a few, that client waits (429 with `Retry-After`, "
+            "doubling each time) before its next try for that account; the owner signing in "
+            "from elsewhere is not delayed."
+        ),
         tags=["auth"],
         auth=[],
         request=InputSerializer,
@@ -223,8 +252,15 @@ class LoginApi(PublicApi):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        _limit_account(request, "auth-login-account", settings.RATE_LOGIN_ACCOUNT, values["email"])
-        user = services.user_login(email=values["email"], password=values["password"])
+        throttle = login_throttle()
+        who = {"account": normalize_email(values["email"]), "client": client_rate_key(request)}
+        throttle.check(**who)
+        try:
+            user = services.user_login(email=values["email"], password=values["password"])
+        except TokenInvalid:
+            throttle.failed(**who)
+            raise
+        throttle.succeeded(**who)
         return _token_response(user)
 
 
@@ -302,7 +338,12 @@ class PasswordResetApi(PublicApi):
     @extend_schema(
         operation_id="auth_password_reset",
         summary="Mail a password reset link",
-        description="Answers 202 whether or not an account has this address.",
+        description=(
+            "Answers 202 whether or not an account has this address. Limited per client, "
+            "and per address and client (another client's requests never block the owner's "
+            "own reset); past a few mails an hour to one address, the answer is still 202 "
+            "but no new mail leaves (the links already sent keep working)."
+        ),
         tags=["auth"],
         auth=[],
         request=InputSerializer,
@@ -313,8 +354,18 @@ class PasswordResetApi(PublicApi):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         email = data.validated_data["email"]
-        _limit_account(request, "auth-reset-account", settings.RATE_PASSWORD_RESET_ACCOUNT, email)
-        services.password_reset_request(email=email)
+        _limit_account_and_client(
+            request, "auth-reset-account", settings.RATE_PASSWORD_RESET_ACCOUNT, email
+        )
+        if allow(
+            request,
+            group="auth-reset-mails",
+            rate=settings.RATE_PASSWORD_RESET_MAILS,
+            key=f"email:{normalize_email(email)}",
+        ):
+            services.password_reset_request(email=email)
+        else:
+            logger.info("password_reset_mail_capped")
         return Response(status=status.HTTP_202_ACCEPTED)
 
 

@@ -355,6 +355,9 @@ def password_reset_confirm(
 ) -> User:
     """Set a new password from a reset link; the link then stops working.
 
+    The link is good for exactly one change, also under concurrency: the write is a
+    compare-and-set on the password hash the link was checked against, so of ten parallel
+    confirmations of one link exactly one succeeds and the others get the invalid-link 400.
     Every refresh token of the user is revoked, and access tokens stop working because
     they carry a hash of the old password hash (SimpleJWT's ``CHECK_REVOKE_TOKEN``).
     """
@@ -363,8 +366,12 @@ def password_reset_confirm(
         validate_password(new_password, user=user)
     except DjangoValidationError as exc:
         raise ValidationFailed(exc.messages[0], fields={"new_password": exc.messages}) from exc
+    checked_hash = user.password
     user.set_password(new_password)
-    user.save(update_fields=["password"])
+    changed = User.objects.filter(pk=user.pk, password=checked_hash).update(password=user.password)
+    if changed != 1:  # another confirmation of this link (or any password change) came first
+        logger.warning("password_reset_lost_race", user_id=str(user.pk))
+        raise ValidationFailed(INVALID_RESET_LINK, fields={"token": [INVALID_RESET_LINK]})
     revoked = revoke_all_for_user(user)
     logger.info("password_reset_done", user_id=str(user.pk), revoked=revoked)
     return user

@@ -202,12 +202,22 @@ RATELIMIT_USE_CACHE = "default"
 RATELIMIT_ENABLE = True
 # Rates ("count/period"): per client IP and per account for sign-in, per user elsewhere.
 RATE_LOGIN_IP = env.str("RATE_LOGIN_IP", default="20/m")
-RATE_LOGIN_ACCOUNT = env.str("RATE_LOGIN_ACCOUNT", default="10/m")
+# Wrong passwords, per account AND client (buyhive.ratelimit.FailureThrottle): this many are
+# free, then each one doubles the wait before that client's next try for that account, up to
+# the maximum (seconds). Past LOGIN_ACCOUNT_ALARM failures on one account from all clients,
+# each client gets one free failure on it. Successes are not counted.
+LOGIN_FREE_FAILURES = env.int("LOGIN_FREE_FAILURES", default=5)
+LOGIN_FAILURE_MAX_DELAY = env.int("LOGIN_FAILURE_MAX_DELAY", default=900)
+LOGIN_ACCOUNT_ALARM = env.int("LOGIN_ACCOUNT_ALARM", default=20)
 RATE_REGISTER_IP = env.str("RATE_REGISTER_IP", default="10/m")
 # Per address asked for (registration attempts for one email, weak passwords included).
 RATE_REGISTER_ACCOUNT = env.str("RATE_REGISTER_ACCOUNT", default="10/h")
 RATE_PASSWORD_RESET_IP = env.str("RATE_PASSWORD_RESET_IP", default="5/m")
+# Per address AND client (another client's requests never block the owner's own reset).
 RATE_PASSWORD_RESET_ACCOUNT = env.str("RATE_PASSWORD_RESET_ACCOUNT", default="3/h")
+# Reset mails per address from all clients; past it the answer is still 202 and no new mail
+# leaves (the links already sent keep working), so a mailbox cannot be flooded.
+RATE_PASSWORD_RESET_MAILS = env.str("RATE_PASSWORD_RESET_MAILS", default="5/h")
 RATE_REFRESH_IP = env.str("RATE_REFRESH_IP", default="60/m")
 RATE_EXTRACT_USER = env.str("RATE_EXTRACT_USER", default="10/m")
 RATE_VERIFY_IMAGE_USER = env.str("RATE_VERIFY_IMAGE_USER", default="60/m")
