@@ -398,6 +398,8 @@ OUTBOUND_HTTP_TOTAL_TIMEOUT = env.float("OUTBOUND_HTTP_TOTAL_TIMEOUT", default=1
 OUTBOUND_HTTP_MAX_REDIRECTS = 3
 OUTBOUND_HTTP_MAX_BYTES = 5 * 1024 * 1024
 OUTBOUND_HTTP_USER_AGENT = "BuyHiveBot/1.0 (+https://buyhive.app/bot)"
+# Concurrent outbound fetches per user in one process (callers pass get(owner=user id)).
+OUTBOUND_HTTP_MAX_CONCURRENT_PER_USER = env.int("OUTBOUND_HTTP_MAX_CONCURRENT_PER_USER", default=4)
 
 # =============================================================================
 # Models (mlverify)
