@@ -12,8 +12,8 @@ Every fetch of a user-supplied address (product images for CLIP, ...) goes throu
    never answer cannot starve a shared pool: see :class:`_Lookups`) and refuses the
    request if ANY address is not public (see :func:`address_refusal`): private, loopback,
    link-local, CGNAT, multicast, unspecified, reserved/documentation ranges, cloud
-   metadata addresses, IPv4-mapped IPv6, and 6to4 / NAT64 addresses that embed a refused IPv4 address. The port must be in the
-   policy's allowed ports.
+   metadata addresses, IPv4-mapped IPv6, and 6to4 / NAT64 addresses that embed a refused
+   IPv4 address. The port must be in the policy's allowed ports.
 3. **Connects to the checked IP** ("pinning"). httpx 0.28 has no public way to pick the
    address it connects to, but httpcore has a pluggable *network backend*: the connection
    pool calls ``backend.connect_tcp(host, port)`` and afterwards
