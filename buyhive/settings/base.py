@@ -79,6 +79,8 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.socialaccount",
     "allauth.socialaccount.providers.google",
+    "django_otp",  # TOTP second factor for staff in the admin
+    "buyhive.apps.MongoOtpTotpConfig",
     # ours
     "buyhive.apps.BuyHiveConfig",
     "accounts.apps.AccountsConfig",
@@ -100,6 +102,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -178,6 +181,7 @@ MIGRATION_MODULES = {
     "contenttypes": "buyhive.mongo_migrations.contenttypes",
     "account": "buyhive.mongo_migrations.account",
     "socialaccount": "buyhive.mongo_migrations.socialaccount",
+    "otp_totp": "buyhive.mongo_migrations.otp_totp",
 }
 
 # =============================================================================
