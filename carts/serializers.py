@@ -13,9 +13,9 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from buyhive.product.urls import canonicalize_url
 from buyhive.serializers import HttpUrlStringField
 from carts import models as m
-from carts.canonical import canonicalize_url
 from carts.currencies import normalize_currency
 from carts.validation import clean_availability, clean_variant
 
