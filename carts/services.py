@@ -65,6 +65,7 @@ __all__ = [
     "cart_share_link_create",
     "cart_share_link_revoke",
     "cart_update",
+    "carts_close_after_takeover",
     "clean_item_data",
     "item_add_to_cart",
     "item_delete",
@@ -387,6 +388,33 @@ def cart_share_link_revoke(*, cart: Cart) -> bool:
     if updated:
         logger.info("cart_share_link_revoked", cart_id=str(cart.pk))
     return bool(updated)
+
+
+def carts_close_after_takeover(*, owner: Any) -> dict[str, int]:
+    """After a takeover of ``owner``'s account, nothing made before stays public.
+
+    A verified Google sign-in took over an account whose address was never verified
+    (``accounts.signals.account_taken_over``): whoever registered it first may have made
+    carts and shared them, and a share link keeps showing whatever the real owner adds
+    later. Every share link of the account is revoked (the tokens stop working); the carts
+    and items stay, as the owner's, and are counted so the sign-in answer can say what was
+    already there: ``{"carts", "items", "share_links_revoked"}``.
+    """
+    revoked = Cart.objects.filter(owner=owner, share_token__isnull=False).update(
+        share_token=None, shared_at=None
+    )
+    summary = {
+        "carts": Cart.objects.filter(owner=owner).count(),
+        "items": Item.objects.filter(owner=owner).count(),
+        "share_links_revoked": revoked,
+    }
+    logger.warning("carts_closed_after_takeover", user_id=str(owner.pk), **summary)
+    return summary
+
+
+def on_account_taken_over(sender: Any, user: Any, **_: Any) -> dict[str, int]:
+    """Receiver of ``accounts.signals.account_taken_over`` (connected in CartsConfig.ready)."""
+    return carts_close_after_takeover(owner=user)
 
 
 # -------------------------------------------------------------------------------------------
