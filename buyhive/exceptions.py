@@ -57,6 +57,14 @@ class LimitExceeded(DomainError):
     default_message = "A limit was reached."
 
 
+class Conflict(DomainError):
+    """A write that conflicts with the current state."""
+
+    status_code = 409
+    code = "conflict"
+    default_message = "The request conflicts with the current state."
+
+
 class ImageFetchFailed(DomainError):
     """An image address that cannot be fetched, or that the safe HTTP client refused."""
 

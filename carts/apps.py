@@ -23,8 +23,12 @@ class CartsConfig(AppConfig):
     default_auto_field = "django_mongodb_backend.fields.ObjectIdAutoField"
 
     def ready(self) -> None:
+        from accounts.signals import account_taken_over
         from buyhive.registries import register_user_summary
+        from carts.services import on_account_taken_over
 
+        # A takeover revokes every share link made before it (carts.services).
+        account_taken_over.connect(on_account_taken_over, dispatch_uid="carts-takeover")
         # The user admin's "carts" column (accounts may not import carts).
         register_user_summary(
             name="carts", label="carts", counts=_cart_counts, link=_carts_of_user_url
