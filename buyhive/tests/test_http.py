@@ -667,6 +667,7 @@ def test_policy_from_settings_reads_every_setting() -> None:
             OUTBOUND_HTTP_MAX_REDIRECTS=1,
             OUTBOUND_HTTP_MAX_BYTES=1234,
             OUTBOUND_HTTP_USER_AGENT="TestAgent/2",
+            OUTBOUND_HTTP_MAX_CONCURRENT_PER_USER=2,
         )
     )
     assert custom == OutboundPolicy(
@@ -679,6 +680,7 @@ def test_policy_from_settings_reads_every_setting() -> None:
         max_redirects=1,
         max_bytes=1234,
         user_agent="TestAgent/2",
+        max_concurrent_per_owner=2,
     )
 
 
