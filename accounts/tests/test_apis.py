@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from accounts.models import RefreshToken, User
 from accounts.services import password_reset_mail, password_reset_uid
 from accounts.tokens import issue_tokens
 from buyhive.mail.models import OutboundMail
+from buyhive.tests.task_worker import broker_unreachable
 
 pytestmark = pytest.mark.django_db
 
@@ -386,6 +388,19 @@ def test_reset_request_does_the_same_work_whether_or_not_the_account_exists(
     assert commands["alice@example.com"] == commands["nobody@example.com"]
     assert commands["alice@example.com"] == commands["google.only@example.com"]
     assert commands["alice@example.com"] == []  # no lookup at all in the request
+
+
+def test_reset_answers_202_at_once_when_the_task_broker_is_down(
+    api_client: APIClient, user: User
+) -> None:
+    post(api_client, RESET, {"email": "warm-up@example.com"})  # first request: URLconf imports
+    for email in (user.email, "nobody@example.com"):
+        started = time.perf_counter()
+        with broker_unreachable():
+            response = post(api_client, RESET, {"email": email})
+        assert response.status_code == 202
+        assert response.content == b""
+        assert time.perf_counter() - started < 3
 
 
 def test_reset_for_unknown_or_passwordless_account_queues_no_mail(db: Any) -> None:
