@@ -22,7 +22,7 @@ def test_apps_register_their_readiness_checks_and_ready_keeps_its_shape(
 ) -> None:
     assert [entry.name for entry in registries.readiness_checks()] == ["models", "llm"]
     body = client.get("/ready").json()
-    assert list(body["checks"]) == ["database", "cache", "models", "llm"]
+    assert list(body["checks"]) == ["database", "cache", "broker", "models", "llm"]
     assert body["checks"]["models"]["status"] == "reported"
     assert body["checks"]["llm"]["status"] in {"configured", "not_configured"}
 
