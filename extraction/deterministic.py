@@ -12,7 +12,7 @@ microdata Product         0.9         every field it has
 OpenGraph / product meta  0.7-0.8     title, description, image, price, currency,
                                       availability, brand, identifiers
 loose ``itemprop``        0.7         price, currency, availability, identifiers
-visible page heuristics   0.35-0.7    what is still missing (see heuristics.py)
+visible page heuristics   0.35-0.7    what is still missing (extraction.heuristics)
 ========================  ==========  ================================================
 
 Deliberate rules beyond "first source wins":
