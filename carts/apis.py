@@ -26,9 +26,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from buyhive.client_ip import get_client_ip
+from buyhive.client_ip import client_rate_key
 from buyhive.exceptions import ValidationFailed
 from buyhive.pagination import LimitOffsetPagination
+from buyhive.product.availability import AVAILABILITY_TERMS
 from buyhive.ratelimit import enforce
 from buyhive.serializers import HttpUrlStringField
 from carts import models as m
@@ -324,7 +325,7 @@ class ItemListCreateApi(APIView):
             OpenApiParameter(
                 "availability",
                 OpenApiTypes.STR,
-                enum=sorted(m.AVAILABILITY_TERMS),
+                enum=sorted(AVAILABILITY_TERMS),
                 description="schema.org availability term",
             ),
             OpenApiParameter(
@@ -345,7 +346,7 @@ class ItemListCreateApi(APIView):
     def get(self, request: Request) -> Response:
         params = request.query_params
         availability = params.get("availability") or None
-        if availability is not None and availability not in m.AVAILABILITY_TERMS:
+        if availability is not None and availability not in AVAILABILITY_TERMS:
             raise ValidationFailed(
                 "Unknown availability.", fields={"availability": ["Unknown availability term."]}
             )
@@ -593,7 +594,7 @@ class SharedCartApi(APIView):
             request,
             group="carts-shared-view",
             rate=settings.RATE_SHARED_VIEW_IP,
-            key=f"ip:{get_client_ip(request)}",
+            key=client_rate_key(request),
             fail_open=True,
         )
         cart = selectors.shared_cart_get(token=token)

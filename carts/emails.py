@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
 
+from buyhive.product.money import format_money
 from carts.models import Cart, CartItem, Item
 
 logger = structlog.get_logger(__name__)
@@ -38,9 +39,10 @@ class EmailLine:
 
 
 def _price_text(price: Decimal | None, currency: str | None) -> str | None:
+    """A price for people: ``1 500 JPY``, ``12.345 KWD`` (``buyhive.product.money``)."""
     if price is None:
         return None
-    return f"{price:.2f} {currency}" if currency else f"{price:.2f}"
+    return format_money(price, currency=currency)
 
 
 def _one_line(text: str, limit: int) -> str:
@@ -58,7 +60,10 @@ def build_share_messages(
     message: str,
     link: str,
 ) -> list[EmailMultiAlternatives]:
-    """One text + HTML message per recipient (nothing is sent here)."""
+    """One text + HTML message per recipient (nothing is sent here).
+
+    ``totals`` are the API's (``CartSummary.totals_list``); the mail shows them for people.
+    """
     lines = [
         EmailLine(
             title=item.title or item.url or "Untitled item",
@@ -78,7 +83,10 @@ def build_share_messages(
         "lines": lines,
         "more": max(0, len(rows) - len(lines)),
         "item_count": len(rows),
-        "totals": totals,
+        "totals": [
+            format_money(Decimal(str(total["amount"])), currency=total["currency"])
+            for total in totals
+        ],
         "link": link,
         "site_name": settings.SITE_NAME,
     }

@@ -42,9 +42,9 @@ from carts.services import item_upsert, resolve_carts
 from extraction.deterministic import extract_deterministic
 from extraction.llm import LLMOutcome, llm_fill
 from extraction.types import ExtractionResult
-from mlverify.checks import CheckResult
-from mlverify.classifier import classify_page
-from mlverify.clip import best_image
+from mlverify.clip.service import best_image
+from mlverify.page_check.services import classify_page
+from mlverify.results import CheckResult
 
 logger = structlog.get_logger(__name__)
 

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.django_db
 
 API = "/api/v1"
 EVIL = '<script>alert("x")</script> & <b>bold</b>'
+NBSP = "\u00a0"  # between digit groups and before the code, in amounts for people
 
 
 @pytest.fixture
@@ -69,10 +70,10 @@ def test_share_mails_each_recipient_text_and_html(auth_client: APIClient, full_c
     assert message.subject == "Alice shared the cart “Gifts” with you"
     assert message.reply_to == ["alice@example.com"]
     text = message.body
-    assert "Kettle <deluxe> (Boil Co): 19.99 EUR" in text
+    assert f"Kettle <deluxe> (Boil Co): 19.99{NBSP}EUR" in text
     assert "https://shop.example.com/kettle" in text
     assert "Mug x2" in text
-    assert "Total: 19.99 EUR" in text
+    assert f"Total: 19.99{NBSP}EUR" in text
     assert link in text
     assert EVIL in text  # plain text: shown as typed
     assert "the blue one" not in text  # notes stay private
@@ -85,7 +86,7 @@ def test_share_mails_each_recipient_text_and_html(auth_client: APIClient, full_c
     assert 'src="https://cdn.example.com/kettle.jpg"' in html
     assert 'href="https://shop.example.com/kettle"' in html
     assert f'href="{link}"' in html
-    assert "19.99 EUR" in html
+    assert f"19.99{NBSP}EUR" in html
 
 
 def test_the_emailed_link_opens_the_cart(

@@ -11,12 +11,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Literal, get_args
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
 
+from buyhive.product.availability import AVAILABILITY_TERMS, Availability, normalize_availability
+from buyhive.product.currency_signs import CURRENCY_SYMBOLS
+from buyhive.product.money import CURRENCIES
 from extraction.llm.page_prices import symbol_key
-from extraction.normalize import CURRENCY_SYMBOLS, ISO_CURRENCIES, normalize_availability
 
 #: The fields the LLM may fill, in the order they are described to it.
 LLM_FIELDS: tuple[str, ...] = (
@@ -30,23 +32,6 @@ LLM_FIELDS: tuple[str, ...] = (
     "mpn",
 )
 
-#: schema.org ItemAvailability terms (https://schema.org/ItemAvailability).
-Availability = Literal[
-    "InStock",
-    "OutOfStock",
-    "PreOrder",
-    "BackOrder",
-    "LimitedAvailability",
-    "InStoreOnly",
-    "OnlineOnly",
-    "SoldOut",
-    "Discontinued",
-    "MadeToOrder",
-    "PreSale",
-    "Reserved",
-]
-
-_AVAILABILITY_SET: frozenset[str] = frozenset(get_args(Availability))
 
 # Length caps of the answer's fields (characters). A longer value is dropped, not truncated.
 _MAX_LEN: dict[str, int] = {
@@ -84,7 +69,7 @@ def _normalise_currency(value: str) -> tuple[str | None, str | None]:
     currencies the page means is the model's call, or nobody's; never a silent USD.
     """
     candidate = value.strip()
-    if len(candidate) == 3 and candidate.isalpha() and candidate.upper() in ISO_CURRENCIES:
+    if len(candidate) == 3 and candidate.isalpha() and candidate.upper() in CURRENCIES:
         return candidate.upper(), None
     codes = CURRENCY_SYMBOLS.get(symbol_key(candidate), ())
     if len(codes) == 1:
@@ -135,7 +120,7 @@ class LLMProduct(BaseModel):
             availability = data.get("availability")
             if isinstance(availability, str):
                 term = normalize_availability(availability)
-                if term not in _AVAILABILITY_SET:
+                if term not in AVAILABILITY_TERMS:
                     term = None
                     dropped["availability"] = "not_schema_org"
                 data["availability"] = term

@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Iterable
 from decimal import Decimal
 
+from buyhive.product.currency_signs import CURRENCY_SYMBOLS, symbol_matches_currency
 from extraction.llm.answer import LLMProduct
 from extraction.llm.page_prices import (
     MAX_PAGE_PRICES,
@@ -15,12 +16,7 @@ from extraction.llm.page_prices import (
     page_price_amounts,
     symbol_key,
 )
-from extraction.normalize import (
-    CURRENCY_SYMBOLS,
-    find_prices,
-    normalize_gtin,
-    symbol_matches_currency,
-)
+from extraction.normalize import find_prices, normalize_gtin
 
 #: How much each accepted field is trusted (0..1). The LLM never beats structured data, which
 #: is why these stay below what the deterministic extractor gives JSON-LD fields.
