@@ -42,6 +42,16 @@ EMAIL_BACKEND = env.str(
     "TEST_EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend"
 )
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default="")
+# bcrypt at full cost makes each test login ~0.3 s; the hasher is the same family.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# Test servers for images, Google keys and the LLM fakes listen on 127.0.0.1.
+OUTBOUND_HTTP_ALLOW_LOOPBACK = True
+GOOGLE_CLIENT_IDS = ["test-extension-client.apps.googleusercontent.com", "test-web-client"]
 
 # The broker is real Redis (database 15, beside the cache), with keys and a queue of this test
 # session's own, so two test runs, `make run` and the end-to-end runs never take each
