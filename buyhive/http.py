@@ -1,5 +1,9 @@
 """The one outbound HTTP client for addresses a user (or a page) supplied.
 
+One cohesive thing, kept in one module on purpose (about 780 lines): the URL checks, the
+resolver, the pinned connection and the redirect loop are one security boundary, and splitting
+them would let a caller reach a step without the others.
+
 Every fetch of a user-supplied address (product images for CLIP, ...) goes through
 :class:`SafeHttpClient`. It only ever sends ``GET`` and, for each hop of a redirect chain:
 

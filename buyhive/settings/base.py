@@ -1,5 +1,8 @@
 """Settings shared by every environment.
 
+One cohesive thing, kept in one file on purpose: every setting's default is stated once, here,
+in sections headed by banners, so a reader finds any setting by searching one file.
+
 The environment is read here, in one place, with django-environ; every variable is listed
 with a comment in ``.env.example``. ``local``, ``test`` and ``production`` override what
 differs. Staging is ``production`` with ``ENVIRONMENT=staging``.
