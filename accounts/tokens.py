@@ -23,6 +23,7 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import RefreshToken as JWTRefreshToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
+from accounts.auth_cache import forget_user
 from accounts.models import RefreshToken, User
 from buyhive.exceptions import DomainError
 
@@ -138,8 +139,16 @@ def revoke_refresh_token(raw: str) -> None:
 
 
 def revoke_all_for_user(user: User) -> int:
-    """Revoke every live refresh token of ``user``; returns how many were revoked."""
-    return RefreshToken.objects.filter(user=user, revoked_at=None).update(revoked_at=timezone.now())
+    """Revoke every live refresh token of ``user``; returns how many were revoked.
+
+    The user's cached copy (``accounts.auth_cache``) is dropped too, so that a password
+    change made with a raw update (the reset) or any other cut is seen by the next request.
+    """
+    revoked = RefreshToken.objects.filter(user=user, revoked_at=None).update(
+        revoked_at=timezone.now()
+    )
+    forget_user(user.pk)
+    return revoked
 
 
 def purge_expired_tokens(*, now: datetime | None = None) -> int:

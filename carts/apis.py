@@ -86,9 +86,14 @@ def _render_items(user: Any, items: list[Item]) -> list[dict[str, Any]]:
     return list(ItemOutputSerializer(items, many=True).data)
 
 
-def _render_cart_items(user: Any, pairs: list[tuple[Any, Item]]) -> list[dict[str, Any]]:
+def _render_cart_items(
+    user: Any, pairs: list[tuple[Any, Item]], cart_ids: dict[Any, list[str]] | None = None
+) -> list[dict[str, Any]]:
+    """The cart-item answers; ``cart_ids`` when the caller knows each item's carts already
+    (an item just created in one cart), else they are read."""
     items = [item for _membership, item in pairs]
-    cart_ids = selectors.item_cart_ids(user=user, items=items)
+    if cart_ids is None:
+        cart_ids = selectors.item_cart_ids(user=user, items=items)
     for membership, item in pairs:
         item.membership = membership  # type: ignore[attr-defined]
         item.cart_ids = cart_ids.get(item.pk, [])  # type: ignore[attr-defined]
@@ -117,7 +122,10 @@ class CartListCreateApi(APIView):
     )
     def get(self, request: Request) -> Response:
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(selectors.cart_list(user=request.user), request, self)
+        # The carts are few (MAX_CARTS_PER_USER): one read of all of them, paged in memory,
+        # instead of a count command and a page read (issue 16's budget for this list).
+        carts = list(selectors.cart_list(user=request.user))
+        page: list[Cart] | None = paginator.paginate_queryset(carts, request, self)  # type: ignore[arg-type]
         return paginator.get_paginated_response(_render_carts(request.user, list(page or [])))
 
     @extend_schema(
@@ -227,15 +235,14 @@ class CartItemsApi(APIView):
         responses={200: CartItemOutputSerializer(many=True), 401: E401, 404: E404},
     )
     def get(self, request: Request, cart_id: str) -> Response:
-        cart = selectors.cart_get(user=request.user, cart_id=cart_id)
         paginator = self.pagination_class()
-        memberships = paginator.paginate_queryset(
-            selectors.cart_memberships(user=request.user, cart=cart), request, self
+        offset, limit = paginator.start_page(request)
+        count, page = selectors.cart_membership_page(
+            user=request.user, cart_id=cart_id, offset=offset, limit=limit
         )
-        page = list(memberships or [])
         items = selectors.items_by_id(user=request.user, item_ids=[ms.item_id for ms in page])
         pairs = [(ms, items[ms.item_id]) for ms in page if ms.item_id in items]
-        return paginator.get_paginated_response(_render_cart_items(request.user, pairs))
+        return paginator.paginated(_render_cart_items(request.user, pairs), count=count)
 
     @extend_schema(
         operation_id="carts_items_add",
@@ -266,14 +273,15 @@ class CartItemsApi(APIView):
         item_id = fields.pop("item_id", None)
         quantity = fields.pop("quantity", None)
         note = fields.pop("note", None)
-        item, membership, created = services.cart_add_item(
+        item, membership, created, item_created = services.cart_add_item(
             cart=cart,
             item_id=item_id,
             data=None if item_id is not None else fields,
             quantity=quantity,
             note=note,
         )
-        body = _render_cart_items(request.user, [(membership, item)])[0]
+        known = {item.pk: [str(cart.pk)]} if item_created else None
+        body = _render_cart_items(request.user, [(membership, item)], known)[0]
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "cart_counts_by_owner",
     "cart_get",
     "cart_list",
+    "cart_membership_page",
     "cart_memberships",
     "cart_summaries",
     "item_cart_ids",
@@ -178,6 +179,34 @@ def cart_memberships(*, user: Any, cart: Cart) -> QuerySet[CartItem]:
     if cart.owner_id != _user_pk(user):
         raise NotFound("Cart not found.")
     return CartItem.objects.filter(cart_id=cart.pk).order_by("added_at", "pk")
+
+
+def cart_membership_page(
+    *, user: Any, cart_id: Any, offset: int, limit: int
+) -> tuple[int, list[CartItem]]:
+    """``(count, memberships)``: one page of the cart's memberships in added order, and how
+    many the cart holds; NotFound when the cart is unknown, malformed or someone else's.
+
+    One command for a cart that fits in the page (issue 16's read budget): ``limit + 1``
+    rows from ``offset`` on the ``carts_ci_cart_added`` index tell the count when fewer come
+    back, and the rows' ``owner_id`` (always the cart's owner) tell that the cart is the
+    user's without reading it. The cart itself is read only when no row comes back (an empty
+    cart, an unknown one, or an offset past the end), and the memberships are counted only
+    when the cart is larger than the page.
+    """
+    oid = parse_object_id(cart_id)
+    if oid is None:
+        raise NotFound("Cart not found.")
+    owner = _user_pk(user)
+    members = CartItem.objects.filter(cart_id=oid).order_by("added_at", "pk")
+    rows = list(members[offset : offset + limit + 1])
+    if not rows:
+        cart_get(user=user, cart_id=oid)
+        return (members.count() if offset else 0), []
+    if any(row.owner_id != owner for row in rows):
+        raise NotFound("Cart not found.")
+    count = offset + len(rows) if len(rows) <= limit else members.count()
+    return count, rows[:limit]
 
 
 # -------------------------------------------------------------------------------------------

@@ -423,22 +423,38 @@ def on_account_taken_over(sender: Any, user: Any, **_: Any) -> dict[str, int]:
 
 
 def _add_membership(
-    *, cart_id: Any, item: Item, quantity: int | None, note: str | None, now: Any
+    *,
+    cart_id: Any,
+    item: Item,
+    quantity: int | None,
+    note: str | None,
+    now: Any,
+    in_carts: Iterable[Any] | None = None,
+    cart_written: bool = False,
 ) -> tuple[CartItem, bool]:
     """Put ``item`` in cart ``cart_id`` (inside the caller's transaction).
 
-    Writes the cart first (``updated_at``): concurrent adds to one cart then conflict and are
-    retried, so the count below is exact and the cap cannot be overshot. Returns
+    The caller has checked that the cart is the item owner's (a cart from a selector or
+    ``resolve_carts``). Writes the cart first (``updated_at``): concurrent adds to one cart
+    then conflict and are retried, so the count below is exact and the cap cannot be
+    overshot; a cart deleted meanwhile matches nothing and is a NotFound. Returns
     ``(membership, created)``; an existing membership gets the ``quantity``/``note`` given.
     Every query filters on one indexed field (see ``carts.selectors``).
+
+    Commands (issue 16's budgets): the cart update (skipped when ``cart_written``: the caller
+    wrote it already, in the same transaction), the read of the item's memberships (skipped
+    when the caller knows them: ``in_carts``, the ids of the carts the item is in, empty for
+    an item created in this transaction), the count for the cap, the insert, and the item's
+    ``orphaned_at`` reset only when it was set.
     """
-    cart_owner = Cart.objects.filter(pk=cart_id).values_list("owner_id", flat=True).first()
-    if cart_owner is None or cart_owner != item.owner_id:
+    if not cart_written and not Cart.objects.filter(pk=cart_id).update(updated_at=now):
         raise NotFound("Cart not found.")
-    Cart.objects.filter(pk=cart_id).update(updated_at=now)
-    existing = next(
-        (ms for ms in CartItem.objects.filter(item_id=item.pk) if ms.cart_id == cart_id), None
-    )
+    if in_carts is None or cart_id in set(in_carts):
+        existing = next(
+            (ms for ms in CartItem.objects.filter(item_id=item.pk) if ms.cart_id == cart_id), None
+        )
+    else:
+        existing = None
     if existing is not None:
         changed = []
         if quantity is not None and existing.quantity != quantity:
@@ -464,8 +480,9 @@ def _add_membership(
         price_at_add=item.price,
         currency_at_add=item.currency,
     )
-    Item.objects.filter(pk=item.pk).update(orphaned_at=None)
-    item.orphaned_at = None
+    if item.orphaned_at is not None:
+        Item.objects.filter(pk=item.pk).update(orphaned_at=None)
+        item.orphaned_at = None
     return membership, True
 
 
@@ -476,16 +493,30 @@ def _save_item(
     extraction: dict[str, Any] | None,
     now: Any,
     address: CanonicalUrl | None = None,
+    into_cart: bool = False,
+    insert_first: bool = False,
 ) -> tuple[Item, bool]:
     """Create or update the owner's item for ``cleaned["url"]`` (inside a transaction).
 
-    ``address`` is that URL already canonicalised by the caller, if it was.
+    ``address`` is that URL already canonicalised by the caller, if it was. ``into_cart``:
+    the caller puts the item in a cart in this transaction, so a new item is created
+    un-orphaned (no second write). ``insert_first``: insert without looking the URL up first
+    (one command less for the common case, a new product); when the owner has saved it
+    already, the unique index refuses the insert with ``IntegrityError``, which aborts the
+    transaction, and the caller retries with ``insert_first=False``.
     """
     address = address if address is not None else CanonicalUrl.of(cleaned["url"])
     canonical = address.canonical_for(cleaned["url"])[: m.URL_MAX]
-    item = Item.objects.filter(owner_id=owner_id, canonical_url=canonical).first()
+    item = (
+        None
+        if insert_first
+        else Item.objects.filter(owner_id=owner_id, canonical_url=canonical).first()
+    )
     if item is None:
-        item = Item(owner_id=owner_id, created_at=now, updated_at=now, orphaned_at=now, **cleaned)
+        orphaned_at = None if into_cart else now
+        item = Item(
+            owner_id=owner_id, created_at=now, updated_at=now, orphaned_at=orphaned_at, **cleaned
+        )
         item.use_canonical(address)
         if extraction is not None:
             item.extraction = extraction
@@ -532,10 +563,22 @@ def item_upsert(
     def work() -> tuple[Item, bool]:
         now = timezone.now()
         item, created = _save_item(
-            owner_id=_pk(owner), cleaned=cleaned, extraction=extraction, now=now, address=address
+            owner_id=_pk(owner),
+            cleaned=cleaned,
+            extraction=extraction,
+            now=now,
+            address=address,
+            into_cart=bool(carts),
         )
         for cart in carts:
-            _add_membership(cart_id=cart.pk, item=item, quantity=None, note=None, now=now)
+            _add_membership(
+                cart_id=cart.pk,
+                item=item,
+                quantity=None,
+                note=None,
+                now=now,
+                in_carts=() if created else None,
+            )
         return item, created
 
     try:
@@ -554,11 +597,12 @@ def cart_add_item(
     data: Mapping[str, Any] | None = None,
     quantity: int | None = None,
     note: str | None = None,
-) -> tuple[Item, CartItem, bool]:
+) -> tuple[Item, CartItem, bool, bool]:
     """Add an existing item (``item_id``) or a new item's fields (``data``) to ``cart``.
 
-    Returns ``(item, membership, membership_created)``. An item already in the cart keeps
-    its membership, with the ``quantity``/``note`` given applied. An unknown or foreign
+    Returns ``(item, membership, membership_created, item_created)``; an item created here
+    is in this cart only, which spares the view a read of its carts. An item already in the
+    cart keeps its membership, with the ``quantity``/``note`` given applied. An unknown or foreign
     ``item_id`` is a 400 on ``item_id``.
     """
     if (item_id is None) == (data is None):
@@ -578,23 +622,42 @@ def cart_add_item(
             message = "Unknown item."
             raise ValidationFailed(message, fields={"item_id": [message]})
 
-    def work() -> tuple[Item, CartItem, bool]:
+    # The first attempt inserts a new product without looking it up (see ``_save_item``);
+    # a product saved before fails the insert, and the second attempt finds and updates it.
+    insert_first = [existing is None]
+    orphaned_at = existing.orphaned_at if existing is not None else None
+
+    def work() -> tuple[Item, CartItem, bool, bool]:
         now = timezone.now()
+        if existing is not None:  # as read, also when an aborted attempt is retried
+            existing.orphaned_at = orphaned_at
+        item_created = False
         if existing is not None:
             item = existing
         else:
             assert cleaned is not None
-            item, _created = _save_item(
-                owner_id=cart.owner_id, cleaned=cleaned, extraction=None, now=now
+            item, item_created = _save_item(
+                owner_id=cart.owner_id,
+                cleaned=cleaned,
+                extraction=None,
+                now=now,
+                into_cart=True,
+                insert_first=insert_first[0],
             )
         membership, created = _add_membership(
-            cart_id=cart.pk, item=item, quantity=quantity, note=note, now=now
+            cart_id=cart.pk,
+            item=item,
+            quantity=quantity,
+            note=note,
+            now=now,
+            in_carts=() if item_created else None,
         )
-        return item, membership, created
+        return item, membership, created, item_created
 
     try:
         return run_in_transaction(work, label="cart_add_item")
     except IntegrityError:
+        insert_first[0] = False
         return run_in_transaction(work, label="cart_add_item")
 
 
@@ -645,17 +708,32 @@ def item_set_carts(*, item: Item, cart_ids: Sequence[Any]) -> list[Cart]:
     target = [cart.pk for cart in carts]
     target_set = set(target)
 
+    orphaned_at = item.orphaned_at
+
     def work() -> list[Cart]:
         now = timezone.now()
+        item.orphaned_at = orphaned_at  # as read, also when an aborted attempt is retried
         rows = list(CartItem.objects.filter(item_id=item.pk).values_list("pk", "cart_id"))
         current = {cart_id for _pk, cart_id in rows}
         removed = [(pk, cart_id) for pk, cart_id in rows if cart_id not in target_set]
+        added = [cart_id for cart_id in target if cart_id not in current]
         if removed:
             CartItem.objects.filter(pk__in=[pk for pk, _cart_id in removed]).delete()
-            Cart.objects.filter(pk__in=[cart_id for _pk, cart_id in removed]).update(updated_at=now)
-        for cart_id in target:
-            if cart_id not in current:
-                _add_membership(cart_id=cart_id, item=item, quantity=None, note=None, now=now)
+        touched = [cart_id for _pk, cart_id in removed] + added
+        # One write stamps every cart concerned; for the added ones it is also what makes
+        # concurrent adds conflict before their counts (see ``_add_membership``).
+        if touched and Cart.objects.filter(pk__in=touched).update(updated_at=now) != len(touched):
+            raise NotFound("Cart not found.")  # deleted since it was resolved
+        for cart_id in added:
+            _add_membership(
+                cart_id=cart_id,
+                item=item,
+                quantity=None,
+                note=None,
+                now=now,
+                in_carts=current,
+                cart_written=True,
+            )
         if not target:
             _mark_orphans([item.pk], now)
         return carts

@@ -459,6 +459,9 @@ EXTRACTION_CACHE_TIMEOUT = env.int("EXTRACTION_CACHE_TIMEOUT", default=24 * 3600
 # =============================================================================
 MAX_CARTS_PER_USER = env.int("MAX_CARTS_PER_USER", default=100)
 MAX_ITEMS_PER_CART = env.int("MAX_ITEMS_PER_CART", default=500)
+#: Seconds an authenticated user is served from the cache (accounts.auth_cache); 0 disables.
+#: Writes that cut access take effect at once; anything else within this time.
+AUTH_USER_CACHE_SECONDS = env.int("AUTH_USER_CACHE_SECONDS", default=60)
 MAX_SHARE_RECIPIENTS = 10
 
 # =============================================================================

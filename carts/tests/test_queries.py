@@ -153,6 +153,8 @@ def twenty_item_cart(user: User) -> Cart:
 
 
 def _read_cart(client: Any, cart: Cart, recorder: Recorder) -> list[Command]:
+    # The user is then in the auth cache (accounts.auth_cache) for both reads compared.
+    assert client.get(f"{API}/auth/me/").status_code == 200
     recorder.clear()
     items = client.get(f"{API}/carts/{cart.pk}/items/?limit=50")
     assert items.status_code == 200

@@ -1,0 +1,81 @@
+"""The authenticated user comes from a short cache, and every cut of access still works.
+
+The cache (``accounts.auth_cache``) saves the one database command per request that reading
+the user costs. What must hold: a save of the user (deactivation, password change) and a
+revocation of all sessions are seen by the very next request; a change that bypasses both
+(a raw update) is seen once the entry expires (``AUTH_USER_CACHE_SECONDS``, 60 s in
+production, 1 s here).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from django.test import override_settings
+
+from accounts import services
+from accounts.models import User
+from accounts.tokens import revoke_all_for_user
+from carts.tests.mongo_commands import listening
+
+pytestmark = pytest.mark.django_db
+
+ME = "/api/v1/auth/me/"
+
+
+def _user_reads(auth_client: Any) -> tuple[int, int]:
+    with listening() as recorder:
+        response = auth_client.get(ME)
+        return response.status_code, len(recorder.on({"accounts_user"}))
+
+
+def test_second_request_reads_the_user_from_the_cache(auth_client: Any, user: User) -> None:
+    assert _user_reads(auth_client)[0] == 200
+    status, reads = _user_reads(auth_client)
+    assert status == 200
+    assert reads == 0
+
+
+def test_deactivation_is_seen_by_the_next_request(auth_client: Any, user: User) -> None:
+    assert auth_client.get(ME).status_code == 200  # now cached
+    services.user_deactivate(user=user)
+    response = auth_client.get(ME)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] in {"token_invalid", "not_authenticated"}
+
+
+def test_password_change_is_seen_by_the_next_request(auth_client: Any, user: User) -> None:
+    assert auth_client.get(ME).status_code == 200
+    user.set_password("another-Secret-123")
+    user.save(update_fields=["password"])
+    assert auth_client.get(ME).status_code == 401
+
+
+def test_password_reset_by_raw_update_is_seen_through_the_revocation(
+    auth_client: Any, user: User
+) -> None:
+    """The reset writes the password with ``update()`` (no signal), then revokes all."""
+    assert auth_client.get(ME).status_code == 200
+    user.set_password("another-Secret-123")
+    User.objects.filter(pk=user.pk).update(password=user.password)
+    revoke_all_for_user(user)
+    assert auth_client.get(ME).status_code == 401
+
+
+@override_settings(AUTH_USER_CACHE_SECONDS=1)
+def test_a_change_no_write_path_announces_is_seen_when_the_entry_expires(
+    auth_client: Any, user: User
+) -> None:
+    assert auth_client.get(ME).status_code == 200
+    User.objects.filter(pk=user.pk).update(is_active=False)  # bypasses every hook
+    assert auth_client.get(ME).status_code == 200  # still the cached copy
+    time.sleep(1.2)
+    assert auth_client.get(ME).status_code == 401
+
+
+@override_settings(AUTH_USER_CACHE_SECONDS=0)
+def test_cache_can_be_turned_off(auth_client: Any, user: User) -> None:
+    assert _user_reads(auth_client)[0] == 200
+    assert _user_reads(auth_client)[1] == 1

@@ -1,0 +1,294 @@
+"""Database commands per request: the budgets of issue 16, watched with a command listener.
+
+Each test makes the request once to warm what a real client has warm (the user in the auth
+cache, ``accounts.auth_cache``), then counts every command Django sends to MongoDB during the
+measured request and asserts the exact sequence, so that a command added anywhere (in the
+authentication, a selector, a service, the rendering) fails here. A ``startTransaction`` is
+not a command of its own (it rides on the transaction's first command); ``commitTransaction``
+is one. Reads through the ORM are ``aggregate`` commands (a ``count`` too).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from accounts.models import User
+from carts import services
+from carts.models import Cart, CartItem, Item
+from carts.tests.mongo_commands import Recorder
+
+pytestmark = pytest.mark.django_db
+
+API = "/api/v1"
+
+
+def _sent(recorder: Recorder) -> list[tuple[str, str | None]]:
+    return [(command.name, command.collection) for command in recorder.commands]
+
+
+def _fill(cart: Cart, user: User, count: int, *, tag: str = "") -> list[Item]:
+    """``count`` items in ``cart``, inserted in bulk (the services' behaviour is not what is
+    measured here, and 50 transactions would only slow the test)."""
+    now = timezone.now()
+    items = Item.objects.bulk_create(
+        [
+            Item(
+                owner=user,
+                url=f"https://shop.example.com/{tag}{cart.pk}/{n}",
+                canonical_url=f"https://shop.example.com/{tag}{cart.pk}/{n}",
+                store_domain="shop.example.com",
+                title=f"Item {n}",
+                price="2.50",
+                currency="EUR",
+                created_at=now,
+                updated_at=now,
+            )
+            for n in range(count)
+        ]
+    )
+    CartItem.objects.bulk_create(
+        [
+            CartItem(cart=cart, item=item, owner=user, added_at=now, price_at_add=item.price)
+            for item in items
+        ]
+    )
+    return items
+
+
+def _warm(client: Any) -> None:
+    assert client.get(f"{API}/auth/me/").status_code == 200
+
+
+def test_cart_read_of_50_items_sends_three_commands(
+    auth_client: Any, user: User, commands: Recorder
+) -> None:
+    """``GET carts/{id}/items/?limit=50`` on a 50-item cart, authentication included:
+
+    1. ``aggregate carts_cartitem``: 51 memberships from the offset, on ``(cart, added_at)``;
+       fewer than 51 back gives the count, their ``owner_id`` the ownership (no cart read,
+       no count command);
+    2. ``aggregate carts_item``: the page's items by ``_id $in``;
+    3. ``aggregate carts_cartitem``: the carts of those items (``item_id $in``).
+
+    The user comes from the auth cache: no ``accounts_user`` read. Issue 16's budget is 2;
+    the third read goes only with an item -> carts read model (see the report).
+    """
+    cart = services.cart_create(owner=user, name="Fifty")
+    _fill(cart, user, 50)
+    _warm(auth_client)
+    commands.clear()
+    response = auth_client.get(f"{API}/carts/{cart.pk}/items/?limit=50")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 50 and len(body["results"]) == 50 and body["next"] is None
+    assert _sent(commands) == [
+        ("aggregate", "carts_cartitem"),
+        ("aggregate", "carts_item"),
+        ("aggregate", "carts_cartitem"),
+    ]
+
+
+def test_cart_read_counts_only_when_the_cart_is_larger_than_the_page(
+    auth_client: Any, user: User, commands: Recorder
+) -> None:
+    cart = services.cart_create(owner=user, name="Big")
+    _fill(cart, user, 12)
+    _warm(auth_client)
+    commands.clear()
+    response = auth_client.get(f"{API}/carts/{cart.pk}/items/?limit=5&offset=5")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 12 and len(body["results"]) == 5
+    assert body["next"] and body["previous"]
+    assert len(commands.on({"carts_cartitem"})) == 3  # page, count, carts of the items
+
+    last = auth_client.get(f"{API}/carts/{cart.pk}/items/?limit=5&offset=10").json()
+    assert last["count"] == 12 and len(last["results"]) == 2 and last["next"] is None
+    past = auth_client.get(f"{API}/carts/{cart.pk}/items/?limit=5&offset=40").json()
+    assert past["count"] == 12 and past["results"] == []
+
+
+def test_cart_read_of_an_empty_or_foreign_cart(
+    auth_client: Any, user: User, other_user: User, commands: Recorder
+) -> None:
+    empty = services.cart_create(owner=user, name="Empty")
+    foreign = services.cart_create(owner=other_user, name="Theirs")
+    _fill(foreign, other_user, 3)
+    foreign_empty = services.cart_create(owner=other_user, name="Theirs too")
+    response = auth_client.get(f"{API}/carts/{empty.pk}/items/")
+    assert response.status_code == 200
+    assert response.json()["count"] == 0
+    for cart in (foreign, foreign_empty):
+        missing = auth_client.get(f"{API}/carts/{cart.pk}/items/")
+        assert missing.status_code == 404
+        assert missing.json()["error"]["code"] == "not_found"
+    assert auth_client.get(f"{API}/carts/not-an-id/items/").status_code == 404
+
+
+def test_cart_list_of_20_carts_sends_three_commands(
+    auth_client: Any, user: User, commands: Recorder
+) -> None:
+    """``GET carts/`` with 20 carts, their counts and totals, authentication included:
+
+    1. ``aggregate carts_cart``: all the user's carts (at most ``MAX_CARTS_PER_USER``) on
+       ``(owner, created_at)``, paged in memory (no count command);
+    2. ``aggregate carts_cartitem``: the page's memberships (``cart_id $in``);
+    3. ``aggregate carts_item``: the prices of their items (``_id $in``).
+    """
+    carts = [services.cart_create(owner=user, name=f"Cart {n}") for n in range(20)]
+    _fill(carts[0], user, 3)
+    _fill(carts[5], user, 2, tag="b")
+    _warm(auth_client)
+    commands.clear()
+    response = auth_client.get(f"{API}/carts/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 20
+    counts = {cart["name"]: cart["item_count"] for cart in body["results"]}
+    assert counts["Cart 0"] == 3 and counts["Cart 5"] == 2 and counts["Cart 1"] == 0
+    first = body["results"][0]
+    assert first["totals"] == [{"currency": "EUR", "amount": "7.50"}]
+    assert _sent(commands) == [
+        ("aggregate", "carts_cart"),
+        ("aggregate", "carts_cartitem"),
+        ("aggregate", "carts_item"),
+    ]
+    paged = auth_client.get(f"{API}/carts/?limit=5&offset=15").json()
+    assert paged["count"] == 20
+    assert [cart["name"] for cart in paged["results"]] == [f"Cart {n}" for n in range(15, 20)]
+
+
+def test_adding_a_new_item_sends_six_commands(
+    auth_client: Any, user: User, commands: Recorder
+) -> None:
+    """``POST carts/{id}/items/`` with a new product, authentication included:
+
+    1. ``aggregate carts_cart``: the cart, scoped to the user (404 otherwise);
+    2. ``insert carts_item``: the item, inserted without a lookup first (a product saved
+       before fails on the unique index and the transaction is retried with the lookup),
+       already un-orphaned;
+    3. ``update carts_cart``: ``updated_at``, the write that makes concurrent adds conflict;
+    4. ``aggregate carts_cartitem``: the count for the cap;
+    5. ``insert carts_cartitem``: the membership;
+    6. ``commitTransaction``.
+
+    The answer's ``cart_ids`` are known (a new item is in this cart only): no read.
+    """
+    cart = services.cart_create(owner=user, name="Target")
+    _warm(auth_client)
+    commands.clear()
+    response = auth_client.post(
+        f"{API}/carts/{cart.pk}/items/",
+        {"url": "https://budget.example.com/p/1", "price": "5.00", "currency": "EUR"},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["cart_ids"] == [str(cart.pk)]
+    assert _sent(commands) == [
+        ("aggregate", "carts_cart"),
+        ("insert", "carts_item"),
+        ("update", "carts_cart"),
+        ("aggregate", "carts_cartitem"),
+        ("insert", "carts_cartitem"),
+        ("commitTransaction", None),
+    ]
+    item = Item.objects.get(pk=response.json()["id"])
+    assert item.orphaned_at is None
+    assert CartItem.objects.filter(cart_id=cart.pk).count() == 1
+
+
+def test_adding_a_product_saved_before_updates_it_through_the_retry(
+    auth_client: Any, user: User
+) -> None:
+    """The insert-first path: the same product again is the same item, updated, in both
+    carts, and nothing is left of the failed insert."""
+    first = services.cart_create(owner=user, name="First")
+    second = services.cart_create(owner=user, name="Second")
+    url = "https://budget.example.com/p/2"
+    one = auth_client.post(
+        f"{API}/carts/{first.pk}/items/", {"url": url, "title": "Old"}, format="json"
+    )
+    assert one.status_code == 201
+    two = auth_client.post(
+        f"{API}/carts/{second.pk}/items/", {"url": url, "title": "New"}, format="json"
+    )
+    assert two.status_code == 201, two.content
+    assert two.json()["id"] == one.json()["id"]
+    assert sorted(two.json()["cart_ids"]) == sorted([str(first.pk), str(second.pk)])
+    assert Item.objects.filter(owner=user).count() == 1
+    assert Item.objects.get(owner=user).title == "New"
+    again = auth_client.post(
+        f"{API}/carts/{second.pk}/items/", {"url": url, "quantity": 3}, format="json"
+    )
+    assert again.status_code == 200
+    assert again.json()["quantity"] == 3
+
+
+@override_settings(MAX_ITEMS_PER_CART=2)
+def test_adding_a_new_item_to_a_full_cart_is_409_and_saves_nothing(
+    auth_client: Any, user: User
+) -> None:
+    cart = services.cart_create(owner=user, name="Full")
+    _fill(cart, user, 2)
+    response = auth_client.post(
+        f"{API}/carts/{cart.pk}/items/", {"url": "https://budget.example.com/p/3"}, format="json"
+    )
+    assert response.status_code == 409
+    assert not Item.objects.filter(url="https://budget.example.com/p/3").exists()
+
+
+def test_moving_an_item_sends_eight_commands(
+    auth_client: Any, user: User, commands: Recorder
+) -> None:
+    """``PUT items/{id}/carts/`` moving an item from one cart to another, auth included:
+
+    1. ``aggregate carts_item``: the item, scoped to the user;
+    2. ``aggregate carts_cart``: the target carts (``_id $in``), owner checked;
+    3. ``aggregate carts_cartitem``: the item's memberships (``item_id``), in the transaction;
+    4. ``delete carts_cartitem``: the memberships left;
+    5. ``update carts_cart``: ``updated_at`` of every cart concerned, left and joined, in one
+       write (for the joined ones, the write that serialises concurrent adds);
+    6. ``aggregate carts_cartitem``: the count of the joined cart, for the cap;
+    7. ``insert carts_cartitem``: the new membership;
+    8. ``commitTransaction``.
+    """
+    source = services.cart_create(owner=user, name="From")
+    target = services.cart_create(owner=user, name="To")
+    (item,) = _fill(source, user, 1)
+    Item.objects.filter(pk=item.pk).update(orphaned_at=None)
+    _warm(auth_client)
+    commands.clear()
+    response = auth_client.put(
+        f"{API}/items/{item.pk}/carts/", {"cart_ids": [str(target.pk)]}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert _sent(commands) == [
+        ("aggregate", "carts_item"),
+        ("aggregate", "carts_cart"),
+        ("aggregate", "carts_cartitem"),
+        ("delete", "carts_cartitem"),
+        ("update", "carts_cart"),
+        ("aggregate", "carts_cartitem"),
+        ("insert", "carts_cartitem"),
+        ("commitTransaction", None),
+    ]
+    assert list(CartItem.objects.filter(item_id=item.pk).values_list("cart_id", flat=True)) == [
+        target.pk
+    ]
+
+
+def test_moving_an_orphaned_item_into_a_cart_clears_its_orphan_mark(
+    auth_client: Any, user: User
+) -> None:
+    target = services.cart_create(owner=user, name="Home")
+    item, _created = services.item_upsert(owner=user, data={"url": "https://o.example.com/1"})
+    assert Item.objects.get(pk=item.pk).orphaned_at is not None
+    response = auth_client.put(
+        f"{API}/items/{item.pk}/carts/", {"cart_ids": [str(target.pk)]}, format="json"
+    )
+    assert response.status_code == 200
+    assert Item.objects.get(pk=item.pk).orphaned_at is None
