@@ -11,7 +11,7 @@ import os
 from buyhive import logconfig
 
 from .base import *  # noqa: F403
-from .base import CACHES, SIMPLE_JWT, env
+from .base import CACHES, CELERY_BROKER_TRANSPORT_OPTIONS, SIMPLE_JWT, env
 
 DEBUG = False
 SECRET_KEY = "test-only-secret-key-0123456789abcdef-0123456789abcdef"  # noqa: S105
@@ -36,7 +36,24 @@ CACHES = {
     }
 }
 
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# The worker the tests start (buyhive/tests/task_worker.py) writes its mail to files there.
+EMAIL_BACKEND = env.str(
+    "TEST_EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend"
+)
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default="")
+
+# The broker is real Redis (database 15, beside the cache), with keys and a queue of this test
+# session's own, so two test runs, `make run` and the end-to-end runs never take each
+# other's tasks. The worker subprocess is handed the same names through the environment.
+CELERY_BROKER_URL = env.str("TEST_CELERY_BROKER_URL", default="redis://127.0.0.1:6379/15")
+CELERY_KEY_PREFIX = env.str("CELERY_KEY_PREFIX", default=f"buyhive-test-{os.getpid()}:")
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    **CELERY_BROKER_TRANSPORT_OPTIONS,
+    "global_keyprefix": CELERY_KEY_PREFIX,
+}
+CELERY_TASK_DEFAULT_QUEUE = env.str(
+    "CELERY_TASK_DEFAULT_QUEUE", default=f"buyhive-test-{os.getpid()}"
+)
 # bcrypt at full cost makes each test login ~0.3 s; the hasher is the same family.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
