@@ -44,6 +44,15 @@ class TotalSerializer(serializers.Serializer):
     amount = serializers.CharField(help_text='Decimal string, e.g. "59.97"')
 
 
+class ConvertedTotalSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    amount = serializers.CharField()
+    rates_date = serializers.DateField(allow_null=True, help_text="The ECB publication day used")
+    left_out = serializers.ListField(
+        child=serializers.CharField(), help_text="Currencies without a rate, not added"
+    )
+
+
 @extend_schema_serializer(component_name="Cart")
 class CartOutputSerializer(serializers.Serializer):
     """A cart with its item count and totals (``carts.selectors.CartSummary``).
@@ -61,8 +70,15 @@ class CartOutputSerializer(serializers.Serializer):
     share_url = serializers.SerializerMethodField(
         help_text="The public read-only link, or null when the cart is not shared."
     )
+    total_converted = serializers.SerializerMethodField(
+        help_text="With `?currency=`: the totals in that currency (ECB rates), else null."
+    )
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
+
+    @extend_schema_field(ConvertedTotalSerializer(allow_null=True))
+    def get_total_converted(self, cart: m.Cart) -> dict[str, Any] | None:
+        return getattr(cart, "total_converted", None)
 
     @extend_schema_field(TotalSerializer(many=True))
     def get_totals(self, cart: m.Cart) -> list[dict[str, str | None]]:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from buyhive.tests.task_worker import wait_for
 from carts.tests.watch_pages import report, save
 
 pytestmark = pytest.mark.django_db
@@ -92,12 +93,21 @@ def test_alert_on_unknown_or_other_users_item_is_404(auth_client: Any, other_cli
     assert other_client.get(f"/api/v1/items/{theirs['id']}/alert/").status_code == 200
 
 
-def test_notifications_list_unread_and_mark_read(auth_client: Any, other_client: Any) -> None:
+def test_notifications_list_unread_and_mark_read(
+    auth_client: Any, other_client: Any, worker: Any
+) -> None:
     item = save(auth_client, price="100.00")
     auth_client.put(f"/api/v1/items/{item['id']}/alert/", {"target_price": "80"}, format="json")
     report(auth_client, "79.00")
 
-    listing = auth_client.get("/api/v1/notifications/?unread=true").json()
+    listing = wait_for(
+        lambda: (
+            found
+            if (found := auth_client.get("/api/v1/notifications/?unread=true").json())["count"]
+            else None
+        ),
+        what="the notification",
+    )
     assert listing["count"] == 1
     (notification,) = listing["results"]
     assert notification["kind"] == "target_reached"

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -485,6 +486,15 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     "carts-purge-orphan-items": {"task": "carts.purge_orphan_items", "schedule": 24 * 3600.0},
     "sessions-clear-expired": {"task": "buyhive.clear_sessions", "schedule": 24 * 3600.0},
+    # The price watch: roll-up (idempotent, covers the last two days), the ECB's rates (they
+    # change once a working day, ~16:00 CET; hourly polling picks them up within the hour),
+    # and the daily digest of alert notifications.
+    "watch-roll-up": {"task": "carts.watch_roll_up", "schedule": crontab(minute=15, hour=0)},
+    "watch-refresh-rates": {"task": "carts.refresh_rates", "schedule": crontab(minute=5)},
+    "alerts-daily-digest": {
+        "task": "alerts.send_daily_digests",
+        "schedule": crontab(minute=0, hour=env.int("ALERT_DIGEST_HOUR_UTC", default=7)),
+    },
 }
 
 # =============================================================================
