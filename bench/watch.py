@@ -188,8 +188,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             assert response.status_code == 202, response.content
             wait_for(
-                lambda n=n: api.get("/api/v1/notifications/?limit=1", **auth).json()["count"]
-                > n,
+                lambda n=n: api.get("/api/v1/notifications/?limit=1", **auth).json()["count"] > n,
                 timeout=30,
                 interval=0.02,
                 what="the notification",
