@@ -37,8 +37,8 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from accounts.models import User
+from buyhive.product.urls import canonicalize_url
 from carts import services
-from carts.canonical import canonicalize_url
 from carts.models import URL_MAX, Cart, CartItem, Item, normalize_cart_name
 from carts.transactions import run_in_transaction
 

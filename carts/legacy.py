@@ -49,8 +49,8 @@ from django.utils import timezone
 from price_parser import Price
 
 from accounts.models import User, normalize_email
+from buyhive.product.urls import canonicalize_url
 from carts import models as m
-from carts.canonical import canonicalize_url
 from carts.models import Cart, CartItem, Item, normalize_cart_name
 from carts.transactions import run_in_transaction
 from carts.validation import clean_http_url, clean_price

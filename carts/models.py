@@ -30,7 +30,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from carts.canonical import canonicalize_url
+from buyhive.product.urls import canonicalize_url
 from carts.watch.matching import match_key
 
 # Bounded text, shared by the models, the serializers and the legacy importer.
@@ -139,7 +139,7 @@ class Item(models.Model):
     )
     #: Blank only for legacy items the prototype saved without an address.
     url = models.URLField(max_length=URL_MAX, blank=True)
-    #: ``carts.canonical.canonicalize_url(url)``, kept by ``save()``; unique per owner. Null
+    #: ``buyhive.product.urls.canonicalize_url(url)``, kept by ``save()``; unique per owner. Null
     #: when there is no URL (the partial unique index skips nulls).
     canonical_url = models.CharField(max_length=URL_MAX, null=True, blank=True, editable=False)
     title = models.CharField(max_length=TITLE_MAX, blank=True)

@@ -38,8 +38,8 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from buyhive.exceptions import LimitExceeded, NotFound, ValidationFailed
+from buyhive.product.urls import canonicalize_url
 from carts import models as m
-from carts.canonical import canonicalize_url
 from carts.models import Cart, CartItem, CartOwner, Item, normalize_cart_name
 from carts.selectors import parse_object_id
 from carts.transactions import run_in_transaction
@@ -48,8 +48,8 @@ from carts.validation import (
     clean_cart_name,
     clean_currency,
     clean_http_url,
+    clean_input_text,
     clean_price,
-    clean_text,
     clean_variant,
 )
 from carts.watch import services as watch
@@ -103,17 +103,17 @@ def _optional_url(value: Any) -> str:
 
 _ITEM_CLEANERS: dict[str, Callable[[Any], Any]] = {
     "url": clean_http_url,
-    "title": lambda v: clean_text(v, max_length=m.TITLE_MAX),
-    "brand": lambda v: clean_text(v, max_length=m.BRAND_MAX),
-    "description": lambda v: clean_text(v, max_length=m.DESCRIPTION_MAX, multiline=True),
+    "title": lambda v: clean_input_text(v, max_length=m.TITLE_MAX),
+    "brand": lambda v: clean_input_text(v, max_length=m.BRAND_MAX),
+    "description": lambda v: clean_input_text(v, max_length=m.DESCRIPTION_MAX, multiline=True),
     "price": clean_price,
     "currency": clean_currency,
-    "price_raw": lambda v: clean_text(v, max_length=m.PRICE_RAW_MAX),
+    "price_raw": lambda v: clean_input_text(v, max_length=m.PRICE_RAW_MAX),
     "image_url": _optional_url,
     "availability": clean_availability,
-    "sku": lambda v: clean_text(v, max_length=m.IDENTIFIER_MAX),
-    "gtin": lambda v: clean_text(v, max_length=m.IDENTIFIER_MAX),
-    "mpn": lambda v: clean_text(v, max_length=m.IDENTIFIER_MAX),
+    "sku": lambda v: clean_input_text(v, max_length=m.IDENTIFIER_MAX),
+    "gtin": lambda v: clean_input_text(v, max_length=m.IDENTIFIER_MAX),
+    "mpn": lambda v: clean_input_text(v, max_length=m.IDENTIFIER_MAX),
     "variant": clean_variant,
 }
 
@@ -224,7 +224,7 @@ def cart_create(*, owner: Any, name: Any, description: Any = "") -> Cart:
     """Create a cart. 400 on a duplicate name, 409 past ``MAX_CARTS_PER_USER``."""
     name = _clean_field(clean_cart_name, name, "name")
     description = _clean_field(
-        lambda v: clean_text(v, max_length=m.CART_DESCRIPTION_MAX, multiline=True),
+        lambda v: clean_input_text(v, max_length=m.CART_DESCRIPTION_MAX, multiline=True),
         description,
         "description",
     )
@@ -269,7 +269,7 @@ def cart_update(*, cart: Cart, name: Any = None, description: Any = None) -> Car
         changed.append("name")
     if description is not None:
         cart.description = _clean_field(
-            lambda v: clean_text(v, max_length=m.CART_DESCRIPTION_MAX, multiline=True),
+            lambda v: clean_input_text(v, max_length=m.CART_DESCRIPTION_MAX, multiline=True),
             description,
             "description",
         )
@@ -489,7 +489,7 @@ def cart_add_item(
     quantity = _clean_quantity(quantity)
     if note is not None:
         note = _clean_field(
-            lambda v: clean_text(v, max_length=m.NOTE_MAX, multiline=True), note, "note"
+            lambda v: clean_input_text(v, max_length=m.NOTE_MAX, multiline=True), note, "note"
         )
     cleaned = clean_item_data(data, partial=False) if data is not None else None
     existing: Item | None = None
@@ -664,7 +664,7 @@ def cart_share_by_email(
         text = f"Ensure there are no more than {settings.MAX_SHARE_RECIPIENTS} addresses."
         raise ValidationFailed(text, fields={"emails": [text]})
     message = _clean_field(
-        lambda v: clean_text(v, max_length=m.NOTE_MAX, multiline=True), message, "message"
+        lambda v: clean_input_text(v, max_length=m.NOTE_MAX, multiline=True), message, "message"
     )
     token, _created = cart_share_link_create(cart=cart)
     rows = membership_rows(user=sender, cart=cart)

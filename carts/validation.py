@@ -24,8 +24,8 @@ __all__ = [
     "clean_cart_name",
     "clean_currency",
     "clean_http_url",
+    "clean_input_text",
     "clean_price",
-    "clean_text",
     "clean_variant",
 ]
 
@@ -77,9 +77,11 @@ def clean_http_url(value: Any, *, max_length: int = m.URL_MAX) -> str:
     return url
 
 
-def clean_text(value: Any, *, max_length: int, multiline: bool = False) -> str:
-    """Trimmed text of at most ``max_length`` characters; ``None`` counts as empty.
+def clean_input_text(value: Any, *, max_length: int, multiline: bool = False) -> str:
+    """Trimmed text a client sent, of at most ``max_length`` characters; ``None`` is empty.
 
+    Strict where :func:`buyhive.product.text.clean_text` (for text read from a page) is
+    lenient: what cannot be accepted raises ValueError, so the client hears about it.
     Control characters are refused (single-line) or removed except tabs and newlines
     (``multiline``), so that nothing unprintable reaches an email header or a page.
     """
@@ -98,7 +100,7 @@ def clean_text(value: Any, *, max_length: int, multiline: bool = False) -> str:
 
 
 def clean_cart_name(value: Any) -> str:
-    name = clean_text(value, max_length=m.CART_NAME_MAX)
+    name = clean_input_text(value, max_length=m.CART_NAME_MAX)
     if not name:
         raise ValueError("This field may not be blank.")
     return " ".join(name.split())
@@ -175,10 +177,10 @@ def clean_variant(value: Any) -> dict[str, str]:
         raise ValueError(f"Ensure there are no more than {MAX_VARIANT_KEYS} attributes.")
     cleaned: dict[str, str] = {}
     for raw_key, raw_value in value.items():
-        key = clean_text(raw_key, max_length=MAX_VARIANT_KEY_LENGTH)
+        key = clean_input_text(raw_key, max_length=MAX_VARIANT_KEY_LENGTH)
         if not key or key.startswith("$") or "." in key:
             raise ValueError("Attribute names must be non-empty and may not contain '.' or '$'.")
         if isinstance(raw_value, bool) or not isinstance(raw_value, (str, int, float)):
             raise ValueError("Attribute values must be strings or numbers.")
-        cleaned[key] = clean_text(str(raw_value), max_length=MAX_VARIANT_VALUE_LENGTH)
+        cleaned[key] = clean_input_text(str(raw_value), max_length=MAX_VARIANT_VALUE_LENGTH)
     return cleaned

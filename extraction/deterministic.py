@@ -28,7 +28,7 @@ Deliberate rules beyond "first source wins":
 * A retailer id (``product:retailer_item_id``) that is a valid GTIN is the GTIN, not the SKU.
 * The canonical URL is ``<link rel=canonical>``, else ``og:url``, when on the same site
   (host, ignoring ``www.``), else the page address; always through
-  :func:`carts.canonical.canonicalize_url` (tracking parameters dropped).
+  :func:`buyhive.product.urls.canonicalize_url` (tracking parameters dropped).
 
 Currency comes from the structured data, the price's own symbol or code, or the page's
 locale (``<html lang>``, ``og:locale``, the content-language meta; the country-code TLD only
@@ -49,7 +49,8 @@ from urllib.parse import urlsplit
 import structlog
 from lxml import etree
 
-from carts.canonical import canonicalize_url
+from buyhive.product.text import clean_text
+from buyhive.product.urls import canonicalize_url
 from extraction.heuristics import (
     Anchor,
     Guess,
@@ -69,7 +70,6 @@ from extraction.normalize import (
     PageLocale,
     absolute_url,
     clean_identifier,
-    clean_text,
     currency_for_country,
     normalize_availability,
     normalize_gtin,
@@ -719,7 +719,7 @@ def _set_canonical(
     tree: Any = None,
 ) -> None:
     """``<link rel=canonical>`` or ``og:url`` when on the same site, else the page address;
-    canonicalised (tracking parameters dropped, see carts.canonical)."""
+    canonicalised (tracking parameters dropped, see buyhive.product.urls)."""
     candidates: list[Candidate] = []
     if tree is not None:
         for link in tree.iter("link"):

@@ -53,6 +53,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from lxml import etree
 
+from buyhive.product.text import ADD_TO_CART_PHRASES, BUY_LABEL_WORDS
 from extraction.normalize import (
     PageLocale,
     PriceMatch,
@@ -439,21 +440,8 @@ def find_title_anchor(tree: Any, page: PageText, hints: list[str]) -> Anchor | N
     return None
 
 
-_CART_PHRASES = (
-    "add to cart", "add to bag", "add to basket", "add to trolley", "add to shopping cart",
-    "add to shopping bag", "add to order", "buy now", "buy it now", "buy", "order now",
-    "in den warenkorb", "in den einkaufswagen", "in den einkaufskorb", "warenkorb",
-    "jetzt kaufen", "ajouter au panier", "ajouter", "acheter", "añadir al carrito",
-    "añadir a la cesta", "añadir", "agregar al carrito", "comprar", "aggiungi al carrello",
-    "acquista", "in winkelwagen", "toevoegen", "dodaj do koszyka", "do koszyka", "kup teraz",
-    "do košíka", "do košíku", "vložiť do košíka", "vložit do košíku", "koupit", "kúpiť",
-    "adaugă în coș", "adauga in cos", "adaugă în coş", "kosárba", "lägg i varukorgen",
-    "lägg i kundvagnen", "köp", "læg i kurv", "legg i handlekurven", "lisää ostoskoriin",
-    "osta", "в корзину", "купить", "sepete ekle", "カートに入れる", "購入", "加入購物車",
-    "加入购物车", "放入購物車", "立即購買", "立即购买", "直接購買", "我要購買", "購買", "장바구니",
-    "구매하기", "바로구매", "أضف إلى", "أضف لل", "اشتر", "הוסף לסל", "thêm vào giỏ",
-    "mua ngay", "masukkan keranjang", "beli sekarang", "ใส่ตะกร้า", "ซื้อเลย",
-)  # fmt: skip
+# A buy button's label starts with one of these (see buyhive.product.text).
+_CART_PHRASES = ADD_TO_CART_PHRASES + BUY_LABEL_WORDS
 _CART_TEXT_RE = re.compile(r"^\W{0,3}(?:" + phrase_pattern(_CART_PHRASES) + r")(?!\w)")
 _CART_ATTR_RE = re.compile(
     r"add[-_ ]?to[-_ ]?(?:cart|bag|basket|trolley)|addtocart|add2cart|addtobag|addtobasket|"

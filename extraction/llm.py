@@ -544,8 +544,12 @@ MAX_HTML_CHARS = 2_000_000  # the API's own cap; a larger string is cut before p
 
 
 @dataclass(frozen=True)
-class PageText:
-    """The text sent to the model, and the title found on the page (if any)."""
+class PageExcerpt:
+    """The product's region of a page as the model reads it, and the page's title (if any).
+
+    Not :class:`extraction.heuristics.PageText`, the whole visible text with each piece's
+    element, which the deterministic extractor walks: this is a cut-down plain string.
+    """
 
     text: str
     title: str | None
@@ -645,7 +649,7 @@ def _product_window(body: str, title: str | None, max_chars: int) -> str:
     return first + gap + body[second_start : second_start + second_len]
 
 
-def prepare_page(*, html: str | None, text: str | None, max_chars: int) -> PageText:
+def prepare_page(*, html: str | None, text: str | None, max_chars: int) -> PageExcerpt:
     """The product's region of the page, at most ``max_chars`` characters.
 
     The extension's ``text`` (what the browser rendered) is preferred to text rebuilt from
@@ -661,11 +665,11 @@ def prepare_page(*, html: str | None, text: str | None, max_chars: int) -> PageT
         body = text
     body = _collapse(body.replace("\x00", ""))
     if len(body) <= max_chars:
-        return PageText(text=body, title=title)
+        return PageExcerpt(text=body, title=title)
     window = _product_window(body, title, max_chars)
     if title and title not in window:
         window = (title + "\n" + window)[:max_chars]
-    return PageText(text=window, title=title)
+    return PageExcerpt(text=window, title=title)
 
 
 # --------------------------------------------------------------------------------------------
@@ -709,7 +713,7 @@ SYSTEM_PROMPT = (
 )
 
 
-def build_user_message(*, url: str, page: PageText, wanted: Sequence[str], nonce: str) -> str:
+def build_user_message(*, url: str, page: PageExcerpt, wanted: Sequence[str], nonce: str) -> str:
     """The user turn: the wanted fields, then the page fenced as data by nonce-tagged markers."""
     begin, end = f"<<<PAGE DATA {nonce}>>>", f"<<<END PAGE DATA {nonce}>>>"
     # The page cannot forge a marker line: it never sees the nonce, and "<<<" is defused.

@@ -1,5 +1,6 @@
 """Normalisation of what pages say into clean values: prices, currencies, availability,
-locales, addresses and identifiers.
+locales, addresses and identifiers (page text itself is cleaned by
+:func:`buyhive.product.text.clean_text`).
 
 Everything here is pure, Django-free and total: bad input gives ``None``, never an exception.
 
@@ -32,12 +33,13 @@ Availability
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urljoin, urlsplit
+
+from buyhive.product.text import clean_text
 
 __all__ = [
     "AVAILABILITY_TERMS",
@@ -49,7 +51,6 @@ __all__ = [
     "absolute_url",
     "availability_in_stock",
     "clean_identifier",
-    "clean_text",
     "currency_for_country",
     "decimal_separator_for",
     "find_prices",
@@ -638,30 +639,6 @@ def availability_in_stock(term: str | None) -> bool | None:
 # --------------------------------------------------------------------------------------------
 # Text, addresses, identifiers
 # --------------------------------------------------------------------------------------------
-
-_TAG_RE = re.compile(r"<[^>]{0,2000}>")
-_WS_RE = re.compile(r"\s+")
-
-
-def clean_text(value: Any, *, max_length: int = 5000) -> str | None:
-    """Plain text: HTML tags removed, entities decoded, whitespace collapsed; None if empty."""
-    if isinstance(value, list):
-        value = next((v for v in value if isinstance(v, str) and v.strip()), None)
-    if not isinstance(value, str):
-        return None
-    text = value
-    if "<" in text:
-        text = _TAG_RE.sub(" ", text)
-    if "&" in text:
-        text = html.unescape(text)
-        if "<" in text:  # entities that encoded markup (&lt;strong&gt;)
-            text = _TAG_RE.sub(" ", text)
-    text = _WS_RE.sub(" ", text).strip()
-    if not text:
-        return None
-    if len(text) > max_length:
-        text = text[: max_length - 1].rstrip() + "…"
-    return text
 
 
 def absolute_url(value: Any, base: str | None) -> str | None:

@@ -27,8 +27,8 @@ from django.conf import settings
 
 from buyhive import metrics
 from buyhive.cache import cache_get, cache_set
+from buyhive.product.urls import canonicalize_url
 from carts import models as item_limits
-from carts.canonical import canonicalize_url
 from extraction.deterministic import extract_deterministic
 from extraction.llm import LLMOutcome, llm_fill
 from extraction.types import ExtractionResult

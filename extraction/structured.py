@@ -2,11 +2,8 @@
 
 Works on an lxml tree parsed once by the caller (:mod:`extraction.deterministic`).
 
-* JSON-LD is read by :func:`parse_jsonld_text`, which accepts what browsers and search engines
-  tolerate: HTML comment and CDATA wrappers, control characters in strings, trailing commas,
-  JavaScript comments, single-quoted strings, several objects in one script. Nesting is
-  walked iteratively and only :data:`MAX_DEPTH` levels deep, so a 10,000-level document
-  cannot exhaust the stack.
+* JSON-LD is read and walked by the shared reader, :mod:`buyhive.product.jsonld` (tolerant of
+  what browsers and search engines tolerate, iterative and depth-bounded).
 * Microdata is read in one pass over the ``itemprop`` elements (W3C microdata value rules)
   into the JSON-LD shape, so one reader serves both. Loose ``itemprop`` attributes outside
   any item (a common mistake) are kept as a weaker fallback.
@@ -21,7 +18,6 @@ Product nodes that only differ by size are handled there too.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -30,10 +26,20 @@ from urllib.parse import parse_qsl, urlsplit
 
 from lxml import etree
 
+from buyhive.product.jsonld import (
+    MAX_DEPTH,
+    PRODUCT_TYPES,
+    TypedNode,
+    first_value,
+    read_jsonld_scripts,
+    scalar_value,
+    type_names,
+    walk_typed_nodes,
+)
+from buyhive.product.text import clean_text
 from extraction.normalize import (
     absolute_url,
     clean_identifier,
-    clean_text,
     normalize_availability,
     normalize_gtin,
     parse_price_value,
@@ -41,248 +47,16 @@ from extraction.normalize import (
 from extraction.types import Source
 
 __all__ = [
-    "MAX_DEPTH",
     "MetaTags",
     "OfferInfo",
     "ProductNode",
     "StructuredData",
     "extract_structured",
-    "parse_jsonld_text",
     "product_values",
     "select_product",
 ]
 
-#: How deep JSON-LD and microdata are walked. Real pages nest a product 2-6 levels deep.
-MAX_DEPTH = 40
-#: A JSON-LD block larger than this is not repaired when it is invalid (repair is Python-speed).
-MAX_REPAIR_CHARS = 300_000
-#: At most this many typed nodes are collected from one page.
-MAX_NODES = 2_000
-
-PRODUCT_TYPES = frozenset(
-    {
-        "product",
-        "productgroup",
-        "productmodel",
-        "individualproduct",
-        "someproducts",
-        "vehicle",
-        "car",
-        "motorcycle",
-        "book",
-        "dietarysupplement",
-        "drug",
-    }
-)
-# Under these keys a node describes another product than the page's.
-_FOREIGN_KEYS = frozenset(
-    {
-        "isrelatedto",
-        "issimilarto",
-        "isaccessoryorsparepartfor",
-        "isconsumablefor",
-        "isvariantof",
-        "review",
-        "reviews",
-        "itemreviewed",
-        "seller",
-        "brand",
-        "manufacturer",
-        "offeredby",
-        "isbasedon",
-        "related",
-        "relatedproducts",
-    }
-)
 _SKIP_PRICE_TYPES = ("strikethrough", "listprice", "msrp", "srp", "regular", "original", "was")
-
-
-# --------------------------------------------------------------------------------------------
-# JSON-LD parsing
-# --------------------------------------------------------------------------------------------
-
-_WRAPPER_RE = re.compile(r"^\s*(?://\s*)?(?:<!--|<!\[CDATA\[)|(?://\s*)?(?:-->|\]\]>)\s*;?\s*$")
-
-
-def _strip_wrappers(text: str) -> str:
-    text = text.strip().lstrip("\ufeff")
-    for _ in range(3):
-        stripped = _WRAPPER_RE.sub("", text).strip()
-        if stripped == text:
-            break
-        text = stripped
-    return text.rstrip(";").strip()
-
-
-def _repair_json(text: str) -> str:
-    """Rewrite near-JSON into JSON: drop comments and trailing commas, turn single-quoted
-    strings into double-quoted ones, escape raw control characters, NaN/undefined -> null."""
-    out: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == '"' or ch == "'":
-            quote = ch
-            j = i + 1
-            buf: list[str] = []
-            while j < n:
-                c = text[j]
-                if c == "\\" and j + 1 < n:
-                    nxt = text[j + 1]
-                    if quote == "'" and nxt == "'":
-                        buf.append("'")
-                    else:
-                        buf.append(c + nxt)
-                    j += 2
-                    continue
-                if c == quote:
-                    break
-                if c == '"':  # only possible inside a single-quoted string
-                    buf.append('\\"')
-                elif c < " ":
-                    buf.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(c, " "))
-                else:
-                    buf.append(c)
-                j += 1
-            out.append('"' + "".join(buf) + '"')
-            i = j + 1
-            continue
-        if ch == "/" and i + 1 < n and text[i + 1] == "/":
-            end = text.find("\n", i)
-            i = n if end < 0 else end
-            continue
-        if ch == "/" and i + 1 < n and text[i + 1] == "*":
-            end = text.find("*/", i + 2)
-            i = n if end < 0 else end + 2
-            continue
-        if ch == ",":
-            j = i + 1
-            while j < n and text[j] in " \t\r\n":
-                j += 1
-            if j >= n or text[j] in "}]":
-                i += 1
-                continue
-        if ch.isalpha():
-            j = i
-            while j < n and (text[j].isalnum() or text[j] == "_"):
-                j += 1
-            word = text[i:j]
-            out.append("null" if word in ("NaN", "undefined", "Infinity") else word)
-            i = j
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-_DECODER = json.JSONDecoder(strict=False)
-
-
-def _decode_many(text: str) -> list[Any]:
-    """Decode one or several concatenated JSON values; skip junk between them."""
-    values: list[Any] = []
-    pos, n, attempts = 0, len(text), 0
-    while pos < n and attempts < 50:
-        while pos < n and text[pos] in " \t\r\n,;":
-            pos += 1
-        if pos >= n:
-            break
-        try:
-            value, end = _DECODER.raw_decode(text, pos)
-        except RecursionError:
-            raise
-        except ValueError:
-            attempts += 1
-            nxt = min(
-                (k for k in (text.find("{", pos + 1), text.find("[", pos + 1)) if k >= 0),
-                default=-1,
-            )
-            if nxt < 0:
-                break
-            pos = nxt
-            continue
-        values.append(value)
-        pos = end
-    return values
-
-
-def parse_jsonld_text(raw: str) -> tuple[list[Any], bool]:
-    """Parse one JSON-LD script's text. Returns ``(values, was_invalid)``; never raises."""
-    text = _strip_wrappers(raw or "")
-    if not text:
-        return [], False
-    try:
-        return [_DECODER.decode(text)], False
-    except RecursionError:
-        return [], True
-    except ValueError:
-        pass
-    try:
-        values = _decode_many(text)
-        if values and len(values) > 1:
-            return values, True
-        if len(text) <= MAX_REPAIR_CHARS:
-            repaired = _decode_many(_repair_json(text))
-            if repaired:
-                return repaired, True
-        return values, True
-    except RecursionError:
-        return [], True
-
-
-# --------------------------------------------------------------------------------------------
-# Walking typed nodes
-# --------------------------------------------------------------------------------------------
-
-
-def _type_names(node: dict[str, Any]) -> set[str]:
-    raw = node.get("@type", node.get("type"))
-    values = raw if isinstance(raw, list) else [raw]
-    names = set()
-    for value in values[:10]:
-        if isinstance(value, str) and value:
-            names.add(re.split(r"[/#:]", value.strip())[-1].lower())
-    return names
-
-
-@dataclass(slots=True)
-class TypedNode:
-    node: dict[str, Any]
-    types: set[str]
-    source: Source  # "json-ld" | "microdata"
-    order: int
-    foreign: bool  # found under isRelatedTo, review, ... (describes something else)
-    parent_types: frozenset[str] = frozenset()
-
-
-def _walk(roots: list[Any], source: Source, start_order: int, out: list[TypedNode]) -> None:
-    """Collect every dict with a @type, iteratively and depth-bounded."""
-    stack: list[tuple[Any, int, bool, frozenset[str]]] = [
-        (root, 0, False, frozenset()) for root in reversed(roots)
-    ]
-    order = start_order
-    while stack and len(out) < MAX_NODES:
-        value, depth, foreign, parent_types = stack.pop()
-        if depth > MAX_DEPTH:
-            continue
-        if isinstance(value, list):
-            for item in reversed(value[:500]):
-                stack.append((item, depth + 1, foreign, parent_types))
-            continue
-        if not isinstance(value, dict):
-            continue
-        types = _type_names(value)
-        if types:
-            out.append(TypedNode(value, types, source, order, foreign, parent_types))
-            order += 1
-        children = []
-        for key, child in value.items():
-            if isinstance(child, (dict, list)):
-                key_l = key.lower() if isinstance(key, str) else ""
-                children.append(
-                    (child, depth + 1, foreign or key_l in _FOREIGN_KEYS, frozenset(types))
-                )
-        stack.extend(reversed(children))
 
 
 # --------------------------------------------------------------------------------------------
@@ -464,46 +238,26 @@ class OfferInfo:
     aggregate: bool = False
 
 
-def _first(value: Any) -> Any:
-    if isinstance(value, list):
-        for item in value:
-            if item not in (None, "", [], {}):
-                return item
-        return None
-    return value
-
-
-def _text_of(value: Any) -> Any:
-    """A JSON-LD value that may be ``{"@value": ...}`` or ``{"name": ...}``."""
-    value = _first(value)
-    if isinstance(value, dict):
-        for key in ("@value", "value", "name", "@id"):
-            if key in value and not isinstance(value[key], (dict, list)):
-                return value[key]
-        return None
-    return value
-
-
 def _price_of(spec: dict[str, Any]) -> tuple[Any, Any]:
     """Price and currency of an Offer, looking into priceSpecification when needed."""
-    price = _first(spec.get("price"))
-    currency = _text_of(spec.get("priceCurrency") or spec.get("pricecurrency"))
+    price = first_value(spec.get("price"))
+    currency = scalar_value(spec.get("priceCurrency") or spec.get("pricecurrency"))
     if isinstance(price, dict):
-        price = _text_of(price)
+        price = scalar_value(price)
     if price in (None, ""):
         specs = spec.get("priceSpecification")
         specs = specs if isinstance(specs, list) else [specs]
         for item in specs[:20]:
             if not isinstance(item, dict):
                 continue
-            kind = str(_text_of(item.get("priceType")) or "").lower()
+            kind = str(scalar_value(item.get("priceType")) or "").lower()
             if any(word in kind for word in _SKIP_PRICE_TYPES):
                 continue
             if item.get("referenceQuantity") is not None or item.get("unitCode"):
                 continue  # a per-unit price
-            if _first(item.get("price")) not in (None, ""):
-                price = _first(item.get("price"))
-                currency = currency or _text_of(item.get("priceCurrency"))
+            if first_value(item.get("price")) not in (None, ""):
+                price = first_value(item.get("price"))
+                currency = currency or scalar_value(item.get("priceCurrency"))
                 break
     return price, currency
 
@@ -518,14 +272,14 @@ def collect_offers(node: dict[str, Any], depth: int = 0) -> list[OfferInfo]:
     for item in items[:100]:
         if not isinstance(item, dict) or depth > 4:
             continue
-        types = _type_names(item)
+        types = type_names(item)
         aggregate = "aggregateoffer" in types
         price, currency = _price_of(item)
         if aggregate and price in (None, ""):
-            price = _first(item.get("lowPrice") or item.get("lowprice"))
-        amount = parse_price_value(_text_of(price) if isinstance(price, dict) else price)
-        availability = normalize_availability(_text_of(item.get("availability")))
-        url = _text_of(item.get("url"))
+            price = first_value(item.get("lowPrice") or item.get("lowprice"))
+        amount = parse_price_value(scalar_value(price) if isinstance(price, dict) else price)
+        availability = normalize_availability(scalar_value(item.get("availability")))
+        url = scalar_value(item.get("url"))
         if amount is not None or availability is not None:
             offers.append(
                 OfferInfo(
@@ -557,9 +311,9 @@ def collect_offers(node: dict[str, Any], depth: int = 0) -> list[OfferInfo]:
 
 def _brand_of(node: dict[str, Any]) -> str | None:
     for key in ("brand", "manufacturer"):
-        value = _first(node.get(key))
+        value = first_value(node.get(key))
         if isinstance(value, dict):
-            value = _first(value.get("name")) or None
+            value = first_value(value.get("name")) or None
         name = clean_text(value, max_length=120) if isinstance(value, str) else None
         if name and not name.lower().startswith(("http://", "https://")):
             return name
@@ -574,7 +328,7 @@ def _images_of(node: dict[str, Any], base_url: str | None) -> list[str]:
     images: list[str] = []
     for item in items[:50]:
         if isinstance(item, dict):
-            item = _first(item.get("contentUrl") or item.get("url") or item.get("@id"))
+            item = first_value(item.get("contentUrl") or item.get("url") or item.get("@id"))
         url = absolute_url(item, base_url)
         if url and url not in images:
             images.append(url)
@@ -587,15 +341,15 @@ _VARIANT_KEYS = ("color", "colour", "size", "material", "pattern", "style", "fla
 def _variant_of(node: dict[str, Any]) -> dict[str, str] | None:
     variant: dict[str, str] = {}
     for key in _VARIANT_KEYS:
-        value = clean_text(_text_of(node.get(key)), max_length=80)
+        value = clean_text(scalar_value(node.get(key)), max_length=80)
         if value:
             variant["color" if key == "colour" else key] = value
     props = node.get("additionalProperty")
     for prop in (props if isinstance(props, list) else [props])[:30]:
         if not isinstance(prop, dict):
             continue
-        name = clean_text(_text_of(prop.get("name")), max_length=40)
-        value = clean_text(_text_of(prop.get("value")), max_length=80)
+        name = clean_text(scalar_value(prop.get("name")), max_length=40)
+        value = clean_text(scalar_value(prop.get("value")), max_length=80)
         if name and value and name.lower() in _VARIANT_KEYS:
             variant.setdefault(name.lower(), value)
     return variant or None
@@ -622,29 +376,29 @@ def _identifier(value: Any) -> str | None:
 def product_values(node: dict[str, Any], base_url: str | None) -> dict[str, Any]:
     """Raw field values of one product node (JSON-LD or converted microdata)."""
     values: dict[str, Any] = {
-        "title": clean_text(_text_of(node.get("name")), max_length=300),
-        "description": clean_text(_text_of(node.get("description")), max_length=5000),
+        "title": clean_text(scalar_value(node.get("name")), max_length=300),
+        "description": clean_text(scalar_value(node.get("description")), max_length=5000),
         "brand": _brand_of(node),
-        "sku": _identifier(_text_of(node.get("sku"))),
-        "mpn": clean_identifier(_text_of(node.get("mpn"))),
+        "sku": _identifier(scalar_value(node.get("sku"))),
+        "mpn": clean_identifier(scalar_value(node.get("mpn"))),
         "images": _images_of(node, base_url),
-        "url": _text_of(node.get("url")),
+        "url": scalar_value(node.get("url")),
         "variant": _variant_of(node),
     }
     gtin = None
     for key in ("gtin13", "gtin", "gtin12", "gtin14", "gtin8", "ean", "isbn", "upc"):
-        gtin = normalize_gtin(_text_of(node.get(key)))
+        gtin = normalize_gtin(scalar_value(node.get(key)))
         if gtin:
             break
     if gtin is None:
-        product_id = _text_of(node.get("productID") or node.get("productId"))
+        product_id = scalar_value(node.get("productID") or node.get("productId"))
         if isinstance(product_id, str):
             gtin = normalize_gtin(_GLOBAL_ID_PREFIX_RE.sub("", product_id))
     values["gtin"] = gtin
     if values["sku"] is None:
         # productID is meant for global ids ("isbn:..."); a shop's own code in it is taken
         # only when it looks like one token ("Ca304103-0000 Montre" is a label, not a code).
-        product_id = _text_of(node.get("productID") or node.get("productId"))
+        product_id = scalar_value(node.get("productID") or node.get("productId"))
         if isinstance(product_id, (str, int)):
             ident = clean_identifier(product_id)
             if ident and " " not in ident and not re.match(r"(?i)^(isbn|ean|gtin|upc):", ident):
@@ -764,7 +518,7 @@ def select_product(
         if any(o.price for o in values["offers"]) or group_variants.get(id(node)):
             score += 3
         if _same_page(values.get("url"), page_urls, base_url) or _same_page(
-            _text_of(node.node.get("@id")), page_urls, base_url
+            scalar_value(node.node.get("@id")), page_urls, base_url
         ):
             score += 2
         if values.get("title") and page_titles:
@@ -833,18 +587,12 @@ class StructuredData:
 def extract_structured(tree: Any, *, base_url: str | None) -> StructuredData:
     """JSON-LD, microdata, loose itemprops and meta tags of a parsed page."""
     data = StructuredData()
-    for script in tree.iter("script"):
-        kind = (script.get("type") or "").strip().lower()
-        if "ld+json" not in kind:
-            continue
-        values, invalid = parse_jsonld_text(script.text or "")
-        data.jsonld.extend(values)
-        data.jsonld_invalid += int(invalid)
-    _walk(data.jsonld, "json-ld", 0, data.nodes)
+    data.jsonld, data.jsonld_invalid = read_jsonld_scripts(tree)
+    walk_typed_nodes(data.jsonld, source="json-ld", start_order=0, out=data.nodes)
     try:
         microdata, data.loose = _microdata(tree, base_url)
     except (RecursionError, etree.XPathError, ValueError):  # pragma: no cover - defensive
         microdata = []
-    _walk(microdata, "microdata", len(data.nodes), data.nodes)
+    walk_typed_nodes(microdata, source="microdata", start_order=len(data.nodes), out=data.nodes)
     data.meta = read_meta(tree)
     return data

@@ -13,8 +13,8 @@ from carts.validation import (
     clean_cart_name,
     clean_currency,
     clean_http_url,
+    clean_input_text,
     clean_price,
-    clean_text,
     clean_variant,
 )
 
@@ -122,13 +122,13 @@ def test_clean_availability_refuses(value: Any) -> None:
         clean_availability(value)
 
 
-def test_clean_text() -> None:
-    assert clean_text("  hi  ", max_length=5) == "hi"
-    assert clean_text(None, max_length=5) == ""
-    assert clean_text("a\nb\x07c", max_length=10, multiline=True) == "a\nbc"
+def test_clean_input_text() -> None:
+    assert clean_input_text("  hi  ", max_length=5) == "hi"
+    assert clean_input_text(None, max_length=5) == ""
+    assert clean_input_text("a\nb\x07c", max_length=10, multiline=True) == "a\nbc"
     for bad, kwargs in [("a\nb", {}), (5, {}), ("toolong", {"max_length": 3})]:
         with pytest.raises(ValueError):
-            clean_text(bad, **{"max_length": 10, **kwargs})
+            clean_input_text(bad, **{"max_length": 10, **kwargs})
     assert clean_cart_name("  Big   list ") == "Big list"
 
 

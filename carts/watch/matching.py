@@ -9,7 +9,7 @@ saved the same page share one history.
 The rule (the extension implements exactly this, so it is deliberately simple):
 
 * host: lower case, IDNA (punycode) for a non-ASCII host, without a leading ``www.``, no port;
-* path: as the page has it, escapes normalised as in :mod:`carts.canonical`, without the
+* path: as the page has it, escapes normalised as in :mod:`buyhive.product.urls`, without the
   trailing slash (the root path is then empty);
 * query: every parameter except those named in :data:`DROP_PARAMS` and those whose name
   starts with ``utm_`` (names compared lower-cased), sorted by name (stable), written as
@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 from django.conf import settings
 
-from carts.canonical import TRACKING_PARAMS, canonicalize_url
+from buyhive.product.urls import TRACKING_PARAMS, canonicalize_url
 
 __all__ = ["DROP_PARAMS", "match_key", "observer_hash"]
 

@@ -12,7 +12,6 @@ from extraction.normalize import (
     absolute_url,
     availability_in_stock,
     clean_identifier,
-    clean_text,
     currency_for_country,
     decimal_separator_for,
     find_prices,
@@ -254,15 +253,6 @@ def test_availability_in_stock_folds_terms() -> None:
 
 
 # --- text, addresses, identifiers -------------------------------------------------------------
-
-
-def test_clean_text_strips_markup_entities_and_whitespace() -> None:
-    assert clean_text("<p>Soft &amp; <b>warm</b></p>\n\n  scarf") == "Soft & warm scarf"
-    assert clean_text("&lt;strong&gt;Bold&lt;/strong&gt; claim") == "Bold claim"
-    assert clean_text(["", "first"]) == "first"
-    assert clean_text("   ") is None
-    assert clean_text(5) is None
-    assert clean_text("abcdef", max_length=4) == "abc…"
 
 
 @pytest.mark.parametrize(

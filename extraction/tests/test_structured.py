@@ -9,12 +9,11 @@ from typing import Any
 import pytest
 from lxml import etree
 
+from buyhive.product.jsonld import MAX_DEPTH
 from extraction.structured import (
-    MAX_DEPTH,
     ProductNode,
     collect_offers,
     extract_structured,
-    parse_jsonld_text,
     product_values,
     select_product,
 )
@@ -50,72 +49,7 @@ PRODUCT = {
 }  # fmt: skip
 
 
-# --- tolerant JSON-LD -----------------------------------------------------------------------
-
-
-def test_valid_json_ld_parses() -> None:
-    values, invalid = parse_jsonld_text(json.dumps(PRODUCT))
-    assert values == [PRODUCT]
-    assert invalid is False
-
-
-@pytest.mark.parametrize(
-    "raw",
-    [
-        "<!-- " + json.dumps(PRODUCT) + " -->",
-        "//<![CDATA[\n" + json.dumps(PRODUCT) + "\n//]]>",
-        "<![CDATA[" + json.dumps(PRODUCT) + "]]>",
-        json.dumps(PRODUCT) + ";",
-    ],
-)
-def test_wrappers_browsers_ignore_are_removed(raw: str) -> None:
-    values, _ = parse_jsonld_text(raw)
-    assert values == [PRODUCT]
-
-
-def test_trailing_commas_comments_and_single_quotes_are_repaired() -> None:
-    raw = """{
-      // the product
-      '@type': 'Product', "name": 'Kettle "Deluxe"', /* price below */
-      "offers": [{"price": 12.5, "availability": undefined,},],
-    }"""
-    values, invalid = parse_jsonld_text(raw)
-    assert invalid is True
-    assert values == [
-        {"@type": "Product", "name": 'Kettle "Deluxe"',
-         "offers": [{"price": 12.5, "availability": None}]}
-    ]  # fmt: skip
-
-
-def test_control_characters_inside_strings_are_accepted() -> None:
-    values, _ = parse_jsonld_text('{"@type": "Product", "description": "line one\nline\ttwo"}')
-    assert values[0]["description"] == "line one\nline\ttwo"
-
-
-def test_several_objects_in_one_script_are_all_read() -> None:
-    raw = json.dumps({"@type": "BreadcrumbList"}) + "\n" + json.dumps(PRODUCT)
-    values, invalid = parse_jsonld_text(raw)
-    assert values == [{"@type": "BreadcrumbList"}, PRODUCT]
-    assert invalid is True
-
-
-def test_junk_between_objects_is_skipped() -> None:
-    values, _ = parse_jsonld_text('garbage {"a": 1} more junk {"b": 2}')
-    assert values == [{"a": 1}, {"b": 2}]
-
-
-@pytest.mark.parametrize("raw", ["", "   ", "not json at all", "{", "[[[[", "<!-- -->"])
-def test_hopeless_json_gives_nothing_without_raising(raw: str) -> None:
-    values, _ = parse_jsonld_text(raw)
-    assert values == [] or all(isinstance(v, (dict, list)) for v in values)
-
-
-def test_ten_thousand_levels_of_nesting_do_not_blow_the_stack() -> None:
-    values, invalid = parse_jsonld_text("[" * 10_000 + "]" * 10_000)
-    assert invalid is True
-    assert values == []
-    deep = '{"a":' * 5_000 + "1" + "}" * 5_000
-    parse_jsonld_text(deep)  # no RecursionError
+# --- depth bounds ---------------------------------------------------------------------------
 
 
 def test_deep_but_parseable_json_ld_is_walked_only_to_max_depth() -> None:

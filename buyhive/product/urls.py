@@ -28,7 +28,12 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-__all__ = ["TRACKING_PARAMS", "TRACKING_PREFIXES", "canonicalize_url", "is_tracking_param"]
+__all__ = [
+    "TRACKING_PARAMS",
+    "TRACKING_PREFIXES",
+    "canonicalize_url",
+    "is_tracking_param",
+]
 
 #: Query parameters that only say how the visitor arrived (ad clicks, newsletters, affiliate
 #: and social referrals, analytics session ids). Compared lower-cased.

@@ -1,10 +1,10 @@
-"""carts.canonical.canonicalize_url: one address per product, whatever campaign led there."""
+"""buyhive.product.urls.canonicalize_url: one address per product, whatever campaign led there."""
 
 from __future__ import annotations
 
 import pytest
 
-from carts.canonical import TRACKING_PARAMS, canonicalize_url, is_tracking_param
+from buyhive.product.urls import TRACKING_PARAMS, canonicalize_url, is_tracking_param
 
 
 @pytest.mark.parametrize(
