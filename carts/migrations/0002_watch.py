@@ -60,7 +60,6 @@ class Migration(migrations.Migration):
                 ('availability', models.CharField(blank=True, max_length=32)),
                 ('confirmed_at', models.DateTimeField(blank=True, null=True)),
                 ('pending', models.JSONField(blank=True, default=list)),
-                ('last_observed_at', models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.AddField(

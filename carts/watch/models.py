@@ -38,7 +38,6 @@ class WatchedProduct(models.Model):
     #: Changes reported and not confirmed yet, newest last:
     #: ``[{"fp", "first_at", "observer"}]`` (at most ``PENDING_MAX``).
     pending = models.JSONField(default=list, blank=True)
-    last_observed_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.key

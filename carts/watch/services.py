@@ -215,26 +215,25 @@ def observation_record(
         return ObservationOutcome(counted=False, view=view)
     fingerprint = view.fingerprint
 
-    def work() -> tuple[Observation, bool, bool]:
-        current = WatchedProduct.objects.get(pk=product.pk)
+    def decide(current: WatchedProduct) -> tuple[bool, bool, list[dict[str, Any]] | None]:
+        """``(confirmed, confirmed_now, new pending list or None when unchanged)``."""
+        if current.confirmed_at is not None and view_of(current) == view:
+            return True, False, None  # agrees with what everyone sees
         pending = [entry for entry in current.pending if isinstance(entry, dict)]
-        confirmed = current.confirmed_at is not None and view_of(current) == view
-        confirmed_now = False
-        if not confirmed:
-            entry = next((e for e in pending if e.get("fp") == fingerprint), None)
-            if entry is None:
-                pending.append(
-                    {"fp": fingerprint, "first_at": now.isoformat(), "observer": observer}
-                )
-                pending = pending[-PENDING_MAX:]
-            elif entry.get("observer") != observer and _qualifies(
-                owner_id=item.owner_id,
-                item=item,
-                first_reported=datetime.fromisoformat(entry["first_at"]),
-            ):
-                confirmed = confirmed_now = True
-                pending = [e for e in pending if e.get("fp") != fingerprint]
-        observation = Observation.objects.create(
+        entry = next((e for e in pending if e.get("fp") == fingerprint), None)
+        if entry is None:
+            pending.append({"fp": fingerprint, "first_at": now.isoformat(), "observer": observer})
+            return False, False, pending[-PENDING_MAX:]
+        if entry.get("observer") != observer and _qualifies(
+            owner_id=item.owner_id,
+            item=item,
+            first_reported=datetime.fromisoformat(entry["first_at"]),
+        ):
+            return True, True, [e for e in pending if e.get("fp") != fingerprint]
+        return False, False, None  # a change already pending, not confirmed by this one
+
+    def insert(current: WatchedProduct, confirmed: bool) -> Observation:
+        return Observation.objects.create(
             product=current,
             observer=observer,
             kind=kind,
@@ -244,7 +243,14 @@ def observation_record(
             availability=view.availability,
             confirmed=confirmed,
         )
-        updates: dict[str, Any] = {"pending": pending, "last_observed_at": now}
+
+    def work() -> tuple[Observation, bool, bool]:
+        current = WatchedProduct.objects.get(pk=product.pk)
+        confirmed, confirmed_now, pending = decide(current)
+        observation = insert(current, confirmed)
+        updates: dict[str, Any] = {}
+        if pending is not None:
+            updates["pending"] = pending
         if confirmed_now:
             updates.update(
                 price=view.price,
@@ -252,10 +258,18 @@ def observation_record(
                 availability=view.availability,
                 confirmed_at=now,
             )
-        WatchedProduct.objects.filter(pk=current.pk).update(**updates)
+        if updates:
+            WatchedProduct.objects.filter(pk=current.pk).update(**updates)
         return observation, confirmed, confirmed_now
 
-    observation, confirmed, confirmed_now = run_in_transaction(work, label="observation_record")
+    # Most reports change nothing about the product (the price everyone sees, or a change
+    # this observer already reported): one insert. A new pending change or a confirmation
+    # re-reads the product in a transaction, so concurrent reports cannot lose one another.
+    confirmed, confirmed_now, pending = decide(product)
+    if pending is None and not confirmed_now:
+        observation = insert(product, confirmed)
+    else:
+        observation, confirmed, confirmed_now = run_in_transaction(work, label="observation_record")
 
     changes: list[dict[str, Any]] = []
     own_before = view_of(item) if before is _UNKNOWN else before
