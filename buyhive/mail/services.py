@@ -24,6 +24,7 @@ from typing import Any
 
 import structlog
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError
 from django.db.models import F, Q
@@ -87,8 +88,9 @@ def send_templated_mail(
     full_context = {"site_name": settings.SITE_NAME, **context}
     headers: dict[str, str] = {}
     if unsubscribe:
-        full_context["unsubscribe_url"] = unsubscribe_url(address=address, kind=kind)
-        headers = unsubscribe_headers(address=address, kind=kind)
+        link = unsubscribe_url(address=address, kind=kind)
+        full_context["unsubscribe_url"] = link
+        headers = unsubscribe_headers(link)
     if subject is None:
         subject = render_to_string(f"{template}_subject.txt", full_context)
     body_html: str
@@ -179,7 +181,7 @@ def deliver(*, mail_id: str) -> str:
     """
     try:
         mail = OutboundMail.objects.get(pk=mail_id)
-    except (OutboundMail.DoesNotExist, ValueError, TypeError):
+    except (OutboundMail.DoesNotExist, DjangoValidationError, ValueError, TypeError):
         logger.warning("mail_missing", mail_id=mail_id)
         return "missing"
     if not _claim(mail.pk):

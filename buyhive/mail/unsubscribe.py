@@ -58,10 +58,10 @@ def unsubscribe_url(*, address: str, kind: str) -> str:
     return f"{settings.PUBLIC_BASE_URL}{path}"
 
 
-def unsubscribe_headers(*, address: str, kind: str) -> dict[str, str]:
+def unsubscribe_headers(url: str) -> dict[str, str]:
     """The two headers that make mail clients show a one-click unsubscribe (RFC 8058)."""
     return {
-        "List-Unsubscribe": f"<{unsubscribe_url(address=address, kind=kind)}>",
+        "List-Unsubscribe": f"<{url}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
 

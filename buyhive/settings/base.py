@@ -437,14 +437,52 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6379
 # Every broker key starts with this prefix (kombu's ``global_keyprefix``, Redis only).
 CELERY_KEY_PREFIX = env.str("CELERY_KEY_PREFIX", default="")
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="buyhive")
-CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
-    # A task not acknowledged within an hour (a worker killed mid-task) is delivered again;
-    # tasks are idempotent, so a second delivery is harmless.
-    "visibility_timeout": 3600,
-    "socket_connect_timeout": 1.0,
-    "socket_timeout": 2.0,
-    **({"global_keyprefix": CELERY_KEY_PREFIX} if CELERY_KEY_PREFIX else {}),
-}
+# Amazon SQS (a ``sqs://`` broker URL; production): the queue made by deploy/aws, by URL, so
+# the worker never lists or creates queues (least privilege). Its dead-letter queue is the
+# queue's own redrive policy, not the worker's business.
+CELERY_SQS_QUEUE_URL = env.str("CELERY_SQS_QUEUE_URL", default="")
+CELERY_SQS_REGION = env.str("CELERY_SQS_REGION", default=env.str("AWS_REGION", default="us-east-1"))
+# Only the tests' local SQS fake speaks plain HTTP.
+CELERY_SQS_IS_SECURE = env.bool("CELERY_SQS_IS_SECURE", default=True)
+# Long polling: a receive waits up to this long for a message (fewer empty receives, lower cost).
+CELERY_SQS_WAIT_TIME_SECONDS = env.int("CELERY_SQS_WAIT_TIME_SECONDS", default=20)
+
+
+def celery_transport_options(
+    *, broker_url: str, queue: str, key_prefix: str = "", sqs_queue_url: str = ""
+) -> dict[str, object]:
+    """kombu's transport options for the broker in use (Redis or SQS)."""
+    options: dict[str, object] = {
+        # A task not acknowledged within an hour (a worker killed mid-task, or a retry's
+        # countdown, at most 15 min, held by the worker) is delivered again; tasks are
+        # idempotent, so a second delivery is harmless.
+        "visibility_timeout": 3600,
+    }
+    if broker_url.startswith("sqs://"):
+        return {
+            **options,
+            "region": CELERY_SQS_REGION,
+            "predefined_queues": {queue: {"url": sqs_queue_url}},
+            "is_secure": CELERY_SQS_IS_SECURE,
+            "wait_time_seconds": CELERY_SQS_WAIT_TIME_SECONDS,
+            "polling_interval": 1,
+        }
+    return {
+        **options,
+        "socket_connect_timeout": 1.0,
+        "socket_timeout": 2.0,
+        **({"global_keyprefix": key_prefix} if key_prefix else {}),
+    }
+
+
+CELERY_BROKER_TRANSPORT_OPTIONS = celery_transport_options(
+    broker_url=CELERY_BROKER_URL,
+    queue=CELERY_TASK_DEFAULT_QUEUE,
+    key_prefix=CELERY_KEY_PREFIX,
+    sqs_queue_url=CELERY_SQS_QUEUE_URL,
+)
+# Remote control and events need broadcast queues that SQS (with predefined queues) lacks.
+CELERY_WORKER_ENABLE_REMOTE_CONTROL = not CELERY_BROKER_URL.startswith("sqs://")
 # A request publishes and answers: with the broker down, publishing gives up after about a
 # second (then the caller degrades as docs/reliability.md says), never the default minutes.
 CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
@@ -462,6 +500,11 @@ CELERY_TASK_IGNORE_RESULT = True
 # (at-least-once; tasks are idempotent). One task at a time per worker slot.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A task that raised (a bug, a dependency down past its retries) is rejected, not acked: on
+# SQS the queue's redrive policy then moves it to the dead-letter queue after
+# maxReceiveCount receipts (kombu leaves rejected messages of a queue with a redrive policy
+# in place); on Redis, which has no dead-letter queue, it is dropped and logged.
+CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

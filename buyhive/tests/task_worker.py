@@ -15,11 +15,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.conf import settings
 
@@ -41,6 +42,40 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what or predicate}")
         time.sleep(interval)
+
+
+#: Nothing listens on port 1: connecting is refused at once, as with a broker that is down.
+DEAD_BROKER_URL = "redis://127.0.0.1:1/0"
+
+
+def _reset_publisher_pools() -> None:
+    from buyhive.celery import app
+
+    app._after_fork()  # Celery's own reset of its connection and producer pools
+
+
+@contextmanager
+def broker_switched(url: str, transport_options: dict[str, Any] | None = None) -> Iterator[None]:
+    """Point this process's publisher at another broker, then restore it."""
+    from buyhive.celery import app
+
+    saved = (app.conf.broker_url, app.conf.broker_transport_options)
+    _reset_publisher_pools()
+    app.conf.broker_url = url
+    if transport_options is not None:
+        app.conf.broker_transport_options = transport_options
+    try:
+        yield
+    finally:
+        _reset_publisher_pools()
+        app.conf.broker_url, app.conf.broker_transport_options = saved
+
+
+@contextmanager
+def broker_unreachable() -> Iterator[None]:
+    """Point this process's publisher at a broker that refuses connections, then restore it."""
+    with broker_switched(DEAD_BROKER_URL):
+        yield
 
 
 @dataclass
@@ -94,23 +129,32 @@ class TaskWorker:
                 self.process.wait(timeout=5)
 
 
-def start_worker(*, mongodb_uri: str, db_name: str, work_dir: Path) -> TaskWorker:
+def start_worker(
+    *,
+    mongodb_uri: str,
+    db_name: str,
+    work_dir: Path,
+    broker_url: str | None = None,
+    queue: str | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> TaskWorker:
     """Start ``celery -A buyhive worker`` on this session's queue; return once it consumes."""
     outbox_dir = work_dir / "outbox"
     outbox_dir.mkdir(parents=True, exist_ok=True)
     log_path = work_dir / "worker.log"
-    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    queue = queue or settings.CELERY_TASK_DEFAULT_QUEUE
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "buyhive.settings.test",
         "MONGODB_URI": mongodb_uri,
         "MONGODB_NAME": db_name,
-        "TEST_CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "TEST_CELERY_BROKER_URL": broker_url or settings.CELERY_BROKER_URL,
         "CELERY_KEY_PREFIX": settings.CELERY_KEY_PREFIX,
         "CELERY_TASK_DEFAULT_QUEUE": queue,
         "TEST_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(outbox_dir),
         "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
     }
     command = [
         sys.executable,
