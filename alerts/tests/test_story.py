@@ -10,7 +10,7 @@ import pytest
 from alerts import emails, tasks
 from alerts.models import Notification
 from buyhive.mail.models import OutboundMail
-from buyhive.tests.task_worker import wait_for
+from buyhive.tests.task_worker import broker_unreachable, wait_for
 from carts.tests.watch_pages import report, save
 from carts.watch.models import Observation
 
@@ -127,3 +127,16 @@ def test_alert_emails_off_sends_no_mail(auth_client: Any, user: Any) -> None:
     assert list(Notification.objects.values_list("mail", flat=True)) == ["skipped"]
     assert emails.notifications_send_digests() == 0
     assert not OutboundMail.objects.exists()
+
+
+def test_with_the_broker_down_a_report_still_answers_and_the_alert_is_evaluated(
+    auth_client: Any,
+) -> None:
+    item = save(auth_client, price="100.00")
+    auth_client.put(f"/api/v1/items/{item['id']}/alert/", {"target_price": "80"}, format="json")
+    with broker_unreachable():
+        body = report(auth_client, "79.00")
+    assert body["counted"] is True and body["price"] == "79.00"
+    # Evaluated in the request instead of the worker: nothing is lost.
+    (notification,) = _notifications(auth_client)
+    assert notification["kind"] == "target_reached"
