@@ -140,3 +140,24 @@ def test_with_the_broker_down_a_report_still_answers_and_the_alert_is_evaluated(
     # Evaluated in the request instead of the worker: nothing is lost.
     (notification,) = _notifications(auth_client)
     assert notification["kind"] == "target_reached"
+
+
+def test_an_address_unsubscribed_from_price_alerts_gets_no_alert_mail(
+    auth_client: Any, user: Any
+) -> None:
+    from buyhive.mail.models import Suppression
+
+    Suppression.objects.create(address=user.email, kind=emails.MAIL_KIND)
+    auth_client.patch("/api/v1/auth/me/", {"alert_emails": "immediate"}, format="json")
+    item = save(auth_client, price="100.00")
+    auth_client.put(f"/api/v1/items/{item['id']}/alert/", {"target_price": "80"}, format="json")
+    report(auth_client, "79.00")
+    tasks.evaluate(
+        {
+            "item_id": item["id"],
+            "new": {"price": "79.00", "currency": "EUR", "availability": "InStock"},
+            "observed_at": Observation.objects.get(kind="report").observed_at.isoformat(),
+        }
+    )
+    assert Notification.objects.count() == 1  # still listed in the app
+    assert not OutboundMail.objects.filter(kind=emails.MAIL_KIND).exists()
