@@ -14,7 +14,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run test lint schema clean db-start db-stop
+.PHONY: install run test lint schema clean db-start db-stop e2e
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
@@ -51,6 +51,22 @@ test: install
 	$(PY) -m pytest --cov --cov-report=term:skip-covered --cov-report=xml:var/coverage.xml $(PYTEST_ARGS)
 	@echo "Critical paths (auth, carts services, extraction, the safe HTTP client) must stay at 90% or more:"
 	$(PY) -m coverage report --fail-under=90 --include='$(CRITICAL_PATHS)'
+
+# The Chrome extension end to end (e2e/, not part of `make test`): Debian's Chromium
+# (/usr/bin/chromium; `apt-get install -y chromium`) driven by Playwright for Python, with
+# extension/ loaded unpacked, against the real backend the tests start. Playwright's own
+# browser download is never used. Screenshots and the backend's log land in var/e2e/.
+E2E_STAMP := $(VENV)/.e2e-installed
+$(E2E_STAMP): $(STAMP) requirements/e2e.txt
+	$(PIP) install --quiet -r requirements/e2e.txt
+	@touch $(E2E_STAMP)
+
+e2e: $(E2E_STAMP)
+	@test -x /usr/bin/chromium || { echo "Chromium is missing: apt-get install -y chromium"; exit 1; }
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { echo "Redis is not answering on 127.0.0.1:6379; starting it"; \
+	  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null; sleep 1; }
+	@mkdir -p var/e2e
+	$(PY) -m pytest e2e $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

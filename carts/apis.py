@@ -29,6 +29,7 @@ from rest_framework.views import APIView
 from buyhive.client_ip import get_client_ip
 from buyhive.exceptions import ValidationFailed
 from buyhive.pagination import LimitOffsetPagination
+from buyhive.product.availability import AVAILABILITY_TERMS
 from buyhive.ratelimit import enforce
 from buyhive.serializers import HttpUrlStringField
 from carts import models as m
@@ -336,7 +337,7 @@ class ItemListCreateApi(APIView):
             OpenApiParameter(
                 "availability",
                 OpenApiTypes.STR,
-                enum=sorted(m.AVAILABILITY_TERMS),
+                enum=sorted(AVAILABILITY_TERMS),
                 description="schema.org availability term",
             ),
             OpenApiParameter(
@@ -357,7 +358,7 @@ class ItemListCreateApi(APIView):
     def get(self, request: Request) -> Response:
         params = request.query_params
         availability = params.get("availability") or None
-        if availability is not None and availability not in m.AVAILABILITY_TERMS:
+        if availability is not None and availability not in AVAILABILITY_TERMS:
             raise ValidationFailed(
                 "Unknown availability.", fields={"availability": ["Unknown availability term."]}
             )

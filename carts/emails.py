@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 
 from buyhive.mail.services import send_templated_mail
+from buyhive.product.money import format_money
 from carts.models import Cart, CartItem, Item
 
 logger = structlog.get_logger(__name__)
@@ -39,9 +40,10 @@ class EmailLine:
 
 
 def _price_text(price: Decimal | None, currency: str | None) -> str | None:
+    """A price for people: ``1 500 JPY``, ``12.345 KWD`` (``buyhive.product.money``)."""
     if price is None:
         return None
-    return f"{price:.2f} {currency}" if currency else f"{price:.2f}"
+    return format_money(price, currency=currency)
 
 
 def _one_line(text: str, limit: int) -> str:
@@ -64,7 +66,8 @@ def queue_share_mails(
 
     Each carries the one-click unsubscribe (the recipients are not the account's owner); an
     address that unsubscribed from shared carts is skipped, silently. ``share_key`` names
-    this share request, so the same request queued twice sends each mail once.
+    this share request, so the same request queued twice sends each mail once. ``totals``
+    are the API's (``CartSummary.totals_list``); the mail shows them for people.
     """
     lines = [
         EmailLine(
@@ -85,7 +88,10 @@ def queue_share_mails(
         "lines": lines,
         "more": max(0, len(rows) - len(lines)),
         "item_count": len(rows),
-        "totals": totals,
+        "totals": [
+            format_money(Decimal(str(total["amount"])), currency=total["currency"])
+            for total in totals
+        ],
         "link": link,
     }
     subject = _one_line(f"{sender} shared the cart “{cart.name}” with you", 200)

@@ -19,8 +19,8 @@ The same item is copied into every cart it is in, under the same ``item_id``. Ma
   prototype items with the same canonical URL become one item (the uniqueness rule), both
   memberships kept; the item takes its fields from its most recently added copy;
 * each copy becomes a ``CartItem`` with its notes, ``added_at`` and price snapshot;
-* ``price`` is parsed to a Decimal (``price-parser``) and a currency (the symbol table of
-  ``extraction.normalize``; an ambiguous symbol such as ``kr`` stays unknown rather than
+* ``price`` is parsed to a Decimal (``price-parser``) and a currency (the sign table of
+  ``buyhive.product.currency_signs``; an ambiguous symbol such as ``kr`` stays unknown rather than
   guessed). A price that cannot be parsed is kept in ``Item.price_raw``. Every original field
   of the item is kept under ``Item.extraction["legacy"]``, so nothing is lost even when a URL
   or an image is not a valid http(s) address (those are then left blank on the item);
@@ -49,11 +49,13 @@ from django.utils import timezone
 from price_parser import Price
 
 from accounts.models import User, normalize_email
+from buyhive.product.currency_signs import resolve_currency
+from buyhive.product.money import validate_amount
 from buyhive.product.urls import canonicalize_url
 from carts import models as m
 from carts.models import Cart, CartItem, Item, normalize_cart_name
 from carts.transactions import run_in_transaction
-from carts.validation import clean_http_url, clean_price
+from carts.validation import clean_http_url
 
 logger = structlog.get_logger(__name__)
 
@@ -120,8 +122,6 @@ class _DryRunRollback(Exception):
 def parse_legacy_price(raw: Any) -> tuple[Decimal | None, str | None]:
     """``"$19.99"`` -> ``(19.99, "USD")``, ``"19,99 €"`` -> ``(19.99, "EUR")``,
     ``"19.99"`` -> ``(19.99, None)``; ``(None, None)`` when there is no valid amount."""
-    from extraction.normalize import resolve_currency
-
     if raw is None or isinstance(raw, bool):
         return None, None
     if isinstance(raw, (int, float, Decimal)):
@@ -135,11 +135,11 @@ def parse_legacy_price(raw: Any) -> tuple[Decimal | None, str | None]:
     parsed = Price.fromstring(text)
     if parsed.amount is None:
         return None, None
+    currency = resolve_currency(parsed.currency) if parsed.currency else None
     try:
-        amount = clean_price(parsed.amount)
+        amount = validate_amount(parsed.amount, currency=currency)
     except ValueError:
         return None, None
-    currency = resolve_currency(parsed.currency) if parsed.currency else None
     return amount, currency
 
 

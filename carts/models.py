@@ -30,6 +30,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from buyhive.product.availability import AVAILABILITY_CHOICES
+from buyhive.product.money import MAX_EXPONENT
 from buyhive.product.urls import canonicalize_url
 from carts.watch.matching import match_key
 
@@ -47,22 +49,12 @@ STORE_DOMAIN_MAX = 253
 LEGACY_ID_MAX = 100
 QUANTITY_MAX = 999
 
-#: schema.org ItemAvailability terms (https://schema.org/ItemAvailability), stored bare.
-AVAILABILITY_CHOICES: list[tuple[str, str]] = [
-    ("InStock", "In stock"),
-    ("OutOfStock", "Out of stock"),
-    ("PreOrder", "Pre-order"),
-    ("PreSale", "Pre-sale"),
-    ("BackOrder", "Back order"),
-    ("Discontinued", "Discontinued"),
-    ("LimitedAvailability", "Limited availability"),
-    ("SoldOut", "Sold out"),
-    ("InStoreOnly", "In store only"),
-    ("OnlineOnly", "Online only"),
-    ("MadeToOrder", "Made to order"),
-    ("Reserved", "Reserved"),
-]
-AVAILABILITY_TERMS: frozenset[str] = frozenset(term for term, _label in AVAILABILITY_CHOICES)
+#: Prices are stored as Decimal128 at exactly their currency's exponent (``1500`` JPY,
+#: ``12.345`` KWD, ``19.99`` USD; ``buyhive.product.money``), which MongoDB keeps as written.
+#: The field allows the most decimals any currency has and the services enforce each
+#: currency's own; below ``MAX_PRICE`` (10^9) that is at most 9 integer digits.
+PRICE_DECIMAL_PLACES = MAX_EXPONENT
+PRICE_MAX_DIGITS = 9 + MAX_EXPONENT
 
 
 def normalize_cart_name(name: str) -> str:
@@ -145,8 +137,10 @@ class Item(models.Model):
     title = models.CharField(max_length=TITLE_MAX, blank=True)
     brand = models.CharField(max_length=BRAND_MAX, blank=True)
     description = models.TextField(blank=True, max_length=DESCRIPTION_MAX)
-    price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
-    #: ISO 4217 code (``carts.currencies``), null when the page showed none.
+    price = models.DecimalField(
+        max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES, null=True, blank=True
+    )
+    #: ISO 4217 code (``buyhive.product.money``), null when the page showed none.
     currency = models.CharField(max_length=3, null=True, blank=True)
     #: The price as text when it could not be parsed (legacy data); never dropped.
     price_raw = models.CharField(max_length=PRICE_RAW_MAX, blank=True)
@@ -225,7 +219,9 @@ class CartItem(models.Model):
     quantity = models.PositiveIntegerField(default=1)
     note = models.TextField(blank=True, max_length=NOTE_MAX)
     #: The item's price and currency when it was added, to show a price change later.
-    price_at_add = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    price_at_add = models.DecimalField(
+        max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES, null=True, blank=True
+    )
     currency_at_add = models.CharField(max_length=3, null=True, blank=True)
     #: The prototype's ``item_id`` for memberships moved by ``import_legacy``.
     legacy_id = models.CharField(max_length=LEGACY_ID_MAX, null=True, blank=True)

@@ -31,6 +31,7 @@ from bson.errors import InvalidId
 from django.db.models import Count, Q, QuerySet
 
 from buyhive.exceptions import NotFound, ValidationFailed
+from buyhive.product.money import amount_to_api
 from carts.models import Cart, CartItem, Item
 from carts.validation import MAX_SEARCH_LENGTH
 
@@ -107,7 +108,8 @@ class CartSummary:
     """A cart's item count and totals: ``quantity x the item's current price`` per currency.
 
     Items without a price count as items but add nothing to a total; an item priced without a
-    currency is totalled under ``currency: None``.
+    currency is totalled under ``currency: None``. Each amount is written with its currency's
+    decimals (``"4500"`` JPY, ``"24.690"`` KWD, ``"59.97"`` USD).
     """
 
     item_count: int = 0
@@ -118,7 +120,7 @@ class CartSummary:
             return (entry[0] is None, entry[0] or "")
 
         return [
-            {"currency": currency, "amount": str(amount.quantize(Decimal("0.01")))}
+            {"currency": currency, "amount": amount_to_api(amount, currency=currency)}
             for currency, amount in sorted(self.totals.items(), key=sort_key)
         ]
 

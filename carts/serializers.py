@@ -11,18 +11,47 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
+from rest_framework.fields import get_attribute
 
+from buyhive.product.availability import AVAILABILITY_TERMS
+from buyhive.product.money import MAX_PRICE, amount_to_api, normalize_currency
 from buyhive.serializers import HttpUrlStringField
 from carts import models as m
-from carts.currencies import normalize_currency
 from carts.validation import clean_availability, clean_variant
 
+#: What a price input accepts before its currency is known: the most decimals any currency
+#: has. Whether the decimals fit the item's currency is the services' check (a 400 on
+#: ``price``), because a PATCH may send the price without the currency it is in.
 PRICE_FIELD_OPTIONS: dict[str, Any] = {
-    "max_digits": 11,
-    "decimal_places": 2,
+    "max_digits": m.PRICE_MAX_DIGITS,
+    "decimal_places": m.PRICE_DECIMAL_PLACES,
     "min_value": Decimal("0"),
-    "max_value": Decimal("999999999.99"),
+    "max_value": MAX_PRICE - Decimal(1).scaleb(-m.PRICE_DECIMAL_PLACES),
 }
+
+
+@extend_schema_field(
+    {"type": "string", "nullable": True, "example": "19.99", "pattern": r"^\d+(\.\d+)?$"}
+)
+class AmountField(serializers.Field):
+    """An amount as a plain decimal string with its currency's decimals: ``"1500"`` JPY,
+    ``"12.345"`` KWD, ``"19.99"`` USD (``buyhive.product.money.amount_to_api``).
+
+    ``amount`` and ``currency`` are attribute paths on the object (``membership.price_at_add``),
+    so the amount is always written with the currency it is in.
+    """
+
+    def __init__(self, *, amount: str, currency: str, **kwargs: Any) -> None:
+        self.amount_path = amount.split(".")
+        self.currency_path = currency.split(".")
+        kwargs.update(source="*", read_only=True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Any) -> str | None:
+        return amount_to_api(
+            get_attribute(value, self.amount_path),
+            currency=get_attribute(value, self.currency_path),
+        )
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -41,7 +70,9 @@ class ErrorSerializer(serializers.Serializer):
 
 class TotalSerializer(serializers.Serializer):
     currency = serializers.CharField(allow_null=True, help_text="ISO 4217 code")
-    amount = serializers.CharField(help_text='Decimal string, e.g. "59.97"')
+    amount = serializers.CharField(
+        help_text='Decimal string with the currency\'s decimals, e.g. "59.97", "1500" (JPY)'
+    )
 
 
 class ConvertedTotalSerializer(serializers.Serializer):
@@ -107,9 +138,7 @@ class ItemOutputSerializer(serializers.Serializer):
     title = serializers.CharField(read_only=True)
     brand = serializers.CharField(read_only=True)
     description = serializers.CharField(read_only=True)
-    price = serializers.DecimalField(
-        max_digits=12, decimal_places=2, read_only=True, allow_null=True
-    )
+    price = AmountField(amount="price", currency="currency")
     currency = serializers.CharField(read_only=True, allow_null=True)
     price_raw = serializers.CharField(
         read_only=True, help_text="The price as text when it could not be parsed (legacy)."
@@ -138,12 +167,9 @@ class CartItemOutputSerializer(ItemOutputSerializer):
     added_at = serializers.DateTimeField(read_only=True, source="membership.added_at")
     quantity = serializers.IntegerField(read_only=True, source="membership.quantity")
     note = serializers.CharField(read_only=True, source="membership.note")
-    price_at_add = serializers.DecimalField(
-        max_digits=12,
-        decimal_places=2,
-        read_only=True,
-        allow_null=True,
-        source="membership.price_at_add",
+    price_at_add = AmountField(
+        amount="membership.price_at_add",
+        currency="membership.currency_at_add",
         help_text="The item's price when it was added to this cart.",
     )
     currency_at_add = serializers.CharField(
@@ -156,9 +182,7 @@ class SharedItemSerializer(serializers.Serializer):
 
     title = serializers.CharField(read_only=True)
     brand = serializers.CharField(read_only=True)
-    price = serializers.DecimalField(
-        max_digits=12, decimal_places=2, read_only=True, allow_null=True
-    )
+    price = AmountField(amount="price", currency="currency")
     currency = serializers.CharField(read_only=True, allow_null=True)
     image_url = serializers.CharField(read_only=True)
     url = serializers.CharField(read_only=True)
@@ -201,7 +225,8 @@ class ItemFieldsInputSerializer(serializers.Serializer):
         **PRICE_FIELD_OPTIONS,
         required=False,
         allow_null=True,
-        help_text="At least 0, below 10^9, at most 2 decimals.",
+        help_text="At least 0, below 10^9, with at most the currency's decimals "
+        "(USD 2, JPY 0, KWD 3; 2 without a currency).",
     )
     currency = serializers.CharField(
         max_length=3, required=False, allow_blank=True, allow_null=True, help_text="ISO 4217"
@@ -214,7 +239,7 @@ class ItemFieldsInputSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         allow_null=True,
-        help_text="A schema.org ItemAvailability term: " + ", ".join(sorted(m.AVAILABILITY_TERMS)),
+        help_text="A schema.org ItemAvailability term: " + ", ".join(sorted(AVAILABILITY_TERMS)),
     )
     sku = serializers.CharField(
         max_length=m.IDENTIFIER_MAX, required=False, allow_blank=True, allow_null=True

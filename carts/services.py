@@ -30,6 +30,7 @@ import contextlib
 import secrets
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -38,6 +39,7 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from buyhive.exceptions import LimitExceeded, NotFound, ValidationFailed
+from buyhive.product.money import parse_amount, validate_amount
 from buyhive.product.urls import canonicalize_url
 from carts import models as m
 from carts.models import Cart, CartItem, CartOwner, Item, normalize_cart_name
@@ -49,7 +51,6 @@ from carts.validation import (
     clean_currency,
     clean_http_url,
     clean_input_text,
-    clean_price,
     clean_variant,
 )
 from carts.watch import services as watch
@@ -106,7 +107,8 @@ _ITEM_CLEANERS: dict[str, Callable[[Any], Any]] = {
     "title": lambda v: clean_input_text(v, max_length=m.TITLE_MAX),
     "brand": lambda v: clean_input_text(v, max_length=m.BRAND_MAX),
     "description": lambda v: clean_input_text(v, max_length=m.DESCRIPTION_MAX, multiline=True),
-    "price": clean_price,
+    # The amount alone here; whether its decimals fit its currency is ``_fit_price``'s check.
+    "price": parse_amount,
     "currency": clean_currency,
     "price_raw": lambda v: clean_input_text(v, max_length=m.PRICE_RAW_MAX),
     "image_url": _optional_url,
@@ -118,11 +120,14 @@ _ITEM_CLEANERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def clean_item_data(data: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
+def clean_item_data(
+    data: Mapping[str, Any], *, partial: bool, item: Item | None = None
+) -> dict[str, Any]:
     """Validate and normalise item fields (see ``carts.validation``).
 
     Unknown keys are refused, so that nothing else (``owner``...) can be set through here.
-    ``partial=False`` requires ``url``. Raises ValidationFailed with every bad field.
+    ``partial=False`` requires ``url``. A price must fit its currency (the one sent with it,
+    else ``item``'s, see :func:`_fit_price`). Raises ValidationFailed with every bad field.
     """
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, Any] = {}
@@ -137,9 +142,36 @@ def clean_item_data(data: Mapping[str, Any], *, partial: bool) -> dict[str, Any]
             errors[key] = [str(exc)]
     if not partial and "url" not in data:
         errors["url"] = ["This field is required."]
+    if not errors.keys() & {"price", "currency"}:
+        try:
+            _fit_price(cleaned, item=item)
+        except ValueError as exc:
+            errors["price"] = [str(exc)]
     if errors:
         raise ValidationFailed(next(iter(errors.values()))[0], fields=errors)
     return cleaned
+
+
+def _fit_price(cleaned: dict[str, Any], *, item: Item | None) -> None:
+    """Put ``cleaned["price"]`` at exactly its currency's exponent, in place.
+
+    The currency is the one sent with the price, else the item's current one. A price with
+    more decimals than that currency has (``1500.5`` JPY, ``9.999`` USD) is refused
+    (:class:`ValueError`, reported on ``price``), never rounded: a client's figure is not
+    ours to change. A new currency alone re-checks the item's current price, and rewrites it
+    at the new exponent when it fits (``10.00`` USD becoming JPY is stored as ``10``).
+    """
+    if "price" not in cleaned and "currency" not in cleaned:
+        return
+    currency = cleaned["currency"] if "currency" in cleaned else getattr(item, "currency", None)
+    price = cleaned["price"] if "price" in cleaned else getattr(item, "price", None)
+    if price is None:
+        return
+    fitted = validate_amount(price, currency=currency)
+    if fitted is None:
+        return
+    if "price" in cleaned or fitted.as_tuple() != Decimal(price).as_tuple():
+        cleaned["price"] = fitted
 
 
 def _clean_field(cleaner: Callable[[Any], Any], value: Any, field: str) -> Any:
@@ -422,6 +454,13 @@ def _save_item(
             item.extraction = extraction
         item.save()
         return item, True
+    if ("price" in cleaned) != ("currency" in cleaned):
+        # Only one of them was sent: the price must fit the currency this item keeps.
+        cleaned = dict(cleaned)
+        try:
+            _fit_price(cleaned, item=item)
+        except ValueError as exc:
+            raise ValidationFailed(str(exc), fields={"price": [str(exc)]}) from exc
     for key, value in cleaned.items():
         setattr(item, key, value)
     update_fields = [*cleaned, "updated_at"]
@@ -596,7 +635,7 @@ def item_update(*, item: Item, data: Mapping[str, Any]) -> Item:
     A new ``url`` that canonicalises to another of the owner's items is a 400 on ``url``.
     Memberships keep their price snapshot, so a price change shows against it.
     """
-    cleaned = clean_item_data(data, partial=True)
+    cleaned = clean_item_data(data, partial=True, item=item)
     if not cleaned:
         return item
     if "url" in cleaned:

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
+from buyhive.product.availability import AVAILABILITY_TERMS, availability_term
+from buyhive.product.money import normalize_currency
 from carts import models as m
-from carts.currencies import normalize_currency
 
 __all__ = [
-    "MAX_PRICE",
     "MAX_SEARCH_LENGTH",
     "MAX_VARIANT_KEYS",
     "clean_availability",
@@ -25,12 +24,9 @@ __all__ = [
     "clean_currency",
     "clean_http_url",
     "clean_input_text",
-    "clean_price",
     "clean_variant",
 ]
 
-#: Prices are below 10^9 (exclusive) with at most two decimals.
-MAX_PRICE = Decimal("1000000000")
 MAX_SEARCH_LENGTH = 100
 MAX_VARIANT_KEYS = 20
 MAX_VARIANT_KEY_LENGTH = 50
@@ -41,8 +37,6 @@ _ALLOWED_SCHEMES = frozenset({"http", "https"})
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Same, but keeping \t, \n and \r, which free text (descriptions, notes, messages) may hold.
 _TEXT_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_SCHEMA_ORG_PREFIX_RE = re.compile(r"^(?:https?://)?(?:www\.)?schema\.org/", re.IGNORECASE)
-_AVAILABILITY_BY_KEY = {term.lower(): term for term in m.AVAILABILITY_TERMS}
 
 
 def clean_http_url(value: Any, *, max_length: int = m.URL_MAX) -> str:
@@ -106,40 +100,6 @@ def clean_cart_name(value: Any) -> str:
     return " ".join(name.split())
 
 
-def clean_price(value: Any) -> Decimal | None:
-    """A price in ``[0, 10^9)`` with at most two decimals, or None.
-
-    Accepts a Decimal, an int or a numeric string (``"19.99"``); floats are read through
-    their shortest ``repr`` (``19.99`` stays ``19.99``). Booleans, NaN and infinities are
-    refused.
-    """
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise ValueError("A valid number is required.")
-    try:
-        if isinstance(value, float):
-            amount = Decimal(repr(value))
-        elif isinstance(value, (int, Decimal)):
-            amount = Decimal(value)
-        elif isinstance(value, str) and len(value) <= 40:
-            amount = Decimal(value.strip())
-        else:
-            raise ValueError("A valid number is required.")
-    except InvalidOperation as exc:
-        raise ValueError("A valid number is required.") from exc
-    if not amount.is_finite():
-        raise ValueError("A valid number is required.")
-    if amount < 0:
-        raise ValueError("Ensure this value is greater than or equal to 0.")
-    if amount >= MAX_PRICE:
-        raise ValueError("Ensure this value is less than 1000000000.")
-    exponent = amount.normalize().as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2:
-        raise ValueError("Ensure that there are no more than 2 decimal places.")
-    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
-
 def clean_currency(value: Any) -> str | None:
     """An ISO 4217 code (upper-cased), or None when empty."""
     if value is None or value == "":
@@ -159,10 +119,9 @@ def clean_availability(value: Any) -> str:
         return ""
     if not isinstance(value, str) or len(value) > 100:
         raise ValueError("Enter a schema.org availability term.")
-    key = _SCHEMA_ORG_PREFIX_RE.sub("", value.strip()).lower()
-    term = _AVAILABILITY_BY_KEY.get(key)
+    term = availability_term(value)
     if term is None:
-        choices = ", ".join(sorted(m.AVAILABILITY_TERMS))
+        choices = ", ".join(sorted(AVAILABILITY_TERMS))
         raise ValueError(f"Enter a schema.org availability term: {choices}.")
     return term
 

@@ -38,6 +38,13 @@ from typing import Any, Literal, Protocol, get_args
 import structlog
 from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
 
+from buyhive.product.availability import (
+    AVAILABILITY_TERMS,
+    Availability,
+    normalize_availability,
+)
+from buyhive.product.currency_signs import CURRENCY_SYMBOLS, symbol_matches_currency
+from buyhive.product.money import CURRENCIES
 from extraction.clients import (
     LLMBadOutput,
     LLMClient,
@@ -45,14 +52,7 @@ from extraction.clients import (
     LLMRateLimited,
     get_llm_clients,
 )
-from extraction.normalize import (
-    CURRENCY_SYMBOLS,
-    ISO_CURRENCIES,
-    find_prices,
-    normalize_availability,
-    normalize_gtin,
-    symbol_matches_currency,
-)
+from extraction.normalize import find_prices, normalize_gtin
 
 logger = structlog.get_logger(__name__)
 
@@ -69,24 +69,6 @@ LLM_FIELDS: tuple[str, ...] = (
     "gtin",
     "mpn",
 )
-
-#: schema.org ItemAvailability terms (https://schema.org/ItemAvailability).
-Availability = Literal[
-    "InStock",
-    "OutOfStock",
-    "PreOrder",
-    "BackOrder",
-    "LimitedAvailability",
-    "InStoreOnly",
-    "OnlineOnly",
-    "SoldOut",
-    "Discontinued",
-    "MadeToOrder",
-    "PreSale",
-    "Reserved",
-]
-
-_AVAILABILITY_SET: frozenset[str] = frozenset(get_args(Availability))
 
 # Length caps of the answer's fields (characters). A longer value is dropped, not truncated.
 _MAX_LEN: dict[str, int] = {
@@ -229,7 +211,7 @@ def _normalise_currency(value: str) -> tuple[str | None, str | None]:
     currencies the page means is the model's call, or nobody's; never a silent USD.
     """
     candidate = value.strip()
-    if len(candidate) == 3 and candidate.isalpha() and candidate.upper() in ISO_CURRENCIES:
+    if len(candidate) == 3 and candidate.isalpha() and candidate.upper() in CURRENCIES:
         return candidate.upper(), None
     codes = CURRENCY_SYMBOLS.get(_symbol_key(candidate), ())
     if len(codes) == 1:
@@ -280,7 +262,7 @@ class LLMProduct(BaseModel):
             availability = data.get("availability")
             if isinstance(availability, str):
                 term = normalize_availability(availability)
-                if term not in _AVAILABILITY_SET:
+                if term not in AVAILABILITY_TERMS:
                     term = None
                     dropped["availability"] = "not_schema_org"
                 data["availability"] = term

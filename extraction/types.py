@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+from buyhive.product.money import amount_to_api, normalize_currency
+
 __all__ = [
     "DEFAULT_CONFIDENCE_THRESHOLD",
     "LLM_FILLABLE_FIELDS",
@@ -134,11 +136,20 @@ class ExtractionResult:
         return not self.provenance
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form: the price as a decimal string, lists and dicts copied."""
+        """JSON-ready form: the price as a decimal string, lists and dicts copied.
+
+        A price with a currency is rounded to that currency's decimals (``69.990`` USD ->
+        ``"69.99"``, ``1500.50`` JPY -> ``"1501"``, ``12.345`` KWD stays), so what is shown
+        and saved is a valid amount in its currency (``buyhive.product.money``).
+        """
         product = dict(self.product)
         price = product.get("price")
+        currency = normalize_currency(product.get("currency"))
         if isinstance(price, Decimal):
-            product["price"] = format_decimal(price)
+            if currency:
+                product["price"] = amount_to_api(price, currency=currency)
+            else:
+                product["price"] = format_decimal(price)
         product["images"] = list(product.get("images") or [])
         if product.get("variant") is not None:
             product["variant"] = dict(product["variant"])

@@ -265,6 +265,18 @@ def test_parse_legacy_price(raw: Any, expected: tuple[Decimal | None, str | None
     assert parse_legacy_price(raw) == expected
 
 
+@pytest.mark.parametrize(
+    ("raw", "amount", "currency"),
+    [("JPY 1500", "1500", "JPY"), ("BHD 1.5", "1.500", "BHD"), ("$5", "5.00", "USD")],
+)
+def test_parse_legacy_price_uses_the_currencys_decimals(
+    raw: str, amount: str, currency: str
+) -> None:
+    parsed, code = parse_legacy_price(raw)
+    assert parsed is not None
+    assert (format(parsed, "f"), code) == (amount, currency)
+
+
 def test_parse_legacy_datetime() -> None:
     assert parse_legacy_datetime("2024-01-02T03:04:05Z").isoformat() == "2024-01-02T03:04:05+00:00"
     assert parse_legacy_datetime("2024-01-02").tzinfo is not None

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.django_db
 
 API = "/api/v1"
 EVIL = '<script>alert("x")</script> & <b>bold</b>'
+NBSP = "\u00a0"  # between digit groups and before the code, in amounts for people
 
 
 @pytest.fixture
@@ -83,10 +84,10 @@ def test_share_mails_each_recipient_text_and_html(
     assert message["Subject"] == "Alice shared the cart “Gifts” with you"
     assert str(message["Reply-To"]) == "alice@example.com"
     text, html = _text_and_html(message)
-    assert "Kettle <deluxe> (Boil Co): 19.99 EUR" in text
+    assert f"Kettle <deluxe> (Boil Co): 19.99{NBSP}EUR" in text
     assert "https://shop.example.com/kettle" in text
     assert "Mug x2" in text
-    assert "Total: 19.99 EUR" in text
+    assert f"Total: 19.99{NBSP}EUR" in text
     assert link in text
     assert EVIL in text  # plain text: shown as typed
     assert "the blue one" not in text  # notes stay private
@@ -97,7 +98,7 @@ def test_share_mails_each_recipient_text_and_html(
     assert 'src="https://cdn.example.com/kettle.jpg"' in html
     assert 'href="https://shop.example.com/kettle"' in html
     assert f'href="{link}"' in html
-    assert "19.99 EUR" in html
+    assert f"19.99{NBSP}EUR" in html
 
 
 def test_share_mail_carries_a_one_click_unsubscribe_that_works_without_an_account(

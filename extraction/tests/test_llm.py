@@ -12,6 +12,8 @@ from typing import Any, get_args
 
 import pytest
 
+from buyhive.product.availability import AVAILABILITY_TERMS
+from buyhive.product.money import CURRENCIES
 from extraction.clients import GroqClient, LLMClient, OpenAIClient
 from extraction.llm import (
     LLM_FIELDS,
@@ -28,7 +30,6 @@ from extraction.llm import (
     page_price_amounts,
     prepare_page,
 )
-from extraction.normalize import AVAILABILITY_TERMS, ISO_CURRENCIES
 from extraction.tests.fake_llm_server import FakeLLMServer, FakeReply
 
 URL = "https://shop.example/de/moebel/schreibtisch-walnuss"
@@ -205,7 +206,7 @@ def test_system_prompt_holds_no_example_values() -> None:
         assert word not in prompt.lower(), word
     assert not re.search(r"\d+[.,]\d+", prompt), "a price-like number"
     assert not re.search(r"[$€£¥₹]", prompt), "a currency sign"
-    codes = set(re.findall(r"\b[A-Z]{3}\b", prompt)) & ISO_CURRENCIES
+    codes = set(re.findall(r"\b[A-Z]{3}\b", prompt)) & CURRENCIES
     assert not codes, codes
     assert not re.search(r"\b\d{8,14}\b", prompt), "a barcode-like number"
     for name in LLM_FIELDS:

@@ -98,3 +98,42 @@ def test_item_data_maps_and_bounds_the_product() -> None:
     assert data["image_url"] == "https://cdn.example/a.jpg"
     assert data["url"] == "https://shop.example/p?utm_source=x"
     assert "brand" not in data and "images" not in data
+
+
+CURRENCY_PAGE = """<!doctype html><html lang="en"><head><title>Tea set</title>
+<script type="application/ld+json">
+{"@type": "Product", "name": "Tea set",
+ "offers": {"price": "%s", "priceCurrency": "%s", "availability": "InStock"}}
+</script></head><body><h1>Tea set</h1></body></html>"""
+
+
+@pytest.mark.parametrize(
+    ("shown", "currency", "extracted"),
+    [("1500.5", "JPY", "1501"), ("1500", "JPY", "1500"), ("69.990", "USD", "69.99"),
+     ("12.345", "KWD", "12.345"), ("20", "EUR", "20.00")],
+)  # fmt: skip
+def test_the_extractor_rounds_a_shown_price_to_its_currencys_decimals(
+    shown: str, currency: str, extracted: str
+) -> None:
+    result = services.extract(
+        url="https://shop.example/tea",
+        html=CURRENCY_PAGE % (shown, currency),
+        use_cache=False,
+    )
+    assert (result.body["product"]["price"], result.body["product"]["currency"]) == (
+        extracted,
+        currency,
+    )
+
+
+@pytest.mark.django_db
+def test_an_extracted_price_with_too_many_decimals_is_saved_rounded(user: Any) -> None:
+    """What a page shows is rounded, not refused: ``1500.5`` JPY is saved as ``1501``."""
+    from carts.services import cart_create
+
+    cart = cart_create(owner=user, name="Tea")
+    url = "https://shop.example/tea"
+    result = services.extract(url=url, html=CURRENCY_PAGE % ("1500.5", "JPY"), use_cache=False)
+    item = services.save_extraction(owner=user, url=url, body=result.body, cart_ids=[cart.pk])
+    item.refresh_from_db()
+    assert (format(item.price, "f"), item.currency) == ("1501", "JPY")

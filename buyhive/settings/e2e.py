@@ -1,0 +1,25 @@
+"""End-to-end tests (``make e2e``): the local settings, for a backend the e2e session starts.
+
+The e2e conftest starts a throwaway SecantusDB and passes it as ``MONGODB_URI``, and passes
+the loaded extension's origin (``chrome-extension://<id>``, known only once Chromium has
+loaded it) in ``ALLOWED_ORIGINS``, so CORS is answered for the extension exactly as
+production answers it for the published one. Cache keys get a per-run prefix
+(``E2E_CACHE_PREFIX``), so a run never sees another run's rate-limit counters or cached
+extractions on the shared local Redis.
+"""
+
+from __future__ import annotations
+
+from buyhive import logconfig
+
+from .local import *  # noqa: F403
+from .local import CACHES, env
+
+DEBUG = False
+CACHES = {
+    "default": {
+        **CACHES["default"],
+        "KEY_PREFIX": env.str("E2E_CACHE_PREFIX", default="buyhive-e2e"),
+    }
+}
+LOGGING = logconfig.configure(level="WARNING", json=False)
