@@ -67,7 +67,10 @@ COPY . /app
 
 # Admin static files, served by whitenoise (compressed, hashed names), built with
 # placeholder settings that exist only for this command (deploy/docker/build.env).
+# SECRET_KEY is random and thrown away: production refuses any key that ships in the repository.
 RUN set -a && . deploy/docker/build.env && set +a \
+    && SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(64))')" \
+    && export SECRET_KEY \
     && python manage.py collectstatic --noinput --verbosity 0
 
 # Model weights are not in the image unless asked for: mount them at BUYHIVE_MODEL_DIR
@@ -75,6 +78,8 @@ RUN set -a && . deploy/docker/build.env && set +a \
 ARG BAKE_MODELS=0
 RUN if [ "$BAKE_MODELS" = "1" ]; then \
         set -a && . deploy/docker/build.env && set +a \
+        && SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(64))')" \
+        && export SECRET_KEY \
         && HF_HUB_OFFLINE=0 python manage.py download_models \
         && chown -R buyhive:buyhive /models; \
     fi

@@ -161,6 +161,25 @@ def bearer_client_for(user: Any) -> APIClient:
     return client
 
 
+def otp_admin_client_for(user: Any) -> Any:
+    """A Django test Client signed in to the admin as ``user``, second factor included.
+
+    The admin needs a session verified by a TOTP device (django-otp): this enrols one and
+    marks the session verified, as a real password + code sign-in does.
+    """
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+    client = Client()
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
 @pytest.fixture
 def auth_client(user: Any) -> APIClient:
     return bearer_client_for(user)

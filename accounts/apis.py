@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+import structlog
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
@@ -22,11 +23,18 @@ from rest_framework.views import APIView
 
 from accounts import services
 from accounts.models import ALERT_EMAILS_CHOICES, User, normalize_email
-from accounts.tokens import issue_tokens, revoke_refresh_token, rotate_refresh_token
-from buyhive.client_ip import get_client_ip
+from accounts.tokens import (
+    TokenInvalid,
+    issue_tokens,
+    revoke_refresh_token,
+    rotate_refresh_token,
+)
+from buyhive.client_ip import client_rate_key
 from buyhive.exceptions import ValidationFailed
-from buyhive.ratelimit import enforce
+from buyhive.ratelimit import FailureThrottle, allow, enforce
 from buyhive.serializers import HttpUrlField
+
+logger = structlog.get_logger(__name__)
 
 PASSWORD_MAX = 1024  # hashing a megabyte-long password is a cheap denial of service
 JWT_MAX = 4096
@@ -97,17 +105,55 @@ class MeSerializer(serializers.Serializer):
     )
 
 
+class TakeoverSerializer(serializers.Serializer):
+    """What the account held when a verified Google sign-in took it over."""
+
+    carts = serializers.IntegerField(help_text="Carts that were already in the account.")
+    items = serializers.IntegerField(help_text="Items that were already in the account.")
+    share_links_revoked = serializers.IntegerField(
+        help_text="Public share links that were revoked."
+    )
+    sessions_revoked = serializers.IntegerField(help_text="Sessions (refresh tokens) revoked.")
+
+
+class GoogleSignInOutputSerializer(TokenPairOutputSerializer):
+    takeover = TakeoverSerializer(
+        required=False,
+        help_text=(
+            "Present only when this sign-in took over an account whose email had never been "
+            "verified (someone registered the address with a password): what was already "
+            "there. Every share link and every other session was revoked."
+        ),
+    )
+
+
 def _token_response(user: User, *, status_code: int = status.HTTP_200_OK) -> Response:
     body = {**issue_tokens(user), "user": TokenUserSerializer(user).data}
     return Response(TokenPairOutputSerializer(body).data, status=status_code)
 
 
 def _limit_ip(request: Request, group: str, rate: str) -> None:
-    enforce(request, group=group, rate=rate, key=f"ip:{get_client_ip(request)}")
+    enforce(request, group=group, rate=rate, key=client_rate_key(request))
 
 
 def _limit_account(request: Request, group: str, rate: str, email: str) -> None:
     enforce(request, group=group, rate=rate, key=f"email:{normalize_email(email)}")
+
+
+def _limit_account_and_client(request: Request, group: str, rate: str, email: str) -> None:
+    """Per address AND client: one client's requests never use up another's."""
+    key = f"email:{normalize_email(email)}|{client_rate_key(request)}"
+    enforce(request, group=group, rate=rate, key=key)
+
+
+def login_throttle() -> FailureThrottle:
+    """Wrong passwords per account and client, with growing delays (settings LOGIN_*)."""
+    return FailureThrottle(
+        group="auth-login",
+        free=settings.LOGIN_FREE_FAILURES,
+        max_delay=settings.LOGIN_FAILURE_MAX_DELAY,
+        account_alarm=settings.LOGIN_ACCOUNT_ALARM,
+    )
 
 
 class PublicApi(APIView):
@@ -129,19 +175,32 @@ class GoogleSignInApi(PublicApi):
         description=(
             "Verifies the ID token against Google's published keys (RS256; `aud` one of the "
             "configured client ids; `iss` accounts.google.com; `exp`/`iat`; `email_verified`). "
-            "Each token is accepted once. Creates the user or links the Google identity."
+            "Each token is accepted once; `azp`, when present, must be a configured client id. "
+            "Creates the user or links the Google identity; an address already linked to "
+            "another Google account is a 409. Taking over an account whose address was never "
+            "verified revokes its share links and sessions and answers `takeover`."
         ),
         tags=["auth"],
         auth=[],
         request=InputSerializer,
-        responses={200: TokenPairOutputSerializer, 400: E400, 401: E401, 429: E429, 503: E503},
+        responses={
+            200: GoogleSignInOutputSerializer,
+            400: E400,
+            401: E401,
+            409: _error("conflict: the address is linked to another Google account"),
+            429: E429,
+            503: E503,
+        },
     )
     def post(self, request: Request) -> Response:
         _limit_ip(request, "auth-google-ip", settings.RATE_LOGIN_IP)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.google_sign_in(id_token=data.validated_data["id_token"])
-        return _token_response(user)
+        result = services.google_sign_in_result(id_token=data.validated_data["id_token"])
+        response = _token_response(result.user)
+        if result.takeover is not None:
+            response.data["takeover"] = TakeoverSerializer(result.takeover).data
+        return response
 
 
 class RegisterApi(PublicApi):
@@ -182,7 +241,12 @@ class LoginApi(PublicApi):
     @extend_schema(
         operation_id="auth_login",
         summary="Sign in with email and password",
-        description="An unknown email and a wrong password get the same 401.",
+        description=(
+            "An unknown email and a wrong password get the same 401. Wrong passwords count "
+            "per account and client: after a few, that client waits (429 with `Retry-After`, "
+            "doubling each time) before its next try for that account; the owner signing in "
+            "from elsewhere is not delayed."
+        ),
         tags=["auth"],
         auth=[],
         request=InputSerializer,
@@ -193,8 +257,15 @@ class LoginApi(PublicApi):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        _limit_account(request, "auth-login-account", settings.RATE_LOGIN_ACCOUNT, values["email"])
-        user = services.user_login(email=values["email"], password=values["password"])
+        throttle = login_throttle()
+        who = {"account": normalize_email(values["email"]), "client": client_rate_key(request)}
+        throttle.check(**who)
+        try:
+            user = services.user_login(email=values["email"], password=values["password"])
+        except TokenInvalid:
+            throttle.failed(**who)
+            raise
+        throttle.succeeded(**who)
         return _token_response(user)
 
 
@@ -225,7 +296,7 @@ class RefreshApi(PublicApi):
             request,
             group="auth-refresh-ip",
             rate=settings.RATE_REFRESH_IP,
-            key=f"ip:{get_client_ip(request)}",
+            key=client_rate_key(request),
             fail_open=True,
         )
         data = RefreshTokenInputSerializer(data=request.data)
@@ -252,7 +323,7 @@ class LogoutApi(PublicApi):
             request,
             group="auth-logout-ip",
             rate=settings.RATE_REFRESH_IP,
-            key=f"ip:{get_client_ip(request)}",
+            key=client_rate_key(request),
             fail_open=True,
         )
         data = RefreshTokenInputSerializer(data=request.data)
@@ -272,7 +343,12 @@ class PasswordResetApi(PublicApi):
     @extend_schema(
         operation_id="auth_password_reset",
         summary="Mail a password reset link",
-        description="Answers 202 whether or not an account has this address.",
+        description=(
+            "Answers 202 whether or not an account has this address. Limited per client, "
+            "and per address and client (another client's requests never block the owner's "
+            "own reset); past a few mails an hour to one address, the answer is still 202 "
+            "but no new mail leaves (the links already sent keep working)."
+        ),
         tags=["auth"],
         auth=[],
         request=InputSerializer,
@@ -283,8 +359,18 @@ class PasswordResetApi(PublicApi):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         email = data.validated_data["email"]
-        _limit_account(request, "auth-reset-account", settings.RATE_PASSWORD_RESET_ACCOUNT, email)
-        services.password_reset_request(email=email)
+        _limit_account_and_client(
+            request, "auth-reset-account", settings.RATE_PASSWORD_RESET_ACCOUNT, email
+        )
+        if allow(
+            request,
+            group="auth-reset-mails",
+            rate=settings.RATE_PASSWORD_RESET_MAILS,
+            key=f"email:{normalize_email(email)}",
+        ):
+            services.password_reset_request(email=email)
+        else:
+            logger.info("password_reset_mail_capped")
         return Response(status=status.HTTP_202_ACCEPTED)
 
 

@@ -277,6 +277,13 @@ class GoogleIdTokenVerifier:
             raise GoogleTokenRefused("malformed", "The Google ID token names no key.")
         key = self.key_set.get_signing_key(kid)
         claims = self._decode(id_token, key)
+        # ``azp`` names the client the token was issued to; when it is there (Google sets it
+        # when it differs from ``aud``), it must be one of ours too.
+        azp = claims.get("azp")
+        if azp is not None and azp not in self.client_ids:
+            raise GoogleTokenRefused(
+                "authorized_party", "The Google ID token was issued to another application."
+            )
         return self._identity(id_token, claims)
 
     def _decode(self, id_token: str, key: jwt.PyJWK) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -32,8 +33,9 @@ from django_mongodb_backend import transaction
 
 from accounts.clients import GoogleIdentity, GoogleIdTokenVerifier, GoogleTokenRefused
 from accounts.models import User, normalize_email
+from accounts.signals import account_taken_over
 from accounts.tokens import TokenInvalid, revoke_all_for_user
-from buyhive.exceptions import ServiceUnavailable, ValidationFailed
+from buyhive.exceptions import Conflict, ServiceUnavailable, ValidationFailed
 from buyhive.mail.models import OutboundMail
 from buyhive.mail.services import send_templated_mail
 
@@ -129,7 +131,24 @@ def _clean_avatar(url: str) -> str:
     return url if url.startswith(("https://", "http://")) and len(url) <= _AVATAR_MAX else ""
 
 
+@dataclass(frozen=True)
+class GoogleSignIn:
+    """What a Google sign-in did: the user, how (``outcome``), and for a takeover, the counts
+    of what the account already held (``takeover``; ``None`` otherwise)."""
+
+    user: User
+    outcome: str  # "signed_in" | "linked" | "taken_over" | "created"
+    takeover: dict[str, int] | None = None
+
+
 def google_sign_in(*, id_token: str, verifier: GoogleIdTokenVerifier | None = None) -> User:
+    """The user a Google ID token signs in (see :func:`google_sign_in_result`)."""
+    return google_sign_in_result(id_token=id_token, verifier=verifier).user
+
+
+def google_sign_in_result(
+    *, id_token: str, verifier: GoogleIdTokenVerifier | None = None
+) -> GoogleSignIn:
     """Sign in with a Google ID token: verify it, then find, link or create the user.
 
     Rules, in order:
@@ -138,11 +157,17 @@ def google_sign_in(*, id_token: str, verifier: GoogleIdTokenVerifier | None = No
        signs in as its user.
     2. Otherwise, a user with the same (normalised) email:
 
+       * already linked to *another* Google account (another ``sub``) is refused (409
+         ``conflict``): Google accounts can change address, and one address must not
+         silently gain a second Google identity;
        * whose address was verified is linked: it keeps its password;
        * whose address was never verified is *taken over* by the Google identity, which
-         has just proven it owns the address: the password becomes unusable and every
-         refresh token is revoked (access tokens die with the password hash). Otherwise
-         whoever registered the address first could keep a way in.
+         has just proven it owns the address: the password becomes unusable, every
+         refresh token is revoked (access tokens die with the password hash), and
+         :data:`accounts.signals.account_taken_over` lets the other apps close what was
+         made before (carts revokes every share link). Otherwise whoever registered the
+         address first could keep a way in. The counts the receivers return are the
+         result's ``takeover``, so the owner is told what was already there.
     3. Otherwise a new user is created, with an unusable password.
 
     A disabled user is refused in every case. Name and avatar follow Google's on every
@@ -155,6 +180,7 @@ def google_sign_in(*, id_token: str, verifier: GoogleIdTokenVerifier | None = No
     name = identity.name.strip()[:_NAME_MAX]
     avatar = _clean_avatar(identity.picture)
 
+    takeover: dict[str, int] | None = None
     with transaction.atomic():
         # Two indexed reads rather than select_related (a $lookup on MongoDB).
         social = SocialAccount.objects.filter(provider=GOOGLE_PROVIDER, uid=identity.sub).first()
@@ -167,10 +193,11 @@ def google_sign_in(*, id_token: str, verifier: GoogleIdTokenVerifier | None = No
             if existing is not None:
                 user = existing
                 _refuse_inactive(user)
+                _refuse_second_google_identity(user, identity.sub)
                 if user.email_verified:
                     outcome = "linked"
                 else:
-                    _take_over(user)
+                    takeover = _take_over(user)
                     outcome = "taken_over"
             else:
                 user = User(email=email, email_verified=True)
@@ -185,7 +212,7 @@ def google_sign_in(*, id_token: str, verifier: GoogleIdTokenVerifier | None = No
         if user.email == email:  # Google may report a newer address than the account's
             _record_verified_address(user, email)
     logger.info("google_sign_in", user_id=str(user.pk), outcome=outcome)
-    return user
+    return GoogleSignIn(user=user, outcome=outcome, takeover=takeover)
 
 
 def _refuse_inactive(user: User) -> None:
@@ -193,12 +220,29 @@ def _refuse_inactive(user: User) -> None:
         raise TokenInvalid("This account is disabled.")
 
 
-def _take_over(user: User) -> None:
+def _refuse_second_google_identity(user: User, sub: str) -> None:
+    other = SocialAccount.objects.filter(user=user, provider=GOOGLE_PROVIDER).exclude(uid=sub)
+    if other.exists():
+        logger.warning("google_second_identity_refused", user_id=str(user.pk))
+        raise Conflict(
+            "This email address is already linked to another Google account. "
+            "Sign in with that Google account."
+        )
+
+
+def _take_over(user: User) -> dict[str, int]:
+    """Close every way in that predates the proof of ownership; return what was there."""
     user.set_unusable_password()
     user.email_verified = True
     user.save(update_fields=["password", "email_verified"])
     revoked = revoke_all_for_user(user)
-    logger.warning("google_took_over_unverified_account", user_id=str(user.pk), revoked=revoked)
+    summary: dict[str, int] = {"sessions_revoked": revoked}
+    for _receiver, counts in account_taken_over.send(sender=User, user=user):
+        if isinstance(counts, dict):
+            for key, value in counts.items():
+                summary[key] = summary.get(key, 0) + int(value)
+    logger.warning("google_took_over_unverified_account", user_id=str(user.pk), **summary)
+    return summary
 
 
 def _apply_google_profile(user: User, *, name: str, avatar: str, created: bool) -> None:
@@ -334,6 +378,9 @@ def password_reset_confirm(
 ) -> User:
     """Set a new password from a reset link; the link then stops working.
 
+    The link is good for exactly one change, also under concurrency: the write is a
+    compare-and-set on the password hash the link was checked against, so of ten parallel
+    confirmations of one link exactly one succeeds and the others get the invalid-link 400.
     Every refresh token of the user is revoked, and access tokens stop working because
     they carry a hash of the old password hash (SimpleJWT's ``CHECK_REVOKE_TOKEN``).
     """
@@ -342,8 +389,12 @@ def password_reset_confirm(
         validate_password(new_password, user=user)
     except DjangoValidationError as exc:
         raise ValidationFailed(exc.messages[0], fields={"new_password": exc.messages}) from exc
+    checked_hash = user.password
     user.set_password(new_password)
-    user.save(update_fields=["password"])
+    changed = User.objects.filter(pk=user.pk, password=checked_hash).update(password=user.password)
+    if changed != 1:  # another confirmation of this link (or any password change) came first
+        logger.warning("password_reset_lost_race", user_id=str(user.pk))
+        raise ValidationFailed(INVALID_RESET_LINK, fields={"token": [INVALID_RESET_LINK]})
     revoked = revoke_all_for_user(user)
     logger.info("password_reset_done", user_id=str(user.pk), revoked=revoked)
     return user

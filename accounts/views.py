@@ -12,7 +12,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from accounts import services
-from buyhive.client_ip import get_client_ip
+from buyhive.client_ip import client_rate_key
 from buyhive.exceptions import DomainError, ValidationFailed
 from buyhive.ratelimit import enforce
 
@@ -38,7 +38,7 @@ def password_reset_page(request: HttpRequest, uidb64: str, token: str) -> HttpRe
             request,
             group="auth-reset-page-ip",
             rate=settings.RATE_LOGIN_IP,
-            key=f"ip:{get_client_ip(request)}",
+            key=client_rate_key(request),
         )
         user = services.password_reset_check(uid=uidb64, token=token)
     except ValidationFailed:

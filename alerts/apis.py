@@ -13,6 +13,7 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
+    extend_schema_field,
     extend_schema_serializer,
 )
 from rest_framework import serializers, status
@@ -24,6 +25,7 @@ from alerts import selectors, services
 from alerts.models import KIND_CHOICES
 from buyhive.exceptions import ValidationFailed
 from buyhive.pagination import LimitOffsetPagination
+from buyhive.product.money import amount_to_api
 from carts import selectors as cart_selectors
 from carts.serializers import ErrorSerializer
 
@@ -35,20 +37,30 @@ E404 = OpenApiResponse(
 ITEM_ID = OpenApiParameter("item_id", OpenApiTypes.STR, OpenApiParameter.PATH)
 
 
+@extend_schema_field(OpenApiTypes.STR)
+class PriceField(serializers.Field):
+    """A price as the API writes it: a decimal string at its currency's exponent (``"1500"``
+    JPY, ``"19.99"`` EUR), in the alert's currency."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("read_only", True)
+        super().__init__(source="*", **kwargs)
+
+    def to_representation(self, alert: Any) -> str | None:
+        return amount_to_api(getattr(alert, self.field_name or ""), currency=alert.base_currency)
+
+
 @extend_schema_serializer(component_name="Alert")
 class AlertSerializer(serializers.Serializer):
-    target_price = serializers.DecimalField(
-        max_digits=12, decimal_places=2, allow_null=True, required=False
+    target_price = PriceField(
+        allow_null=True, help_text="Notify when the price is at or below this."
     )
     drop_percent = serializers.DecimalField(
         max_digits=5, decimal_places=2, allow_null=True, required=False
     )
     back_in_stock = serializers.BooleanField(required=False)
-    base_price = serializers.DecimalField(
-        max_digits=12,
-        decimal_places=2,
+    base_price = PriceField(
         allow_null=True,
-        read_only=True,
         help_text="The item's price when the alert was set: what drop_percent is measured from.",
     )
     currency = serializers.CharField(

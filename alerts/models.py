@@ -23,6 +23,8 @@ from django.db import models
 from django.utils import timezone
 from django_mongodb_backend.fields import ObjectIdField
 
+from buyhive.product.money import MAX_EXPONENT
+
 KIND_CHOICES: list[tuple[str, str]] = [
     ("target_reached", "Target price reached"),
     ("price_drop", "Price drop"),
@@ -38,12 +40,16 @@ class Alert(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     item_id = ObjectIdField(unique=True)
-    target_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    target_price = models.DecimalField(
+        max_digits=9 + MAX_EXPONENT, decimal_places=MAX_EXPONENT, null=True, blank=True
+    )
     drop_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     back_in_stock = models.BooleanField(default=False)
     #: The item's price and currency when the alert was set (what ``drop_percent`` and
     #: ``target_price`` are measured in).
-    base_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    base_price = models.DecimalField(
+        max_digits=9 + MAX_EXPONENT, decimal_places=MAX_EXPONENT, null=True, blank=True
+    )
     base_currency = models.CharField(max_length=3, null=True, blank=True)
     #: ``{kind: {"active": bool, "seq": int}}``.
     state = models.JSONField(default=dict, blank=True)

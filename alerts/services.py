@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from alerts.models import KINDS, Alert, Notification
 from buyhive.exceptions import ValidationFailed
+from buyhive.product.money import MAX_PRICE, amount_to_api, validate_amount
 from carts.models import Item
 from carts.selectors import parse_object_id
 
@@ -49,7 +50,6 @@ IN_STOCK: frozenset[str] = frozenset(
     {"InStock", "LimitedAvailability", "OnlineOnly", "InStoreOnly"}
 )
 _CENT = Decimal("0.01")
-_MAX_PRICE = Decimal("999999999.99")
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:
@@ -70,18 +70,21 @@ def _decimal(value: Any, field: str) -> Decimal | None:
     return amount
 
 
-def clean_alert_input(data: Mapping[str, Any]) -> dict[str, Any]:
+def clean_alert_input(data: Mapping[str, Any], *, currency: str | None = None) -> dict[str, Any]:
     """``{"target_price"?, "drop_percent"?, "back_in_stock"?}``, at least one (else 400).
 
-    ``target_price``: a price above 0 with at most two decimals; ``drop_percent``: above 0 and
-    below 100; ``back_in_stock``: a boolean (``false`` is no condition).
+    ``target_price``: a price above 0 in ``currency`` (the item's), at most its decimals
+    (``1500`` JPY, ``19.99`` EUR); ``drop_percent``: above 0 and below 100;
+    ``back_in_stock``: a boolean (``false`` is no condition).
     """
     target = _decimal(data.get("target_price"), "target_price")
     if target is not None:
-        if not Decimal("0") < target <= _MAX_PRICE:
+        if not Decimal("0") < target < MAX_PRICE:
             raise _invalid("target_price", "Enter a price above 0.")
-        if target != target.quantize(_CENT):
-            raise _invalid("target_price", "Ensure that there are no more than 2 decimal places.")
+        try:
+            target = validate_amount(target, currency=currency)
+        except ValueError as exc:
+            raise _invalid("target_price", str(exc)) from exc
     drop = _decimal(data.get("drop_percent"), "drop_percent")
     if drop is not None:
         if not Decimal("0") < drop < Decimal("100"):
@@ -99,9 +102,8 @@ def clean_alert_input(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _view(item: Any) -> dict[str, Any]:
-    price = item.price
     return {
-        "price": None if price is None else str(Decimal(str(price)).quantize(_CENT)),
+        "price": amount_to_api(item.price, currency=item.currency),
         "currency": item.currency or None,
         "availability": item.availability or None,
     }
@@ -133,7 +135,7 @@ def alert_set(*, item: Item, data: Mapping[str, Any]) -> Alert:
     and a currency. Conditions already true now count as fired (they re-arm when they stop
     being true); replacing an alert starts new firings.
     """
-    cleaned = clean_alert_input(data)
+    cleaned = clean_alert_input(data, currency=item.currency)
     if (cleaned["target_price"] is not None or cleaned["drop_percent"] is not None) and (
         item.price is None or not item.currency
     ):

@@ -116,7 +116,7 @@ def run(requests: int) -> dict[str, Any]:
                 "refresh": summarise(refresh_ms),
                 "rate_limits": {
                     "login_ip": settings.RATE_LOGIN_IP,
-                    "login_account": settings.RATE_LOGIN_ACCOUNT,
+                    "login_free_failures": settings.LOGIN_FREE_FAILURES,
                     "refresh_ip": settings.RATE_REFRESH_IP,
                 },
                 "database": db_name,

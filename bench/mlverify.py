@@ -6,7 +6,8 @@ What it measures, with ML_NUM_THREADS=1 (torch.set_num_threads(1)):
 
 * CLIP ViT-B-32 with RANDOM weights (the architecture's cost is what matters): built with
   ``open_clip.create_model_and_transforms('ViT-B-32', pretrained=None)``, saved to a temporary
-  ``.safetensors`` and loaded back through the PRODUCTION loader (:func:`mlverify.clip.load_clip`).
+  ``.safetensors`` and loaded back through the PRODUCTION loader
+  (:func:`mlverify.clip.loading.load_clip`).
 * Per image check, split into: fetch (through the safe outbound client from a loopback HTTP
   server), decode (Pillow, bomb guard), preprocess + encode of the image, encode of a new
   product name (3 prompts), scoring; "check excl. fetch" is decode + encode image + encode
@@ -148,18 +149,18 @@ def stop_busy_core(proc: subprocess.Popen[bytes]) -> None:
 def measure_clip(
     bundle: Any, service: Any, server: Server, iterations: int, offset: int
 ) -> dict[str, Any]:
-    from mlverify import clip
+    from mlverify.clip import encoding, images
 
     fetch, decode, encode_image, encode_name, score, check = [], [], [], [], [], []
     cached = []
     for i in range(iterations):
         url = f"{server.base}/img/{offset + i}.jpg"
         name = f"{PRODUCT_NAMES[i % len(PRODUCT_NAMES)]} model {offset + i}"
-        data, t_fetch = timed(lambda url=url: clip.fetch_image_bytes(url))
-        image, t_decode = timed(lambda data=data: clip.decode_image(data))
-        img_emb, t_img = timed(lambda image=image: clip.encode_images(bundle, [image])[0])
-        txt_emb, t_txt = timed(lambda name=name: clip.product_embedding(bundle, name))
-        _, t_score = timed(lambda i=img_emb, t=txt_emb: clip.match_probability(bundle, i, t))
+        data, t_fetch = timed(lambda url=url: images.fetch_image_bytes(url))
+        image, t_decode = timed(lambda data=data: images.decode_image(data))
+        img_emb, t_img = timed(lambda image=image: encoding.encode_images(bundle, [image])[0])
+        txt_emb, t_txt = timed(lambda name=name: encoding.product_embedding(bundle, name))
+        _, t_score = timed(lambda i=img_emb, t=txt_emb: encoding.match_probability(bundle, i, t))
         fetch.append(t_fetch)
         decode.append(t_decode)
         encode_image.append(t_img)
@@ -185,11 +186,10 @@ def measure_clip(
 
 
 def measure_classifier(iterations: int, offset: int) -> dict[str, Any] | str:
-    try:
-        from mlverify import classifier
-    except ImportError as exc:
-        return f"classifier module not available: {exc}"
-    holder = classifier.get_page_classifier()
+    from mlverify import registry
+    from mlverify.page_check import services, url_text
+
+    holder = registry.get_page_classifier()
     try:
         model = holder.get()
     except Exception as exc:
@@ -198,11 +198,11 @@ def measure_classifier(iterations: int, offset: int) -> dict[str, Any] | str:
     for i in range(iterations):
         url = f"https://shop{offset + i}.example/en/p/oak-dining-table-{offset + i:05d}"
         title = f"Oak dining table {offset + i} | Shop"
-        text = classifier.page_text(url, title)
+        text = url_text.page_text(url, title)
         _, t = timed(lambda text=text: model.score_texts([text]))
         uncached.append(t)
-        classifier.classify_url(url=url, title=title)
-        _, t = timed(lambda url=url, title=title: classifier.classify_url(url=url, title=title))
+        services.classify_url(url=url, title=title)
+        _, t = timed(lambda url=url, title=title: services.classify_url(url=url, title=title))
         cached.append(t)
     return {"url_title_uncached": summary(uncached), "classify_url_cached": summary(cached)}
 
@@ -227,8 +227,10 @@ def main() -> int:
     import torch
     from django.core.cache import caches
 
-    from mlverify.clip import ClipConfig, ClipService, load_clip
-    from mlverify.loading import LazyModel
+    from mlverify.clip.config import ClipConfig
+    from mlverify.clip.loading import load_clip
+    from mlverify.clip.service import ClipService
+    from mlverify.inference import LazyModel
 
     torch.set_num_threads(1)
     results: dict[str, Any] = {"threads": torch.get_num_threads(), "cpus": os.cpu_count()}
@@ -259,9 +261,9 @@ def main() -> int:
         results["image_kb"] = round(statistics.mean(len(b) for b in images.values()) / 1024, 1)
         server = Server(images)
         try:
-            from mlverify import classifier
+            from mlverify import registry
 
-            _, t_cls = timed(lambda: classifier.get_page_classifier().get())
+            _, t_cls = timed(lambda: registry.get_page_classifier().get())
             results["load_seconds"]["page_classifier"] = round(t_cls, 2)
         except Exception as exc:
             results["load_seconds"]["page_classifier"] = f"unavailable: {exc}"

@@ -5,6 +5,16 @@ only the right-most ``TRUSTED_PROXY_COUNT`` entries were written by proxies we t
 entry those proxies saw is the client. Anything further left was sent by the client and
 can be spoofed, so it is ignored. With ``TRUSTED_PROXY_COUNT = 0`` (the default, no proxy)
 the header is ignored and ``REMOTE_ADDR`` is the client.
+
+The same address is used everywhere: rate limits (through :func:`client_key`), the request
+log line (``buyhive.signals`` binds it in place of django-ipware's guess, which trusted the
+left-most, client-written ``X-Forwarded-For`` entry) and metrics.
+
+Behind the ALB (deploy/aws/service.yaml) ``TRUSTED_PROXY_COUNT`` is 1: the ALB appends the
+address it received the connection from. Behind App Runner (deploy/aws/apprunner.yaml) it
+is 1 as well: App Runner's request router is the one proxy, and it appends the client's
+address. Anything else (a CDN in front of either) adds its hops. The default, 0, believes
+no header: a direct caller cannot choose its own address.
 """
 
 from __future__ import annotations
@@ -35,6 +45,31 @@ def resolve_client_ip(request: HttpRequest, trusted_proxies: int | None = None) 
         # Fewer hops than proxies: the request did not come through all of them.
         return remote
     return _valid_ip(hops[-count]) or remote
+
+
+#: IPv6 clients are counted per /64: one subscriber (one home, one VM) usually gets a whole
+#: /64, so counting single addresses would give an attacker 2**64 fresh counters.
+IPV6_PREFIX = 64
+
+
+def client_key(ip: str) -> str:
+    """The rate-limit identity of a client address: the IPv4 address, or the IPv6 /64."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return f"ip:{ip}"
+    if isinstance(address, ipaddress.IPv6Address):
+        mapped = address.ipv4_mapped
+        if mapped is not None:
+            return f"ip:{mapped}"
+        network = ipaddress.IPv6Network((address, IPV6_PREFIX), strict=False)
+        return f"ip6:{network}"
+    return f"ip:{address}"
+
+
+def client_rate_key(request: HttpRequest) -> str:
+    """:func:`client_key` of the request's client address (what rate limits count)."""
+    return client_key(get_client_ip(request))
 
 
 def get_client_ip(request: HttpRequest) -> str:

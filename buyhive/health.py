@@ -3,12 +3,13 @@
 ``/health`` touches nothing but the process, so a container or load-balancer probe never
 fails because of a dependency. ``/ready`` checks each dependency and says what it found:
 the database decides (503 when it does not answer a ping); the cache and the task broker
-only degrade;
-models and the LLM are optional and only reported.
+only degrade; models and the LLM are optional and only reported. Details go only to
+callers allowed to see them (:func:`shows_details`).
 """
 
 from __future__ import annotations
 
+import hmac
 import time
 from typing import Any
 
@@ -124,4 +125,21 @@ def ready(request: HttpRequest) -> JsonResponse:
         status = "degraded"
     else:
         status = "ok"
+    if not shows_details(request):
+        checks = {name: {"status": check["status"]} for name, check in checks.items()}
     return JsonResponse({"status": status, "checks": checks}, status=200 if is_ready else 503)
+
+
+def shows_details(request: HttpRequest) -> bool:
+    """Whether this caller may see each check's detail (models, LLM, latencies, reasons).
+
+    Local settings show them to everyone (``READY_DETAILS_PUBLIC``); production only to a
+    caller presenting ``READY_DETAIL_TOKEN`` in ``X-Ready-Token`` (compared in constant time;
+    an unset token shows nothing). Anyone else gets each check's status only: which
+    models are loaded and which LLM is configured is a map for an attacker.
+    """
+    if settings.READY_DETAILS_PUBLIC:
+        return True
+    expected = settings.READY_DETAIL_TOKEN
+    given = request.headers.get("X-Ready-Token", "")
+    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())

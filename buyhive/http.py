@@ -8,11 +8,12 @@ Every fetch of a user-supplied address (product images for CLIP, ...) goes throu
    spellings (``2130706433``, ``0x7f.0.0.1``, ``127.1``, ``0177.0.0.1``): following the
    WHATWG URL rule, a host whose last label is a number must be a canonical dotted quad.
 2. **Resolves the host once** (``socket.getaddrinfo`` through an injectable ``resolver``
-   seam, bounded by the deadline) and refuses the request if ANY address is not public
-   (see :func:`address_refusal`): private, loopback, link-local, CGNAT, multicast,
-   unspecified, reserved/documentation ranges, cloud metadata addresses, IPv4-mapped IPv6,
-   and 6to4 / NAT64 addresses that embed a refused IPv4 address. The port must be in the
-   policy's allowed ports.
+   seam, on a thread of its own per query and bounded by the deadline, so lookups that
+   never answer cannot starve a shared pool: see :class:`_Lookups`) and refuses the
+   request if ANY address is not public (see :func:`address_refusal`): private, loopback,
+   link-local, CGNAT, multicast, unspecified, reserved/documentation ranges, cloud
+   metadata addresses, IPv4-mapped IPv6, and 6to4 / NAT64 addresses that embed a refused
+   IPv4 address. The port must be in the policy's allowed ports.
 3. **Connects to the checked IP** ("pinning"). httpx 0.28 has no public way to pick the
    address it connects to, but httpcore has a pluggable *network backend*: the connection
    pool calls ``backend.connect_tcp(host, port)`` and afterwards
@@ -37,22 +38,29 @@ Every fetch of a user-supplied address (product images for CLIP, ...) goes throu
 ``allow_loopback=True`` (test settings only, never production) allows exactly 127.0.0.0/8
 and ::1 (nothing else private) on any port, so tests can fetch from local servers on random
 ports. Errors are one family, :class:`OutboundRequestError`, each with a machine ``reason``
-and a message that never includes addresses or other internals; callers map them to their
-own domain errors (e.g. ``buyhive.exceptions.ImageFetchFailed``).
+(for logs) and one message for all (:data:`REFUSED_MESSAGE`), so an answer never tells an
+internal host name that resolves from one that does not; callers map them to their own
+domain errors (e.g. ``buyhive.exceptions.ImageFetchFailed``).
+
+``get(owner=..., deadline=...)``: at most ``policy.max_concurrent_per_owner`` fetches per
+owner (user id) at once in a process, and an overall deadline shared by several fetches
+(an image step fetching its candidates in parallel under one budget).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import ipaddress
 import re
 import socket
 import ssl
+import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
@@ -119,11 +127,18 @@ _NUMERIC_LABEL_RE = re.compile(r"0x[0-9a-f]*|[0-9]+")
 # --------------------------------------------------------------------------- errors
 
 
+#: The one message every refusal and failure carries. Telling "not allowed" from "host not
+#: found" from "could not connect" let a caller probe which internal host names exist (a name
+#: that resolves to a private address was "not allowed", an unknown one "not found"); the
+#: machine ``reason`` stays distinct, for logs only.
+REFUSED_MESSAGE = "The address could not be fetched."
+
+
 class OutboundRequestError(Exception):
-    """Base of every refusal or failure of the safe client."""
+    """Base of every refusal or failure of the safe client (message: :data:`REFUSED_MESSAGE`)."""
 
     default_reason = "outbound_error"
-    default_message = "The address could not be fetched."
+    default_message = REFUSED_MESSAGE
 
     def __init__(self, reason: str | None = None, message: str | None = None) -> None:
         self.reason = reason or self.default_reason
@@ -133,37 +148,42 @@ class OutboundRequestError(Exception):
 
 class DisallowedURL(OutboundRequestError):
     default_reason = "invalid_url"
-    default_message = "The address is not an allowed web address."
+    default_message = REFUSED_MESSAGE
 
 
 class DisallowedAddress(OutboundRequestError):
     default_reason = "address_not_allowed"
-    default_message = "The address points to a network location that is not allowed."
+    default_message = REFUSED_MESSAGE
 
 
 class TooManyRedirects(OutboundRequestError):
     default_reason = "too_many_redirects"
-    default_message = "The address redirected too many times."
+    default_message = REFUSED_MESSAGE
 
 
 class ResponseTooLarge(OutboundRequestError):
     default_reason = "too_large"
-    default_message = "The response is larger than allowed."
+    default_message = REFUSED_MESSAGE
 
 
 class DisallowedContentType(OutboundRequestError):
     default_reason = "content_type_not_allowed"
-    default_message = "The response is not of an allowed type."
+    default_message = REFUSED_MESSAGE
 
 
 class FetchTimeout(OutboundRequestError):
     default_reason = "timeout"
-    default_message = "The address took too long to answer."
+    default_message = REFUSED_MESSAGE
+
+
+class TooManyFetches(OutboundRequestError):
+    default_reason = "too_many_concurrent_fetches"
+    default_message = REFUSED_MESSAGE
 
 
 class FetchFailed(OutboundRequestError):
     default_reason = "fetch_failed"
-    default_message = "The address could not be fetched."
+    default_message = REFUSED_MESSAGE
 
     def __init__(
         self,
@@ -192,6 +212,8 @@ class OutboundPolicy:
     max_redirects: int = 3
     max_bytes: int = 5 * 1024 * 1024
     user_agent: str = "BuyHiveBot/1.0"
+    # Concurrent fetches per owner (``get(owner=...)``) in one process; 0: no cap.
+    max_concurrent_per_owner: int = 4
 
     def __post_init__(self) -> None:
         schemes = tuple(s.lower() for s in self.allowed_schemes)
@@ -251,7 +273,7 @@ def address_refusal(ip: IPAddress, *, allow_loopback: bool = False) -> str | Non
 def _check_url(raw: str, policy: OutboundPolicy) -> _Target:
     """Validate everything about a URL that does not need DNS."""
     if len(raw) > MAX_URL_LENGTH:
-        raise DisallowedURL("url_too_long", "The address is too long.")
+        raise DisallowedURL("url_too_long")
     if any(ord(c) <= 0x20 or c == "\x7f" for c in raw):
         raise DisallowedURL("invalid_url")
     try:
@@ -260,9 +282,9 @@ def _check_url(raw: str, policy: OutboundPolicy) -> _Target:
     except (httpx.InvalidURL, UnicodeError, TypeError) as exc:
         raise DisallowedURL("invalid_url") from exc
     if url.scheme not in policy.allowed_schemes:
-        raise DisallowedURL("scheme_not_allowed", "Only http and https addresses are allowed.")
+        raise DisallowedURL("scheme_not_allowed")
     if url.userinfo:
-        raise DisallowedURL("userinfo", "Addresses with a user name or password are not allowed.")
+        raise DisallowedURL("userinfo")
     if not host:
         raise DisallowedURL("missing_host")
     port = DEFAULT_PORTS[url.scheme] if url.port is None else url.port
@@ -282,7 +304,7 @@ def _check_url(raw: str, policy: OutboundPolicy) -> _Target:
         except ValueError:
             literal = None
         if literal is None or str(literal) != name:
-            raise DisallowedURL("ambiguous_ip", "Numeric addresses must be written a.b.c.d.")
+            raise DisallowedURL("ambiguous_ip")
         return _Target(url=url, host=host, port=port, ips=(name,))
     if len(name) > 253 or not all(_LABEL_RE.fullmatch(label) for label in labels):
         raise DisallowedURL("invalid_host")
@@ -295,9 +317,83 @@ def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-# getaddrinfo has no timeout of its own: run it on a small pool and stop waiting at the
-# deadline (the lookup thread finishes on its own later).
-_DNS_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="outbound-dns")
+class _Lookups:
+    """Bounded DNS lookups that one slow name server cannot turn into a denial of service.
+
+    ``getaddrinfo`` has no timeout of its own. The first version ran it on a shared pool of
+    four threads and stopped *waiting* at the deadline, but the thread stayed busy until the
+    resolver gave up (tens of seconds): four names that never answer starved the pool and the
+    next user's image check in that worker failed. Here every query gets a thread of its own
+    (a daemon: it never holds up shutdown) and the caller waits at most the query's timeout.
+    A stuck query keeps only its own thread, counted in :attr:`in_flight`; past
+    ``max_in_flight`` stuck ones, new lookups are refused at once instead of piling up
+    threads. Per user, :class:`_OwnerSlots` caps concurrent fetches, so one user can hold at
+    most that many lookups.
+    """
+
+    def __init__(self, max_in_flight: int = 64) -> None:
+        self.max_in_flight = max_in_flight
+        self._lock = threading.Lock()
+        self.in_flight = 0
+
+    def resolve(self, resolver: Resolver, host: str, port: int, timeout: float) -> list[str]:
+        with self._lock:
+            if self.in_flight >= self.max_in_flight:
+                raise FetchTimeout("dns_busy")
+            self.in_flight += 1
+        future: Future[list[str]] = Future()
+
+        def run() -> None:
+            try:
+                future.set_result(list(resolver(host, port)))
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
+                future.set_exception(exc)
+            finally:
+                with self._lock:
+                    self.in_flight -= 1
+
+        threading.Thread(target=run, name="outbound-dns", daemon=True).start()
+        try:
+            return future.result(timeout=max(timeout, 0.001))
+        except FutureTimeout as exc:
+            raise FetchTimeout("dns_timeout") from exc
+
+
+_LOOKUPS = _Lookups()
+
+
+class _OwnerSlots:
+    """At most ``limit`` concurrent fetches per owner (a user id) in this process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active: dict[str, int] = {}
+
+    @contextlib.contextmanager
+    def hold(self, owner: str | None, limit: int) -> Iterator[None]:
+        if owner is None or limit <= 0:
+            yield
+            return
+        with self._lock:
+            if self._active.get(owner, 0) >= limit:
+                raise TooManyFetches()
+            self._active[owner] = self._active.get(owner, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                left = self._active[owner] - 1
+                if left:
+                    self._active[owner] = left
+                else:
+                    del self._active[owner]
+
+    def active(self, owner: str) -> int:
+        with self._lock:
+            return self._active.get(owner, 0)
+
+
+_OWNER_SLOTS = _OwnerSlots()
 
 
 # --------------------------------------------------------------------------- transport
@@ -425,15 +521,37 @@ class SafeHttpClient:
         allowed_content_types: Sequence[str] | None = None,
         max_bytes: int | None = None,
         headers: Mapping[str, str] | None = None,
+        owner: str | None = None,
+        deadline: float | None = None,
     ) -> FetchResult:
         """GET ``url`` and return its body, or raise an :class:`OutboundRequestError`.
 
         ``allowed_content_types``: an entry ending in ``/`` (``"image/"``) matches every
         subtype by prefix; any other entry must equal the media type. ``None`` allows all.
         Non-2xx final answers raise :class:`FetchFailed` (``reason="http_status"``).
+
+        ``owner`` (a user id): at most ``policy.max_concurrent_per_owner`` fetches of one
+        owner run at once in this process; one more raises :class:`TooManyFetches`.
+        ``deadline`` (a ``time.monotonic()`` value): an overall deadline shared by several
+        fetches (a step fetching candidates in parallel under one budget); this fetch ends
+        by the earlier of it and ``policy.total_timeout`` from now.
         """
+        with _OWNER_SLOTS.hold(owner, self.policy.max_concurrent_per_owner):
+            return self._get(url, allowed_content_types, max_bytes, headers, deadline)
+
+    def _get(
+        self,
+        url: str,
+        allowed_content_types: Sequence[str] | None,
+        max_bytes: int | None,
+        headers: Mapping[str, str] | None,
+        deadline: float | None,
+    ) -> FetchResult:
         cap = max_bytes or self.policy.max_bytes
-        deadline = time.monotonic() + self.policy.total_timeout
+        own_deadline = time.monotonic() + self.policy.total_timeout
+        deadline = own_deadline if deadline is None else min(deadline, own_deadline)
+        if deadline <= time.monotonic():
+            raise FetchTimeout("deadline_exceeded")
         request_headers = self._request_headers(headers, allowed_content_types)
         current, redirects = url, 0
         try:
@@ -505,22 +623,19 @@ class SafeHttpClient:
                 raise DisallowedAddress(reason)
         all_loopback = self.policy.allow_loopback and all(ip.is_loopback for ip in parsed)
         if target.port not in self.policy.allowed_ports and not all_loopback:
-            raise DisallowedURL("port_not_allowed", "The address uses a port that is not allowed.")
+            raise DisallowedURL("port_not_allowed")
         return _Target(
             url=target.url, host=target.host, port=target.port, ips=tuple(str(ip) for ip in parsed)
         )
 
     def _resolve(self, host: str, port: int, deadline: float) -> tuple[str, ...]:
         wait = min(self.policy.connect_timeout, deadline - time.monotonic())
-        future = _DNS_POOL.submit(self._resolver, host, port)
         try:
-            ips = tuple(future.result(timeout=max(wait, 0.001)))
-        except FutureTimeout as exc:
-            raise FetchTimeout("dns_timeout") from exc
+            ips = tuple(_LOOKUPS.resolve(self._resolver, host, port, wait))
         except (OSError, UnicodeError) as exc:
-            raise FetchFailed("dns_failure", "The address's host name could not be found.") from exc
+            raise FetchFailed("dns_failure") from exc
         if not ips:
-            raise FetchFailed("dns_failure", "The address's host name could not be found.")
+            raise FetchFailed("dns_failure")
         return ips
 
     def _fetch_once(
@@ -650,6 +765,11 @@ def policy_from_settings(settings: Any) -> OutboundPolicy:
         max_redirects=int(getattr(settings, "OUTBOUND_HTTP_MAX_REDIRECTS", 3)),
         max_bytes=int(getattr(settings, "OUTBOUND_HTTP_MAX_BYTES", default.max_bytes)),
         user_agent=str(getattr(settings, "OUTBOUND_HTTP_USER_AGENT", default.user_agent)),
+        max_concurrent_per_owner=int(
+            getattr(
+                settings, "OUTBOUND_HTTP_MAX_CONCURRENT_PER_USER", default.max_concurrent_per_owner
+            )
+        ),
     )
 
 

@@ -5,8 +5,21 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import structlog
 from django.dispatch import receiver
 from django_structlog import signals
+
+from buyhive.client_ip import get_client_ip
+
+
+@receiver(signals.bind_extra_request_metadata)
+def bind_client_ip(sender: Any, request: Any, logger: Any, log_kwargs: Any, **_: Any) -> None:
+    """Log the client address the rate limits use (``buyhive.client_ip``).
+
+    django-structlog's own IP logging (off in settings) asks django-ipware, which takes the
+    left-most ``X-Forwarded-For`` entry: a value the client writes itself.
+    """
+    structlog.contextvars.bind_contextvars(ip=get_client_ip(request))
 
 
 @receiver(signals.bind_extra_request_finished_metadata)

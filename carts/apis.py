@@ -26,7 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from buyhive.client_ip import get_client_ip
+from buyhive.client_ip import client_rate_key
 from buyhive.exceptions import ValidationFailed
 from buyhive.pagination import LimitOffsetPagination
 from buyhive.product.availability import AVAILABILITY_TERMS
@@ -607,7 +607,7 @@ class SharedCartApi(APIView):
             request,
             group="carts-shared-view",
             rate=settings.RATE_SHARED_VIEW_IP,
-            key=f"ip:{get_client_ip(request)}",
+            key=client_rate_key(request),
             fail_open=True,
         )
         cart = selectors.shared_cart_get(token=token)

@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from buyhive.product.availability import AVAILABILITY_CHOICES
 from buyhive.product.money import MAX_EXPONENT
-from buyhive.product.urls import canonicalize_url
+from buyhive.product.urls import CanonicalUrl, canonicalize_url
 from carts.watch.matching import match_key
 
 # Bounded text, shared by the models, the serializers and the legacy importer.
@@ -184,14 +184,29 @@ class Item(models.Model):
     def __str__(self) -> str:
         return self.title or self.canonical_url or f"item {self.pk}"
 
+    #: The ``url`` that ``canonical_url`` was last computed from (not a field): ``save()``
+    #: canonicalises again only when ``url`` changed since.
+    _canonical_of: str | None = None
+
     def save(self, *args: Any, **kwargs: Any) -> None:
-        self.canonical_url = canonicalize_url(self.url)[:URL_MAX] if self.url else None
+        if not self.url:
+            self.canonical_url = None
+        elif self._canonical_of != self.url:
+            self.canonical_url = canonicalize_url(self.url)[:URL_MAX]
+        self._canonical_of = self.url or None
         self.store_domain = store_domain_of(self.canonical_url or "")
         self.watch_key = match_key(self.url) or None if self.url else None
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "url" in update_fields:
             kwargs["update_fields"] = {*update_fields, "canonical_url", "store_domain", "watch_key"}
         super().save(*args, **kwargs)
+
+    def use_canonical(self, address: CanonicalUrl) -> None:
+        """Take ``address.canonical`` as this item's canonical URL when ``address`` is this
+        item's ``url`` (a request canonicalises its address once and passes it down)."""
+        if self.url and address.url == self.url:
+            self.canonical_url = address.canonical[:URL_MAX]
+            self._canonical_of = self.url
 
 
 class CartItem(models.Model):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
@@ -15,9 +16,11 @@ from rest_framework.fields import get_attribute
 
 from buyhive.product.availability import AVAILABILITY_TERMS
 from buyhive.product.money import MAX_PRICE, amount_to_api, normalize_currency
+from buyhive.product.urls import canonicalize_url
 from buyhive.serializers import HttpUrlStringField
 from carts import models as m
-from carts.validation import clean_availability, clean_variant
+from carts.services import share_url
+from carts.validation import clean_availability, clean_http_url, clean_variant
 
 #: What a price input accepts before its currency is known: the most decimals any currency
 #: has. Whether the decimals fit the item's currency is the services' check (a 400 on
@@ -123,8 +126,6 @@ class CartOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_share_url(self, cart: m.Cart) -> str | None:
-        from carts.services import share_url
-
         return share_url(cart.share_token) if cart.share_token else None
 
 
@@ -177,20 +178,60 @@ class CartItemOutputSerializer(ItemOutputSerializer):
     )
 
 
+#: Query parameters that identify a visitor rather than a product (session ids, the address
+#: a newsletter link was sent to, sign-in tokens). Compared lower-cased.
+PRIVATE_QUERY_PARAMS = frozenset(
+    {
+        "sessionid", "session", "session_id", "sid", "jsessionid", "phpsessid", "aspsessionid",
+        "email", "e-mail", "mail", "token", "access_token", "auth", "key", "customer_id",
+        "user_id", "uid",
+    }
+)  # fmt: skip
+
+
+def public_item_url(url: str) -> str:
+    """The item's address as the public share page shows it.
+
+    The canonical form (tracking parameters such as ``gclid`` and ``utm_*`` dropped, no
+    fragment), without a user name or password, and without the parameters that identify
+    the visitor who saved it (:data:`PRIVATE_QUERY_PARAMS`): a shared cart must not hand
+    the owner's session or address to whoever holds the link.
+    """
+    canonical = canonicalize_url(url)
+    try:
+        parts = urlsplit(canonical)
+    except ValueError:
+        return ""
+    netloc = parts.netloc.rpartition("@")[2]
+    pairs = [
+        (key, value)
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        if key.lower() not in PRIVATE_QUERY_PARAMS
+    ]
+    query = urlencode(pairs, quote_via=quote, safe="-._~!$'()*,;:@/")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
 class SharedItemSerializer(serializers.Serializer):
-    """An item as the public sees it: what it is and where to buy it, nothing about its owner."""
+    """An item as the public sees it: what it is and where to buy it, nothing about its owner.
+
+    ``url`` is :func:`public_item_url`: no tracking, session or personal parameters.
+    """
 
     title = serializers.CharField(read_only=True)
     brand = serializers.CharField(read_only=True)
     price = AmountField(amount="price", currency="currency")
     currency = serializers.CharField(read_only=True, allow_null=True)
     image_url = serializers.CharField(read_only=True)
-    url = serializers.CharField(read_only=True)
+    url = serializers.SerializerMethodField()
     availability = serializers.CharField(read_only=True)
     variant = serializers.DictField(child=serializers.CharField(), read_only=True)
     store_domain = serializers.CharField(read_only=True)
     quantity = serializers.IntegerField(read_only=True, source="membership.quantity")
     added_at = serializers.DateTimeField(read_only=True, source="membership.added_at")
+
+    def get_url(self, item: Any) -> str:
+        return public_item_url(item.url)
 
 
 @extend_schema_serializer(component_name="SharedCart")
@@ -264,13 +305,9 @@ class ItemFieldsInputSerializer(serializers.Serializer):
             raise serializers.ValidationError(str(exc)) from exc
 
     def validate_url(self, value: str) -> str:
-        from carts.validation import clean_http_url
-
         return self._apply(clean_http_url, value)
 
     def validate_image_url(self, value: str | None) -> str:
-        from carts.validation import clean_http_url
-
         if not value:
             return ""
         return self._apply(clean_http_url, value)

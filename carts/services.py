@@ -40,10 +40,11 @@ from django.utils import timezone
 
 from buyhive.exceptions import LimitExceeded, NotFound, ValidationFailed
 from buyhive.product.money import parse_amount, validate_amount
-from buyhive.product.urls import canonicalize_url
+from buyhive.product.urls import CanonicalUrl, canonicalize_url
+from carts import emails as share_emails
 from carts import models as m
 from carts.models import Cart, CartItem, CartOwner, Item, normalize_cart_name
-from carts.selectors import parse_object_id
+from carts.selectors import cart_summaries, membership_rows, parse_object_id
 from carts.transactions import run_in_transaction
 from carts.validation import (
     clean_availability,
@@ -66,6 +67,7 @@ __all__ = [
     "cart_share_link_create",
     "cart_share_link_revoke",
     "cart_update",
+    "carts_close_after_takeover",
     "clean_item_data",
     "item_add_to_cart",
     "item_delete",
@@ -390,6 +392,33 @@ def cart_share_link_revoke(*, cart: Cart) -> bool:
     return bool(updated)
 
 
+def carts_close_after_takeover(*, owner: Any) -> dict[str, int]:
+    """After a takeover of ``owner``'s account, nothing made before stays public.
+
+    A verified Google sign-in took over an account whose address was never verified
+    (``accounts.signals.account_taken_over``): whoever registered it first may have made
+    carts and shared them, and a share link keeps showing whatever the real owner adds
+    later. Every share link of the account is revoked (the tokens stop working); the carts
+    and items stay, as the owner's, and are counted so the sign-in answer can say what was
+    already there: ``{"carts", "items", "share_links_revoked"}``.
+    """
+    revoked = Cart.objects.filter(owner=owner, share_token__isnull=False).update(
+        share_token=None, shared_at=None
+    )
+    summary = {
+        "carts": Cart.objects.filter(owner=owner).count(),
+        "items": Item.objects.filter(owner=owner).count(),
+        "share_links_revoked": revoked,
+    }
+    logger.warning("carts_closed_after_takeover", user_id=str(owner.pk), **summary)
+    return summary
+
+
+def on_account_taken_over(sender: Any, user: Any, **_: Any) -> dict[str, int]:
+    """Receiver of ``accounts.signals.account_taken_over`` (connected in CartsConfig.ready)."""
+    return carts_close_after_takeover(owner=user)
+
+
 # -------------------------------------------------------------------------------------------
 # Items and memberships
 # -------------------------------------------------------------------------------------------
@@ -443,13 +472,23 @@ def _add_membership(
 
 
 def _save_item(
-    *, owner_id: Any, cleaned: Mapping[str, Any], extraction: dict[str, Any] | None, now: Any
+    *,
+    owner_id: Any,
+    cleaned: Mapping[str, Any],
+    extraction: dict[str, Any] | None,
+    now: Any,
+    address: CanonicalUrl | None = None,
 ) -> tuple[Item, bool]:
-    """Create or update the owner's item for ``cleaned["url"]`` (inside a transaction)."""
-    canonical = canonicalize_url(cleaned["url"])[: m.URL_MAX]
+    """Create or update the owner's item for ``cleaned["url"]`` (inside a transaction).
+
+    ``address`` is that URL already canonicalised by the caller, if it was.
+    """
+    address = address if address is not None else CanonicalUrl.of(cleaned["url"])
+    canonical = address.canonical_for(cleaned["url"])[: m.URL_MAX]
     item = Item.objects.filter(owner_id=owner_id, canonical_url=canonical).first()
     if item is None:
         item = Item(owner_id=owner_id, created_at=now, updated_at=now, orphaned_at=now, **cleaned)
+        item.use_canonical(address)
         if extraction is not None:
             item.extraction = extraction
         item.save()
@@ -463,6 +502,7 @@ def _save_item(
             raise ValidationFailed(str(exc), fields={"price": [str(exc)]}) from exc
     for key, value in cleaned.items():
         setattr(item, key, value)
+    item.use_canonical(address)
     update_fields = [*cleaned, "updated_at"]
     if extraction is not None:
         item.extraction = extraction
@@ -478,13 +518,15 @@ def item_upsert(
     data: Mapping[str, Any],
     extraction: dict[str, Any] | None = None,
     cart_ids: Sequence[Any] | None = None,
+    address: CanonicalUrl | None = None,
 ) -> tuple[Item, bool]:
     """Save a product for ``owner``: create it, or update the item with the same canonical URL.
 
     Returns ``(item, created)`` (``POST items/`` answers 201 or 200). Only the fields in
     ``data`` are written on an update. ``cart_ids`` adds the item to those carts (never
     removes it from others), in the same transaction; ``extraction`` (provenance, checks,
-    scores) is set by the extraction app, never by a client.
+    scores) is set by the extraction app, never by a client. ``address`` is ``data["url"]``
+    with its canonical form, when the caller has canonicalised it already.
     """
     cleaned = clean_item_data(data, partial=False)
     carts = resolve_carts(owner=owner, cart_ids=cart_ids) if cart_ids else []
@@ -492,7 +534,7 @@ def item_upsert(
     def work() -> tuple[Item, bool]:
         now = timezone.now()
         item, created = _save_item(
-            owner_id=_pk(owner), cleaned=cleaned, extraction=extraction, now=now
+            owner_id=_pk(owner), cleaned=cleaned, extraction=extraction, now=now, address=address
         )
         for cart in carts:
             _add_membership(cart_id=cart.pk, item=item, quantity=None, note=None, now=now)
@@ -693,9 +735,6 @@ def cart_share_by_email(
     recipients (an address that unsubscribed is counted too, so the sender never learns who
     did). Rate limiting is the caller's (per user, ``RATE_SHARE_USER``).
     """
-    from carts import emails as share_emails
-    from carts.selectors import cart_summaries, membership_rows
-
     recipients = list(dict.fromkeys(address.strip().lower() for address in emails if address))
     if not recipients:
         raise ValidationFailed("Give at least one address.", fields={"emails": ["Required."]})

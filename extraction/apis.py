@@ -133,21 +133,14 @@ class ExtractApi(APIView):
             key=f"user:{request.user.pk}",
             fail_open=True,
         )
-        cart_ids = params.get("cart_ids") or []
-        if cart_ids:
-            from carts.services import resolve_carts
-
-            resolve_carts(owner=request.user, cart_ids=cart_ids)  # 400 before any work
-        extraction = services.extract(
+        outcome = services.product_extract_and_save(
+            user=request.user,
             url=params["url"],
             html=params.get("html") or None,
             text=params.get("text") or None,
             image_urls=params.get("image_urls") or [],
+            cart_ids=params.get("cart_ids") or [],
         )
-        body = {**extraction.body, "cached": extraction.cached, "item": None}
-        if cart_ids:
-            item = services.save_extraction(
-                owner=request.user, url=params["url"], body=extraction.body, cart_ids=cart_ids
-            )
-            body["item"] = _render_item(request.user, item)
+        item = _render_item(request.user, outcome.item) if outcome.item is not None else None
+        body = {**outcome.body, "cached": outcome.cached, "item": item}
         return Response(self.OutputSerializer(body).data)

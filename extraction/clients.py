@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import groq
@@ -109,17 +108,6 @@ class LLMClient(Protocol):
     ) -> SchemaT:
         """Ask the model; return the validated answer or raise an :class:`LLMError`."""
         ...
-
-
-@dataclass(frozen=True)
-class ProviderSettings:
-    """What one provider needs; built from Django settings by :func:`get_llm_clients`."""
-
-    api_key: str
-    model: str
-    base_url: str | None = None
-    timeout: float = DEFAULT_TIMEOUT
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
 
 
 _CODE_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL | re.IGNORECASE)

@@ -50,7 +50,7 @@ import structlog
 from lxml import etree
 
 from buyhive.product.text import clean_text
-from buyhive.product.urls import canonicalize_url
+from buyhive.product.urls import CanonicalUrl, canonicalize_url
 from extraction.heuristics import (
     Anchor,
     Guess,
@@ -108,16 +108,23 @@ _PARSER = etree.HTMLParser(
 
 
 def extract_deterministic(
-    *, url: str, html: str | bytes | None = None, text: str | None = None
+    *, url: str | CanonicalUrl, html: str | bytes | None = None, text: str | None = None
 ) -> ExtractionResult:
-    """Extract the product from a page's HTML and/or its visible text. Never raises."""
+    """Extract the product from a page's HTML and/or its visible text. Never raises.
+
+    ``url`` is the page's address, or a :class:`~buyhive.product.urls.CanonicalUrl` when the
+    caller has canonicalised it already (the page address's canonical form is then reused).
+    """
+    address, page_url = (url, url.url) if isinstance(url, CanonicalUrl) else (None, url)
     try:
-        return _extract(url, html, text)
+        return _extract(page_url, html, text, address)
     except Exception:  # noqa: BLE001 - the contract is "any input gives a result"
-        logger.warning("extraction_failed", url=str(url)[:300], exc_info=True)
+        logger.warning("extraction_failed", url=str(page_url)[:300], exc_info=True)
         result = ExtractionResult()
         result.diagnostics.append("internal_error")
-        _set_canonical(result, url if isinstance(url, str) else "", None, None)
+        _set_canonical(
+            result, page_url if isinstance(page_url, str) else "", None, None, address=address
+        )
         return result
 
 
@@ -164,7 +171,9 @@ def _parse(html: str) -> Any | None:
 # --------------------------------------------------------------------------------------------
 
 
-def _extract(url: str, html: str | bytes | None, text: str | None) -> ExtractionResult:
+def _extract(
+    url: str, html: str | bytes | None, text: str | None, address: CanonicalUrl | None
+) -> ExtractionResult:
     url = url.strip() if isinstance(url, str) else ""
     result = ExtractionResult()
     source = _decode(html)
@@ -180,7 +189,7 @@ def _extract(url: str, html: str | bytes | None, text: str | None) -> Extraction
         result.locale = locale.tag
         if plain is not None:
             _fill_from_text(result, plain, url=url, locale=locale)
-        _set_canonical(result, url, None, None)
+        _set_canonical(result, url, None, None, address=address)
         return result
 
     base_url = _base_url(tree, url)
@@ -224,7 +233,7 @@ def _extract(url: str, html: str | bytes | None, text: str | None) -> Extraction
             "variant",
             Candidate(product.values["variant"], product.source, _CONFIDENCE[product.source]),
         )
-    _set_canonical(result, url, data, base_url, tree)
+    _set_canonical(result, url, data, base_url, tree, address=address)
 
     if result.product["price"] is None and plain is not None:
         # The HTML gave no price (a shell page rendered by scripts): try the visible text.
@@ -717,9 +726,12 @@ def _set_canonical(
     data: StructuredData | None,
     base_url: str | None,
     tree: Any = None,
+    *,
+    address: CanonicalUrl | None = None,
 ) -> None:
     """``<link rel=canonical>`` or ``og:url`` when on the same site, else the page address;
-    canonicalised (tracking parameters dropped, see buyhive.product.urls)."""
+    canonicalised (tracking parameters dropped, see buyhive.product.urls). The page address's
+    canonical form comes from ``address`` when the caller computed it."""
     candidates: list[Candidate] = []
     if tree is not None:
         for link in tree.iter("link"):
@@ -744,7 +756,8 @@ def _set_canonical(
             )
             return
     if page_url:
-        result.set("canonical_url", Candidate(canonicalize_url(page_url), "heuristic", 0.6))
+        canonical = address.canonical_for(page_url) if address else canonicalize_url(page_url)
+        result.set("canonical_url", Candidate(canonical, "heuristic", 0.6))
 
 
 def _fill_from_text(

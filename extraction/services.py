@@ -11,6 +11,12 @@ Order of work, cheapest and most trustworthy first:
 The result (without the saved item) is cached by (canonical URL, hash of what was sent),
 so the extension re-opening a page costs one cache read. Every optional step degrades to a
 reported status; none of them can fail the request.
+
+:func:`product_extract_and_save` is the whole of ``POST extract/``: the carts are checked
+before any work, the page is extracted, and the product is saved through the carts services.
+The page's address is canonicalised once (:class:`~buyhive.product.urls.CanonicalUrl`) and that
+pair is handed to each step that keys on it: the cache, the extractor's fallback canonical URL
+and the item's uniqueness key.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -27,12 +34,17 @@ from django.conf import settings
 
 from buyhive import metrics
 from buyhive.cache import cache_get, cache_set
-from buyhive.product.urls import canonicalize_url
+from buyhive.exceptions import ValidationFailed
+from buyhive.product.urls import CanonicalUrl
 from carts import models as item_limits
+from carts.models import Item
+from carts.services import item_upsert, resolve_carts
 from extraction.deterministic import extract_deterministic
 from extraction.llm import LLMOutcome, llm_fill
 from extraction.types import ExtractionResult
-from mlverify.checks import CheckResult
+from mlverify.clip.service import best_image
+from mlverify.page_check.services import classify_page
+from mlverify.results import CheckResult
 
 logger = structlog.get_logger(__name__)
 
@@ -74,8 +86,6 @@ def _merge_llm(result: ExtractionResult, outcome: LLMOutcome) -> None:
 
 def _page_check(*, url: str, title: str | None, html: str | None) -> CheckResult:
     try:
-        from mlverify.classifier import classify_page
-
         return classify_page(url=url, title=title, html=html)
     except Exception as exc:  # noqa: BLE001 - an optional check never fails extraction
         logger.exception("page_check_failed")
@@ -103,8 +113,6 @@ def _image_check(*, result: ExtractionResult, image_urls: list[str]) -> CheckRes
     if not candidates:
         return CheckResult.unavailable("no candidate images")
     try:
-        from mlverify.clip import best_image
-
         best, check = best_image(candidates=candidates, product_name=title)
     except Exception as exc:  # noqa: BLE001 - an optional check never fails extraction
         logger.warning("image_check_failed", error=type(exc).__name__)
@@ -141,17 +149,21 @@ def _main_source(provenance: dict[str, dict[str, Any]], outcome: LLMOutcome) -> 
 
 def extract(
     *,
-    url: str,
+    url: str | CanonicalUrl,
     html: str | None = None,
     text: str | None = None,
-    image_urls: list[str] | None = None,
+    image_urls: Sequence[str] | None = None,
     use_cache: bool = True,
 ) -> Extraction:
-    """Extract the product on one page. Never raises for any page content."""
+    """Extract the product on one page. Never raises for any page content.
+
+    ``url`` is the page's address, or its :class:`CanonicalUrl` when the caller has one.
+    """
     started = time.perf_counter()
     image_urls = list(image_urls or [])
-    canonical = canonicalize_url(url)
-    key = _cache_key(canonical_url=canonical, html=html, text=text, images=image_urls)
+    address = url if isinstance(url, CanonicalUrl) else CanonicalUrl.of(url)
+    url = address.url
+    key = _cache_key(canonical_url=address.canonical, html=html, text=text, images=image_urls)
     if use_cache:
         hit = cache_get(key, event="extraction_cache_unavailable")
         if hit is not None:
@@ -160,7 +172,7 @@ def extract(
             )
             return Extraction(body=hit, cached=True)
 
-    result = extract_deterministic(url=url, html=html, text=text)
+    result = extract_deterministic(url=address, html=html, text=text)
     outcome = llm_fill(url=url, html=html, text=text, missing=set(result.missing_fields()))
     if outcome.status == "used":
         _merge_llm(result, outcome)
@@ -233,22 +245,22 @@ def item_data_from_product(product: dict[str, Any], *, url: str) -> dict[str, An
     return data
 
 
-def save_extraction(*, owner: Any, url: str, body: dict[str, Any], cart_ids: list[Any]) -> Any:
+def save_extraction(
+    *, owner: Any, url: str | CanonicalUrl, body: dict[str, Any], cart_ids: Sequence[Any]
+) -> Item:
     """Save the extracted product into ``cart_ids`` through the carts services.
 
     A value the page gave that the item's validation refuses (an over-long description, an
     image on a non-http scheme) is dropped rather than failing the save: the user asked to
     save this page, and the rest of the product is still right.
     """
-    from buyhive.exceptions import ValidationFailed
-    from carts.services import item_upsert
-
-    data = item_data_from_product(body["product"], url=url)
+    address = url if isinstance(url, CanonicalUrl) else CanonicalUrl.of(url)
+    data = item_data_from_product(body["product"], url=address.url)
     details = {k: body[k] for k in ("provenance", "page_check", "image_check", "llm")}
     for _attempt in range(3):
         try:
             item, _created = item_upsert(
-                owner=owner, data=data, extraction=details, cart_ids=cart_ids
+                owner=owner, data=data, extraction=details, cart_ids=cart_ids, address=address
             )
             return item
         except ValidationFailed as exc:
@@ -260,3 +272,41 @@ def save_extraction(*, owner: Any, url: str, body: dict[str, Any], cart_ids: lis
             if "price" not in data:
                 data.pop("currency", None)
     raise ValidationFailed("The extracted product could not be saved.")
+
+
+@dataclass(frozen=True)
+class ExtractionOutcome:
+    """What ``POST extract/`` answers: the extraction and, when carts were given, the item.
+
+    ``body`` is JSON-ready (``product``, ``provenance``, ``page_check``, ``image_check``,
+    ``llm``), exactly what the cache holds; ``cached`` says whether it came from there.
+    """
+
+    body: dict[str, Any]
+    cached: bool
+    item: Item | None
+
+
+def product_extract_and_save(
+    *,
+    user: Any,
+    url: str,
+    html: str | None,
+    text: str | None,
+    image_urls: Sequence[str] = (),
+    cart_ids: Sequence[Any] = (),
+) -> ExtractionOutcome:
+    """Extract the product on ``url``'s page and, when ``cart_ids`` are given, save it there.
+
+    Unknown, malformed or other users' ``cart_ids`` are a 400 before any extraction work (the
+    carts service's rule); a full cart is a 409 from the save. The address is canonicalised
+    here, once, and the pair passed to the extraction and to the save.
+    """
+    if cart_ids:
+        resolve_carts(owner=user, cart_ids=cart_ids)
+    address = CanonicalUrl.of(url)
+    extraction = extract(url=address, html=html, text=text, image_urls=image_urls)
+    item = None
+    if cart_ids:
+        item = save_extraction(owner=user, url=address, body=extraction.body, cart_ids=cart_ids)
+    return ExtractionOutcome(body=extraction.body, cached=extraction.cached, item=item)

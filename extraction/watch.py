@@ -11,8 +11,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from carts.currencies import normalize_currency
-from carts.validation import clean_availability, clean_price
+from buyhive.product.money import normalize_currency, parse_amount, round_amount
+from carts.validation import clean_availability
 from carts.watch import selectors as watch_selectors
 from carts.watch import services as watch_services
 from extraction.deterministic import extract_deterministic
@@ -48,14 +48,15 @@ def observation_report(
             "counted": False,
         }
     product = extract_deterministic(url=url, html=html, text=text).product
-    price: Decimal | None = _safe(clean_price, product.get("price"))
+    price: Decimal | None = _safe(parse_amount, product.get("price"))
     currency = normalize_currency(product.get("currency"))
     availability = _safe(clean_availability, product.get("availability")) or ""
     seen = watch_services.view_of(item)
     if price is None:
         price, currency = seen.price, seen.currency
-    elif currency is None:
-        currency = seen.currency
+    else:
+        currency = currency or seen.currency
+        price = round_amount(price, currency=currency)  # as the page shows it
     view = watch_services.View(
         price=price, currency=currency, availability=availability or seen.availability
     )

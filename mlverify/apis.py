@@ -11,7 +11,8 @@ from rest_framework.views import APIView
 
 from buyhive.ratelimit import enforce
 from buyhive.serializers import HttpUrlField, ImageCheckSerializer, PageCheckSerializer
-from mlverify import classifier, clip
+from mlverify.clip.service import verify_image
+from mlverify.page_check.services import classify_url
 
 _ERRORS = {
     400: OpenApiResponse(description="validation_error"),
@@ -46,7 +47,7 @@ class VerifyImageApi(APIView):
             key=f"user:{request.user.pk}",
             fail_open=True,
         )
-        result = clip.verify_image(
+        result = verify_image(
             image_url=data.validated_data["image_url"],
             product_name=data.validated_data["product_name"],
         )
@@ -77,7 +78,7 @@ class ClassifyUrlApi(APIView):
             key=f"user:{request.user.pk}",
             fail_open=True,
         )
-        result = classifier.classify_url(
+        result = classify_url(
             url=data.validated_data["url"], title=data.validated_data.get("title") or None
         )
         return Response(PageCheckSerializer(result.as_dict("is_product")).data)

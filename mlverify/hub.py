@@ -25,14 +25,14 @@ import re
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import structlog
 
-from mlverify.clip import WEIGHTS_METADATA_NAME
+from mlverify.clip.loading import WEIGHTS_METADATA_NAME
 
 logger = structlog.get_logger(__name__)
 
@@ -231,7 +231,3 @@ def download_weights(
     seconds = time.perf_counter() - started
     logger.info("weights_downloaded", path=str(dest), size=size, seconds=round(seconds, 1))
     return DownloadResult(dest, actual, size, True, seconds)
-
-
-def source_as_dict(source: WeightsSource) -> dict[str, object]:
-    return asdict(source)

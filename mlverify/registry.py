@@ -1,20 +1,30 @@
-"""The process-wide model holders, and their states for ``/ready`` and ``check_models``.
+"""Every process-wide model holder, and their states for ``/ready`` and ``check_models``.
 
-Nothing loads at import: each :class:`~mlverify.loading.LazyModel` reads Django settings when
-its model is first used. :func:`reset_models` forgets loaded models so that changed settings
-(tests, ``check_models --reload``) take effect.
+One registry for every model: CLIP, the MiniLM sentence encoder (the page classifier's and
+CLIP's text fallback) and the page classifier (encoder + head). Nothing loads at import:
+each :class:`~mlverify.inference.LazyModel` reads its files when first used.
+:func:`reset_models` forgets loaded models so that changed settings (tests,
+``check_models --reload``) take effect; :func:`configure_page_classifier` points the page
+classifier at explicit folders (tests, tools).
+
+The services (:mod:`mlverify.clip.service`, :mod:`mlverify.page_check.services`) ask this
+module for holders; the loaders they hold know nothing of it, so imports only go one way.
 """
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass
 from typing import Any
 
-import structlog
-
-from mlverify.clip import ClipBundle, ClipConfig, clear_calibration_cache, load_clip, local_scores
-from mlverify.loading import LazyModel
-
-logger = structlog.get_logger(__name__)
+from mlverify.clip.calibration import clear_calibration_cache
+from mlverify.clip.config import ClipConfig
+from mlverify.clip.loading import ClipBundle, load_clip
+from mlverify.clip.score_cache import local_scores
+from mlverify.inference import LazyModel
+from mlverify.page_check.classifier import PageClassifier, load_page_classifier
+from mlverify.page_check.config import ENCODER_PACKAGE, ClassifierConfig, encoder_package_version
+from mlverify.page_check.encoder import TextEncoder, load_text_encoder
 
 
 def _load_clip_from_settings() -> ClipBundle:
@@ -24,42 +34,88 @@ def _load_clip_from_settings() -> ClipBundle:
 _clip_model: LazyModel[ClipBundle] = LazyModel("clip", _load_clip_from_settings)
 
 
+@dataclass(frozen=True)
+class _PageModels:
+    """The page classifier's holders and the configuration they were built from."""
+
+    config: ClassifierConfig
+    encoder: LazyModel[TextEncoder]
+    classifier: LazyModel[PageClassifier]
+
+
+_page_lock = threading.Lock()
+_page_models: _PageModels | None = None
+
+
+def _build_page_models(config: ClassifierConfig) -> _PageModels:
+    package = f"{ENCODER_PACKAGE}=={encoder_package_version() or 'missing'}"
+    encoder: LazyModel[TextEncoder] = LazyModel(
+        "page_encoder",
+        lambda: load_text_encoder(
+            config.encoder_dir, num_threads=config.num_threads, max_length=config.max_length
+        ),
+        version=package,
+    )
+    classifier: LazyModel[PageClassifier] = LazyModel(
+        "page_classifier",
+        lambda: load_page_classifier(config, encoder=encoder.get()),
+        version=f"{package}+head",
+    )
+    return _PageModels(config=config, encoder=encoder, classifier=classifier)
+
+
+def configure_page_classifier(config: ClassifierConfig | None = None) -> None:
+    """(Re)build the page classifier's holders from ``config`` (from settings when None).
+
+    Nothing loads until first use. Tests, tools and :func:`reset_models` call it.
+    """
+    global _page_models
+    built = _build_page_models(config or ClassifierConfig.from_settings())
+    with _page_lock:
+        _page_models = built
+
+
+def _page() -> _PageModels:
+    if _page_models is None:
+        configure_page_classifier()
+    assert _page_models is not None
+    return _page_models
+
+
 def get_clip_model() -> LazyModel[ClipBundle]:
-    """The CLIP holder (loads on first :meth:`~mlverify.loading.LazyModel.get`)."""
+    """The CLIP holder (loads on first :meth:`~mlverify.inference.LazyModel.get`)."""
     return _clip_model
 
 
-def _page_classifier() -> LazyModel[Any] | None:
-    """The classifier engineer's holder; None if that module cannot be imported."""
-    try:
-        from mlverify.classifier import get_page_classifier
-    except ImportError:
-        logger.warning("page_classifier_module_missing", exc_info=True)
-        return None
-    return get_page_classifier()
+def get_text_encoder() -> LazyModel[TextEncoder]:
+    """The MiniLM sentence encoder alone (CLIP's text fallback uses it without the head)."""
+    return _page().encoder
 
 
-def model_holders() -> dict[str, LazyModel[Any] | None]:
-    """Every configured model by name ("clip", "page_classifier")."""
-    return {"clip": _clip_model, "page_classifier": _page_classifier()}
+def get_page_classifier() -> LazyModel[PageClassifier]:
+    """The page classifier (the encoder above + the committed head)."""
+    return _page().classifier
+
+
+def get_page_classifier_config() -> ClassifierConfig:
+    """The configuration the page classifier's holders were built from."""
+    return _page().config
+
+
+def model_holders() -> dict[str, LazyModel[Any]]:
+    """Every model an operator checks, by name ("clip", "page_classifier")."""
+    return {"clip": _clip_model, "page_classifier": get_page_classifier()}
 
 
 def model_states() -> dict[str, dict[str, Any]]:
     """``{name: {"state", "reason", "load_seconds", "version"}}`` without loading anything.
 
     ``state`` is ``not_loaded``, ``loaded`` or ``unavailable``; models are optional, so
-    ``/ready`` reports them but never fails because of them.
+    ``/ready`` reports them but never fails because of them. This is the one public report
+    of every model's state (``/ready`` and ``check_models`` read it).
     """
     states: dict[str, dict[str, Any]] = {}
     for name, holder in model_holders().items():
-        if holder is None:
-            states[name] = {
-                "state": "unavailable",
-                "reason": "the module is not installed",
-                "load_seconds": None,
-                "version": None,
-            }
-            continue
         status = holder.describe()
         info = status.as_dict()
         if status.state == "loaded":
@@ -72,14 +128,9 @@ def model_states() -> dict[str, dict[str, Any]]:
 
 
 def reset_models() -> None:
-    """Forget every loaded model (and the cached calibration); the next use reloads."""
+    """Forget every loaded model (and the cached calibration and scores); the next use reloads
+    from the current settings."""
     _clip_model.reset()
     clear_calibration_cache()
     local_scores.clear()
-    try:
-        from mlverify import classifier
-    except ImportError:
-        return
-    configure = getattr(classifier, "configure", None)
-    if callable(configure):
-        configure()  # rebuilds the page classifier's holders from current settings
+    configure_page_classifier()

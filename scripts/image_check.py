@@ -540,6 +540,8 @@ def build_env() -> dict[str, str]:
         if line and not line.startswith("#"):
             name, _, value = line.partition("=")
             values[name] = value
+    # As the Dockerfile does: a random key for the build step (repository keys are refused).
+    values.setdefault("SECRET_KEY", secrets.token_urlsafe(64))
     return _clean_env(**values)
 
 

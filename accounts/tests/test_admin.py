@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import RefreshToken, User
 from accounts.tokens import issue_tokens
+from conftest import otp_admin_client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -25,9 +26,7 @@ def admin_user(password: str) -> User:
 
 @pytest.fixture
 def staff_client(admin_user: User) -> Client:
-    client = Client()
-    client.force_login(admin_user)
-    return client
+    return otp_admin_client_for(admin_user)
 
 
 def google_user(email: str, sub: str) -> User:
@@ -41,10 +40,16 @@ def emails_listed(response: Any) -> set[str]:
 
 
 def test_staff_can_sign_in_to_admin(password: str) -> None:
-    User.objects.create_user(email="staff@example.com", password=password, is_staff=True)
+    from django_otp.oath import TOTP
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    staff = User.objects.create_user(email="staff@example.com", password=password, is_staff=True)
+    device = TOTPDevice.objects.create(user=staff, name="phone", confirmed=True)
     client = Client()
+    code = f"{TOTP(device.bin_key).token():06d}"
     response = client.post(
-        "/admin/login/?next=/admin/", {"username": "Staff@Example.com", "password": password}
+        "/admin/login/?next=/admin/",
+        {"username": "Staff@Example.com", "password": password, "otp_token": code},
     )
     assert response.status_code == 302
     assert response["Location"] == "/admin/"

@@ -160,12 +160,12 @@ def test_login_without_usable_password_is_401(api_client: APIClient) -> None:
 # --------------------------------------------------------------------------- rate limits
 
 
-def test_login_is_rate_limited_per_account(
-    api_client: APIClient, user: User, settings: Any
+def test_wrong_passwords_count_per_account_and_client(
+    api_client: APIClient, user: User, password: str, settings: Any
 ) -> None:
-    settings.RATE_LOGIN_ACCOUNT = "3/m"
-    for index in range(3):
-        # Each from another client address: only the account counter can trip.
+    settings.LOGIN_FREE_FAILURES = 3
+    for index in range(5):
+        # Each from another client address: no pair reaches its free failures.
         response = post(
             api_client,
             LOGIN,
@@ -173,15 +173,24 @@ def test_login_is_rate_limited_per_account(
             REMOTE_ADDR=f"10.0.0.{index}",
         )
         assert response.status_code == 401
+    for _ in range(4):
+        response = post(
+            api_client,
+            LOGIN,
+            {"email": "Alice@Example.com", "password": "wrong 1"},
+            REMOTE_ADDR="10.0.1.1",
+        )
+        assert response.status_code == 401
     response = post(
-        api_client,
-        LOGIN,
-        {"email": "Alice@Example.com", "password": "wrong 1"},
-        REMOTE_ADDR="10.0.1.1",
+        api_client, LOGIN, {"email": user.email, "password": password}, REMOTE_ADDR="10.0.1.1"
     )
     assert response.status_code == 429
     assert error_of(response)["code"] == "rate_limited"
     assert 1 <= int(response["Retry-After"]) <= 60
+    ok = post(
+        api_client, LOGIN, {"email": user.email, "password": password}, REMOTE_ADDR="10.9.9.9"
+    )
+    assert ok.status_code == 200
 
 
 def test_login_is_rate_limited_per_client_ip_behind_proxy(
@@ -428,7 +437,7 @@ def test_reset_is_rate_limited_per_account_and_ip(
     settings.RATE_PASSWORD_RESET_ACCOUNT = "1/h"
     settings.RATE_PASSWORD_RESET_IP = "3/m"
     assert post(api_client, RESET, {"email": user.email}, REMOTE_ADDR="10.2.0.1").status_code == 202
-    per_account = post(api_client, RESET, {"email": user.email}, REMOTE_ADDR="10.2.0.2")
+    per_account = post(api_client, RESET, {"email": user.email}, REMOTE_ADDR="10.2.0.1")
     assert per_account.status_code == 429
     assert "Retry-After" in per_account
     reset_mail_for(worker, user)  # exactly one: the refused request published nothing

@@ -21,16 +21,23 @@ What it does, in order:
 * sorts the remaining parameters by name (a stable sort, so repeated names keep their
   relative order), so the order the shop or the campaign wrote them in does not matter;
 * strips a trailing ``?`` (an empty query).
+
+:class:`CanonicalUrl` carries an address together with its canonical form, so that one
+request canonicalises its address once and hands the pair down (the extraction cache key, the
+extractor's fallback canonical URL, the saved item's uniqueness key) instead of each step
+recomputing it.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 __all__ = [
     "TRACKING_PARAMS",
     "TRACKING_PREFIXES",
+    "CanonicalUrl",
     "canonicalize_url",
     "is_tracking_param",
 ]
@@ -185,3 +192,24 @@ def canonicalize_url(url: str) -> str:
     pairs.sort(key=lambda pair: pair[0])  # stable: repeated keys keep their order
     query = urlencode(pairs, quote_via=quote, safe="-._~!$'()*,;:@/")
     return urlunsplit((scheme, netloc, path, query, ""))
+
+
+@dataclass(frozen=True, slots=True)
+class CanonicalUrl:
+    """An address as given (``url``) and its :func:`canonicalize_url` form (``canonical``).
+
+    Build it with :meth:`of`; a consumer that is handed one uses ``canonical`` only when
+    ``url`` is the address it is about to use, and canonicalises that address itself otherwise.
+    """
+
+    url: str
+    canonical: str
+
+    @classmethod
+    def of(cls, url: str) -> CanonicalUrl:
+        """Canonicalise ``url`` (once) and keep both forms."""
+        return cls(url=url, canonical=canonicalize_url(url))
+
+    def canonical_for(self, url: str) -> str:
+        """The canonical form of ``url``: the one already computed when it is this address."""
+        return self.canonical if url == self.url else canonicalize_url(url)

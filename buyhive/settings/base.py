@@ -29,6 +29,25 @@ if os.environ.get("DJANGO_SETTINGS_MODULE", "").endswith(".local") and _DOT_ENV.
 # =============================================================================
 ENVIRONMENT = env.str("ENVIRONMENT", default="local")
 SECRET_KEY = env.str("SECRET_KEY", default="")
+# Keys written in this repository (local.py's default, test.py's): public, so production
+# refuses them, and any key that says it is not secret. The test suite checks that every
+# key written in a tracked file is refused.
+REPOSITORY_SECRET_KEYS = frozenset(
+    {
+        "local-development-only-not-secret-0123456789abcdef",
+        "test-only-secret-key-0123456789abcdef-0123456789abcdef",
+        "build-only-placeholder-never-used-at-run-time-0123456789abcdef",
+    }
+)
+_NOT_SECRET_MARKERS = ("not-secret", "test-only", "placeholder", "insecure", "change-me")
+
+
+def is_repository_key(key: str) -> bool:
+    """Whether ``key`` ships in the repository or says it is not secret."""
+    lowered = key.lower()
+    return key in REPOSITORY_SECRET_KEYS or any(m in lowered for m in _NOT_SECRET_MARKERS)
+
+
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[])
 ROOT_URLCONF = "buyhive.urls"
@@ -54,12 +73,15 @@ INSTALLED_APPS = [
     # third party
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # a pinned Swagger UI served from our static files
     "corsheaders",
     "django_structlog",
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
     "allauth.socialaccount.providers.google",
+    "django_otp",  # TOTP second factor for staff in the admin
+    "buyhive.apps.MongoOtpTotpConfig",
     # ours
     "buyhive.apps.BuyHiveConfig",
     "buyhive.mail.apps.MailConfig",
@@ -83,9 +105,11 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "accounts.middleware.UnconfiguredSignInMiddleware",
 ]
 
 TEMPLATES = [
@@ -102,6 +126,9 @@ TEMPLATES = [
         },
     },
 ]
+
+# The debug page and error mails hide connection strings too (URI, URL, HOST, LOCATION).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "buyhive.debug.BuyHiveExceptionReporterFilter"
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
@@ -157,6 +184,7 @@ MIGRATION_MODULES = {
     "contenttypes": "buyhive.mongo_migrations.contenttypes",
     "account": "buyhive.mongo_migrations.account",
     "socialaccount": "buyhive.mongo_migrations.socialaccount",
+    "otp_totp": "buyhive.mongo_migrations.otp_totp",
 }
 
 # =============================================================================
@@ -181,12 +209,22 @@ RATELIMIT_USE_CACHE = "default"
 RATELIMIT_ENABLE = True
 # Rates ("count/period"): per client IP and per account for sign-in, per user elsewhere.
 RATE_LOGIN_IP = env.str("RATE_LOGIN_IP", default="20/m")
-RATE_LOGIN_ACCOUNT = env.str("RATE_LOGIN_ACCOUNT", default="10/m")
+# Wrong passwords, per account AND client (buyhive.ratelimit.FailureThrottle): this many are
+# free, then each one doubles the wait before that client's next try for that account, up to
+# the maximum (seconds). Past LOGIN_ACCOUNT_ALARM failures on one account from all clients,
+# each client gets one free failure on it. Successes are not counted.
+LOGIN_FREE_FAILURES = env.int("LOGIN_FREE_FAILURES", default=5)
+LOGIN_FAILURE_MAX_DELAY = env.int("LOGIN_FAILURE_MAX_DELAY", default=900)
+LOGIN_ACCOUNT_ALARM = env.int("LOGIN_ACCOUNT_ALARM", default=20)
 RATE_REGISTER_IP = env.str("RATE_REGISTER_IP", default="10/m")
 # Per address asked for (registration attempts for one email, weak passwords included).
 RATE_REGISTER_ACCOUNT = env.str("RATE_REGISTER_ACCOUNT", default="10/h")
 RATE_PASSWORD_RESET_IP = env.str("RATE_PASSWORD_RESET_IP", default="5/m")
+# Per address AND client (another client's requests never block the owner's own reset).
 RATE_PASSWORD_RESET_ACCOUNT = env.str("RATE_PASSWORD_RESET_ACCOUNT", default="3/h")
+# Reset mails per address from all clients; past it the answer is still 202 and no new mail
+# leaves (the links already sent keep working), so a mailbox cannot be flooded.
+RATE_PASSWORD_RESET_MAILS = env.str("RATE_PASSWORD_RESET_MAILS", default="5/h")
 RATE_REFRESH_IP = env.str("RATE_REFRESH_IP", default="60/m")
 RATE_EXTRACT_USER = env.str("RATE_EXTRACT_USER", default="10/m")
 RATE_VERIFY_IMAGE_USER = env.str("RATE_VERIFY_IMAGE_USER", default="60/m")
@@ -295,7 +333,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["buyhive.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "buyhive.pagination.LimitOffsetPagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "buyhive.errors.exception_handler",
@@ -310,6 +348,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Swagger UI from drf-spectacular-sidecar (pinned in requirements), never a CDN's @latest:
+    # /api/docs/ shares its origin with the admin.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "CheckStatusEnum": ["ok", "unavailable"],
         "LlmStatusEnum": ["used", "not_needed", "not_configured", "unavailable"],
@@ -348,6 +391,11 @@ X_FRAME_OPTIONS = "DENY"
 # Container and load-balancer probes speak plain HTTP to /health.
 SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$"]
 
+# /ready's per-check detail (models, LLM, latencies): public only where a setting says so
+# (local, test); elsewhere only to a caller sending READY_DETAIL_TOKEN as X-Ready-Token.
+READY_DETAILS_PUBLIC = env.bool("READY_DETAILS_PUBLIC", default=False)
+READY_DETAIL_TOKEN = env.str("READY_DETAIL_TOKEN", default="")
+
 # =============================================================================
 # Outbound HTTP (the safe client for user-supplied addresses, buyhive/http.py)
 # =============================================================================
@@ -361,6 +409,8 @@ OUTBOUND_HTTP_TOTAL_TIMEOUT = env.float("OUTBOUND_HTTP_TOTAL_TIMEOUT", default=1
 OUTBOUND_HTTP_MAX_REDIRECTS = 3
 OUTBOUND_HTTP_MAX_BYTES = 5 * 1024 * 1024
 OUTBOUND_HTTP_USER_AGENT = "BuyHiveBot/1.0 (+https://buyhive.app/bot)"
+# Concurrent outbound fetches per user in one process (callers pass get(owner=user id)).
+OUTBOUND_HTTP_MAX_CONCURRENT_PER_USER = env.int("OUTBOUND_HTTP_MAX_CONCURRENT_PER_USER", default=4)
 
 # =============================================================================
 # Models (mlverify)
@@ -563,6 +613,9 @@ DJANGO_STRUCTLOG_CELERY_ENABLED = False
 # RequestIdMiddleware has already validated (or generated) X-Request-ID; log that one.
 DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
 DJANGO_STRUCTLOG_USER_ID_FIELD = "public_id"  # the ObjectId as a string
+# The client address is bound by buyhive.signals (the one the rate limits use), not by
+# django-ipware's left-most X-Forwarded-For guess.
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
 
 # =============================================================================
 # Errors: Sentry only when SENTRY_DSN is set (buyhive/observability.py)

@@ -11,12 +11,15 @@ from buyhive import logconfig
 from .base import *  # noqa: F403
 from .base import JWT_SIGNING_KEY, LOG_FORMAT, LOG_LEVEL, REDIS_URL, SIMPLE_JWT, env
 
-DEBUG = env.bool("DEBUG", default=True)
+# DEBUG defaults on only against the embedded database: pointed at a real cluster
+# (MONGODB_URI set, e.g. Atlas), a developer machine defaults to DEBUG off.
+DEBUG = env.bool("DEBUG", default=not env.str("MONGODB_URI", default=""))
 SECRET_KEY = env.str("SECRET_KEY", default="local-development-only-not-secret-0123456789abcdef")
 SIMPLE_JWT = {**SIMPLE_JWT, "SIGNING_KEY": JWT_SIGNING_KEY or SECRET_KEY}
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 ALLOWED_ORIGINS = env.list("ALLOWED_ORIGINS", default=["http://127.0.0.1:8000"])
 CORS_ALLOWED_ORIGINS = ALLOWED_ORIGINS
+READY_DETAILS_PUBLIC = True  # /ready shows every check's detail here
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -26,6 +26,7 @@ from .base import (
     SIMPLE_JWT,
     celery_transport_options,
     env,
+    is_repository_key,
 )
 
 REQUIRED = (
@@ -51,6 +52,13 @@ DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY")
 if len(SECRET_KEY) < 50:
     raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters.")
+# A key that ships in the repository (the local default, the test key) is public: anyone
+# could sign tokens and reset links with it. Long enough is not enough.
+for _name, _key in (("SECRET_KEY", SECRET_KEY), ("JWT_SIGNING_KEY", JWT_SIGNING_KEY)):
+    if _key and is_repository_key(_key):
+        raise ImproperlyConfigured(
+            f"{_name} is a key that ships in the repository; generate a secret one."
+        )
 SIMPLE_JWT = {**SIMPLE_JWT, "SIGNING_KEY": JWT_SIGNING_KEY or SECRET_KEY}
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 
@@ -100,7 +108,9 @@ SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
+# 0 unless set: behind the ALB or App Runner it is 1 (their task definitions set it); a
+# default of 1 let a direct caller choose its address with X-Forwarded-For.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # =============================================================================
 # Email through Amazon SES (credentials from the task role)

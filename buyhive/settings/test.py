@@ -22,6 +22,7 @@ ALLOWED_ORIGINS = [
     "https://app.buyhive.test",
 ]
 CORS_ALLOWED_ORIGINS = ALLOWED_ORIGINS
+READY_DETAILS_PUBLIC = True  # /ready shows every check's detail here
 PUBLIC_BASE_URL = "http://testserver"
 
 # Real Redis, a database of its own. Keys carry this test run's pid, and the per-test cleanup

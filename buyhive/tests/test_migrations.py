@@ -23,6 +23,6 @@ def test_contrib_and_allauth_migrations_use_objectid_keys() -> None:
     """Their migrations are regenerated for ObjectId primary keys (MIGRATION_MODULES)."""
     from django.apps import apps
 
-    for label in ("admin", "auth", "contenttypes", "account", "socialaccount"):
+    for label in ("admin", "auth", "contenttypes", "account", "socialaccount", "otp_totp"):
         for model in apps.get_app_config(label).get_models():
             assert type(model._meta.pk).__name__ == "ObjectIdAutoField", model

@@ -17,6 +17,7 @@ from carts import services
 from carts.models import Cart, CartItem, Item
 from carts.tests.factories import CartFactory, CartItemFactory, ItemFactory, UserFactory
 from carts.tests.mongo_commands import Recorder
+from conftest import otp_admin_client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -24,9 +25,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def staff_client(db: Any) -> Client:
     admin = User.objects.create_superuser(email="staff@example.com", password="pw-staff-1234")
-    client = Client()
-    client.force_login(admin)
-    return client
+    return otp_admin_client_for(admin)
 
 
 def _fill(n_carts: int) -> None:

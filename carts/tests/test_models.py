@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, connection
 
+from buyhive.product.urls import CanonicalUrl
 from carts.models import Cart, CartItem, Item, normalize_cart_name, store_domain_of
 from carts.tests.factories import CartFactory, ItemFactory
 
@@ -100,6 +101,22 @@ def test_item_save_derives_canonical_url_and_store(user: Any) -> None:
     item.refresh_from_db()
     assert item.canonical_url == "https://other.example.org/q"
     assert item.store_domain == "other.example.org"
+
+
+def test_a_canonical_form_handed_in_is_trusted_only_for_its_own_address(user: Any) -> None:
+    """A request canonicalises its address once and passes it down (Item.use_canonical); a
+    pair for another address, or a url changed afterwards, is canonicalised again."""
+    url = "https://shop.example.com/p/1?utm_source=mail&size=M"
+    item = ItemFactory.build(owner=user, url=url)
+    item.use_canonical(CanonicalUrl.of("https://elsewhere.example.org/p/9"))
+    item.save()
+    assert item.canonical_url == "https://shop.example.com/p/1?size=M"
+
+    item.use_canonical(CanonicalUrl.of(url))
+    item.url = "https://shop.example.com/p/2?gclid=x"
+    item.save(update_fields=["url"])
+    item.refresh_from_db()
+    assert item.canonical_url == "https://shop.example.com/p/2"
 
 
 def test_cart_rename_through_update_fields_keeps_the_key(user: Any) -> None:

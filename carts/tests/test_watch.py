@@ -266,7 +266,7 @@ def test_data_migration_records_each_existing_items_price_once(user: Any, other_
     WatchedProduct.objects.all().delete()
     Item.objects.update(watch_key=None)
 
-    migration = importlib.import_module("carts.migrations.0003_watch_first_observations")
+    migration = importlib.import_module("carts.migrations.0004_watch_first_observations")
     migration.forwards(apps, None)
     migration.forwards(apps, None)
 

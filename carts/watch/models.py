@@ -23,15 +23,22 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
+from buyhive.product.money import MAX_EXPONENT
+
 URL_MAX = 2048
 OBSERVER_MAX = 64
+#: As ``carts.models.Item.price``: every currency's exponent fits (JPY 0 ... KWD 3).
+PRICE_DECIMAL_PLACES = MAX_EXPONENT
+PRICE_MAX_DIGITS = 9 + MAX_EXPONENT
 
 
 class WatchedProduct(models.Model):
     key = models.CharField(max_length=URL_MAX, unique=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     #: The confirmed state (null until a change was confirmed by a second observer).
-    price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    price = models.DecimalField(
+        max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES, null=True, blank=True
+    )
     currency = models.CharField(max_length=3, null=True, blank=True)
     availability = models.CharField(max_length=32, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
@@ -55,7 +62,9 @@ class Observation(models.Model):
     observer = models.CharField(max_length=OBSERVER_MAX)
     kind = models.CharField(max_length=8, choices=Kind.choices)
     observed_at = models.DateTimeField(default=timezone.now)
-    price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    price = models.DecimalField(
+        max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES, null=True, blank=True
+    )
     currency = models.CharField(max_length=3, null=True, blank=True)
     availability = models.CharField(max_length=32, blank=True)
     #: Visible to every saver: it agrees with the confirmed state, or it confirmed a change.
@@ -76,7 +85,9 @@ class DailyPoint(models.Model):
     #: ``"p:<product id>"`` for the confirmed series, an observer hash for one's own.
     series = models.CharField(max_length=OBSERVER_MAX + 2)
     day = models.DateField()
-    price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    price = models.DecimalField(
+        max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES, null=True, blank=True
+    )
     currency = models.CharField(max_length=3, null=True, blank=True)
     availability = models.CharField(max_length=32, blank=True)
     observed_at = models.DateTimeField()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import structlog
@@ -23,7 +23,7 @@ from lxml import etree
 from buyhive.cache import cache_get, cache_set
 from buyhive.exceptions import ValidationFailed
 from buyhive.http import OutboundRequestError, SafeHttpClient, get_client
-from carts.currencies import normalize_currency
+from buyhive.product.money import amount_to_api, normalize_currency
 from carts.watch.models import ExchangeRates
 
 logger = structlog.get_logger(__name__)
@@ -40,13 +40,6 @@ __all__ = [
 _CACHE_KEY = "watch:ecb-rates:v1"
 _CACHE_SECONDS = 600
 _MAX_BYTES = 256 * 1024
-#: ISO 4217 minor units where they are not 2 (the money module will own this list).
-_ZERO_DECIMALS = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
-_THREE_DECIMALS = "BHD IQD JOD KWD LYD OMR TND"
-_MINOR_UNITS = {
-    **dict.fromkeys(_ZERO_DECIMALS.split(" "), 0),
-    **dict.fromkeys(_THREE_DECIMALS.split(" "), 3),
-}
 
 Rates = tuple[dt.date | None, dict[str, Decimal]]
 
@@ -130,10 +123,6 @@ def latest_rates() -> Rates:
     return row.day, rates
 
 
-def _quantum(code: str) -> Decimal:
-    return Decimal(1).scaleb(-_MINOR_UNITS.get(code, 2))
-
-
 def convert_totals(
     totals: Mapping[str | None, Decimal], *, currency: str, rates: Rates
 ) -> dict[str, Any]:
@@ -157,7 +146,7 @@ def convert_totals(
             left_out.append(code)
     return {
         "currency": currency,
-        "amount": str(amount.quantize(_quantum(currency), rounding=ROUND_HALF_EVEN)),
+        "amount": amount_to_api(amount, currency=currency),
         "rates_date": day.isoformat() if day is not None else None,
         "left_out": sorted(left_out),
     }

@@ -33,6 +33,7 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from accounts.models import User
+from buyhive.product.money import amount_to_api, round_amount
 from carts.models import Item
 from carts.transactions import run_in_transaction
 from carts.watch.matching import observer_hash
@@ -55,7 +56,6 @@ __all__ = [
 
 #: Pending (unconfirmed) changes remembered per product; the oldest is forgotten first.
 PENDING_MAX = 20
-_CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +68,7 @@ class View:
 
     @property
     def fingerprint(self) -> str:
-        price = "" if self.price is None else str(self.price.quantize(_CENT))
+        price = amount_to_api(self.price, currency=self.currency) or ""
         return f"{price}|{self.currency or ''}|{self.availability or ''}"
 
     @property
@@ -77,7 +77,7 @@ class View:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "price": None if self.price is None else str(self.price.quantize(_CENT)),
+            "price": amount_to_api(self.price, currency=self.currency),
             "currency": self.currency,
             "availability": self.availability or None,
         }
@@ -98,11 +98,16 @@ class View:
 
 
 def view_of(obj: Any) -> View:
-    """The :class:`View` of an item, a product's confirmed state or an observation."""
+    """The :class:`View` of an item, a product's confirmed state or an observation.
+
+    The price is at its currency's exponent (``1500`` JPY, ``19.90`` EUR), so that two views
+    of the same figure compare equal whatever the stored scale.
+    """
+    currency = obj.currency or None
     price = obj.price
     if price is not None:
-        price = Decimal(str(price)).quantize(_CENT)
-    return View(price=price, currency=obj.currency or None, availability=obj.availability or "")
+        price = round_amount(Decimal(str(price)), currency=currency)
+    return View(price=price, currency=currency, availability=obj.availability or "")
 
 
 def confirmed_series(product_id: Any) -> str:

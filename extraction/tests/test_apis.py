@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import pytest
+from bson import ObjectId
 from rest_framework.test import APIClient
+
+from buyhive.product import urls as product_urls
+from carts.models import Item
 
 pytestmark = pytest.mark.django_db
 
@@ -89,6 +94,41 @@ def test_extract_saves_into_the_given_carts(auth_client: APIClient, user: Any) -
     again = extract(auth_client, url=URL, html=PAGE, cart_ids=[cart["id"]]).json()["item"]
     assert again["id"] == item["id"]
     assert auth_client.get("/api/v1/items/").json()["count"] == 1
+
+
+@pytest.fixture
+def canonicalisations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every address canonicalize_url is called with, wherever a module imported it from
+    (a spy: the real function still runs)."""
+    calls: list[str] = []
+    original = product_urls.canonicalize_url
+
+    def spy(url: str) -> str:
+        calls.append(url)
+        return original(url)
+
+    for module in list(sys.modules.values()):
+        if getattr(module, "canonicalize_url", None) is original:
+            monkeypatch.setattr(module, "canonicalize_url", spy)
+    return calls
+
+
+def test_one_extract_and_save_canonicalises_the_address_once(
+    auth_client: APIClient, canonicalisations: list[str]
+) -> None:
+    """The cache key, the product's canonical_url and the item's uniqueness key all come from
+    one canonicalisation per request, whether the item is created or updated."""
+    cart = auth_client.post("/api/v1/carts/", {"name": "Kitchen"}, format="json").json()
+    canonicalisations.clear()
+    created = extract(auth_client, url=URL, html=PAGE, cart_ids=[cart["id"]]).json()
+    assert canonicalisations == [URL]
+    other_campaign = URL.replace("utm_source=newsletter", "utm_source=ads")
+    updated = extract(auth_client, url=other_campaign, html=PAGE, cart_ids=[cart["id"]]).json()
+    assert canonicalisations == [URL, other_campaign]
+    assert updated["item"]["id"] == created["item"]["id"]
+    canonical = "https://shop.example.com/p/espresso-machine-x200?color=red"
+    assert created["product"]["canonical_url"] == canonical
+    assert Item.objects.get(pk=ObjectId(created["item"]["id"])).canonical_url == canonical
 
 
 def test_extract_into_another_users_cart_is_refused_before_any_work(

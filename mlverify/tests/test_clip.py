@@ -17,8 +17,10 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from buyhive.exceptions import ImageFetchFailed, ValidationFailed
-from mlverify import clip
-from mlverify.clip import best_image, verify_image
+from mlverify.clip import encoding, images, score_cache, service
+from mlverify.clip.loading import WEIGHTS_METADATA_NAME, ClipBundle
+from mlverify.clip.service import best_image, verify_image
+from mlverify.inference import run_inference
 from mlverify.registry import get_clip_model, model_states, reset_models
 from mlverify.tests.tiny_clip import CallCounter, ImageServer, TinyClip, bomb_png, png_bytes
 
@@ -71,7 +73,7 @@ def test_local_dir_form_loads(settings: Any, tiny_clip: TinyClip) -> None:
     try:
         bundle = get_clip_model().get()
         assert bundle.dim == 32
-        assert bundle.negatives.shape == (len(clip.NEGATIVE_PROMPTS), 32)
+        assert bundle.negatives.shape == (len(encoding.NEGATIVE_PROMPTS), 32)
     finally:
         reset_models()
 
@@ -186,7 +188,7 @@ def test_weights_recorded_for_another_model_name_are_refused(
     weights = tmp_path / "w" / "open_clip_model.safetensors"
     weights.parent.mkdir()
     weights.write_bytes(tiny_clip.weights.read_bytes())
-    (weights.parent / clip.WEIGHTS_METADATA_NAME).write_text(
+    (weights.parent / WEIGHTS_METADATA_NAME).write_text(
         json.dumps({"file": weights.name, "model_name": "ViT-B-32-quickgelu"})
     )
     clip_settings.CLIP_WEIGHTS = weights
@@ -254,7 +256,7 @@ def test_calibration_file_sets_threshold_and_calibrated_true(
 
 
 def test_softmax_against_negatives_is_a_probability() -> None:
-    bundle = clip.ClipBundle(
+    bundle = ClipBundle(
         model=None,
         preprocess=lambda x: x,
         tokenizer=lambda x: x,
@@ -266,9 +268,11 @@ def test_softmax_against_negatives_is_a_probability() -> None:
         negatives=torch.eye(3)[1:].numpy(),
     )
     image = torch.eye(3)[0].numpy()
-    assert clip.match_probability(bundle, image, torch.eye(3)[0].numpy()) > 0.99
+    assert encoding.match_probability(bundle, image, torch.eye(3)[0].numpy()) > 0.99
     # Orthogonal to the image like both negatives: an even three-way split.
-    assert clip.match_probability(bundle, image, torch.eye(3)[1].numpy()) == pytest.approx(1 / 3)
+    assert encoding.match_probability(bundle, image, torch.eye(3)[1].numpy()) == pytest.approx(
+        1 / 3
+    )
 
 
 # ------------------------------------------------------------------------------------ caching
@@ -373,7 +377,7 @@ def test_private_addresses_are_refused_by_the_safe_client(clip_settings: Any) ->
 
 def test_pillow_bomb_limit_is_also_enforced_by_decode() -> None:
     with pytest.raises(ImageFetchFailed, match="too large"):
-        clip.decode_image(bomb_png(3000, 3000), max_pixels=1_000_000)
+        images.decode_image(bomb_png(3000, 3000), max_pixels=1_000_000)
 
 
 def test_transparent_images_are_flattened_on_white() -> None:
@@ -383,7 +387,7 @@ def test_transparent_images_are_flattened_on_white() -> None:
 
     out = io.BytesIO()
     Image.new("RGBA", (8, 8), (0, 0, 0, 0)).save(out, format="PNG")
-    image = clip.decode_image(out.getvalue())
+    image = images.decode_image(out.getvalue())
     assert image.mode == "RGB"
     assert image.getpixel((3, 3)) == (255, 255, 255)
 
@@ -476,11 +480,11 @@ def test_best_image_without_candidates(clip_settings: Any) -> None:
 
 
 def test_filename_text_keeps_words_and_drops_noise() -> None:
-    assert clip.filename_text("https://x.test/i/Red-Leather_Boot_800x600.v2.jpg?w=1") == (
+    assert service.filename_text("https://x.test/i/Red-Leather_Boot_800x600.v2.jpg?w=1") == (
         "Red Leather Boot"
     )
-    assert clip.filename_text("https://x.test/img/1234567.png") == ""
-    assert clip.filename_text("https://x.test/a/oak%20table-3f9a2b7c1d.webp") == "oak table"
+    assert service.filename_text("https://x.test/img/1234567.png") == ""
+    assert service.filename_text("https://x.test/a/oak%20table-3f9a2b7c1d.webp") == "oak table"
 
 
 @pytest.mark.heavy
@@ -560,7 +564,7 @@ def test_trimmed_text_encoding_equals_open_clip_encode_text(clip_settings: Any) 
     tokens = bundle.tokenizer(names)
     with torch.inference_mode():
         full = bundle.model.encode_text(tokens, normalize=True).numpy()
-    assert clip.encode_texts(bundle, names) == pytest.approx(full, abs=1e-5)
+    assert encoding.encode_texts(bundle, names) == pytest.approx(full, abs=1e-5)
 
 
 def test_another_worker_reuses_the_shared_cache(
@@ -569,7 +573,7 @@ def test_another_worker_reuses_the_shared_cache(
     """The per-process score LRU is only a front: a fresh process answers from Redis."""
     url = image_server.add("/red.png", png_bytes(RED))
     first = verify_image(image_url=url, product_name="red box")
-    clip.local_scores.clear()  # as in another worker process
+    score_cache.local_scores.clear()  # as in another worker process
     calls = counter()
     again = verify_image(image_url=url, product_name="red box")
     assert again == first
@@ -581,4 +585,4 @@ def test_inference_thread_uses_ml_num_threads(
 ) -> None:
     clip_settings.ML_NUM_THREADS = 1
     verify_image(image_url=image_server.add("/red.png", png_bytes(RED)), product_name="red box")
-    assert clip.run_with_timeout(torch.get_num_threads, 5) == 1
+    assert run_inference(torch.get_num_threads, 5) == 1

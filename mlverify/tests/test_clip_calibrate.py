@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from mlverify.clip import choose_threshold, verify_image
+from mlverify.clip.calibration import choose_threshold
+from mlverify.clip.service import verify_image
 from mlverify.registry import get_clip_model
 from mlverify.tests.tiny_clip import ImageServer, png_bytes
 

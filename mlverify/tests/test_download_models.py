@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from mlverify.clip import WEIGHTS_METADATA_NAME
+from mlverify.clip.loading import WEIGHTS_METADATA_NAME
 from mlverify.hub import SOURCES
 from mlverify.tests.tiny_clip import ImageServer
 

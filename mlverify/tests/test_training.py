@@ -13,8 +13,11 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
-from mlverify import classifier, training
+from mlverify.page_check import classifier as page_model
+from mlverify.page_check import config as page_config
 from mlverify.tests.tiny_models import TinyBert
+from mlverify.training import dataset as training_data
+from mlverify.training import defaults, evaluation, fitting, rules, sites
 
 # ---------------------------------------------------------------------------------------------
 # Rules for hard negatives
@@ -55,7 +58,7 @@ from mlverify.tests.tiny_models import TinyBert
     ],
 )
 def test_keyword_rule_labels_non_product_pages(url: str, kind: str) -> None:
-    assert training.link_rule(url) == kind
+    assert rules.link_rule(url) == kind
 
 
 @pytest.mark.parametrize(
@@ -72,31 +75,31 @@ def test_keyword_rule_labels_non_product_pages(url: str, kind: str) -> None:
     ],
 )
 def test_product_urls_are_not_labelled(url: str) -> None:
-    assert training.link_rule(url) is None
+    assert rules.link_rule(url) is None
 
 
 def test_home_rule_is_the_root_or_a_locale_root() -> None:
-    assert training.is_home("https://shop.example/")
-    assert training.is_home("https://shop.example")
-    assert training.is_home("https://shop.example/gb/en/")
-    assert training.is_home("https://shop.example/de-ch")
-    assert not training.is_home("https://shop.example/gb/en/p/lamp-1/")
-    assert not training.is_home("https://shop.example/?q=lamp")
-    assert not training.is_home("https://shop.example/lamps")
+    assert rules.is_home("https://shop.example/")
+    assert rules.is_home("https://shop.example")
+    assert rules.is_home("https://shop.example/gb/en/")
+    assert rules.is_home("https://shop.example/de-ch")
+    assert not rules.is_home("https://shop.example/gb/en/p/lamp-1/")
+    assert not rules.is_home("https://shop.example/?q=lamp")
+    assert not rules.is_home("https://shop.example/lamps")
 
 
 def test_breadcrumb_rule_needs_the_breadcrumb_flag() -> None:
     url = "https://shop.example/lighting/table-lamps"
-    assert training.link_rule(url) is None
-    assert training.link_rule(url, in_breadcrumb=True) == "breadcrumb"
+    assert rules.link_rule(url) is None
+    assert rules.link_rule(url, in_breadcrumb=True) == "breadcrumb"
 
 
 def test_registrable_domain_and_site() -> None:
-    assert training.registrable_domain("www.shop.co.uk") == "shop.co.uk"
-    assert training.registrable_domain("a.b.example.com") == "example.com"
-    assert training.registrable_domain("shop.com.tw") == "shop.com.tw"
-    assert training.site_of("https://www.shop.co.uk/x") == training.site_of("https://shop.de/y")
-    assert training.site_of("https://kids.shop.by/a") == "shop"
+    assert sites.registrable_domain("www.shop.co.uk") == "shop.co.uk"
+    assert sites.registrable_domain("a.b.example.com") == "example.com"
+    assert sites.registrable_domain("shop.com.tw") == "shop.com.tw"
+    assert sites.site_of("https://www.shop.co.uk/x") == sites.site_of("https://shop.de/y")
+    assert sites.site_of("https://kids.shop.by/a") == "shop"
 
 
 PRODUCT_PAGE = """<html><head><title>{title}</title>
@@ -126,7 +129,7 @@ def test_harvest_links_applies_the_rules_to_one_page() -> None:
     doc = lxml.html.fromstring(
         PRODUCT_PAGE.format(title="Oak lamp", url=url, host="www.shop.example")
     )
-    links = {link.url: link.kind for link in training.harvest_links(url, doc)}
+    links = {link.url: link.kind for link in rules.harvest_links(url, doc)}
     assert links == {
         "https://www.shop.example/": "home",
         "https://www.shop.example/lighting/table-lamps": "breadcrumb",
@@ -140,23 +143,23 @@ def test_harvest_links_applies_the_rules_to_one_page() -> None:
 
 def test_cap_per_site_is_deterministic_and_round_robins_kinds() -> None:
     links = [
-        training.RuleLink(f"https://s.example/help/{i}", "", "help", "s", "x") for i in range(10)
-    ] + [training.RuleLink("https://s.example/cart", "", "cart", "s", "x")]
-    kept = training.cap_per_site(links, 3, seed=1)
+        rules.RuleLink(f"https://s.example/help/{i}", "", "help", "s", "x") for i in range(10)
+    ] + [rules.RuleLink("https://s.example/cart", "", "cart", "s", "x")]
+    kept = rules.cap_per_site(links, 3, seed=1)
     assert len(kept) == 3
     assert "cart" in {link.kind for link in kept}
-    assert kept == training.cap_per_site(list(reversed(links)), 3, seed=1)
-    assert training.cap_per_site(links, 3, seed=2) != kept or len(links) <= 3
+    assert kept == rules.cap_per_site(list(reversed(links)), 3, seed=1)
+    assert rules.cap_per_site(links, 3, seed=2) != kept or len(links) <= 3
 
 
 def test_rules_label_none_of_the_person_labelled_product_pages() -> None:
     """The shipped rules never call a real product page of the shared data a non-product."""
-    index = training.default_data_dir() / "product-pages" / "ground-truth.json"
+    index = defaults.default_data_dir() / "product-pages" / "ground-truth.json"
     if not index.is_file():
         pytest.skip("shared data not present")
     urls = [entry["url"] for entry in json.loads(index.read_text()).values()]
     assert len(urls) == 65
-    assert [u for u in urls if training.link_rule(u)] == []
+    assert [u for u in urls if rules.link_rule(u)] == []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,7 +198,7 @@ def write_data_dir(root: Path) -> Path:
 
 
 def test_load_dataset_reads_pages_titles_signals_and_rule_links(tmp_path: Path) -> None:
-    dataset = training.load_dataset(write_data_dir(tmp_path), per_site_cap=5, seed=1)
+    dataset = training_data.load_dataset(write_data_dir(tmp_path), per_site_cap=5, seed=1)
     counts = dataset.counts()
     assert counts["product_pages"] == 10
     assert counts["article_pages"] == 8
@@ -215,18 +218,18 @@ def test_load_dataset_reads_pages_titles_signals_and_rule_links(tmp_path: Path) 
     for example in dataset.examples:
         shares[example.origin] = shares.get(example.origin, 0.0) + example.weight
     total = sum(shares.values())
-    assert {k: round(v / total, 6) for k, v in shares.items()} == training.WEIGHT_SHARE
+    assert {k: round(v / total, 6) for k, v in shares.items()} == training_data.WEIGHT_SHARE
     variants = {(e.page, e.variant) for e in dataset.examples if e.page is not None}
     assert len(variants) == 2 * len(dataset.pages)  # URL only and URL + title per page
 
 
 def test_folds_hold_out_whole_sites_with_their_rule_links(tmp_path: Path) -> None:
-    dataset = training.load_dataset(write_data_dir(tmp_path), per_site_cap=5, seed=1)
-    site_fold = training.grouped_folds(dataset.pages, 3, seed=1)
+    dataset = training_data.load_dataset(write_data_dir(tmp_path), per_site_cap=5, seed=1)
+    site_fold = evaluation.grouped_folds(dataset.pages, 3, seed=1)
     assert set(site_fold) == {p.site for p in dataset.pages}
     assert set(site_fold.values()) == {0, 1, 2}
     tested: list[int] = []
-    for train_idx, test_idx in training.fold_indices(dataset.examples, site_fold, 3):
+    for train_idx, test_idx in evaluation.fold_indices(dataset.examples, site_fold, 3):
         train_sites = {dataset.examples[i].site for i in train_idx}
         test_sites = {dataset.examples[i].site for i in test_idx}
         assert not train_sites & test_sites
@@ -241,17 +244,17 @@ def test_fit_logistic_separates_and_is_deterministic() -> None:
     x = np.vstack([rng.normal(1.0, 0.3, (20, 4)), rng.normal(-1.0, 0.3, (20, 4))])
     y = np.array([1.0] * 20 + [0.0] * 20)
     w = np.ones(40)
-    weights, bias = training.fit_logistic(x, y, w, 1e-3)
-    assert ((training.predict(x, weights, bias) >= 0.5) == (y == 1)).all()
-    again = training.fit_logistic(x, y, w, 1e-3)
+    weights, bias = fitting.fit_logistic(x, y, w, 1e-3)
+    assert ((fitting.predict(x, weights, bias) >= 0.5) == (y == 1)).all()
+    again = fitting.fit_logistic(x, y, w, 1e-3)
     assert np.array_equal(again[0], weights)
     assert again[1] == bias
-    strong, _ = training.fit_logistic(x, y, w, 10.0)
+    strong, _ = fitting.fit_logistic(x, y, w, 10.0)
     assert np.linalg.norm(strong) < np.linalg.norm(weights)  # L2 shrinks
 
 
 def test_metrics_counts() -> None:
-    m = training.metrics([1, 1, 0, 0, 1], [True, False, True, False, True])
+    m = evaluation.metrics([1, 1, 0, 0, 1], [True, False, True, False, True])
     assert (m.tp, m.fp, m.fn, m.tn) == (2, 1, 1, 1)
     assert m.as_dict() == {
         "precision": 0.6667,
@@ -290,8 +293,8 @@ def test_train_command_writes_a_loadable_head_deterministically(
     assert "10 product pages from 4 shops" in card
     assert head["digest"] in card
 
-    model = classifier.load_page_classifier(
-        classifier.ClassifierConfig(
+    model = page_model.load_page_classifier(
+        page_config.ClassifierConfig(
             encoder_dir=tiny_bert.encoder_dir, classifier_dir=tmp_path / "a"
         )
     )

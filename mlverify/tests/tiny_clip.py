@@ -1,8 +1,9 @@
 """A tiny CLIP for tests: a registered open_clip config with random weights saved to a file.
 
-The production loader (:func:`mlverify.clip.load_clip`) loads it exactly as it loads the real
-ViT-B-32: from a local ``.safetensors`` file, offline. About 1.6M parameters (most of them the
-49,408-token embedding the bundled BPE tokenizer needs), built and saved in well under a second.
+The production loader (:func:`mlverify.clip.loading.load_clip`) loads it exactly as it loads
+the real ViT-B-32: from a local ``.safetensors`` file, offline. About 1.6M parameters (most of
+them the 49,408-token embedding the bundled BPE tokenizer needs), built and saved in well under
+a second.
 """
 
 from __future__ import annotations

@@ -49,7 +49,8 @@ def write_head(
     fingerprint: str | None = None,
 ) -> Path:
     """A head file in the production format (with its checksum)."""
-    from mlverify.classifier import HEAD_FORMAT, head_digest
+    from mlverify.page_check.config import HEAD_FORMAT
+    from mlverify.page_check.head import head_digest
 
     classifier_dir.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -73,7 +74,7 @@ def build_tiny_bert(directory: Path, *, seed: int = 0) -> TinyBert:
     from tokenizers.implementations import BertWordPieceTokenizer
     from transformers import BertConfig, BertModel
 
-    from mlverify.classifier import _fingerprint_encoder
+    from mlverify.page_check.encoder import fingerprint_encoder
 
     directory = Path(directory)
     encoder_dir = directory / "encoder"
@@ -104,7 +105,7 @@ def build_tiny_bert(directory: Path, *, seed: int = 0) -> TinyBert:
         classifier_dir,
         weights=[round(w, 6) for w in weights],
         bias=0.0,
-        fingerprint=_fingerprint_encoder(encoder_dir),
+        fingerprint=fingerprint_encoder(encoder_dir),
     )
     return TinyBert(root=directory, encoder_dir=encoder_dir, classifier_dir=classifier_dir)
 
@@ -119,12 +120,11 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> TinyBert:
 def tiny_classifier(tiny_bert: TinyBert) -> Iterator[TinyBert]:
     """Point the process-wide page classifier at the tiny model for one test, then restore
     the holders built from settings (nothing loads until used)."""
-    from mlverify import classifier
+    from mlverify import registry
+    from mlverify.page_check.config import ClassifierConfig
 
-    classifier.configure(
-        classifier.ClassifierConfig(
-            encoder_dir=tiny_bert.encoder_dir, classifier_dir=tiny_bert.classifier_dir
-        )
+    registry.configure_page_classifier(
+        ClassifierConfig(encoder_dir=tiny_bert.encoder_dir, classifier_dir=tiny_bert.classifier_dir)
     )
     yield tiny_bert
-    classifier.configure()
+    registry.configure_page_classifier()

@@ -22,14 +22,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from buyhive.exceptions import ImageFetchFailed
-from mlverify.clip import (
-    MAX_IMAGE_BYTES,
-    ClipConfig,
-    choose_threshold,
-    decode_image,
-    score_pairs,
-)
-from mlverify.loading import ModelUnavailable
+from mlverify.clip.calibration import choose_threshold, score_pairs
+from mlverify.clip.config import MAX_IMAGE_BYTES, ClipConfig
+from mlverify.clip.images import decode_image
+from mlverify.inference import ModelUnavailable
 from mlverify.registry import get_clip_model
 
 _TRUE = {"1", "true", "yes", "y"}

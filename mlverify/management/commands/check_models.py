@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from mlverify.loading import ModelUnavailable
+from mlverify.inference import ModelUnavailable
 from mlverify.registry import model_holders, model_states, reset_models
 
 
@@ -43,11 +43,8 @@ class Command(BaseCommand):
         if unknown:
             raise CommandError(f"unknown model(s): {', '.join(unknown)}; known: {sorted(holders)}")
         for name in wanted:
-            holder = holders[name]
-            if holder is None:
-                continue
             with contextlib.suppress(ModelUnavailable):  # state and reason are printed below
-                holder.get()
+                holders[name].get()
         states = model_states()
         failed = []
         for name in wanted:

@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from mlverify.clip import ClipConfig
+from mlverify.clip.config import ClipConfig
 from mlverify.hub import (
     DEFAULT_BASE_URL,
     SOURCES,

@@ -13,12 +13,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from mlverify import training
 from mlverify.management.commands.train_page_classifier import (
     add_common_arguments,
     data_dir_or_default,
     load_encoder_for_command,
 )
+from mlverify.training.outputs import format_report
+from mlverify.training.run import run
 
 ACCEPTANCE = {"url": 0.85, "url+page": 0.95}
 
@@ -41,7 +42,7 @@ class Command(BaseCommand):
         data_dir = data_dir_or_default(options["data_dir"])
         encoder = load_encoder_for_command()
         try:
-            result = training.run(
+            result = run(
                 encoder,
                 data_dir,
                 folds=options["folds"],
@@ -56,7 +57,7 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(report, indent=1))
         else:
-            self.stdout.write(training.format_report(report))
+            self.stdout.write(format_report(report))
         if options["errors"]:
             for error in result.cv.errors(result.dataset.pages):
                 self.stdout.write(json.dumps(error, ensure_ascii=False))

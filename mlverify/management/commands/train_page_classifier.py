@@ -11,11 +11,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from mlverify import training
-from mlverify.classifier import ClassifierConfig, load_text_encoder
-from mlverify.loading import ModelUnavailable
+from mlverify.inference import ModelUnavailable
+from mlverify.page_check.config import ClassifierConfig
+from mlverify.page_check.encoder import TextEncoder, load_text_encoder
+from mlverify.training import defaults, outputs
+from mlverify.training.run import run
 
 
 def add_common_arguments(parser: CommandParser) -> None:
@@ -25,18 +28,18 @@ def add_common_arguments(parser: CommandParser) -> None:
         default=None,
         help="Folder with product-pages/ and article-pages/ (default: <repo>/../shared/data).",
     )
-    parser.add_argument("--folds", type=int, default=training.DEFAULT_FOLDS)
-    parser.add_argument("--seed", type=int, default=training.DEFAULT_SEED)
+    parser.add_argument("--folds", type=int, default=defaults.DEFAULT_FOLDS)
+    parser.add_argument("--seed", type=int, default=defaults.DEFAULT_SEED)
     parser.add_argument(
         "--per-site-cap",
         type=int,
-        default=training.DEFAULT_PER_SITE_CAP,
+        default=defaults.DEFAULT_PER_SITE_CAP,
         help="At most this many rule-labelled links per site.",
     )
     parser.add_argument("--json", action="store_true", help="Print the metrics as JSON.")
 
 
-def load_encoder_for_command() -> Any:
+def load_encoder_for_command() -> TextEncoder:
     config = ClassifierConfig.from_settings()
     try:
         return load_text_encoder(
@@ -47,7 +50,7 @@ def load_encoder_for_command() -> Any:
 
 
 def data_dir_or_default(value: Path | None) -> Path:
-    data_dir = value or training.default_data_dir()
+    data_dir = value or defaults.default_data_dir()
     if not data_dir.is_dir():
         raise CommandError(f"data folder not found: {data_dir} (use --data-dir)")
     return data_dir
@@ -69,16 +72,14 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from django.conf import settings
-
         data_dir = data_dir_or_default(options["data_dir"])
         output_dir = options["output_dir"] or Path(
             getattr(settings, "PAGE_CLASSIFIER_DIR", "")
-            or training.REPO_ROOT / "mlverify" / "page_classifier"
+            or defaults.REPO_ROOT / "mlverify" / "page_classifier"
         )
         encoder = load_encoder_for_command()
         try:
-            result = training.run(
+            result = run(
                 encoder,
                 data_dir,
                 folds=options["folds"],
@@ -91,15 +92,15 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(result.report, indent=1))
         else:
-            self.stdout.write(training.format_report(result.report))
+            self.stdout.write(outputs.format_report(result.report))
         assert result.payload is not None
         assert result.head is not None
         if options["dry_run"]:
             self.stdout.write(f"dry run: head digest {result.payload['digest']} not written")
             return
-        label = "../shared/data" if data_dir == training.default_data_dir() else str(data_dir)
-        training.write_head(output_dir / "head.json", result.payload)
-        training.write_model_card(
+        label = "../shared/data" if data_dir == defaults.default_data_dir() else str(data_dir)
+        outputs.write_head(output_dir / "head.json", result.payload)
+        outputs.write_model_card(
             output_dir / "MODEL_CARD.md", result.payload, result.report, data_dir_label=label
         )
         self.stdout.write(

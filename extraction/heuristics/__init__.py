@@ -1,0 +1,80 @@
+"""Heuristics over the visible page, for what the structured data does not give.
+
+One module per step: :mod:`.page_text` (the walk), :mod:`.anchors` (title and buy button),
+:mod:`.price`, :mod:`.availability`, :mod:`.labels` (identifiers and brand) and
+:mod:`.plain_text` (the same rules on plain text). The names below are the package's API.
+
+The page is walked once (:func:`build_page_text`) into the text a reader sees, each piece
+linked to the element that shows it and each element to its place in that text. Navigation,
+footers, cookie/consent dialogs, scripts, templates, ``<select>`` options and hidden elements
+are left out. Everything else works on that text, so the same rules run on HTML and on the
+plain text the extension may send (:func:`extract_from_text`). Scans are limited to the
+product's region of the page (from a little before the title to a little after the buy
+button), which keeps them fast on 2 MB pages.
+
+Price
+    The main price is the first price written after the product title (the ``<h1>``, or the
+    element whose text matches the page title), no further than the buy button's
+    neighbourhood, that is not:
+
+    * a "was" price: inside ``<del>``/``<s>``/``<strike>``, in an element whose class says
+      old/was/compare/strike/regular/original/list/rrp/msrp/uvp, or after words like "was",
+      "instead of", "statt", "UVP", "avant", "prima", "原價" (a "was" price is only taken when
+      nothing else is there);
+    * a per-unit price (``/kg``, ``per 100 g``, ``/l``, ``€/m²``);
+    * an instalment (``4 x``, ``/mo``, "per month", "monatlich", "每期");
+    * a shipping cost or free-shipping threshold ("shipping", "Versand", "livraison", "運費");
+    * a saving or a discount ("you save", "sparen", "économisez", ``-20 %``);
+    * in a related-products carousel, the header, navigation, footer or mini cart.
+
+    With no title, the nearest price before the buy button is taken; with neither, the first
+    price in an element whose class or itemprop says "price".
+
+Availability
+    An enabled add-to-cart/buy button (matched by its text in many languages, or by its
+    class, id, name or form action) means in stock; an out-of-stock message in the product
+    region ("out of stock", "sold out", "ausverkauft", "épuisé", "agotado", "esaurito",
+    "品切れ", "품절"...) and no enabled button means out of stock.
+
+Identifiers and brand
+    Labelled text: "SKU", "Article no.", "Art.-Nr.", "Item number", "Product code",
+    "Référence", "Codice articolo", "Kód produktu", "商品編號"... -> sku; "EAN", "GTIN",
+    "ISBN", "UPC" -> gtin (check digit verified); "MPN", "Model number", "Part number" ->
+    mpn; "Brand:", "Marke:", "Marque :", "Výrobca:"... -> brand. As a last resort, the
+    numeric id that ends the page's address is the sku when the page repeats it.
+
+No rule names a shop: they describe how shops in general lay out a product page.
+"""
+
+from __future__ import annotations
+
+from extraction.heuristics.anchors import (
+    Anchor,
+    Button,
+    find_buy_buttons,
+    find_title_anchor,
+    title_hints,
+)
+from extraction.heuristics.availability import detect_availability, has_out_of_stock_message
+from extraction.heuristics.labels import find_labelled, url_identifier
+from extraction.heuristics.page_text import Guess, PageText, build_page_text, text_page
+from extraction.heuristics.plain_text import extract_from_text
+from extraction.heuristics.price import pick_price
+
+__all__ = [
+    "Anchor",
+    "Button",
+    "Guess",
+    "PageText",
+    "build_page_text",
+    "detect_availability",
+    "extract_from_text",
+    "find_buy_buttons",
+    "find_labelled",
+    "find_title_anchor",
+    "has_out_of_stock_message",
+    "pick_price",
+    "text_page",
+    "title_hints",
+    "url_identifier",
+]

@@ -1,0 +1,160 @@
+"""Labelled identifiers and the brand ("SKU:", "Art.-Nr.", "EAN", "Marke:"...), and the
+numeric id at the end of the page's address."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from extraction.heuristics.page_text import LABEL_SCAN_CHARS, Guess, PageText
+from extraction.normalize import clean_identifier, normalize_gtin, phrase_pattern
+
+_SKU_LABELS = (
+    "sku", "item number", "item no.", "item no", "item nr.", "item #", "item code", "item id",
+    "product code", "product number", "product no.", "product no", "product id", "product #",
+    "article number", "article no.", "article no", "article nr.", "article code", "art. no.",
+    "art. no", "art.no.", "art. nr.", "art.nr.", "art.-nr.", "art.-nr", "art-nr.", "art nr",
+    "stock code", "catalog number", "catalogue number", "catalog no.", "style number",
+    "artikelnummer", "artikel-nummer", "artikel-nr.", "artikelnr.", "artikelnr", "bestellnummer",
+    "bestell-nr.", "produktnummer", "produkt-nr.", "référence produit", "référence", "reference",
+    "réf.", "code article", "code produit", "numéro d'article", "numéro d’article",
+    "numéro de l'objet", "numéro de l’objet", "numero oggetto", "codice articolo",
+    "codice prodotto", "cod. articolo", "código de producto", "código do produto",
+    "código del producto", "código", "referencia", "referência", "número de artículo",
+    "artikelcode", "kod produktu", "nr ref.", "nr. ref.", "numer referencyjny",
+    "numer katalogowy", "numer produktu", "kód produktu", "katalógové číslo",
+    "katalogové číslo", "objednací číslo", "číslo produktu", "cod produs", "cod produs:",
+    "cikkszám", "termékkód", "tuotenumero", "tuotekoodi", "varenummer", "varenr.",
+    "artikkelnummer", "артикул", "код товара", "ürün kodu", "stok kodu", "商品編號", "商品编号",
+    "商品代碼", "商品代码", "貨號", "货号", "商品番号", "品番", "상품번호", "품번",
+    # "deal number": the product id of Korean deal-style shops
+    "딜번호", "رقم المنتج", "رمز المنتج", "ref.", "art.",
+)  # fmt: skip
+_WEAK_SKU_LABELS = frozenset({"ref.", "art.", "código", "reference", "référence"})
+_GTIN_LABELS = (
+    "ean", "ean13", "ean-13", "ean code", "ean-code", "gtin", "gtin13", "gtin-13", "upc",
+    "isbn", "isbn13", "isbn-13", "barcode", "kód ean", "código ean", "código de barras",
+    "код ean", "штрихкод",
+)  # fmt: skip
+_MPN_LABELS = (
+    "mpn", "manufacturer part number", "mfr part number", "mfr. part no.", "part number",
+    "part no.", "model number", "model no.", "model nr.", "herstellernummer", "hersteller-nr.",
+    "herstellerartikelnummer", "hersteller-artikelnummer", "référence fabricant",
+    "numéro de modèle", "型號", "型号", "型番", "모델명",
+)  # fmt: skip
+_BRAND_LABELS = (
+    "brand", "brand name", "marke", "marque", "marca", "merk", "marka", "značka", "márka",
+    "merkki", "varumärke", "manufacturer", "hersteller", "fabricant", "fabricante",
+    "produttore", "producent", "výrobca", "výrobce", "gyártó", "valmistaja", "производитель",
+    "бренд", "üretici", "品牌", "ブランド", "브랜드", "الماركة", "العلامة التجارية",
+)  # fmt: skip
+
+
+def _label_re(labels: tuple[str, ...], *, need_colon: bool = False) -> re.Pattern[str]:
+    # "Label: value", "Label value", or the value on the next line (a table or a list of
+    # definitions; at most one empty line in between).
+    gap = r"[ \t]*(?:\n[ \t]*){0,2}"
+    separator = rf"[ \t]*[:：]{gap}" if need_colon else rf"[ \t]*[:：#]?{gap}"
+    return re.compile(
+        rf"(?P<label>{phrase_pattern(labels)})(?![^\W\d_]){separator}(?P<value>[^\n]{{1,80}})"
+    )
+
+
+_LABEL_RES = {
+    "sku": _label_re(_SKU_LABELS),
+    "gtin": _label_re(_GTIN_LABELS),
+    "mpn": _label_re(_MPN_LABELS),
+    "brand": _label_re(_BRAND_LABELS, need_colon=True),
+}
+_CLOSERS = ".,;)]}>〉》）」』】"
+
+
+def _clean_label_value(field_name: str, label: str, raw: str) -> str | None:
+    value = raw.strip().strip(":：#").strip()
+    value = re.split(r"\s{2,}|\s[|·•/]\s|\t", value)[0].strip()
+    if not value:
+        return None
+    if field_name == "brand":
+        value = value.strip(" .,;")
+        words = value.split()
+        if not words or len(words) > 5 or len(value) > 60 or re.search(r"\d{4,}", value):
+            return None
+        if not value[0].isalnum():
+            return None
+        return clean_identifier(value, max_length=60)
+    if field_name == "gtin":
+        digits = re.match(r"[\d\s-]{8,20}", value)
+        return normalize_gtin(digits.group(0).strip()) if digits else None
+    words = value.split()
+    if len(words) > 4:
+        value = words[0]
+    value = value.strip(_CLOSERS).lstrip("〈《（「『【([")
+    if len(value) < 3 or len(value) > 40 or not re.search(r"\d", value):
+        return None
+    if field_name == "sku" and label in _WEAK_SKU_LABELS and len(re.findall(r"\d", value)) < 4:
+        return None
+    if re.fullmatch(r"\d{1,2}[./-]\d{1,2}[./-]\d{2,4}", value):  # a date
+        return None
+    return clean_identifier(value, max_length=40)
+
+
+def find_labelled(
+    page: PageText, field_name: str, *, region: tuple[int, int] | None = None, limit: int = 3
+) -> list[Guess]:
+    """Values printed after a label ("SKU: 123", "EAN 400..."): in the product region first,
+    then in the rest of the main text."""
+    pattern = _LABEL_RES[field_name]
+    text, lower = page.text, page.lower
+    start, end = page.span(region)
+    spans = [(start, min(end, start + LABEL_SCAN_CHARS))]
+    if region is not None and field_name != "brand":
+        spans.append((end, min(len(text), end + LABEL_SCAN_CHARS)))
+        spans.append((max(0, start - 20_000), start))
+    found: list[Guess] = []
+    for span_start, span_end in spans:
+        for match in pattern.finditer(lower, span_start, span_end):
+            label_start = match.start("label")
+            if label_start > 0 and lower[label_start - 1].isalnum():
+                continue
+            value_start, value_end = match.span("value")
+            value = _clean_label_value(
+                field_name, match.group("label"), text[value_start:value_end]
+            )
+            if not value:
+                continue
+            found.append(Guess(value, 0.6, page.index_at(label_start)))
+            if len(found) >= limit:
+                return found
+    return found
+
+
+_URL_ID_RE = re.compile(r"(?:^|[-_/.,=])(?P<id>[A-Za-z]{0,2}\d{5,14})(?:\.[a-z]{2,5})?/?$")
+_ID_QUERY_KEYS = frozenset(
+    {"sku", "pid", "productid", "product_id", "itemid", "item_id", "articleid", "article", "id"}
+)
+
+
+def url_identifier(url: str | None, page_source: str | None) -> str | None:
+    """The product id that ends the page address (``...-112949990.html``, ``/itm/3024...``)
+    or sits in an id parameter, when the page repeats it outside an address (in a form
+    field, a data attribute, a script, the text)."""
+    if not url or not page_source:
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    candidates: list[str] = []
+    match = _URL_ID_RE.search(unquote(parts.path))
+    if match:
+        candidates.append(match.group("id"))
+    for key, value in parse_qsl(parts.query):
+        is_id = key.lower() in _ID_QUERY_KEYS and re.fullmatch(r"[A-Za-z0-9-]{4,20}", value)
+        if is_id and re.search(r"\d", value):
+            candidates.append(value)
+    for candidate in candidates:
+        # Inside an address the id follows "/", "-" or "."; elsewhere a quote, ">" or space.
+        pattern = re.compile(rf"(?<![\w/.%=-]){re.escape(candidate)}(?![\w-])")
+        if pattern.search(page_source):
+            return candidate
+    return None

@@ -1,0 +1,255 @@
+"""The visible text of a page, walked once, with each piece linked to the element showing it.
+
+Every other heuristic works on this text (:class:`PageText`), so the same rules run on HTML
+and on the plain text the extension may send (:func:`text_page`). Navigation, footers,
+cookie/consent dialogs, scripts, templates, ``<select>`` options and hidden elements are left
+out. :class:`Guess` is what a heuristic answers: a value, its confidence and where it was seen.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+
+#: The walk stops collecting text past this many characters.
+MAX_TEXT_CHARS = 1_000_000
+#: Label and stock-message scans look at most this far past the product region.
+LABEL_SCAN_CHARS = 150_000
+
+_SKIP_TAG_NAMES = """script style noscript template svg head iframe object select textarea
+    math canvas video audio nav footer dialog"""
+_SKIP_TAGS = frozenset(_SKIP_TAG_NAMES.split())
+_BLOCK_TAG_NAMES = """p div li ul ol h1 h2 h3 h4 h5 h6 tr td th table tbody thead tfoot section
+    article header footer nav aside main form br dt dd dl button option fieldset figure figcaption
+    blockquote pre address hr label legend details summary caption center body html"""
+_BLOCK_TAGS = frozenset(_BLOCK_TAG_NAMES.split())
+_CONTAINER_TAGS = frozenset({"div", "section", "aside", "form", "ul", "header"})
+# A property name starts the declaration: "-webkit-backface-visibility: hidden" hides nothing.
+_HIDDEN_STYLE_RE = re.compile(r"(?<![-\w])(?:display\s*:\s*none|visibility\s*:\s*hidden)", re.I)
+# Overlays that are not the page: cookie and consent banners, newsletter pop-ups.
+_OVERLAY_WORDS = ("cookie", "consent", "gdpr", "onetrust", "cookiebot", "newsletter-popup")
+
+
+def _lower_same_length(text: str) -> str:
+    """``text.lower()`` with the same length (so offsets stay valid): a character whose lower
+    case is longer ("İ") is left as it is."""
+    lower = text.lower()
+    if len(lower) == len(text):
+        return lower
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+
+
+@dataclass(slots=True)
+class PageText:
+    """The visible text of a page and, for each piece, the element that shows it."""
+
+    text: str
+    starts: list[int] = field(default_factory=list)
+    owners: list[Any] = field(default_factory=list)
+    order: dict[Any, int] = field(default_factory=dict)
+    offsets: list[int] = field(default_factory=list)  # element index -> text offset
+    clickables: list[tuple[int, Any]] = field(default_factory=list)  # links, buttons...
+    headings: list[tuple[int, Any]] = field(default_factory=list)  # <h1>
+    titled: list[tuple[int, Any, str]] = field(default_factory=list)  # own text ~ title
+    images: list[tuple[int, Any]] = field(default_factory=list)
+    _lower: str | None = None
+    _context_cache: dict[Any, tuple[frozenset[str], str]] = field(default_factory=dict)
+
+    @property
+    def lower(self) -> str:
+        if self._lower is None:
+            self._lower = _lower_same_length(self.text)
+        return self._lower
+
+    def owner_at(self, offset: int) -> Any:
+        if not self.starts:
+            return None
+        i = bisect.bisect_right(self.starts, offset) - 1
+        while i >= 0 and self.owners[i] is None:
+            i -= 1
+        return self.owners[i] if i >= 0 else None
+
+    def index_at(self, offset: int) -> int | None:
+        owner = self.owner_at(offset)
+        return self.order.get(owner) if owner is not None else None
+
+    def offset_of(self, index: int) -> int:
+        """Text offset where the element with this index starts (clamped)."""
+        if not self.offsets:
+            return 0
+        return self.offsets[max(0, min(index, len(self.offsets) - 1))]
+
+    def span(self, region: tuple[int, int] | None, *, extra: int = 0) -> tuple[int, int]:
+        """Text offsets of an element-index region (the whole text when None)."""
+        if region is None:
+            return 0, len(self.text)
+        start = self.offset_of(region[0])
+        end = len(self.text) if region[1] >= len(self.offsets) else self.offset_of(region[1])
+        return start, min(len(self.text), end + extra)
+
+    def context(self, element: Any, levels: int = 8) -> tuple[frozenset[str], str]:
+        """Tags and lower-cased class/id/itemprop words of an element and its ancestors."""
+        key = (element, levels)
+        cached = self._context_cache.get(key)
+        if cached is not None:
+            return cached
+        tags: set[str] = set()
+        words: list[str] = []
+        node = element
+        for _ in range(levels):
+            if node is None:
+                break
+            tag = node.tag if isinstance(node.tag, str) else ""
+            tags.add(tag)
+            for attr in ("class", "id", "itemprop"):
+                value = node.get(attr)
+                if value:
+                    words.append(value.lower())
+            node = node.getparent()
+        result = (frozenset(tags), " ".join(words))
+        self._context_cache[key] = result
+        return result
+
+
+_CLICKABLE_TAGS = frozenset({"a", "button", "input"})
+_CLICKABLE_WORDS = ("cart", "buy", "basket", "purchase")
+
+
+_OVERLAY_RE = re.compile("|".join(_OVERLAY_WORDS))
+_CLICKABLE_RE = re.compile("|".join(_CLICKABLE_WORDS))
+
+
+def _is_site_header(el: Any) -> bool:
+    """A ``<header>`` that is the site's (logo, menu, mini cart), not a product's or an
+    article's: outside main/article/section, and without an ``<h1>`` of its own."""
+    if any(a.tag in ("main", "article", "section") for a in el.iterancestors()):
+        return False
+    return el.find(".//h1") is None
+
+
+def _skip(el: Any, tag: str, keys: list[str]) -> bool:
+    """Whether an element's subtree is not part of the page a buyer reads."""
+    if tag in _SKIP_TAGS:
+        return True
+    if tag == "header" and _is_site_header(el):
+        return True
+    if not keys:
+        return False
+    if "hidden" in keys or ("aria-modal" in keys and el.get("aria-modal") == "true"):
+        return True
+    if "style" in keys:
+        style = el.get("style")
+        if style and _HIDDEN_STYLE_RE.search(style):
+            return True
+    if tag in _CONTAINER_TAGS and ("id" in keys or "class" in keys):
+        marker = ((el.get("id") or "") + " " + (el.get("class") or "")).lower()
+        if _OVERLAY_RE.search(marker):
+            return True
+    return False
+
+
+def build_page_text(
+    tree: Any, *, title_hints: list[str] | None = None, max_chars: int = MAX_TEXT_CHARS
+) -> PageText:
+    """Walk the page once: visible text in reading order, owners and element offsets, and on
+    the way the elements later steps look at (links and buttons, ``<h1>``, ``<img>``, and
+    elements whose own text looks like one of ``title_hints``).
+
+    Block elements start a new line; text split across inline elements is joined as a
+    browser shows it (``€<span>20,-</span>`` -> ``€20,-``).
+    """
+    page = PageText(text="")
+    parts: list[str] = []
+    starts, owners, offsets, order = page.starts, page.owners, page.offsets, page.order
+    clickables, headings, titled, images = page.clickables, page.headings, page.titled, page.images
+    hint_lengths = [len(h) for h in (title_hints or []) if h]
+    min_title = max(3, min(hint_lengths) // 2) if hint_lengths else 10**9
+    max_title = min(400, 2 * max(hint_lengths) + 20) if hint_lengths else 0
+    total = 0
+    last = "\n"
+    index = 0
+    try:
+        walker = etree.iterwalk(tree, events=("start", "end"))
+        for event, el in walker:
+            tag = el.tag
+            if event == "start":
+                if not isinstance(tag, str):
+                    continue
+                order[el] = index
+                offsets.append(total)
+                keys = el.keys()
+                if _skip(el, tag, keys):
+                    index += 1
+                    walker.skip_subtree()
+                    continue
+                if tag in _CLICKABLE_TAGS:
+                    clickables.append((index, el))
+                elif keys:
+                    if "role" in keys and el.get("role") == "button":
+                        clickables.append((index, el))
+                    elif "class" in keys or "id" in keys:
+                        marker = ((el.get("class") or "") + " " + (el.get("id") or "")).lower()
+                        if _CLICKABLE_RE.search(marker):
+                            clickables.append((index, el))
+                if tag == "h1":
+                    headings.append((index, el))
+                elif tag == "img":
+                    images.append((index, el))
+                if tag in _BLOCK_TAGS and last != "\n":
+                    parts.append("\n")
+                    total += 1
+                    last = "\n"
+                text = el.text
+                owner = el
+                if tag == "sup" and last.isdigit() and text and len(text) == 2 and text.isdigit():
+                    parts.append(".")  # "173<sup>34</sup> Lei": superscript cents
+                    total += 1
+                    last = "."
+                if text and len(text) >= min_title and max_title:
+                    own = text.strip() if len(text) < 2000 else ""
+                    if min_title <= len(own) <= max_title:
+                        titled.append((index, el, own))
+                index += 1
+            else:
+                if tag in _BLOCK_TAGS and last != "\n":
+                    parts.append("\n")
+                    total += 1
+                    last = "\n"
+                text = el.tail
+                owner = el.getparent()
+            if not text or total >= max_chars:
+                continue
+            if text.isspace():
+                if last not in " \n":
+                    parts.append(" ")
+                    total += 1
+                    last = " "
+                continue
+            starts.append(total)
+            owners.append(owner)
+            parts.append(text)
+            total += len(text)
+            last = text[-1]
+    except (etree.LxmlError, ValueError, RecursionError):  # pragma: no cover - defensive
+        pass
+    page.text = "".join(parts)
+    return page
+
+
+def text_page(text: str, *, max_chars: int = MAX_TEXT_CHARS) -> PageText:
+    """A :class:`PageText` for plain text (no elements)."""
+    return PageText(text=(text or "")[:max_chars].replace("\x00", ""))
+
+
+@dataclass(slots=True)
+class Guess:
+    """A heuristic value with its confidence and where in the page it was found."""
+
+    value: Any
+    confidence: float
+    index: int | None = None
+    symbol: str | None = None

@@ -1,0 +1,151 @@
+"""The same heuristics on plain text (what the extension sends when it has no HTML): the title
+line, the price after it, the buy button line, the stock messages and the labels."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import unquote, urlsplit
+
+from extraction.heuristics.anchors import (
+    BUY_BUTTON_PHRASES,
+    fold_for_match,
+    match_score,
+    title_hints,
+)
+from extraction.heuristics.availability import IN_STOCK_RE, OUT_OF_STOCK_RE, phrase_at
+from extraction.heuristics.labels import find_labelled
+from extraction.heuristics.page_text import Guess, text_page
+from extraction.heuristics.price import PriceCandidate, price_candidates, sale_of_pair
+from extraction.normalize import PageLocale, phrase_pattern
+
+_CART_PHRASE_RE = re.compile(r"(?:" + phrase_pattern(BUY_BUTTON_PHRASES) + r")(?!\w)")
+
+
+def _cart_lines(lower: str, limit: int = 50) -> list[int]:
+    """Offsets of lines that start with a buy/add-to-cart phrase (buttons, in plain text)."""
+    found: list[int] = []
+    for match in _CART_PHRASE_RE.finditer(lower):
+        at = match.start()
+        line_start = lower.rfind("\n", 0, at) + 1
+        prefix = lower[line_start:at]
+        if len(prefix) <= 3 and not any(c.isalnum() for c in prefix):
+            line_end = lower.find("\n", at)
+            line_end = len(lower) if line_end < 0 else line_end
+            if line_end - at <= 40:  # a button's label, not a sentence
+                found.append(at)
+                if len(found) >= limit:
+                    break
+    return found
+
+
+_GERMAN_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+
+
+def _fold(word: str) -> set[str]:
+    """A word, without accents, and with German transliteration (ö -> oe), so that an
+    address slug matches the visible title ("moeckelby" ~ "MÖCKELBY")."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+    return {word, plain, word.translate(_GERMAN_FOLD)}
+
+
+def _slug_words(url: str | None) -> set[str]:
+    """Words of the address's last meaningful path segment (``/garni-570-easy-ii``)."""
+    if not url:
+        return set()
+    try:
+        path = unquote(urlsplit(url).path)
+    except ValueError:
+        return set()
+    for segment in reversed([s for s in path.split("/") if s]):
+        segment = re.sub(r"\.[a-z]{2,5}$", "", segment.lower())
+        words = {w for w in re.split(r"[^\w]+|_", segment) if len(w) > 2 and not w.isdigit()}
+        if len(words) >= 2:
+            return words
+    return set()
+
+
+def _title_lines(lower: str, url: str | None) -> list[tuple[int, float]]:
+    """Lines that look like the product title, with a score: lines sharing most of the
+    address slug's words, and later lines repeating the text's first line (often the
+    document title, "Product name | Shop")."""
+    slug = _slug_words(url)
+    first_line = next((line for line in lower.split("\n", 50) if len(line.strip()) >= 3), "")
+    hints = [fold_for_match(h) for h in title_hints(first_line)] if first_line else []
+    found: list[tuple[int, float]] = []
+    offset = 0
+    first_seen = False
+    for n, line in enumerate(lower.split("\n")):
+        if n > 5000:
+            break
+        size = len(line)
+        if 3 <= size < 300 and line.strip():
+            score = 0.0
+            if len(slug) >= 2:
+                words: set[str] = set()
+                for word in re.findall(r"\w+", line):
+                    if len(word) > 2:
+                        words |= _fold(word)
+                score = len(words & slug) / len(slug)
+            if first_seen and hints:
+                score = max(score, match_score(fold_for_match(line), hints))
+            elif not first_seen and line.strip() == first_line.strip():
+                first_seen = True
+                score = min(score, 0.5)  # the first line itself
+            if score >= 0.5:
+                found.append((offset, score))
+        offset += size + 1
+    return found
+
+
+def extract_from_text(text: str, *, url: str | None, locale: PageLocale | None) -> dict[str, Guess]:
+    """Price (with its currency mark), availability and labelled identifiers from plain text.
+
+    Each current price is scored: being the first price after a line that looks like the
+    product title counts most, being the last price before a buy button next; ties go to
+    the earlier price. With neither clue, the first current price is taken (low confidence).
+    """
+    page = text_page(text)
+    lower = page.lower
+    guesses: dict[str, Guess] = {}
+    titles = _title_lines(lower, url)
+    carts = _cart_lines(lower)
+    candidates = [c for c in price_candidates(page, locale) if not c.old]
+    starts = [c.match.start for c in candidates]
+    best_score = 0.0
+    chosen: PriceCandidate | None = None
+    for i, cand in enumerate(candidates):
+        previous = starts[i - 1] if i > 0 else -1
+        following = starts[i + 1] if i + 1 < len(starts) else len(lower)
+        score = 0.0
+        title_scores = [
+            t_score for t_offset, t_score in titles
+            if previous < t_offset < cand.match.start <= t_offset + 1500
+        ]  # fmt: skip
+        if title_scores:
+            score += 1.5 + max(title_scores)
+        if any(cand.match.end <= c < min(following, cand.match.end + 600) for c in carts):
+            score += 2.0
+        if score > best_score:
+            best_score, chosen = score, cand
+    confidence = 0.55
+    if chosen is None and candidates:
+        chosen, confidence = candidates[0], 0.35
+    if chosen is not None:
+        chosen = sale_of_pair(page, chosen, candidates)
+        guesses["price"] = Guess(chosen.match.amount, confidence, None, chosen.match.symbol)
+    start = titles[0][0] if titles else 0
+    end = min(len(lower), start + 20_000)
+    oos = phrase_at(OUT_OF_STOCK_RE, lower, start, end)
+    cart = next((c for c in carts if c >= start), None)
+    if oos is not None and cart is None:
+        guesses["availability"] = Guess("OutOfStock", 0.5)
+    elif cart is not None:
+        guesses["availability"] = Guess("InStock", 0.5)
+    elif phrase_at(IN_STOCK_RE, lower, start, end) is not None:
+        guesses["availability"] = Guess("InStock", 0.45)
+    for name in ("sku", "gtin", "mpn", "brand"):
+        found = find_labelled(page, name, limit=1)
+        if found:
+            guesses[name] = Guess(found[0].value, 0.5)
+    return guesses

@@ -1,0 +1,181 @@
+"""The main price of the visible page (rules in :mod:`extraction.heuristics`)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from extraction.heuristics.page_text import Guess, PageText
+from extraction.normalize import PageLocale, PriceMatch, decimal_separator_for, find_prices
+
+_OLD_WORDS_RE = re.compile(
+    r"(?:\bwas\b|instead\s+of|\bstatt\b|\buvp\b|\brrp\b|\bmsrp\b|list\s+price|regular\s+price|"
+    r"\breg\.|original(?:ly)?\b|\bbefore\b|compare\s+at|\bavant\b|au\s+lieu\s+de|"
+    r"prix\s+barr[ée]|\bantes\b|precio\s+anterior|\bprima\b|invece\s+di|zamiast|"
+    r"poprzednia|p[ôo]vodn[áa]|p[uů]vodn[ěí]|pre[tț]\s+vechi|原價|原价|建議售價|建议售价|"
+    r"定價|市價|市价|정가|통상가|參考價|参考价|通常価格|定価|السعر\s+الأصلي|старая\s+цена|"
+    r"было)\s*[:：]?\s*\D{0,12}$"
+)
+_OLD_CLASS_RE = re.compile(
+    r"old|\bwas\b|was[-_]|before|compare|strike|crossed|regular|original|list[-_]?price|"
+    r"listprice|\brrp|msrp|\buvp|previous|retail|reference[-_]?price|price[-_]?ref|"
+    r"non[-_]?sale|full[-_]?price|initial"
+)
+_UNIT_AFTER_RE = re.compile(
+    r"^\s*(?:\*\s*)?(?:/|per\b|pro\b|je\b|par\b|za\b|al\b|за\b|по\b)\s*(?:\d+(?:[.,]\d+)?\s*)?"
+    r"(?:kg|g|gr|gram|grams|l|ltr|liter|litre|ml|cl|dl|m|m2|m²|m³|qm|cm|mm|lb|lbs|oz|"
+    r"kilo|kilogram|100\s*g|100\s*ml|meter|metre|sq\.?\s*ft|公斤|克|升)\b"
+)
+_UNIT_BEFORE_RE = re.compile(
+    r"(?:unit\s+price|price\s+per|per\s+unit|grundpreis|prix\s+au\s+(?:kg|kilo|litre)|"
+    r"prix\s+unitaire|precio\s+por|cena\s+za\s+(?:kg|1)|jednostkowa)\W{0,5}$"
+)
+_INSTALMENT_BEFORE_RE = re.compile(
+    r"(?:\b\d{1,2}\s*[x×]\s*(?:de\s+)?|\b\d{1,2}\s+(?:rat|raty|rate|raten|cuotas|"
+    r"mensualit[ée]s|installments|instalments|payments|splátk\w*|期)\b\D{0,15}|"
+    r"monthly|per\s+month|每期|每月|월)\s*$"
+)
+_INSTALMENT_AFTER_RE = re.compile(
+    r"^\s*(?:/\s*(?:mo|mth|month|mon|mes|mois|monat|mese|mies|měs|月|월)\b|"
+    r"(?:per|a|al|par|pro|im|x|×)\s*(?:month|mes|mois|monat|mese|miesiąc)|monthly|"
+    r"mtl\.|monatlich|mensile|mensual|mensuel|miesięcznie|mesačne|měsíčně|/\s*月|/\s*월)"
+)
+_SHIPPING_RE = re.compile(
+    r"(?:shipping|delivery|deliver|postage|\bpost\b|versand|lieferung|livraison|"
+    r"env[ií]o|spedizion|verzend|bezorg|dostaw|doprav|frakt|toimitus|leverans|forsendelse|"
+    r"доставк|kargo|運費|运费|配送|送料|배송|التوصيل|الشحن|free\s+over|orders?\s+over|"
+    r"orders?\s+(?:from|above)|ab\s+einem|à\s+partir\s+de\s+\d|a\s+partir\s+de\s+\d)"
+    r"[^\n]{0,30}$"
+)
+_SAVING_RE = re.compile(
+    r"(?:you\s+save|\bsave\b|sparen|ersparnis|économ|ahorr|risparm|oszczęd|ušetr|"
+    r"bespaar|\bspar\b|säästä|экономи|現省|省下|节省|절약|할인금액|\boff\b|discount|rabatt|"
+    r"remise|descuento|sconto|zľava|sleva|reducere)\s*[:：]?\s*\D{0,6}$"
+)
+_HEADER_WORDS_RE = re.compile(
+    r"minicart|mini-cart|mini_cart|cart-total|cart_total|basket-total|header|navbar|"
+    r"\bnav\b|navigation|\bmenu|footer|breadcrumb|topbar|top-bar|newsletter"
+)
+_RELATED_WORDS_RE = re.compile(
+    r"related|recommend|similar|upsell|up-sell|cross-?sell|recent|viewed|also[-_]|"
+    r"carousel|slider|swiper|slick|teaser|accessor|bundle|suggest|complete[-_]the|"
+    r"product[-_]?list|listing|grid[-_]item|\btile|best[-_]?sell"
+)
+_PRICE_WORDS_RE = re.compile(
+    r"price|preis|prix|precio|prezzo|cena|cijena|pret|pris|hinta|fiyat|цена|價|价|가격|"
+    r"amount|sale|special|offer|deal|current|final"
+)
+
+
+@dataclass(slots=True)
+class PriceCandidate:
+    match: PriceMatch
+    index: int | None
+    old: bool
+    priced_context: bool
+
+
+def price_candidates(
+    page: PageText, locale: PageLocale | None, start: int = 0, end: int | None = None
+) -> list[PriceCandidate]:
+    text, lower = page.text, page.lower
+    found: list[PriceCandidate] = []
+    for match in find_prices(
+        text, decimal_separator=decimal_separator_for(locale), limit=300, start=start, end=end
+    ):
+        if match.amount <= 0:
+            continue
+        line_start = max(lower.rfind("\n", 0, match.start) + 1, match.start - 40)
+        before = lower[line_start : match.start]
+        after = lower[match.end : match.end + 30]
+        if _UNIT_AFTER_RE.search(after) or _UNIT_BEFORE_RE.search(before):
+            continue
+        if _INSTALMENT_BEFORE_RE.search(before) or _INSTALMENT_AFTER_RE.search(after):
+            continue
+        if _SHIPPING_RE.search(before) or _SAVING_RE.search(before):
+            continue
+        if re.match(r"\s*%", after) or re.search(r"[-−–]\s*$", before):
+            continue  # "-20 %" or "-€5": a discount
+        old = bool(_OLD_WORDS_RE.search(before))
+        index: int | None = None
+        priced = False
+        owner = page.owner_at(match.start + len(match.text) // 2)
+        if owner is not None:
+            index = page.order.get(owner)
+            tags, words = page.context(owner)
+            if tags & {"del", "s", "strike"}:
+                continue
+            if _HEADER_WORDS_RE.search(words) or _RELATED_WORDS_RE.search(words):
+                continue
+            _, near_words = page.context(owner, levels=3)
+            if _OLD_CLASS_RE.search(near_words):
+                old = True
+            priced = bool(_PRICE_WORDS_RE.search(words))
+        found.append(PriceCandidate(match, index, old, priced))
+    return found
+
+
+def _first_current(cands: list[PriceCandidate]) -> PriceCandidate | None:
+    """The first candidate that is not a "was" price, else the first one."""
+    for cand in cands:
+        if not cand.old:
+            return cand
+    return cands[0] if cands else None
+
+
+def sale_of_pair(
+    page: PageText, chosen: PriceCandidate, cands: list[PriceCandidate]
+) -> PriceCandidate:
+    """Two prices side by side (nothing but spaces between them) are a sale price and the
+    original it replaces, in either order: the lower one is the price to pay."""
+    text = page.text
+    for other in cands:
+        if other is chosen or other.match.symbol != chosen.match.symbol:
+            continue
+        first, second = sorted((chosen, other), key=lambda c: c.match.start)
+        gap = text[first.match.end : second.match.start]
+        if len(gap) <= 3 and not gap.strip():
+            return min((chosen, other), key=lambda c: c.match.amount)
+    return chosen
+
+
+def _guess(cand: PriceCandidate, confidence: float) -> Guess:
+    return Guess(cand.match.amount, confidence, cand.index, cand.match.symbol)
+
+
+def pick_price(
+    page: PageText,
+    *,
+    locale: PageLocale | None,
+    title_index: int | None,
+    buy_index: int | None,
+) -> Guess | None:
+    """The main price of the page (see the module docstring)."""
+    if title_index is not None:
+        limit = title_index + 600
+        if buy_index is not None and buy_index > title_index:
+            limit = min(limit, buy_index + 120)
+        start, end = page.span((title_index, limit))
+        after = price_candidates(page, locale, start, end)
+        chosen = _first_current(after)
+        if chosen is not None:
+            chosen = sale_of_pair(page, chosen, after)
+            return _guess(chosen, 0.7 if chosen.priced_context else 0.6)
+        start, end = page.span((max(0, title_index - 250), title_index))
+        before = price_candidates(page, locale, start, end)
+        before.reverse()
+        chosen = _first_current(before)
+        if chosen is not None:
+            return _guess(chosen, 0.5)
+    if buy_index is not None:
+        start, end = page.span((max(0, buy_index - 300), buy_index))
+        before = price_candidates(page, locale, start, end)
+        before.reverse()
+        chosen = _first_current(before)
+        if chosen is not None:
+            return _guess(chosen, 0.55)
+    candidates = price_candidates(page, locale, 0, min(len(page.text), 300_000))
+    chosen = _first_current([c for c in candidates if c.priced_context])
+    if chosen is not None:
+        return _guess(chosen, 0.45)
+    return None

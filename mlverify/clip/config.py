@@ -1,0 +1,58 @@
+"""What the CLIP check needs from settings: :class:`ClipConfig` and its defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+# 40 megapixels covers any real product photo (8000 x 5000); a larger image is refused before
+# its pixels are decoded. Pillow's own guard (MAX_IMAGE_PIXELS) stays on as a second line.
+MAX_IMAGE_PIXELS = 40_000_000
+
+
+def _repo_dir() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class ClipConfig:
+    """Everything the CLIP check needs, read from settings by :meth:`from_settings`."""
+
+    model_name: str = "ViT-B-32"
+    weights: Path | None = None  # None with a ``local-dir:`` model name (weights in that folder)
+    threshold: float = 0.5
+    calibration_file: Path | None = None
+    num_threads: int = 1
+    inference_timeout: float = 10.0
+    cache_timeout: int = 7 * 24 * 3600
+    max_image_bytes: int = MAX_IMAGE_BYTES
+    max_image_pixels: int = MAX_IMAGE_PIXELS
+    max_candidates: int = 8
+    text_fallback_threshold: float = 0.5
+
+    @classmethod
+    def from_settings(cls) -> ClipConfig:
+        model_dir = Path(getattr(settings, "BUYHIVE_MODEL_DIR", None) or _repo_dir() / "var/models")
+        model_name = str(getattr(settings, "CLIP_MODEL", None) or "ViT-B-32")
+        weights = getattr(settings, "CLIP_WEIGHTS", None) or model_dir / "clip" / (
+            "open_clip_model.safetensors"
+        )
+        calibration = getattr(settings, "CLIP_CALIBRATION_FILE", None) or (
+            model_dir / "clip" / "calibration.json"
+        )
+        return cls(
+            model_name=model_name,
+            weights=None if model_name.startswith("local-dir:") else Path(weights),
+            threshold=float(getattr(settings, "CLIP_THRESHOLD", 0.5)),
+            calibration_file=Path(calibration),
+            num_threads=int(getattr(settings, "ML_NUM_THREADS", 1)),
+            inference_timeout=float(getattr(settings, "ML_INFERENCE_TIMEOUT", 10.0)),
+            cache_timeout=int(getattr(settings, "ML_CACHE_TIMEOUT", 7 * 24 * 3600)),
+            max_image_bytes=int(getattr(settings, "CLIP_MAX_IMAGE_BYTES", MAX_IMAGE_BYTES)),
+            max_image_pixels=int(getattr(settings, "CLIP_MAX_IMAGE_PIXELS", MAX_IMAGE_PIXELS)),
+            max_candidates=int(getattr(settings, "CLIP_MAX_CANDIDATES", 8)),
+            text_fallback_threshold=float(getattr(settings, "CLIP_TEXT_FALLBACK_THRESHOLD", 0.5)),
+        )

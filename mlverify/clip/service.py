@@ -1,0 +1,414 @@
+"""The CLIP check as the API and extraction call it: :func:`verify_image`, :func:`best_image`.
+
+:class:`ClipService` ties the pieces together for one configuration, one model holder and one
+cache; the module-level functions build one from Django settings and the registry's holder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+import numpy as np
+import structlog
+from django.core.cache import cache as default_cache
+
+from buyhive.cache import cache_get, cache_set
+from buyhive.exceptions import ImageFetchFailed, ValidationFailed
+from mlverify import registry
+from mlverify.clip.calibration import resolve_threshold
+from mlverify.clip.config import ClipConfig
+from mlverify.clip.encoding import (
+    encode_images,
+    match_probability,
+    normalise_name,
+    product_embedding,
+)
+from mlverify.clip.images import decode_image, fetch_image_bytes
+from mlverify.clip.loading import ClipBundle
+from mlverify.clip.score_cache import local_scores
+from mlverify.inference import (
+    InferenceTimeout,
+    LazyModel,
+    ModelUnavailable,
+    load_in_time,
+    run_inference,
+)
+from mlverify.page_check.config import ENCODER_NAME
+from mlverify.page_check.services import text_similarity
+from mlverify.results import CheckResult
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
+
+logger = structlog.get_logger(__name__)
+
+
+def filename_text(url: str) -> str:
+    """Words of an image URL's file name: "red-leather-boot_800x600.jpg" -> "red leather boot"."""
+    stem = PurePosixPath(unquote(urlsplit(url).path)).stem
+    words = []
+    for word in re.split(r"[\s\-_+.,;:()\[\]]+", stem):
+        if not word or word.isdigit() or re.fullmatch(r"\d+x\d+|[0-9a-f]{8,}|v\d+", word, re.I):
+            continue
+        words.append(word)
+    return " ".join(words)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    url: str
+    alt: str = ""
+
+
+def normalise_candidates(
+    candidates: Iterable[str | Mapping[str, Any]], *, limit: int
+) -> list[Candidate]:
+    """Accept URLs or ``{"url", "alt"?}`` dicts; drop blanks and duplicates; keep the first N."""
+    seen: set[str] = set()
+    out: list[Candidate] = []
+    for item in candidates:
+        if isinstance(item, str):
+            url, alt = item, ""
+        elif isinstance(item, Mapping):
+            url, alt = str(item.get("url") or ""), str(item.get("alt") or "")
+        else:
+            continue
+        url = url.strip()
+        if not url or url in seen:
+            continue
+        seen.add(url)
+        out.append(Candidate(url=url, alt=" ".join(alt.split())[:300]))
+        if len(out) >= limit:
+            break
+    return out
+
+
+class ClipService:
+    """Image checks for one configuration, one model holder and one cache.
+
+    Cached values, all keyed by the model version so new weights never reuse old answers:
+    the image embedding by URL (a new product name on the same image skips fetch and encode),
+    the product embedding by normalised name, and the score by (URL, name). The threshold is
+    applied when answering, so a new calibration takes effect on cached scores too.
+    """
+
+    def __init__(self, *, config: ClipConfig, model: LazyModel[ClipBundle], cache: Any) -> None:
+        self.config = config
+        self.model = model
+        self.cache = cache
+
+    # -- cache helpers (a cache outage is a miss, never an error) --
+
+    def _score_get(self, key: str) -> float | None:
+        local = local_scores.get(key)
+        if local is not None:
+            return local
+        cached = self._cache_get(key)
+        if isinstance(cached, float):
+            local_scores.set(key, cached, self.config.cache_timeout)
+            return cached
+        return None
+
+    def _score_set(self, key: str, score: float) -> None:
+        local_scores.set(key, score, self.config.cache_timeout)
+        self._cache_set(key, score)
+
+    def _cache_get(self, key: str) -> Any:
+        return cache_get(key, backend=self.cache, event="mlverify_cache_get_failed")
+
+    def _cache_set(self, key: str, value: Any) -> None:
+        cache_set(
+            key,
+            value,
+            self.config.cache_timeout,
+            backend=self.cache,
+            event="mlverify_cache_set_failed",
+        )
+
+    def _get_vector(self, key: str, dim: int) -> np.ndarray | None:
+        raw = self._cache_get(key)
+        if not isinstance(raw, bytes | bytearray) or len(raw) != dim * 4:
+            return None
+        return np.frombuffer(bytes(raw), dtype=np.float32)
+
+    def _set_vector(self, key: str, vector: np.ndarray) -> None:
+        self._cache_set(key, np.asarray(vector, dtype=np.float32).tobytes())
+
+    @staticmethod
+    def _image_key(version: str, url: str) -> str:
+        return f"mlverify:clip:img:{version}:{_digest(url)}"
+
+    @staticmethod
+    def _text_key(version: str, name: str) -> str:
+        return f"mlverify:clip:txt:{version}:{_digest(name)}"
+
+    @staticmethod
+    def _score_key(version: str, url: str, name: str) -> str:
+        return f"mlverify:clip:score:{version}:{_digest(url)}:{_digest(name)}"
+
+    # -- model access --
+
+    def _bundle(self) -> ClipBundle:
+        """The loaded model (loading it on the inference thread, under the timeout)."""
+        return load_in_time(
+            self.model, self.config.inference_timeout, threads=self.config.num_threads
+        )
+
+    def _unavailable(self, reason: str) -> CheckResult:
+        return CheckResult.unavailable(reason, model=self.config.model_name, method="clip")
+
+    def _result(self, bundle: ClipBundle, score: float) -> CheckResult:
+        threshold, calibrated = resolve_threshold(self.config, bundle.version)
+        return CheckResult(
+            status="ok",
+            value=score >= threshold,
+            score=round(score, 4),
+            threshold=threshold,
+            method="clip",
+            model=bundle.label,
+            reason=None,
+            calibrated=calibrated,
+        )
+
+    @staticmethod
+    def _name_or_error(product_name: str) -> str:
+        name = normalise_name(product_name)
+        if not name:
+            raise ValidationFailed(fields={"product_name": ["A product name is required."]})
+        return name
+
+    # -- public operations --
+
+    def verify_image(self, *, image_url: str, product_name: str) -> CheckResult:
+        """Does the image at ``image_url`` show ``product_name``?
+
+        Raises ImageFetchFailed when the image cannot be fetched or decoded; answers
+        ``status="unavailable"`` when CLIP cannot load or does not answer in time.
+        """
+        name = self._name_or_error(product_name)
+        url = (image_url or "").strip()
+        if not url:
+            raise ValidationFailed(fields={"image_url": ["An image URL is required."]})
+        try:
+            bundle = self._bundle()
+        except ModelUnavailable as exc:
+            return self._unavailable(exc.reason)
+        except InferenceTimeout:
+            return self._unavailable("timeout")
+
+        score_key = self._score_key(bundle.version, url, name)
+        cached = self._score_get(score_key)
+        if cached is not None:
+            return self._result(bundle, cached)
+
+        image_key = self._image_key(bundle.version, url)
+        text_key = self._text_key(bundle.version, name)
+        image_emb = self._get_vector(image_key, bundle.dim)
+        text_emb = self._get_vector(text_key, bundle.dim)
+        image = None
+        if image_emb is None:
+            image = decode_image(
+                fetch_image_bytes(url, max_bytes=self.config.max_image_bytes),
+                max_pixels=self.config.max_image_pixels,
+            )
+
+        def work() -> tuple[np.ndarray, np.ndarray]:
+            if image_emb is not None:
+                img = image_emb
+            else:
+                assert image is not None  # fetched above whenever the embedding was not cached
+                img = encode_images(bundle, [image])[0]
+            txt = text_emb if text_emb is not None else product_embedding(bundle, name)
+            return img, txt
+
+        try:
+            new_image_emb, new_text_emb = run_inference(
+                work, self.config.inference_timeout, threads=self.config.num_threads
+            )
+        except InferenceTimeout:
+            logger.warning("clip_inference_timeout", url=url)
+            return self._unavailable("timeout")
+        if image_emb is None:
+            self._set_vector(image_key, new_image_emb)
+        if text_emb is None:
+            self._set_vector(text_key, new_text_emb)
+        score = match_probability(bundle, new_image_emb, new_text_emb)
+        self._score_set(score_key, score)
+        return self._result(bundle, score)
+
+    def best_image(
+        self, *, candidates: Iterable[str | Mapping[str, Any]], product_name: str
+    ) -> tuple[str | None, CheckResult]:
+        """The candidate image that best shows ``product_name``, with its check.
+
+        Candidates that cannot be fetched are skipped; ImageFetchFailed only when none can be.
+        Uncached images are encoded as one batch. When CLIP is unavailable, candidates are
+        ranked by the text similarity of their alt text or file name (``method="text"``).
+        """
+        name = self._name_or_error(product_name)
+        cands = normalise_candidates(candidates, limit=self.config.max_candidates)
+        if not cands:
+            return None, CheckResult.unavailable("no candidate images", method="clip")
+        try:
+            bundle = self._bundle()
+        except ModelUnavailable as exc:
+            return self._best_by_text(cands, name, clip_reason=exc.reason)
+        except InferenceTimeout:
+            return self._best_by_text(cands, name, clip_reason="timeout")
+
+        scores: dict[str, float] = {}
+        embeddings: dict[str, np.ndarray] = {}
+        to_encode: list[tuple[str, PILImage.Image]] = []
+        failures: list[str] = []
+        for cand in cands:
+            cached = self._score_get(self._score_key(bundle.version, cand.url, name))
+            if cached is not None:
+                scores[cand.url] = cached
+                continue
+            emb = self._get_vector(self._image_key(bundle.version, cand.url), bundle.dim)
+            if emb is not None:
+                embeddings[cand.url] = emb
+                continue
+            try:
+                data = fetch_image_bytes(cand.url, max_bytes=self.config.max_image_bytes)
+                to_encode.append(
+                    (cand.url, decode_image(data, max_pixels=self.config.max_image_pixels))
+                )
+            except ImageFetchFailed as exc:
+                failures.append(exc.message)
+                logger.info("best_image_candidate_skipped", url=cand.url, reason=exc.message)
+        if not scores and not embeddings and not to_encode:
+            raise ImageFetchFailed(
+                f"None of the {len(cands)} candidate images could be fetched: {failures[0]}"
+            )
+
+        if embeddings or to_encode:
+            text_key = self._text_key(bundle.version, name)
+            text_emb = self._get_vector(text_key, bundle.dim)
+
+            def work() -> tuple[np.ndarray | None, np.ndarray]:
+                batch = encode_images(bundle, [img for _, img in to_encode]) if to_encode else None
+                txt = text_emb if text_emb is not None else product_embedding(bundle, name)
+                return batch, txt
+
+            try:
+                batch, new_text_emb = run_inference(
+                    work, self.config.inference_timeout, threads=self.config.num_threads
+                )
+            except InferenceTimeout:
+                if scores:  # answer from what the cache already scored
+                    best = max(scores, key=lambda u: scores[u])
+                    return best, self._result(bundle, scores[best])
+                return self._best_by_text(cands, name, clip_reason="timeout")
+            if text_emb is None:
+                self._set_vector(text_key, new_text_emb)
+            if batch is not None:
+                for (url, _), emb in zip(to_encode, batch, strict=True):
+                    embeddings[url] = emb
+                    self._set_vector(self._image_key(bundle.version, url), emb)
+            for url, emb in embeddings.items():
+                scores[url] = match_probability(bundle, emb, new_text_emb)
+                self._score_set(self._score_key(bundle.version, url, name), scores[url])
+
+        order = [c.url for c in cands if c.url in scores]
+        best = max(order, key=lambda u: scores[u])  # ties keep the page's order
+        return best, self._result(bundle, scores[best])
+
+    def _best_by_text(
+        self, cands: list[Candidate], name: str, *, clip_reason: str
+    ) -> tuple[str | None, CheckResult]:
+        """Rank by MiniLM similarity of alt text / file name to the name (CLIP unavailable)."""
+        texts = [c.alt or filename_text(c.url) for c in cands]
+        usable = [i for i, t in enumerate(texts) if t.strip()]
+        if not usable:
+            return None, CheckResult.unavailable(
+                f"CLIP unavailable ({clip_reason}); the candidates have no alt text or "
+                "file name to compare",
+                method="text",
+            )
+        try:
+            sims = run_inference(
+                lambda: text_similarity(name, [texts[i] for i in usable]),
+                self.config.inference_timeout,
+                threads=self.config.num_threads,
+            )
+        except ModelUnavailable as exc:
+            return None, CheckResult.unavailable(
+                f"CLIP unavailable ({clip_reason}); text fallback unavailable ({exc.reason})",
+                method="text",
+            )
+        except InferenceTimeout:
+            return None, CheckResult.unavailable(
+                f"CLIP unavailable ({clip_reason}); text fallback: timeout", method="text"
+            )
+        values = [float(s) for s in sims]
+        if len(values) != len(usable) or not all(math.isfinite(v) for v in values):
+            return None, CheckResult.unavailable(
+                f"CLIP unavailable ({clip_reason}); text fallback gave no usable scores",
+                method="text",
+            )
+        model_label = _text_model_label()
+        best_pos = max(range(len(usable)), key=lambda k: values[k])
+        score = values[best_pos]
+        threshold = self.config.text_fallback_threshold
+        return cands[usable[best_pos]].url, CheckResult(
+            status="ok",
+            value=score >= threshold,
+            score=round(score, 4),
+            threshold=threshold,
+            method="text",
+            model=model_label,
+            reason=f"CLIP unavailable: {clip_reason}",
+            calibrated=False,
+        )
+
+
+def _text_model_label() -> str:
+    """What the text fallback reports as "model": the loaded encoder's name and version."""
+    try:
+        holder = registry.get_text_encoder()
+        if holder.describe().state == "loaded":
+            encoder = holder.get()
+            return f"{encoder.name} {encoder.version}".strip()
+    except Exception:
+        logger.debug("text_model_label_failed", exc_info=True)
+    return ENCODER_NAME
+
+
+# ----------------------------------------------------------------------------------------------
+# Entry points used by the API and by extraction
+# ----------------------------------------------------------------------------------------------
+
+
+def get_service() -> ClipService:
+    """A service over the process-wide CLIP holder, Django's cache and current settings."""
+    return ClipService(
+        config=ClipConfig.from_settings(), model=registry.get_clip_model(), cache=default_cache
+    )
+
+
+def verify_image(*, image_url: str, product_name: str) -> CheckResult:
+    """See :meth:`ClipService.verify_image`."""
+    return get_service().verify_image(image_url=image_url, product_name=product_name)
+
+
+def best_image(
+    *,
+    product_name: str,
+    candidates: Iterable[str | Mapping[str, Any]] | None = None,
+    image_urls: Iterable[str | Mapping[str, Any]] | None = None,
+) -> tuple[str | None, CheckResult]:
+    """See :meth:`ClipService.best_image` (``image_urls`` is accepted as an alias)."""
+    items = list(candidates if candidates is not None else image_urls or [])
+    return get_service().best_image(candidates=items, product_name=product_name)

@@ -1,0 +1,77 @@
+"""The page classifier's input text: the URL made readable, plus the title when known."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from buyhive.product.urls import is_tracking_param
+
+MAX_TITLE_CHARS = 200
+MAX_URL_CHARS = 2048
+
+_URL_SPLIT = re.compile(r"[/\-_.?=&+,;:~!#%\s|]+")
+_SPACES = re.compile(r"\s+")
+
+
+def url_to_text(url: str) -> str:
+    """Make a URL readable for the encoder: no scheme, no ``www.``, lower case, split on
+    ``/-_.?=&`` (and a few other separators), percent-escapes decoded, tracking parameters
+    (``utm_*``, ``gclid``...) dropped.
+
+    >>> url_to_text("https://www.shop.example/en/p/oak-table-00293772/?utm_source=x&v=2")
+    'shop example en p oak table 00293772 v 2'
+    """
+    url = url.strip()[:MAX_URL_CHARS]
+    if "://" not in url:
+        url = "http://" + url.lstrip("/")
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:  # e.g. an invalid IPv6 literal: treat the whole thing as text
+        return " ".join(t for t in _URL_SPLIT.split(unquote(url).lower()) if t)
+    if host.startswith("www."):
+        host = host[4:]
+    query = [
+        f"{k} {v}".strip()
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not is_tracking_param(k)
+    ]
+    raw = " ".join([host, unquote(parts.path), *query]).lower()
+    return " ".join(t for t in _URL_SPLIT.split(raw) if t)
+
+
+def clean_title(title: str | None) -> str | None:
+    if not title:
+        return None
+    clean = _SPACES.sub(" ", title).strip()[:MAX_TITLE_CHARS]
+    return clean or None
+
+
+@dataclass(frozen=True)
+class PageInput:
+    """What the model reads: the readable URL and, when known, the page title."""
+
+    url_text: str
+    title: str | None = None
+
+    @classmethod
+    def from_url(cls, url: str, title: str | None = None) -> PageInput:
+        return cls(url_to_text(url), clean_title(title))
+
+    @property
+    def key(self) -> str:
+        """The normalised text (cache key and logs)."""
+        return self.url_text if self.title is None else f"{self.url_text} | {self.title}"
+
+    @classmethod
+    def from_key(cls, key: str) -> PageInput:
+        """Inverse of :attr:`key` (a readable URL never contains ``|``)."""
+        url_text, sep, title = key.partition(" | ")
+        return cls(url_text, title or None) if sep else cls(key, None)
+
+
+def page_text(url: str, title: str | None = None) -> str:
+    """The normalised classifier input as one string: readable URL, then `` | title``."""
+    return PageInput.from_url(url, title).key

@@ -1,0 +1,52 @@
+"""One call for the management commands: build the data, cross-validate, train the head."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlverify.page_check.encoder import TextEncoder
+from mlverify.training.dataset import Dataset, embed_examples, load_dataset
+from mlverify.training.defaults import DEFAULT_FOLDS, DEFAULT_PER_SITE_CAP, DEFAULT_SEED
+from mlverify.training.evaluation import CrossValidation, cross_validate
+from mlverify.training.fitting import TrainedHead, train_final_head
+from mlverify.training.outputs import head_payload
+
+
+@dataclass
+class RunResult:
+    dataset: Dataset
+    cv: CrossValidation
+    report: dict[str, Any]
+    head: TrainedHead | None = None
+    payload: dict[str, Any] | None = None
+
+
+def run(
+    encoder: TextEncoder,
+    data_dir: Path,
+    *,
+    folds: int = DEFAULT_FOLDS,
+    seed: int = DEFAULT_SEED,
+    per_site_cap: int = DEFAULT_PER_SITE_CAP,
+    train_final: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Build the data set, cross-validate by site and (optionally) train the final head."""
+    say = progress or (lambda _msg: None)
+    dataset = load_dataset(data_dir, per_site_cap=per_site_cap, seed=seed)
+    say(f"data: {json.dumps(dataset.counts())}")
+    x = embed_examples(encoder, dataset.examples)
+    say(f"embedded {len(dataset.examples)} texts")
+    cv = cross_validate(dataset, x, k=folds, seed=seed)
+    report = cv.report(dataset.pages)
+    result = RunResult(dataset=dataset, cv=cv, report=report)
+    if train_final:
+        result.head = train_final_head(dataset, x, seed=seed)
+        result.payload = head_payload(
+            result.head, encoder, dataset, report, seed=seed, per_site_cap=per_site_cap
+        )
+    return result
