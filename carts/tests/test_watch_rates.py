@@ -29,6 +29,12 @@ ECB_XML = b"""<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
+@pytest.fixture(autouse=True)
+def _loopback_feeds(settings: Any) -> None:
+    """The fake feeds listen on 127.0.0.1: let the safe client reach loopback (tests only)."""
+    settings.OUTBOUND_HTTP_ALLOW_LOOPBACK = True
+
+
 @pytest.fixture
 def feed(settings: Any) -> Iterator[LoopbackServer]:
     with LoopbackServer() as server:
