@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
-from accounts.models import User, normalize_email
+from accounts.models import ALERT_EMAILS_CHOICES, User, normalize_email
 from accounts.tokens import (
     TokenInvalid,
     issue_tokens,
@@ -98,6 +98,11 @@ class MeSerializer(serializers.Serializer):
     avatar_url = serializers.CharField(read_only=True)
     email_verified = serializers.BooleanField(read_only=True)
     date_joined = serializers.DateTimeField(read_only=True)
+    alert_emails = serializers.ChoiceField(
+        choices=ALERT_EMAILS_CHOICES,
+        read_only=True,
+        help_text="Price alert mails: at once, in a daily digest (default) or never.",
+    )
 
 
 class TakeoverSerializer(serializers.Serializer):
@@ -406,6 +411,7 @@ class MeApi(APIView):
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=150, required=False, allow_blank=True)
         avatar_url = HttpUrlField(required=False, allow_blank=True)
+        alert_emails = serializers.ChoiceField(choices=ALERT_EMAILS_CHOICES, required=False)
 
     @extend_schema(
         operation_id="auth_me_retrieve",
@@ -418,9 +424,10 @@ class MeApi(APIView):
 
     @extend_schema(
         operation_id="auth_me_partial_update",
-        summary="Change the display name or avatar",
+        summary="Change the display name, avatar or alert mails",
         description=(
-            "Only `name` and `avatar_url` (http(s), at most 2,048 characters) can change. "
+            "Only `name`, `avatar_url` (http(s), at most 2,048 characters) and "
+            "`alert_emails` (`immediate`, `daily` or `off`) can change. "
             "Any other field (email, is_staff, is_active, ...) is refused with 400."
         ),
         tags=["auth"],
@@ -433,7 +440,7 @@ class MeApi(APIView):
         unknown = sorted(set(request.data) - set(data.fields))
         if unknown:
             raise ValidationFailed(
-                "Only name and avatar_url can be changed.",
+                "Only name, avatar_url and alert_emails can be changed.",
                 fields={key: ["This field cannot be changed."] for key in unknown},
             )
         user = services.user_update_profile(

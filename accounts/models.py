@@ -50,6 +50,14 @@ class UserManager(BaseUserManager["User"]):
         return self.get(email=normalize_email(username or ""))
 
 
+#: How a user hears about their price alerts by mail (the notifications list always has them).
+ALERT_EMAILS_CHOICES: list[tuple[str, str]] = [
+    ("immediate", "Immediately"),
+    ("daily", "In a daily digest"),
+    ("off", "Never"),
+]
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField("email address", max_length=254, unique=True)
     name = models.CharField(max_length=150, blank=True)
@@ -61,6 +69,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    alert_emails = models.CharField(max_length=10, choices=ALERT_EMAILS_CHOICES, default="daily")
 
     objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 

@@ -404,12 +404,12 @@ def password_reset_confirm(
 
 
 def user_update_profile(*, user: User, data: dict[str, Any]) -> User:
-    """Change the display name and/or avatar URL; nothing else is writable here."""
-    allowed = {"name", "avatar_url"}
+    """Change the display name, avatar URL and/or alert mails; nothing else is writable here."""
+    allowed = {"name", "avatar_url", "alert_emails"}
     unknown = set(data) - allowed
     if unknown:
         raise ValidationFailed(
-            "Only name and avatar_url can be changed.",
+            "Only name, avatar_url and alert_emails can be changed.",
             fields={key: ["This field cannot be changed."] for key in sorted(unknown)},
         )
     changed = [key for key in allowed if key in data and getattr(user, key) != data[key]]

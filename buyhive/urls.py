@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("carts.urls")),
     path("", include("extraction.urls")),
     path("", include("mlverify.urls")),
+    path("", include("alerts.urls")),
 ]
 
 urlpatterns = [

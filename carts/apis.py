@@ -44,6 +44,7 @@ from carts.serializers import (
     SharedCartSerializer,
 )
 from carts.validation import MAX_SEARCH_LENGTH
+from carts.watch import rates as watch_rates
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -59,6 +60,11 @@ E503 = _error("service_unavailable")
 COMMON = {401: E401, 404: E404, 429: E429}
 
 CART_ID = OpenApiParameter("cart_id", OpenApiTypes.STR, OpenApiParameter.PATH)
+CURRENCY = OpenApiParameter(
+    "currency",
+    OpenApiTypes.STR,
+    description="ISO 4217 code: adds `total_converted` (ECB reference rates) to each cart",
+)
 ITEM_ID = OpenApiParameter("item_id", OpenApiTypes.STR, OpenApiParameter.PATH)
 
 
@@ -72,10 +78,14 @@ def _limit_writes(request: Request) -> None:
     )
 
 
-def _render_carts(user: Any, carts: list[Cart]) -> list[dict[str, Any]]:
+def _render_carts(
+    user: Any, carts: list[Cart], request: Request | None = None
+) -> list[dict[str, Any]]:
     summaries = selectors.cart_summaries(user=user, carts=carts)
+    converted = watch_rates.totals_converted_param(request.query_params if request else {})
     for cart in carts:
         cart.summary = summaries[cart.pk]  # type: ignore[attr-defined]
+        cart.total_converted = converted(cart.summary.totals)  # type: ignore[attr-defined]
     return list(CartOutputSerializer(carts, many=True).data)
 
 
@@ -118,7 +128,8 @@ class CartListCreateApi(APIView):
         operation_id="carts_list",
         summary="The user's carts, each with its item count and totals",
         tags=["carts"],
-        responses={200: CartOutputSerializer(many=True), 401: E401},
+        parameters=[CURRENCY],
+        responses={200: CartOutputSerializer(many=True), 400: E400, 401: E401},
     )
     def get(self, request: Request) -> Response:
         paginator = self.pagination_class()
@@ -126,7 +137,8 @@ class CartListCreateApi(APIView):
         # instead of a count command and a page read (issue 16's budget for this list).
         carts = list(selectors.cart_list(user=request.user))
         page: list[Cart] | None = paginator.paginate_queryset(carts, request, self)  # type: ignore[arg-type]
-        return paginator.get_paginated_response(_render_carts(request.user, list(page or [])))
+        body = _render_carts(request.user, list(page or []), request)
+        return paginator.get_paginated_response(body)
 
     @extend_schema(
         operation_id="carts_create",
@@ -158,12 +170,12 @@ class CartDetailApi(APIView):
         operation_id="carts_retrieve",
         summary="One cart with its item count and totals",
         tags=["carts"],
-        parameters=[CART_ID],
-        responses={200: CartOutputSerializer, 401: E401, 404: E404},
+        parameters=[CART_ID, CURRENCY],
+        responses={200: CartOutputSerializer, 400: E400, 401: E401, 404: E404},
     )
     def get(self, request: Request, cart_id: str) -> Response:
         cart = selectors.cart_get(user=request.user, cart_id=cart_id)
-        return Response(_render_carts(request.user, [cart])[0])
+        return Response(_render_carts(request.user, [cart], request)[0])
 
     @extend_schema(
         operation_id="carts_partial_update",

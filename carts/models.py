@@ -34,6 +34,7 @@ from django.utils import timezone
 from buyhive.product.availability import AVAILABILITY_CHOICES
 from buyhive.product.money import MAX_EXPONENT
 from buyhive.product.urls import CanonicalUrl, canonicalize_url
+from carts.watch.matching import match_key
 
 # Bounded text, shared by the models, the serializers and the legacy importer.
 CART_NAME_MAX = 100
@@ -151,6 +152,8 @@ class Item(models.Model):
     mpn = models.CharField(max_length=IDENTIFIER_MAX, blank=True)
     #: Variant attributes: ``{"size": "M", "colour": "blue"}``.
     variant = models.JSONField(default=dict, blank=True)
+    #: The price watch's ``match`` string (``carts.watch.matching``), kept by ``save()``.
+    watch_key = models.CharField(max_length=URL_MAX, null=True, blank=True, editable=False)
     #: The shop's host, derived from ``url`` by ``save()``.
     store_domain = models.CharField(max_length=STORE_DOMAIN_MAX, blank=True, editable=False)
     #: Where each field came from and the page/image checks with their scores.
@@ -175,6 +178,7 @@ class Item(models.Model):
             models.Index(fields=["owner", "availability"], name="carts_item_owner_avail"),
             models.Index(fields=["owner", "price"], name="carts_item_owner_price"),
             models.Index(fields=["orphaned_at"], name="carts_item_orphaned"),
+            models.Index(fields=["watch_key"], name="carts_item_watch_key"),
             models.Index(fields=["created_at"], name="carts_item_created"),
         ]
 
@@ -192,9 +196,10 @@ class Item(models.Model):
             self.canonical_url = canonicalize_url(self.url)[:URL_MAX]
         self._canonical_of = self.url or None
         self.store_domain = store_domain_of(self.canonical_url or "")
+        self.watch_key = match_key(self.url) or None if self.url else None
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "url" in update_fields:
-            kwargs["update_fields"] = {*update_fields, "canonical_url", "store_domain"}
+            kwargs["update_fields"] = {*update_fields, "canonical_url", "store_domain", "watch_key"}
         super().save(*args, **kwargs)
 
     def use_canonical(self, address: CanonicalUrl) -> None:
@@ -270,3 +275,12 @@ class CartOwner(models.Model):
 
     def __str__(self) -> str:
         return f"cart owner {self.owner_id}"
+
+
+# The price watch's models (carts/watch/models.py), here so that migrations find them.
+from carts.watch.models import (  # noqa: E402, F401
+    DailyPoint,
+    ExchangeRates,
+    Observation,
+    WatchedProduct,
+)

@@ -78,6 +78,15 @@ class TotalSerializer(serializers.Serializer):
     )
 
 
+class ConvertedTotalSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    amount = serializers.CharField()
+    rates_date = serializers.DateField(allow_null=True, help_text="The ECB publication day used")
+    left_out = serializers.ListField(
+        child=serializers.CharField(), help_text="Currencies without a rate, not added"
+    )
+
+
 @extend_schema_serializer(component_name="Cart")
 class CartOutputSerializer(serializers.Serializer):
     """A cart with its item count and totals (``carts.selectors.CartSummary``).
@@ -95,8 +104,21 @@ class CartOutputSerializer(serializers.Serializer):
     share_url = serializers.SerializerMethodField(
         help_text="The public read-only link, or null when the cart is not shared."
     )
+    total_converted = serializers.SerializerMethodField(
+        help_text="Only with `?currency=`: the totals in that currency (ECB reference rates)."
+    )
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
+
+    @extend_schema_field(ConvertedTotalSerializer(required=False))
+    def get_total_converted(self, cart: m.Cart) -> dict[str, Any] | None:
+        return getattr(cart, "total_converted", None)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = dict(super().to_representation(instance))
+        if data.get("total_converted") is None:
+            data.pop("total_converted", None)  # asked for with ?currency= only
+        return data
 
     @extend_schema_field(TotalSerializer(many=True))
     def get_totals(self, cart: m.Cart) -> list[dict[str, str | None]]:

@@ -54,6 +54,7 @@ from carts.validation import (
     clean_input_text,
     clean_variant,
 )
+from carts.watch import services as watch
 
 logger = structlog.get_logger(__name__)
 
@@ -587,6 +588,7 @@ def item_upsert(
         # A concurrent save of the same product inserted it first: this one updates it.
         item, created = run_in_transaction(work, label="item_upsert")
     logger.info("item_saved", item_id=str(item.pk), created=created, carts=len(carts))
+    watch.item_saved(item=item, created=created)
     return item, created
 
 
@@ -655,10 +657,13 @@ def cart_add_item(
         return item, membership, created, item_created
 
     try:
-        return run_in_transaction(work, label="cart_add_item")
+        result = run_in_transaction(work, label="cart_add_item")
     except IntegrityError:
         insert_first[0] = False
-        return run_in_transaction(work, label="cart_add_item")
+        result = run_in_transaction(work, label="cart_add_item")
+    if existing is None:
+        watch.item_saved(item=result[0], created=False)
+    return result
 
 
 def item_add_to_cart(
@@ -762,6 +767,7 @@ def item_update(*, item: Item, data: Mapping[str, Any]) -> Item:
         ):
             message = "You already saved an item with this URL."
             raise ValidationFailed(message, fields={"url": [message]})
+    before = watch.view_of(item)
     for key, value in cleaned.items():
         setattr(item, key, value)
     item.updated_at = timezone.now()
@@ -770,6 +776,7 @@ def item_update(*, item: Item, data: Mapping[str, Any]) -> Item:
     except IntegrityError as exc:
         message = "You already saved an item with this URL."
         raise ValidationFailed(message, fields={"url": [message]}) from exc
+    watch.item_edited(item=item, before=before)
     return item
 
 

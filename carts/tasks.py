@@ -17,3 +17,20 @@ def purge_orphan_items() -> int:
     cutoff = timezone.now() - timedelta(days=settings.ORPHAN_ITEMS_MAX_AGE_DAYS)
     deleted, _kept = items_delete_orphans(orphaned_before=cutoff)
     return deleted
+
+
+@shared_task(name="carts.watch_roll_up")
+def watch_roll_up() -> dict[str, int]:
+    """Roll the price watch's raw observations up into daily points; drop the old raw ones."""
+    from carts.watch.services import observations_roll_up
+
+    return observations_roll_up()
+
+
+@shared_task(name="carts.refresh_rates")
+def refresh_rates() -> str | None:
+    """Fetch the ECB's daily reference rates (idempotent per publication day)."""
+    from carts.watch.rates import rates_refresh
+
+    day = rates_refresh()
+    return day.isoformat() if day else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import URLPattern, path
 
 from carts import apis
+from carts.watch import apis as watch_apis
 
 app_name = "carts"
 
@@ -25,4 +26,6 @@ urlpatterns: list[URLPattern] = [
     path("items/<str:item_id>/", apis.ItemDetailApi.as_view(), name="item-detail"),
     path("items/<str:item_id>/carts/", apis.ItemCartsApi.as_view(), name="item-carts"),
     path("shared/<str:token>/", apis.SharedCartApi.as_view(), name="shared-cart"),
+    path("watch/urls/", watch_apis.WatchUrlsApi.as_view(), name="watch-urls"),
+    path("items/<str:item_id>/history/", watch_apis.ItemHistoryApi.as_view(), name="item-history"),
 ]

@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -91,6 +92,7 @@ INSTALLED_APPS = [
     "carts.apps.CartsConfig",
     "extraction.apps.ExtractionConfig",
     "mlverify.apps.MlverifyConfig",
+    "alerts.apps.AlertsConfig",
 ]
 
 MIDDLEWARE = [
@@ -367,7 +369,11 @@ SPECTACULAR_SETTINGS = {
 # =============================================================================
 # Body limits per path prefix (longest prefix wins); a larger body answers 413 before parsing.
 BODY_SIZE_LIMIT_DEFAULT = env.int("BODY_SIZE_LIMIT_DEFAULT", default=256 * 1024)
-BODY_SIZE_LIMITS = {"/api/v1/extract/": env.int("BODY_SIZE_LIMIT_EXTRACT", default=4 * 1024 * 1024)}
+BODY_SIZE_LIMITS = {
+    "/api/v1/extract/": env.int("BODY_SIZE_LIMIT_EXTRACT", default=4 * 1024 * 1024),
+    # A watched page's report carries the same page as extract/.
+    "/api/v1/watch/observations/": env.int("BODY_SIZE_LIMIT_EXTRACT", default=4 * 1024 * 1024),
+}
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(BODY_SIZE_LIMIT_DEFAULT, *BODY_SIZE_LIMITS.values())
 # How many proxies in front of us append to X-Forwarded-For (the ALB: 1). 0: use REMOTE_ADDR.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
@@ -579,6 +585,15 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     "carts-purge-orphan-items": {"task": "carts.purge_orphan_items", "schedule": 24 * 3600.0},
     "sessions-clear-expired": {"task": "buyhive.clear_sessions", "schedule": 24 * 3600.0},
+    # The price watch: roll-up (idempotent, covers the last two days), the ECB's rates (they
+    # change once a working day, ~16:00 CET; hourly polling picks them up within the hour),
+    # and the daily digest of alert notifications.
+    "watch-roll-up": {"task": "carts.watch_roll_up", "schedule": crontab(minute=15, hour=0)},
+    "watch-refresh-rates": {"task": "carts.refresh_rates", "schedule": crontab(minute=5)},
+    "alerts-daily-digest": {
+        "task": "alerts.send_daily_digests",
+        "schedule": crontab(minute=0, hour=env.int("ALERT_DIGEST_HOUR_UTC", default=7)),
+    },
 }
 
 # =============================================================================
@@ -628,3 +643,20 @@ SENTRY_PROFILES_SAMPLE_RATE = env.float("SENTRY_PROFILES_SAMPLE_RATE", default=0
 METRICS_ENABLED = env.bool("METRICS_ENABLED", default=False)
 METRICS_NAMESPACE = env.str("METRICS_NAMESPACE", default="BuyHive")
 METRICS_ROUTE_DIMENSION = env.bool("METRICS_ROUTE_DIMENSION", default=True)
+
+# =============================================================================
+# Price and stock watch (carts/watch, alerts): observations, history, rates
+# ../shared/docs/architecture.md "Price and stock watch (v1)"
+# =============================================================================
+# Key of the observer hash HMAC(key, user id + product): an observation never stores a user
+# id. Empty: SECRET_KEY is used. Changing it restarts the hourly limit and the
+# second-observer rule's memory, and splits each user's own history at the change.
+WATCH_OBSERVER_SECRET = env.str("WATCH_OBSERVER_SECRET", default="")
+# Raw observations are kept this many days; daily points (rolled up every day) for good.
+WATCH_RAW_DAYS = env.int("WATCH_RAW_DAYS", default=90)
+# One counted report per user per product per this many seconds.
+WATCH_REPORT_INTERVAL_S = env.int("WATCH_REPORT_INTERVAL_S", default=3600)
+# The ECB's daily reference rates (fetched by a scheduled job through buyhive/http.py).
+ECB_RATES_URL = env.str(
+    "ECB_RATES_URL", default="https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml"
+)
