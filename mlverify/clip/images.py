@@ -196,7 +196,7 @@ def decode_image(
                 if width <= 0 or height <= 0 or width * height > max_pixels:
                     raise _too_large(width, height, max_pixels)
                 probe.verify()  # checksums and structure, without decoding pixels
-            image = Image.open(io.BytesIO(data))
+            image: Image.Image = Image.open(io.BytesIO(data))
             if getattr(image, "n_frames", 1) > 1:
                 image.seek(0)
             with DECODE_SLOTS.hold(max_concurrent, deadline):
