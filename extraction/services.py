@@ -105,7 +105,11 @@ def _image_candidates(result: ExtractionResult, image_urls: list[str]) -> list[d
     return candidates[:MAX_IMAGE_CANDIDATES]
 
 
-def _image_check(*, result: ExtractionResult, image_urls: list[str]) -> CheckResult:
+def _image_check(
+    *, result: ExtractionResult, image_urls: list[str], owner: str | None = None
+) -> CheckResult:
+    """The CLIP check of the candidates; ``owner`` (the user id) bounds the user's concurrent
+    fetches, and the check's own deadline (``CLIP_IMAGE_STEP_TIMEOUT``) bounds its time."""
     title = result.product.get("title")
     candidates = _image_candidates(result, image_urls)
     if not title:
@@ -113,7 +117,7 @@ def _image_check(*, result: ExtractionResult, image_urls: list[str]) -> CheckRes
     if not candidates:
         return CheckResult.unavailable("no candidate images")
     try:
-        best, check = best_image(candidates=candidates, product_name=title)
+        best, check = best_image(candidates=candidates, product_name=title, owner=owner)
     except Exception as exc:  # noqa: BLE001 - an optional check never fails extraction
         logger.warning("image_check_failed", error=type(exc).__name__)
         return CheckResult.unavailable(f"image check failed: {type(exc).__name__}")
@@ -154,10 +158,12 @@ def extract(
     text: str | None = None,
     image_urls: Sequence[str] | None = None,
     use_cache: bool = True,
+    owner: str | None = None,
 ) -> Extraction:
     """Extract the product on one page. Never raises for any page content.
 
-    ``url`` is the page's address, or its :class:`CanonicalUrl` when the caller has one.
+    ``url`` is the page's address, or its :class:`CanonicalUrl` when the caller has one;
+    ``owner``, the requesting user's id, is who the image fetches count against.
     """
     started = time.perf_counter()
     image_urls = list(image_urls or [])
@@ -177,7 +183,7 @@ def extract(
     if outcome.status == "used":
         _merge_llm(result, outcome)
     page_check = _page_check(url=url, title=result.product.get("title"), html=html)
-    image_check = _image_check(result=result, image_urls=image_urls)
+    image_check = _image_check(result=result, image_urls=image_urls, owner=owner)
 
     data = result.to_dict()
     body: dict[str, Any] = {
@@ -305,7 +311,9 @@ def product_extract_and_save(
     if cart_ids:
         resolve_carts(owner=user, cart_ids=cart_ids)
     address = CanonicalUrl.of(url)
-    extraction = extract(url=address, html=html, text=text, image_urls=image_urls)
+    extraction = extract(
+        url=address, html=html, text=text, image_urls=image_urls, owner=str(user.pk)
+    )
     item = None
     if cart_ids:
         item = save_extraction(owner=user, url=address, body=extraction.body, cart_ids=cart_ids)

@@ -50,6 +50,7 @@ class VerifyImageApi(APIView):
         result = verify_image(
             image_url=data.validated_data["image_url"],
             product_name=data.validated_data["product_name"],
+            owner=str(request.user.pk),
         )
         return Response(ImageCheckSerializer(result.as_dict("match")).data)
 

@@ -436,8 +436,14 @@ PAGE_CLASSIFIER_THRESHOLD = env.float("PAGE_CLASSIFIER_THRESHOLD", default=None)
 # Image fetch and decode limits for the CLIP check, candidates scored per extraction, and the
 # alt-text similarity threshold used when CLIP is unavailable.
 CLIP_MAX_IMAGE_BYTES = env.int("CLIP_MAX_IMAGE_BYTES", default=5 * 1024 * 1024)
-CLIP_MAX_IMAGE_PIXELS = env.int("CLIP_MAX_IMAGE_PIXELS", default=40_000_000)
+CLIP_MAX_IMAGE_PIXELS = env.int("CLIP_MAX_IMAGE_PIXELS", default=16_000_000)
 CLIP_MAX_CANDIDATES = env.int("CLIP_MAX_CANDIDATES", default=8)
+# Image decodes at once per process (each briefly holds one full-size raster; issue 13).
+CLIP_MAX_CONCURRENT_DECODES = env.int("CLIP_MAX_CONCURRENT_DECODES", default=2)
+# One deadline (seconds) for fetching and decoding a check's images, fetched in parallel by
+# CLIP_FETCH_WORKERS threads (capped by OUTBOUND_HTTP_MAX_CONCURRENT_PER_USER).
+CLIP_IMAGE_STEP_TIMEOUT = env.float("CLIP_IMAGE_STEP_TIMEOUT", default=5.0)
+CLIP_FETCH_WORKERS = env.int("CLIP_FETCH_WORKERS", default=4)
 CLIP_TEXT_FALLBACK_THRESHOLD = env.float("CLIP_TEXT_FALLBACK_THRESHOLD", default=0.5)
 ML_NUM_THREADS = env.int("ML_NUM_THREADS", default=1)
 ML_INFERENCE_TIMEOUT = env.float("ML_INFERENCE_TIMEOUT", default=10.0)

@@ -8,9 +8,19 @@ from pathlib import Path
 from django.conf import settings
 
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
-# 40 megapixels covers any real product photo (8000 x 5000); a larger image is refused before
-# its pixels are decoded. Pillow's own guard (MAX_IMAGE_PIXELS) stays on as a second line.
-MAX_IMAGE_PIXELS = 40_000_000
+# 16 megapixels covers any product photo a shop serves (4900 x 3265); a larger image is refused
+# from its header, before its pixels are decoded (issue 13: 40 MP let a 4.9 KB PNG cost 160 MB).
+# Pillow's own guard (MAX_IMAGE_PIXELS) stays on as a second line.
+MAX_IMAGE_PIXELS = 16_000_000
+# Image decodes running at once per process: each may briefly hold one full-size raster.
+MAX_CONCURRENT_DECODES = 2
+# Images are shrunk to this shorter side right after decoding unless the loaded model says
+# otherwise (ViT-B-32's input is 224 x 224).
+DEFAULT_INPUT_SIDE = 224
+# One deadline for fetching and decoding all of a check's images (seconds), and how many
+# candidates are fetched in parallel (never more than the per-user outbound cap).
+IMAGE_STEP_TIMEOUT = 5.0
+FETCH_WORKERS = 4
 
 
 def _repo_dir() -> Path:
@@ -32,6 +42,9 @@ class ClipConfig:
     max_image_pixels: int = MAX_IMAGE_PIXELS
     max_candidates: int = 8
     text_fallback_threshold: float = 0.5
+    max_concurrent_decodes: int = MAX_CONCURRENT_DECODES
+    image_step_timeout: float = IMAGE_STEP_TIMEOUT
+    fetch_workers: int = FETCH_WORKERS
 
     @classmethod
     def from_settings(cls) -> ClipConfig:
@@ -55,4 +68,19 @@ class ClipConfig:
             max_image_pixels=int(getattr(settings, "CLIP_MAX_IMAGE_PIXELS", MAX_IMAGE_PIXELS)),
             max_candidates=int(getattr(settings, "CLIP_MAX_CANDIDATES", 8)),
             text_fallback_threshold=float(getattr(settings, "CLIP_TEXT_FALLBACK_THRESHOLD", 0.5)),
+            max_concurrent_decodes=int(
+                getattr(settings, "CLIP_MAX_CONCURRENT_DECODES", MAX_CONCURRENT_DECODES)
+            ),
+            image_step_timeout=float(
+                getattr(settings, "CLIP_IMAGE_STEP_TIMEOUT", IMAGE_STEP_TIMEOUT)
+            ),
+            fetch_workers=_fetch_workers(),
         )
+
+
+def _fetch_workers() -> int:
+    """Parallel fetches per check: CLIP_FETCH_WORKERS, never above the per-user outbound cap
+    (one request alone must not trip the cap meant for concurrent requests)."""
+    workers = max(1, int(getattr(settings, "CLIP_FETCH_WORKERS", FETCH_WORKERS)))
+    per_user = int(getattr(settings, "OUTBOUND_HTTP_MAX_CONCURRENT_PER_USER", 0) or 0)
+    return min(workers, per_user) if per_user > 0 else workers

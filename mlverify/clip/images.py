@@ -1,28 +1,79 @@
-"""Image bytes to a checkable picture: fetch through the safe client, decode behind the guard.
+"""Image bytes to a checkable picture: fetch through the safe client, decode small behind guards.
 
 Kept apart from the model code on purpose: what an image may cost (bytes, pixels, frames,
-memory) is decided here and nowhere else.
+memory, time) is decided here and nowhere else.
+
+Memory (issue 13, item 3): a 4.9 KB PNG of 6300 x 6300 pixels at one bit per pixel decodes to
+40 MB in Pillow's mode "1" and to 160 MB once converted to RGB (four bytes per pixel); four such
+candidates held at once raised a worker's peak by more than 500 MB. So:
+
+* the size is read from the header and anything above ``max_pixels`` (16 megapixels by
+  default) is refused before a single pixel is decoded;
+* JPEGs are decoded at 1/2, 1/4 or 1/8 scale by the decoder itself (Pillow's ``draft``), so
+  the full-size raster never exists;
+* other formats decode at their native depth (1 byte per pixel for grey, palette and 1-bit
+  images), are box-reduced (``Image.reduce``) and resized to the model's input side at once,
+  and only the small result is converted to RGB; the full-size raster is closed right away;
+* at most ``max_concurrent`` decodes run at once in a process (:data:`DECODE_SLOTS`), so
+  concurrent requests cannot multiply the worst case.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import threading
+import time
 import warnings
+from collections.abc import Iterator
 
 import structlog
 from PIL import Image, UnidentifiedImageError
 
-from buyhive.exceptions import ImageFetchFailed
-from buyhive.http import OutboundRequestError, get_client
-from mlverify.clip.config import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS
+from buyhive.exceptions import ImageFetchFailed, RateLimited
+from buyhive.http import OutboundRequestError, TooManyFetches, get_client
+from mlverify.clip.config import (
+    DEFAULT_INPUT_SIDE,
+    MAX_CONCURRENT_DECODES,
+    MAX_IMAGE_BYTES,
+    MAX_IMAGE_PIXELS,
+)
 
 logger = structlog.get_logger(__name__)
 
+# Box-reduce to at least this many times the target before the final bicubic resize (as
+# Pillow's ``thumbnail(reducing_gap=2.0)``): cheap and memory-light, with bicubic quality.
+_REDUCING_GAP = 2
 
-def fetch_image_bytes(url: str, *, max_bytes: int = MAX_IMAGE_BYTES) -> bytes:
-    """Fetch an image through the safe outbound client; any refusal is ImageFetchFailed."""
+
+def fetch_image_bytes(
+    url: str,
+    *,
+    max_bytes: int = MAX_IMAGE_BYTES,
+    owner: str | None = None,
+    deadline: float | None = None,
+) -> bytes:
+    """Fetch an image through the safe outbound client; any refusal is ImageFetchFailed.
+
+    ``owner`` (the user id) and ``deadline`` (``time.monotonic()``) go to the client: at most
+    ``OUTBOUND_HTTP_MAX_CONCURRENT_PER_USER`` fetches of one user at once, and one overall
+    deadline for a whole image step. A fetch refused by the per-user cap is
+    :class:`~buyhive.exceptions.RateLimited` (429), since waiting is what helps.
+    """
     try:
-        response = get_client().get(url, allowed_content_types=("image/",), max_bytes=max_bytes)
+        response = get_client().get(
+            url,
+            allowed_content_types=("image/",),
+            max_bytes=max_bytes,
+            owner=owner,
+            deadline=deadline,
+        )
+    except TooManyFetches as exc:
+        logger.info("image_fetch_refused", reason=exc.reason)
+        raise RateLimited(
+            "Too many images are being fetched for this account at once. Try again shortly.",
+            retry_after=1,
+        ) from exc
     except OutboundRequestError as exc:
         # The client's messages are safe to show (no addresses or internals).
         message = getattr(exc, "message", None) or "The address could not be fetched."
@@ -42,35 +93,121 @@ def fetch_image_bytes(url: str, *, max_bytes: int = MAX_IMAGE_BYTES) -> bytes:
     return content
 
 
-def decode_image(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
-    """Decode to RGB, refusing bombs, truncated files and non-images (ImageFetchFailed).
+class DecodeSlots:
+    """At most ``limit`` image decodes at once in this process (a semaphore per limit).
+
+    The limit comes from settings at each call; when it changes, a new semaphore is used for
+    new decodes (ones in progress release the one they took). Waiting for a slot stops at the
+    caller's deadline: the step answers "busy" instead of queueing past its budget.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._limit = 0
+        self._semaphore = threading.BoundedSemaphore(1)
+
+    def _for(self, limit: int) -> threading.BoundedSemaphore:
+        with self._lock:
+            if limit != self._limit:
+                self._limit, self._semaphore = limit, threading.BoundedSemaphore(limit)
+            return self._semaphore
+
+    @contextlib.contextmanager
+    def hold(self, limit: int, deadline: float | None = None) -> Iterator[None]:
+        semaphore = self._for(max(1, limit))
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not semaphore.acquire(timeout=timeout):
+            raise ImageFetchFailed("The image could not be checked in time: the server is busy.")
+        try:
+            yield
+        finally:
+            semaphore.release()
+
+
+DECODE_SLOTS = DecodeSlots()
+
+
+def _too_large(width: int, height: int, max_pixels: int) -> ImageFetchFailed:
+    return ImageFetchFailed(
+        f"The image is too large to check ({width}x{height} pixels; the limit is {max_pixels})."
+    )
+
+
+def _scaled(size: tuple[int, int], side: int) -> tuple[int, int]:
+    """``size`` scaled so its shorter side is ``side`` (never enlarged)."""
+    width, height = size
+    shorter = min(width, height)
+    if shorter <= side:
+        return size
+    return max(1, round(width * side / shorter)), max(1, round(height * side / shorter))
+
+
+def _decode_small(image: Image.Image, side: int) -> Image.Image:
+    """Decode ``image`` (opened, not loaded) to at most ``side`` on its shorter side."""
+    if image.format == "JPEG":
+        # The decoder scales by 1/2, 1/4 or 1/8 while decoding; it keeps the result at least
+        # the requested size, so the final resize below still has the pixels it needs.
+        image.draft("RGB" if image.mode != "L" else "L", _scaled(image.size, side))
+    image.load()
+    full = image
+    if image.mode == "1":
+        image = image.convert("L")  # same 1 byte per pixel; reduce/resize need 8 bits
+    elif image.mode in ("P", "PA"):
+        alpha = image.mode == "PA" or "transparency" in image.info
+        image = image.convert("RGBA" if alpha else "RGB")
+    elif image.mode not in ("L", "LA", "RGB", "RGBA"):
+        image = image.convert("RGB")
+    if image is not full:
+        full.close()  # drop the native raster before shrinking the converted one
+    factor = min(image.size) // (side * _REDUCING_GAP)
+    if factor > 1:
+        reduced = image.reduce(factor)
+        image.close()
+        image = reduced
+    target = _scaled(image.size, side)
+    if target != image.size:
+        resized = image.resize(target, Image.Resampling.BICUBIC)
+        image.close()
+        image = resized
+    return image
+
+
+def decode_image(
+    data: bytes,
+    *,
+    max_pixels: int = MAX_IMAGE_PIXELS,
+    side: int = DEFAULT_INPUT_SIDE,
+    max_concurrent: int = MAX_CONCURRENT_DECODES,
+    deadline: float | None = None,
+) -> Image.Image:
+    """Decode to a small RGB image (shorter side ``side``), refusing bombs, truncated files and
+    non-images (ImageFetchFailed).
 
     The size is checked from the header before any pixel is decoded; Pillow's own
-    DecompressionBombWarning is raised as an error. Transparent images are flattened onto
-    white, as shops show them, instead of Pillow's black.
+    DecompressionBombWarning is raised as an error. Decoding waits for one of
+    ``max_concurrent`` process-wide slots (until ``deadline``). Transparent images are
+    flattened onto white, as shops show them, instead of Pillow's black.
     """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as probe:
-                probe.verify()
-            image = Image.open(io.BytesIO(data))
-            width, height = image.size
-            if width <= 0 or height <= 0 or width * height > max_pixels:
-                raise ImageFetchFailed(
-                    f"The image is too large to check ({width}x{height} pixels; "
-                    f"the limit is {max_pixels})."
-                )
+                width, height = probe.size
+                if width <= 0 or height <= 0 or width * height > max_pixels:
+                    raise _too_large(width, height, max_pixels)
+                probe.verify()  # checksums and structure, without decoding pixels
+            image: Image.Image = Image.open(io.BytesIO(data))
             if getattr(image, "n_frames", 1) > 1:
                 image.seek(0)
-            image.load()
+            with DECODE_SLOTS.hold(max_concurrent, deadline):
+                image = _decode_small(image, side)
     except ImageFetchFailed:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageFetchFailed(f"The image is too large to check: {exc}") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageFetchFailed(f"The file is not a readable image: {type(exc).__name__}") from exc
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+    if image.mode in ("RGBA", "LA"):
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))

@@ -6,10 +6,14 @@ cache; the module-level functions build one from Django settings and the registr
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import math
 import re
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -20,10 +24,10 @@ import structlog
 from django.core.cache import cache as default_cache
 
 from buyhive.cache import cache_get, cache_set
-from buyhive.exceptions import ImageFetchFailed, ValidationFailed
+from buyhive.exceptions import ImageFetchFailed, RateLimited, ValidationFailed
 from mlverify import registry
 from mlverify.clip.calibration import resolve_threshold
-from mlverify.clip.config import ClipConfig
+from mlverify.clip.config import DEFAULT_INPUT_SIDE, ClipConfig
 from mlverify.clip.encoding import (
     encode_images,
     match_probability,
@@ -48,6 +52,10 @@ if TYPE_CHECKING:
     from PIL import Image as PILImage
 
 logger = structlog.get_logger(__name__)
+
+# How long past the image step's deadline a caller waits for fetch threads to notice it (the
+# outbound client stops each one at the deadline itself; this only absorbs scheduling).
+DEADLINE_SLACK = 0.25
 
 
 def filename_text(url: str) -> str:
@@ -165,6 +173,71 @@ class ClipService:
             self.model, self.config.inference_timeout, threads=self.config.num_threads
         )
 
+    @staticmethod
+    def _input_side(bundle: ClipBundle) -> int:
+        """The model's input side (224 for ViT-B-32): images are shrunk to it when decoded."""
+        size = getattr(getattr(bundle.model, "visual", None), "image_size", None)
+        if isinstance(size, int) and size > 0:
+            return size
+        if isinstance(size, tuple | list) and size and all(isinstance(v, int) for v in size):
+            return max(1, min(size))
+        return DEFAULT_INPUT_SIDE
+
+    def _decode(self, data: bytes, bundle: ClipBundle, deadline: float) -> PILImage.Image:
+        return decode_image(
+            data,
+            max_pixels=self.config.max_image_pixels,
+            side=self._input_side(bundle),
+            max_concurrent=self.config.max_concurrent_decodes,
+            deadline=deadline,
+        )
+
+    def _fetch_in_parallel(
+        self, urls: list[str], *, owner: str | None, deadline: float
+    ) -> Iterator[tuple[str, bytes | ImageFetchFailed | RateLimited]]:
+        """Fetch ``urls`` on a small pool, yielding ``(url, bytes or error)`` as each finishes.
+
+        Every fetch shares ``deadline`` and counts against ``owner``'s outbound cap. What has
+        not finished by the deadline (plus :data:`DEADLINE_SLACK`) is reported as not fetched
+        in time and abandoned: the client ends it at the deadline on its own thread, so a slow
+        host never holds the request. The pool is this call's own, never shared: a stuck
+        host of one request cannot starve the next one's fetches.
+        """
+        pool = ThreadPoolExecutor(
+            max_workers=max(1, min(self.config.fetch_workers, len(urls))),
+            thread_name_prefix="clip-fetch",
+        )
+        futures = {
+            # Each fetch runs in a copy of this context, so its logs keep the request id.
+            pool.submit(
+                contextvars.copy_context().run,
+                fetch_image_bytes,
+                url,
+                max_bytes=self.config.max_image_bytes,
+                owner=owner,
+                deadline=deadline,
+            ): url
+            for url in urls
+        }
+        pending = set(futures)
+        try:
+            wait = max(0.0, deadline - time.monotonic()) + DEADLINE_SLACK
+            for future in as_completed(futures, timeout=wait):
+                pending.discard(future)
+                try:
+                    yield futures[future], future.result()
+                except (ImageFetchFailed, RateLimited) as exc:
+                    yield futures[future], exc
+        except FutureTimeout:
+            for future in pending:
+                logger.info("image_fetch_deadline", url=futures[future])
+                yield (
+                    futures[future],
+                    ImageFetchFailed("The image could not be fetched in time."),
+                )
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
     def _unavailable(self, reason: str) -> CheckResult:
         return CheckResult.unavailable(reason, model=self.config.model_name, method="clip")
 
@@ -190,11 +263,15 @@ class ClipService:
 
     # -- public operations --
 
-    def verify_image(self, *, image_url: str, product_name: str) -> CheckResult:
+    def verify_image(
+        self, *, image_url: str, product_name: str, owner: str | None = None
+    ) -> CheckResult:
         """Does the image at ``image_url`` show ``product_name``?
 
-        Raises ImageFetchFailed when the image cannot be fetched or decoded; answers
-        ``status="unavailable"`` when CLIP cannot load or does not answer in time.
+        Raises ImageFetchFailed when the image cannot be fetched or decoded (within
+        ``CLIP_IMAGE_STEP_TIMEOUT``), RateLimited when ``owner`` already has its cap of
+        fetches running; answers ``status="unavailable"`` when CLIP cannot load or does not
+        answer in time.
         """
         name = self._name_or_error(product_name)
         url = (image_url or "").strip()
@@ -218,10 +295,12 @@ class ClipService:
         text_emb = self._get_vector(text_key, bundle.dim)
         image = None
         if image_emb is None:
-            image = decode_image(
-                fetch_image_bytes(url, max_bytes=self.config.max_image_bytes),
-                max_pixels=self.config.max_image_pixels,
+            deadline = time.monotonic() + self.config.image_step_timeout
+            data = fetch_image_bytes(
+                url, max_bytes=self.config.max_image_bytes, owner=owner, deadline=deadline
             )
+            image = self._decode(data, bundle, deadline)
+            del data
 
         def work() -> tuple[np.ndarray, np.ndarray]:
             if image_emb is not None:
@@ -248,13 +327,21 @@ class ClipService:
         return self._result(bundle, score)
 
     def best_image(
-        self, *, candidates: Iterable[str | Mapping[str, Any]], product_name: str
+        self,
+        *,
+        candidates: Iterable[str | Mapping[str, Any]],
+        product_name: str,
+        owner: str | None = None,
     ) -> tuple[str | None, CheckResult]:
         """The candidate image that best shows ``product_name``, with its check.
 
-        Candidates that cannot be fetched are skipped; ImageFetchFailed only when none can be.
-        Uncached images are encoded as one batch. When CLIP is unavailable, candidates are
-        ranked by the text similarity of their alt text or file name (``method="text"``).
+        Uncached candidates are fetched in parallel (``CLIP_FETCH_WORKERS``, as ``owner``)
+        under one deadline, ``CLIP_IMAGE_STEP_TIMEOUT``, for fetching and decoding them all;
+        each is decoded and shrunk to the model's input size as it arrives, one at a time, so
+        at most one full-size raster exists per check. Candidates that cannot be fetched in
+        time are skipped; ImageFetchFailed only when none can be. The shrunk images are
+        encoded as one batch. When CLIP is unavailable, candidates are ranked by the text
+        similarity of their alt text or file name (``method="text"``).
         """
         name = self._name_or_error(product_name)
         cands = normalise_candidates(candidates, limit=self.config.max_candidates)
@@ -269,8 +356,7 @@ class ClipService:
 
         scores: dict[str, float] = {}
         embeddings: dict[str, np.ndarray] = {}
-        to_encode: list[tuple[str, PILImage.Image]] = []
-        failures: list[str] = []
+        to_fetch: list[str] = []
         for cand in cands:
             cached = self._score_get(self._score_key(bundle.version, cand.url, name))
             if cached is not None:
@@ -280,14 +366,22 @@ class ClipService:
             if emb is not None:
                 embeddings[cand.url] = emb
                 continue
-            try:
-                data = fetch_image_bytes(cand.url, max_bytes=self.config.max_image_bytes)
-                to_encode.append(
-                    (cand.url, decode_image(data, max_pixels=self.config.max_image_pixels))
-                )
-            except ImageFetchFailed as exc:
-                failures.append(exc.message)
-                logger.info("best_image_candidate_skipped", url=cand.url, reason=exc.message)
+            to_fetch.append(cand.url)
+
+        decoded: dict[str, PILImage.Image] = {}
+        failures: list[str] = []
+        if to_fetch:
+            deadline = time.monotonic() + self.config.image_step_timeout
+            for url, fetched in self._fetch_in_parallel(to_fetch, owner=owner, deadline=deadline):
+                try:
+                    if not isinstance(fetched, bytes):
+                        raise fetched
+                    decoded[url] = self._decode(fetched, bundle, deadline)
+                except (ImageFetchFailed, RateLimited) as exc:
+                    failures.append(exc.message)
+                    logger.info("best_image_candidate_skipped", url=url, reason=exc.message)
+                del fetched  # the bytes of one candidate at a time, never all of them
+        to_encode = [(url, decoded[url]) for url in to_fetch if url in decoded]
         if not scores and not embeddings and not to_encode:
             raise ImageFetchFailed(
                 f"None of the {len(cands)} candidate images could be fetched: {failures[0]}"
@@ -398,9 +492,9 @@ def get_service() -> ClipService:
     )
 
 
-def verify_image(*, image_url: str, product_name: str) -> CheckResult:
-    """See :meth:`ClipService.verify_image`."""
-    return get_service().verify_image(image_url=image_url, product_name=product_name)
+def verify_image(*, image_url: str, product_name: str, owner: str | None = None) -> CheckResult:
+    """See :meth:`ClipService.verify_image` (``owner``: the user id, for the fetch cap)."""
+    return get_service().verify_image(image_url=image_url, product_name=product_name, owner=owner)
 
 
 def best_image(
@@ -408,7 +502,9 @@ def best_image(
     product_name: str,
     candidates: Iterable[str | Mapping[str, Any]] | None = None,
     image_urls: Iterable[str | Mapping[str, Any]] | None = None,
+    owner: str | None = None,
 ) -> tuple[str | None, CheckResult]:
-    """See :meth:`ClipService.best_image` (``image_urls`` is accepted as an alias)."""
+    """See :meth:`ClipService.best_image` (``image_urls`` is accepted as an alias; ``owner``
+    is the user id the fetches count against)."""
     items = list(candidates if candidates is not None else image_urls or [])
-    return get_service().best_image(candidates=items, product_name=product_name)
+    return get_service().best_image(candidates=items, product_name=product_name, owner=owner)
