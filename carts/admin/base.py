@@ -1,0 +1,125 @@
+"""Shared pieces of the carts admin: links, owner lookups and the page-prefetching base class."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
+from django.db import models
+from django.http import HttpRequest, HttpResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+
+from accounts.models import User
+from carts.admin.forms import _RefusedSave
+from carts.transactions import run_in_transaction
+
+#: Most users a search term can expand to when matching owner emails.
+MAX_OWNER_MATCHES = 1000
+
+
+def _admin_url(model: type[models.Model], pk: Any) -> str | None:
+    opts = model._meta
+    try:
+        return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[pk])
+    except NoReverseMatch:
+        return None
+
+
+def _link(url: str | None, text: Any) -> str:
+    if url is None:
+        return str(text)
+    return format_html('<a href="{}">{}</a>', url, text)
+
+
+def _owner_ids_matching(term: str) -> list[Any]:
+    return list(
+        User.objects.filter(email__icontains=term).values_list("pk", flat=True)[:MAX_OWNER_MATCHES]
+    )
+
+
+def _owner_emails(owner_ids: Iterable[Any]) -> dict[Any, str]:
+    ids = list(dict.fromkeys(owner_ids))
+    if not ids:
+        return {}
+    return dict(User.objects.filter(pk__in=ids).values_list("pk", "email"))
+
+
+def _csv_safe(value: Any) -> str:
+    """A cell that a spreadsheet will not run as a formula (OWASP CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+class PagePrefetchAdmin(admin.ModelAdmin):
+    """Computes list columns for a whole page with one query each (``annotate_page``)."""
+
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def annotate_page(self, request: HttpRequest, objects: list[Any]) -> None:
+        """Attach the values the list columns show to each object of the page."""
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        changelist = super().get_changelist_instance(request)
+        changelist.result_list = list(changelist.result_list)
+        self.annotate_page(request, changelist.result_list)
+        return changelist
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """Django's add/change view, its save in one transaction that a service may refuse.
+
+        When a service raises a :class:`DomainError` while saving, the transaction has
+        rolled back; the view then runs again on the same POST with that error attached
+        (:class:`ServiceError`), so the page comes back with the message and nothing saved.
+        """
+        if request.method != "POST":
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        label = f"admin_{self.model._meta.model_name}_save"
+        try:
+            return run_in_transaction(
+                lambda: self._changeform_view(  # type: ignore[attr-defined]  # Django's own body
+                    request, object_id, form_url, extra_context
+                ),
+                label=label,
+            )
+        except _RefusedSave as refused:
+            request._carts_service_error = refused.error  # type: ignore[attr-defined]
+        return self._changeform_view(  # type: ignore[attr-defined, no-any-return]
+            request, object_id, form_url, extra_context
+        )
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        error = getattr(request, "_carts_service_error", None)
+        if error is not None and error.row is None:
+            form = type(form.__name__, (form,), {"service_error": error})
+        return form
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """Like Django's, in a MongoDB transaction instead of Django's (no-op) atomic."""
+        if request.method != "POST":
+            return super().delete_view(request, object_id, extra_context)
+        label = f"admin_{self.model._meta.model_name}_delete"
+        return run_in_transaction(
+            lambda: self._delete_view(  # type: ignore[attr-defined]  # Django's own body
+                request, object_id, extra_context
+            ),
+            label=label,
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        """The owner is chosen when a row is created and never changed afterwards."""
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return (*fields, "owner") if obj is not None else fields

@@ -1,0 +1,187 @@
+"""The item admin."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.text import Truncator
+
+from accounts.models import User
+from buyhive.exceptions import DomainError, ValidationFailed
+from carts import services
+from carts.admin.base import (
+    PagePrefetchAdmin,
+    _admin_url,
+    _link,
+    _owner_emails,
+    _owner_ids_matching,
+)
+from carts.admin.filters import InCartFilter, OrphanFilter, OwnerFilter
+from carts.admin.forms import ItemAdminForm, _adopt, _refused
+from carts.admin.memberships import CartsOfItemInline, _save_memberships
+from carts.models import CartItem, Item
+
+
+@admin.register(Item)
+class ItemAdmin(PagePrefetchAdmin):
+    form = ItemAdminForm
+    list_display = (
+        "title_column",
+        "owner_column",
+        "store_domain",
+        "price",
+        "currency",
+        "availability",
+        "carts_column",
+        "created_at",
+    )
+    list_filter = (
+        OwnerFilter,
+        InCartFilter,
+        OrphanFilter,
+        "store_domain",
+        "currency",
+        "availability",
+        ("created_at", admin.DateFieldListFilter),
+    )
+    search_fields = ("title",)
+    search_help_text = "Title, URL, or the owner's email."
+    ordering = ("-created_at",)
+    list_per_page = 100
+    show_full_result_count = False
+    raw_id_fields = ("owner",)
+    fields = (
+        "owner",
+        "owner_link",
+        "url",
+        "canonical_url",
+        "store_domain",
+        "title",
+        "brand",
+        "description",
+        "price",
+        "currency",
+        "price_raw",
+        "image_url",
+        "availability",
+        "sku",
+        "gtin",
+        "mpn",
+        "variant",
+        "extraction_details",
+        "orphaned_at",
+        "legacy_id",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = (
+        "owner_link",
+        "canonical_url",
+        "store_domain",
+        "extraction_details",
+        "orphaned_at",
+        "legacy_id",
+        "created_at",
+        "updated_at",
+    )
+    inlines = (CartsOfItemInline,)
+    actions = ("delete_orphans",)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Item], search_term: str
+    ) -> tuple[QuerySet[Item], bool]:
+        term = search_term.strip()[:200]
+        if not term:
+            return queryset, False
+        return queryset.filter(
+            Q(title__icontains=term)
+            | Q(canonical_url__icontains=term)
+            | Q(url__icontains=term)
+            | Q(owner_id__in=_owner_ids_matching(term))
+        ), False
+
+    def annotate_page(self, request: HttpRequest, objects: list[Any]) -> None:
+        emails = _owner_emails(item.owner_id for item in objects)
+        counts = dict(
+            CartItem.objects.filter(item_id__in=[item.pk for item in objects])
+            .values("item_id")
+            .annotate(count=Count("pk"))
+            .order_by()
+            .values_list("item_id", "count")
+        )
+        for item in objects:
+            item.admin_owner_email = emails.get(item.owner_id, "?")
+            item.admin_cart_count = counts.get(item.pk, 0)
+
+    @admin.display(description="title", ordering="title")
+    def title_column(self, item: Item) -> str:
+        return Truncator(item.title or item.url or str(item.pk)).chars(80)
+
+    @admin.display(description="owner")
+    def owner_column(self, item: Item) -> str:
+        return _link(_admin_url(User, item.owner_id), getattr(item, "admin_owner_email", ""))
+
+    @admin.display(description="carts")
+    def carts_column(self, item: Item) -> int:
+        return getattr(item, "admin_cart_count", 0)
+
+    @admin.display(description="owner")
+    def owner_link(self, item: Item) -> str:
+        if item.owner_id is None:
+            return "-"
+        emails = _owner_emails([item.owner_id])
+        return _link(_admin_url(User, item.owner_id), emails.get(item.owner_id, "?"))
+
+    @admin.display(description="extraction details")
+    def extraction_details(self, item: Item) -> str:
+        if not item.extraction:
+            return "-"
+        text = json.dumps(item.extraction, indent=2, sort_keys=True, default=str)
+        return format_html('<pre style="white-space:pre-wrap;max-width:60em">{}</pre>', text)
+
+    def save_model(self, request: HttpRequest, obj: Item, form: Any, change: bool) -> None:
+        """Create or edit the item through the services (cleaning, URL uniqueness per owner).
+
+        Adding refuses a URL the owner already saved: ``item_upsert`` would update that item,
+        which is what the extension wants but not what "add" means to staff, so the upsert is
+        rolled back with the admin's transaction.
+        """
+        data = form.cleaned_data
+        try:
+            if change:
+                fields = {k: data[k] for k in form.changed_data if k in services.ITEM_FIELDS}
+                saved = services.item_update(item=Item.objects.get(pk=obj.pk), data=fields)
+            else:
+                fields = {k: data[k] for k in services.ITEM_FIELDS if k in data}
+                saved, created = services.item_upsert(owner=data["owner"], data=fields)
+                if not created:
+                    message = "This user already saved an item with this URL."
+                    raise ValidationFailed(message, fields={"url": [message]})
+        except DomainError as exc:
+            raise _refused(exc) from exc
+        _adopt(obj, saved)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        _save_memberships(formset, form.instance)
+
+    def delete_model(self, request: HttpRequest, obj: Item) -> None:
+        services.item_delete(item=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Item]) -> None:
+        for item in queryset:
+            services.item_delete(item=item)
+
+    @admin.action(description="Delete the selected items that are in no cart")
+    def delete_orphans(self, request: HttpRequest, queryset: QuerySet[Item]) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        deleted, kept = services.items_delete_orphans(item_ids=ids)
+        self.message_user(
+            request,
+            f"Deleted {deleted} item(s) in no cart; kept {kept} still in a cart.",
+            messages.SUCCESS,
+        )
