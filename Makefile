@@ -39,7 +39,10 @@ db-stop:
 run: install
 	@if [ -z "$$MONGODB_URI" ]; then $(PY) manage.py embedded_db start; fi
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { echo "Redis is not answering on 127.0.0.1:6379; starting it"; \
+	  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null; sleep 1; }
+	@# The web server, a Celery worker and the scheduler, in this process group: Ctrl-C stops all.
+	$(PY) scripts/run_local.py --port $(PORT)
 
 test: install
 	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { echo "Redis is not answering on 127.0.0.1:6379; starting it"; \

@@ -43,6 +43,54 @@ def django_db_modify_db_settings(embedded_mongodb_uri: str | None) -> None:
         connections["default"].close()
 
 
+@pytest.fixture(scope="session")
+def task_worker(django_db_setup: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real Celery worker subprocess on this session's broker queue and test database.
+
+    Started once, when a test first asks for it; it sends mail with the file backend into a
+    directory the tests read (``task_worker.wait_for_messages(to=...)``).
+    """
+    from buyhive.tests.task_worker import start_worker
+
+    db = connections["default"].settings_dict
+    worker = start_worker(
+        mongodb_uri=db["HOST"], db_name=db["NAME"], work_dir=tmp_path_factory.mktemp("worker")
+    )
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
+@pytest.fixture
+def worker(task_worker: Any) -> Any:
+    """The session's worker with an empty outbox directory for this test."""
+    task_worker.clear_outbox()
+    return task_worker
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _broker_keys_purged() -> Iterator[None]:
+    """At the end, delete this session's broker keys (its prefix only) from the shared Redis.
+
+    Requests in tests without a worker publish tasks nobody consumes; they must not pile up.
+    """
+    yield
+    import redis
+
+    prefix = settings.CELERY_KEY_PREFIX
+    if not prefix:
+        return
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2)
+    try:
+        for key in client.scan_iter(match=f"{prefix}*"):
+            client.delete(key)
+    except redis.RedisError:
+        pass
+    finally:
+        client.close()
+
+
 @pytest.fixture(autouse=True)
 def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test may resolve a public name or connect anywhere but loopback.

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -721,8 +722,11 @@ def cart_share_by_email(
     """Mail a read-only view of ``cart`` to ``emails`` (at most ``MAX_SHARE_RECIPIENTS``).
 
     The mail carries the cart's public link, created here when the cart has none. Addresses
-    are de-duplicated case-insensitively. Returns the number of messages the mail backend
-    accepted. Rate limiting is the caller's (per user, ``RATE_SHARE_USER``).
+    are de-duplicated case-insensitively. The mails are written to the outbox in one
+    transaction and published to the worker after it commits, so the request answers at
+    once; a broker that is down leaves them for the scheduler's flush. Returns the number of
+    recipients (an address that unsubscribed is counted too, so the sender never learns who
+    did). Rate limiting is the caller's (per user, ``RATE_SHARE_USER``).
     """
     recipients = list(dict.fromkeys(address.strip().lower() for address in emails if address))
     if not recipients:
@@ -736,19 +740,24 @@ def cart_share_by_email(
     token, _created = cart_share_link_create(cart=cart)
     rows = membership_rows(user=sender, cart=cart)
     summary = cart_summaries(user=sender, carts=[cart])[cart.pk]
-    messages = share_emails.build_share_messages(
-        cart=cart,
-        rows=rows,
-        totals=summary.totals_list(),
-        sender_name=getattr(sender, "name", "") or "",
-        sender_email=getattr(sender, "email", "") or "",
-        recipients=recipients,
-        message=message,
-        link=share_url(token),
-    )
-    sent = share_emails.send_messages(messages)
+    share_key = uuid.uuid4().hex
+
+    def work() -> int:
+        return share_emails.queue_share_mails(
+            cart=cart,
+            rows=rows,
+            totals=summary.totals_list(),
+            sender_name=getattr(sender, "name", "") or "",
+            sender_email=getattr(sender, "email", "") or "",
+            recipients=recipients,
+            message=message,
+            link=share_url(token),
+            share_key=share_key,
+        )
+
+    run_in_transaction(work, label="cart_share_by_email")
     logger.info("cart_shared_by_email", cart_id=str(cart.pk), recipients=len(recipients))
-    return sent
+    return len(recipients)
 
 
 # -------------------------------------------------------------------------------------------

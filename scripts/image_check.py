@@ -522,6 +522,9 @@ def production_env(mongodb_uri: str, environment: str, port: int = 8000) -> dict
         ALLOWED_ORIGINS="chrome-extension://abcdefghijklmnopabcdefghijklmnop",
         PUBLIC_BASE_URL=f"https://{PUBLIC_HOST}",
         DEFAULT_FROM_EMAIL="BuyHive <no-reply@buyhive.test>",
+        # A local Redis broker under its own prefix instead of the production SQS default.
+        CELERY_BROKER_URL="redis://127.0.0.1:6379/14",
+        CELERY_KEY_PREFIX="buyhive-image-check:",
         PORT=str(port),
         BIND_HOST="127.0.0.1",
         WEB_CONCURRENCY="2",
