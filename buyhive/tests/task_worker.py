@@ -92,10 +92,12 @@ class TaskWorker:
         """Every message the worker sent so far (the file backend: one file per send)."""
         found: list[EmailMessage] = []
         for path in self.mail_files():
-            for chunk in path.read_bytes().decode("utf-8", "replace").split(_SEPARATOR):
+            # Bytes, not text: an 8bit UTF-8 body (a no-break space in a price) parsed from a
+            # str comes back as replacement characters.
+            for chunk in path.read_bytes().split(_SEPARATOR.encode()):
                 if chunk.strip():
-                    parsed = email.message_from_string(
-                        chunk.lstrip("\n"), policy=email.policy.default
+                    parsed = email.message_from_bytes(
+                        chunk.lstrip(b"\n"), policy=email.policy.default
                     )
                     found.append(parsed)  # type: ignore[arg-type]
         return found
