@@ -60,4 +60,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = celery_transport_options(
 )
 CELERY_WORKER_ENABLE_REMOTE_CONTROL = not CELERY_BROKER_URL.startswith("sqs://")
 
+# bcrypt at full cost makes each test login ~0.3 s; the hasher is the same family.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# Test servers for images, Google keys and the LLM fakes listen on 127.0.0.1.
+OUTBOUND_HTTP_ALLOW_LOOPBACK = True
+GOOGLE_CLIENT_IDS = ["test-extension-client.apps.googleusercontent.com", "test-web-client"]
+
 LOGGING = logconfig.configure(level="WARNING", json=False)
