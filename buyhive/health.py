@@ -3,8 +3,8 @@
 ``/health`` touches nothing but the process, so a container or load-balancer probe never
 fails because of a dependency. ``/ready`` checks each dependency and says what it found:
 the database decides (503 when it does not answer a ping); the cache and the task broker
-only degrade; models and the LLM are optional and only reported. Details go only to
-callers allowed to see them (:func:`shows_details`).
+only degrade; models and the LLM are optional and only reported. Details go only to callers
+allowed to see them (:func:`shows_details`).
 """
 
 from __future__ import annotations

@@ -92,8 +92,7 @@ class TaskWorker:
         """Every message the worker sent so far (the file backend: one file per send)."""
         found: list[EmailMessage] = []
         for path in self.mail_files():
-            # Bytes, not text: an 8bit UTF-8 body (a no-break space in a price) parsed from a
-            # str comes back as replacement characters.
+            # Bytes, not text: 8bit bodies (a no-break space in an amount) parse only so.
             for chunk in path.read_bytes().split(_SEPARATOR.encode()):
                 if chunk.strip():
                     parsed = email.message_from_bytes(
