@@ -14,7 +14,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run test lint schema clean db-start db-stop e2e
+.PHONY: install run test lint layers schema clean db-start db-stop e2e
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
@@ -72,6 +72,13 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(MAKE) --no-print-directory layers
+
+# The import contract (.importlinter: apps import downwards only; imports inside functions
+# count too), then, where the shared tool exists (CI has it), no cycles between modules.
+layers: install
+	$(VENV)/bin/lint-imports
+	@if [ -f ../shared/tools/import_graph.py ]; then python3 ../shared/tools/import_graph.py; fi
 
 schema: install
 	@mkdir -p var

@@ -1,5 +1,8 @@
 """Root fixtures: the embedded database for the test session, Redis, users and clients.
 
+Fixtures only: the factories they use live with their app (``accounts/tests/factories.py``,
+``carts/tests/factories.py``).
+
 When ``MONGODB_URI`` is unset, the session starts a throwaway SecantusDB (in memory) and
 points Django at it before pytest-django creates ``test_buyhive``. With ``MONGODB_URI``
 set (a mongod replica set, Atlas), that server is used instead and nothing is started.
@@ -26,7 +29,7 @@ def embedded_mongodb_uri() -> Iterator[str | None]:
     if os.environ.get("MONGODB_URI"):
         yield None
         return
-    from buyhive.embedded_db import start_ephemeral
+    from buyhive.devdb.testserver import start_ephemeral
 
     server = start_ephemeral()
     try:
@@ -132,18 +135,18 @@ def password() -> str:
 
 @pytest.fixture
 def user(db: Any, password: str) -> Any:
-    from accounts.models import User
+    from accounts.tests.factories import UserFactory
 
-    return User.objects.create_user(
+    return UserFactory(
         email="alice@example.com", password=password, name="Alice", email_verified=True
     )
 
 
 @pytest.fixture
 def other_user(db: Any, password: str) -> Any:
-    from accounts.models import User
+    from accounts.tests.factories import UserFactory
 
-    return User.objects.create_user(email="bob@example.com", password=password, name="Bob")
+    return UserFactory(email="bob@example.com", password=password, name="Bob")
 
 
 @pytest.fixture

@@ -128,7 +128,7 @@ def database(args: argparse.Namespace) -> Iterator[tuple[str, str, int | None]]:
     uri = os.environ.get("MONGODB_URI", "")
     server = None
     if not uri:
-        from buyhive.embedded_db import start_ephemeral
+        from buyhive.devdb.testserver import start_ephemeral
 
         server = start_ephemeral()
         uri = server.uri

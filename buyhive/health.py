@@ -3,7 +3,8 @@
 ``/health`` touches nothing but the process, so a container or load-balancer probe never
 fails because of a dependency. ``/ready`` checks each dependency and says what it found:
 the database decides (503 when it does not answer a ping); the cache and the task broker
-only degrade; models and the LLM are optional and only reported. Details go only to callers
+only degrade; models and the LLM are optional and only reported: their apps register those
+checks in :mod:`buyhive.registries`, so this module imports neither. Details go only to callers
 allowed to see them (:func:`shows_details`).
 """
 
@@ -20,6 +21,8 @@ from django.db import connections
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from buyhive import registries
 
 logger = structlog.get_logger(__name__)
 
@@ -91,23 +94,6 @@ def check_broker() -> dict[str, Any]:
     }
 
 
-def _check_models() -> dict[str, Any]:
-    try:
-        from mlverify.registry import model_states
-    except Exception as exc:  # noqa: BLE001 - optional component
-        return {"status": "unavailable", "reason": f"model runtime not importable: {exc}"[:200]}
-    return {"status": "reported", "models": model_states()}
-
-
-def _check_llm() -> dict[str, Any]:
-    try:
-        from extraction.llm import llm_readiness
-    except Exception as exc:  # noqa: BLE001 - optional component
-        return {"status": "unavailable", "reason": f"LLM clients not importable: {exc}"[:200]}
-    report = llm_readiness()
-    return {"status": "configured" if report.get("configured") else "not_configured", **report}
-
-
 @never_cache
 @require_GET
 def ready(request: HttpRequest) -> JsonResponse:
@@ -115,8 +101,8 @@ def ready(request: HttpRequest) -> JsonResponse:
         "database": _check_database(),
         "cache": _check_cache(),
         "broker": check_broker(),
-        "models": _check_models(),
-        "llm": _check_llm(),
+        # The optional components (models, LLM), registered by their apps at start-up.
+        **registries.run_readiness_checks(),
     }
     is_ready = checks["database"]["status"] == "ok"
     if not is_ready:

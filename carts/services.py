@@ -77,7 +77,6 @@ __all__ = [
     "item_update",
     "item_upsert",
     "items_delete_orphans",
-    "memberships_changed",
     "resolve_carts",
     "share_url",
 ]
@@ -606,7 +605,7 @@ def item_add_to_cart(
 ) -> tuple[CartItem, bool]:
     """Put ``item`` in ``cart`` (same owner, else NotFound): ``(membership, created)``."""
     if cart.owner_id != item.owner_id:
-        raise NotFound("Cart not found.")
+        raise NotFound("This item and this cart belong to different users.")
     quantity = _clean_quantity(quantity)
 
     def work() -> tuple[CartItem, bool]:
@@ -779,32 +778,8 @@ def cart_share_by_email(
 
 
 # -------------------------------------------------------------------------------------------
-# Maintenance and staff edits
+# Maintenance
 # -------------------------------------------------------------------------------------------
-
-
-def memberships_changed(*, item_ids: Iterable[Any], cart_ids: Iterable[Any]) -> None:
-    """Bookkeeping after memberships were written outside these services (the admin inline).
-
-    Items now in a cart lose ``orphaned_at``; items in none get it; the carts get a new
-    ``updated_at``. Runs inside the caller's transaction when there is one.
-    """
-    ids = list(dict.fromkeys(item_ids))
-    carts = list(dict.fromkeys(cart_ids))
-
-    def work() -> None:
-        now = timezone.now()
-        if ids:
-            in_a_cart = list(
-                set(CartItem.objects.filter(item_id__in=ids).values_list("item_id", flat=True))
-            )
-            if in_a_cart:
-                Item.objects.filter(pk__in=in_a_cart).update(orphaned_at=None)
-            _mark_orphans(ids, now)
-        if carts:
-            Cart.objects.filter(pk__in=carts).update(updated_at=now)
-
-    run_in_transaction(work, label="memberships_changed")
 
 
 def items_delete_orphans(

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import RefreshToken, User
 from accounts.services import password_reset_mail, password_reset_uid
+from accounts.tests.factories import UserFactory
 from accounts.tokens import issue_tokens
 from buyhive.mail.models import OutboundMail
 from buyhive.tests.task_worker import broker_unreachable
@@ -150,7 +151,7 @@ def test_login_inactive_user_is_401(api_client: APIClient, user: User, password:
 
 
 def test_login_without_usable_password_is_401(api_client: APIClient) -> None:
-    User.objects.create_user(email="google.only@example.com")  # unusable password
+    UserFactory(email="google.only@example.com")  # unusable password
     response = post(api_client, LOGIN, {"email": "google.only@example.com", "password": ""})
     assert response.status_code == 400  # blank password is bad input
     response = post(api_client, LOGIN, {"email": "google.only@example.com", "password": "!"})

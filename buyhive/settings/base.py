@@ -140,7 +140,7 @@ STORAGES = {
 # https://django-mongodb-backend.readthedocs.io/en/latest/ref/settings/
 # =============================================================================
 # When MONGODB_URI is unset (local development and CI), the project starts SecantusDB itself
-# (``manage.py embedded_db start``, see buyhive/embedded_db.py) and connects to it here.
+# (``manage.py embedded_db start``, see buyhive/devdb/) and connects to it here.
 EMBEDDED_DB_HOST = "127.0.0.1"
 EMBEDDED_DB_PORT = env.int("EMBEDDED_DB_PORT", default=27018)
 EMBEDDED_DB_DIR = VAR_DIR / "db"
