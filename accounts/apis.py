@@ -332,6 +332,59 @@ class LogoutApi(PublicApi):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+# --------------------------------------------------------------------------- email confirmation
+
+
+class EmailVerifyApi(PublicApi):
+    @extend_schema_serializer(component_name="EmailVerifyInput")
+    class InputSerializer(serializers.Serializer):
+        key = serializers.CharField(max_length=256, trim_whitespace=True)
+
+    @extend_schema(
+        operation_id="auth_email_verify",
+        summary="Confirm the account's email address with the key from the confirmation mail",
+        description=(
+            "The key is signed and expires (EMAIL_CONFIRMATION_MAX_AGE); a key made before the "
+            "account's email changed is refused. Confirming again answers 204."
+        ),
+        tags=["auth"],
+        auth=[],
+        request=InputSerializer,
+        responses={204: None, 400: E400, 429: E429, 503: E503},
+    )
+    def post(self, request: Request) -> Response:
+        _limit_ip(request, "auth-email-verify-ip", settings.RATE_LOGIN_IP)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.email_confirm(key=data.validated_data["key"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EmailResendApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="auth_email_resend",
+        summary="Mail the confirmation link again",
+        description=(
+            "Queues a new confirmation mail to the signed-in account's address (nothing for an "
+            "address already confirmed). Rate-limited per user (RATE_EMAIL_RESEND_USER)."
+        ),
+        tags=["auth"],
+        request=None,
+        responses={202: None, 401: E401_AUTH, 429: E429, 503: E503},
+    )
+    def post(self, request: Request) -> Response:
+        enforce(
+            request,
+            group="auth-email-resend",
+            rate=settings.RATE_EMAIL_RESEND_USER,
+            key=f"user:{request.user.pk}",
+        )
+        services.email_confirmation_resend(user=cast(User, request.user))
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+
 # --------------------------------------------------------------------------- password reset
 
 

@@ -8,6 +8,7 @@ DRF exception handler turns into the error envelope.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import time
 import uuid
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import PasswordResetTokenGenerator, default_token_generator
+from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
@@ -85,6 +87,101 @@ def user_register(*, email: str, password: str, name: str = "") -> User:
             fields={"email": ["An account with this email already exists."]},
         ) from exc
     logger.info("user_registered", user_id=str(user.pk))
+    email_confirmation_send(user=user, key=f"register:{user.pk}")
+    return user
+
+
+# --------------------------------------------------------------------------- email confirmation
+
+EMAIL_CONFIRMATION_KIND = "email_confirmation"
+_EMAIL_CONFIRMATION_SALT = "accounts.email_confirmation.v1"
+INVALID_CONFIRMATION_KEY = "The confirmation link is invalid or has expired."
+
+
+def _email_digest(email: str) -> str:
+    """The address inside a key: hashed, so the link does not carry it in clear."""
+    return hashlib.sha256(normalize_email(email).encode()).hexdigest()[:32]
+
+
+def email_confirmation_key(*, user: User) -> str:
+    """A signed, timestamped key naming the user and the address it confirms.
+
+    ``TimestampSigner`` over ``"<user id>:<hash of the email>"`` with ``SECRET_KEY``: it needs
+    no stored state, expires after ``EMAIL_CONFIRMATION_MAX_AGE`` seconds, and stops working
+    when the account's email changes. allauth's HMAC confirmation cannot be used: it
+    JSON-serialises the primary key, which fails on ObjectIds.
+    """
+    signer = signing.TimestampSigner(salt=_EMAIL_CONFIRMATION_SALT)
+    return signer.sign(f"{user.pk}:{_email_digest(user.email)}")
+
+
+def email_confirmation_url(key: str) -> str:
+    path = reverse("email_confirmation_page", kwargs={"key": key})
+    return f"{settings.PUBLIC_BASE_URL}{path}"
+
+
+def email_confirmation_send(*, user: User, key: str) -> OutboundMail | None:
+    """Queue a confirmation mail to the account's address; nothing for a confirmed one.
+
+    ``key`` names the occasion (registration, a resend, the first refused share), so the same
+    occasion never mails twice (the outbox's idempotency key). The mail goes only to the
+    account's own address and says what to do if the reader did not create the account.
+    """
+    if user.email_verified or not user.is_active:
+        return None
+    confirm_url = email_confirmation_url(email_confirmation_key(user=user))
+    mail = send_templated_mail(
+        kind=EMAIL_CONFIRMATION_KIND,
+        to=user.email,
+        key=f"{EMAIL_CONFIRMATION_KIND}:{key}",
+        template="accounts/email/email_confirmation",
+        context={
+            "user": user,
+            "confirm_url": confirm_url,
+            "valid_days": max(1, settings.EMAIL_CONFIRMATION_MAX_AGE // 86400),
+        },
+    )
+    logger.info("email_confirmation_queued", user_id=str(user.pk), occasion=key.split(":")[0])
+    return mail
+
+
+def email_confirmation_resend(*, user: User) -> OutboundMail | None:
+    """Mail a fresh confirmation link (rate limiting is the caller's)."""
+    return email_confirmation_send(user=user, key=f"resend:{user.pk}:{uuid.uuid4().hex}")
+
+
+def email_confirmation_on_refused_share(*, user: User) -> OutboundMail | None:
+    """The first share refused for an unconfirmed address mails a confirmation link, once.
+
+    Accounts that existed before confirmation did never got a link: their first attempt
+    to share is when they learn they need one. Later refusals send nothing more (the key
+    names the address), so retrying a share cannot flood the owner's inbox; ``resend`` can.
+    """
+    return email_confirmation_send(user=user, key=f"share:{user.pk}:{_email_digest(user.email)}")
+
+
+def email_confirm(*, key: str) -> User:
+    """Mark the address a confirmation key names as verified; 400 for a bad or stale key.
+
+    Idempotent: a key for an address already confirmed succeeds again. A key made for an
+    older address of the account (the email changed since) is refused.
+    """
+    signer = signing.TimestampSigner(salt=_EMAIL_CONFIRMATION_SALT)
+    invalid = ValidationFailed(INVALID_CONFIRMATION_KEY, fields={"key": [INVALID_CONFIRMATION_KEY]})
+    try:
+        value = signer.unsign(key, max_age=settings.EMAIL_CONFIRMATION_MAX_AGE)
+        user_id, digest = value.split(":", 1)
+        pk = ObjectId(user_id)
+    except (signing.BadSignature, ValueError, InvalidId, TypeError) as exc:
+        raise invalid from exc
+    user = User.objects.filter(pk=pk, is_active=True).first()
+    if user is None or not hmac.compare_digest(digest, _email_digest(user.email)):
+        raise invalid
+    if not user.email_verified:
+        User.objects.filter(pk=user.pk, email=user.email).update(email_verified=True)
+        user.email_verified = True
+        logger.info("email_confirmed", user_id=str(user.pk))
+    _record_verified_address(user, user.email)
     return user
 
 

@@ -18,5 +18,7 @@ urlpatterns: list[URLPattern] = [
         apis.PasswordResetConfirmApi.as_view(),
         name="auth-password-reset-confirm",
     ),
+    path("auth/email/verify/", apis.EmailVerifyApi.as_view(), name="auth-email-verify"),
+    path("auth/email/resend/", apis.EmailResendApi.as_view(), name="auth-email-resend"),
     path("auth/me/", apis.MeApi.as_view(), name="auth-me"),
 ]

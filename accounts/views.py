@@ -1,4 +1,4 @@
-"""Browser pages (plain Django views, not the API): the page a password-reset email links to."""
+"""Browser pages (plain Django views, not the API): where reset and confirmation emails link."""
 
 from __future__ import annotations
 
@@ -63,3 +63,43 @@ def password_reset_page(request: HttpRequest, uidb64: str, token: str) -> HttpRe
             return render(request, DONE_TEMPLATE, context)
         return render(request, FORM_TEMPLATE, {**context, "form": form}, status=400)
     return render(request, FORM_TEMPLATE, {**context, "form": SetPasswordForm(user)})
+
+
+CONFIRM_TEMPLATE = "accounts/email_confirmation_page.html"
+
+
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def email_confirmation_page(request: HttpRequest, key: str) -> HttpResponse:
+    """The page a confirmation email links to: GET asks, only a POST confirms.
+
+    Mail scanners and link previews open every link in a message; if opening the link
+    confirmed, an account someone else registered with this address would be confirmed
+    without its owner choosing to. The POST runs the same service as
+    ``POST /api/v1/auth/email/verify/``.
+    """
+    context: dict[str, object] = {"site_name": settings.SITE_NAME}
+    if request.method == "GET":
+        return render(request, CONFIRM_TEMPLATE, context)
+    try:
+        enforce(
+            request,
+            group="auth-email-verify-ip",
+            rate=settings.RATE_LOGIN_IP,
+            key=client_rate_key(request),
+        )
+        user = services.email_confirm(key=key)
+    except ValidationFailed:
+        return render(request, CONFIRM_TEMPLATE, {**context, "invalid": True}, status=400)
+    except DomainError as exc:  # rate limited, or the counter store is down
+        response = render(
+            request,
+            CONFIRM_TEMPLATE,
+            {**context, "invalid": True, "error": exc.message},
+            status=exc.status_code,
+        )
+        for name, value in exc.headers.items():
+            response[name] = value
+        return response
+    return render(request, CONFIRM_TEMPLATE, {**context, "done": True, "email": user.email})

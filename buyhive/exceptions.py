@@ -41,6 +41,14 @@ class ValidationFailed(DomainError):
     default_message = "Invalid input."
 
 
+class EmailUnverified(DomainError):
+    """The account's email address is not confirmed, and the action mails other people."""
+
+    status_code = 403
+    code = "email_unverified"
+    default_message = "Confirm your email address first: we sent you a link."
+
+
 class NotFound(DomainError):
     """Unknown object, or one that belongs to another user (never a 403)."""
 

@@ -529,12 +529,23 @@ class CartShareApi(APIView):
             f"Up to {settings.MAX_SHARE_RECIPIENTS} addresses. The mail (text + HTML) lists the "
             "items with prices, images and links, and carries the cart's public link (created "
             "when missing) and a one-click unsubscribe. The mail is queued and sent by the "
-            "worker: the answer does not wait for it. Rate-limited per user (RATE_SHARE_USER)."
+            "worker: the answer does not wait for it. Only a confirmed email address may share "
+            "by mail: otherwise 403 `email_unverified` (the first refusal mails a confirmation "
+            "link). The subject carries only the cart name; Reply-To is the sender's confirmed "
+            "address. Rate-limited per user (RATE_SHARE_USER), and capped per UTC day per "
+            "recipient from all senders, per account and in all (SHARE_MAILS_*): 429 with "
+            "`Retry-After`."
         ),
         tags=["sharing"],
         parameters=[CART_ID],
         request=CartShareInputSerializer,
-        responses={202: CartShareOutputSerializer, 400: E400, 503: E503, **COMMON},
+        responses={
+            202: CartShareOutputSerializer,
+            400: E400,
+            403: _error("email_unverified: confirm the account's email address first"),
+            503: E503,
+            **COMMON,
+        },
     )
     def post(self, request: Request, cart_id: str) -> Response:
         cart = selectors.cart_get(user=request.user, cart_id=cart_id)

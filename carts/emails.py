@@ -4,8 +4,13 @@ Queued through the outbox (``buyhive.mail``) and sent by the worker through Djan
 framework, so the backend is a setting: Amazon SES through django-ses in production, the
 console locally, locmem or files in tests. One message per recipient,
 so that no recipient sees the others' addresses. The sender's message is user input: the
-HTML template escapes it (autoescape), the text part carries it as plain text, and the
-subject is built only from the cart name and the sender's name with line breaks removed.
+HTML template escapes it (autoescape) and the text part carries it as plain text.
+
+What a phisher would want from a mail sent from our address is kept out of their hands:
+the subject holds no user-written text but the cart name, on one line and at most
+``SUBJECT_CART_NAME_MAX`` characters; the body names the sender by their confirmed address
+(their display name beside it); and ``Reply-To`` is the sender's address only when it is
+confirmed, otherwise there is none (replies then go to our no-reply sender).
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ logger = structlog.get_logger(__name__)
 SHARE_MAIL_KIND = "cart_share"
 #: Items listed in the mail; a bigger cart says "and N more" and links to the full list.
 MAX_ITEMS_IN_EMAIL = 50
+#: The cart name's share of the subject, the only user-written text it carries.
+SUBJECT_CART_NAME_MAX = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +57,14 @@ def _one_line(text: str, limit: int) -> str:
     return " ".join((text or "").split())[:limit]
 
 
+def share_subject(cart_name: str) -> str:
+    """``A cart was shared with you: “<cart name>”``: the name on one line, length-capped."""
+    name = _one_line(cart_name, SUBJECT_CART_NAME_MAX + 1)
+    if len(name) > SUBJECT_CART_NAME_MAX:
+        name = name[: SUBJECT_CART_NAME_MAX - 1].rstrip() + "…"
+    return f"A cart was shared with you: “{name}”"
+
+
 def queue_share_mails(
     *,
     cart: Cart,
@@ -58,6 +73,7 @@ def queue_share_mails(
     sender_name: str,
     sender_email: str,
     recipients: Sequence[str],
+    sender_verified: bool = False,
     message: str,
     link: str,
     share_key: str,
@@ -80,7 +96,9 @@ def queue_share_mails(
         )
         for membership, item in rows[:MAX_ITEMS_IN_EMAIL]
     ]
-    sender = _one_line(sender_name, 80) or _one_line(sender_email, 254)
+    address = _one_line(sender_email, 254)
+    name = _one_line(sender_name, 80)
+    sender = f"{name} ({address})" if name and address else (name or address)
     context: dict[str, Any] = {
         "cart_name": cart.name,
         "sender": sender,
@@ -94,7 +112,8 @@ def queue_share_mails(
         ],
         "link": link,
     }
-    subject = _one_line(f"{sender} shared the cart “{cart.name}” with you", 200)
+    subject = share_subject(cart.name)
+    reply_to = address if sender_verified else ""
     queued = 0
     for recipient in recipients:
         mail = send_templated_mail(
@@ -104,7 +123,7 @@ def queue_share_mails(
             template="carts/share_email",
             context=context,
             subject=subject,
-            reply_to=sender_email,
+            reply_to=reply_to,
             unsubscribe=True,
         )
         queued += mail is not None

@@ -38,13 +38,15 @@ from django.conf import settings
 from django.db import IntegrityError
 from django.utils import timezone
 
-from buyhive.exceptions import LimitExceeded, NotFound, ValidationFailed
+from accounts.services import email_confirmation_on_refused_share
+from buyhive.exceptions import EmailUnverified, LimitExceeded, NotFound, ValidationFailed
 from buyhive.product.money import parse_amount, validate_amount
 from buyhive.product.urls import CanonicalUrl, canonicalize_url
 from carts import emails as share_emails
 from carts import models as m
 from carts.models import Cart, CartItem, CartOwner, Item, normalize_cart_name
 from carts.selectors import cart_summaries, membership_rows, parse_object_id
+from carts.share_caps import share_mail_caps_take
 from carts.transactions import run_in_transaction
 from carts.validation import (
     clean_availability,
@@ -805,13 +807,27 @@ def cart_share_by_email(
 ) -> int:
     """Mail a read-only view of ``cart`` to ``emails`` (at most ``MAX_SHARE_RECIPIENTS``).
 
+    Only a sender whose email address is confirmed may share by mail: mail from the
+    service's own address to strangers is what phishing and spam need. An unconfirmed
+    sender is refused (403 ``email_unverified``), and the first such refusal mails them a
+    confirmation link (accounts that predate confirmation never got one). Every share then
+    counts against the daily caps per recipient, per account and in all
+    (:mod:`carts.share_caps`, 429).
+
     The mail carries the cart's public link, created here when the cart has none. Addresses
     are de-duplicated case-insensitively. The mails are written to the outbox in one
     transaction and published to the worker after it commits, so the request answers at
     once; a broker that is down leaves them for the scheduler's flush. Returns the number of
     recipients (an address that unsubscribed is counted too, so the sender never learns who
-    did). Rate limiting is the caller's (per user, ``RATE_SHARE_USER``).
+    did). The hourly rate limit is the caller's (per user, ``RATE_SHARE_USER``).
     """
+    if not getattr(sender, "email_verified", False):
+        email_confirmation_on_refused_share(user=sender)
+        logger.info("share_refused_email_unverified", user_id=str(sender.pk))
+        raise EmailUnverified(
+            "Confirm your email address before sharing by email: we sent you a link. "
+            "The share link works without it."
+        )
     recipients = list(dict.fromkeys(address.strip().lower() for address in emails if address))
     if not recipients:
         raise ValidationFailed("Give at least one address.", fields={"emails": ["Required."]})
@@ -821,6 +837,7 @@ def cart_share_by_email(
     message = _clean_field(
         lambda v: clean_input_text(v, max_length=m.NOTE_MAX, multiline=True), message, "message"
     )
+    share_mail_caps_take(sender_id=sender.pk, recipients=recipients)
     token, _created = cart_share_link_create(cart=cart)
     rows = membership_rows(user=sender, cart=cart)
     summary = cart_summaries(user=sender, carts=[cart])[cart.pk]
@@ -833,6 +850,7 @@ def cart_share_by_email(
             totals=summary.totals_list(),
             sender_name=getattr(sender, "name", "") or "",
             sender_email=getattr(sender, "email", "") or "",
+            sender_verified=bool(getattr(sender, "email_verified", False)),
             recipients=recipients,
             message=message,
             link=share_url(token),

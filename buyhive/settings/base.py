@@ -233,6 +233,8 @@ RATE_EXTRACT_USER = env.str("RATE_EXTRACT_USER", default="10/m")
 RATE_VERIFY_IMAGE_USER = env.str("RATE_VERIFY_IMAGE_USER", default="60/m")
 RATE_CLASSIFY_USER = env.str("RATE_CLASSIFY_USER", default="120/m")
 RATE_SHARE_USER = env.str("RATE_SHARE_USER", default="10/h")
+# Confirmation mails a signed-in user can ask for again (POST auth/email/resend/), per user.
+RATE_EMAIL_RESEND_USER = env.str("RATE_EMAIL_RESEND_USER", default="3/h")
 RATE_WRITE_USER = env.str("RATE_WRITE_USER", default="300/m")
 # Public read-only shared carts (GET /api/v1/shared/{token}/), per client IP; fails open.
 RATE_SHARED_VIEW_IP = env.str("RATE_SHARED_VIEW_IP", default="120/m")
@@ -475,6 +477,12 @@ MAX_ITEMS_PER_CART = env.int("MAX_ITEMS_PER_CART", default=500)
 #: Writes that cut access take effect at once; anything else within this time.
 AUTH_USER_CACHE_SECONDS = env.int("AUTH_USER_CACHE_SECONDS", default=60)
 MAX_SHARE_RECIPIENTS = 10
+# Share mails per UTC day (carts.share_caps), each answering 429 with Retry-After when reached:
+# to one recipient address from all senders (so nobody can be flooded through us), from one
+# account, and from the whole service (a ceiling on what a swarm of accounts can send).
+SHARE_MAILS_PER_RECIPIENT_DAY = env.int("SHARE_MAILS_PER_RECIPIENT_DAY", default=5)
+SHARE_MAILS_PER_ACCOUNT_DAY = env.int("SHARE_MAILS_PER_ACCOUNT_DAY", default=30)
+SHARE_MAILS_GLOBAL_DAY = env.int("SHARE_MAILS_GLOBAL_DAY", default=5000)
 
 # =============================================================================
 # Email
@@ -614,6 +622,8 @@ MAIL_REENQUEUE_AFTER_SECONDS = env.int("MAIL_REENQUEUE_AFTER_SECONDS", default=9
 # for this many days: longer than any redelivery (SQS keeps a message at most 14 days).
 MAIL_KEEP_SENT_DAYS = env.int("MAIL_KEEP_SENT_DAYS", default=30)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+# How long an email confirmation link works (seconds; the key is signed and timestamped).
+EMAIL_CONFIRMATION_MAX_AGE = env.int("EMAIL_CONFIRMATION_MAX_AGE", default=3 * 86400)
 
 # =============================================================================
 # Logging: structlog through django-structlog; JSON in production, readable locally

@@ -81,9 +81,10 @@ def test_share_mails_each_recipient_text_and_html(
     [to_mum] = worker.wait_for_messages(to="mum@example.com")
     assert str(to_mum["To"]) == "mum@example.com"  # one recipient per message
     assert str(message["To"]) == "friend@example.com"
-    assert message["Subject"] == "Alice shared the cart “Gifts” with you"
-    assert str(message["Reply-To"]) == "alice@example.com"
+    assert message["Subject"] == "A cart was shared with you: “Gifts”"
+    assert str(message["Reply-To"]) == "alice@example.com"  # a confirmed address
     text, html = _text_and_html(message)
+    assert "Alice (alice@example.com) shared the cart" in text  # named by the checked address
     assert f"Kettle <deluxe> (Boil Co): 19.99{NBSP}EUR" in text
     assert "https://shop.example.com/kettle" in text
     assert "Mug x2" in text
@@ -228,7 +229,7 @@ def test_share_with_the_broker_down_answers_at_once_and_the_scheduler_sends_it_l
 
     assert flush_outbox() == 1  # the scheduler's job, once the broker is back
     [message] = worker.wait_for_messages(to="friend@example.com")
-    assert message["Subject"] == "Alice shared the cart “Gifts” with you"
+    assert message["Subject"] == "A cart was shared with you: “Gifts”"
 
 
 def test_share_goes_through_django_ses_to_an_ses_server(
@@ -275,7 +276,7 @@ def test_share_goes_through_django_ses_to_an_ses_server(
         {"aunt@example.org"},
     ]
     parsed = email.message_from_string(sent[0].raw_data, policy=policy.default)
-    assert parsed["Subject"] == "Alice shared the cart “Gifts” with you"
+    assert parsed["Subject"] == "A cart was shared with you: “Gifts”"
     assert "no-reply@buyhive.app" in parsed["From"]
     html = parsed.get_body(preferencelist=("html",)).get_content()
     text = parsed.get_body(preferencelist=("plain",)).get_content()
