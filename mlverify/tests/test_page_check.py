@@ -210,6 +210,8 @@ def test_from_settings_reads_the_page_classifier_settings(
     settings.ML_NUM_THREADS = 1
     settings.ML_CACHE_TIMEOUT = 60
     settings.ML_INFERENCE_TIMEOUT = 2.5
+    settings.MODEL_RUNTIME = "ONNX"
+    settings.BUYHIVE_MODEL_DIR = tiny_bert.root
     config = ClassifierConfig.from_settings()
     assert config == ClassifierConfig(
         encoder_dir=tiny_bert.encoder_dir,
@@ -218,6 +220,8 @@ def test_from_settings_reads_the_page_classifier_settings(
         num_threads=1,
         cache_timeout=60,
         inference_timeout=2.5,
+        runtime="onnx",
+        model_dir=tiny_bert.root,
     )
     settings.PAGE_ENCODER_DIR = ""
     assert ClassifierConfig.from_settings().encoder_dir == page_config.default_encoder_dir()
