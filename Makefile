@@ -14,7 +14,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run test lint schema clean db-start db-stop e2e
+.PHONY: install run test lint layers schema clean db-start db-stop e2e
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
@@ -39,7 +39,10 @@ db-stop:
 run: install
 	@if [ -z "$$MONGODB_URI" ]; then $(PY) manage.py embedded_db start; fi
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { echo "Redis is not answering on 127.0.0.1:6379; starting it"; \
+	  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null; sleep 1; }
+	@# The web server, a Celery worker and the scheduler, in this process group: Ctrl-C stops all.
+	$(PY) scripts/run_local.py --port $(PORT)
 
 test: install
 	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { echo "Redis is not answering on 127.0.0.1:6379; starting it"; \
@@ -69,6 +72,13 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(MAKE) --no-print-directory layers
+
+# The import contract (.importlinter: apps import downwards only; imports inside functions
+# count too), then, where the shared tool exists (CI has it), no cycles between modules.
+layers: install
+	$(VENV)/bin/lint-imports
+	@if [ -f ../shared/tools/import_graph.py ]; then python3 ../shared/tools/import_graph.py; fi
 
 schema: install
 	@mkdir -p var

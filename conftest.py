@@ -1,5 +1,8 @@
 """Root fixtures: the embedded database for the test session, Redis, users and clients.
 
+Fixtures only: the factories they use live with their app (``accounts/tests/factories.py``,
+``carts/tests/factories.py``).
+
 When ``MONGODB_URI`` is unset, the session starts a throwaway SecantusDB (in memory) and
 points Django at it before pytest-django creates ``test_buyhive``. With ``MONGODB_URI``
 set (a mongod replica set, Atlas), that server is used instead and nothing is started.
@@ -26,7 +29,7 @@ def embedded_mongodb_uri() -> Iterator[str | None]:
     if os.environ.get("MONGODB_URI"):
         yield None
         return
-    from buyhive.embedded_db import start_ephemeral
+    from buyhive.devdb.testserver import start_ephemeral
 
     server = start_ephemeral()
     try:
@@ -41,6 +44,54 @@ def django_db_modify_db_settings(embedded_mongodb_uri: str | None) -> None:
         settings.DATABASES["default"]["HOST"] = embedded_mongodb_uri
         connections["default"].settings_dict["HOST"] = embedded_mongodb_uri
         connections["default"].close()
+
+
+@pytest.fixture(scope="session")
+def task_worker(django_db_setup: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real Celery worker subprocess on this session's broker queue and test database.
+
+    Started once, when a test first asks for it; it sends mail with the file backend into a
+    directory the tests read (``task_worker.wait_for_messages(to=...)``).
+    """
+    from buyhive.tests.task_worker import start_worker
+
+    db = connections["default"].settings_dict
+    worker = start_worker(
+        mongodb_uri=db["HOST"], db_name=db["NAME"], work_dir=tmp_path_factory.mktemp("worker")
+    )
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
+@pytest.fixture
+def worker(task_worker: Any) -> Any:
+    """The session's worker with an empty outbox directory for this test."""
+    task_worker.clear_outbox()
+    return task_worker
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _broker_keys_purged() -> Iterator[None]:
+    """At the end, delete this session's broker keys (its prefix only) from the shared Redis.
+
+    Requests in tests without a worker publish tasks nobody consumes; they must not pile up.
+    """
+    yield
+    import redis
+
+    prefix = settings.CELERY_KEY_PREFIX
+    if not prefix:
+        return
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2)
+    try:
+        for key in client.scan_iter(match=f"{prefix}*"):
+            client.delete(key)
+    except redis.RedisError:
+        pass
+    finally:
+        client.close()
 
 
 @pytest.fixture(autouse=True)
@@ -84,18 +135,18 @@ def password() -> str:
 
 @pytest.fixture
 def user(db: Any, password: str) -> Any:
-    from accounts.models import User
+    from accounts.tests.factories import UserFactory
 
-    return User.objects.create_user(
+    return UserFactory(
         email="alice@example.com", password=password, name="Alice", email_verified=True
     )
 
 
 @pytest.fixture
 def other_user(db: Any, password: str) -> Any:
-    from accounts.models import User
+    from accounts.tests.factories import UserFactory
 
-    return User.objects.create_user(email="bob@example.com", password=password, name="Bob")
+    return UserFactory(email="bob@example.com", password=password, name="Bob")
 
 
 @pytest.fixture

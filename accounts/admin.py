@@ -14,13 +14,13 @@ from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts import selectors, services
 from accounts.models import User, normalize_email
 from accounts.tokens import revoke_all_for_user
-from carts.selectors import cart_counts_by_owner
+from buyhive import registries
+from buyhive.registries import UserSummary
 
 PASSWORD_PROVIDER = "password"  # noqa: S105 - a filter value, not a secret
 
@@ -92,6 +92,20 @@ class SocialAccountInline(admin.TabularInline):
         return False
 
 
+def _summary_column(entry: UserSummary) -> Any:
+    """A list column showing ``entry``'s number for each user, linked when it has a page."""
+
+    @admin.display(description=entry.label)
+    def column(user: User) -> str:
+        count = getattr(user, "admin_summaries", {}).get(entry.name, 0)
+        if entry.link is None:
+            return str(count)
+        return format_html('<a href="{}">{}</a>', entry.link(user.pk), count)
+
+    column.__name__ = f"summary_{entry.name}"
+    return column
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     form = UserEditForm
@@ -105,7 +119,6 @@ class UserAdmin(DjangoUserAdmin):
         "email_verified",
         "date_joined",
         "last_login",
-        "carts_column",
     )
     list_filter = ("is_active", "is_staff", SignInProviderFilter, "date_joined")
     search_fields = ("email", "name")
@@ -133,19 +146,19 @@ class UserAdmin(DjangoUserAdmin):
     actions = ["deactivate_users", "reactivate_users"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
+    def get_list_display(self, request: HttpRequest) -> Any:
+        """The columns, then one per summary another app registered (carts: the number of carts)."""
+        columns = [_summary_column(entry) for entry in registries.user_summaries()]
+        return (*super().get_list_display(request), *columns)
+
     def get_changelist_instance(self, request: HttpRequest) -> Any:
-        """The changelist, with each shown user's number of carts from one grouped query."""
+        """The changelist, each registered summary read for the whole page in one call."""
         changelist = super().get_changelist_instance(request)
         changelist.result_list = list(changelist.result_list)
-        counts = cart_counts_by_owner(owner_ids=[u.pk for u in changelist.result_list])
+        counts = registries.user_summary_counts([u.pk for u in changelist.result_list])
         for user in changelist.result_list:
-            user.admin_cart_count = counts.get(user.pk, 0)
+            user.admin_summaries = {name: found.get(user.pk, 0) for name, found in counts.items()}
         return changelist
-
-    @admin.display(description="carts")
-    def carts_column(self, user: User) -> str:
-        url = reverse("admin:carts_cart_changelist") + f"?owner={user.pk}"
-        return format_html('<a href="{}">{}</a>', url, getattr(user, "admin_cart_count", 0))
 
     def get_inlines(self, request: HttpRequest, obj: User | None) -> list[Any]:
         return list(self.inlines) if obj is not None else []  # nothing linked on "add"

@@ -5,14 +5,6 @@ from __future__ import annotations
 from allauth.socialaccount import providers
 from allauth.socialaccount.models import SocialAccount
 from bson import ObjectId
-from django.db.models import QuerySet
-
-from accounts.models import User
-
-
-def user_social_accounts(*, user: User) -> QuerySet[SocialAccount]:
-    """The sign-in providers linked to ``user`` (Google, ...)."""
-    return SocialAccount.objects.filter(user=user).order_by("provider")
 
 
 def user_ids_with_provider(*, provider: str) -> list[ObjectId]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +24,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import PasswordResetTokenGenerator, default_token_generator
 from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
@@ -37,6 +36,8 @@ from accounts.models import User, normalize_email
 from accounts.signals import account_taken_over
 from accounts.tokens import TokenInvalid, revoke_all_for_user
 from buyhive.exceptions import Conflict, ServiceUnavailable, ValidationFailed
+from buyhive.mail.models import OutboundMail
+from buyhive.mail.services import send_templated_mail
 
 logger = structlog.get_logger(__name__)
 
@@ -303,37 +304,59 @@ def password_reset_url(user: User, token: str) -> str:
     return f"{settings.PUBLIC_BASE_URL}{path}"
 
 
-def password_reset_request(
-    *, email: str, token_generator: PasswordResetTokenGenerator = default_token_generator
-) -> None:
+PASSWORD_RESET_TASK = "accounts.password_reset_send"  # noqa: S105 - a task name
+
+
+def password_reset_request(*, email: str) -> None:
+    """Queue the reset mail for ``email``; the same work whether or not an account has it.
+
+    The request publishes one task and answers 202: the lookup, the token and the mail happen
+    in the worker (:func:`password_reset_mail`), so neither the answer nor its timing tells
+    whether an account exists, and a slow or failing mail service never reaches the request.
+    With the broker down the request is dropped (logged ``password_reset_enqueue_failed``)
+    and still answers 202; the user can ask again (docs/reliability.md).
+    """
+    from buyhive.celery import app
+
+    request_key = uuid.uuid4().hex
+    try:
+        app.send_task(PASSWORD_RESET_TASK, kwargs={"email": email, "request_key": request_key})
+    except Exception as exc:  # noqa: BLE001 - any broker failure degrades the same way
+        logger.warning("password_reset_enqueue_failed", error=type(exc).__name__)
+
+
+def password_reset_mail(
+    *,
+    email: str,
+    request_key: str,
+    token_generator: PasswordResetTokenGenerator = default_token_generator,
+) -> OutboundMail | None:
     """Mail a reset link when an active account with a usable password has this address.
 
-    Silent otherwise, so the answer (always 202) never tells whether an account exists.
-    The token is Django's: it hashes the password and last login, so it stops working once
-    used (or after any login), and it expires after ``PASSWORD_RESET_TIMEOUT`` seconds.
+    Silent otherwise. The token is Django's: it hashes the password and last login, so it
+    stops working once used (or after any login), and it expires after
+    ``PASSWORD_RESET_TIMEOUT`` seconds. ``request_key`` makes the mail idempotent: the task
+    delivered twice queues one mail.
     """
     user = User.objects.filter(email=normalize_email(email), is_active=True).first()
     if user is None or not user.has_usable_password():
         logger.info("password_reset_no_account")
-        return
+        return None
     token = token_generator.make_token(user)
     context = {
         "user": user,
         "reset_url": password_reset_url(user, token),
-        "site_name": settings.SITE_NAME,
         "valid_minutes": max(1, settings.PASSWORD_RESET_TIMEOUT // 60),
     }
-    subject = render_to_string("accounts/email/password_reset_subject.txt", context)
-    message = EmailMultiAlternatives(
-        subject=" ".join(subject.split()),
-        body=render_to_string("accounts/email/password_reset.txt", context),
-        to=[user.email],
+    mail = send_templated_mail(
+        kind="password_reset",
+        to=user.email,
+        key=f"password_reset:{request_key}",
+        template="accounts/email/password_reset",
+        context=context,
     )
-    message.attach_alternative(
-        render_to_string("accounts/email/password_reset.html", context), "text/html"
-    )
-    message.send()
-    logger.info("password_reset_sent", user_id=str(user.pk))
+    logger.info("password_reset_queued", user_id=str(user.pk))
+    return mail
 
 
 def password_reset_check(

@@ -46,7 +46,7 @@ def database() -> Iterator[int | None]:
     if os.environ.get("MONGODB_URI"):
         yield None
         return
-    from buyhive.embedded_db import start_ephemeral
+    from buyhive.devdb.testserver import start_ephemeral
 
     server = start_ephemeral()
     os.environ["MONGODB_URI"] = server.uri

@@ -104,6 +104,9 @@ def server_env(mongodb_uri: str, db_name: str, port: int, workers: int) -> dict[
         PUBLIC_BASE_URL=f"https://{HOST}",
         DEFAULT_FROM_EMAIL="BuyHive <no-reply@buyhive.test>",
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+        # A local Redis broker under its own prefix instead of the production SQS default.
+        CELERY_BROKER_URL=REDIS_URL,
+        CELERY_KEY_PREFIX=f"buyhive-load-{os.getpid()}:",
         PORT=str(port),
         BIND_HOST="127.0.0.1",
         WEB_CONCURRENCY=str(workers),
@@ -125,7 +128,7 @@ def database(args: argparse.Namespace) -> Iterator[tuple[str, str, int | None]]:
     uri = os.environ.get("MONGODB_URI", "")
     server = None
     if not uri:
-        from buyhive.embedded_db import start_ephemeral
+        from buyhive.devdb.testserver import start_ephemeral
 
         server = start_ephemeral()
         uri = server.uri

@@ -65,12 +65,6 @@ class Conflict(DomainError):
     default_message = "The request conflicts with the current state."
 
 
-class PayloadTooLarge(DomainError):
-    status_code = 413
-    code = "payload_too_large"
-    default_message = "The request body is too large."
-
-
 class ImageFetchFailed(DomainError):
     """An image address that cannot be fetched, or that the safe HTTP client refused."""
 

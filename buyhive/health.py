@@ -2,9 +2,10 @@
 
 ``/health`` touches nothing but the process, so a container or load-balancer probe never
 fails because of a dependency. ``/ready`` checks each dependency and says what it found:
-the database decides (503 when it does not answer a ping); the cache only degrades;
-models and the LLM are optional and only reported. Details go only to callers allowed
-to see them (:func:`shows_details`).
+the database decides (503 when it does not answer a ping); the cache and the task broker
+only degrade; models and the LLM are optional and only reported: their apps register those
+checks in :mod:`buyhive.registries`, so this module imports neither. Details go only to callers
+allowed to see them (:func:`shows_details`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from django.db import connections
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from buyhive import registries
 
 logger = structlog.get_logger(__name__)
 
@@ -62,21 +65,33 @@ def _check_cache() -> dict[str, Any]:
     }
 
 
-def _check_models() -> dict[str, Any]:
-    try:
-        from mlverify.registry import model_states
-    except Exception as exc:  # noqa: BLE001 - optional component
-        return {"status": "unavailable", "reason": f"model runtime not importable: {exc}"[:200]}
-    return {"status": "reported", "models": model_states()}
+def check_broker() -> dict[str, Any]:
+    """The task queue's broker (Redis locally, SQS in production) and its queue's depth.
 
+    Only degrades ``/ready``: with the queue down the web service still answers (mail waits
+    in the outbox, docs/reliability.md), so taking it out of rotation would be worse.
+    """
+    from buyhive.celery import app
 
-def _check_llm() -> dict[str, Any]:
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    started = time.perf_counter()
     try:
-        from extraction.llm import llm_readiness
-    except Exception as exc:  # noqa: BLE001 - optional component
-        return {"status": "unavailable", "reason": f"LLM clients not importable: {exc}"[:200]}
-    report = llm_readiness()
-    return {"status": "configured" if report.get("configured") else "not_configured", **report}
+        with app.connection_for_read() as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, timeout=2)
+            # kombu's virtual channels (Redis, SQS) count a queue's waiting messages here:
+            # LLEN on Redis, ApproximateNumberOfMessages on SQS.
+            depth = int(connection.default_channel._size(queue))
+            transport = connection.transport.driver_type
+    except Exception as exc:  # noqa: BLE001 - any failure means the queue is unavailable
+        logger.warning("ready_broker_degraded", error=type(exc).__name__)
+        return {"status": "degraded", "reason": f"task broker unavailable ({type(exc).__name__})"}
+    return {
+        "status": "ok",
+        "transport": transport,
+        "queue": queue,
+        "depth": depth,
+        "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+    }
 
 
 @never_cache
@@ -85,13 +100,14 @@ def ready(request: HttpRequest) -> JsonResponse:
     checks = {
         "database": _check_database(),
         "cache": _check_cache(),
-        "models": _check_models(),
-        "llm": _check_llm(),
+        "broker": check_broker(),
+        # The optional components (models, LLM), registered by their apps at start-up.
+        **registries.run_readiness_checks(),
     }
     is_ready = checks["database"]["status"] == "ok"
     if not is_ready:
         status = "unavailable"
-    elif checks["cache"]["status"] != "ok":
+    elif checks["cache"]["status"] != "ok" or checks["broker"]["status"] != "ok":
         status = "degraded"
     else:
         status = "ok"

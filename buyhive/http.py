@@ -753,23 +753,18 @@ def _decode(body: bytes, encoding: str | None, cap: int) -> bytes:
 
 
 def policy_from_settings(settings: Any) -> OutboundPolicy:
-    """Build the policy from a settings object, with the documented defaults."""
-    default = OutboundPolicy()
+    """Build the policy from a settings object (``OUTBOUND_HTTP_*``, defaults in settings/base)."""
     return OutboundPolicy(
-        allowed_schemes=getattr(settings, "OUTBOUND_HTTP_ALLOWED_SCHEMES", default.allowed_schemes),
-        allowed_ports=getattr(settings, "OUTBOUND_HTTP_ALLOWED_PORTS", default.allowed_ports),
-        allow_loopback=bool(getattr(settings, "OUTBOUND_HTTP_ALLOW_LOOPBACK", False)),
-        connect_timeout=float(getattr(settings, "OUTBOUND_HTTP_CONNECT_TIMEOUT", 3.0)),
-        read_timeout=float(getattr(settings, "OUTBOUND_HTTP_READ_TIMEOUT", 5.0)),
-        total_timeout=float(getattr(settings, "OUTBOUND_HTTP_TOTAL_TIMEOUT", 10.0)),
-        max_redirects=int(getattr(settings, "OUTBOUND_HTTP_MAX_REDIRECTS", 3)),
-        max_bytes=int(getattr(settings, "OUTBOUND_HTTP_MAX_BYTES", default.max_bytes)),
-        user_agent=str(getattr(settings, "OUTBOUND_HTTP_USER_AGENT", default.user_agent)),
-        max_concurrent_per_owner=int(
-            getattr(
-                settings, "OUTBOUND_HTTP_MAX_CONCURRENT_PER_USER", default.max_concurrent_per_owner
-            )
-        ),
+        allowed_schemes=settings.OUTBOUND_HTTP_ALLOWED_SCHEMES,
+        allowed_ports=settings.OUTBOUND_HTTP_ALLOWED_PORTS,
+        allow_loopback=bool(settings.OUTBOUND_HTTP_ALLOW_LOOPBACK),
+        connect_timeout=float(settings.OUTBOUND_HTTP_CONNECT_TIMEOUT),
+        read_timeout=float(settings.OUTBOUND_HTTP_READ_TIMEOUT),
+        total_timeout=float(settings.OUTBOUND_HTTP_TOTAL_TIMEOUT),
+        max_redirects=int(settings.OUTBOUND_HTTP_MAX_REDIRECTS),
+        max_bytes=int(settings.OUTBOUND_HTTP_MAX_BYTES),
+        user_agent=str(settings.OUTBOUND_HTTP_USER_AGENT),
+        max_concurrent_per_owner=int(settings.OUTBOUND_HTTP_MAX_CONCURRENT_PER_USER),
     )
 
 

@@ -110,10 +110,10 @@ class MetricsConfig:
         from django.conf import settings
 
         return cls(
-            enabled=bool(getattr(settings, "METRICS_ENABLED", False)),
-            namespace=str(getattr(settings, "METRICS_NAMESPACE", "BuyHive")),
-            environment=str(getattr(settings, "ENVIRONMENT", "local")),
-            route_dimension=bool(getattr(settings, "METRICS_ROUTE_DIMENSION", True)),
+            enabled=bool(settings.METRICS_ENABLED),
+            namespace=str(settings.METRICS_NAMESPACE),
+            environment=str(settings.ENVIRONMENT),
+            route_dimension=bool(settings.METRICS_ROUTE_DIMENSION),
         )
 
 

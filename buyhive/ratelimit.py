@@ -42,7 +42,7 @@ def enforce(
     ``key`` is the value limited on: ``"ip:<client ip>"``, ``"user:<id>"``,
     ``"email:<address>"``. ``rate`` is django-ratelimit's ``"count/period"``.
     """
-    if not getattr(settings, "RATELIMIT_ENABLE", True):
+    if not settings.RATELIMIT_ENABLE:
         return
     django_request = getattr(request, "_request", request)
     try:

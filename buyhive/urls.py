@@ -24,6 +24,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # The password-reset page the reset email links to (the API has the same flow).
     path("", include("accounts.web_urls")),
+    # The one-click unsubscribe link every optional mail carries (buyhive/mail).
+    path("", include("buyhive.mail.urls")),
     # allauth serves the staff Google web flow. Its own password reset (which cannot encode
     # ObjectId keys) and open web signup are not exposed: the API owns those flows.
     re_path(r"^accounts/(password|signup|email|confirm-email|reauthenticate)/", views.not_found),

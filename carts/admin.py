@@ -10,10 +10,14 @@ collection:
   indexed ``owner_id``, instead of joining every row to its user;
 * an item's carts (and a cart's items) are edited through a ``CartItem`` inline, with the
   related objects' labels read in one query for the whole inline;
-* saves that touch memberships run in one MongoDB transaction
-  (``django_mongodb_backend.transaction.atomic`` through ``run_in_transaction``): the form,
-  the inline and the orphan bookkeeping commit together or not at all; deletions go through
-  the services, so memberships and orphan marks stay right.
+* every write goes through ``carts.services`` (``cart_create``, ``cart_update``,
+  ``item_upsert``, ``item_update``, ``item_add_to_cart``, ``item_remove_from_cart``,
+  ``cart_delete``, ``item_delete``), so staff meet the same name rules, URL uniqueness,
+  same-owner rule, caps and price snapshots as the API; this module states none of them;
+* a save runs in one MongoDB transaction (``run_in_transaction``, which the services join):
+  the form and the inline commit together or not at all. A service that refuses (a
+  :class:`~buyhive.exceptions.DomainError`) rolls the whole save back, and the page is shown
+  again with the service's message on the field, the inline row or the form it concerns.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
@@ -37,9 +42,9 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from accounts.models import User
-from buyhive.product.urls import canonicalize_url
+from buyhive.exceptions import DomainError, ValidationFailed
 from carts import services
-from carts.models import URL_MAX, Cart, CartItem, Item, normalize_cart_name
+from carts.models import Cart, CartItem, Item
 from carts.transactions import run_in_transaction
 
 #: Most users a search term can expand to when matching owner emails.
@@ -100,15 +105,36 @@ class PagePrefetchAdmin(admin.ModelAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
+        """Django's add/change view, its save in one transaction that a service may refuse.
+
+        When a service raises a :class:`DomainError` while saving, the transaction has
+        rolled back; the view then runs again on the same POST with that error attached
+        (:class:`ServiceError`), so the page comes back with the message and nothing saved.
+        """
         if request.method != "POST":
             return super().changeform_view(request, object_id, form_url, extra_context)
         label = f"admin_{self.model._meta.model_name}_save"
-        return run_in_transaction(
-            lambda: self._changeform_view(  # type: ignore[attr-defined]  # Django's own body
-                request, object_id, form_url, extra_context
-            ),
-            label=label,
+        try:
+            return run_in_transaction(
+                lambda: self._changeform_view(  # type: ignore[attr-defined]  # Django's own body
+                    request, object_id, form_url, extra_context
+                ),
+                label=label,
+            )
+        except _RefusedSave as refused:
+            request._carts_service_error = refused.error  # type: ignore[attr-defined]
+        return self._changeform_view(  # type: ignore[attr-defined, no-any-return]
+            request, object_id, form_url, extra_context
         )
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        error = getattr(request, "_carts_service_error", None)
+        if error is not None and error.row is None:
+            form = type(form.__name__, (form,), {"service_error": error})
+        return form
 
     def delete_view(
         self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
@@ -130,52 +156,76 @@ class PagePrefetchAdmin(admin.ModelAdmin):
         return (*fields, "owner") if obj is not None else fields
 
 
-# ----------------------------------------------------------------------------------- forms
+# ------------------------------------------------------------------ refusals from the services
 
 
-class CartAdminForm(forms.ModelForm):
-    """Refuses a name the owner already uses (compared like the unique index does)."""
+@dataclass(frozen=True)
+class ServiceError:
+    """A service's refusal of a save, and where to show it.
 
+    ``row`` is the index of the inline row whose write was refused, or None for the main
+    form; ``fields`` are the service's field errors (``name``, ``url``, ``quantity``...).
+    """
+
+    message: str
+    fields: dict[str, Any] | None = None
+    row: int | None = None
+
+
+class _RefusedSave(Exception):
+    """Raised out of the save's transaction (rolling it back) to show a ``ServiceError``."""
+
+    def __init__(self, error: ServiceError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def _refused(exc: DomainError, *, row: int | None = None) -> _RefusedSave:
+    return _RefusedSave(ServiceError(message=exc.message, fields=exc.fields, row=row))
+
+
+class ServiceErrorForm(forms.ModelForm):
+    """A model form that shows a service's refusal of the previous attempt to save it.
+
+    The rules themselves live in ``carts.services``; the form only carries the message back
+    to the field it names (or to the top of the form when the field is not on it).
+    """
+
+    service_error: ServiceError | None = None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        error = self.service_error
+        if error is not None:
+            shown = False
+            for field, messages_ in (error.fields or {}).items():
+                if field in self.fields:
+                    for message in messages_ if isinstance(messages_, list) else [messages_]:
+                        self.add_error(field, str(message))
+                    shown = True
+            if not shown:
+                self.add_error(None, error.message)
+        return cleaned
+
+
+class CartAdminForm(ServiceErrorForm):
     class Meta:
         model = Cart
         fields = ("owner", "name", "description")
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        owner = cleaned.get("owner") or (self.instance.owner if self.instance.pk else None)
-        name = cleaned.get("name")
-        if owner is not None and name:
-            taken = (
-                Cart.objects.filter(owner=owner, name_lower=normalize_cart_name(name))
-                .exclude(pk=self.instance.pk)
-                .exists()
-            )
-            if taken:
-                self.add_error("name", "This user already has a cart with this name.")
-        return cleaned
 
-
-class ItemAdminForm(forms.ModelForm):
-    """Refuses a URL that canonicalises to another of the owner's items."""
-
+class ItemAdminForm(ServiceErrorForm):
     class Meta:
         model = Item
         fields = ("owner", "url")
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        owner = cleaned.get("owner") or (self.instance.owner if self.instance.pk else None)
-        url = cleaned.get("url")
-        if owner is not None and url:
-            canonical = canonicalize_url(url)[:URL_MAX]
-            taken = (
-                Item.objects.filter(owner=owner, canonical_url=canonical)
-                .exclude(pk=self.instance.pk)
-                .exists()
-            )
-            if taken:
-                self.add_error("url", "This user already saved an item with this URL.")
-        return cleaned
+
+def _adopt(target: models.Model, saved: models.Model) -> None:
+    """Make the admin's instance the row a service wrote (pk, derived columns, times)."""
+    for model_field in type(saved)._meta.concrete_fields:
+        setattr(target, model_field.attname, getattr(saved, model_field.attname))
+    target._state.adding = False
+    target._state.db = saved._state.db
 
 
 # ----------------------------------------------------------------------------- memberships
@@ -197,20 +247,19 @@ class _LabelledRawIdWidget(ForeignKeyRawIdWidget):
 
 
 class MembershipFormSet(BaseInlineFormSet):
-    """Refuses a membership between a cart and an item of different owners."""
+    """The memberships of an item or a cart; shows a service's refusal on the row it concerns."""
+
+    service_error: ServiceError | None = None
 
     def clean(self) -> None:
         super().clean()
-        parent = self.instance
-        for form in self.forms:
-            if not hasattr(form, "cleaned_data") or form.cleaned_data.get("DELETE"):
-                continue
-            other = form.cleaned_data.get("item") or form.cleaned_data.get("cart")
-            if other is None or parent.owner_id is None:
-                continue
-            if other.owner_id != parent.owner_id:
-                field = "item" if isinstance(other, Item) else "cart"
-                form.add_error(field, "It belongs to another user.")
+        error = self.service_error
+        if error is None or error.row is None:
+            return
+        if 0 <= error.row < len(self.forms):
+            self.forms[error.row].add_error(None, error.message)
+        else:  # pragma: no cover - the POST changed shape between the two passes
+            raise forms.ValidationError(error.message)
 
 
 class _MembershipInline(admin.TabularInline):
@@ -226,7 +275,11 @@ class _MembershipInline(admin.TabularInline):
 
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
         request._carts_inline_labels = self.labels_for(obj) if obj is not None else {}  # type: ignore[attr-defined]
-        return super().get_formset(request, obj, **kwargs)
+        formset = super().get_formset(request, obj, **kwargs)
+        error = getattr(request, "_carts_service_error", None)
+        if error is not None and error.row is not None:
+            formset = type(formset.__name__, (formset,), {"service_error": error})
+        return formset
 
     def formfield_for_foreignkey(
         self, db_field: Any, request: HttpRequest, **kwargs: Any
@@ -271,27 +324,54 @@ class CartsOfItemInline(_MembershipInline):
         }
 
 
-def _save_memberships(request: HttpRequest, formset: Any, parent: Any) -> None:
-    """Save an inline's memberships and keep owners, snapshots and orphan marks right."""
-    instances = formset.save(commit=False)
-    now = timezone.now()
-    touched_items: set[Any] = set()
-    touched_carts: set[Any] = set()
-    for membership in formset.deleted_objects:
-        touched_items.add(membership.item_id)
-        touched_carts.add(membership.cart_id)
-        membership.delete()
-    for membership in instances:
-        membership.owner_id = parent.owner_id
-        if membership.pk is None:
-            item = membership.item
-            membership.added_at = now
-            membership.price_at_add = item.price
-            membership.currency_at_add = item.currency
-        membership.save()
-        touched_items.add(membership.item_id)
-        touched_carts.add(membership.cart_id)
-    services.memberships_changed(item_ids=touched_items, cart_ids=touched_carts)
+def _save_memberships(formset: Any, parent: Cart | Item) -> None:
+    """Write an inline's memberships through the services, inside the admin's transaction.
+
+    Removals first (``item_remove_from_cart``), then additions and changes
+    (``item_add_to_cart``: same owner, the item cap, the price snapshot, orphan marks, the
+    quantity rule), so that swapping one item for another in a full cart works. A row whose
+    other side changed is a removal and an addition. A refusal names its row.
+    """
+    other_field = "item" if formset.fk.name == "cart" else "cart"
+
+    def pair(other: Any) -> tuple[Cart, Item]:
+        return (parent, other) if other_field == "item" else (other, parent)  # type: ignore[return-value]
+
+    removals: list[tuple[int, Cart, Item]] = []
+    writes: list[tuple[int, Cart, Item, dict[str, Any]]] = []
+    for index, form in enumerate(formset.forms):
+        cleaned = getattr(form, "cleaned_data", None)
+        if not cleaned:
+            continue  # an empty extra row
+        existing = form.instance if form.instance.pk is not None else None
+        if formset.can_delete and formset._should_delete_form(form):
+            if existing is not None:
+                removals.append((index, existing.cart, existing.item))
+            continue
+        cart, item = pair(cleaned[other_field])
+        if existing is not None and (existing.cart_id, existing.item_id) != (cart.pk, item.pk):
+            removals.append((index, existing.cart, existing.item))
+            existing = None
+        if existing is None or form.has_changed():
+            fields = {"quantity": cleaned.get("quantity"), "note": cleaned.get("note", "")}
+            writes.append((index, cart, item, fields))
+    # What Django's formset.save() would leave behind, for the admin's change message.
+    formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+    for index, cart, item in removals:
+        try:
+            services.item_remove_from_cart(cart=cart, item=item)
+        except DomainError as exc:
+            raise _refused(exc, row=index) from exc
+        formset.deleted_objects.append(formset.forms[index].instance)
+    for index, cart, item, fields in writes:
+        try:
+            membership, created = services.item_add_to_cart(cart=cart, item=item, **fields)
+        except DomainError as exc:
+            raise _refused(exc, row=index) from exc
+        if created:
+            formset.new_objects.append(membership)
+        else:
+            formset.changed_objects.append((membership, formset.forms[index].changed_data))
 
 
 # ---------------------------------------------------------------------------------- filters
@@ -457,8 +537,28 @@ class CartAdmin(PagePrefetchAdmin):
         url = reverse("admin:carts_item_changelist") + f"?cart={cart.pk}"
         return format_html('<a href="{}">All items of this cart</a>', url)
 
+    def save_model(self, request: HttpRequest, obj: Cart, form: Any, change: bool) -> None:
+        """Create or edit the cart through the services (name rules, the carts-per-user cap)."""
+        data = form.cleaned_data
+        try:
+            if change:
+                saved = services.cart_update(
+                    cart=Cart.objects.get(pk=obj.pk),
+                    name=data["name"] if "name" in form.changed_data else None,
+                    description=(
+                        data["description"] if "description" in form.changed_data else None
+                    ),
+                )
+            else:
+                saved = services.cart_create(
+                    owner=data["owner"], name=data["name"], description=data["description"]
+                )
+        except DomainError as exc:
+            raise _refused(exc) from exc
+        _adopt(obj, saved)
+
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
-        _save_memberships(request, formset, form.instance)
+        _save_memberships(formset, form.instance)
 
     def delete_model(self, request: HttpRequest, obj: Cart) -> None:
         services.cart_delete(cart=obj)
@@ -652,13 +752,29 @@ class ItemAdmin(PagePrefetchAdmin):
         return format_html('<pre style="white-space:pre-wrap;max-width:60em">{}</pre>', text)
 
     def save_model(self, request: HttpRequest, obj: Item, form: Any, change: bool) -> None:
-        obj.updated_at = timezone.now()
-        if not change:
-            obj.orphaned_at = obj.updated_at
-        super().save_model(request, obj, form, change)
+        """Create or edit the item through the services (cleaning, URL uniqueness per owner).
+
+        Adding refuses a URL the owner already saved: ``item_upsert`` would update that item,
+        which is what the extension wants but not what "add" means to staff, so the upsert is
+        rolled back with the admin's transaction.
+        """
+        data = form.cleaned_data
+        try:
+            if change:
+                fields = {k: data[k] for k in form.changed_data if k in services.ITEM_FIELDS}
+                saved = services.item_update(item=Item.objects.get(pk=obj.pk), data=fields)
+            else:
+                fields = {k: data[k] for k in services.ITEM_FIELDS if k in data}
+                saved, created = services.item_upsert(owner=data["owner"], data=fields)
+                if not created:
+                    message = "This user already saved an item with this URL."
+                    raise ValidationFailed(message, fields={"url": [message]})
+        except DomainError as exc:
+            raise _refused(exc) from exc
+        _adopt(obj, saved)
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
-        _save_memberships(request, formset, form.instance)
+        _save_memberships(formset, form.instance)
 
     def delete_model(self, request: HttpRequest, obj: Item) -> None:
         services.item_delete(item=obj)

@@ -508,7 +508,8 @@ class CartShareApi(APIView):
         description=(
             f"Up to {settings.MAX_SHARE_RECIPIENTS} addresses. The mail (text + HTML) lists the "
             "items with prices, images and links, and carries the cart's public link (created "
-            "when missing). Rate-limited per user (RATE_SHARE_USER)."
+            "when missing) and a one-click unsubscribe. The mail is queued and sent by the "
+            "worker: the answer does not wait for it. Rate-limited per user (RATE_SHARE_USER)."
         ),
         tags=["sharing"],
         parameters=[CART_ID],
@@ -526,13 +527,13 @@ class CartShareApi(APIView):
             key=f"user:{request.user.pk}",
             fail_open=False,
         )
-        sent = services.cart_share_by_email(
+        queued = services.cart_share_by_email(
             cart=cart,
             sender=request.user,
             emails=data.validated_data["emails"],
             message=data.validated_data["message"],
         )
-        body = {"recipients": sent, "share_url": services.share_url(cart.share_token or "")}
+        body = {"recipients": queued, "share_url": services.share_url(cart.share_token or "")}
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
 

@@ -1,6 +1,21 @@
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from django.apps import AppConfig
+
+
+def _cart_counts(user_ids: Sequence[Any]) -> Mapping[Any, int]:
+    from carts.selectors import cart_counts_by_owner
+
+    return cart_counts_by_owner(owner_ids=user_ids)
+
+
+def _carts_of_user_url(user_id: Any) -> str:
+    from django.urls import reverse
+
+    return reverse("admin:carts_cart_changelist") + f"?owner={user_id}"
 
 
 class CartsConfig(AppConfig):
@@ -9,7 +24,12 @@ class CartsConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts.signals import account_taken_over
+        from buyhive.registries import register_user_summary
         from carts.services import on_account_taken_over
 
         # A takeover revokes every share link made before it (carts.services).
         account_taken_over.connect(on_account_taken_over, dispatch_uid="carts-takeover")
+        # The user admin's "carts" column (accounts may not import carts).
+        register_user_summary(
+            name="carts", label="carts", counts=_cart_counts, link=_carts_of_user_url
+        )

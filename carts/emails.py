@@ -1,7 +1,8 @@
 """The "a cart was shared with you" email: text + HTML from ``templates/carts/``.
 
-Sent through Django's mail framework, so the backend is a setting: Amazon SES through
-django-ses in production, the console locally, locmem in tests. One message per recipient,
+Queued through the outbox (``buyhive.mail``) and sent by the worker through Django's mail
+framework, so the backend is a setting: Amazon SES through django-ses in production, the
+console locally, locmem or files in tests. One message per recipient,
 so that no recipient sees the others' addresses. The sender's message is user input: the
 HTML template escapes it (autoescape), the text part carries it as plain text, and the
 subject is built only from the cart name and the sender's name with line breaks removed.
@@ -15,15 +16,15 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
-from django.template.loader import render_to_string
 
+from buyhive.mail.services import send_templated_mail
 from buyhive.product.money import format_money
 from carts.models import Cart, CartItem, Item
 
 logger = structlog.get_logger(__name__)
 
+#: The mail kind a recipient unsubscribes from ("no more shared carts").
+SHARE_MAIL_KIND = "cart_share"
 #: Items listed in the mail; a bigger cart says "and N more" and links to the full list.
 MAX_ITEMS_IN_EMAIL = 50
 
@@ -49,7 +50,7 @@ def _one_line(text: str, limit: int) -> str:
     return " ".join((text or "").split())[:limit]
 
 
-def build_share_messages(
+def queue_share_mails(
     *,
     cart: Cart,
     rows: Sequence[tuple[CartItem, Item]],
@@ -59,10 +60,14 @@ def build_share_messages(
     recipients: Sequence[str],
     message: str,
     link: str,
-) -> list[EmailMultiAlternatives]:
-    """One text + HTML message per recipient (nothing is sent here).
+    share_key: str,
+) -> int:
+    """Queue one text + HTML mail per recipient through the outbox; returns how many.
 
-    ``totals`` are the API's (``CartSummary.totals_list``); the mail shows them for people.
+    Each carries the one-click unsubscribe (the recipients are not the account's owner); an
+    address that unsubscribed from shared carts is skipped, silently. ``share_key`` names
+    this share request, so the same request queued twice sends each mail once. ``totals``
+    are the API's (``CartSummary.totals_list``); the mail shows them for people.
     """
     lines = [
         EmailLine(
@@ -88,28 +93,20 @@ def build_share_messages(
             for total in totals
         ],
         "link": link,
-        "site_name": settings.SITE_NAME,
     }
     subject = _one_line(f"{sender} shared the cart “{cart.name}” with you", 200)
-    text_body = render_to_string("carts/share_email.txt", context)
-    html_body = render_to_string("carts/share_email.html", context)
-    messages = []
+    queued = 0
     for recipient in recipients:
-        email = EmailMultiAlternatives(
+        mail = send_templated_mail(
+            kind=SHARE_MAIL_KIND,
+            to=recipient,
+            key=f"{SHARE_MAIL_KIND}:{share_key}:{recipient}",
+            template="carts/share_email",
+            context=context,
             subject=subject,
-            body=text_body,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[recipient],
-            reply_to=[sender_email] if sender_email else None,
+            reply_to=sender_email,
+            unsubscribe=True,
         )
-        email.attach_alternative(html_body, "text/html")
-        messages.append(email)
-    return messages
-
-
-def send_messages(messages: Sequence[EmailMultiAlternatives]) -> int:
-    """Send over one backend connection; returns how many were accepted."""
-    connection = get_connection(fail_silently=False)
-    sent = connection.send_messages(list(messages)) or 0
-    logger.info("share_email_sent", messages=len(messages), accepted=sent)
-    return int(sent)
+        queued += mail is not None
+    logger.info("share_email_queued", recipients=len(recipients), queued=queued)
+    return queued

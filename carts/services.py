@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -74,7 +75,6 @@ __all__ = [
     "item_update",
     "item_upsert",
     "items_delete_orphans",
-    "memberships_changed",
     "resolve_carts",
     "share_url",
 ]
@@ -603,7 +603,7 @@ def item_add_to_cart(
 ) -> tuple[CartItem, bool]:
     """Put ``item`` in ``cart`` (same owner, else NotFound): ``(membership, created)``."""
     if cart.owner_id != item.owner_id:
-        raise NotFound("Cart not found.")
+        raise NotFound("This item and this cart belong to different users.")
     quantity = _clean_quantity(quantity)
 
     def work() -> tuple[CartItem, bool]:
@@ -721,8 +721,11 @@ def cart_share_by_email(
     """Mail a read-only view of ``cart`` to ``emails`` (at most ``MAX_SHARE_RECIPIENTS``).
 
     The mail carries the cart's public link, created here when the cart has none. Addresses
-    are de-duplicated case-insensitively. Returns the number of messages the mail backend
-    accepted. Rate limiting is the caller's (per user, ``RATE_SHARE_USER``).
+    are de-duplicated case-insensitively. The mails are written to the outbox in one
+    transaction and published to the worker after it commits, so the request answers at
+    once; a broker that is down leaves them for the scheduler's flush. Returns the number of
+    recipients (an address that unsubscribed is counted too, so the sender never learns who
+    did). Rate limiting is the caller's (per user, ``RATE_SHARE_USER``).
     """
     recipients = list(dict.fromkeys(address.strip().lower() for address in emails if address))
     if not recipients:
@@ -736,48 +739,29 @@ def cart_share_by_email(
     token, _created = cart_share_link_create(cart=cart)
     rows = membership_rows(user=sender, cart=cart)
     summary = cart_summaries(user=sender, carts=[cart])[cart.pk]
-    messages = share_emails.build_share_messages(
-        cart=cart,
-        rows=rows,
-        totals=summary.totals_list(),
-        sender_name=getattr(sender, "name", "") or "",
-        sender_email=getattr(sender, "email", "") or "",
-        recipients=recipients,
-        message=message,
-        link=share_url(token),
-    )
-    sent = share_emails.send_messages(messages)
+    share_key = uuid.uuid4().hex
+
+    def work() -> int:
+        return share_emails.queue_share_mails(
+            cart=cart,
+            rows=rows,
+            totals=summary.totals_list(),
+            sender_name=getattr(sender, "name", "") or "",
+            sender_email=getattr(sender, "email", "") or "",
+            recipients=recipients,
+            message=message,
+            link=share_url(token),
+            share_key=share_key,
+        )
+
+    run_in_transaction(work, label="cart_share_by_email")
     logger.info("cart_shared_by_email", cart_id=str(cart.pk), recipients=len(recipients))
-    return sent
+    return len(recipients)
 
 
 # -------------------------------------------------------------------------------------------
-# Maintenance and staff edits
+# Maintenance
 # -------------------------------------------------------------------------------------------
-
-
-def memberships_changed(*, item_ids: Iterable[Any], cart_ids: Iterable[Any]) -> None:
-    """Bookkeeping after memberships were written outside these services (the admin inline).
-
-    Items now in a cart lose ``orphaned_at``; items in none get it; the carts get a new
-    ``updated_at``. Runs inside the caller's transaction when there is one.
-    """
-    ids = list(dict.fromkeys(item_ids))
-    carts = list(dict.fromkeys(cart_ids))
-
-    def work() -> None:
-        now = timezone.now()
-        if ids:
-            in_a_cart = list(
-                set(CartItem.objects.filter(item_id__in=ids).values_list("item_id", flat=True))
-            )
-            if in_a_cart:
-                Item.objects.filter(pk__in=in_a_cart).update(orphaned_at=None)
-            _mark_orphans(ids, now)
-        if carts:
-            Cart.objects.filter(pk__in=carts).update(updated_at=now)
-
-    run_in_transaction(work, label="memberships_changed")
 
 
 def items_delete_orphans(

@@ -26,6 +26,7 @@ import groq
 import openai
 import pydantic
 import structlog
+from django.conf import settings
 from pydantic import BaseModel
 
 logger = structlog.get_logger(__name__)
@@ -299,17 +300,6 @@ class OpenAIClient:
 # --------------------------------------------------------------------------------------------
 # Settings
 # --------------------------------------------------------------------------------------------
-def _setting(name: str, default: Any) -> Any:
-    """``settings.NAME`` or ``default``; also ``default`` when Django is not configured."""
-    try:
-        from django.conf import settings
-
-        value = getattr(settings, name, default)
-    except Exception:  # noqa: BLE001 - ImproperlyConfigured outside Django
-        return default
-    return default if value is None else value
-
-
 def get_llm_clients() -> list[LLMClient]:
     """The configured providers in the order to try them: Groq, then OpenAI.
 
@@ -317,23 +307,23 @@ def get_llm_clients() -> list[LLMClient]:
     ``OPENAI_MODEL``, ``OPENAI_BASE_URL``, ``LLM_CONNECT_TIMEOUT`` and ``LLM_TIMEOUT`` from
     Django settings. A provider with an empty key is left out; no key at all gives ``[]``.
     """
-    timeout = float(_setting("LLM_TIMEOUT", DEFAULT_TIMEOUT))
-    connect = float(_setting("LLM_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT))
+    timeout = float(settings.LLM_TIMEOUT)
+    connect = float(settings.LLM_CONNECT_TIMEOUT)
     clients: list[LLMClient] = []
     specs: list[tuple[type[GroqClient] | type[OpenAIClient], str, str]] = [
         (GroqClient, "GROQ", DEFAULT_GROQ_MODEL),
         (OpenAIClient, "OPENAI", DEFAULT_OPENAI_MODEL),
     ]
     for cls, prefix, default_model in specs:
-        key = str(_setting(f"{prefix}_API_KEY", "") or "").strip()
+        key = str(getattr(settings, f"{prefix}_API_KEY") or "").strip()
         if not key:
             continue
         try:
             clients.append(
                 cls(
                     api_key=key,
-                    model=str(_setting(f"{prefix}_MODEL", default_model) or default_model),
-                    base_url=_setting(f"{prefix}_BASE_URL", None) or None,
+                    model=str(getattr(settings, f"{prefix}_MODEL") or default_model),
+                    base_url=getattr(settings, f"{prefix}_BASE_URL") or None,
                     timeout=timeout,
                     connect_timeout=connect,
                 )

@@ -1,8 +1,25 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import AppConfig
+
+
+def _models_readiness() -> dict[str, Any]:
+    """What ``/ready`` reports about the models (optional: never makes the service unready)."""
+    try:
+        # Imported when /ready asks, not at start-up: the model runtime is heavy to import.
+        from mlverify.registry import model_states
+    except Exception as exc:  # noqa: BLE001 - optional component
+        return {"status": "unavailable", "reason": f"model runtime not importable: {exc}"[:200]}
+    return {"status": "reported", "models": model_states()}
 
 
 class MlverifyConfig(AppConfig):
     name = "mlverify"
     default_auto_field = "django_mongodb_backend.fields.ObjectIdAutoField"
+
+    def ready(self) -> None:
+        from buyhive.registries import register_readiness_check
+
+        register_readiness_check("models", _models_readiness, order=10)

@@ -323,7 +323,15 @@ def _check_requirements(instr: list[Instruction], final: list[Instruction]) -> s
 
 def _check_dockerignore(instr: list[Instruction], final: list[Instruction]) -> str | None:
     entries = {line.strip() for line in DOCKERIGNORE.read_text().splitlines()}
-    missing = {".venv", "var", ".git", "**/tests", ".env", "requirements/embedded-db.txt"} - entries
+    missing = {
+        ".venv",
+        "var",
+        ".git",
+        "**/tests",
+        ".env",
+        "requirements/embedded-db.txt",
+        "buyhive/devdb",
+    } - entries
     return f".dockerignore lacks {sorted(missing)}" if missing else None
 
 
@@ -360,7 +368,7 @@ POLICY: list[tuple[str, Callable[[list[Instruction], list[Instruction]], str | N
     ("pip keeps no cache (--no-cache-dir or PIP_NO_CACHE_DIR)", _check_pip_no_cache),
     ("CPU-only torch/torchvision from the PyTorch CPU index, same versions", _check_cpu_torch),
     ("only runtime requirements (no dev.txt, no SecantusDB)", _check_requirements),
-    (".dockerignore keeps .venv, var, .git, tests, .env out", _check_dockerignore),
+    (".dockerignore keeps .venv, var, .git, tests, .env, buyhive/devdb out", _check_dockerignore),
     ("gunicorn with uvicorn workers via gunicorn.conf.py, no preload", _check_entrypoint),
 ]
 
@@ -522,6 +530,9 @@ def production_env(mongodb_uri: str, environment: str, port: int = 8000) -> dict
         ALLOWED_ORIGINS="chrome-extension://abcdefghijklmnopabcdefghijklmnop",
         PUBLIC_BASE_URL=f"https://{PUBLIC_HOST}",
         DEFAULT_FROM_EMAIL="BuyHive <no-reply@buyhive.test>",
+        # A local Redis broker under its own prefix instead of the production SQS default.
+        CELERY_BROKER_URL="redis://127.0.0.1:6379/14",
+        CELERY_KEY_PREFIX="buyhive-image-check:",
         PORT=str(port),
         BIND_HOST="127.0.0.1",
         WEB_CONCURRENCY="2",
@@ -663,7 +674,7 @@ def serve(current: Step, mongodb_uri: str) -> float:
 @contextlib.contextmanager
 def embedded_database() -> Iterator[str]:
     sys.path.insert(0, str(REPO))
-    from buyhive.embedded_db import start_ephemeral
+    from buyhive.devdb.testserver import start_ephemeral
 
     server = start_ephemeral()
     try:

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth.tokens import PasswordResetTokenGenerator, default_token_generator
-from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from accounts.models import RefreshToken, User
-from accounts.services import password_reset_uid
+from accounts.services import password_reset_mail, password_reset_uid
+from accounts.tests.factories import UserFactory
 from accounts.tokens import issue_tokens
+from buyhive.mail.models import OutboundMail
+from buyhive.tests.task_worker import broker_unreachable
 
 pytestmark = pytest.mark.django_db
 
@@ -146,7 +151,7 @@ def test_login_inactive_user_is_401(api_client: APIClient, user: User, password:
 
 
 def test_login_without_usable_password_is_401(api_client: APIClient) -> None:
-    User.objects.create_user(email="google.only@example.com")  # unusable password
+    UserFactory(email="google.only@example.com")  # unusable password
     response = post(api_client, LOGIN, {"email": "google.only@example.com", "password": ""})
     assert response.status_code == 400  # blank password is bad input
     response = post(api_client, LOGIN, {"email": "google.only@example.com", "password": "!"})
@@ -351,35 +356,76 @@ def test_logout_with_expired_refresh_token_is_204(
 
 
 def reset_link_of(message: Any) -> tuple[str, str, str]:
-    """(path, uid, token) of the link in a reset email."""
-    match = re.search(r"http://testserver(/auth/password/reset/([^/]+)/([^/]+)/)", message.body)
-    assert match, message.body
+    """(path, uid, token) of the link in a reset email (as the worker wrote it to a file)."""
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    match = re.search(r"http://testserver(/auth/password/reset/([^/]+)/([^/]+)/)", text)
+    assert match, text
     return match.group(1), match.group(2), match.group(3)
 
 
-def test_reset_mails_a_link_with_text_and_html(api_client: APIClient, user: User) -> None:
+def reset_mail_for(worker: Any, user: User) -> Any:
+    [message] = worker.wait_for_messages(to=user.email)
+    return message
+
+
+def test_reset_mails_a_link_with_text_and_html(
+    api_client: APIClient, user: User, worker: Any
+) -> None:
     response = post(api_client, RESET, {"email": "Alice@Example.com"})
     assert response.status_code == 202
     assert response.content == b""
-    assert len(mail.outbox) == 1
-    message = mail.outbox[0]
-    assert message.to == ["alice@example.com"]
-    assert "password" in message.subject.lower()
-    assert "\n" not in message.subject
+    message = reset_mail_for(worker, user)
+    assert str(message["To"]) == "alice@example.com"
+    assert "password" in message["Subject"].lower()
+    assert "\n" not in message["Subject"]
+    assert message["List-Unsubscribe"] is None  # the owner's own transactional mail
     path, uid, _token = reset_link_of(message)
-    html, mimetype = message.alternatives[0]
-    assert mimetype == "text/html"
+    html = message.get_body(preferencelist=("html",)).get_content()
     assert f'href="http://testserver{path}"' in html
     assert uid == password_reset_uid(user)
 
 
-def test_reset_for_unknown_or_passwordless_account_is_202_without_mail(
-    api_client: APIClient,
+def test_reset_request_does_the_same_work_whether_or_not_the_account_exists(
+    api_client: APIClient, user: User
 ) -> None:
+    """The request only publishes; the lookup is the worker's. Same database commands."""
+    User.objects.create_user(email="google.only@example.com")
+    commands: dict[str, list[str]] = {}
+    for email in ("alice@example.com", "nobody@example.com", "google.only@example.com"):
+        with CaptureQueriesContext(connection) as queries:
+            assert post(api_client, RESET, {"email": email}).status_code == 202
+        commands[email] = [query["sql"].split("(")[0] for query in queries.captured_queries]
+    assert commands["alice@example.com"] == commands["nobody@example.com"]
+    assert commands["alice@example.com"] == commands["google.only@example.com"]
+    assert commands["alice@example.com"] == []  # no lookup at all in the request
+
+
+def test_reset_answers_202_at_once_when_the_task_broker_is_down(
+    api_client: APIClient, user: User
+) -> None:
+    post(api_client, RESET, {"email": "warm-up@example.com"})  # first request: URLconf imports
+    for email in (user.email, "nobody@example.com"):
+        started = time.perf_counter()
+        with broker_unreachable():
+            response = post(api_client, RESET, {"email": email})
+        assert response.status_code == 202
+        assert response.content == b""
+        assert time.perf_counter() - started < 3
+
+
+def test_reset_for_unknown_or_passwordless_account_queues_no_mail(db: Any) -> None:
     User.objects.create_user(email="google.only@example.com")
     for email in ("nobody@example.com", "google.only@example.com"):
-        assert post(api_client, RESET, {"email": email}).status_code == 202
-    assert mail.outbox == []
+        assert password_reset_mail(email=email, request_key="k-" + email) is None
+    assert not OutboundMail.objects.exists()
+
+
+def test_reset_task_delivered_twice_queues_one_mail(user: User) -> None:
+    first = password_reset_mail(email=user.email, request_key="same-request")
+    second = password_reset_mail(email=user.email, request_key="same-request")
+    assert first is not None and second is not None
+    assert first.pk == second.pk
+    assert OutboundMail.objects.count() == 1
 
 
 def test_reset_bad_email_is_400(api_client: APIClient) -> None:
@@ -387,7 +433,7 @@ def test_reset_bad_email_is_400(api_client: APIClient) -> None:
 
 
 def test_reset_is_rate_limited_per_account_and_ip(
-    api_client: APIClient, user: User, settings: Any
+    api_client: APIClient, user: User, settings: Any, worker: Any
 ) -> None:
     settings.RATE_PASSWORD_RESET_ACCOUNT = "1/h"
     settings.RATE_PASSWORD_RESET_IP = "3/m"
@@ -395,7 +441,7 @@ def test_reset_is_rate_limited_per_account_and_ip(
     per_account = post(api_client, RESET, {"email": user.email}, REMOTE_ADDR="10.2.0.1")
     assert per_account.status_code == 429
     assert "Retry-After" in per_account
-    assert len(mail.outbox) == 1
+    reset_mail_for(worker, user)  # exactly one: the refused request published nothing
     for index in range(3):
         ok = post(api_client, RESET, {"email": f"x{index}@example.com"}, REMOTE_ADDR="10.2.0.9")
         assert ok.status_code == 202
@@ -404,11 +450,11 @@ def test_reset_is_rate_limited_per_account_and_ip(
 
 
 def test_reset_confirm_sets_password_and_revokes_sessions(
-    api_client: APIClient, user: User, password: str
+    api_client: APIClient, user: User, password: str, worker: Any
 ) -> None:
     old = issue_tokens(user)
     post(api_client, RESET, {"email": user.email})
-    _path, uid, token = reset_link_of(mail.outbox[0])
+    _path, uid, token = reset_link_of(reset_mail_for(worker, user))
 
     response = post(
         api_client, RESET_CONFIRM, {"uid": uid, "token": token, "new_password": NEW_PASSWORD}
@@ -483,12 +529,12 @@ def test_reset_confirm_bad_uid_is_400(api_client: APIClient, user: User, uid: st
 # --------------------------------------------------------------------------- the reset page
 
 
-def test_reset_page_sets_password_with_csrf(user: User, password: str) -> None:
+def test_reset_page_sets_password_with_csrf(user: User, password: str, worker: Any) -> None:
     from django.test import Client
 
     browser = Client(enforce_csrf_checks=True)
     post(APIClient(), RESET, {"email": user.email})
-    path, _uid, _token = reset_link_of(mail.outbox[0])
+    path, _uid, _token = reset_link_of(reset_mail_for(worker, user))
 
     page = browser.get(path)
     assert page.status_code == 200

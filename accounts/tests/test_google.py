@@ -11,6 +11,7 @@ from allauth.socialaccount.models import SocialAccount
 from rest_framework.test import APIClient
 
 from accounts.models import RefreshToken, User
+from accounts.tests.factories import UserFactory
 from accounts.tests.google_fake import FakeGoogle, SigningKey, tamper, unsigned_token
 from accounts.tokens import issue_tokens
 
@@ -123,7 +124,7 @@ def test_google_email_is_case_normalised_and_links_verified_account(
 def test_google_takes_over_unverified_password_account(
     api_client: APIClient, google: FakeGoogle, password: str
 ) -> None:
-    squatter = User.objects.create_user(email="carol@example.com", password=password)
+    squatter = UserFactory(email="carol@example.com", password=password)
     old = issue_tokens(squatter)
 
     response = sign_in(api_client, google.token())

@@ -169,3 +169,19 @@ def test_purge_expired_tokens_command_deletes_only_expired(user: User) -> None:
     assert "Purged 2" in out.getvalue()
     assert list(RefreshToken.objects.values_list("jti", flat=True)) == [live.jti]
     assert purge_expired_tokens(now=now + timedelta(days=8)) == 1
+
+
+def test_the_scheduled_token_purge_runs_on_the_worker_by_name(user: User, worker: Any) -> None:
+    from buyhive.celery import app
+    from buyhive.tests.task_worker import wait_for
+
+    issue_tokens(user)
+    live = RefreshToken.objects.get()
+    expired = RefreshToken.objects.create(
+        jti="expired-1", user=user, expires_at=timezone.now() - timedelta(days=1)
+    )
+
+    app.send_task("accounts.purge_expired_tokens")
+
+    wait_for(lambda: not RefreshToken.objects.filter(pk=expired.pk).exists(), what="purged")
+    assert RefreshToken.objects.filter(pk=live.pk).exists()

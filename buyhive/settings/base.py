@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "buyhive.apps.MongoOtpTotpConfig",
     # ours
     "buyhive.apps.BuyHiveConfig",
+    "buyhive.mail.apps.MailConfig",
     "accounts.apps.AccountsConfig",
     "carts.apps.CartsConfig",
     "extraction.apps.ExtractionConfig",
@@ -139,7 +140,7 @@ STORAGES = {
 # https://django-mongodb-backend.readthedocs.io/en/latest/ref/settings/
 # =============================================================================
 # When MONGODB_URI is unset (local development and CI), the project starts SecantusDB itself
-# (``manage.py embedded_db start``, see buyhive/embedded_db.py) and connects to it here.
+# (``manage.py embedded_db start``, see buyhive/devdb/) and connects to it here.
 EMBEDDED_DB_HOST = "127.0.0.1"
 EMBEDDED_DB_PORT = env.int("EMBEDDED_DB_PORT", default=27018)
 EMBEDDED_DB_DIR = VAR_DIR / "db"
@@ -472,6 +473,124 @@ AWS_SES_REGION_ENDPOINT = env.str(
     "AWS_SES_REGION_ENDPOINT", default=f"email.{AWS_SES_REGION_NAME}.amazonaws.com"
 )
 AWS_SES_CONFIGURATION_SET = env.str("AWS_SES_CONFIGURATION_SET", default="") or None
+
+# =============================================================================
+# Background work: Celery (buyhive/celery.py); Redis locally, SQS in production
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html
+# https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.redis.html
+# =============================================================================
+# Redis database 1 for the broker (the cache is database 0). ``make run`` uses this; the tests
+# and the end-to-end runs set their own key prefix, so no instance takes another's tasks.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/1")
+# Every broker key starts with this prefix (kombu's ``global_keyprefix``, Redis only).
+CELERY_KEY_PREFIX = env.str("CELERY_KEY_PREFIX", default="")
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="buyhive")
+# Amazon SQS (a ``sqs://`` broker URL; production): the queue made by deploy/aws, by URL, so
+# the worker never lists or creates queues (least privilege). Its dead-letter queue is the
+# queue's own redrive policy, not the worker's business.
+CELERY_SQS_QUEUE_URL = env.str("CELERY_SQS_QUEUE_URL", default="")
+CELERY_SQS_REGION = env.str("CELERY_SQS_REGION", default=env.str("AWS_REGION", default="us-east-1"))
+# Only the tests' local SQS fake speaks plain HTTP.
+CELERY_SQS_IS_SECURE = env.bool("CELERY_SQS_IS_SECURE", default=True)
+# Long polling: a receive waits up to this long for a message (fewer empty receives, lower cost).
+CELERY_SQS_WAIT_TIME_SECONDS = env.int("CELERY_SQS_WAIT_TIME_SECONDS", default=20)
+
+
+def celery_transport_options(
+    *, broker_url: str, queue: str, key_prefix: str = "", sqs_queue_url: str = ""
+) -> dict[str, object]:
+    """kombu's transport options for the broker in use (Redis or SQS)."""
+    options: dict[str, object] = {
+        # A task not acknowledged within an hour (a worker killed mid-task, or a retry's
+        # countdown, at most 15 min, held by the worker) is delivered again; tasks are
+        # idempotent, so a second delivery is harmless.
+        "visibility_timeout": 3600,
+    }
+    if broker_url.startswith("sqs://"):
+        return {
+            **options,
+            "region": CELERY_SQS_REGION,
+            "predefined_queues": {queue: {"url": sqs_queue_url}},
+            "is_secure": CELERY_SQS_IS_SECURE,
+            "wait_time_seconds": CELERY_SQS_WAIT_TIME_SECONDS,
+            "polling_interval": 1,
+        }
+    return {
+        **options,
+        "socket_connect_timeout": 1.0,
+        "socket_timeout": 2.0,
+        **({"global_keyprefix": key_prefix} if key_prefix else {}),
+    }
+
+
+CELERY_BROKER_TRANSPORT_OPTIONS = celery_transport_options(
+    broker_url=CELERY_BROKER_URL,
+    queue=CELERY_TASK_DEFAULT_QUEUE,
+    key_prefix=CELERY_KEY_PREFIX,
+    sqs_queue_url=CELERY_SQS_QUEUE_URL,
+)
+# Remote control and events need broadcast queues that SQS (with predefined queues) lacks.
+CELERY_WORKER_ENABLE_REMOTE_CONTROL = not CELERY_BROKER_URL.startswith("sqs://")
+# A request publishes and answers: with the broker down, publishing gives up after about a
+# second (then the caller degrades as docs/reliability.md says), never the default minutes.
+CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.3,
+}
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+# Acknowledge after the task ran, so a worker that dies mid-task leaves it for another one
+# (at-least-once; tasks are idempotent). One task at a time per worker slot.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A task that raised (a bug, a dependency down past its retries) is rejected, not acked: on
+# SQS the queue's redrive policy then moves it to the dead-letter queue after
+# maxReceiveCount receipts (kombu leaves rejected messages of a queue with a redrive policy
+# in place); on Redis, which has no dead-letter queue, it is dropped and logged.
+CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = False
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_SEND_TASK_EVENTS = False
+# The single scheduler (``celery -A buyhive beat``). Entries name tasks as strings, so this
+# module imports no app. Add the price watch's roll-ups and digests here, e.g.
+#   "watch-rollup-daily": {"task": "watch.rollup_observations", "schedule": crontab(minute=15)},
+#   "watch-digest-daily": {"task": "watch.send_daily_digests", "schedule": crontab(hour=7)},
+# (a crontab from celery.schedules); each task must be idempotent per period.
+CELERY_BEAT_SCHEDULE_FILENAME = env.str(
+    "CELERY_BEAT_SCHEDULE_FILENAME", default=str(VAR_DIR / "celerybeat-schedule")
+)
+ORPHAN_ITEMS_MAX_AGE_DAYS = env.int("ORPHAN_ITEMS_MAX_AGE_DAYS", default=30)
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "mail-flush-outbox": {"task": "buyhive.mail.flush_outbox", "schedule": 60.0},
+    "mail-purge-sent": {"task": "buyhive.mail.purge_sent", "schedule": 6 * 3600.0},
+    "accounts-purge-expired-tokens": {
+        "task": "accounts.purge_expired_tokens",
+        "schedule": 3600.0,
+    },
+    "carts-purge-orphan-items": {"task": "carts.purge_orphan_items", "schedule": 24 * 3600.0},
+    "sessions-clear-expired": {"task": "buyhive.clear_sessions", "schedule": 24 * 3600.0},
+}
+
+# =============================================================================
+# Mail through the queue (buyhive/mail): idempotent delivery, one-click unsubscribe
+# https://www.rfc-editor.org/rfc/rfc8058
+# =============================================================================
+# Delivery attempts per mail before it is marked failed (backoff 30 s, 60 s, 120 s ...).
+MAIL_MAX_ATTEMPTS = env.int("MAIL_MAX_ATTEMPTS", default=6)
+# A mail still pending this long after its last enqueue is enqueued again by the scheduler.
+MAIL_REENQUEUE_AFTER_SECONDS = env.int("MAIL_REENQUEUE_AFTER_SECONDS", default=900)
+# Sent mails keep their idempotency record (key, kind, dates; the body is dropped at send)
+# for this many days: longer than any redelivery (SQS keeps a message at most 14 days).
+MAIL_KEEP_SENT_DAYS = env.int("MAIL_KEEP_SENT_DAYS", default=30)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 
 # =============================================================================
 # Logging: structlog through django-structlog; JSON in production, readable locally

@@ -14,6 +14,8 @@ from buyhive.observability import init_sentry
 from .base import *  # noqa: F403
 from .base import (
     CACHES,
+    CELERY_KEY_PREFIX,
+    CELERY_TASK_DEFAULT_QUEUE,
     JWT_SIGNING_KEY,
     LOG_LEVEL,
     MIDDLEWARE,
@@ -22,6 +24,7 @@ from .base import (
     SENTRY_SAMPLE_RATE,
     SENTRY_TRACES_SAMPLE_RATE,
     SIMPLE_JWT,
+    celery_transport_options,
     env,
     is_repository_key,
 )
@@ -116,6 +119,28 @@ EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django_ses.SESBackend")
 # django-ses's throttle asks SES for the send quota before each mail (ses:GetSendQuota), which
 # the task role does not allow (only SendEmail/SendRawEmail), and it counts per process anyway.
 AWS_SES_AUTO_THROTTLE = 0
+
+# =============================================================================
+# Background work: Celery on Amazon SQS (the queue and its dead-letter queue are made by
+# deploy/aws/service.yaml; credentials come from the task role)
+# https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/sqs.html
+# =============================================================================
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="sqs://")
+CELERY_SQS_QUEUE_URL = env.str("CELERY_SQS_QUEUE_URL", default="")
+if CELERY_BROKER_URL.startswith("sqs://") and not CELERY_SQS_QUEUE_URL:
+    raise ImproperlyConfigured("CELERY_SQS_QUEUE_URL is required with the SQS broker.")
+CELERY_BROKER_TRANSPORT_OPTIONS = celery_transport_options(
+    broker_url=CELERY_BROKER_URL,
+    queue=CELERY_TASK_DEFAULT_QUEUE,
+    key_prefix=CELERY_KEY_PREFIX,
+    sqs_queue_url=CELERY_SQS_QUEUE_URL,
+)
+CELERY_WORKER_ENABLE_REMOTE_CONTROL = not CELERY_BROKER_URL.startswith("sqs://")
+# The single scheduler's state file: the scheduler task's own ephemeral disk.
+CELERY_BEAT_SCHEDULE_FILENAME = env.str(
+    "CELERY_BEAT_SCHEDULE_FILENAME",
+    default="/tmp/celerybeat-schedule",  # noqa: S108
+)
 
 # =============================================================================
 # Logs: JSON lines on stdout for CloudWatch (retention is the log group's, in

@@ -11,7 +11,7 @@ import os
 from buyhive import logconfig
 
 from .base import *  # noqa: F403
-from .base import CACHES, SIMPLE_JWT, env
+from .base import CACHES, SIMPLE_JWT, celery_transport_options, env
 
 DEBUG = False
 SECRET_KEY = "test-only-secret-key-0123456789abcdef-0123456789abcdef"  # noqa: S105
@@ -37,16 +37,27 @@ CACHES = {
     }
 }
 
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-# bcrypt at full cost makes each test login ~0.3 s; the hasher is the same family.
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
+# The worker the tests start (buyhive/tests/task_worker.py) writes its mail to files there.
+EMAIL_BACKEND = env.str(
+    "TEST_EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend"
+)
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default="")
 
-# Test servers for images, Google keys and the LLM fakes listen on 127.0.0.1.
-OUTBOUND_HTTP_ALLOW_LOOPBACK = True
-GOOGLE_CLIENT_IDS = ["test-extension-client.apps.googleusercontent.com", "test-web-client"]
+# The broker is real Redis (database 15, beside the cache), with keys and a queue of this test
+# session's own, so two test runs, `make run` and the end-to-end runs never take each
+# other's tasks. The worker subprocess is handed the same names through the environment.
+CELERY_BROKER_URL = env.str("TEST_CELERY_BROKER_URL", default="redis://127.0.0.1:6379/15")
+CELERY_KEY_PREFIX = env.str("CELERY_KEY_PREFIX", default=f"buyhive-test-{os.getpid()}:")
+CELERY_TASK_DEFAULT_QUEUE = env.str(
+    "CELERY_TASK_DEFAULT_QUEUE", default=f"buyhive-test-{os.getpid()}"
+)
+CELERY_SQS_QUEUE_URL = env.str("CELERY_SQS_QUEUE_URL", default="")
+CELERY_BROKER_TRANSPORT_OPTIONS = celery_transport_options(
+    broker_url=CELERY_BROKER_URL,
+    queue=CELERY_TASK_DEFAULT_QUEUE,
+    key_prefix=CELERY_KEY_PREFIX,
+    sqs_queue_url=CELERY_SQS_QUEUE_URL,
+)
+CELERY_WORKER_ENABLE_REMOTE_CONTROL = not CELERY_BROKER_URL.startswith("sqs://")
 
 LOGGING = logconfig.configure(level="WARNING", json=False)

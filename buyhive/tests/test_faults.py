@@ -40,7 +40,8 @@ from django.db import connections
 from pymongo import MongoClient, monitoring
 from rest_framework.test import APIClient
 
-from buyhive.embedded_db import REPO_ROOT, SERVE_MODULE, server_uri
+from buyhive.devdb.common import REPO_ROOT, SERVE_MODULE, server_uri
+from buyhive.mail.models import OutboundMail
 from conftest import bearer_client_for
 
 pytestmark = [pytest.mark.slow]
@@ -71,7 +72,7 @@ class DurableServer:
     ``--sync-on-commit`` makes an acknowledged commit durable across SIGKILL, as a replica
     set's majority write concern (journaled) is in production; without it SecantusDB keeps
     recent commits in memory for a few seconds. The ``$addFields`` fix is applied by our
-    launcher (``python -m buyhive.embedded_db serve``), and the server exits with us.
+    launcher (``python -m buyhive.devdb serve``), and the server exits with us.
     """
 
     def __init__(self, workdir: Path) -> None:
@@ -269,10 +270,10 @@ def _memberships(server: DurableServer, item_id: Any) -> list[str]:
 @pytest.fixture
 def shopper(on_fault_db: tuple[DurableServer, KillOn]) -> dict[str, Any]:
     """A user with four carts and an item in the first, on the fault server."""
-    from accounts.models import User
+    from accounts.tests.factories import UserFactory
     from carts import services
 
-    user = User.objects.create_user(email="carol@example.com", password="pw-1234567890")
+    user = UserFactory(email="carol@example.com", password="pw-1234567890")
     carts = [services.cart_create(owner=user, name=f"Cart {n}") for n in range(4)]
     item, _ = services.item_upsert(
         owner=user,
@@ -528,7 +529,6 @@ def test_redis_down_reads_writes_refresh_and_checks_fail_open(
 def test_redis_down_sharing_by_email_fails_closed_and_sends_nothing(
     redis_down: str, user: Any, auth_client: APIClient
 ) -> None:
-    from django.core import mail
 
     from carts import services
 
@@ -537,7 +537,7 @@ def test_redis_down_sharing_by_email_fails_closed_and_sends_nothing(
         f"/api/v1/carts/{cart.pk}/share/", {"emails": ["friend@example.com"]}, format="json"
     )
     _assert_unavailable(response)
-    assert mail.outbox == []
+    assert not OutboundMail.objects.exists()
 
 
 # =============================================================================================

@@ -225,6 +225,10 @@ def server_env(port: int) -> dict[str, str]:
         PUBLIC_BASE_URL=f"https://{PUBLIC_HOST}",
         DEFAULT_FROM_EMAIL="BuyHive <no-reply@buyhive.test>",
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+        # The session's own broker keys and queue (Redis), not the production SQS default.
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        CELERY_KEY_PREFIX=settings.CELERY_KEY_PREFIX,
+        CELERY_TASK_DEFAULT_QUEUE=settings.CELERY_TASK_DEFAULT_QUEUE,
         PORT=str(port),
         BIND_HOST="127.0.0.1",
         WEB_CONCURRENCY="2",

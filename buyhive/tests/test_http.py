@@ -648,9 +648,8 @@ def test_errors_are_one_family_outside_the_domain_errors_and_leak_nothing() -> N
     assert error.message == str(error)
 
 
-def test_policy_from_settings_reads_every_setting_with_defaults() -> None:
-    defaults = policy_from_settings(SimpleNamespace())
-    assert defaults == OutboundPolicy()
+def test_policy_from_settings_reads_every_setting() -> None:
+    defaults = OutboundPolicy()  # the client's own defaults, for use without Django
     assert defaults.allowed_schemes == ("http", "https")
     assert defaults.allowed_ports == (80, 443)
     assert defaults.allow_loopback is False
@@ -668,6 +667,7 @@ def test_policy_from_settings_reads_every_setting_with_defaults() -> None:
             OUTBOUND_HTTP_MAX_REDIRECTS=1,
             OUTBOUND_HTTP_MAX_BYTES=1234,
             OUTBOUND_HTTP_USER_AGENT="TestAgent/2",
+            OUTBOUND_HTTP_MAX_CONCURRENT_PER_USER=2,
         )
     )
     assert custom == OutboundPolicy(
@@ -680,6 +680,7 @@ def test_policy_from_settings_reads_every_setting_with_defaults() -> None:
         max_redirects=1,
         max_bytes=1234,
         user_agent="TestAgent/2",
+        max_concurrent_per_owner=2,
     )
 
 

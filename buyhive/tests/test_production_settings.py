@@ -53,6 +53,7 @@ def production_env(**overrides: str | None) -> dict[str, str]:
         ALLOWED_ORIGINS="chrome-extension://abcdefghijklmnopabcdefghijklmnop,https://app.buyhive.test",
         PUBLIC_BASE_URL=f"https://{PUBLIC_HOST}",
         DEFAULT_FROM_EMAIL="BuyHive <no-reply@buyhive.test>",
+        CELERY_SQS_QUEUE_URL="https://sqs.eu-west-1.amazonaws.com/123456789012/buyhive-tasks",
         HF_HUB_OFFLINE="1",
         PYTHONDONTWRITEBYTECODE="1",
     )
@@ -100,6 +101,7 @@ LOAD_SETTINGS = """
         ({"REDIS_URL": ""}, "need these environment variables: REDIS_URL"),
         ({"SECRET_KEY": "too-short-0123456789"}, "SECRET_KEY must be at least 50 characters"),
         ({"ENVIRONMENT": "qa"}, "ENVIRONMENT must be 'production' or 'staging'"),
+        ({"CELERY_SQS_QUEUE_URL": None}, "CELERY_SQS_QUEUE_URL is required with the SQS broker"),
         ({"SENTRY_TRACES_SAMPLE_RATE": "1.5"}, "SENTRY_TRACES_SAMPLE_RATE must be between 0 and 1"),
     ],
 )
@@ -146,6 +148,9 @@ INSPECT = """
         "CACHE_LOCATION": settings.CACHES["default"]["LOCATION"],
         "TRUSTED_PROXY_COUNT": settings.TRUSTED_PROXY_COUNT,
         "SENTRY_RELEASE": settings.SENTRY_RELEASE,
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CELERY_BROKER_TRANSPORT_OPTIONS": settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+        "CELERY_WORKER_ENABLE_REMOTE_CONTROL": settings.CELERY_WORKER_ENABLE_REMOTE_CONTROL,
         "handlers": handlers,
     }))
 """
@@ -159,6 +164,19 @@ def loaded(request: pytest.FixtureRequest) -> dict[str, Any]:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return {"environment": request.param, **json.loads(result.stdout.splitlines()[-1])}
+
+
+def test_the_broker_is_the_stack_s_sqs_queue_by_url(loaded: dict[str, Any]) -> None:
+    """SQS through the task role; the queue named by URL, so the worker never lists or creates
+    queues (least privilege), and no remote control (it needs broadcast queues)."""
+    assert loaded["CELERY_BROKER_URL"] == "sqs://"
+    options = loaded["CELERY_BROKER_TRANSPORT_OPTIONS"]
+    assert options["predefined_queues"] == {
+        "buyhive": {"url": "https://sqs.eu-west-1.amazonaws.com/123456789012/buyhive-tasks"}
+    }
+    assert options["is_secure"] is True
+    assert options["wait_time_seconds"] == 20
+    assert loaded["CELERY_WORKER_ENABLE_REMOTE_CONTROL"] is False
 
 
 def test_check_deploy_has_no_security_warning_and_no_error(loaded: dict[str, Any]) -> None:

@@ -1,4 +1,7 @@
-"""factory_boy factories for carts tests (they write rows directly, bypassing the services)."""
+"""factory_boy factories for carts tests (they write rows directly, bypassing the services).
+
+Users come from ``accounts.tests.factories``.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +10,8 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.tests.factories import UserFactory
 from carts.models import Cart, CartItem, Item
-
-
-class UserFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = User
-        skip_postgeneration_save = True
-
-    email = factory.Sequence(lambda n: f"shopper{n}@example.com")
-    name = factory.Sequence(lambda n: f"Shopper {n}")
-    password = factory.PostGenerationMethodCall("set_unusable_password")
 
 
 class CartFactory(factory.django.DjangoModelFactory):

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from django.db import connections
 from django.db.models.signals import post_save
-from django.test import Client
+from django.test import Client, override_settings
 
-from accounts.models import User
+from accounts.tests.factories import UserFactory
 from carts import services
 from carts.models import Cart, CartItem, Item
-from carts.tests.factories import CartFactory, CartItemFactory, ItemFactory, UserFactory
+from carts.tests.factories import CartFactory, CartItemFactory, ItemFactory
 from carts.tests.mongo_commands import Recorder
 from conftest import otp_admin_client_for
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def staff_client(db: Any) -> Client:
-    admin = User.objects.create_superuser(email="staff@example.com", password="pw-staff-1234")
+    admin = UserFactory(email="staff@example.com", password="pw-staff-1234", staff=True)
     return otp_admin_client_for(admin)
 
 
@@ -186,7 +186,7 @@ def test_inline_refuses_another_users_item(staff_client: Client, user: Any) -> N
         _inline_post(cart, [{"item": str(foreign.pk), "quantity": "1"}], name="Renamed"),
     )
     assert response.status_code == 200
-    assert "It belongs to another user." in response.content.decode()
+    assert "This item and this cart belong to different users." in response.content.decode()
     assert not CartItem.objects.exists()
     assert Cart.objects.get(pk=cart.pk).name == "Gifts"
 
@@ -305,7 +305,7 @@ def test_admin_refuses_duplicate_cart_names_and_item_urls(staff_client: Client, 
         },
     )
     assert response.status_code == 200
-    assert "already has a cart with this name" in response.content.decode()
+    assert "already have a cart with this name" in response.content.decode()
     assert Cart.objects.count() == 1
 
     ItemFactory(owner=user, url="https://shop.example.com/p/1")
@@ -341,3 +341,115 @@ def test_the_owner_cannot_be_changed_once_a_row_exists(
     )
     cart.refresh_from_db()
     assert cart.owner_id == user.pk
+
+
+# --------------------------------------------------------------- the services' rules apply
+
+
+@override_settings(MAX_ITEMS_PER_CART=2)
+def test_admin_cannot_push_a_cart_past_the_item_cap(staff_client: Client, user: Any) -> None:
+    cart = services.cart_create(owner=user, name="Full")
+    for n in range(2):
+        services.item_upsert(
+            owner=user, data={"url": f"https://s.example.com/{n}"}, cart_ids=[cart.pk]
+        )
+    third = ItemFactory(owner=user)
+    response = staff_client.post(
+        f"/admin/carts/cart/{cart.pk}/change/",
+        _inline_post(cart, [{"item": str(third.pk), "quantity": "1"}], name="Renamed"),
+    )
+    assert response.status_code == 200
+    assert "already holds the maximum of 2 items" in response.content.decode()
+    assert CartItem.objects.filter(cart=cart).count() == 2
+    assert Cart.objects.get(pk=cart.pk).name == "Full"  # the whole save was rolled back
+
+    # Nor from the item's side: its carts inline meets the same cap.
+    response = staff_client.post(
+        f"/admin/carts/item/{third.pk}/change/",
+        {
+            "url": third.url,
+            "title": "Renamed item",
+            "variant": "{}",
+            "memberships-TOTAL_FORMS": "1",
+            "memberships-INITIAL_FORMS": "0",
+            "memberships-MIN_NUM_FORMS": "0",
+            "memberships-MAX_NUM_FORMS": "1000",
+            "memberships-0-cart": str(cart.pk),
+            "memberships-0-quantity": "1",
+            "memberships-0-note": "",
+        },
+    )
+    assert response.status_code == 200
+    assert "already holds the maximum of 2 items" in response.content.decode()
+    assert CartItem.objects.filter(cart=cart).count() == 2
+    assert Item.objects.get(pk=third.pk).title == third.title
+
+
+@override_settings(MAX_CARTS_PER_USER=1)
+def test_admin_cannot_push_a_user_past_the_carts_cap(staff_client: Client, user: Any) -> None:
+    services.cart_create(owner=user, name="The only one")
+    response = staff_client.post(
+        "/admin/carts/cart/add/",
+        {
+            "owner": str(user.pk),
+            "name": "One too many",
+            "description": "",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+            "memberships-MIN_NUM_FORMS": "0",
+            "memberships-MAX_NUM_FORMS": "1000",
+        },
+    )
+    assert response.status_code == 200
+    assert "You can have at most 1 carts." in response.content.decode()
+    assert list(Cart.objects.values_list("name", flat=True)) == ["The only one"]
+
+
+def test_admin_item_writes_clean_like_the_api(staff_client: Client, user: Any) -> None:
+    """The service's quantity rule shows on the inline row; the item's fields are cleaned."""
+    cart = services.cart_create(owner=user, name="Gifts")
+    item = ItemFactory(owner=user)
+    response = staff_client.post(
+        f"/admin/carts/cart/{cart.pk}/change/",
+        _inline_post(cart, [{"item": str(item.pk), "quantity": "5000"}]),
+    )
+    assert response.status_code == 200
+    assert "Enter a whole number from 1 to 999." in response.content.decode()
+    assert not CartItem.objects.exists()
+
+    response = staff_client.post(
+        "/admin/carts/item/add/",
+        {
+            "owner": str(user.pk),
+            "url": "https://shop.example.com/p/9?utm_source=x",
+            "title": "  Lamp  ",
+            "price": "12.50",
+            "currency": "eur",
+            "variant": "{}",
+            "memberships-TOTAL_FORMS": "1",
+            "memberships-INITIAL_FORMS": "0",
+            "memberships-MIN_NUM_FORMS": "0",
+            "memberships-MAX_NUM_FORMS": "1000",
+            "memberships-0-cart": str(cart.pk),
+            "memberships-0-quantity": "2",
+            "memberships-0-note": "",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    saved = Item.objects.get(canonical_url="https://shop.example.com/p/9")
+    assert (saved.title, saved.currency, saved.orphaned_at) == ("Lamp", "EUR", None)
+    membership = CartItem.objects.get(item=saved)
+    assert (membership.cart_id, membership.quantity) == (cart.pk, 2)
+    assert (membership.price_at_add, membership.currency_at_add) == (Decimal("12.50"), "EUR")
+
+
+def test_the_user_admin_shows_each_users_number_of_carts(
+    staff_client: Client, user: Any, other_user: Any
+) -> None:
+    """The column carts registers in buyhive.registries (accounts does not import carts)."""
+    for name in ("One", "Two", "Three"):
+        services.cart_create(owner=user, name=name)
+    services.cart_create(owner=other_user, name="Only")
+    page = staff_client.get("/admin/accounts/user/").content.decode()
+    assert f'?owner={user.pk}">3</a>' in page
+    assert f'?owner={other_user.pk}">1</a>' in page

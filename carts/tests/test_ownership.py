@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.core import mail
 
+from buyhive.mail.models import OutboundMail
 from carts import services
 from carts.models import Cart, CartItem, Item
 
@@ -92,7 +92,7 @@ def test_user_b_cannot_touch_any_of_user_a_objects(
     after = _snapshot()
     # B's own rows may not change either (the refused writes wrote nothing).
     assert after == before
-    assert mail.outbox == []
+    assert not OutboundMail.objects.exists()
 
 
 def test_user_b_lists_see_nothing_of_user_a(

@@ -53,3 +53,18 @@ def test_an_item_removed_from_its_last_cart_is_purged_later(user: Any) -> None:
 def test_purge_refuses_a_negative_age() -> None:
     with pytest.raises(CommandError):
         _run("--older-than", "-1")
+
+
+def test_the_scheduled_purge_runs_on_the_worker_by_name(user: Any, worker: Any) -> None:
+    """The beat entry ``carts.purge_orphan_items`` (ORPHAN_ITEMS_MAX_AGE_DAYS, 30)."""
+    from buyhive.celery import app
+    from buyhive.tests.task_worker import wait_for
+
+    now = timezone.now()
+    old = ItemFactory(owner=user, orphaned_at=now - timedelta(days=31))
+    young = ItemFactory(owner=user, orphaned_at=now - timedelta(days=29))
+
+    app.send_task("carts.purge_orphan_items")
+
+    wait_for(lambda: not Item.objects.filter(pk=old.pk).exists(), what="the old orphan purged")
+    assert Item.objects.filter(pk=young.pk).exists()

@@ -12,10 +12,11 @@ from django.db import DatabaseError, connection, connections
 from django.test import override_settings
 from django.utils import timezone
 
+from accounts.tests.factories import UserFactory
 from buyhive.exceptions import LimitExceeded, NotFound, ValidationFailed
 from carts import services
 from carts.models import Cart, CartItem, CartOwner, Item
-from carts.tests.factories import CartFactory, CartItemFactory, ItemFactory, UserFactory
+from carts.tests.factories import CartFactory, CartItemFactory, ItemFactory
 from carts.transactions import is_transient_transaction_error, run_in_transaction
 
 pytestmark = pytest.mark.django_db
@@ -453,17 +454,6 @@ def test_items_delete_orphans_by_age(user: Any) -> None:
     assert (deleted, kept) == (1, 1)
     assert set(Item.objects.values_list("pk", flat=True)) == {recent.pk, back.pk}
     assert not Item.objects.filter(pk=old.pk).exists()
-
-
-def test_memberships_changed_recomputes_orphan_marks(user: Any) -> None:
-    cart = CartFactory(owner=user)
-    joined = ItemFactory(owner=user)  # orphaned_at set by the factory
-    CartItem.objects.create(cart=cart, item=joined, owner=user)
-    left = CartItemFactory(cart=cart).item
-    CartItem.objects.filter(item=left).delete()
-    services.memberships_changed(item_ids=[joined.pk, left.pk], cart_ids=[cart.pk])
-    assert Item.objects.get(pk=joined.pk).orphaned_at is None
-    assert Item.objects.get(pk=left.pk).orphaned_at is not None
 
 
 def test_services_accept_an_owner_pk(user: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import time
 from collections.abc import Iterator
 from email import policy
 from typing import Any
@@ -11,8 +12,12 @@ import boto3
 import pytest
 from django.core import mail
 from django.test import override_settings
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from buyhive.mail.models import OutboundMail
+from buyhive.mail.services import deliver, flush_outbox
+from buyhive.tests.task_worker import broker_unreachable
 from carts import services
 from carts.models import Cart, Item
 
@@ -52,7 +57,15 @@ def _share(client: APIClient, cart: Cart, **payload: Any) -> Any:
 # ----------------------------------------------------------------------------------- email
 
 
-def test_share_mails_each_recipient_text_and_html(auth_client: APIClient, full_cart: Cart) -> None:
+def _text_and_html(message: Any) -> tuple[str, str]:
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    return text, html
+
+
+def test_share_mails_each_recipient_text_and_html(
+    auth_client: APIClient, full_cart: Cart, worker: Any
+) -> None:
     response = _share(
         auth_client,
         full_cart,
@@ -61,15 +74,16 @@ def test_share_mails_each_recipient_text_and_html(auth_client: APIClient, full_c
     )
     assert response.status_code == 202, response.content
     full_cart.refresh_from_db()
-    assert full_cart.share_token
     link = f"http://testserver/api/v1/shared/{full_cart.share_token}/"
     assert response.json() == {"recipients": 2, "share_url": link}
 
-    assert [message.to for message in mail.outbox] == [["friend@example.com"], ["mum@example.com"]]
-    message = mail.outbox[0]
-    assert message.subject == "Alice shared the cart “Gifts” with you"
-    assert message.reply_to == ["alice@example.com"]
-    text = message.body
+    [message] = worker.wait_for_messages(to="friend@example.com")
+    [to_mum] = worker.wait_for_messages(to="mum@example.com")
+    assert str(to_mum["To"]) == "mum@example.com"  # one recipient per message
+    assert str(message["To"]) == "friend@example.com"
+    assert message["Subject"] == "Alice shared the cart “Gifts” with you"
+    assert str(message["Reply-To"]) == "alice@example.com"
+    text, html = _text_and_html(message)
     assert f"Kettle <deluxe> (Boil Co): 19.99{NBSP}EUR" in text
     assert "https://shop.example.com/kettle" in text
     assert "Mug x2" in text
@@ -78,8 +92,6 @@ def test_share_mails_each_recipient_text_and_html(auth_client: APIClient, full_c
     assert EVIL in text  # plain text: shown as typed
     assert "the blue one" not in text  # notes stay private
 
-    html, mimetype = message.alternatives[0]
-    assert mimetype == "text/html"
     assert "<script>" not in html
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in html
     assert "Kettle &lt;deluxe&gt;" in html
@@ -87,6 +99,49 @@ def test_share_mails_each_recipient_text_and_html(auth_client: APIClient, full_c
     assert 'href="https://shop.example.com/kettle"' in html
     assert f'href="{link}"' in html
     assert f"19.99{NBSP}EUR" in html
+
+
+def test_share_mail_carries_a_one_click_unsubscribe_that_works_without_an_account(
+    auth_client: APIClient, api_client: APIClient, full_cart: Cart, worker: Any
+) -> None:
+    assert _share(auth_client, full_cart).status_code == 202
+    [message] = worker.wait_for_messages(to="friend@example.com")
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    header_url = str(message["List-Unsubscribe"]).strip().strip("<>")
+    text, html = _text_and_html(message)
+    assert header_url in text
+    assert f'href="{header_url}"' in html
+    path = header_url.replace("http://testserver", "")
+
+    # What a mail provider does on one click (RFC 8058): a POST with no cookie, no CSRF.
+    response = api_client.post(
+        path, "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 200
+    assert b"You are unsubscribed" in response.content
+    assert b"friend@example.com" not in response.content
+
+    # The next share to that address queues nothing for it; the sender is not told.
+    worker.clear_outbox()
+    response = _share(auth_client, full_cart, emails=["friend@example.com", "aunt@example.org"])
+    assert response.json()["recipients"] == 2
+    worker.wait_for_messages(to="aunt@example.org")
+    assert worker.messages_to("friend@example.com") == []
+    assert not OutboundMail.objects.filter(to="friend@example.com", status="pending").exists()
+
+
+def test_share_answers_at_once_and_queues_the_mail_for_the_worker(
+    auth_client: APIClient, full_cart: Cart
+) -> None:
+    """The request writes one outbox row per recipient; the sending is the worker's."""
+    response = _share(auth_client, full_cart, emails=["friend@example.com", "aunt@example.org"])
+    assert response.status_code == 202
+    rows = OutboundMail.objects.order_by("to")
+    assert [(row.to, row.kind, row.unsubscribe) for row in rows] == [
+        ("aunt@example.org", "cart_share", True),
+        ("friend@example.com", "cart_share", True),
+    ]
+    assert mail.outbox == []  # nothing was sent by the request's own process
 
 
 def test_the_emailed_link_opens_the_cart(
@@ -114,7 +169,7 @@ def test_share_bad_input_is_400_and_sends_nothing(
     response = _share(auth_client, full_cart, **payload)
     assert response.status_code == 400
     assert field in response.json()["error"]["fields"]
-    assert mail.outbox == []
+    assert not OutboundMail.objects.exists()
 
 
 def test_share_is_rate_limited_per_user(auth_client: APIClient, full_cart: Cart) -> None:
@@ -125,7 +180,7 @@ def test_share_is_rate_limited_per_user(auth_client: APIClient, full_cart: Cart)
     assert response.status_code == 429
     assert response.json()["error"]["code"] == "rate_limited"
     assert response["Retry-After"]
-    assert len(mail.outbox) == 2
+    assert OutboundMail.objects.count() == 2
 
 
 def test_share_fails_closed_when_the_rate_limit_store_is_down(
@@ -142,7 +197,7 @@ def test_share_fails_closed_when_the_rate_limit_store_is_down(
         response = _share(auth_client, full_cart)
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "service_unavailable"
-    assert mail.outbox == []
+    assert not OutboundMail.objects.exists()
 
 
 @pytest.fixture
@@ -156,6 +211,24 @@ def moto_ses() -> Iterator[str]:
         yield f"http://{host}:{port}"
     finally:
         server.stop()
+
+
+def test_share_with_the_broker_down_answers_at_once_and_the_scheduler_sends_it_later(
+    auth_client: APIClient, full_cart: Cart, worker: Any
+) -> None:
+    auth_client.get(f"{API}/carts/")  # the first request of a process imports the URLconf
+    started = time.perf_counter()
+    with broker_unreachable():
+        response = _share(auth_client, full_cart)
+    assert response.status_code == 202
+    assert time.perf_counter() - started < 3
+    [row] = OutboundMail.objects.all()
+    assert row.status == "pending"
+    assert row.reenqueue_at <= timezone.now()  # due for the next flush
+
+    assert flush_outbox() == 1  # the scheduler's job, once the broker is back
+    [message] = worker.wait_for_messages(to="friend@example.com")
+    assert message["Subject"] == "Alice shared the cart “Gifts” with you"
 
 
 def test_share_goes_through_django_ses_to_an_ses_server(
@@ -178,6 +251,12 @@ def test_share_goes_through_django_ses_to_an_ses_server(
     backend = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
     before = len(backend.sent_messages)
 
+    # Published to no worker (the broker is down), so this process delivers the rows itself.
+    with broker_unreachable():
+        response = _share(
+            auth_client, full_cart, emails=["friend@example.com", "aunt@example.org"], message=EVIL
+        )
+    rows = list(OutboundMail.objects.order_by("-to"))
     with override_settings(
         EMAIL_BACKEND="django_ses.SESBackend",
         AWS_SES_REGION_NAME="us-east-1",
@@ -185,9 +264,7 @@ def test_share_goes_through_django_ses_to_an_ses_server(
         AWS_SES_ACCESS_KEY_ID="testing",
         AWS_SES_SECRET_ACCESS_KEY="testing",
     ):
-        response = _share(
-            auth_client, full_cart, emails=["friend@example.com", "aunt@example.org"], message=EVIL
-        )
+        assert [deliver(mail_id=str(row.pk)) for row in rows] == ["sent", "sent"]
 
     assert response.status_code == 202, response.content
     assert response.json()["recipients"] == 2

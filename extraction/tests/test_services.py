@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from buyhive.exceptions import ValidationFailed
 from extraction import services
 
 PAGE = """<!doctype html><html lang="en"><head><title>Walnut Desk Lamp</title>
@@ -98,6 +99,38 @@ def test_item_data_maps_and_bounds_the_product() -> None:
     assert data["image_url"] == "https://cdn.example/a.jpg"
     assert data["url"] == "https://shop.example/p?utm_source=x"
     assert "brand" not in data and "images" not in data
+
+
+@pytest.mark.django_db
+def test_extract_and_save_answers_the_item_only_when_carts_are_given(user: Any) -> None:
+    from carts.services import cart_create
+
+    cart = cart_create(owner=user, name="Desk")
+    url = "https://shop.example/lamp?utm_campaign=spring"
+    page = PAGE % "49.90"
+    alone = services.product_extract_and_save(user=user, url=url, html=page, text=None)
+    assert alone.item is None
+    assert alone.body["product"]["canonical_url"] == "https://shop.example/lamp"
+    saved = services.product_extract_and_save(
+        user=user, url=url, html=page, text=None, cart_ids=[str(cart.pk)]
+    )
+    assert saved.cached is True  # same page, same address: the first answer was cached
+    assert saved.item is not None
+    assert saved.item.title == "Walnut Desk Lamp"
+    assert saved.item.url == url
+    assert saved.item.canonical_url == "https://shop.example/lamp"
+
+
+@pytest.mark.django_db
+def test_extract_and_save_refuses_unknown_carts_before_extracting(user: Any) -> None:
+    url = "https://shop.example/lamp-never-extracted"
+    with pytest.raises(ValidationFailed) as refused:
+        services.product_extract_and_save(
+            user=user, url=url, html=PAGE % "49.90", text=None, cart_ids=["0" * 24]
+        )
+    assert "cart_ids" in (refused.value.fields or {})
+    # Nothing was extracted, so nothing was cached: the next extraction of the page is fresh.
+    assert services.extract(url=url, html=PAGE % "49.90").cached is False
 
 
 CURRENCY_PAGE = """<!doctype html><html lang="en"><head><title>Tea set</title>

@@ -1,7 +1,8 @@
 """``python manage.py embedded_db start|stop|status|uri``: the embedded development database.
 
-A thin front end of :mod:`buyhive.embedded_db`. It needs no database connection (the
-database may well be what is being started), so it skips system checks.
+A thin front end of :mod:`buyhive.devdb` (development-only tooling, left out of the
+production image). It needs no database connection (the database may well be what is being
+started), so it skips system checks.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ import os
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-
-from buyhive.embedded_db import EmbeddedDBConfig, EmbeddedDBError, run_action
 
 
 class Command(BaseCommand):
@@ -31,6 +30,13 @@ class Command(BaseCommand):
             self.stderr.write(
                 "MONGODB_URI is set: Django connects to that server, not to this one."
             )
+        try:
+            # Imported here: buyhive.devdb is absent from the production image, where this
+            # command then says so instead of breaking `manage.py help`.
+            from buyhive.devdb.cli import run_action
+            from buyhive.devdb.common import EmbeddedDBConfig, EmbeddedDBError
+        except ImportError as exc:
+            raise CommandError(f"The development database tooling is not installed: {exc}") from exc
         try:
             line = run_action(action, EmbeddedDBConfig.from_settings())
         except EmbeddedDBError as exc:

@@ -20,15 +20,10 @@ import pytest
 from pymongo import MongoClient
 from pymongo.collection import Collection
 
-from buyhive import embedded_db
-from buyhive.embedded_db import (
-    EmbeddedDBError,
-    EphemeralServer,
-    ensure_running,
-    start_ephemeral,
-    status,
-    stop,
-)
+from buyhive.devdb import addfields
+from buyhive.devdb.common import REPO_ROOT, EmbeddedDBError
+from buyhive.devdb.supervisor import ensure_running, status, stop
+from buyhive.devdb.testserver import EphemeralServer, start_ephemeral
 
 Doc = dict[str, Any]
 CollectionFactory = Callable[[str], Collection[Doc]]
@@ -46,7 +41,7 @@ def _pid_in(pid_file: Path) -> int:
 
 @pytest.fixture(scope="module")
 def patched_server() -> Iterator[EphemeralServer]:
-    """The server as the project runs it: ``python -m buyhive.embedded_db serve``."""
+    """The server as the project runs it: ``python -m buyhive.devdb serve``."""
     with start_ephemeral() as server:
         yield server
 
@@ -213,9 +208,9 @@ def test_stock_secantus_replaces_the_embedded_document_which_is_why_we_patch(
 def test_apply_addfields_patch_is_idempotent() -> None:
     from secantus import aggregate
 
-    assert embedded_db.apply_addfields_patch() is True
+    assert addfields.apply_addfields_patch() is True
     patched_function = aggregate._add_fields_one
-    assert embedded_db.apply_addfields_patch() is True
+    assert addfields.apply_addfields_patch() is True
     assert aggregate._add_fields_one is patched_function
     assert patched_function({"sub": {"a": 1}}, {"sub": {"b": 2}}, {}) == {"sub": {"a": 1, "b": 2}}
 
@@ -226,12 +221,12 @@ def test_apply_addfields_patch_skips_another_secantus_version_without_crashing(
     import secantus
     from secantus import aggregate
 
-    embedded_db.apply_addfields_patch()
+    addfields.apply_addfields_patch()
     stock_function = aggregate._add_fields_one.__wrapped__
     monkeypatch.setattr(aggregate, "_add_fields_one", stock_function)
     monkeypatch.setattr(secantus, "__version__", "0.8.0")
 
-    assert embedded_db.apply_addfields_patch() is False
+    assert addfields.apply_addfields_patch() is False
     assert aggregate._add_fields_one is stock_function
 
 
@@ -409,6 +404,7 @@ def test_management_command_starts_reports_and_stops_the_server(tmp_path: Path) 
         settings.configure(
             INSTALLED_APPS=["buyhive.apps.BuyHiveConfig"],
             EMBEDDED_DB_DIR={str(data_dir)!r},
+            EMBEDDED_DB_HOST="127.0.0.1",
             EMBEDDED_DB_PORT={_free_port()},
         )
         django.setup()
@@ -424,7 +420,7 @@ def test_management_command_starts_reports_and_stops_the_server(tmp_path: Path) 
     env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
     result = subprocess.run(
         [sys.executable, "-c", script],
-        cwd=embedded_db.REPO_ROOT,
+        cwd=REPO_ROOT,
         env=env,
         capture_output=True,
         text=True,

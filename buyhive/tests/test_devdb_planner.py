@@ -8,8 +8,8 @@ import pytest
 from bson import ObjectId
 from pymongo import MongoClient
 
-from buyhive.embedded_db import start_ephemeral
-from buyhive.secantus_planner import flatten_and
+from buyhive.devdb.planner import flatten_and
+from buyhive.devdb.testserver import start_ephemeral
 
 
 @pytest.mark.parametrize(
@@ -66,7 +66,7 @@ def test_and_and_flat_filters_give_the_same_documents(collection: object) -> Non
 def test_the_patch_hands_the_flattened_filter_to_every_planner_entry_point() -> None:
     from secantus.storage import Storage
 
-    from buyhive.secantus_planner import PLANNED_METHODS, _wrap, apply_flatten_and_patch
+    from buyhive.devdb.planner import PLANNED_METHODS, _wrap, apply_flatten_and_patch
 
     assert apply_flatten_and_patch() is True
     assert apply_flatten_and_patch() is True  # idempotent: not wrapped twice
