@@ -37,7 +37,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "buyhive.settings.test")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 RSS_SCRIPT = """
-import resource, sys, time, django
+import sys, time, django
+def peak_rss_mb():
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork + exec, so a child started by
+    # a big parent would report the parent's peak.
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
 django.setup()
 from mlverify.page_check.classifier import load_page_classifier
 from mlverify.page_check.config import ClassifierConfig
@@ -48,7 +54,7 @@ model = load_page_classifier(config)
 load = time.perf_counter() - started
 model.score([PageInput.from_url("https://shop.example.com/p/oak-table-123", "Oak table")])
 print(json.dumps({"version": model.version, "load_s": round(load, 3),
-    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    "peak_rss_mb": peak_rss_mb(),
     "torch_imported": "torch" in sys.modules}))
 """
 
