@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -166,9 +167,14 @@ def on_inference_thread() -> bool:
 def _in_worker(fn: Callable[[], T], threads: int | None) -> T:
     # torch's intra-op thread count is per OS thread (a value set on the request thread does
     # not reach this one), so the inference thread sets its own before running models.
-    if threads is not None and getattr(_worker_state, "threads", None) != threads:
-        import torch  # torch is heavy; only imported once a model actually runs
-
+    # Only when torch is already loaded: the ONNX Runtime path never imports it (its sessions
+    # carry their own thread count), and a torch loader sets the count itself when it loads.
+    torch = sys.modules.get("torch")
+    if (
+        torch is not None
+        and threads is not None
+        and getattr(_worker_state, "threads", None) != threads
+    ):
         torch.set_num_threads(max(1, threads))
         _worker_state.threads = threads
     return fn()

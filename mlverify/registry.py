@@ -24,7 +24,7 @@ from mlverify.clip.score_cache import local_scores
 from mlverify.inference import LazyModel
 from mlverify.page_check.classifier import PageClassifier, load_page_classifier
 from mlverify.page_check.config import ENCODER_PACKAGE, ClassifierConfig, encoder_package_version
-from mlverify.page_check.encoder import TextEncoder, load_text_encoder
+from mlverify.page_check.encoder import AnyTextEncoder, load_serving_encoder
 
 
 def _load_clip_from_settings() -> ClipBundle:
@@ -39,7 +39,7 @@ class _PageModels:
     """The page classifier's holders and the configuration they were built from."""
 
     config: ClassifierConfig
-    encoder: LazyModel[TextEncoder]
+    encoder: LazyModel[AnyTextEncoder]
     classifier: LazyModel[PageClassifier]
 
 
@@ -49,10 +49,14 @@ _page_models: _PageModels | None = None
 
 def _build_page_models(config: ClassifierConfig) -> _PageModels:
     package = f"{ENCODER_PACKAGE}=={encoder_package_version() or 'missing'}"
-    encoder: LazyModel[TextEncoder] = LazyModel(
+    encoder: LazyModel[AnyTextEncoder] = LazyModel(
         "page_encoder",
-        lambda: load_text_encoder(
-            config.encoder_dir, num_threads=config.num_threads, max_length=config.max_length
+        lambda: load_serving_encoder(
+            config.encoder_dir,
+            runtime=config.runtime,
+            model_dir=config.model_dir,
+            num_threads=config.num_threads,
+            max_length=config.max_length,
         ),
         version=package,
     )
@@ -87,7 +91,7 @@ def get_clip_model() -> LazyModel[ClipBundle]:
     return _clip_model
 
 
-def get_text_encoder() -> LazyModel[TextEncoder]:
+def get_text_encoder() -> LazyModel[AnyTextEncoder]:
     """The MiniLM sentence encoder alone (CLIP's text fallback uses it without the head)."""
     return _page().encoder
 

@@ -448,6 +448,10 @@ CLIP_IMAGE_STEP_TIMEOUT = env.float("CLIP_IMAGE_STEP_TIMEOUT", default=5.0)
 CLIP_FETCH_WORKERS = env.int("CLIP_FETCH_WORKERS", default=4)
 CLIP_TEXT_FALLBACK_THRESHOLD = env.float("CLIP_TEXT_FALLBACK_THRESHOLD", default=0.5)
 ML_NUM_THREADS = env.int("ML_NUM_THREADS", default=1)
+# Which runtime serves the models: "onnx" (ONNX Runtime, the export in BUYHIVE_MODEL_DIR/onnx
+# from `manage.py export_onnx`; no torch in the process), "torch", or "auto" (ONNX when an
+# export made from the configured weights is present). See mlverify/onnx_runtime.py.
+MODEL_RUNTIME = env.str("MODEL_RUNTIME", default="auto")
 ML_INFERENCE_TIMEOUT = env.float("ML_INFERENCE_TIMEOUT", default=10.0)
 ML_CACHE_TIMEOUT = env.int("ML_CACHE_TIMEOUT", default=7 * 24 * 3600)
 

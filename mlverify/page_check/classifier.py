@@ -4,36 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import numpy as np
 
 from mlverify.inference import ModelUnavailable
 from mlverify.page_check.config import ClassifierConfig
-from mlverify.page_check.encoder import TextEncoder, embed_pages, load_text_encoder
+from mlverify.page_check.encoder import AnyTextEncoder, embed_pages, load_serving_encoder
 from mlverify.page_check.head import LinearHead, find_head_file, load_head
 from mlverify.page_check.url_text import PageInput
-
-if TYPE_CHECKING:
-    import torch
 
 
 class PageClassifier:
     """Encoder + head; :meth:`score` gives ``P(product page)`` for each page input."""
 
-    def __init__(self, *, encoder: TextEncoder, head: LinearHead, threshold: float) -> None:
-        import torch  # torch is heavy (seconds, hundreds of MB): imported when a model runs
-
+    def __init__(self, *, encoder: AnyTextEncoder, head: LinearHead, threshold: float) -> None:
         self.encoder = encoder
         self.head = head
         self.threshold = threshold
-        self._w = torch.tensor(head.weights, dtype=torch.float32)
+        self._w = np.asarray(head.weights, dtype=np.float32)
         self._b = float(head.bias)
         self.version = f"{encoder.name}@{encoder.version}+head.{head.digest}"
 
-    def score_embeddings(self, embeddings: torch.Tensor) -> list[float]:
-        import torch  # torch is heavy (seconds, hundreds of MB): imported when a model runs
-
-        logits = embeddings @ self._w + self._b
-        return [float(x) for x in torch.sigmoid(logits)]
+    def score_embeddings(self, embeddings: np.ndarray) -> list[float]:
+        """Sigmoid of the head's logit, in numpy (no torch on the ONNX path)."""
+        logits = np.asarray(embeddings, dtype=np.float64) @ self._w.astype(np.float64) + self._b
+        return [float(x) for x in 1.0 / (1.0 + np.exp(-logits))]
 
     def score(self, inputs: Sequence[PageInput]) -> list[float]:
         if not inputs:
@@ -46,7 +41,7 @@ class PageClassifier:
 
 
 def load_page_classifier(
-    config: ClassifierConfig, *, encoder: TextEncoder | None = None
+    config: ClassifierConfig, *, encoder: AnyTextEncoder | None = None
 ) -> PageClassifier:
     """Load the head from ``config.classifier_dir`` and pair it with ``encoder`` (loaded from
     ``config.encoder_dir`` when not given). The head's width must match the encoder's."""
@@ -58,8 +53,12 @@ def load_page_classifier(
         raise ModelUnavailable(f"page classifier head missing: no head.json in {classifier_dir}")
     head = load_head(head_path)  # validate the small file before loading the big one
     if encoder is None:
-        encoder = load_text_encoder(
-            config.encoder_dir, num_threads=config.num_threads, max_length=config.max_length
+        encoder = load_serving_encoder(
+            config.encoder_dir,
+            runtime=config.runtime,
+            model_dir=config.model_dir,
+            num_threads=config.num_threads,
+            max_length=config.max_length,
         )
     if head.dim != encoder.dim:
         raise ModelUnavailable(

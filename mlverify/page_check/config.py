@@ -52,6 +52,10 @@ class ClassifierConfig:
     max_length: int = DEFAULT_MAX_LENGTH
     cache_timeout: int = DEFAULT_CACHE_TIMEOUT
     inference_timeout: float = DEFAULT_INFERENCE_TIMEOUT
+    # MODEL_RUNTIME (auto/onnx/torch) and BUYHIVE_MODEL_DIR, whose onnx/ holds the export
+    # (see mlverify.onnx_runtime). model_dir None: no export is looked for (torch).
+    runtime: str = "auto"
+    model_dir: Path | None = None
 
     @classmethod
     def from_settings(cls) -> ClassifierConfig:
@@ -67,4 +71,8 @@ class ClassifierConfig:
             inference_timeout=float(
                 getattr(settings, "ML_INFERENCE_TIMEOUT", DEFAULT_INFERENCE_TIMEOUT)
             ),
+            runtime=str(getattr(settings, "MODEL_RUNTIME", "auto") or "auto").strip().lower(),
+            model_dir=Path(model_dir)
+            if (model_dir := getattr(settings, "BUYHIVE_MODEL_DIR", None))
+            else None,
         )

@@ -8,7 +8,9 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import numpy as np
 
 from mlverify.inference import ModelUnavailable
 from mlverify.page_check.config import (
@@ -23,6 +25,7 @@ if TYPE_CHECKING:  # heavy imports stay lazy: importing this module must not imp
     import torch
     from tokenizers import Tokenizer
 
+    from mlverify.onnx_runtime import OnnxTextEncoder
     from mlverify.page_check.url_text import PageInput
 
 
@@ -81,29 +84,33 @@ class TextEncoder:
         return out
 
 
-def embed_pages(encoder: TextEncoder, inputs: Sequence[PageInput]) -> torch.Tensor:
+# Either runtime's encoder: both embed to unit vectors of the same width.
+AnyTextEncoder: TypeAlias = "TextEncoder | OnnxTextEncoder"
+
+
+def embed_pages(encoder: AnyTextEncoder, inputs: Sequence[PageInput]) -> np.ndarray:
     """One unit vector per page: the URL's embedding, or, with a title, the normalised sum of
     the URL's and the title's embeddings (both texts go through the encoder in one batch).
 
     Embedding URL and title apart keeps a long title from drowning the URL's shape, and a page
     without a title lands in the same space as one with it (chosen over one joint text and
-    over concatenation by the held-out evaluation, see MODEL_CARD.md).
+    over concatenation by the held-out evaluation, see MODEL_CARD.md). numpy, not torch: the
+    ONNX Runtime encoder serves without torch (:mod:`mlverify.onnx_runtime`).
     """
-    import torch  # torch is heavy (seconds, hundreds of MB): imported when a model runs
-
     texts: list[str] = []
     for item in inputs:
         texts.append(item.url_text)
         if item.title:
             texts.append(item.title)
-    vectors = encoder.embed(texts)
-    out = torch.empty((len(inputs), encoder.dim), dtype=torch.float32)
+    vectors = np.asarray(encoder.embed(texts), dtype=np.float32)
+    out = np.empty((len(inputs), encoder.dim), dtype=np.float32)
     row = 0
     for i, item in enumerate(inputs):
         vec = vectors[row]
         row += 1
         if item.title:
-            vec = torch.nn.functional.normalize(vec + vectors[row], p=2, dim=0)
+            vec = vec + vectors[row]
+            vec = vec / max(float(np.linalg.norm(vec)), 1e-12)
             row += 1
         out[i] = vec
     return out
@@ -136,7 +143,7 @@ def _canonical_json_bytes(path: Path) -> bytes:
     return json.dumps(data, sort_keys=True).encode()
 
 
-def _load_tokenizer(encoder_dir: Path, max_length: int) -> Tokenizer:
+def load_tokenizer(encoder_dir: Path, max_length: int) -> Tokenizer:
     from tokenizers import Tokenizer  # part of the ML stack: imported on first load, like torch
 
     tokenizer_json = encoder_dir / "tokenizer.json"
@@ -192,7 +199,7 @@ def load_text_encoder(
     hf_logging.set_verbosity_error()  # no load report / progress bars on stdout
     hf_logging.disable_progress_bar()
     torch.set_num_threads(max(1, int(num_threads)))
-    tokenizer = _load_tokenizer(encoder_dir, max_length)
+    tokenizer = load_tokenizer(encoder_dir, max_length)
     try:
         config = AutoConfig.from_pretrained(str(encoder_dir), local_files_only=True)
     except Exception as exc:
@@ -219,9 +226,7 @@ def load_text_encoder(
             f"the model {config.vocab_size}"
         )
     model.eval()
-    shipped = encoder_dir.resolve() == (default_encoder_dir() or Path("/nonexistent")).resolve()
-    name = ENCODER_NAME if shipped else encoder_dir.name
-    version = (encoder_package_version() or "unknown") if shipped else "local"
+    name, version = _encoder_identity(encoder_dir)
     return TextEncoder(
         tokenizer=tokenizer,
         model=model,
@@ -232,10 +237,74 @@ def load_text_encoder(
     )
 
 
-def text_similarity(encoder: TextEncoder, query: str, candidates: Sequence[str]) -> list[float]:
+def text_similarity(encoder: AnyTextEncoder, query: str, candidates: Sequence[str]) -> list[float]:
     """Cosine similarity of ``query`` to each candidate, in [-1, 1] (empty for no candidates)."""
     if not candidates:
         return []
-    vectors = encoder.embed([query, *candidates])
+    vectors = np.asarray(encoder.embed([query, *candidates]), dtype=np.float32)
     sims = vectors[1:] @ vectors[0]
     return [round(float(s), 6) for s in sims]
+
+
+def _encoder_identity(encoder_dir: Path) -> tuple[str, str]:
+    """(name, version) as reports and cache keys show them."""
+    shipped = encoder_dir.resolve() == (default_encoder_dir() or Path("/nonexistent")).resolve()
+    name = ENCODER_NAME if shipped else encoder_dir.name
+    version = (encoder_package_version() or "unknown") if shipped else "local"
+    return name, version
+
+
+def load_serving_encoder(
+    encoder_dir: Path | None,
+    *,
+    runtime: str,
+    model_dir: Path | None,
+    num_threads: int = 1,
+    max_length: int = DEFAULT_MAX_LENGTH,
+) -> AnyTextEncoder:
+    """The encoder the web process serves with: ONNX Runtime or torch, per ``runtime``.
+
+    ``auto`` takes the ONNX export in ``model_dir/onnx`` when it was made from this very
+    encoder (same fingerprint), torch otherwise; ``onnx`` requires that export (unavailable
+    with the reason when it is missing or stale); ``torch`` ignores it. The ONNX path never
+    imports torch or transformers: that is the point of it (a worker's memory and start time).
+    """
+    from mlverify import onnx_runtime
+
+    if runtime not in onnx_runtime.RUNTIMES:
+        raise ModelUnavailable(
+            f"MODEL_RUNTIME must be one of {', '.join(onnx_runtime.RUNTIMES)}, not {runtime!r}"
+        )
+    if runtime == "torch" or (runtime == "auto" and model_dir is None):
+        return load_text_encoder(encoder_dir, num_threads=num_threads, max_length=max_length)
+    if encoder_dir is None:
+        raise ModelUnavailable(
+            f"page encoder missing: the {ENCODER_PACKAGE} package is not installed"
+        )
+    encoder_dir = Path(encoder_dir)
+    if not (encoder_dir / "config.json").is_file():
+        raise ModelUnavailable(f"page encoder missing: no config.json in {encoder_dir}")
+    fingerprint = fingerprint_encoder(encoder_dir)
+    where = onnx_runtime.onnx_dir(model_dir) if model_dir is not None else None
+    exported = (
+        onnx_runtime.find_export(where, onnx_runtime.MINILM_KEY, source_fingerprint=fingerprint)
+        if where is not None
+        else None
+    )
+    if exported is None:
+        if runtime == "onnx":
+            raise ModelUnavailable(
+                f"page encoder ONNX export missing or stale in {where} "
+                "(MODEL_RUNTIME=onnx); run manage.py export_onnx"
+            )
+        return load_text_encoder(encoder_dir, num_threads=num_threads, max_length=max_length)
+    name, version = _encoder_identity(encoder_dir)
+    return onnx_runtime.load_onnx_text_encoder(
+        exported,
+        tokenizer=load_tokenizer(encoder_dir, max_length),
+        name=name,
+        version=version,
+        fingerprint=fingerprint,
+        num_threads=num_threads,
+        max_length=max_length,
+    )

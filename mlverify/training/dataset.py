@@ -143,4 +143,4 @@ def build_examples(dataset: Dataset) -> list[Example]:
 
 
 def embed_examples(encoder: TextEncoder, examples: Sequence[Example]) -> np.ndarray:
-    return embed_pages(encoder, [e.input for e in examples]).numpy().astype(np.float64)
+    return np.asarray(embed_pages(encoder, [e.input for e in examples]), dtype=np.float64)

@@ -1,0 +1,343 @@
+"""Export the served models to ONNX (``manage.py export_onnx``); torch is needed here only.
+
+What is written to ``BUYHIVE_MODEL_DIR/onnx/`` (read by :mod:`mlverify.onnx_runtime`):
+
+* ``minilm/encoder.onnx`` and ``minilm/encoder.int8.onnx``: the page encoder's BERT, inputs
+  ``input_ids``/``attention_mask``/``token_type_ids`` [batch, tokens], output the last hidden
+  state (pooling stays in Python, identical for both runtimes);
+* ``clip/image.onnx`` (+ ``.int8``): pixels [batch, 3, H, W] -> unit image embeddings;
+* ``clip/text.onnx`` (+ ``.int8``): tokens [batch, 77] -> unit text embeddings;
+* ``manifest.json``: per model, the fingerprint of the source weights, each file's sha256,
+  the measured cosine to torch of each variant, and which variant to serve.
+
+Why int8 only "where the accuracy holds": dynamic quantisation
+(``onnxruntime.quantization.quantize_dynamic``, weights int8, activations quantised per call)
+is about 3x faster on this CPU, but its error depends on the weights. Each export is checked
+against the torch model on fixed inputs, and int8 is served only when its worst cosine to torch
+is at least :data:`INT8_MIN_COSINE`; otherwise fp32 is. The legacy TorchScript exporter
+(``dynamo=False``) is used: the new exporter produced a CLIP image graph that failed at batch 8
+on this stack, and the legacy one needs torch's MHA fast path off (docs/ml-notes.md).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlverify.onnx_runtime import (
+    CLIP_IMAGE_KEY,
+    CLIP_TEXT_KEY,
+    MANIFEST_FORMAT,
+    MANIFEST_NAME,
+    MINILM_KEY,
+    read_manifest,
+    sha256_file,
+)
+
+OPSET = 17
+INT8_MIN_COSINE = 0.99
+FP32_MIN_COSINE = 0.999
+
+# Fixed texts for the accuracy check: URL-shaped and title-shaped, like the page check's input.
+SAMPLE_TEXTS: tuple[str, ...] = (
+    "shop example com p solid oak dining table",
+    "news example org 2019 05 a story about tables",
+    "www example de kategorie lampen",
+    "Wireless noise cancelling headphones - Example Shop",
+    "help faq shipping and returns",
+    "blog how to choose a dining chair",
+    "a",
+    "products red leather ankle boots size 38 black",
+)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    key: str
+    serve: str
+    cosine: dict[str, float]  # worst cosine to torch per variant
+    files: dict[str, dict[str, str]]
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a.reshape(a.shape[0], -1).astype(np.float64)
+    b = b.reshape(b.shape[0], -1).astype(np.float64)
+    num = (a * b).sum(axis=1)
+    den = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    return np.asarray(num / np.clip(den, 1e-12, None))
+
+
+def _session(path: Path) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def _quantize(src: Path, dst: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+
+
+def _legacy_export(
+    module: Any,
+    args: tuple[Any, ...],
+    path: Path,
+    *,
+    input_names: list[str],
+    output_names: list[str],
+    dynamic_axes: dict[str, dict[int, str]],
+) -> None:
+    import torch
+
+    torch.backends.mha.set_fastpath_enabled(False)  # the legacy exporter cannot trace it
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.inference_mode(False), torch.no_grad():
+        torch.onnx.export(
+            module,
+            args,
+            str(path),
+            input_names=input_names,
+            output_names=output_names,
+            dynamic_axes=dynamic_axes,
+            opset_version=OPSET,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+
+
+def _finish(
+    key: str,
+    fp32: Path,
+    root: Path,
+    *,
+    reference: np.ndarray,
+    run: Callable[[Any], np.ndarray],
+    int8: bool,
+) -> ExportResult:
+    """Quantise, measure both variants against the torch ``reference``, choose what to serve."""
+    variants = {"fp32": fp32}
+    if int8:
+        quantized = fp32.with_name(fp32.stem + ".int8.onnx")
+        _quantize(fp32, quantized)
+        variants["int8"] = quantized
+    cosine: dict[str, float] = {}
+    for variant, path in variants.items():
+        cosine[variant] = round(float(_cosines(run(_session(path)), reference).min()), 6)
+    if cosine["fp32"] < FP32_MIN_COSINE:
+        raise RuntimeError(f"{key}: the fp32 ONNX export differs from torch (cosine {cosine})")
+    serve = "int8" if cosine.get("int8", -1.0) >= INT8_MIN_COSINE else "fp32"
+    files = {
+        variant: {"path": str(path.relative_to(root)), "sha256": sha256_file(path)}
+        for variant, path in variants.items()
+    }
+    return ExportResult(key=key, serve=serve, cosine=cosine, files=files)
+
+
+# ---------------------------------------------------------------------------------------------
+# MiniLM
+# ---------------------------------------------------------------------------------------------
+
+
+def _token_batch(tokenizer: Any, texts: Sequence[str]) -> dict[str, np.ndarray]:
+    encodings = tokenizer.encode_batch(list(texts))
+    longest = max(len(e.ids) for e in encodings)
+    ids = np.zeros((len(encodings), longest), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    for row, enc in enumerate(encodings):
+        ids[row, : len(enc.ids)] = enc.ids
+        mask[row, : len(enc.ids)] = 1
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+
+
+def _mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    weights = mask[:, :, None].astype(np.float64)
+    return np.asarray((hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None))
+
+
+def export_minilm(encoder_dir: Path, root: Path, *, int8: bool = True) -> ExportResult:
+    """Export the page encoder in ``encoder_dir`` (loaded by the production torch loader)."""
+    import torch
+
+    from mlverify.page_check.encoder import fingerprint_encoder, load_text_encoder
+
+    encoder = load_text_encoder(encoder_dir, num_threads=1)
+
+    class Encoder(torch.nn.Module):
+        """Keyword call and a plain tensor out: the legacy tracer passes positional inputs,
+        and BertModel's positional order is not (ids, mask, types) in transformers 5."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = encoder.model
+
+        def forward(
+            self,
+            input_ids: torch.Tensor,
+            attention_mask: torch.Tensor,
+            token_type_ids: torch.Tensor,
+        ) -> torch.Tensor:
+            out = self.bert(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            )
+            return out.last_hidden_state
+
+    model = Encoder().eval()
+    feeds = _token_batch(encoder.tokenizer, SAMPLE_TEXTS)
+    args = tuple(
+        torch.from_numpy(feeds[k]) for k in ("input_ids", "attention_mask", "token_type_ids")
+    )
+    with torch.no_grad():
+        reference = model(*args).numpy()
+    path = root / "minilm" / "encoder.onnx"
+    _legacy_export(
+        model,
+        args,
+        path,
+        input_names=["input_ids", "attention_mask", "token_type_ids"],
+        output_names=["last_hidden_state"],
+        dynamic_axes={
+            "input_ids": {0: "batch", 1: "tokens"},
+            "attention_mask": {0: "batch", 1: "tokens"},
+            "token_type_ids": {0: "batch", 1: "tokens"},
+            "last_hidden_state": {0: "batch", 1: "tokens"},
+        },
+    )
+    result = _finish(
+        MINILM_KEY,
+        path,
+        root,
+        reference=_mean_pool(reference, feeds["attention_mask"]),
+        run=lambda s: _mean_pool(s.run(None, feeds)[0], feeds["attention_mask"]),
+        int8=int8,
+    )
+    _write_entry(root, result, source_fingerprint=fingerprint_encoder(encoder_dir))
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# CLIP
+# ---------------------------------------------------------------------------------------------
+
+
+def sample_images(size: int, count: int = 4) -> np.ndarray:
+    """Deterministic preprocessed-looking pixels [count, 3, size, size] (gradients + noise)."""
+    rng = np.random.default_rng(0)
+    grid = np.linspace(-1.5, 1.5, size, dtype=np.float32)
+    out = np.empty((count, 3, size, size), dtype=np.float32)
+    for i in range(count):
+        base = np.add.outer(grid * (i + 1) / count, grid[::-1])
+        for c in range(3):
+            out[i, c] = base * (c + 1) / 3 + rng.normal(0, 0.3, (size, size)).astype(np.float32)
+    return out
+
+
+def export_clip(bundle: Any, root: Path, *, int8: bool = True) -> list[ExportResult]:
+    """Export both towers of a loaded :class:`~mlverify.clip.loading.ClipBundle`."""
+    import torch
+
+    from mlverify.clip.encoding import NEGATIVE_PROMPTS
+
+    model = bundle.model
+
+    class ImageTower(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.clip = model
+
+        def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+            return self.clip.encode_image(pixels, normalize=True)
+
+    class TextTower(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.clip = model
+
+        def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+            return self.clip.encode_text(tokens, normalize=True)
+
+    size = int(
+        model.visual.image_size[0]
+        if isinstance(model.visual.image_size, tuple | list)
+        else model.visual.image_size
+    )
+    pixels = sample_images(size)
+    tokens = bundle.tokenizer(["a photo of a solid oak dining table.", *NEGATIVE_PROMPTS])
+    with torch.no_grad():
+        image_ref = ImageTower()(torch.from_numpy(pixels)).numpy()
+        text_ref = TextTower()(tokens).numpy()
+    image_path = root / "clip" / "image.onnx"
+    _legacy_export(
+        ImageTower(),
+        (torch.from_numpy(pixels),),
+        image_path,
+        input_names=["pixels"],
+        output_names=["embeddings"],
+        dynamic_axes={"pixels": {0: "batch"}, "embeddings": {0: "batch"}},
+    )
+    text_path = root / "clip" / "text.onnx"
+    _legacy_export(
+        TextTower(),
+        (tokens,),
+        text_path,
+        input_names=["tokens"],
+        output_names=["embeddings"],
+        dynamic_axes={"tokens": {0: "batch"}, "embeddings": {0: "batch"}},
+    )
+    token_array = tokens.numpy().astype(np.int64)
+    results = [
+        _finish(
+            CLIP_IMAGE_KEY,
+            image_path,
+            root,
+            reference=image_ref,
+            run=lambda s: s.run(None, {"pixels": pixels})[0],
+            int8=int8,
+        ),
+        _finish(
+            CLIP_TEXT_KEY,
+            text_path,
+            root,
+            reference=text_ref,
+            run=lambda s: s.run(None, {"tokens": token_array})[0],
+            int8=int8,
+        ),
+    ]
+    for result in results:
+        _write_entry(root, result, source_fingerprint=bundle.version)
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# Manifest
+# ---------------------------------------------------------------------------------------------
+
+
+def _write_entry(root: Path, result: ExportResult, *, source_fingerprint: str) -> None:
+    """Add or replace one model in the manifest, atomically (write then rename)."""
+    import onnx
+
+    manifest = read_manifest(root) or {"format": MANIFEST_FORMAT, "models": {}}
+    manifest["format"] = MANIFEST_FORMAT
+    manifest["opset"] = OPSET
+    manifest["onnx"] = onnx.__version__
+    manifest.setdefault("models", {})[result.key] = {
+        "source_fingerprint": source_fingerprint,
+        "serve": result.serve,
+        "cosine_to_torch": result.cosine,
+        "int8_min_cosine": INT8_MIN_COSINE,
+        "files": result.files,
+    }
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=root, suffix=".tmp", delete=False) as fh:
+        json.dump(manifest, fh, indent=2, sort_keys=True)
+        tmp = Path(fh.name)
+    tmp.replace(root / MANIFEST_NAME)
