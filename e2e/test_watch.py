@@ -180,7 +180,6 @@ def test_other_pages_send_nothing_and_the_list_is_revalidated(
     assert len(stored["items"]) == 1
 
 
-@pytest.mark.skip(reason="needs the price-watch API (issue 14)")
 def test_a_price_drop_seen_on_a_revisit_notifies(
     ext: Extension, shops: ShopServer, new_user: dict[str, Any]
 ) -> None:
