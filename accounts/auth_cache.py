@@ -41,7 +41,7 @@ def _user_key(user_id: Any, version: str) -> str:
 
 
 def _ttl() -> int:
-    return int(getattr(settings, "AUTH_USER_CACHE_SECONDS", 60))
+    return int(settings.AUTH_USER_CACHE_SECONDS)
 
 
 def cached_user(user_id: Any) -> tuple[Any, str | None]:

@@ -72,7 +72,7 @@ def allow(request: HttpRequest | Any, *, group: str, rate: str, key: str) -> boo
     For caps that do not refuse the request but skip a side effect (a mail): a cache
     failure answers False (skip it), never an error.
     """
-    if not getattr(settings, "RATELIMIT_ENABLE", True):
+    if not settings.RATELIMIT_ENABLE:
         return True
     django_request = getattr(request, "_request", request)
     try:
@@ -128,7 +128,7 @@ class FailureThrottle:
 
     def check(self, *, account: str, client: str) -> None:
         """Raise :class:`RateLimited` while this pair's delay runs."""
-        if not getattr(settings, "RATELIMIT_ENABLE", True):
+        if not settings.RATELIMIT_ENABLE:
             return
         _, wait_key, _ = self._keys(account, client)
         try:

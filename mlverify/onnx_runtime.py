@@ -52,14 +52,14 @@ def model_dir_from_settings() -> Path:
     from django.conf import settings
 
     default = Path(__file__).resolve().parents[1] / "var" / "models"
-    return Path(getattr(settings, "BUYHIVE_MODEL_DIR", None) or default)
+    return Path(settings.BUYHIVE_MODEL_DIR or default)
 
 
 def runtime_from_settings() -> Runtime:
     """``MODEL_RUNTIME`` from settings; an unknown value is a configuration error."""
     from django.conf import settings
 
-    value = str(getattr(settings, "MODEL_RUNTIME", "auto") or "auto").strip().lower()
+    value = str(settings.MODEL_RUNTIME or "auto").strip().lower()
     if value not in RUNTIMES:
         raise ModelUnavailable(f"MODEL_RUNTIME must be one of {', '.join(RUNTIMES)}, not {value!r}")
     return value  # type: ignore[return-value]

@@ -48,32 +48,24 @@ class ClipConfig:
 
     @classmethod
     def from_settings(cls) -> ClipConfig:
-        model_dir = Path(getattr(settings, "BUYHIVE_MODEL_DIR", None) or _repo_dir() / "var/models")
-        model_name = str(getattr(settings, "CLIP_MODEL", None) or "ViT-B-32")
-        weights = getattr(settings, "CLIP_WEIGHTS", None) or model_dir / "clip" / (
-            "open_clip_model.safetensors"
-        )
-        calibration = getattr(settings, "CLIP_CALIBRATION_FILE", None) or (
-            model_dir / "clip" / "calibration.json"
-        )
+        model_dir = Path(settings.BUYHIVE_MODEL_DIR or _repo_dir() / "var/models")
+        model_name = str(settings.CLIP_MODEL or "ViT-B-32")
+        weights = settings.CLIP_WEIGHTS or model_dir / "clip" / ("open_clip_model.safetensors")
+        calibration = settings.CLIP_CALIBRATION_FILE or (model_dir / "clip" / "calibration.json")
         return cls(
             model_name=model_name,
             weights=None if model_name.startswith("local-dir:") else Path(weights),
-            threshold=float(getattr(settings, "CLIP_THRESHOLD", 0.5)),
+            threshold=float(settings.CLIP_THRESHOLD),
             calibration_file=Path(calibration),
-            num_threads=int(getattr(settings, "ML_NUM_THREADS", 1)),
-            inference_timeout=float(getattr(settings, "ML_INFERENCE_TIMEOUT", 10.0)),
-            cache_timeout=int(getattr(settings, "ML_CACHE_TIMEOUT", 7 * 24 * 3600)),
-            max_image_bytes=int(getattr(settings, "CLIP_MAX_IMAGE_BYTES", MAX_IMAGE_BYTES)),
-            max_image_pixels=int(getattr(settings, "CLIP_MAX_IMAGE_PIXELS", MAX_IMAGE_PIXELS)),
-            max_candidates=int(getattr(settings, "CLIP_MAX_CANDIDATES", 8)),
-            text_fallback_threshold=float(getattr(settings, "CLIP_TEXT_FALLBACK_THRESHOLD", 0.5)),
-            max_concurrent_decodes=int(
-                getattr(settings, "CLIP_MAX_CONCURRENT_DECODES", MAX_CONCURRENT_DECODES)
-            ),
-            image_step_timeout=float(
-                getattr(settings, "CLIP_IMAGE_STEP_TIMEOUT", IMAGE_STEP_TIMEOUT)
-            ),
+            num_threads=int(settings.ML_NUM_THREADS),
+            inference_timeout=float(settings.ML_INFERENCE_TIMEOUT),
+            cache_timeout=int(settings.ML_CACHE_TIMEOUT),
+            max_image_bytes=int(settings.CLIP_MAX_IMAGE_BYTES),
+            max_image_pixels=int(settings.CLIP_MAX_IMAGE_PIXELS),
+            max_candidates=int(settings.CLIP_MAX_CANDIDATES),
+            text_fallback_threshold=float(settings.CLIP_TEXT_FALLBACK_THRESHOLD),
+            max_concurrent_decodes=int(settings.CLIP_MAX_CONCURRENT_DECODES),
+            image_step_timeout=float(settings.CLIP_IMAGE_STEP_TIMEOUT),
             fetch_workers=_fetch_workers(),
         )
 
@@ -81,6 +73,6 @@ class ClipConfig:
 def _fetch_workers() -> int:
     """Parallel fetches per check: CLIP_FETCH_WORKERS, never above the per-user outbound cap
     (one request alone must not trip the cap meant for concurrent requests)."""
-    workers = max(1, int(getattr(settings, "CLIP_FETCH_WORKERS", FETCH_WORKERS)))
-    per_user = int(getattr(settings, "OUTBOUND_HTTP_MAX_CONCURRENT_PER_USER", 0) or 0)
+    workers = max(1, int(settings.CLIP_FETCH_WORKERS))
+    per_user = int(settings.OUTBOUND_HTTP_MAX_CONCURRENT_PER_USER or 0)
     return min(workers, per_user) if per_user > 0 else workers

@@ -59,20 +59,16 @@ class ClassifierConfig:
 
     @classmethod
     def from_settings(cls) -> ClassifierConfig:
-        encoder_dir = getattr(settings, "PAGE_ENCODER_DIR", None)
-        classifier_dir = getattr(settings, "PAGE_CLASSIFIER_DIR", None)
-        threshold = getattr(settings, "PAGE_CLASSIFIER_THRESHOLD", None)
+        encoder_dir = settings.PAGE_ENCODER_DIR
+        classifier_dir = settings.PAGE_CLASSIFIER_DIR
+        threshold = settings.PAGE_CLASSIFIER_THRESHOLD
         return cls(
             encoder_dir=Path(encoder_dir) if encoder_dir else default_encoder_dir(),
             classifier_dir=Path(classifier_dir) if classifier_dir else default_classifier_dir(),
             threshold=float(threshold) if threshold is not None else None,
-            num_threads=int(getattr(settings, "ML_NUM_THREADS", 1) or 1),
-            cache_timeout=int(getattr(settings, "ML_CACHE_TIMEOUT", DEFAULT_CACHE_TIMEOUT)),
-            inference_timeout=float(
-                getattr(settings, "ML_INFERENCE_TIMEOUT", DEFAULT_INFERENCE_TIMEOUT)
-            ),
-            runtime=str(getattr(settings, "MODEL_RUNTIME", "auto") or "auto").strip().lower(),
-            model_dir=Path(model_dir)
-            if (model_dir := getattr(settings, "BUYHIVE_MODEL_DIR", None))
-            else None,
+            num_threads=int(settings.ML_NUM_THREADS or 1),
+            cache_timeout=int(settings.ML_CACHE_TIMEOUT),
+            inference_timeout=float(settings.ML_INFERENCE_TIMEOUT),
+            runtime=str(settings.MODEL_RUNTIME or "auto").strip().lower(),
+            model_dir=Path(model_dir) if (model_dir := settings.BUYHIVE_MODEL_DIR) else None,
         )

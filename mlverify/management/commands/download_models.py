@@ -106,8 +106,8 @@ class Command(BaseCommand):
 
     @staticmethod
     def _default_dest() -> Path:
-        weights = getattr(settings, "CLIP_WEIGHTS", None)
+        weights = settings.CLIP_WEIGHTS
         if weights:
             return Path(weights)
-        model_dir = Path(getattr(settings, "BUYHIVE_MODEL_DIR", "var/models"))
+        model_dir = Path(settings.BUYHIVE_MODEL_DIR)
         return model_dir / "clip" / WEIGHTS_FILENAME

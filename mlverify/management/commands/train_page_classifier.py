@@ -74,8 +74,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         data_dir = data_dir_or_default(options["data_dir"])
         output_dir = options["output_dir"] or Path(
-            getattr(settings, "PAGE_CLASSIFIER_DIR", "")
-            or defaults.REPO_ROOT / "mlverify" / "page_classifier"
+            settings.PAGE_CLASSIFIER_DIR or defaults.REPO_ROOT / "mlverify" / "page_classifier"
         )
         encoder = load_encoder_for_command()
         try:
