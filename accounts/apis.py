@@ -375,6 +375,9 @@ class EmailResendApi(APIView):
         responses={202: None, 401: E401_AUTH, 429: E429, 503: E503},
     )
     def post(self, request: Request) -> Response:
+        # No body is needed, but one that is sent must parse, as on every endpoint: malformed
+        # or too deeply nested JSON is the 400 envelope here too.
+        _ = request.data
         enforce(
             request,
             group="auth-email-resend",

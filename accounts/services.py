@@ -33,6 +33,7 @@ from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django_mongodb_backend import transaction
 
+from accounts.auth_cache import forget_user
 from accounts.clients import GoogleIdentity, GoogleIdTokenVerifier, GoogleTokenRefused
 from accounts.models import User, normalize_email
 from accounts.signals import account_taken_over
@@ -180,6 +181,7 @@ def email_confirm(*, key: str) -> User:
     if not user.email_verified:
         User.objects.filter(pk=user.pk, email=user.email).update(email_verified=True)
         user.email_verified = True
+        forget_user(user.pk)  # a raw update skips post_save: the next request reads the row
         logger.info("email_confirmed", user_id=str(user.pk))
     _record_verified_address(user, user.email)
     return user

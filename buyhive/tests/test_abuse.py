@@ -232,6 +232,10 @@ def test_every_object_endpoint_answers_404_for_another_users_ids_on_every_verb(
 
 def test_the_owner_reaches_the_same_endpoints(alice: Owned, auth_client: APIClient) -> None:
     """The matrix is not vacuous: with her own ids, Alice's reads on those routes succeed."""
+    alert = auth_client.put(
+        f"/api/v1/items/{alice.item.pk}/alert/", {"target_price": "1.00"}, format="json"
+    )
+    assert alert.status_code == 200, alert.content  # GET of no alert is a 404 by contract
     for route in api_routes():
         if not route.params or route.name in PUBLIC_CAPABILITY_ROUTES or "get" not in route.methods:
             continue
@@ -338,8 +342,13 @@ MASS_ASSIGNMENT_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "html": PAGE_HTML,
         "cart_ids": ["{own_cart}"],
     },
+    ("item-alert", "put"): {"target_price": "10.00"},
+    ("notifications-read", "post"): {"all": True},
+    ("watch-observations", "post"): {"url": "https://shop.example.com/kettle", "html": PAGE_HTML},
 }
 MASS_ASSIGNMENT_EXEMPT = {
+    ("auth-email-verify", "post"): "body is one signed confirmation key; nothing else is read",
+    ("auth-email-resend", "post"): "no body is read; mails the signed-in user's own address",
     ("auth-google", "post"): "body is one Google ID token; the user comes from its claims",
     ("auth-refresh", "post"): "body is one refresh token; nothing is stored from the body",
     ("auth-logout", "post"): "body is one refresh token; nothing is stored from the body",
@@ -398,12 +407,13 @@ def test_owner_staff_and_verified_flags_and_ids_are_never_assigned(
     response = getattr(auth_client, method)(url, body, format="json")
 
     assert response.status_code < 500, response.content
-    if name == "auth-me":
-        # The profile endpoint refuses unknown fields outright.
+    refused = {"auth-me": {"is_staff", "email_verified"}, "item-alert": {"owner", "user_id"}}
+    if name in refused:
+        # The profile and the alert refuse unknown fields outright.
         assert response.status_code == 400
-        assert set(response.json()["error"]["fields"]) >= {"is_staff", "email_verified"}
+        assert set(response.json()["error"]["fields"]) >= refused[name]
     else:
-        assert response.status_code in (200, 201, 202), response.content
+        assert response.status_code in (200, 201, 202, 204), response.content
     # Nobody became staff, superuser, verified or inactive; Bob's data is untouched.
     for account in User.objects.all():
         assert not account.is_staff and not account.is_superuser, account.email
