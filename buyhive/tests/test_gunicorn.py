@@ -17,6 +17,7 @@ import http.client
 import json
 import os
 import runpy
+import secrets
 import signal
 import socket
 import subprocess
@@ -216,7 +217,7 @@ def server_env(port: int) -> dict[str, str]:
     env.update(
         DJANGO_SETTINGS_MODULE="buyhive.settings.production",
         ENVIRONMENT="staging",
-        SECRET_KEY=settings.SECRET_KEY,
+        SECRET_KEY=secrets.token_urlsafe(64),  # production refuses the test key
         MONGODB_URI=database["HOST"],
         MONGODB_NAME=database["NAME"],
         REDIS_URL=settings.CACHES["default"]["LOCATION"],
