@@ -7,6 +7,7 @@ points ``DATABASES`` at it; pytest-django creates and drops ``test_buyhive``.
 from __future__ import annotations
 
 import os
+import secrets
 
 from buyhive import logconfig
 
@@ -14,7 +15,10 @@ from .base import *  # noqa: F403
 from .base import CACHES, SIMPLE_JWT, celery_transport_options, env
 
 DEBUG = False
-SECRET_KEY = "test-only-secret-key-0123456789abcdef-0123456789abcdef"  # noqa: S105
+# A key of this test session's own, handed to the processes it starts (the task worker, the
+# production-settings gunicorn of test_gunicorn.py) through the environment, so that what one
+# signs the others accept; production refuses any key written in the repository.
+SECRET_KEY = os.environ.setdefault("BUYHIVE_TEST_SECRET_KEY", secrets.token_urlsafe(50))
 SIMPLE_JWT = {**SIMPLE_JWT, "SIGNING_KEY": SECRET_KEY}
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 ALLOWED_ORIGINS = [

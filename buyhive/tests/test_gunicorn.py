@@ -209,6 +209,9 @@ class Server:
                 self.process.wait(timeout=10)
 
 
+READY_TOKEN = secrets.token_urlsafe(16)
+
+
 def server_env(port: int) -> dict[str, str]:
     """The production settings with a test environment pointing at this test session's DB."""
     database = connections["default"].settings_dict
@@ -217,7 +220,7 @@ def server_env(port: int) -> dict[str, str]:
     env.update(
         DJANGO_SETTINGS_MODULE="buyhive.settings.production",
         ENVIRONMENT="staging",
-        SECRET_KEY=secrets.token_urlsafe(64),  # production refuses the test key
+        SECRET_KEY=settings.SECRET_KEY,  # the session's own key (buyhive/settings/test.py)
         MONGODB_URI=database["HOST"],
         MONGODB_NAME=database["NAME"],
         REDIS_URL=settings.CACHES["default"]["LOCATION"],
@@ -230,6 +233,7 @@ def server_env(port: int) -> dict[str, str]:
         CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
         CELERY_KEY_PREFIX=settings.CELERY_KEY_PREFIX,
         CELERY_TASK_DEFAULT_QUEUE=settings.CELERY_TASK_DEFAULT_QUEUE,
+        READY_DETAIL_TOKEN=READY_TOKEN,
         PORT=str(port),
         BIND_HOST="127.0.0.1",
         WEB_CONCURRENCY="2",
@@ -325,6 +329,9 @@ def test_the_image_healthcheck_fails_when_nothing_answers() -> None:
 
 def test_ready_reports_database_and_cache(server: Server) -> None:
     status, _, body = server.request("GET", "/ready")
+    assert status == 200
+    assert set(json.loads(body)["checks"]["cache"]) == {"status"}  # no detail without the token
+    status, _, body = server.request("GET", "/ready", headers={"X-Ready-Token": READY_TOKEN})
     payload = json.loads(body)
     assert status == 200, payload
     assert payload["checks"]["database"]["status"] == "ok"
