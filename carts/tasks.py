@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bson import ObjectId
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from carts.models import Item
 from carts.services import items_delete_orphans
+from carts.watch import services as watch
 
 
 @shared_task(name="carts.purge_orphan_items")
@@ -34,3 +37,11 @@ def refresh_rates() -> str | None:
 
     day = rates_refresh()
     return day.isoformat() if day else None
+
+
+@shared_task(name="carts.watch_item_saved")
+def watch_item_saved(item_id: str) -> None:
+    """The first point of a newly saved item's history (``cart_add_item`` sends it)."""
+    item = Item.objects.filter(pk=ObjectId(item_id)).first()
+    if item is not None:  # deleted since: nothing to record
+        watch.item_saved(item=item, created=False)

@@ -199,7 +199,9 @@ def test_https_behind_the_load_balancer_with_probes_exempt(loaded: dict[str, Any
     assert loaded["SESSION_COOKIE_SECURE"] is True
     assert loaded["CSRF_COOKIE_SECURE"] is True
     assert {r"^health$", r"^ready$"} <= set(loaded["SECURE_REDIRECT_EXEMPT"])
-    assert loaded["TRUSTED_PROXY_COUNT"] == 1  # the ALB
+    # 0 unless the deployment says how many proxies append to X-Forwarded-For (the ALB and
+    # App Runner templates set 1): a direct caller cannot pick its own address.
+    assert loaded["TRUSTED_PROXY_COUNT"] == 0
 
 
 def test_probes_by_address_are_allowed_hosts(loaded: dict[str, Any]) -> None:

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from bson import Decimal128, ObjectId
 from django.apps import apps
-from django.core import mail
 from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -152,19 +151,22 @@ def yen_cart(user: Any, cart: Cart) -> Cart:
     return cart
 
 
-def test_share_email_formats_prices_for_people(auth_client: APIClient, yen_cart: Cart) -> None:
+def test_share_email_formats_prices_for_people(
+    auth_client: APIClient, yen_cart: Cart, worker: Any
+) -> None:
     response = auth_client.post(
         f"{API}/carts/{yen_cart.pk}/share/", {"emails": ["friend@example.com"]}, format="json"
     )
     assert response.status_code == 202, response.content
-    text = mail.outbox[0].body
+    [message] = worker.wait_for_messages(to="friend@example.com")
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()
     assert f"- Tea x2: 1{NBSP}500{NBSP}JPY" in text
     assert f"- Dates: 12.345{NBSP}KWD" in text
     assert f"Total: 3{NBSP}000{NBSP}JPY + 12.345{NBSP}KWD" in text
-    html, _mimetype = mail.outbox[0].alternatives[0]
-    assert f"1{NBSP}500{NBSP}JPY" in str(html)
-    assert f"Total: 3{NBSP}000{NBSP}JPY + 12.345{NBSP}KWD" in str(html)
-    assert "1500.00" not in text + str(html)
+    assert f"1{NBSP}500{NBSP}JPY" in html
+    assert f"Total: 3{NBSP}000{NBSP}JPY + 12.345{NBSP}KWD" in html
+    assert "1500.00" not in text + html
 
 
 def test_shared_page_formats_prices_for_people_and_json_stays_plain(
