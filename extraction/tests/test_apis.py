@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from bson import ObjectId
@@ -117,14 +118,20 @@ def test_one_extract_and_save_canonicalises_the_address_once(
     auth_client: APIClient, canonicalisations: list[str]
 ) -> None:
     """The cache key, the product's canonical_url and the item's uniqueness key all come from
-    one canonicalisation per request, whether the item is created or updated."""
+    one canonicalisation per request, whether the item is created or updated. (The price
+    watch's match key normalises the host and path alone, without the query: a different
+    string, not counted here.)"""
     cart = auth_client.post("/api/v1/carts/", {"name": "Kitchen"}, format="json").json()
+
+    def of_the_page() -> list[str]:
+        return [url for url in canonicalisations if urlsplit(url).query]
+
     canonicalisations.clear()
     created = extract(auth_client, url=URL, html=PAGE, cart_ids=[cart["id"]]).json()
-    assert canonicalisations == [URL]
+    assert of_the_page() == [URL]
     other_campaign = URL.replace("utm_source=newsletter", "utm_source=ads")
     updated = extract(auth_client, url=other_campaign, html=PAGE, cart_ids=[cart["id"]]).json()
-    assert canonicalisations == [URL, other_campaign]
+    assert of_the_page() == [URL, other_campaign]
     assert updated["item"]["id"] == created["item"]["id"]
     canonical = "https://shop.example.com/p/espresso-machine-x200?color=red"
     assert created["product"]["canonical_url"] == canonical
