@@ -173,7 +173,7 @@ def _wait_healthy(base: str, process: subprocess.Popen[bytes], log_path: Path) -
 
 @pytest.fixture(scope="session")
 def backend(browser: Browser) -> Iterator[Backend]:
-    from buyhive.embedded_db import start_ephemeral
+    from buyhive.devdb.testserver import start_ephemeral
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     database = start_ephemeral()
