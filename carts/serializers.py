@@ -105,20 +105,15 @@ class CartOutputSerializer(serializers.Serializer):
         help_text="The public read-only link, or null when the cart is not shared."
     )
     total_converted = serializers.SerializerMethodField(
-        help_text="Only with `?currency=`: the totals in that currency (ECB reference rates)."
+        help_text="With `?currency=`: the totals in that currency (ECB reference rates); "
+        "null without it."
     )
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
 
-    @extend_schema_field(ConvertedTotalSerializer(required=False))
+    @extend_schema_field(ConvertedTotalSerializer(allow_null=True))
     def get_total_converted(self, cart: m.Cart) -> dict[str, Any] | None:
         return getattr(cart, "total_converted", None)
-
-    def to_representation(self, instance: Any) -> dict[str, Any]:
-        data = dict(super().to_representation(instance))
-        if data.get("total_converted") is None:
-            data.pop("total_converted", None)  # asked for with ?currency= only
-        return data
 
     @extend_schema_field(TotalSerializer(many=True))
     def get_totals(self, cart: m.Cart) -> list[dict[str, str | None]]:
