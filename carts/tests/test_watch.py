@@ -277,3 +277,17 @@ def test_data_migration_records_each_existing_items_price_once(user: Any, other_
     ]
     item.refresh_from_db()
     assert item.watch_key == "shop.example.com/products/kettle?colour=red"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "header",
+    [None, "Bearer", "Bearer not-a-token", "Bearer eyJhbGciOiJub25lIn0.e30.", "Basic Zm9v"],
+)
+def test_watch_urls_refuses_requests_without_a_valid_token(header: str | None) -> None:
+    from rest_framework.test import APIClient
+
+    extra = {"HTTP_AUTHORIZATION": header, "HTTP_IF_NONE_MATCH": "*"} if header else {}
+    response = APIClient().get("/api/v1/watch/urls/", **extra)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] in {"not_authenticated", "token_invalid"}
