@@ -50,9 +50,11 @@ def test_carts_crud(auth_client: APIClient) -> None:
         "item_count",
         "totals",
         "share_url",
+        "total_converted",  # null unless asked for with ?currency=
         "created_at",
         "updated_at",
     }
+    assert body["total_converted"] is None
     cart_id = body["id"]
 
     listed = auth_client.get(f"{API}/carts/")
