@@ -63,24 +63,35 @@ def _render_item(user: Any, item: Any) -> dict[str, Any]:
     return dict(ItemOutputSerializer(item).data)
 
 
+# A page as the extension sends it: its address and its html, visible text or both. Shared by
+# extract/ and watch/observations/ (a comment, not a docstring: drf-spectacular would publish it).
+class PageInputSerializer(serializers.Serializer):
+    url = HttpUrlField()
+    html = StrictCharField(
+        strip_nul=True,
+        required=False,
+        allow_blank=True,
+        max_length=MAX_HTML_CHARS,
+        trim_whitespace=False,
+    )
+    text = StrictCharField(
+        strip_nul=True,
+        required=False,
+        allow_blank=True,
+        max_length=MAX_TEXT_CHARS,
+        trim_whitespace=False,
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("html") and not attrs.get("text"):
+            message = "Send the page's html, its visible text, or both."
+            raise serializers.ValidationError({"html": [message], "text": [message]})
+        return attrs
+
+
 class ExtractApi(APIView):
     @extend_schema_serializer(component_name="ExtractInput")
-    class InputSerializer(serializers.Serializer):
-        url = HttpUrlField()
-        html = StrictCharField(
-            strip_nul=True,
-            required=False,
-            allow_blank=True,
-            max_length=MAX_HTML_CHARS,
-            trim_whitespace=False,
-        )
-        text = StrictCharField(
-            strip_nul=True,
-            required=False,
-            allow_blank=True,
-            max_length=MAX_TEXT_CHARS,
-            trim_whitespace=False,
-        )
+    class InputSerializer(PageInputSerializer):
         image_urls = serializers.ListField(
             child=HttpUrlField(), required=False, max_length=MAX_IMAGE_URLS
         )
@@ -90,12 +101,6 @@ class ExtractApi(APIView):
             max_length=MAX_CART_IDS,
             allow_empty=True,
         )
-
-        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-            if not attrs.get("html") and not attrs.get("text"):
-                message = "Send the page's html, its visible text, or both."
-                raise serializers.ValidationError({"html": [message], "text": [message]})
-            return attrs
 
     @extend_schema_serializer(component_name="ExtractOutput")
     class OutputSerializer(serializers.Serializer):

@@ -10,8 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from buyhive.ratelimit import enforce
-from buyhive.serializers import HttpUrlField, StrictCharField
-from extraction.apis import MAX_HTML_CHARS, MAX_TEXT_CHARS
+from extraction.apis import PageInputSerializer
 from extraction.watch import observation_report
 
 
@@ -32,28 +31,8 @@ class ChangedSerializer(serializers.Serializer):
 
 class ObservationApi(APIView):
     @extend_schema_serializer(component_name="ObservationInput")
-    class InputSerializer(serializers.Serializer):
-        url = HttpUrlField()
-        html = StrictCharField(
-            strip_nul=True,
-            required=False,
-            allow_blank=True,
-            max_length=MAX_HTML_CHARS,
-            trim_whitespace=False,
-        )
-        text = StrictCharField(
-            strip_nul=True,
-            required=False,
-            allow_blank=True,
-            max_length=MAX_TEXT_CHARS,
-            trim_whitespace=False,
-        )
-
-        def validate(self, attrs: dict[str, object]) -> dict[str, object]:
-            if not attrs.get("html") and not attrs.get("text"):
-                message = "Send the page's html, its visible text, or both."
-                raise serializers.ValidationError({"html": [message], "text": [message]})
-            return attrs
+    class InputSerializer(PageInputSerializer):
+        pass
 
     @extend_schema_serializer(component_name="ObservationResult")
     class OutputSerializer(serializers.Serializer):
