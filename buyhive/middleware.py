@@ -1,4 +1,5 @@
-"""Project-wide middleware: request ids, client IP, body limits, and API errors outside DRF."""
+"""Project-wide middleware: request ids, client IP, rate-limit fields, body limits, and API
+errors outside DRF."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 
 from buyhive.client_ip import resolve_client_ip
 from buyhive.errors import envelope_response, is_database_error
+from buyhive.ratelimit import ratelimit_headers, usages_of
 
 logger = structlog.get_logger(__name__)
 
@@ -56,6 +58,24 @@ class ClientIpMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.client_ip = resolve_client_ip(request)  # type: ignore[attr-defined]
         return self.get_response(request)
+
+
+class RateLimitHeadersMiddleware:
+    """Announce the limits a request was counted against (``RateLimit-Policy``, ``RateLimit``).
+
+    :func:`buyhive.ratelimit.enforce` leaves its counts on the request; this writes them on
+    whatever response comes back, a success or the 429 itself, so a client can slow down
+    before it is refused. Requests that no limit counted carry no fields.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        for name, value in ratelimit_headers(usages_of(request)).items():
+            response[name] = value
+        return response
 
 
 def body_limit_for(path: str) -> int:

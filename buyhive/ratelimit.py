@@ -7,6 +7,19 @@ django-ratelimit's decorator runs before DRF authenticates a JWT request, so vie
 When the cache itself is down the outcome is chosen per call: ``fail_open=False`` (sign-in,
 registration, password reset: the default) refuses with 503 rather than let guessing run
 unchecked; ``fail_open=True`` (reads, extraction) lets the request through and logs it.
+
+Every counted limit is also *announced* on the response, allowed or refused, with the
+IETF fields of draft-ietf-httpapi-ratelimit-headers (draft 11, 2026): one policy per limit
+group that the request went through, named after the group::
+
+    RateLimit-Policy: "login-ip";q=20;w=60
+    RateLimit: "login-ip";r=17;t=42
+
+``q`` is the quota and ``w`` the window in seconds; ``r`` what is left of the quota in the
+current window and ``t`` the seconds until it resets. :func:`enforce` records each count on
+the request (:func:`usages_of`) and :class:`buyhive.middleware.RateLimitHeadersMiddleware`
+writes the fields, so a 429 carries them next to ``Retry-After``. The values are the same
+counters the refusal is decided on, read in the same Redis round trip (no extra command).
 """
 
 from __future__ import annotations
@@ -22,11 +35,64 @@ import structlog
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
-from django_ratelimit.core import get_usage
+from django_ratelimit.core import _split_rate, get_usage
 
 from buyhive.exceptions import RateLimited, ServiceUnavailable
 
 logger = structlog.get_logger(__name__)
+
+#: Where :func:`enforce` leaves its counts on the (Django) request.
+_USAGES_ATTR = "_buyhive_ratelimit_usages"
+
+
+@dataclass(frozen=True)
+class LimitUsage:
+    """One limit group's state after this request was counted."""
+
+    group: str
+    quota: int
+    window: int
+    remaining: int
+    reset: int
+
+
+def usages_of(request: HttpRequest | Any) -> list[LimitUsage]:
+    """The limits this request was counted against, in the order they were checked."""
+    django_request = getattr(request, "_request", request)
+    return list(getattr(django_request, _USAGES_ATTR, {}).values())
+
+
+def _remember(request: HttpRequest, *, group: str, rate: str, usage: dict[str, Any]) -> None:
+    quota, window = _split_rate(rate)
+    found = LimitUsage(
+        group=group,
+        quota=int(quota),
+        window=int(window),
+        remaining=max(0, int(quota) - int(usage["count"])),
+        reset=max(0, int(usage.get("time_left") or 0)),
+    )
+    usages: dict[str, LimitUsage] = getattr(request, _USAGES_ATTR, None) or {}
+    usages[group] = found
+    setattr(request, _USAGES_ATTR, usages)
+
+
+def _sf_string(value: str) -> str:
+    """A Structured Field string (RFC 8941): quotes and backslashes escaped."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def ratelimit_headers(usages: list[LimitUsage]) -> dict[str, str]:
+    """``RateLimit-Policy`` and ``RateLimit`` for ``usages`` (empty when there are none)."""
+    if not usages:
+        return {}
+    return {
+        "RateLimit-Policy": ", ".join(
+            f"{_sf_string(u.group)};q={u.quota};w={u.window}" for u in usages
+        ),
+        "RateLimit": ", ".join(
+            f"{_sf_string(u.group)};r={u.remaining};t={u.reset}" for u in usages
+        ),
+    }
 
 
 def enforce(
@@ -61,6 +127,8 @@ def enforce(
         if fail_open:
             return
         raise ServiceUnavailable("Temporarily unavailable. Try again shortly.") from exc
+    if usage is not None:
+        _remember(django_request, group=group, rate=rate, usage=usage)
     if usage is not None and usage["should_limit"]:
         logger.info("rate_limited", group=group)
         raise RateLimited(retry_after=int(usage.get("time_left") or 60))

@@ -17,6 +17,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", views.root, name="root"),
     path("health", health.health, name="health"),
     path("ready", health.ready, name="ready"),
     path("api/v1/", include(api_v1)),

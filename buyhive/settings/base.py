@@ -102,6 +102,7 @@ MIDDLEWARE = [
     "buyhive.middleware.ClientIpMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    "buyhive.middleware.RateLimitHeadersMiddleware",
     "buyhive.middleware.BodySizeLimitMiddleware",
     "buyhive.middleware.ApiErrorMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -386,7 +387,8 @@ CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_CREDENTIALS = True
 CORS_ALLOW_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "x-request-id"]
-CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
+# The rate-limit fields (buyhive.ratelimit) are read by the extension to slow down in time.
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After", "RateLimit-Policy", "RateLimit"]
 CORS_PREFLIGHT_MAX_AGE = 3600
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
