@@ -1,5 +1,11 @@
 """The user admin: search, filters (provider without per-row queries), linked Google
-accounts, and deactivate/reactivate actions that revoke sessions."""
+accounts, and deactivate/reactivate actions.
+
+Deactivating (the action, or unticking "active" on the user's page) goes through
+:func:`accounts.services.user_deactivate`, which revokes the user's sessions and, through
+the ``account_deactivated`` signal, what the other apps keep open (share links): this
+module states none of those rules. Every staff write is recorded in the admin history.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +24,6 @@ from django.utils.html import format_html
 
 from accounts import selectors, services
 from accounts.models import User, normalize_email
-from accounts.tokens import revoke_all_for_user
 from buyhive import registries
 from buyhive.registries import UserSummary
 
@@ -166,24 +171,50 @@ class UserAdmin(DjangoUserAdmin):
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if change and "is_active" in form.changed_data and not obj.is_active:
-            # Unticking "active" by hand revokes sessions exactly like the action.
-            revoke_all_for_user(obj)
+            # Unticking "active" by hand closes everything exactly like the action, once
+            # Django's save is over (see changeform_view).
+            request._deactivated_user = obj  # type: ignore[attr-defined]
 
-    @admin.action(description="Deactivate selected users (revokes their sessions)")
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> Any:
+        """Django's view, then the deactivation its save asked for.
+
+        Django runs the save inside its ``transaction.atomic`` (a no-op on MongoDB), in which
+        the deactivation's MongoDB transaction cannot start; so it runs right after. The user
+        is already inactive by then (signed-in requests are refused); the service is
+        idempotent, so a failure there is finished by the deactivate action.
+        """
+        response = super().changeform_view(request, object_id, form_url, extra_context)
+        deactivated = getattr(request, "_deactivated_user", None)
+        if deactivated is not None:
+            services.user_deactivate(user=deactivated)
+        return response
+
+    @admin.action(description="Deactivate selected users (revokes sessions and share links)")
     def deactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         done = 0
         for user in queryset:
             if user.pk == request.user.pk:
                 self.message_user(request, "You cannot deactivate yourself.", messages.WARNING)
                 continue
-            services.user_deactivate(user=user)
+            summary = services.user_deactivate(user=user)
+            closed = ", ".join(f"{name.replace('_', ' ')}: {n}" for name, n in summary.items())
+            self.log_change(request, user, f"Deactivated ({closed}).")
             done += 1
-        self.message_user(request, f"{done} user(s) deactivated; their sessions were revoked.")
+        self.message_user(
+            request, f"{done} user(s) deactivated; their sessions and share links were revoked."
+        )
 
     @admin.action(description="Reactivate selected users")
     def reactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         done = 0
         for user in queryset:
             services.user_reactivate(user=user)
+            self.log_change(request, user, "Reactivated.")
             done += 1
         self.message_user(request, f"{done} user(s) reactivated.")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from allauth.socialaccount import providers
 from allauth.socialaccount.models import SocialAccount
 from bson import ObjectId
+from django.db.models import Count, Q
+
+from accounts.models import User
 
 
 def user_ids_with_provider(*, provider: str) -> list[ObjectId]:
@@ -19,3 +24,11 @@ def user_ids_with_provider(*, provider: str) -> list[ObjectId]:
 def installed_providers() -> list[tuple[str, str]]:
     """(id, name) of the sign-in providers installed (allauth's registry; no query)."""
     return sorted(providers.registry.as_choices())
+
+
+def user_counts(*, since: datetime) -> dict[str, int]:
+    """Staff-wide (the admin dashboard): ``{"users", "signed_up"}`` since ``since``, one query."""
+    found = User.objects.aggregate(
+        users=Count("pk"), signed_up=Count("pk", filter=Q(date_joined__gte=since))
+    )
+    return {name: int(found[name] or 0) for name in ("users", "signed_up")}

@@ -36,7 +36,7 @@ from django_mongodb_backend import transaction
 from accounts.auth_cache import forget_user
 from accounts.clients import GoogleIdentity, GoogleIdTokenVerifier, GoogleTokenRefused
 from accounts.models import User, normalize_email
-from accounts.signals import account_taken_over
+from accounts.signals import account_deactivated, account_taken_over
 from accounts.tokens import TokenInvalid, revoke_all_for_user
 from buyhive.exceptions import Conflict, ServiceUnavailable, ValidationFailed
 from buyhive.mail.models import OutboundMail
@@ -519,16 +519,27 @@ def user_update_profile(*, user: User, data: dict[str, Any]) -> User:
     return user
 
 
-def user_deactivate(*, user: User) -> int:
-    """Disable the account: every refresh token is revoked, and access tokens are refused
-    at their next use (SimpleJWT checks ``is_active``). Returns how many tokens were revoked.
+def user_deactivate(*, user: User) -> dict[str, int]:
+    """Disable the account and close every way in that it left open.
+
+    Every refresh token is revoked and the cached copy of the user dropped, so access tokens
+    are refused at their next use (the authentication checks ``is_active``); then
+    ``accounts.signals.account_deactivated`` lets the upper apps close theirs (carts revokes
+    the user's share links). One transaction: all of it or none. Idempotent, so running it
+    on an account already inactive (unticked by hand in the admin) finishes the job.
+    Returns the counts: ``{"sessions_revoked", ...each receiver's counts}``.
     """
-    if user.is_active:
-        user.is_active = False
-        user.save(update_fields=["is_active"])
-    revoked = revoke_all_for_user(user)
-    logger.info("user_deactivated", user_id=str(user.pk), revoked=revoked)
-    return revoked
+    with transaction.atomic():
+        if user.is_active:
+            user.is_active = False
+            user.save(update_fields=["is_active"])
+        summary: dict[str, int] = {"sessions_revoked": revoke_all_for_user(user)}
+        for _receiver, counts in account_deactivated.send(sender=User, user=user):
+            if isinstance(counts, dict):
+                for key, value in counts.items():
+                    summary[key] = summary.get(key, 0) + int(value)
+    logger.info("user_deactivated", user_id=str(user.pk), **summary)
+    return summary
 
 
 def user_reactivate(*, user: User) -> None:

@@ -16,3 +16,10 @@ from __future__ import annotations
 from django.dispatch import Signal
 
 account_taken_over = Signal()
+
+#: ``account_deactivated``: staff deactivated the account
+#: (:func:`accounts.services.user_deactivate`), which has already revoked its sessions. Each
+#: receiver closes what its app keeps open for the user (carts: public share links) and
+#: returns a dict of counts (``{"share_links_revoked": 2}``), merged into the service's answer.
+#: Sent inside the deactivation's transaction. Arguments: ``sender`` (the User class), ``user``.
+account_deactivated = Signal()

@@ -1,6 +1,25 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
 from django.apps import AppConfig
+
+
+def _dashboard_figures() -> Sequence[Any]:
+    """The admin dashboard's alerts panel: two queries (``alerts.selectors.alert_counts``)."""
+    from django.utils import timezone
+
+    from alerts.selectors import alert_counts
+    from buyhive.registries import DashboardFigure
+
+    counts = alert_counts(since=timezone.now() - timedelta(days=7))
+    return [
+        DashboardFigure("alerts set", counts["alerts"]),
+        DashboardFigure("fired in the last 7 days", counts["fired"]),
+        DashboardFigure("mailed in the last 7 days", counts["mailed"]),
+    ]
 
 
 class AlertsConfig(AppConfig):
@@ -15,3 +34,8 @@ class AlertsConfig(AppConfig):
 
     def ready(self) -> None:
         from alerts import receivers  # noqa: F401 - connects the signal receivers
+        from buyhive.registries import register_dashboard_panel
+
+        register_dashboard_panel(
+            name="alerts", title="Price alerts", figures=_dashboard_figures, order=40
+        )

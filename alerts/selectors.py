@@ -1,10 +1,11 @@
-"""Reads of alerts and notifications, always scoped to a user."""
+"""Reads of alerts and notifications, scoped to a user (and staff-wide counts for the admin)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from alerts.models import Alert, Notification
 from buyhive.exceptions import NotFound
@@ -27,3 +28,17 @@ def notification_list(*, user: Any, unread: bool = False) -> QuerySet[Notificati
     if unread:
         queryset = queryset.filter(read_at__isnull=True)
     return queryset.order_by("-created_at", "-pk")
+
+
+def alert_counts(*, since: datetime) -> dict[str, int]:
+    """Staff-wide (the admin dashboard), two queries: alerts set, and the notifications
+    created since ``since`` (``"fired"``) with how many went out by mail (``"mailed"``:
+    handed to the outbox)."""
+    found = Notification.objects.filter(created_at__gte=since).aggregate(
+        fired=Count("pk"), mailed=Count("pk", filter=Q(mail=Notification.Mail.QUEUED))
+    )
+    return {
+        "alerts": Alert.objects.count(),
+        "fired": int(found["fired"] or 0),
+        "mailed": int(found["mailed"] or 0),
+    }

@@ -7,7 +7,7 @@ number of carts, and a later issue exports and deletes all of a user's data. Eac
 therefore *registers* its part here from its ``AppConfig.ready()``, and the feature asks the
 registry. An app that is not installed registers nothing and simply does not show up.
 
-Three registries, each a plain dict filled once at start-up (``ready()`` runs once per
+Four registries, each a plain dict filled once at start-up (``ready()`` runs once per
 process, before the first request), read-only afterwards, so no locking is needed:
 
 Readiness checks (``/ready``)
@@ -21,6 +21,13 @@ Per-user admin summaries (the user admin's list columns)
     ``register_user_summary(name=..., label=..., counts=..., link=...)``: ``counts(user_ids)``
     answers ``{user_id: number}`` for a whole page of users in one query (never one per
     row); ``link(user_id)``, when given, is the admin page that lists those rows.
+
+Admin dashboard panels (the admin index)
+    ``register_dashboard_panel(name=..., title=..., figures=..., order=...)``: ``figures()``
+    answers a few :class:`DashboardFigure` (a label, a number, an optional admin link),
+    read with a handful of cheap queries (counts and one aggregate, never one per row):
+    the index runs every panel on each visit. A panel that raises is shown as unavailable
+    with the reason, never as a 500.
 
 User data export and deletion (designed here, filled by a later issue)
     ``register_user_data(name=..., export=..., delete=...)``: ``export(user)`` answers a
@@ -40,15 +47,20 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "DashboardFigure",
+    "DashboardPanel",
     "ReadinessCheck",
     "UserDataHooks",
     "UserSummary",
+    "dashboard_panels",
     "delete_user_data",
     "export_user_data",
     "readiness_checks",
+    "register_dashboard_panel",
     "register_readiness_check",
     "register_user_data",
     "register_user_summary",
+    "run_dashboard_panels",
     "run_readiness_checks",
     "user_summaries",
     "user_summary_counts",
@@ -129,6 +141,63 @@ def user_summary_counts(user_ids: Sequence[Any]) -> dict[str, Mapping[Any, int]]
     """``{summary name: {user_id: number}}`` for a page of users: one call per summary."""
     ids = list(user_ids)
     return {entry.name: entry.counts(ids) if ids else {} for entry in user_summaries()}
+
+
+# --------------------------------------------------------------------------------------------
+# Admin dashboard panels
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DashboardFigure:
+    label: str
+    value: int | str
+    #: An admin page listing what was counted, when there is one.
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class DashboardPanel:
+    name: str
+    title: str
+    figures: Callable[[], Sequence[DashboardFigure]]
+    #: Where the panel appears among the others (lowest first).
+    order: int = 100
+
+
+_DASHBOARD: dict[str, DashboardPanel] = {}
+
+
+def register_dashboard_panel(
+    *,
+    name: str,
+    title: str,
+    figures: Callable[[], Sequence[DashboardFigure]],
+    order: int = 100,
+) -> None:
+    """Show ``figures()`` under ``title`` on the admin index (registering twice replaces)."""
+    _DASHBOARD[name] = DashboardPanel(name=name, title=title, figures=figures, order=order)
+
+
+def dashboard_panels() -> list[DashboardPanel]:
+    return sorted(_DASHBOARD.values(), key=lambda entry: (entry.order, entry.name))
+
+
+def run_dashboard_panels() -> list[dict[str, Any]]:
+    """``[{"name", "title", "figures": [...], "error"}]``, one per panel, in order.
+
+    A panel that raises keeps its place with ``figures`` empty and ``error`` saying why.
+    """
+    shown: list[dict[str, Any]] = []
+    for entry in dashboard_panels():
+        panel: dict[str, Any] = {"name": entry.name, "title": entry.title, "error": None}
+        try:
+            panel["figures"] = list(entry.figures())
+        except Exception as exc:  # noqa: BLE001 - one panel never breaks the admin index
+            panel["figures"] = []
+            panel["error"] = f"unavailable: {type(exc).__name__}: {exc}"[:200]
+        shown.append(panel)
+    return shown
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,18 +18,37 @@ def _carts_of_user_url(user_id: Any) -> str:
     return reverse("admin:carts_cart_changelist") + f"?owner={user_id}"
 
 
+def _dashboard_figures() -> Sequence[Any]:
+    """The admin dashboard's carts panel: two queries (``carts.selectors.carts_counts``)."""
+    from django.urls import reverse
+
+    from buyhive.registries import DashboardFigure
+    from carts.selectors import carts_counts
+
+    counts = carts_counts()
+    carts = reverse("admin:carts_cart_changelist")
+    return [
+        DashboardFigure("carts", counts["carts"], carts),
+        DashboardFigure("items", counts["items"], reverse("admin:carts_item_changelist")),
+        DashboardFigure("live share links", counts["shared"], f"{carts}?shared=yes"),
+    ]
+
+
 class CartsConfig(AppConfig):
     name = "carts"
     default_auto_field = "django_mongodb_backend.fields.ObjectIdAutoField"
 
     def ready(self) -> None:
-        from accounts.signals import account_taken_over
-        from buyhive.registries import register_user_summary
-        from carts.services import on_account_taken_over
+        from accounts.signals import account_deactivated, account_taken_over
+        from buyhive.registries import register_dashboard_panel, register_user_summary
+        from carts.services import on_account_deactivated, on_account_taken_over
 
         # A takeover revokes every share link made before it (carts.services).
         account_taken_over.connect(on_account_taken_over, dispatch_uid="carts-takeover")
+        # So does a deactivation by staff (the admin's action, through accounts.services).
+        account_deactivated.connect(on_account_deactivated, dispatch_uid="carts-deactivated")
         # The user admin's "carts" column (accounts may not import carts).
         register_user_summary(
             name="carts", label="carts", counts=_cart_counts, link=_carts_of_user_url
         )
+        register_dashboard_panel(name="carts", title="Carts", figures=_dashboard_figures, order=20)

@@ -379,3 +379,15 @@ def cart_counts_by_owner(*, owner_ids: Sequence[Any]) -> dict[Any, int]:
         .order_by()
     )
     return {row["owner_id"]: row["count"] for row in rows}
+
+
+def carts_counts() -> dict[str, int]:
+    """Staff-wide (the admin dashboard): ``{"carts", "shared", "items"}``, two queries."""
+    found = Cart.objects.aggregate(
+        carts=Count("pk"), shared=Count("pk", filter=Q(share_token__isnull=False))
+    )
+    return {
+        "carts": int(found["carts"] or 0),
+        "shared": int(found["shared"] or 0),
+        "items": Item.objects.count(),
+    }

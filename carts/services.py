@@ -69,6 +69,7 @@ __all__ = [
     "cart_share_by_email",
     "cart_share_link_create",
     "cart_share_link_revoke",
+    "cart_share_links_revoke_all",
     "cart_update",
     "carts_close_after_takeover",
     "clean_item_data",
@@ -392,6 +393,25 @@ def cart_share_link_revoke(*, cart: Cart) -> bool:
     if updated:
         logger.info("cart_share_link_revoked", cart_id=str(cart.pk))
     return bool(updated)
+
+
+def cart_share_links_revoke_all(*, owner: Any) -> int:
+    """Revoke every share link of ``owner``'s carts (the public tokens stop working at once).
+
+    For moderation: a deactivated account must not keep publishing carts. Answers how many
+    links were live.
+    """
+    revoked = Cart.objects.filter(owner=owner, share_token__isnull=False).update(
+        share_token=None, shared_at=None
+    )
+    if revoked:
+        logger.info("cart_share_links_revoked", user_id=str(_pk(owner)), revoked=revoked)
+    return int(revoked)
+
+
+def on_account_deactivated(sender: Any, user: Any, **_: Any) -> dict[str, int]:
+    """Receiver of ``accounts.signals.account_deactivated`` (connected in CartsConfig.ready)."""
+    return {"share_links_revoked": cart_share_links_revoke_all(owner=user)}
 
 
 def carts_close_after_takeover(*, owner: Any) -> dict[str, int]:

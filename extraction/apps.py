@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.apps import AppConfig
@@ -16,11 +17,35 @@ def _llm_readiness() -> dict[str, Any]:
     return {"status": "configured" if report.get("configured") else "not_configured", **report}
 
 
+def _dashboard_figures() -> Sequence[Any]:
+    """The admin dashboard's extraction panel: one Redis round trip (``extraction.stats``)."""
+    from buyhive.registries import DashboardFigure
+    from extraction.stats import extraction_counts
+
+    counts = extraction_counts(hours=24)
+    total = counts["total"]
+    share = f"{counts['llm']} ({round(100 * counts['llm'] / total)}%)" if total else "0"
+    return [
+        DashboardFigure("extractions", total),
+        DashboardFigure("ok (a title and a price)", counts["ok"]),
+        DashboardFigure("partial", counts["partial"]),
+        DashboardFigure("failed (nothing found)", counts["failed"]),
+        DashboardFigure("with fields from the LLM", share),
+        DashboardFigure("answered from the cache", counts["cached"]),
+    ]
+
+
 class ExtractionConfig(AppConfig):
     name = "extraction"
     default_auto_field = "django_mongodb_backend.fields.ObjectIdAutoField"
 
     def ready(self) -> None:
-        from buyhive.registries import register_readiness_check
+        from buyhive.registries import register_dashboard_panel, register_readiness_check
 
         register_readiness_check("llm", _llm_readiness, order=20)
+        register_dashboard_panel(
+            name="extraction",
+            title="Extractions in the last 24 hours",
+            figures=_dashboard_figures,
+            order=30,
+        )

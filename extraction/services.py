@@ -41,6 +41,7 @@ from carts.models import Item
 from carts.services import item_upsert, resolve_carts
 from extraction.deterministic import extract_deterministic
 from extraction.llm import LLMOutcome, llm_fill
+from extraction.stats import extraction_count
 from extraction.types import ExtractionResult
 from mlverify.clip.service import best_image
 from mlverify.page_check.services import classify_page
@@ -176,6 +177,8 @@ def extract(
             metrics.record_extraction(
                 source="cache", outcome=_outcome(hit["product"]), duration_ms=_ms(started)
             )
+            from_llm = any(p.get("source") == "llm" for p in hit.get("provenance", {}).values())
+            extraction_count(outcome=_outcome(hit["product"]), llm=from_llm, cached=True)
             return Extraction(body=hit, cached=True)
 
     result = extract_deterministic(url=address, html=html, text=text)
@@ -197,6 +200,11 @@ def extract(
         source=_main_source(data["provenance"], outcome),
         outcome=_outcome(data["product"]),
         duration_ms=_ms(started),
+    )
+    extraction_count(
+        outcome=_outcome(data["product"]),
+        llm=outcome.status == "used" and bool(outcome.fields),
+        cached=False,
     )
     logger.info(
         "product_extracted",

@@ -113,7 +113,7 @@ def test_deactivation_revokes_refresh_tokens_and_access_fails_next_request(user:
     sessions = [issue_tokens(user) for _ in range(3)]
     assert me_with(sessions[0]["access"]).status_code == 200
 
-    assert user_deactivate(user=user) == 3
+    assert user_deactivate(user=user)["sessions_revoked"] == 3
 
     assert not RefreshToken.objects.filter(user=user, revoked_at=None).exists()
     assert_401(me_with(sessions[0]["access"]))

@@ -119,6 +119,11 @@ class PagePrefetchAdmin(admin.ModelAdmin):
             label=label,
         )
 
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        """The owner once: a choice on "add", then only the link to the owner's user page."""
+        hidden = "owner" if obj is not None else "owner_link"
+        return [name for name in super().get_fields(request, obj) if name != hidden]
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         """The owner is chosen when a row is created and never changed afterwards."""
         fields = tuple(super().get_readonly_fields(request, obj))

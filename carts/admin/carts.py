@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -23,7 +23,7 @@ from carts.admin.base import (
     _owner_emails,
     _owner_ids_matching,
 )
-from carts.admin.filters import OwnerFilter
+from carts.admin.filters import OwnerFilter, SharedFilter
 from carts.admin.forms import CartAdminForm, _adopt, _refused
 from carts.admin.memberships import ItemsInCartInline, _save_memberships
 from carts.models import Cart, CartItem, Item
@@ -33,7 +33,7 @@ from carts.models import Cart, CartItem, Item
 class CartAdmin(PagePrefetchAdmin):
     form = CartAdminForm
     list_display = ("name", "owner_column", "items_column", "shared_column", "created_at")
-    list_filter = (OwnerFilter, ("created_at", admin.DateFieldListFilter))
+    list_filter = (OwnerFilter, SharedFilter, ("created_at", admin.DateFieldListFilter))
     search_fields = ("name",)
     search_help_text = "Cart name, or the owner's email."
     date_hierarchy = None
@@ -63,7 +63,7 @@ class CartAdmin(PagePrefetchAdmin):
     )
     raw_id_fields = ("owner",)
     inlines = (ItemsInCartInline,)
-    actions = ("export_csv",)
+    actions = ("revoke_share_links", "export_csv")
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Cart], search_term: str
@@ -144,6 +144,19 @@ class CartAdmin(PagePrefetchAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Cart]) -> None:
         for cart in queryset:
             services.cart_delete(cart=cart)
+
+    @admin.action(description="Revoke the share links of the selected carts")
+    def revoke_share_links(self, request: HttpRequest, queryset: QuerySet[Cart]) -> None:
+        """Moderation: the public links stop working at once (``cart_share_link_revoke``).
+
+        Each revoked link is recorded in the admin history of its cart.
+        """
+        revoked = 0
+        for cart in queryset.filter(share_token__isnull=False):
+            if services.cart_share_link_revoke(cart=cart):
+                self.log_change(request, cart, "Revoked the share link.")
+                revoked += 1
+        self.message_user(request, f"Revoked {revoked} share link(s).", messages.SUCCESS)
 
     @admin.action(description="Export the selected carts as CSV")
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Cart]) -> HttpResponse:

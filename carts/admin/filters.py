@@ -1,4 +1,4 @@
-"""List filters of the carts admin: owner, in a cart, orphaned."""
+"""List filters of the carts admin: owner, in a cart, orphaned, shared."""
 
 from __future__ import annotations
 
@@ -80,4 +80,21 @@ class OrphanFilter(admin.SimpleListFilter):
             return queryset.filter(orphaned_at__isnull=False)
         if self.value() == "no":
             return queryset.filter(orphaned_at__isnull=True)
+        return queryset
+
+
+class SharedFilter(admin.SimpleListFilter):
+    """``?shared=yes|no``: carts with a live public share link, or without one."""
+
+    title = "share link"
+    parameter_name = "shared"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Shared (live link)"), ("no", "Not shared")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Cart]) -> QuerySet[Cart]:
+        if self.value() == "yes":
+            return queryset.filter(share_token__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(share_token__isnull=True)
         return queryset

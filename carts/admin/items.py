@@ -44,13 +44,13 @@ class ItemAdmin(PagePrefetchAdmin):
         OwnerFilter,
         InCartFilter,
         OrphanFilter,
-        "store_domain",
         "currency",
         "availability",
         ("created_at", admin.DateFieldListFilter),
     )
     search_fields = ("title",)
-    search_help_text = "Title, URL, or the owner's email."
+    # No list filter on the shop: it would list every domain ever saved. Search for it.
+    search_help_text = "Title, URL or shop domain, or the owner's email."
     ordering = ("-created_at",)
     list_per_page = 100
     show_full_result_count = False
@@ -100,6 +100,7 @@ class ItemAdmin(PagePrefetchAdmin):
             return queryset, False
         return queryset.filter(
             Q(title__icontains=term)
+            | Q(store_domain__icontains=term)
             | Q(canonical_url__icontains=term)
             | Q(url__icontains=term)
             | Q(owner_id__in=_owner_ids_matching(term))
@@ -178,8 +179,13 @@ class ItemAdmin(PagePrefetchAdmin):
 
     @admin.action(description="Delete the selected items that are in no cart")
     def delete_orphans(self, request: HttpRequest, queryset: QuerySet[Item]) -> None:
-        ids = list(queryset.values_list("pk", flat=True))
+        chosen = list(queryset)
+        ids = [item.pk for item in chosen]
         deleted, kept = services.items_delete_orphans(item_ids=ids)
+        left = set(Item.objects.filter(pk__in=ids).values_list("pk", flat=True))
+        gone = [item for item in chosen if item.pk not in left]
+        if gone:  # the admin history: which items went, once the service has decided
+            self.log_deletions(request, gone)  # type: ignore[arg-type]  # a list works
         self.message_user(
             request,
             f"Deleted {deleted} item(s) in no cart; kept {kept} still in a cart.",
