@@ -115,9 +115,26 @@ class Backend:
     base: str
     signing_key: str
     log_path: Path
+    #: The server's environment (its database, keys, prefixes), for ``manage``.
+    env: dict[str, str] = field(default_factory=dict)
 
     def api(self, path: str) -> str:
         return f"{self.base}/api/v1/{path.lstrip('/')}"
+
+    def manage(self, *args: str, env: dict[str, str] | None = None) -> str:
+        """Run ``manage.py <args>`` against this backend's database, as an operator would;
+        its standard output."""
+        done = subprocess.run(  # noqa: S603 - our interpreter, our arguments
+            [sys.executable, str(REPO_ROOT / "manage.py"), *args],
+            cwd=REPO_ROOT,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, f"manage.py {' '.join(args)}: {done.stderr[-2000:]}"
+        return done.stdout
 
     def register(self, email: str, password: str) -> dict[str, Any]:
         answer = requests.post(
@@ -225,7 +242,7 @@ def backend(browser: Browser) -> Iterator[Backend]:
         try:
             workers.extend(_start_task_worker(env))
             _wait_healthy(base, server, log_path)
-            instance = Backend(base=base, signing_key=signing_key, log_path=log_path)
+            instance = Backend(base=base, signing_key=signing_key, log_path=log_path, env=env)
             _warm_up(instance)
             yield instance
         finally:

@@ -23,3 +23,6 @@ CACHES = {
     }
 }
 LOGGING = logconfig.configure(level="WARNING", json=False)
+# The admin's CSS and scripts straight from the apps' static folders (no collectstatic step
+# in the e2e session): https://whitenoise.readthedocs.io/en/stable/django.html#WHITENOISE_USE_FINDERS
+WHITENOISE_USE_FINDERS = True
