@@ -90,6 +90,19 @@ def test_the_dashboard_counts_what_staff_asked_for(staff_client: Client, user: U
     page = response.content.decode()
     assert "Extractions in the last 24 hours" in page
     assert '<a href="/admin/carts/cart/?shared=yes">live share links</a>' in page
+    # Every linked figure leads to a list page; sign-ups come newest first.
+    links = {
+        figure.label: figure.link
+        for panel in response.context["dashboard"]
+        for figure in panel["figures"]
+        if figure.link
+    }
+    for link in links.values():
+        assert staff_client.get(link).status_code == 200, link
+    newest = staff_client.get(links["signed up in the last 7 days"]).context["cl"].result_list
+    assert [u.email for u in newest][-1] == "old@example.com"
+    shared_list = staff_client.get(links["live share links"]).context["cl"].result_list
+    assert [cart.name for cart in shared_list] == ["Shared"]
 
 
 def test_the_dashboard_reads_with_a_fixed_handful_of_queries(
