@@ -363,6 +363,11 @@ SPECTACULAR_SETTINGS = {
         "CheckStatusEnum": ["ok", "unavailable"],
         "LlmStatusEnum": ["used", "not_needed", "not_configured", "unavailable"],
     },
+    # The default hook, then the rate-limit header fields on every operation with a 429.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "buyhive.schema_hooks.ratelimit_headers",
+    ],
 }
 
 # =============================================================================

@@ -127,3 +127,25 @@ def test_a_route_without_a_limit_carries_no_fields(auth_client: APIClient) -> No
     assert response.status_code == 200
     assert "RateLimit" not in response
     assert "RateLimit-Policy" not in response
+
+
+def test_the_schema_documents_the_fields_on_every_limited_operation() -> None:
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    limited = 0
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            responses = operation["responses"]
+            for code, response in responses.items():
+                headers = response.get("headers", {})
+                if "429" in responses and (code.startswith("2") or code == "429"):
+                    assert {"RateLimit-Policy", "RateLimit"} <= set(headers), (path, method, code)
+                else:
+                    assert "RateLimit" not in headers, (path, method, code)
+            if "429" in responses:
+                limited += 1
+                assert "Retry-After" in responses["429"]["headers"]
+    assert limited >= 10
+    login = schema["paths"]["/api/v1/auth/login/"]["post"]["responses"]["200"]
+    assert "RateLimit" in login["headers"]
