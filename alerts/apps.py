@@ -15,3 +15,8 @@ class AlertsConfig(AppConfig):
 
     def ready(self) -> None:
         from alerts import receivers  # noqa: F401 - connects the signal receivers
+        from alerts.user_data import alerts_delete, alerts_export
+        from buyhive.registries import register_user_data
+
+        # GET auth/me/export/ and DELETE auth/me/ (accounts cannot import this app).
+        register_user_data(name="alerts", export=alerts_export, delete=alerts_delete)
