@@ -199,6 +199,15 @@ def bearer_client_for(user: Any) -> APIClient:
     return client
 
 
+def api_error(response: Any, status: int, code: str) -> dict[str, Any]:
+    """The error of an envelope answer, after checking its status, code and request id."""
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert body["error"]["code"] == code, body
+    assert body["request_id"]
+    return dict(body["error"])
+
+
 def otp_admin_client_for(user: Any) -> Any:
     """A Django test Client signed in to the admin as ``user``, second factor included.
 

@@ -27,16 +27,9 @@ from buyhive.mail.models import OutboundMail
 from carts.models import Cart, Item
 from carts.tests.watch_pages import report, save
 from carts.watch.models import Observation, WatchedProduct
-from conftest import bearer_client_for
+from conftest import api_error, bearer_client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def _error(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["error"]["code"] == code
-    return body["error"]
 
 
 def _login(email: str, password: str) -> dict[str, Any]:
@@ -136,7 +129,7 @@ def test_export_holds_every_part_of_the_users_data_and_nothing_of_others(
 
 
 def test_export_needs_a_token(api_client: APIClient) -> None:
-    _error(api_client.get("/api/v1/auth/me/export/"), 401, "not_authenticated")
+    api_error(api_client.get("/api/v1/auth/me/export/"), 401, "not_authenticated")
 
 
 def test_export_is_rate_limited_per_user(auth_client: Any, settings: Any) -> None:
@@ -144,7 +137,7 @@ def test_export_is_rate_limited_per_user(auth_client: Any, settings: Any) -> Non
     assert auth_client.get("/api/v1/auth/me/export/").status_code == 200
     assert auth_client.get("/api/v1/auth/me/export/").status_code == 200
     response = auth_client.get("/api/v1/auth/me/export/")
-    _error(response, 429, "rate_limited")
+    api_error(response, 429, "rate_limited")
     assert int(response["Retry-After"]) > 0
 
 
@@ -176,9 +169,9 @@ def test_csv_of_another_users_cart_is_a_json_404_even_when_asking_for_csv(
     theirs = other_client.post("/api/v1/carts/", {"name": "Theirs"}, format="json").json()
     response = auth_client.get(f"/api/v1/carts/{theirs['id']}/export.csv", HTTP_ACCEPT="text/csv")
     assert response["Content-Type"].startswith("application/json")
-    _error(response, 404, "not_found")
-    _error(auth_client.get("/api/v1/carts/not-an-id/export.csv"), 404, "not_found")
-    _error(APIClient().get(f"/api/v1/carts/{theirs['id']}/export.csv"), 401, "not_authenticated")
+    api_error(response, 404, "not_found")
+    api_error(auth_client.get("/api/v1/carts/not-an-id/export.csv"), 404, "not_found")
+    api_error(APIClient().get(f"/api/v1/carts/{theirs['id']}/export.csv"), 401, "not_authenticated")
 
 
 def test_csv_of_an_empty_cart_is_its_header(auth_client: Any) -> None:
@@ -248,7 +241,7 @@ def test_delete_with_the_password_leaves_nothing_of_the_user(
         "/api/v1/auth/refresh/", {"refresh": tokens["refresh"]}, format="json"
     )
     assert refreshed.status_code == 401
-    _error(APIClient().get(f"/api/v1/shared/{token}/"), 404, "not_found")
+    api_error(APIClient().get(f"/api/v1/shared/{token}/"), 404, "not_found")
     assert other_client.get(f"/api/v1/items/{theirs['id']}/").status_code == 200
     assert Item.objects.filter(owner=other_user).count() == 1
     # Pooled observations stay: they hold no user data.
@@ -258,14 +251,14 @@ def test_delete_with_the_password_leaves_nothing_of_the_user(
 
 def test_wrong_or_missing_password_deletes_nothing(auth_client: Any, user: Any) -> None:
     _cart_with_items(auth_client)
-    error = _error(
+    error = api_error(
         auth_client.delete("/api/v1/auth/me/", {"password": "not it"}, format="json"),
         400,
         "validation_error",
     )
     assert "password" in error["fields"]
-    _error(auth_client.delete("/api/v1/auth/me/", {}, format="json"), 400, "validation_error")
-    _error(
+    api_error(auth_client.delete("/api/v1/auth/me/", {}, format="json"), 400, "validation_error")
+    api_error(
         auth_client.delete("/api/v1/auth/me/", {"confirm": user.email}, format="json"),
         400,
         "validation_error",
@@ -277,12 +270,12 @@ def test_wrong_or_missing_password_deletes_nothing(auth_client: Any, user: Any) 
 def test_delete_attempts_are_rate_limited(auth_client: Any, settings: Any) -> None:
     settings.RATE_DELETE_ACCOUNT_USER = "2/h"
     for _ in range(2):
-        _error(
+        api_error(
             auth_client.delete("/api/v1/auth/me/", {"password": "x"}, format="json"),
             400,
             "validation_error",
         )
-    _error(
+    api_error(
         auth_client.delete("/api/v1/auth/me/", {"password": "x"}, format="json"),
         429,
         "rate_limited",
@@ -304,7 +297,7 @@ def _google_only_user(signed_in_ago: timedelta) -> Any:
 def test_google_only_account_confirms_with_its_address_soon_after_signing_in() -> None:
     user = _google_only_user(timedelta(minutes=2))
     client = _bearer_for(user)
-    error = _error(
+    error = api_error(
         client.delete("/api/v1/auth/me/", {"confirm": "someone@else.example"}, format="json"),
         400,
         "validation_error",
@@ -318,7 +311,7 @@ def test_google_only_account_confirms_with_its_address_soon_after_signing_in() -
 
 def test_google_only_account_must_sign_in_again_after_ten_minutes() -> None:
     user = _google_only_user(timedelta(minutes=11))
-    error = _error(
+    error = api_error(
         _bearer_for(user).delete("/api/v1/auth/me/", {"confirm": user.email}, format="json"),
         400,
         "validation_error",
