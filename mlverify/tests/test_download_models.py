@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from huggingface_hub import constants as hub_constants
 
 from mlverify.clip.loading import WEIGHTS_METADATA_NAME
 from mlverify.hub import SOURCES
@@ -33,7 +34,8 @@ def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
     `make test` and the image (the command goes online on purpose all the same)."""
     server = FakeHub()
     monkeypatch.setenv("HF_ENDPOINT", server.base_url)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # The client reads HF_HUB_OFFLINE once, at import: set what it would have read.
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
     try:
         yield server
     finally:
