@@ -5,7 +5,9 @@ Fixtures only: the factories they use live with their app (``accounts/tests/fact
 
 When ``MONGODB_URI`` is unset, the session starts a throwaway SecantusDB (in memory) and
 points Django at it before pytest-django creates ``test_buyhive``. With ``MONGODB_URI``
-set (a mongod replica set, Atlas), that server is used instead and nothing is started.
+set (a mongod replica set, Atlas), that server is used instead and nothing is started, and
+the tests marked ``secantusdb_quirk`` (a SecantusDB difference from mongod and our fix for it)
+are skipped: there is no quirk to exercise.
 """
 
 from __future__ import annotations
@@ -21,6 +23,16 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
 from rest_framework.test import APIClient
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On a real MongoDB (MONGODB_URI set), skip the SecantusDB quirk tests."""
+    if not os.environ.get("MONGODB_URI"):
+        return
+    skip = pytest.mark.skip(reason="SecantusDB quirk: MONGODB_URI names a real MongoDB")
+    for item in items:
+        if item.get_closest_marker("secantusdb_quirk"):
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
