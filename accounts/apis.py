@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import structlog
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -21,7 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import services
+from accounts import services, user_data
 from accounts.models import ALERT_EMAILS_CHOICES, User, normalize_email
 from accounts.tokens import (
     TokenInvalid,
@@ -503,3 +504,77 @@ class MeApi(APIView):
             user=cast(User, request.user), data=dict(data.validated_data)
         )
         return Response(MeSerializer(user).data)
+
+    @extend_schema_serializer(component_name="AccountDeleteInput")
+    class DeleteInputSerializer(serializers.Serializer):
+        password = serializers.CharField(
+            max_length=PASSWORD_MAX, trim_whitespace=False, required=False
+        )
+        confirm = serializers.CharField(max_length=254, required=False)
+
+    @extend_schema(
+        operation_id="auth_me_destroy",
+        summary="Delete the account and everything it holds",
+        description=(
+            'An account with a password sends `{"password"}`. A Google-only account sends '
+            '`{"confirm": "<its email>"}` within 10 minutes of signing in with Google '
+            "(otherwise 400: sign in again). Answers 204 and deletes, in one transaction, the "
+            "account, its carts, items, memberships, notes, price history, alerts and "
+            "notifications; every session ends and every share link answers 404. Pooled price "
+            "observations, which hold no user data, stay. Counted against "
+            "`RATE_DELETE_ACCOUNT_USER` per user."
+        ),
+        tags=["auth"],
+        request=DeleteInputSerializer,
+        responses={204: None, 400: E400, 401: E401_AUTH, 429: E429},
+    )
+    def delete(self, request: Request) -> Response:
+        user = cast(User, request.user)
+        enforce(
+            request,
+            group="auth-me-delete",
+            rate=settings.RATE_DELETE_ACCOUNT_USER,
+            key=f"user:{user.pk}",
+        )
+        data = self.DeleteInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        user_data.user_delete(
+            user=user, password=values.get("password"), confirm=values.get("confirm")
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeExportApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="auth_me_export",
+        summary="Everything the service holds about the signed-in user, as JSON",
+        description=(
+            '`{"format_version", "exported_at", "account": {profile, sign_in, '
+            'email_addresses, sessions}, "carts": {carts, items, memberships}, '
+            '"alerts": {alerts, notifications}}`. Prices are plain decimal strings. '
+            "Served as a download (`Content-Disposition: attachment`). Counted against "
+            "`RATE_EXPORT_USER` per user."
+        ),
+        tags=["auth"],
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description="the export"),
+            401: E401_AUTH,
+            429: E429,
+        },
+    )
+    def get(self, request: Request) -> Response:
+        user = cast(User, request.user)
+        enforce(
+            request,
+            group="auth-me-export",
+            rate=settings.RATE_EXPORT_USER,
+            key=f"user:{user.pk}",
+            fail_open=True,
+        )
+        response = Response(user_data.user_data_export(user=user))
+        response["Content-Disposition"] = 'attachment; filename="buyhive-export.json"'
+        response["Cache-Control"] = "no-store"
+        return response

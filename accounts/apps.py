@@ -33,7 +33,10 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
-        from accounts import schema  # noqa: F401 - registers the OpenAPI bearer scheme
+        from accounts import (
+            schema,  # noqa: F401 - registers the OpenAPI bearer scheme
+            user_data,
+        )
         from accounts.auth_cache import on_user_saved
         from accounts.models import User
         from buyhive.registries import register_dashboard_panel
@@ -42,3 +45,5 @@ class AccountsConfig(AppConfig):
         post_save.connect(on_user_saved, sender=User, dispatch_uid="accounts_auth_cache_save")
         post_delete.connect(on_user_saved, sender=User, dispatch_uid="accounts_auth_cache_del")
         register_dashboard_panel(name="users", title="Users", figures=_dashboard_figures, order=10)
+        # The account's part in GET auth/me/export/ and DELETE auth/me/.
+        user_data.register()

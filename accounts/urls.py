@@ -21,4 +21,5 @@ urlpatterns: list[URLPattern] = [
     path("auth/email/verify/", apis.EmailVerifyApi.as_view(), name="auth-email-verify"),
     path("auth/email/resend/", apis.EmailResendApi.as_view(), name="auth-email-resend"),
     path("auth/me/", apis.MeApi.as_view(), name="auth-me"),
+    path("auth/me/export/", apis.MeExportApi.as_view(), name="auth-me-export"),
 ]

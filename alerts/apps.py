@@ -34,7 +34,11 @@ class AlertsConfig(AppConfig):
 
     def ready(self) -> None:
         from alerts import receivers  # noqa: F401 - connects the signal receivers
-        from buyhive.registries import register_dashboard_panel
+        from alerts.user_data import alerts_delete, alerts_export
+        from buyhive.registries import register_dashboard_panel, register_user_data
+
+        # GET auth/me/export/ and DELETE auth/me/ (accounts cannot import this app).
+        register_user_data(name="alerts", export=alerts_export, delete=alerts_delete)
 
         register_dashboard_panel(
             name="alerts", title="Price alerts", figures=_dashboard_figures, order=40

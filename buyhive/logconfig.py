@@ -9,6 +9,10 @@ user id, status and duration (see ``buyhive.middleware``).
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import structlog
@@ -77,3 +81,35 @@ def configure(*, level: str = "INFO", json: bool = False) -> dict[str, Any]:
             "httpcore": {"handlers": ["stdout"], "level": "WARNING", "propagate": False},
         },
     }
+
+
+@contextlib.contextmanager
+def logs_to_stderr() -> Iterator[None]:
+    """While a command writes data on stdout, send everything else there to stderr.
+
+    For commands whose stdout is a data stream (``extract_product``'s JSON lines): log handlers
+    that write to stdout (this module's, configured with ``ext://sys.stdout``) are pointed at
+    stderr, and ``sys.stdout`` itself is stderr meanwhile, so handlers that look stdout up on
+    each record (the metrics' EMF lines) and any stray print follow. The command keeps the real
+    stdout through Django's ``self.stdout``, taken before ``handle()`` runs. Undone on exit.
+    """
+    real = sys.stdout
+    stdouts = {id(real), id(sys.__stdout__)}
+    loggers = [logging.getLogger()] + [
+        item
+        for item in logging.Logger.manager.loggerDict.values()
+        if isinstance(item, logging.Logger)
+    ]
+    moved: list[tuple[logging.StreamHandler[Any], Any]] = []
+    for each in loggers:
+        for handler in each.handlers:
+            if isinstance(handler, logging.StreamHandler) and id(handler.stream) in stdouts:
+                moved.append((handler, handler.stream))
+                handler.setStream(sys.stderr)
+    sys.stdout = sys.stderr
+    try:
+        yield
+    finally:
+        sys.stdout = real
+        for handler, stream in moved:
+            handler.setStream(stream)

@@ -29,15 +29,17 @@ Admin dashboard panels (the admin index)
     the index runs every panel on each visit. A panel that raises is shown as unavailable
     with the reason, never as a 500.
 
-User data export and deletion (designed here, filled by a later issue)
+User data export and deletion (``GET auth/me/export/``, ``DELETE auth/me/``)
     ``register_user_data(name=..., export=..., delete=...)``: ``export(user)`` answers a
     JSON-ready value of everything the app holds about ``user`` (it becomes
     ``{name: value}`` in the export); ``delete(user)`` removes it and answers how many rows
     went. Both run inside the caller's transaction, so an app's hooks must not open their own
     outside-world side effects (mail, queues) before the caller commits. Apps are asked in
     the reverse of their registration order for deletion (upper layers first: an item before
-    the account that owns it), in registration order for export. No endpoint uses them yet:
-    :func:`export_user_data` and :func:`delete_user_data` are what that endpoint will call.
+    the account that owns it), in registration order for export.
+    :mod:`accounts.user_data` drives both; a new app that keeps anything about a user
+    registers its hooks here (see ``carts/user_data.py``), and the deletion test, which scans
+    every collection for the user's id and address, fails until it does.
 """
 
 from __future__ import annotations

@@ -40,8 +40,13 @@ class CartsConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts.signals import account_deactivated, account_taken_over
-        from buyhive.registries import register_dashboard_panel, register_user_summary
+        from buyhive.registries import (
+            register_dashboard_panel,
+            register_user_data,
+            register_user_summary,
+        )
         from carts.services import on_account_deactivated, on_account_taken_over
+        from carts.user_data import carts_delete, carts_export
 
         # A takeover revokes every share link made before it (carts.services).
         account_taken_over.connect(on_account_taken_over, dispatch_uid="carts-takeover")
@@ -52,3 +57,5 @@ class CartsConfig(AppConfig):
             name="carts", label="carts", counts=_cart_counts, link=_carts_of_user_url
         )
         register_dashboard_panel(name="carts", title="Carts", figures=_dashboard_figures, order=20)
+        # GET auth/me/export/ and DELETE auth/me/ (accounts cannot import carts).
+        register_user_data(name="carts", export=carts_export, delete=carts_delete)

@@ -52,9 +52,9 @@ from accounts.models import User, normalize_email
 from buyhive.product.currency_signs import resolve_currency
 from buyhive.product.money import validate_amount
 from buyhive.product.urls import canonicalize_url
+from buyhive.transactions import run_in_transaction
 from carts import models as m
 from carts.models import Cart, CartItem, Item, normalize_cart_name
-from carts.transactions import run_in_transaction
 from carts.validation import clean_http_url
 
 logger = structlog.get_logger(__name__)

@@ -15,7 +15,7 @@ Invariants, enforced here and by the unique indexes in ``carts/models.py``:
   items (409 ``limit_exceeded``), exactly, even under concurrent requests: the write that
   could cross a cap first writes a document every competing write also writes (the cart for
   its items, the ``CartOwner`` row for carts), so concurrent transactions conflict, the loser
-  is retried (``carts.transactions``) and counts again in a fresh snapshot;
+  is retried (``buyhive.transactions``) and counts again in a fresh snapshot;
 * deleting a cart removes its memberships, never its items; an item that is left in no cart
   gets ``orphaned_at`` (``purge_orphan_items`` deletes it after a while);
 * a membership keeps the price and currency the item had when it was added.
@@ -43,12 +43,12 @@ from accounts.services import email_confirmation_on_refused_share
 from buyhive.exceptions import EmailUnverified, LimitExceeded, NotFound, ValidationFailed
 from buyhive.product.money import parse_amount, validate_amount
 from buyhive.product.urls import CanonicalUrl, canonicalize_url
+from buyhive.transactions import run_in_transaction
 from carts import emails as share_emails
 from carts import models as m
 from carts.models import Cart, CartItem, CartOwner, Item, normalize_cart_name
 from carts.selectors import cart_summaries, membership_rows, parse_object_id
 from carts.share_caps import share_mail_caps_take
-from carts.transactions import run_in_transaction
 from carts.validation import (
     clean_availability,
     clean_cart_name,
@@ -877,7 +877,9 @@ def cart_share_by_email(
     token, _created = cart_share_link_create(cart=cart)
     rows = membership_rows(user=sender, cart=cart)
     summary = cart_summaries(user=sender, carts=[cart])[cart.pk]
-    share_key = uuid.uuid4().hex
+    # The sender's id names the outbox rows, so deleting the account finds them
+    # (buyhive.mail.user_data); the rest makes each share's mails its own.
+    share_key = f"{sender.pk}.{uuid.uuid4().hex}"
 
     def work() -> int:
         return share_emails.queue_share_mails(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from carts import apis
+from carts import apis, export_apis
 from carts.watch import apis as watch_apis
 
 app_name = "carts"
@@ -13,6 +13,12 @@ urlpatterns: list[URLPattern] = [
     path("carts/", apis.CartListCreateApi.as_view(), name="cart-list"),
     path("carts/<str:cart_id>/", apis.CartDetailApi.as_view(), name="cart-detail"),
     path("carts/<str:cart_id>/items/", apis.CartItemsApi.as_view(), name="cart-items"),
+    # A file download: no trailing slash, as a file name ends.
+    path(
+        "carts/<str:cart_id>/export.csv",
+        export_apis.CartExportCsvApi.as_view(),
+        name="cart-export-csv",
+    ),
     path(
         "carts/<str:cart_id>/items/<str:item_id>/",
         apis.CartItemDetailApi.as_view(),

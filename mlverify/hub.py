@@ -1,10 +1,16 @@
 """Fetch CLIP weights from the Hugging Face Hub into ``BUYHIVE_MODEL_DIR`` (download_models).
 
-This is the only code that downloads models, and only when an operator runs
-``manage.py download_models``; the web process never does. The address is fixed here (not
-user-supplied), so it uses httpx directly, with timeouts, streaming to a temporary file in the
-destination folder, hashing while it writes, and renaming into place only when the sha256
-matches the published value. A half-written or wrong file is never left under the final name.
+This is the only code that downloads models, and only when an operator (or the image build's
+``models`` stage, with BAKE_MODELS=1) runs ``manage.py download_models``; the web process
+never does. It uses the hub's own client, ``huggingface_hub.hf_hub_download``, at the
+revision recorded below (its redirects, retries and resumable transfer are the hub's), into a
+temporary folder beside the destination, then checks the file's sha256 against the published
+value and renames it into place only when it matches. A half-written or wrong file is never
+left under the final name; the revision the hub served is recorded in the metadata file.
+
+``HF_ENDPOINT`` (or ``--base-url``) points it at a mirror, or at the fake hub the tests run.
+``HF_HUB_OFFLINE``, which keeps transformers and open_clip from reaching the hub on their own,
+does not apply here: running this command is the explicit request to go online.
 
 Published digests: the sha256 of an LFS file is shown on its Hugging Face page ("Git LFS
 Details"); each source below cites its page. A source whose digest could not be confirmed
@@ -18,19 +24,26 @@ its sha256, copy it to ``BUYHIVE_MODEL_DIR/clip/open_clip_model.safetensors`` an
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-import httpx
+import httpx2
 import structlog
+from huggingface_hub import constants as hub_constants
+from huggingface_hub import hf_hub_download
+from huggingface_hub._local_folder import read_download_metadata
+from huggingface_hub.errors import HfHubHTTPError
 
 from mlverify.clip.loading import WEIGHTS_METADATA_NAME
 
@@ -47,7 +60,7 @@ class WeightsSource:
     model_name: str  # the CLIP_MODEL these weights need
     repo: str
     filename: str
-    revision: str
+    revision: str  # what hf_hub_download asks for: a commit id pins it (see SOURCES)
     sha256: str | None  # the published LFS sha256, or None when not confirmed
     size: int | None  # bytes, when known
     page: str  # where the digest is published
@@ -62,6 +75,10 @@ SOURCES: dict[str, WeightsSource] = {
     # sha256 from the file's page, "Git LFS Details" (605 MB, commit 08f7355 "Adding
     # `safetensors` variant of this model (#4)"):
     # https://huggingface.co/laion/CLIP-ViT-B-32-laion2B-s34B-b79K/blob/main/open_clip_pytorch_model.safetensors
+    # TODO(revision): pin `revision` to the full commit id of 08f7355 (the page's "History"
+    # tab; this offline machine cannot read it). Until then "main" is asked for, the commit the
+    # hub served is recorded in the metadata file, and the sha256 below pins the bytes: a
+    # different file at main fails the check and is not installed.
     "laion2b_s34b_b79k": WeightsSource(
         variant="laion2b_s34b_b79k",
         model_name="ViT-B-32",
@@ -75,6 +92,7 @@ SOURCES: dict[str, WeightsSource] = {
         license="MIT",
     ),
     # OpenAI's ViT-B/32 as converted for open_clip by timm; needs CLIP_MODEL=ViT-B-32-quickgelu.
+    # TODO(revision): as above, a full commit id once read from the page's history.
     # TODO(sha256): NOT CONFIRMED. The digest is on
     # https://huggingface.co/timm/vit_base_patch32_clip_224.openai/blob/main/open_clip_model.safetensors
     # ("Git LFS Details"), which could not be read from this offline machine. Until it is
@@ -128,7 +146,14 @@ def manual_instructions(source: WeightsSource, dest: Path, *, base_url: str) -> 
     )
 
 
-def _write_metadata(dest: Path, source: WeightsSource, *, sha256: str, size: int, url: str) -> None:
+def default_base_url() -> str:
+    """``HF_ENDPOINT`` when set (a mirror, the tests' fake hub), else the public hub."""
+    return (os.environ.get("HF_ENDPOINT") or DEFAULT_BASE_URL).rstrip("/")
+
+
+def _write_metadata(
+    dest: Path, source: WeightsSource, *, sha256: str, size: int, url: str, commit: str | None
+) -> None:
     meta = {
         "file": dest.name,
         "model_name": source.model_name,
@@ -136,6 +161,7 @@ def _write_metadata(dest: Path, source: WeightsSource, *, sha256: str, size: int
         "source": url,
         "repo": source.repo,
         "revision": source.revision,
+        "commit": commit,
         "sha256": sha256,
         "size": size,
         "license": source.license,
@@ -148,23 +174,42 @@ def _write_metadata(dest: Path, source: WeightsSource, *, sha256: str, size: int
     os.replace(tmp, path)
 
 
+def _recorded_commit(dest: Path) -> str | None:
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        value = json.loads((dest.parent / WEIGHTS_METADATA_NAME).read_text()).get("commit")
+        return str(value) if value else None
+    return None
+
+
+@contextlib.contextmanager
+def _online() -> Iterator[None]:
+    """Lift ``HF_HUB_OFFLINE`` for this call only (see the module docstring)."""
+    saved = hub_constants.HF_HUB_OFFLINE
+    hub_constants.HF_HUB_OFFLINE = False
+    try:
+        yield
+    finally:
+        hub_constants.HF_HUB_OFFLINE = saved
+
+
 def download_weights(
     source: WeightsSource,
     dest: Path,
     *,
-    base_url: str = DEFAULT_BASE_URL,
+    base_url: str | None = None,
     expected_sha256: str | None = None,
     force: bool = False,
-    connect_timeout: float = 10.0,
-    read_timeout: float = 60.0,
-    progress: Callable[[int, int | None], None] | None = None,
+    timeout: float = 10.0,
+    progress_class: Any = None,
 ) -> DownloadResult:
     """Download ``source`` to ``dest``, verified, atomically. Raises :class:`DownloadError`.
 
     ``expected_sha256`` overrides the published digest (an operator who checked the page, or a
-    test serving its own file). With neither, nothing is installed.
+    test serving its own file). With neither, nothing is installed. ``progress_class`` is the
+    tqdm class the hub's client draws its byte counter with (see ``buyhive.progress``).
     """
     started = time.perf_counter()
+    base_url = (base_url or default_base_url()).rstrip("/")
     expected = (expected_sha256 or source.sha256 or "").strip().lower()
     if not re.fullmatch(r"[0-9a-f]{64}", expected):
         raise DownloadError(
@@ -180,35 +225,34 @@ def download_weights(
     if dest.is_file() and not force:
         actual = sha256_of(dest)
         if actual == expected:
-            _write_metadata(dest, source, sha256=actual, size=dest.stat().st_size, url=url)
-            return DownloadResult(
-                dest, actual, dest.stat().st_size, False, time.perf_counter() - started
-            )
+            size = dest.stat().st_size
+            commit = _recorded_commit(dest)
+            _write_metadata(dest, source, sha256=actual, size=size, url=url, commit=commit)
+            return DownloadResult(dest, actual, size, False, time.perf_counter() - started)
         logger.warning("weights_present_but_different", path=str(dest), sha256=actual)
 
-    timeout = httpx.Timeout(connect_timeout, read=read_timeout, write=30.0, pool=connect_timeout)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
-    tmp = Path(tmp_name)
-    digest = hashlib.sha256()
-    size = 0
+    # A folder of our own beside the destination (same filesystem: the final rename is atomic);
+    # the hub's client keeps its partial file and bookkeeping in there, and it all goes at the end.
+    work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
     try:
-        with (
-            os.fdopen(fd, "wb") as out,
-            httpx.Client(timeout=timeout, follow_redirects=True, trust_env=True) as client,
-            client.stream("GET", url, headers={"User-Agent": "buyhive-download-models/1"}) as resp,
-        ):
-            if resp.status_code != 200:
-                raise DownloadError(f"{url} answered HTTP {resp.status_code}")
-            total = int(resp.headers.get("content-length") or 0) or None
-            for block in resp.iter_bytes(CHUNK):
-                out.write(block)
-                digest.update(block)
-                size += len(block)
-                if progress is not None:
-                    progress(size, total)
-            out.flush()
-            os.fsync(out.fileno())
-        actual = digest.hexdigest()
+        with _online():
+            fetched = Path(
+                hf_hub_download(
+                    source.repo,
+                    source.filename,
+                    revision=source.revision,
+                    endpoint=base_url,
+                    local_dir=work,
+                    token=False,
+                    etag_timeout=timeout,
+                    user_agent="buyhive-download-models/2",
+                    tqdm_class=progress_class,
+                )
+            )
+        served = read_download_metadata(work, source.filename)
+        commit = served.commit_hash if served is not None else None
+        actual = sha256_of(fetched)
+        size = fetched.stat().st_size
         if actual != expected:
             raise DownloadError(
                 f"sha256 mismatch for {url}: got {actual}, expected {expected}. "
@@ -218,16 +262,26 @@ def download_weights(
             raise DownloadError(
                 f"size mismatch for {url}: got {size} bytes, expected {source.size}"
             )
-        os.replace(tmp, dest)
-    except httpx.TransportError as exc:
-        # ConnectError covers DNS failures and refused connections; timeouts likewise.
+        with fetched.open("rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(fetched, dest)
+    except HfHubHTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else "an error"
+        raise DownloadError(f"{url} answered HTTP {status}") from exc
+    except (OSError, httpx2.TransportError) as exc:
+        # Refused, DNS failure, timed out: before the transfer the hub's client reports each
+        # as "cannot locate the file on the Hub" (a FileNotFoundError) with the transport error
+        # as its cause; during the transfer, as the transport error itself.
+        cause = exc.__cause__ or exc
         raise HubUnreachable(
-            f"The model hub is not reachable ({type(exc).__name__}: {exc}). "
+            f"The model hub is not reachable ({type(cause).__name__}: {cause}). "
             + manual_instructions(source, dest, base_url=base_url)
         ) from exc
     finally:
-        tmp.unlink(missing_ok=True)
-    _write_metadata(dest, source, sha256=actual, size=size, url=url)
+        shutil.rmtree(work, ignore_errors=True)
+    _write_metadata(dest, source, sha256=actual, size=size, url=url, commit=commit)
     seconds = time.perf_counter() - started
-    logger.info("weights_downloaded", path=str(dest), size=size, seconds=round(seconds, 1))
+    logger.info(
+        "weights_downloaded", path=str(dest), size=size, commit=commit, seconds=round(seconds, 1)
+    )
     return DownloadResult(dest, actual, size, True, seconds)

@@ -44,6 +44,8 @@ def main() -> int:
     parser.add_argument("--concurrency", default=os.environ.get("WORKER_CONCURRENCY", "2"))
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "buyhive.settings.local")
+    # Links in mail and share links point at this server (the worker renders the mail too).
+    os.environ.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{args.port}")
     (BASE_DIR / "var").mkdir(exist_ok=True)
 
     children: dict[str, subprocess.Popen[bytes]] = {}

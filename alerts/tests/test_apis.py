@@ -8,22 +8,15 @@ import pytest
 
 from buyhive.tests.task_worker import wait_for
 from carts.tests.watch_pages import report, save
+from conftest import api_error
 
 pytestmark = pytest.mark.django_db
-
-
-def _error(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["error"]["code"] == code
-    assert body["request_id"]
-    return body["error"]
 
 
 def test_alert_get_put_delete(auth_client: Any) -> None:
     item = save(auth_client, price="100.00")
     url = f"/api/v1/items/{item['id']}/alert/"
-    _error(auth_client.get(url), 404, "not_found")
+    api_error(auth_client.get(url), 404, "not_found")
 
     response = auth_client.put(url, {"target_price": "80", "drop_percent": 10}, format="json")
     assert response.status_code == 200
@@ -40,8 +33,8 @@ def test_alert_get_put_delete(auth_client: Any) -> None:
     assert replaced["target_price"] is None and replaced["back_in_stock"] is True
 
     assert auth_client.delete(url).status_code == 204
-    _error(auth_client.get(url), 404, "not_found")
-    _error(auth_client.delete(url), 404, "not_found")
+    api_error(auth_client.get(url), 404, "not_found")
+    api_error(auth_client.delete(url), 404, "not_found")
 
 
 @pytest.mark.parametrize(
@@ -60,7 +53,7 @@ def test_alert_get_put_delete(auth_client: Any) -> None:
 )
 def test_alert_bad_input_is_400(auth_client: Any, body: dict[str, Any], field: str) -> None:
     item = save(auth_client)
-    error = _error(
+    error = api_error(
         auth_client.put(f"/api/v1/items/{item['id']}/alert/", body, format="json"),
         400,
         "validation_error",
@@ -72,7 +65,7 @@ def test_price_alert_on_an_item_without_price_is_400(auth_client: Any) -> None:
     response = auth_client.post(
         "/api/v1/items/", {"url": "https://shop.example.com/p/none"}, format="json"
     )
-    error = _error(
+    error = api_error(
         auth_client.put(
             f"/api/v1/items/{response.json()['id']}/alert/", {"drop_percent": 5}, format="json"
         ),
@@ -87,9 +80,9 @@ def test_alert_on_unknown_or_other_users_item_is_404(auth_client: Any, other_cli
     other_client.put(f"/api/v1/items/{theirs['id']}/alert/", {"target_price": "1"}, format="json")
     for item_id in (theirs["id"], "0123456789abcdef01234567", "x"):
         url = f"/api/v1/items/{item_id}/alert/"
-        _error(auth_client.get(url), 404, "not_found")
-        _error(auth_client.put(url, {"target_price": "1"}, format="json"), 404, "not_found")
-        _error(auth_client.delete(url), 404, "not_found")
+        api_error(auth_client.get(url), 404, "not_found")
+        api_error(auth_client.put(url, {"target_price": "1"}, format="json"), 404, "not_found")
+        api_error(auth_client.delete(url), 404, "not_found")
     assert other_client.get(f"/api/v1/items/{theirs['id']}/alert/").status_code == 200
 
 
@@ -119,7 +112,7 @@ def test_notifications_list_unread_and_mark_read(
     assert other_client.get("/api/v1/notifications/").json()["count"] == 0
 
     # Another user's id, or an unknown one, is a 400 and marks nothing.
-    error = _error(
+    error = api_error(
         other_client.post(
             "/api/v1/notifications/read/", {"ids": [notification["id"]]}, format="json"
         ),
@@ -127,10 +120,10 @@ def test_notifications_list_unread_and_mark_read(
         "validation_error",
     )
     assert "ids" in error["fields"]
-    _error(
+    api_error(
         auth_client.post("/api/v1/notifications/read/", {}, format="json"), 400, "validation_error"
     )
-    _error(auth_client.get("/api/v1/notifications/?unread=maybe"), 400, "validation_error")
+    api_error(auth_client.get("/api/v1/notifications/?unread=maybe"), 400, "validation_error")
 
     response = auth_client.post(
         "/api/v1/notifications/read/", {"ids": [notification["id"]]}, format="json"
@@ -152,7 +145,7 @@ def test_alert_emails_on_me(auth_client: Any) -> None:
     assert response.status_code == 200
     assert response.json()["alert_emails"] == "immediate"
     assert auth_client.get("/api/v1/auth/me/").json()["alert_emails"] == "immediate"
-    error = _error(
+    error = api_error(
         auth_client.patch("/api/v1/auth/me/", {"alert_emails": "hourly"}, format="json"),
         400,
         "validation_error",

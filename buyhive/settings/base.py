@@ -239,6 +239,11 @@ RATE_EMAIL_RESEND_USER = env.str("RATE_EMAIL_RESEND_USER", default="3/h")
 RATE_WRITE_USER = env.str("RATE_WRITE_USER", default="300/m")
 # Public read-only shared carts (GET /api/v1/shared/{token}/), per client IP; fails open.
 RATE_SHARED_VIEW_IP = env.str("RATE_SHARED_VIEW_IP", default="120/m")
+# Data exports (GET auth/me/export/, GET carts/{id}/export.csv), per user and endpoint.
+RATE_EXPORT_USER = env.str("RATE_EXPORT_USER", default="30/h")
+# Attempts of DELETE auth/me/ per user (it checks the password: a stolen access token must
+# not become a password oracle).
+RATE_DELETE_ACCOUNT_USER = env.str("RATE_DELETE_ACCOUNT_USER", default="5/h")
 
 # =============================================================================
 # Auth: custom user, bcrypt, allauth (Google web flow for staff), SimpleJWT

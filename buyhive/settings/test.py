@@ -74,4 +74,5 @@ CELERY_BROKER_TRANSPORT_OPTIONS = celery_transport_options(
 )
 CELERY_WORKER_ENABLE_REMOTE_CONTROL = not CELERY_BROKER_URL.startswith("sqs://")
 
-LOGGING = logconfig.configure(level="WARNING", json=False)
+# TEST_LOG_LEVEL: a test that runs a command in a subprocess with logging at INFO sets it.
+LOGGING = logconfig.configure(level=env.str("TEST_LOG_LEVEL", default="WARNING"), json=False)

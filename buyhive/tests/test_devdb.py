@@ -89,6 +89,7 @@ def patched(
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.secantusdb_quirk
 def test_addfields_merges_a_nested_document_into_the_embedded_document(
     patched: CollectionFactory,
 ) -> None:
@@ -104,6 +105,7 @@ def test_addfields_merges_a_nested_document_into_the_embedded_document(
     ]
 
 
+@pytest.mark.secantusdb_quirk
 def test_addfields_evaluates_expressions_inside_a_nested_document(
     patched: CollectionFactory,
 ) -> None:
@@ -127,6 +129,7 @@ def test_addfields_evaluates_expressions_inside_a_nested_document(
     ]
 
 
+@pytest.mark.secantusdb_quirk
 def test_addfields_nested_document_on_arrays_scalars_and_missing_fields_follows_mongod(
     patched: CollectionFactory,
 ) -> None:
@@ -173,6 +176,7 @@ def _seed_permissions(db: Any) -> None:
     db.auth_permission.insert_one({"_id": 1, "codename": "add_cart", "content_type_id": 10})
 
 
+@pytest.mark.secantusdb_quirk
 def test_select_related_with_related_ordering_keeps_the_joined_document(
     patched_server: EphemeralServer, clients: Callable[[str], MongoClient[Doc]]
 ) -> None:
@@ -184,6 +188,7 @@ def test_select_related_with_related_ordering_keeps_the_joined_document(
     assert rows[0]["django_content_type"] == {"_id": 10, "app_label": "carts", "model": "cart"}
 
 
+@pytest.mark.secantusdb_quirk
 def test_stock_secantus_replaces_the_embedded_document_which_is_why_we_patch(
     stock_server: EphemeralServer, clients: Callable[[str], MongoClient[Doc]]
 ) -> None:
@@ -205,6 +210,7 @@ def test_stock_secantus_replaces_the_embedded_document_which_is_why_we_patch(
     assert rows[0]["django_content_type"] == {"app_label": "carts"}
 
 
+@pytest.mark.secantusdb_quirk
 def test_apply_addfields_patch_is_idempotent() -> None:
     from secantus import aggregate
 
@@ -215,6 +221,7 @@ def test_apply_addfields_patch_is_idempotent() -> None:
     assert patched_function({"sub": {"a": 1}}, {"sub": {"b": 2}}, {}) == {"sub": {"a": 1, "b": 2}}
 
 
+@pytest.mark.secantusdb_quirk
 def test_apply_addfields_patch_skips_another_secantus_version_without_crashing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -230,6 +237,7 @@ def test_apply_addfields_patch_skips_another_secantus_version_without_crashing(
     assert aggregate._add_fields_one is stock_function
 
 
+@pytest.mark.secantusdb_quirk
 def test_inprocess_ephemeral_server_is_patched_too() -> None:
     with (
         start_ephemeral(mode="inprocess") as server,

@@ -13,8 +13,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from accounts.models import User
+from buyhive.transactions import run_in_transaction
 from carts.admin.forms import _RefusedSave
-from carts.transactions import run_in_transaction
 
 #: Most users a search term can expand to when matching owner emails.
 MAX_OWNER_MATCHES = 1000

@@ -232,6 +232,33 @@ def test_dry_run_writes_nothing_but_reports(legacy_db: tuple[str, str]) -> None:
     assert _state() == before
 
 
+class Terminal(StringIO):
+    """A stderr that says it is a terminal, as an operator's shell is."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_counts_documents_on_a_terminal_stderr(legacy_db: tuple[str, str]) -> None:
+    uri, name = legacy_db
+    out, err = StringIO(), Terminal()
+    call_command("import_legacy", "--uri", uri, "--db", name, stdout=out, stderr=err)
+    bar = err.getvalue()
+    assert "import" in bar
+    assert "4/4" in bar  # every document read, out of the collection's estimate
+    assert "doc" in bar
+    assert "\r" in bar  # redrawn in place
+    assert "4/4" not in out.getvalue()  # the report on stdout has no bar in it
+
+
+def test_no_progress_when_stderr_is_not_a_terminal(legacy_db: tuple[str, str]) -> None:
+    uri, name = legacy_db
+    out, err = StringIO(), StringIO()
+    call_command("import_legacy", "--uri", uri, "--db", name, stdout=out, stderr=err)
+    assert err.getvalue() == ""
+    assert _count(out.getvalue(), "documents") == 4
+
+
 def test_unreachable_source_is_a_command_error() -> None:
     from django.core.management.base import CommandError
 

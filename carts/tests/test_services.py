@@ -14,10 +14,10 @@ from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from buyhive.exceptions import LimitExceeded, NotFound, ValidationFailed
+from buyhive.transactions import is_transient_transaction_error, run_in_transaction
 from carts import services
 from carts.models import Cart, CartItem, CartOwner, Item
 from carts.tests.factories import CartFactory, CartItemFactory, ItemFactory
-from carts.transactions import is_transient_transaction_error, run_in_transaction
 
 pytestmark = pytest.mark.django_db
 

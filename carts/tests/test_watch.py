@@ -65,6 +65,10 @@ def test_watch_urls_lists_the_users_items_with_an_etag(auth_client: Any, other_c
     again = auth_client.get("/api/v1/watch/urls/", HTTP_IF_NONE_MATCH=etag)
     assert again.status_code == 304
     assert again["ETag"] == etag
+    # Weak comparison, a list of tags, and "*" (RFC 9110): all match.
+    for header in (f"W/{etag}", f'"other", {etag}', "*"):
+        assert auth_client.get("/api/v1/watch/urls/", HTTP_IF_NONE_MATCH=header).status_code == 304
+    assert auth_client.get("/api/v1/watch/urls/", HTTP_IF_NONE_MATCH='"other"').status_code == 200
 
     save(auth_client, url="https://shop.example.com/products/toaster")
     changed = auth_client.get("/api/v1/watch/urls/", HTTP_IF_NONE_MATCH=etag)

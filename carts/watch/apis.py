@@ -6,6 +6,7 @@ Thin views over ``carts.watch.selectors``; another user's item is a 404 like an 
 
 from __future__ import annotations
 
+from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -50,8 +51,11 @@ class WatchUrlsApi(APIView):
     )
     def get(self, request: Request) -> Response:
         body, etag = watch_selectors.watch_urls(user=request.user)
-        candidates = {tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")}
-        if etag in candidates or f"W/{etag}" in candidates:
+        # RFC 9110 13.1.2: weak comparison, and "*" matches any current representation.
+        candidates = {
+            tag.removeprefix("W/") for tag in parse_etags(request.headers.get("If-None-Match", ""))
+        }
+        if "*" in candidates or etag.removeprefix("W/") in candidates:
             response = Response(status=304)
         else:
             response = Response(WatchUrlsSerializer(body).data)

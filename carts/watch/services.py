@@ -34,8 +34,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from buyhive.product.money import amount_to_api, round_amount
+from buyhive.transactions import run_in_transaction
 from carts.models import Item
-from carts.transactions import run_in_transaction
 from carts.watch.matching import observer_hash
 from carts.watch.models import DailyPoint, Observation, WatchedProduct
 from carts.watch.signals import item_view_changed

