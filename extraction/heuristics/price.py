@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from extraction.heuristics.page_text import Guess, PageText
+from extraction.heuristics.page_text import RELATED_WORDS_RE, Guess, PageText
 from extraction.normalize import PageLocale, PriceMatch, decimal_separator_for, find_prices
 
 _OLD_WORDS_RE = re.compile(
@@ -56,11 +56,6 @@ _HEADER_WORDS_RE = re.compile(
     r"minicart|mini-cart|mini_cart|cart-total|cart_total|basket-total|header|navbar|"
     r"\bnav\b|navigation|\bmenu|footer|breadcrumb|topbar|top-bar|newsletter"
 )
-_RELATED_WORDS_RE = re.compile(
-    r"related|recommend|similar|upsell|up-sell|cross-?sell|recent|viewed|also[-_]|"
-    r"carousel|slider|swiper|slick|teaser|accessor|bundle|suggest|complete[-_]the|"
-    r"product[-_]?list|listing|grid[-_]item|\btile|best[-_]?sell"
-)
 _PRICE_WORDS_RE = re.compile(
     r"price|preis|prix|precio|prezzo|cena|cijena|pret|pris|hinta|fiyat|цена|價|价|가격|"
     r"amount|sale|special|offer|deal|current|final"
@@ -105,7 +100,7 @@ def price_candidates(
             tags, words = page.context(owner)
             if tags & {"del", "s", "strike"}:
                 continue
-            if _HEADER_WORDS_RE.search(words) or _RELATED_WORDS_RE.search(words):
+            if _HEADER_WORDS_RE.search(words) or RELATED_WORDS_RE.search(words):
                 continue
             _, near_words = page.context(owner, levels=3)
             if _OLD_CLASS_RE.search(near_words):
