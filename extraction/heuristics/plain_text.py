@@ -13,7 +13,12 @@ from extraction.heuristics.anchors import (
     match_score,
     title_hints,
 )
-from extraction.heuristics.availability import IN_STOCK_RE, OUT_OF_STOCK_RE, phrase_at
+from extraction.heuristics.availability import (
+    IN_STOCK_RE,
+    OUT_OF_STOCK_RE,
+    order_ahead_term,
+    phrase_at,
+)
 from extraction.heuristics.labels import find_labelled
 from extraction.heuristics.page_text import Guess, text_page
 from extraction.heuristics.price import PriceCandidate, price_candidates, sale_of_pair
@@ -136,14 +141,21 @@ def extract_from_text(text: str, *, url: str | None, locale: PageLocale | None) 
         guesses["price"] = Guess(chosen.match.amount, confidence, None, chosen.match.symbol)
     start = titles[0][0] if titles else 0
     end = min(len(lower), start + 20_000)
-    oos = phrase_at(OUT_OF_STOCK_RE, lower, start, end)
+    oos = phrase_at(OUT_OF_STOCK_RE, lower, start, end, status=True)
     cart = next((c for c in carts if c >= start), None)
-    if oos is not None and cart is None:
+    ahead = order_ahead_term(lower, start, end)
+    if ahead is not None:
+        guesses["availability"] = Guess(ahead[0], 0.5)
+    elif oos is not None and cart is None:
         guesses["availability"] = Guess("OutOfStock", 0.5)
     elif cart is not None:
         guesses["availability"] = Guess("InStock", 0.5)
-    elif phrase_at(IN_STOCK_RE, lower, start, end) is not None:
+    elif phrase_at(IN_STOCK_RE, lower, start, end, status=True) is not None:
         guesses["availability"] = Guess("InStock", 0.45)
+    elif "price" in guesses and oos is None:
+        # A current price and no out-of-stock message: the page offers the product for sale,
+        # as the HTML path concludes too (low confidence: the LLM step is asked when set up).
+        guesses["availability"] = Guess("InStock", 0.35)
     for name in ("sku", "gtin", "mpn", "brand"):
         found = find_labelled(page, name, limit=1)
         if found:

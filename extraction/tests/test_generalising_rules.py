@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from lxml import etree
 
 from extraction.deterministic import extract_deterministic
@@ -62,3 +63,56 @@ def test_buy_buttons_of_other_products_in_a_carousel_do_not_make_it_in_stock() -
     guess = detect_availability(page, buttons=buttons, region=None)
     assert guess is not None and guess.value == "OutOfStock"
     assert product_of(body)["availability"] == "OutOfStock"
+
+
+# --- availability ---------------------------------------------------------------------------
+
+
+def availability_of(body: str) -> str | None:
+    _, page = page_of(f"<html><body>{body}</body></html>")
+    guess = detect_availability(page, buttons=find_buy_buttons(page), region=None)
+    return guess.value if guess else None
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["Derzeit nicht verfügbar", "En rupture", "Sin existencias", "Sem estoque",
+     "Tijdelijk uitverkocht", "Chwilowo niedostępny", "Ej i lager", "Ikke på lager", "在庫なし",
+     "Notify me when available", "Discontinued"],
+)  # fmt: skip
+def test_out_of_stock_words_in_the_languages_shops_use(message: str) -> None:
+    assert availability_of(f"<h1>Kettle</h1><p>{message}</p>") == "OutOfStock"
+
+
+@pytest.mark.parametrize(
+    ("message", "term"),
+    [("Pre-order now", "PreOrder"), ("Vorbestellen", "PreOrder"), ("Précommande", "PreOrder"),
+     ("予約受付中", "PreOrder"), ("Available from 12 March", "BackOrder"),
+     ("Lieferbar ab 3. Mai", "BackOrder"), ("Disponible à partir du 2 mai", "BackOrder"),
+     ("On back order", "BackOrder")],
+)  # fmt: skip
+def test_pre_order_and_back_order_are_orderable(message: str, term: str) -> None:
+    assert availability_of(f"<h1>Kettle</h1><p>{message}</p>") == term
+    # Next to an out-of-stock word, the order-ahead message says what the buyer can do.
+    assert availability_of(f"<h1>Kettle</h1><p>Out of stock</p><p>{message}</p>") == term
+    assert product_of(f"<h1>Blue Kettle</h1><p>£5.00</p><p>{message}</p>")["availability"] == (term)
+
+
+def test_a_stock_word_inside_a_sentence_is_not_the_products_stock() -> None:
+    prose = (
+        "<p>The check of the stock in our stores is temporarily unavailable for this region;"
+        " please try again later or ask the shop.</p>"
+    )
+    assert availability_of(f"<h1>Kettle</h1>{prose}") is None
+    assert availability_of("<h1>Kettle</h1><p>Temporarily unavailable</p>") == "OutOfStock"
+    text = "Blue Kettle\n£24.99\nAdd\n" + prose[3:-4] + "\n"
+    assert text_product_of(text)["availability"] == "InStock"
+
+
+def test_text_with_a_price_and_no_stock_message_is_in_stock_with_low_confidence() -> None:
+    result = extract_deterministic(
+        url="https://shop.example/p/blue-kettle", text="Blue Kettle\n£24.99\nA fine kettle.\n"
+    )
+    assert result.to_dict()["product"]["availability"] == "InStock"
+    assert result.confidence("availability") < 0.5
+    assert text_product_of("Blue Kettle\n£24.99\nSold out\n")["availability"] == "OutOfStock"
