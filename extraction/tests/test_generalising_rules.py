@@ -6,6 +6,8 @@ product page, in several languages.
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -116,3 +118,64 @@ def test_text_with_a_price_and_no_stock_message_is_in_stock_with_low_confidence(
     assert result.to_dict()["product"]["availability"] == "InStock"
     assert result.confidence("availability") < 0.5
     assert text_product_of("Blue Kettle\n£24.99\nSold out\n")["availability"] == "OutOfStock"
+
+
+# --- the price to pay -----------------------------------------------------------------------
+
+
+def price_of(body: str, lang: str = "en-GB") -> Decimal | None:
+    value = product_of(body, lang=lang)["price"]
+    return None if value is None else Decimal(value)
+
+
+@pytest.mark.parametrize(
+    ("lang", "without", "with_vat"),
+    [("en-GB", "£100.00 excl. VAT", "£120.00 incl. VAT"),
+     ("de-DE", "100,00 € zzgl. MwSt.", "119,00 € inkl. MwSt."),
+     ("fr-FR", "100,00 € HT", "120,00 € TTC"),
+     ("es-ES", "100,00 € sin IVA", "121,00 € IVA incluido"),
+     ("nl-NL", "€ 100,00 excl. btw", "€ 121,00 incl. btw")],
+)  # fmt: skip
+def test_the_price_with_vat_is_the_price_to_pay(lang: str, without: str, with_vat: str) -> None:
+    expected = Decimal(re.sub(r"[^\d,.]", "", with_vat.split()[0] + with_vat.split()[1])
+                       .replace(",", ".").strip("."))  # fmt: skip
+    # Whichever comes first, and with the tax word before the amount too.
+    assert price_of(f"<h1>Blue Kettle</h1><p>{without}</p><p>{with_vat}</p>", lang) == expected
+    assert price_of(f"<h1>Blue Kettle</h1><p>{with_vat}</p><p>{without}</p>", lang) == expected
+    text = f"Blue Kettle\n{without}\n{with_vat}\nAdd to basket\n"
+    assert Decimal(text_product_of(text)["price"]) == expected
+
+
+def test_an_ex_vat_price_alone_is_still_taken() -> None:
+    assert price_of("<h1>Blue Kettle</h1><p>£100.00 excl. VAT</p>") == Decimal("100.00")
+
+
+@pytest.mark.parametrize(
+    "noise",
+    ["Free delivery on orders of £50.00 or more", "Lieferung frei ab 50,00 € oder mehr",
+     "Estimate: £800 - £1,200", "Starting bid: £1.00", "Schätzpreis: 800 €",
+     "Calls cost £0.45/min", "Hire: £12.00 per day", "Reference 05 TOP"],
+)  # fmt: skip
+def test_thresholds_estimates_starting_bids_and_tariffs_are_not_the_price(noise: str) -> None:
+    assert price_of(f"<h1>Blue Kettle</h1><p>{noise}</p><p>£24.99</p>") == Decimal("24.99")
+
+
+def test_an_auction_page_with_only_an_estimate_has_no_price() -> None:
+    assert price_of("<h1>Blue Kettle</h1><p>Estimate: £800 - £1,200</p>") is None
+
+
+def test_a_range_gives_its_low_end() -> None:
+    assert price_of("<h1>Blue Kettle</h1><p>24,50 - 31,00 zł</p>", "pl-PL") == Decimal("24.50")
+    assert price_of("<h1>Blue Kettle</h1><p>1.024,50 – 1.310,00 €</p>", "de-DE") == Decimal(
+        "1024.50"
+    )
+    assert price_of("<h1>Blue Kettle</h1><p>From £19.99</p>") == Decimal("19.99")
+
+
+def test_text_prices_after_an_other_products_heading_are_not_the_products() -> None:
+    text = (
+        "Blue Kettle 1.7 litre\nSimilar products\nRed Kettle\n£9.99\nBlue Kettle 1.7 litre\n"
+        "£24.99\nAdd to basket\n"
+    )
+    url = "https://shop.example/p/blue-kettle-1-7-litre"
+    assert Decimal(text_product_of(text, url)["price"]) == Decimal("24.99")
