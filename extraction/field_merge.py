@@ -24,6 +24,7 @@ from extraction.heuristics import (
     find_labelled,
     has_out_of_stock_message,
     pick_price,
+    printed_url_identifier,
     title_hints,
     url_identifier,
 )
@@ -268,6 +269,12 @@ def fill_identifiers(
             )
             if in_region and printed.value != structured_sku:
                 sku = Candidate(printed.value, "heuristic", 0.6)
+        if sku.source != "heuristic" and not _visible(structured_sku, page):
+            # The markup's SKU is nowhere on the page, the address's article number is,
+            # printed for buyers ("7901/312"): that is the one a buyer sees.
+            printed_id = printed_url_identifier(url, page.text)
+            if printed_id and printed_id != structured_sku:
+                sku = Candidate(printed_id, "heuristic", 0.55)
     if sku is None:
         for key in (
             "product:retailer_item_id",
@@ -285,6 +292,10 @@ def fill_identifiers(
             sku = Candidate(value, "microdata", 0.7)
     if sku is None and labelled:
         sku = Candidate(labelled[0].value, "heuristic", 0.6)
+    if sku is None:
+        value = printed_url_identifier(url, page.text)
+        if value:
+            sku = Candidate(value, "heuristic", 0.45)
     if sku is None:
         value = url_identifier(url, html)
         if value:
@@ -519,6 +530,6 @@ def fill_from_text(
         if guess is not None and result.product[name] is None:
             result.set(name, Candidate(guess.value, "heuristic", guess.confidence))
     if result.product["sku"] is None:
-        value = url_identifier(url, text)
+        value = printed_url_identifier(url, text) or url_identifier(url, text)
         if value:
             result.set("sku", Candidate(value, "heuristic", 0.3))

@@ -56,7 +56,7 @@ from extraction.heuristics.anchors import (
     title_hints,
 )
 from extraction.heuristics.availability import detect_availability, has_out_of_stock_message
-from extraction.heuristics.labels import find_labelled, url_identifier
+from extraction.heuristics.labels import find_labelled, printed_url_identifier, url_identifier
 from extraction.heuristics.page_text import Guess, PageText, build_page_text, text_page
 from extraction.heuristics.plain_text import extract_from_text
 from extraction.heuristics.price import pick_price
@@ -74,6 +74,7 @@ __all__ = [
     "find_title_anchor",
     "has_out_of_stock_message",
     "pick_price",
+    "printed_url_identifier",
     "text_page",
     "title_hints",
     "url_identifier",

@@ -179,3 +179,33 @@ def test_text_prices_after_an_other_products_heading_are_not_the_products() -> N
     )
     url = "https://shop.example/p/blue-kettle-1-7-litre"
     assert Decimal(text_product_of(text, url)["price"]) == Decimal("24.99")
+
+
+# --- identifiers ----------------------------------------------------------------------------
+
+
+def test_the_address_article_number_as_the_page_prints_it() -> None:
+    from extraction.heuristics import printed_url_identifier
+
+    url = "https://shop.example/p/oak-table-30129377/"
+    assert printed_url_identifier(url, "Oak table\n301.293.77\n£99") == "301.293.77"
+    assert printed_url_identifier("https://shop.example/t-shirt-p04402310.html", "Red - 4402/310")
+    assert printed_url_identifier(url, "Oak table 30129377") is None  # printed as in the URL
+    assert printed_url_identifier(url, "Call 301.293.771") is None  # a longer number
+    assert printed_url_identifier("https://shop.example/p/oak-table", "301.293.77") is None
+
+
+def test_a_printed_article_number_beats_a_hidden_markup_sku_and_fills_a_missing_one() -> None:
+    ld = (
+        '<script type="application/ld+json">{"@type": "Product", "name": "Blue Kettle",'
+        ' "sku": "88811122-100-7", "offers": {"price": "24.99", "priceCurrency": "GBP"}}'
+        "</script>"
+    )
+    url = "https://shop.example/p/blue-kettle-40230190"
+    body = "<h1>Blue Kettle</h1><p>£24.99</p><p>Blue - 402.301.90</p>"
+    assert product_of(ld + body, url=url)["sku"] == "402.301.90"
+    assert product_of(body, url=url)["sku"] == "402.301.90"
+    # A markup SKU the page shows stays.
+    shown = ld.replace("88811122-100-7", "BK-17") + body + "<p>BK-17</p>"
+    assert product_of(shown, url=url)["sku"] == "BK-17"
+    assert text_product_of("Blue Kettle\n£24.99\nArt. 402.301.90\n", url)["sku"] == "402.301.90"
