@@ -206,7 +206,7 @@ def _extract(
     region = _product_region(anchor, buy_index, len(page.order))
 
     fill_title(result, product, data, anchor, doc_title)
-    fill_price(result, product, data, page, locale, anchor, buy_index)
+    fill_price(result, product, data, page, locale, anchor, buy_index, page_url=url)
     fill_availability(result, product, data, page, buttons, region)
     fill_identifiers(result, product, data, page, region, url, source)
     fill_description(result, product, data)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from buyhive.product.text import clean_text
 from buyhive.product.urls import CanonicalUrl, canonicalize_url
@@ -78,11 +78,40 @@ def fill_title(
         result.set("title", Candidate(first[1] if len(first) > 1 else doc_title, "heuristic", 0.4))
 
 
-def _offer_choice(product: ProductNode) -> OfferInfo | None:
+def _offer_choice(product: ProductNode, page_url: str | None = None) -> OfferInfo | None:
+    """The offer whose price the page shows: on a page with several offers (one per
+    variant), the one the address selects (``?variant=123``, ``?sku=AB-1``: the offer's own
+    address, or its sku/gtin among the address's parameters); else the first one, which is
+    the variant shops show first (and select) when the address names none."""
     offers = [o for o in product.offers if o.price is not None]
     if not offers:
         return None
+    if len(offers) > 1 and page_url:
+        selected = _offer_for_address(offers, page_url)
+        if selected is not None:
+            return selected
     return offers[0]
+
+
+def _offer_for_address(offers: list[OfferInfo], page_url: str) -> OfferInfo | None:
+    try:
+        parts = urlsplit(page_url)
+    except ValueError:
+        return None
+    query = {v for _, v in parse_qsl(parts.query) if v}
+    if not query:
+        return None
+    for offer in offers:
+        if offer.url:
+            try:
+                offer_query = {v for _, v in parse_qsl(urlsplit(offer.url).query) if v}
+            except ValueError:
+                offer_query = set()
+            if offer_query and offer_query <= query:
+                return offer
+        if any(ident in query for ident in offer.ids):
+            return offer
+    return None
 
 
 def fill_price(
@@ -93,12 +122,13 @@ def fill_price(
     locale: PageLocale,
     anchor: Anchor | None,
     buy_index: int | None,
+    page_url: str | None = None,
 ) -> None:
     meta = data.meta
     price: Candidate | None = None
     currency: Candidate | None = None
 
-    offer = _offer_choice(product) if product is not None else None
+    offer = _offer_choice(product, page_url) if product is not None else None
     if product is not None and offer is not None:
         source, conf = _source_conf(product)
         if offer.aggregate:

@@ -236,6 +236,8 @@ class OfferInfo:
     availability: str | None
     url: str | None
     aggregate: bool = False
+    #: The offer's own sku/gtin (a variant's), to match the variant the page address selects.
+    ids: tuple[str, ...] = ()
 
 
 def _price_of(spec: dict[str, Any]) -> tuple[Any, Any]:
@@ -280,6 +282,11 @@ def collect_offers(node: dict[str, Any], depth: int = 0) -> list[OfferInfo]:
         amount = parse_price_value(scalar_value(price) if isinstance(price, dict) else price)
         availability = normalize_availability(scalar_value(item.get("availability")))
         url = scalar_value(item.get("url"))
+        ids = tuple(
+            str(v).strip()
+            for v in (scalar_value(item.get(k)) for k in ("sku", "gtin13", "gtin", "mpn"))
+            if isinstance(v, (str, int)) and str(v).strip()
+        )
         if amount is not None or availability is not None:
             offers.append(
                 OfferInfo(
@@ -288,6 +295,7 @@ def collect_offers(node: dict[str, Any], depth: int = 0) -> list[OfferInfo]:
                     availability=availability,
                     url=url if isinstance(url, str) else None,
                     aggregate=aggregate,
+                    ids=ids,
                 )
             )
         if item.get("offers") is not None:

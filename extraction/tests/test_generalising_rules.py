@@ -209,3 +209,27 @@ def test_a_printed_article_number_beats_a_hidden_markup_sku_and_fills_a_missing_
     shown = ld.replace("88811122-100-7", "BK-17") + body + "<p>BK-17</p>"
     assert product_of(shown, url=url)["sku"] == "BK-17"
     assert text_product_of("Blue Kettle\n£24.99\nArt. 402.301.90\n", url)["sku"] == "402.301.90"
+
+
+# --- several offers -------------------------------------------------------------------------
+
+
+_OFFERS = (
+    '<script type="application/ld+json">{"@type": "Product", "name": "Blue Kettle",'
+    ' "offers": ['
+    '{"@type": "Offer", "price": "20.00", "priceCurrency": "GBP", "sku": "BK-S",'
+    ' "url": "https://shop.example/p/blue-kettle?variant=111"},'
+    '{"@type": "Offer", "price": "30.00", "priceCurrency": "GBP", "sku": "BK-L",'
+    ' "url": "https://shop.example/p/blue-kettle?variant=222"}]}</script>'
+    "<h1>Blue Kettle</h1>"
+)
+
+
+def test_the_offer_of_the_variant_the_address_selects() -> None:
+    base = "https://shop.example/p/blue-kettle"
+    assert product_of(_OFFERS, url=f"{base}?variant=222")["price"] == "30.00"
+    assert product_of(_OFFERS, url=f"{base}?variant=111&utm_source=x")["price"] == "20.00"
+    assert product_of(_OFFERS, url=f"{base}?sku=BK-L")["price"] == "30.00"
+    # No variant in the address: the first offer, the one shops show first.
+    assert product_of(_OFFERS, url=base)["price"] == "20.00"
+    assert product_of(_OFFERS, url=f"{base}?variant=999")["price"] == "20.00"
