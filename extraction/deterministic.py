@@ -57,6 +57,7 @@ from extraction.field_merge import (
     fill_identifiers,
     fill_images,
     fill_price,
+    fill_price_from_scripts,
     fill_title,
     fill_variant,
     set_canonical,
@@ -207,6 +208,8 @@ def _extract(
 
     fill_title(result, product, data, anchor, doc_title)
     fill_price(result, product, data, page, locale, anchor, buy_index, page_url=url)
+    if result.product["price"] is None and plain is None:
+        fill_price_from_scripts(result, tree, data, locale)
     fill_availability(result, product, data, page, buttons, region)
     fill_identifiers(result, product, data, page, region, url, source)
     fill_description(result, product, data)

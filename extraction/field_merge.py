@@ -24,6 +24,7 @@ from extraction.heuristics import (
     find_labelled,
     has_out_of_stock_message,
     pick_price,
+    price_from_scripts,
     printed_url_identifier,
     title_hints,
     url_identifier,
@@ -189,6 +190,22 @@ def fill_price(
 
     result.set("price", price)
     result.set("currency", currency if price is not None else None)
+
+
+def fill_price_from_scripts(
+    result: ExtractionResult, tree: Any, data: StructuredData, locale: PageLocale
+) -> None:
+    """A price the page's inline scripts hold, when nothing else gave one (a page whose
+    price appears only after JavaScript runs); low confidence."""
+    if result.product["price"] is not None:
+        return
+    guess = price_from_scripts(tree)
+    if guess is None:
+        return
+    result.set("price", Candidate(guess.value, "heuristic", guess.confidence))
+    iso = resolve_currency(guess.symbol, locale) if guess.symbol else None
+    currency = Candidate(iso, "heuristic", 0.35) if iso else _currency_fallback(data, locale)
+    result.set("currency", currency)
 
 
 def _currency_fallback(data: StructuredData, locale: PageLocale) -> Candidate | None:

@@ -60,6 +60,7 @@ from extraction.heuristics.labels import find_labelled, printed_url_identifier, 
 from extraction.heuristics.page_text import Guess, PageText, build_page_text, text_page
 from extraction.heuristics.plain_text import extract_from_text
 from extraction.heuristics.price import pick_price
+from extraction.heuristics.script_state import price_from_scripts
 
 __all__ = [
     "Anchor",
@@ -74,6 +75,7 @@ __all__ = [
     "find_title_anchor",
     "has_out_of_stock_message",
     "pick_price",
+    "price_from_scripts",
     "printed_url_identifier",
     "text_page",
     "title_hints",

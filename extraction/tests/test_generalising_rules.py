@@ -233,3 +233,33 @@ def test_the_offer_of_the_variant_the_address_selects() -> None:
     # No variant in the address: the first offer, the one shops show first.
     assert product_of(_OFFERS, url=base)["price"] == "20.00"
     assert product_of(_OFFERS, url=f"{base}?variant=999")["price"] == "20.00"
+
+
+# --- a price only scripts show --------------------------------------------------------------
+
+
+def test_a_price_only_the_page_state_holds_is_taken_with_low_confidence() -> None:
+    state = (
+        '<script>window.__STATE__ = {"product": {"name": "Blue Kettle",'
+        ' "salePrice": 24.99, "listPrice": 30.00, "currency": "GBP"}};</script>'
+    )
+    html = f"<html><body><h1>Blue Kettle</h1><div id='app'></div>{state}</body></html>"
+    result = extract_deterministic(url="https://shop.example/p/blue-kettle", html=html)
+    product = result.to_dict()["product"]
+    assert (Decimal(product["price"]), product["currency"]) == (Decimal("24.99"), "GBP")
+    assert result.confidence("price") < 0.5
+
+
+def test_one_stray_number_in_a_script_is_not_a_price() -> None:
+    state = '<script>var cfg = {"price": 4.95, "shippingPrice": 3.5};</script>'
+    html = f"<html><body><h1>Blue Kettle</h1>{state}</body></html>"
+    assert (
+        extract_deterministic(url="https://shop.example/p/k", html=html).to_dict()["product"][
+            "price"
+        ]
+        is None
+    )
+    # The visible price wins over any script.
+    html = f"<html><body><h1>Blue Kettle</h1><p>£19.99</p>{state}{state}</body></html>"
+    product = extract_deterministic(url="https://shop.example/p/k", html=html).to_dict()["product"]
+    assert Decimal(product["price"]) == Decimal("19.99")
