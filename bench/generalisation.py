@@ -233,7 +233,9 @@ def _number_re(amount: Decimal) -> str:
 def price_error_kind(truths: list[str], predicted: Any, text: str) -> str:
     """What kind of miss a wrong or missing price is, from the numbers and the page text:
     missing, list-vs-sale (a higher price the page also shows), ex-VAT, per-unit,
-    instalment, range (one end of "a - b"), decimal-scale (x100 / x1000), other."""
+    instalment, range (one end of "a - b"), decimal-scale (x100 / x1000),
+    incl-VAT-but-truth-ex-VAT (the page shows both and the person marked the one without
+    VAT), other."""
     if predicted in (None, ""):
         return "missing"
     got = _dec(predicted)
@@ -247,6 +249,8 @@ def price_error_kind(truths: list[str], predicted: Any, text: str) -> str:
         for rate in _VAT_RATES:
             if truth and abs(got * (100 + rate) / 100 - truth) <= Decimal("0.02"):
                 return "ex-VAT"
+            if truth and abs(truth * (100 + rate) / 100 - got) <= Decimal("0.02"):
+                return "incl-VAT-but-truth-ex-VAT"
     for match in re.finditer(_number_re(got), lower):
         after = lower[match.end() : match.end() + 25]
         before = lower[max(0, match.start() - 25) : match.start()]

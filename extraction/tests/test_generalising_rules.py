@@ -162,6 +162,9 @@ def test_thresholds_estimates_starting_bids_and_tariffs_are_not_the_price(noise:
 
 def test_an_auction_page_with_only_an_estimate_has_no_price() -> None:
     assert price_of("<h1>Blue Kettle</h1><p>Estimate: £800 - £1,200</p>") is None
+    # A current bid is what the buyer would pay now: it is taken.
+    body = "<h1>Blue Kettle</h1><p>Estimate: £800 - £1,200</p><p>Current bid: £650.00</p>"
+    assert price_of(body) == Decimal("650.00")
 
 
 def test_a_range_gives_its_low_end() -> None:
