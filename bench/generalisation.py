@@ -431,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         kinds[label] = dict(counted.most_common())
         all_errors.extend({"run": label, **e} for e in listed)
     report["error_kinds"] = kinds
-    # The spread over report folds, as the ratio of each fold's F1 to the dev-wide F1.
+    # The spread over the five folds: median, lowest and highest fold F1 per field.
     spread: dict[str, dict[str, Any]] = {}
     for mode in runs:
         for name in ("price", "availability", "sku"):
