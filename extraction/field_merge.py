@@ -572,7 +572,7 @@ def fill_from_text(
             )
             conf = 0.4 if locale.country else 0.25
             result.set("currency", Candidate(fallback, "heuristic", conf) if fallback else None)
-    for name in ("availability", "sku", "gtin", "mpn", "brand"):
+    for name in ("title", "availability", "sku", "gtin", "mpn", "brand"):
         guess = guesses.get(name)
         if guess is not None and result.product[name] is None:
             result.set(name, Candidate(guess.value, "heuristic", guess.confidence))

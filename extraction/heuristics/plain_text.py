@@ -126,6 +126,21 @@ def _title_lines(lower: str, url: str | None) -> list[tuple[int, float]]:
     return found
 
 
+def _title_of(text: str, titles: list[tuple[int, float]]) -> str | None:
+    """The product's name: the best title line after the first one (the first line of a
+    page's text is usually the document title, "Name | Shop"); else the first line without
+    the shop's part."""
+    best = max((t for t in titles if t[0] > 0), key=lambda t: t[1], default=None)
+    if best is not None:
+        end = text.find("\n", best[0])
+        line = " ".join(text[best[0] : end if end >= 0 else len(text)].split())
+        if 3 <= len(line) <= 300:
+            return line
+    first = next((x.strip() for x in text.split("\n", 50) if len(x.strip()) >= 3), "")
+    pieces = title_hints(first)
+    return pieces[1] if len(pieces) > 1 else (pieces[0] if pieces else None)
+
+
 def extract_from_text(text: str, *, url: str | None, locale: PageLocale | None) -> dict[str, Guess]:
     """Price (with its currency mark), availability and labelled identifiers from plain text.
 
@@ -166,6 +181,9 @@ def extract_from_text(text: str, *, url: str | None, locale: PageLocale | None) 
     if chosen is not None:
         chosen = sale_of_pair(page, chosen, candidates)
         guesses["price"] = Guess(chosen.match.amount, confidence, None, chosen.match.symbol)
+    title = _title_of(page.text, titles)
+    if title:
+        guesses["title"] = Guess(title, 0.4)
     start = titles[0][0] if titles else 0
     end = min(len(lower), start + 20_000)
     oos = phrase_at(OUT_OF_STOCK_RE, lower, start, end, status=True)

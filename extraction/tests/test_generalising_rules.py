@@ -266,3 +266,13 @@ def test_one_stray_number_in_a_script_is_not_a_price() -> None:
     html = f"<html><body><h1>Blue Kettle</h1><p>£19.99</p>{state}{state}</body></html>"
     product = extract_deterministic(url="https://shop.example/p/k", html=html).to_dict()["product"]
     assert Decimal(product["price"]) == Decimal("19.99")
+
+
+def test_text_only_gives_the_title_line() -> None:
+    text = "Blue Kettle 1.7 litre | Shop\nMenu\nBlue Kettle 1.7 litre\n£24.99\nAdd to basket\n"
+    url = "https://shop.example/p/blue-kettle-1-7-litre"
+    assert text_product_of(text, url)["title"] == "Blue Kettle 1.7 litre"
+    # No line repeats the first one: the first line without the shop's part.
+    assert text_product_of("Red Kettle | Shop\n£9.99\n", "https://shop.example/x")["title"] == (
+        "Red Kettle"
+    )
