@@ -22,7 +22,7 @@ from extraction.heuristics.availability import (
 from extraction.heuristics.labels import find_labelled
 from extraction.heuristics.page_text import Guess, text_page
 from extraction.heuristics.price import PriceCandidate, price_candidates, sale_of_pair
-from extraction.normalize import PageLocale, phrase_pattern
+from extraction.normalize import PageLocale, find_prices, phrase_pattern
 
 _CART_PHRASE_RE = re.compile(r"(?:" + phrase_pattern(BUY_BUTTON_PHRASES) + r")(?!\w)")
 
@@ -126,6 +126,9 @@ def _title_lines(lower: str, url: str | None) -> list[tuple[int, float]]:
     return found
 
 
+_DOC_TITLE_RE = re.compile(r"\S\s+[-|–—:»·•]\s+\S|\S\s*[|｜]\s*\S")
+
+
 def _title_of(text: str, titles: list[tuple[int, float]]) -> str | None:
     """The product's name: the best title line after the first one (the first line of a
     page's text is usually the document title, "Name | Shop"); else the first line without
@@ -137,8 +140,10 @@ def _title_of(text: str, titles: list[tuple[int, float]]) -> str | None:
         if 3 <= len(line) <= 300:
             return line
     first = next((x.strip() for x in text.split("\n", 50) if len(x.strip()) >= 3), "")
+    if not _DOC_TITLE_RE.search(first) or find_prices(first, limit=1):
+        return None  # not a document title ("Name | Shop"): maybe a price or a menu line
     pieces = title_hints(first)
-    return pieces[1] if len(pieces) > 1 else (pieces[0] if pieces else None)
+    return pieces[1] if len(pieces) > 1 else None
 
 
 def extract_from_text(text: str, *, url: str | None, locale: PageLocale | None) -> dict[str, Guess]:

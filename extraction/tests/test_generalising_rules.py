@@ -276,3 +276,5 @@ def test_text_only_gives_the_title_line() -> None:
     assert text_product_of("Red Kettle | Shop\n£9.99\n", "https://shop.example/x")["title"] == (
         "Red Kettle"
     )
+    # A first line that is not a document title gives no title.
+    assert text_product_of("Price 12.00 EUR\n", "https://shop.example/x")["title"] is None
