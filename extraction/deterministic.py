@@ -26,6 +26,9 @@ Deliberate rules beyond "first source wins":
   confidence 0.4: the page offers it for sale (the public benchmark's convention too), and
   the low confidence sends the field to the LLM step when one is configured.
 * A retailer id (``product:retailer_item_id``) that is a valid GTIN is the GTIN, not the SKU.
+* With several offers (one per variant), the price is the offer's the page address selects
+  (``?variant=``, ``?sku=``: the offer's own URL parameters or sku/gtin), else the first.
+* A price only the page's inline scripts hold is used when nothing else gave one (0.3-0.35).
 * The canonical URL is ``<link rel=canonical>``, else ``og:url``, when on the same site
   (host, ignoring ``www.``), else the page address; always through
   :func:`buyhive.product.urls.canonicalize_url` (tracking parameters dropped).
@@ -57,6 +60,7 @@ from extraction.field_merge import (
     fill_identifiers,
     fill_images,
     fill_price,
+    fill_price_from_scripts,
     fill_title,
     fill_variant,
     set_canonical,
@@ -206,7 +210,9 @@ def _extract(
     region = _product_region(anchor, buy_index, len(page.order))
 
     fill_title(result, product, data, anchor, doc_title)
-    fill_price(result, product, data, page, locale, anchor, buy_index)
+    fill_price(result, product, data, page, locale, anchor, buy_index, page_url=url)
+    if result.product["price"] is None and plain is None:
+        fill_price_from_scripts(result, tree, data, locale)
     fill_availability(result, product, data, page, buttons, region)
     fill_identifiers(result, product, data, page, region, url, source)
     fill_description(result, product, data)

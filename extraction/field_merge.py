@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from buyhive.product.text import clean_text
 from buyhive.product.urls import CanonicalUrl, canonicalize_url
@@ -24,6 +24,8 @@ from extraction.heuristics import (
     find_labelled,
     has_out_of_stock_message,
     pick_price,
+    price_from_scripts,
+    printed_url_identifier,
     title_hints,
     url_identifier,
 )
@@ -77,11 +79,40 @@ def fill_title(
         result.set("title", Candidate(first[1] if len(first) > 1 else doc_title, "heuristic", 0.4))
 
 
-def _offer_choice(product: ProductNode) -> OfferInfo | None:
+def _offer_choice(product: ProductNode, page_url: str | None = None) -> OfferInfo | None:
+    """The offer whose price the page shows: on a page with several offers (one per
+    variant), the one the address selects (``?variant=123``, ``?sku=AB-1``: the offer's own
+    address, or its sku/gtin among the address's parameters); else the first one, which is
+    the variant shops show first (and select) when the address names none."""
     offers = [o for o in product.offers if o.price is not None]
     if not offers:
         return None
+    if len(offers) > 1 and page_url:
+        selected = _offer_for_address(offers, page_url)
+        if selected is not None:
+            return selected
     return offers[0]
+
+
+def _offer_for_address(offers: list[OfferInfo], page_url: str) -> OfferInfo | None:
+    try:
+        parts = urlsplit(page_url)
+    except ValueError:
+        return None
+    query = {v for _, v in parse_qsl(parts.query) if v}
+    if not query:
+        return None
+    for offer in offers:
+        if offer.url:
+            try:
+                offer_query = {v for _, v in parse_qsl(urlsplit(offer.url).query) if v}
+            except ValueError:
+                offer_query = set()
+            if offer_query and offer_query <= query:
+                return offer
+        if any(ident in query for ident in offer.ids):
+            return offer
+    return None
 
 
 def fill_price(
@@ -92,12 +123,13 @@ def fill_price(
     locale: PageLocale,
     anchor: Anchor | None,
     buy_index: int | None,
+    page_url: str | None = None,
 ) -> None:
     meta = data.meta
     price: Candidate | None = None
     currency: Candidate | None = None
 
-    offer = _offer_choice(product) if product is not None else None
+    offer = _offer_choice(product, page_url) if product is not None else None
     if product is not None and offer is not None:
         source, conf = _source_conf(product)
         if offer.aggregate:
@@ -158,6 +190,22 @@ def fill_price(
 
     result.set("price", price)
     result.set("currency", currency if price is not None else None)
+
+
+def fill_price_from_scripts(
+    result: ExtractionResult, tree: Any, data: StructuredData, locale: PageLocale
+) -> None:
+    """A price the page's inline scripts hold, when nothing else gave one (a page whose
+    price appears only after JavaScript runs); low confidence."""
+    if result.product["price"] is not None:
+        return
+    guess = price_from_scripts(tree)
+    if guess is None:
+        return
+    result.set("price", Candidate(guess.value, "heuristic", guess.confidence))
+    iso = resolve_currency(guess.symbol, locale) if guess.symbol else None
+    currency = Candidate(iso, "heuristic", 0.35) if iso else _currency_fallback(data, locale)
+    result.set("currency", currency)
 
 
 def _currency_fallback(data: StructuredData, locale: PageLocale) -> Candidate | None:
@@ -268,6 +316,12 @@ def fill_identifiers(
             )
             if in_region and printed.value != structured_sku:
                 sku = Candidate(printed.value, "heuristic", 0.6)
+        if sku.source != "heuristic" and not _visible(structured_sku, page):
+            # The markup's SKU is nowhere on the page, the address's article number is,
+            # printed for buyers ("7901/312"): that is the one a buyer sees.
+            printed_id = printed_url_identifier(url, page.text)
+            if printed_id and printed_id != structured_sku:
+                sku = Candidate(printed_id, "heuristic", 0.55)
     if sku is None:
         for key in (
             "product:retailer_item_id",
@@ -285,6 +339,10 @@ def fill_identifiers(
             sku = Candidate(value, "microdata", 0.7)
     if sku is None and labelled:
         sku = Candidate(labelled[0].value, "heuristic", 0.6)
+    if sku is None:
+        value = printed_url_identifier(url, page.text)
+        if value:
+            sku = Candidate(value, "heuristic", 0.45)
     if sku is None:
         value = url_identifier(url, html)
         if value:
@@ -514,11 +572,11 @@ def fill_from_text(
             )
             conf = 0.4 if locale.country else 0.25
             result.set("currency", Candidate(fallback, "heuristic", conf) if fallback else None)
-    for name in ("availability", "sku", "gtin", "mpn", "brand"):
+    for name in ("title", "availability", "sku", "gtin", "mpn", "brand"):
         guess = guesses.get(name)
         if guess is not None and result.product[name] is None:
             result.set(name, Candidate(guess.value, "heuristic", guess.confidence))
     if result.product["sku"] is None:
-        value = url_identifier(url, text)
+        value = printed_url_identifier(url, text) or url_identifier(url, text)
         if value:
             result.set("sku", Candidate(value, "heuristic", 0.3))

@@ -56,6 +56,7 @@ __all__ = [
     "select_product",
 ]
 
+_OFFER_IDS = ("sku", "gtin13", "gtin", "mpn")  # an offer's own identifiers (a variant's)
 _SKIP_PRICE_TYPES = ("strikethrough", "listprice", "msrp", "srp", "regular", "original", "was")
 
 
@@ -236,6 +237,7 @@ class OfferInfo:
     availability: str | None
     url: str | None
     aggregate: bool = False
+    ids: tuple[str, ...] = ()  # its sku/gtin, to match the variant the page address selects
 
 
 def _price_of(spec: dict[str, Any]) -> tuple[Any, Any]:
@@ -280,6 +282,7 @@ def collect_offers(node: dict[str, Any], depth: int = 0) -> list[OfferInfo]:
         amount = parse_price_value(scalar_value(price) if isinstance(price, dict) else price)
         availability = normalize_availability(scalar_value(item.get("availability")))
         url = scalar_value(item.get("url"))
+        ids = tuple(filter(None, (_identifier(scalar_value(item.get(k))) for k in _OFFER_IDS)))
         if amount is not None or availability is not None:
             offers.append(
                 OfferInfo(
@@ -288,6 +291,7 @@ def collect_offers(node: dict[str, Any], depth: int = 0) -> list[OfferInfo]:
                     availability=availability,
                     url=url if isinstance(url, str) else None,
                     aggregate=aggregate,
+                    ids=ids,
                 )
             )
         if item.get("offers") is not None:

@@ -26,8 +26,12 @@ __all__ = [
     "AVAILABILITY_LABELS",
     "AVAILABILITY_SYNONYMS",
     "AVAILABILITY_TERMS",
+    "BACK_ORDER_PHRASES",
+    "IN_STOCK_PHRASES",
     "IN_STOCK_TERMS",
+    "OUT_OF_STOCK_PHRASES",
     "OUT_OF_STOCK_TERMS",
+    "PRE_ORDER_PHRASES",
     "Availability",
     "availability_in_stock",
     "availability_term",
@@ -152,3 +156,71 @@ def availability_in_stock(term: str | None) -> bool | None:
     if term in OUT_OF_STOCK_TERMS:
         return False
     return None
+
+
+# --------------------------------------------------------------------------------------------
+# The words a product page shows about stock, by the term they mean
+# --------------------------------------------------------------------------------------------
+# Lower case, matched as whole phrases in the visible text near the product (the extractor's
+# heuristics). A phrase a page also uses for something else ("available", "disponible" alone:
+# "available colours") is left out: a wrong "in stock" is worse than none.
+
+#: The product cannot be bought now.
+OUT_OF_STOCK_PHRASES: tuple[str, ...] = (
+    "out of stock", "sold out", "soldout", "currently unavailable", "no longer available",
+    "temporarily unavailable", "unavailable online", "not available online", "not in stock",
+    "ausverkauft", "nicht verfügbar", "nicht mehr verfügbar", "nicht lieferbar",
+    "nicht mehr lieferbar", "nicht vorrätig", "nicht auf lager", "derzeit nicht verfügbar",
+    "vergriffen", "épuisé", "rupture de stock", "indisponible", "plus disponible", "agotado",
+    "sin stock", "no disponible", "fuera de stock", "esgotado", "indisponível", "esaurito",
+    "esaurita", "non disponibile", "uitverkocht", "niet op voorraad", "niet leverbaar",
+    "niet beschikbaar", "niedostępny", "niedostępne", "wyprzedany", "wyprzedane",
+    "brak w magazynie", "brak towaru", "vypredané", "vypredaný", "nedostupné", "nedostupný",
+    "vyprodáno", "vyprodané", "není skladem", "nie je skladom", "stoc epuizat", "indisponibil",
+    "nu este în stoc", "elfogyott", "nincs készleten", "slutsåld", "slut i lager", "udsolgt",
+    "utsolgt", "ei varastossa", "loppuunmyyty", "нет в наличии", "распродан",
+    "немає в наявності", "stokta yok", "tükendi", "在庫切れ", "売り切れ", "品切れ", "完売",
+    "售完", "已售完", "缺貨", "缺货", "已售罄", "售罄", "補貨中", "补货中", "품절", "일시품절",
+    "재고 없음", "재고없음", "نفذت الكمية", "نفذ من المخزون", "غير متوفر", "אזל מהמלאי",
+    "hết hàng", "stok habis", "สินค้าหมด",
+    # added for shops not seen: more languages, "notify me" buttons, "discontinued"
+    "out-of-stock", "no stock", "discontinued", "no longer in stock", "notify me when available",
+    "email me when available", "notify me when back in stock", "email when available",
+    "zurzeit nicht verfügbar", "momentan nicht verfügbar", "nicht mehr erhältlich",
+    "nicht erhältlich", "en rupture", "n'est plus disponible", "victime de son succès",
+    "no hay stock", "sin existencias", "sem estoque", "fora de estoque", "sem stock",
+    "non più disponibile", "non disponibile al momento", "tijdelijk uitverkocht",
+    "niet meer leverbaar", "chwilowo niedostępny", "produkt niedostępny", "ej i lager",
+    "tillfälligt slut", "ikke på lager", "midlertidigt udsolgt",
+    "在庫なし", "販売終了", "无货", "無庫存", "판매종료",
+)  # fmt: skip
+#: The product can be bought now.
+IN_STOCK_PHRASES: tuple[str, ...] = (
+    "in stock", "available now", "available online", "auf lager", "sofort lieferbar",
+    "vorrätig", "en stock", "en existencia", "op voorraad", "na stanie", "na sklade",
+    "skladem", "skladom", "în stoc", "in stoc", "raktáron", "i lager", "på lager",
+    "varastossa", "в наличии", "stokta var", "在庫あり", "有現貨", "有货", "현재 구매가능",
+    "재고 있음", "متوفر", "במלאי", "còn hàng", "tersedia",
+    "in stock now", "ready to ship", "ships today", "lieferbar", "direkt lieferbar",
+    "disponible en stock", "disponible immédiatement", "en stock disponible", "in magazzino",
+    "disponibilità immediata", "direct leverbaar", "em estoque", "em stock", "w magazynie",
+    "dostępny od ręki", "finns i lager", "på lager nu", "在庫有り", "現貨", "现货", "有貨",
+    "재고있음",
+)  # fmt: skip
+#: The product can be ordered now and ships later (schema.org PreOrder).
+PRE_ORDER_PHRASES: tuple[str, ...] = (
+    "pre-order", "preorder", "pre order", "vorbestellen", "vorbestellung", "précommande",
+    "pré-commande", "precommande", "preventa", "pre-venta", "reserva ya", "preordina",
+    "prenotazione", "voorbestellen", "pré-venda", "pré-encomenda", "przedsprzedaż",
+    "förbeställ", "forudbestil", "予約受付中", "予約商品", "預購", "预购", "预售", "예약판매",
+    "사전예약",
+)  # fmt: skip
+#: The product is ordered now and delivered when restocked or from a date (BackOrder).
+BACK_ORDER_PHRASES: tuple[str, ...] = (
+    "backorder", "back-order", "back order", "on back order", "available to order",
+    "available from", "ships from", "expected in stock", "lieferbar ab", "verfügbar ab",
+    "wieder verfügbar ab", "nachbestellbar", "disponible à partir du", "disponible le",
+    "disponible a partir del", "disponible desde", "disponibile dal", "disponibile da",
+    "leverbaar vanaf", "beschikbaar vanaf", "dostępny od", "disponível a partir de",
+    "tillgänglig från", "levereras från", "kan bestilles", "入荷予定", "取り寄せ", "到貨",
+)  # fmt: skip

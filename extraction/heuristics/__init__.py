@@ -21,27 +21,47 @@ Price
       old/was/compare/strike/regular/original/list/rrp/msrp/uvp, or after words like "was",
       "instead of", "statt", "UVP", "avant", "prima", "原價" (a "was" price is only taken when
       nothing else is there);
-    * a per-unit price (``/kg``, ``per 100 g``, ``/l``, ``€/m²``);
+    * a per-unit price (``/kg``, ``per 100 g``, ``/l``, ``€/m²``) or a tariff (``/min``,
+      ``per day``);
+    * a price "excl. VAT" ("zzgl. MwSt", "HT", "sin IVA", "excl. btw") when the page also
+      shows one with VAT or an unmarked one: the buyer pays the VAT-inclusive price (an
+      ex-VAT price alone is still taken); "incl. VAT" marks the price to pay;
+    * a threshold ("free delivery on orders of 50 € or more"), an auction's estimate or
+      starting bid ("Estimate", "Schätzpreis", "mise à prix", "starting bid"): an auction
+      page with nothing else has no price (a current bid or a buy-it-now price is taken);
+    * a number written with a leading zero ("05 TOP" in a name);
     * an instalment (``4 x``, ``/mo``, "per month", "monatlich", "每期");
     * a shipping cost or free-shipping threshold ("shipping", "Versand", "livraison", "運費");
     * a saving or a discount ("you save", "sparen", "économisez", ``-20 %``);
     * in a related-products carousel, the header, navigation, footer or mini cart.
 
     With no title, the nearest price before the buy button is taken; with neither, the first
-    price in an element whose class or itemprop says "price".
+    price in an element whose class or itemprop says "price". A range ("10,00 - 14,50 €")
+    gives its low end and "from 10 €" is taken as written: the price from which the product
+    is sold, as a JSON-LD AggregateOffer's lowPrice. When the visible page has no price, the
+    page's inline script state is read (:mod:`.script_state`, low confidence).
+
+    In plain text, a price after an other-products heading ("Similar products", "Ähnliche
+    Produkte", "関連商品"...) does not count as following the title, and an "incl. VAT" price
+    scores higher.
 
 Availability
     An enabled add-to-cart/buy button (matched by its text in many languages, or by its
-    class, id, name or form action) means in stock; an out-of-stock message in the product
-    region ("out of stock", "sold out", "ausverkauft", "épuisé", "agotado", "esaurito",
-    "品切れ", "품절"...) and no enabled button means out of stock.
+    class, id, name or form action; not one in a carousel of other products) means in stock;
+    an out-of-stock message in the product region ("out of stock", "sold out", "ausverkauft",
+    "épuisé", "agotado", "esaurito", "品切れ", "품절"...) on a status line (not in running
+    prose) and no enabled button means out of stock; "pre-order" and "available from
+    <date>"/back-order messages give PreOrder/BackOrder. The phrases are in
+    :mod:`buyhive.product.availability`.
 
 Identifiers and brand
     Labelled text: "SKU", "Article no.", "Art.-Nr.", "Item number", "Product code",
     "Référence", "Codice articolo", "Kód produktu", "商品編號"... -> sku; "EAN", "GTIN",
     "ISBN", "UPC" -> gtin (check digit verified); "MPN", "Model number", "Part number" ->
-    mpn; "Brand:", "Marke:", "Marque :", "Výrobca:"... -> brand. As a last resort, the
-    numeric id that ends the page's address is the sku when the page repeats it.
+    mpn; "Brand:", "Marke:", "Marque :", "Výrobca:"... -> brand. The article number that ends
+    the page's address, as the page prints it in groups ("804.023.81", "7901/312"), is the
+    sku when the markup has none or has one shown nowhere; as a last resort, the numeric id
+    that ends the address is the sku when the page repeats it.
 
 No rule names a shop: they describe how shops in general lay out a product page.
 """
@@ -56,10 +76,11 @@ from extraction.heuristics.anchors import (
     title_hints,
 )
 from extraction.heuristics.availability import detect_availability, has_out_of_stock_message
-from extraction.heuristics.labels import find_labelled, url_identifier
+from extraction.heuristics.labels import find_labelled, printed_url_identifier, url_identifier
 from extraction.heuristics.page_text import Guess, PageText, build_page_text, text_page
 from extraction.heuristics.plain_text import extract_from_text
 from extraction.heuristics.price import pick_price
+from extraction.heuristics.script_state import price_from_scripts
 
 __all__ = [
     "Anchor",
@@ -74,6 +95,8 @@ __all__ = [
     "find_title_anchor",
     "has_out_of_stock_message",
     "pick_price",
+    "price_from_scripts",
+    "printed_url_identifier",
     "text_page",
     "title_hints",
     "url_identifier",

@@ -1,61 +1,84 @@
-"""In stock or out of stock, from the buy button and the stock messages near the product."""
+"""In stock or out of stock, from the buy button and the stock messages near the product.
+
+The phrases, by language, are in :mod:`buyhive.product.availability`. Two rules beyond "a
+message or a button":
+
+* A stock message is a short status line ("Sold out", "Only 2 left"), not a sentence in
+  running text: a phrase in a line longer than :data:`MAX_STATUS_LINE` characters that does
+  not start the line is prose ("... the in-store check is temporarily unavailable ...", a
+  disclaimer saying when a product is out of stock) and is not read as the product's stock.
+* "Pre-order" and "available from <date>" / back-order messages mean the product can be
+  ordered now: PreOrder / BackOrder (both scored in stock), even next to an out-of-stock word
+  ("Out of stock - available to back-order").
+"""
 
 from __future__ import annotations
 
 import re
 
+from buyhive.product.availability import (
+    BACK_ORDER_PHRASES,
+    IN_STOCK_PHRASES,
+    OUT_OF_STOCK_PHRASES,
+    PRE_ORDER_PHRASES,
+)
 from extraction.heuristics.anchors import Button
 from extraction.heuristics.page_text import LABEL_SCAN_CHARS, Guess, PageText
 from extraction.normalize import phrase_pattern
 
-_OOS_PHRASES = (
-    "out of stock", "sold out", "soldout", "currently unavailable", "no longer available",
-    "temporarily unavailable", "unavailable online", "not available online", "not in stock",
-    "ausverkauft", "nicht verfügbar", "nicht mehr verfügbar", "nicht lieferbar",
-    "nicht mehr lieferbar", "nicht vorrätig", "nicht auf lager", "derzeit nicht verfügbar",
-    "vergriffen", "épuisé", "rupture de stock", "indisponible", "plus disponible", "agotado",
-    "sin stock", "no disponible", "fuera de stock", "esgotado", "indisponível", "esaurito",
-    "esaurita", "non disponibile", "uitverkocht", "niet op voorraad", "niet leverbaar",
-    "niet beschikbaar", "niedostępny", "niedostępne", "wyprzedany", "wyprzedane",
-    "brak w magazynie", "brak towaru", "vypredané", "vypredaný", "nedostupné", "nedostupný",
-    "vyprodáno", "vyprodané", "není skladem", "nie je skladom", "stoc epuizat", "indisponibil",
-    "nu este în stoc", "elfogyott", "nincs készleten", "slutsåld", "slut i lager", "udsolgt",
-    "utsolgt", "ei varastossa", "loppuunmyyty", "нет в наличии", "распродан",
-    "немає в наявності", "stokta yok", "tükendi", "在庫切れ", "売り切れ", "品切れ", "完売",
-    "售完", "已售完", "缺貨", "缺货", "已售罄", "售罄", "補貨中", "补货中", "품절", "일시품절",
-    "재고 없음", "재고없음", "نفذت الكمية", "نفذ من المخزون", "غير متوفر", "אזל מהמלאי",
-    "hết hàng", "stok habis", "สินค้าหมด",
-)  # fmt: skip
-_IN_STOCK_PHRASES = (
-    "in stock", "available now", "available online", "auf lager", "sofort lieferbar",
-    "vorrätig", "en stock", "en existencia", "op voorraad", "na stanie", "na sklade",
-    "skladem", "skladom", "în stoc", "in stoc", "raktáron", "i lager", "på lager",
-    "varastossa", "в наличии", "stokta var", "在庫あり", "有現貨", "有货", "현재 구매가능",
-    "재고 있음", "متوفر", "במלאי", "còn hàng", "tersedia",
-)  # fmt: skip
 # No leading look-behind: it would stop ``re`` from skipping ahead by first character. The
 # word boundary before a phrase is checked by phrase_at instead.
-OUT_OF_STOCK_RE = re.compile(r"(?:" + phrase_pattern(_OOS_PHRASES) + r")(?!\w)")
-IN_STOCK_RE = re.compile(r"(?:" + phrase_pattern(_IN_STOCK_PHRASES) + r")(?!\w)")
+OUT_OF_STOCK_RE = re.compile(r"(?:" + phrase_pattern(OUT_OF_STOCK_PHRASES) + r")(?!\w)")
+IN_STOCK_RE = re.compile(r"(?:" + phrase_pattern(IN_STOCK_PHRASES) + r")(?!\w)")
+PRE_ORDER_RE = re.compile(r"(?:" + phrase_pattern(PRE_ORDER_PHRASES) + r")(?!\w)")
+BACK_ORDER_RE = re.compile(r"(?:" + phrase_pattern(BACK_ORDER_PHRASES) + r")(?!\w)")
+#: A line longer than this is running text, where a stock word is not a status.
+MAX_STATUS_LINE = 90
 
 
-def phrase_at(pattern: re.Pattern[str], lower: str, start: int, end: int) -> int | None:
-    """Offset of the first whole-word match of ``pattern`` in ``lower[start:end]``."""
+def _is_status(lower: str, at: int) -> bool:
+    """Whether the phrase at ``at`` is on a status line (short, or starting the line)."""
+    line_start = lower.rfind("\n", 0, at) + 1
+    line_end = lower.find("\n", at)
+    line_end = len(lower) if line_end < 0 else line_end
+    if line_end - line_start <= MAX_STATUS_LINE:
+        return True
+    return at - line_start <= 3
+
+
+def phrase_at(
+    pattern: re.Pattern[str], lower: str, start: int, end: int, *, status: bool = False
+) -> int | None:
+    """Offset of the first whole-word match of ``pattern`` in ``lower[start:end]`` (with
+    ``status``, only on a status line, see :func:`_is_status`)."""
     for match in pattern.finditer(lower, start, end):
         at = match.start()
         if at == 0 or not (lower[at - 1].isalnum() or lower[at - 1] == "-"):
+            if status and not _is_status(lower, at):
+                continue
             return at
     return None
 
 
 def _phrase_in(pattern: re.Pattern[str], page: PageText, start: int, end: int) -> int | None:
-    return phrase_at(pattern, page.lower, start, end)
+    return phrase_at(pattern, page.lower, start, end, status=True)
+
+
+def order_ahead_term(lower: str, start: int, end: int) -> tuple[str, int] | None:
+    """``("PreOrder" | "BackOrder", offset)`` when a status line there says the product is
+    ordered now and ships later."""
+    for term, pattern in (("PreOrder", PRE_ORDER_RE), ("BackOrder", BACK_ORDER_RE)):
+        at = phrase_at(pattern, lower, start, end, status=True)
+        if at is not None:
+            return term, at
+    return None
 
 
 def detect_availability(
     page: PageText, *, buttons: list[Button], region: tuple[int, int] | None
 ) -> Guess | None:
-    """InStock / OutOfStock from the buy button and the stock messages near the product."""
+    """InStock / OutOfStock / PreOrder / BackOrder from the buy button and the stock
+    messages near the product."""
     start, end = page.span(region)
     end = min(end, start + LABEL_SCAN_CHARS)
     oos = _phrase_in(OUT_OF_STOCK_RE, page, start, end)
@@ -63,10 +86,15 @@ def detect_availability(
         active = [b for b in buttons if b.active and region[0] <= b.index <= region[1] + 400]
     else:
         active = [b for b in buttons if b.active]
+    ahead = order_ahead_term(page.lower, start, min(end, start + 20_000))
+    if ahead is not None and (active or oos is not None):
+        return Guess(ahead[0], 0.55, page.index_at(ahead[1]))
     if oos is not None and not active:
         return Guess("OutOfStock", 0.6, page.index_at(oos))
     if active:
         return Guess("InStock", 0.6 if oos is None else 0.45, active[0].index)
+    if ahead is not None:  # before "in stock" words: "lieferbar ab" is not "lieferbar"
+        return Guess(ahead[0], 0.5, page.index_at(ahead[1]))
     in_stock = _phrase_in(IN_STOCK_RE, page, start, end)
     if in_stock is not None:
         return Guess("InStock", 0.5, page.index_at(in_stock))

@@ -158,3 +158,34 @@ def url_identifier(url: str | None, page_source: str | None) -> str | None:
         if pattern.search(page_source):
             return candidate
     return None
+
+
+_SEPARATOR = r"[./ \-]?"
+
+
+def printed_url_identifier(url: str | None, text: str | None) -> str | None:
+    """The id that ends the page address as the page prints it for buyers, when it prints
+    it with separators ("80402381" in the address, "804.023.81" on the page; "p07901312"
+    and "7901/312"): the same digits, leading zeros aside, split by ".", "/", "-" or a space.
+
+    Shops write an article number in groups for people and without them in addresses; the
+    printed form is the one a buyer would search for or quote.
+    """
+    if not url or not text:
+        return None
+    try:
+        path = unquote(urlsplit(url).path)
+    except ValueError:
+        return None
+    match = _URL_ID_RE.search(path)
+    if match is None:
+        return None
+    digits = re.sub(r"\D", "", match.group("id")).lstrip("0")
+    if len(digits) < 5:
+        return None
+    pattern = re.compile(r"(?<![\w./-])0*" + _SEPARATOR.join(digits) + r"(?![\w]|[./-]\d)")
+    for found in pattern.finditer(text):
+        value = found.group(0)
+        if re.search(r"[./ -]", value):
+            return value
+    return None

@@ -120,6 +120,13 @@ _CLICKABLE_WORDS = ("cart", "buy", "basket", "purchase")
 
 
 _OVERLAY_RE = re.compile("|".join(_OVERLAY_WORDS))
+#: Class/id words of a block showing other products (carousels, "similar", "also viewed"):
+#: its prices and buy buttons are not the page's product's.
+RELATED_WORDS_RE = re.compile(
+    r"related|recommend|similar|upsell|up-sell|cross-?sell|recent|viewed|also[-_]|"
+    r"carousel|slider|swiper|slick|teaser|accessor|bundle|suggest|complete[-_]the|"
+    r"product[-_]?list|listing|grid[-_]item|\btile|best[-_]?sell"
+)
 _CLICKABLE_RE = re.compile("|".join(_CLICKABLE_WORDS))
 
 
@@ -147,7 +154,9 @@ def _skip(el: Any, tag: str, keys: list[str]) -> bool:
             return True
     if tag in _CONTAINER_TAGS and ("id" in keys or "class" in keys):
         marker = ((el.get("id") or "") + " " + (el.get("class") or "")).lower()
-        if _OVERLAY_RE.search(marker):
+        # A banner never holds the product's title: a main section whose class only says it
+        # sits next to one ("with-cookie-info") is the page itself.
+        if _OVERLAY_RE.search(marker) and el.find(".//h1") is None:
             return True
     return False
 

@@ -13,11 +13,16 @@ from extraction.heuristics.anchors import (
     match_score,
     title_hints,
 )
-from extraction.heuristics.availability import IN_STOCK_RE, OUT_OF_STOCK_RE, phrase_at
+from extraction.heuristics.availability import (
+    IN_STOCK_RE,
+    OUT_OF_STOCK_RE,
+    order_ahead_term,
+    phrase_at,
+)
 from extraction.heuristics.labels import find_labelled
 from extraction.heuristics.page_text import Guess, text_page
 from extraction.heuristics.price import PriceCandidate, price_candidates, sale_of_pair
-from extraction.normalize import PageLocale, phrase_pattern
+from extraction.normalize import PageLocale, find_prices, phrase_pattern
 
 _CART_PHRASE_RE = re.compile(r"(?:" + phrase_pattern(BUY_BUTTON_PHRASES) + r")(?!\w)")
 
@@ -37,6 +42,29 @@ def _cart_lines(lower: str, limit: int = 50) -> list[int]:
                 if len(found) >= limit:
                     break
     return found
+
+
+# Headings of blocks showing other products: a price after one of them, with no title line in
+# between, is another product's, whatever the title line before the heading says.
+_OTHER_PRODUCTS_PHRASES = (
+    "similar products", "related products", "you may also like", "you might also like",
+    "customers also bought", "customers also viewed", "customers who bought",
+    "others also viewed", "others also bought", "frequently bought together",
+    "recommended for you", "recently viewed", "complete the look", "more from this",
+    "ähnliche produkte", "ähnliche artikel", "das könnte ihnen auch gefallen",
+    "das könnte dir auch gefallen", "kunden kauften auch", "zuletzt angesehen",
+    "produits similaires", "vous aimerez aussi", "vous aimerez peut-être aussi",
+    "produits associés", "productos similares", "productos relacionados",
+    "también te puede gustar", "prodotti simili", "prodotti correlati",
+    "potrebbe interessarti", "vergelijkbare producten", "gerelateerde producten",
+    "podobne produkty", "produkty powiązane", "produtos semelhantes", "produtos relacionados",
+    "liknande produkter", "relaterade produkter", "lignende produkter", "relaterede produkter",
+    "関連商品", "おすすめ商品", "相关商品", "相關商品", "推荐商品", "推薦商品", "추천 상품",
+    "관련 상품", "منتجات مشابهة", "منتجات ذات صلة", "похожие товары", "с этим товаром покупают",
+)  # fmt: skip
+_OTHER_PRODUCTS_RE = re.compile(
+    r"(?m)^\W{0,3}(?:" + phrase_pattern(_OTHER_PRODUCTS_PHRASES) + r")(?!\w)"
+)
 
 
 _GERMAN_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
@@ -98,6 +126,26 @@ def _title_lines(lower: str, url: str | None) -> list[tuple[int, float]]:
     return found
 
 
+_DOC_TITLE_RE = re.compile(r"\S\s+[-|–—:»·•]\s+\S|\S\s*[|｜]\s*\S")
+
+
+def _title_of(text: str, titles: list[tuple[int, float]]) -> str | None:
+    """The product's name: the best title line after the first one (the first line of a
+    page's text is usually the document title, "Name | Shop"); else the first line without
+    the shop's part."""
+    best = max((t for t in titles if t[0] > 0), key=lambda t: t[1], default=None)
+    if best is not None:
+        end = text.find("\n", best[0])
+        line = " ".join(text[best[0] : end if end >= 0 else len(text)].split())
+        if 3 <= len(line) <= 300:
+            return line
+    first = next((x.strip() for x in text.split("\n", 50) if len(x.strip()) >= 3), "")
+    if not _DOC_TITLE_RE.search(first) or find_prices(first, limit=1):
+        return None  # not a document title ("Name | Shop"): maybe a price or a menu line
+    pieces = title_hints(first)
+    return pieces[1] if len(pieces) > 1 else None
+
+
 def extract_from_text(text: str, *, url: str | None, locale: PageLocale | None) -> dict[str, Guess]:
     """Price (with its currency mark), availability and labelled identifiers from plain text.
 
@@ -112,6 +160,7 @@ def extract_from_text(text: str, *, url: str | None, locale: PageLocale | None) 
     carts = _cart_lines(lower)
     candidates = [c for c in price_candidates(page, locale) if not c.old]
     starts = [c.match.start for c in candidates]
+    others = [m.start() for m in _OTHER_PRODUCTS_RE.finditer(lower)]
     best_score = 0.0
     chosen: PriceCandidate | None = None
     for i, cand in enumerate(candidates):
@@ -121,9 +170,12 @@ def extract_from_text(text: str, *, url: str | None, locale: PageLocale | None) 
         title_scores = [
             t_score for t_offset, t_score in titles
             if previous < t_offset < cand.match.start <= t_offset + 1500
+            and not any(t_offset < o < cand.match.start for o in others)
         ]  # fmt: skip
         if title_scores:
             score += 1.5 + max(title_scores)
+        if cand.with_vat:
+            score += 1.0  # "incl. VAT": the page says this is the price to pay
         if any(cand.match.end <= c < min(following, cand.match.end + 600) for c in carts):
             score += 2.0
         if score > best_score:
@@ -134,16 +186,26 @@ def extract_from_text(text: str, *, url: str | None, locale: PageLocale | None) 
     if chosen is not None:
         chosen = sale_of_pair(page, chosen, candidates)
         guesses["price"] = Guess(chosen.match.amount, confidence, None, chosen.match.symbol)
+    title = _title_of(page.text, titles)
+    if title:
+        guesses["title"] = Guess(title, 0.4)
     start = titles[0][0] if titles else 0
     end = min(len(lower), start + 20_000)
-    oos = phrase_at(OUT_OF_STOCK_RE, lower, start, end)
+    oos = phrase_at(OUT_OF_STOCK_RE, lower, start, end, status=True)
     cart = next((c for c in carts if c >= start), None)
-    if oos is not None and cart is None:
+    ahead = order_ahead_term(lower, start, end)
+    if ahead is not None:
+        guesses["availability"] = Guess(ahead[0], 0.5)
+    elif oos is not None and cart is None:
         guesses["availability"] = Guess("OutOfStock", 0.5)
     elif cart is not None:
         guesses["availability"] = Guess("InStock", 0.5)
-    elif phrase_at(IN_STOCK_RE, lower, start, end) is not None:
+    elif phrase_at(IN_STOCK_RE, lower, start, end, status=True) is not None:
         guesses["availability"] = Guess("InStock", 0.45)
+    elif "price" in guesses and oos is None:
+        # A current price and no out-of-stock message: the page offers the product for sale,
+        # as the HTML path concludes too (low confidence: the LLM step is asked when set up).
+        guesses["availability"] = Guess("InStock", 0.35)
     for name in ("sku", "gtin", "mpn", "brand"):
         found = find_labelled(page, name, limit=1)
         if found:

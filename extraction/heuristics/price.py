@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
-from extraction.heuristics.page_text import Guess, PageText
-from extraction.normalize import PageLocale, PriceMatch, decimal_separator_for, find_prices
+from extraction.heuristics.page_text import RELATED_WORDS_RE, Guess, PageText
+from extraction.normalize import (
+    PageLocale,
+    PriceMatch,
+    decimal_separator_for,
+    find_prices,
+)
 
 _OLD_WORDS_RE = re.compile(
     r"(?:\bwas\b|instead\s+of|\bstatt\b|\buvp\b|\brrp\b|\bmsrp\b|list\s+price|regular\s+price|"
@@ -22,9 +28,13 @@ _OLD_CLASS_RE = re.compile(
     r"non[-_]?sale|full[-_]?price|initial"
 )
 _UNIT_AFTER_RE = re.compile(
-    r"^\s*(?:\*\s*)?(?:/|per\b|pro\b|je\b|par\b|za\b|al\b|за\b|по\b)\s*(?:\d+(?:[.,]\d+)?\s*)?"
+    r"^\s*(?:\*\s*)?(?:(?:ttc|ht|tvac|incl\.?\s*vat|inkl\.?\s*mwst\.?)\s*)?"
+    r"(?:/|per\b|pro\b|je\b|par\b|za\b|al\b|за\b|по\b)\s*(?:\d+(?:[.,]\d+)?\s*)?"
     r"(?:kg|g|gr|gram|grams|l|ltr|liter|litre|ml|cl|dl|m|m2|m²|m³|qm|cm|mm|lb|lbs|oz|"
-    r"kilo|kilogram|100\s*g|100\s*ml|meter|metre|sq\.?\s*ft|公斤|克|升)\b"
+    r"kilo|kilogram|100\s*g|100\s*ml|meter|metre|sq\.?\s*ft|公斤|克|升|"
+    # time: a call or a rental is charged by the minute, hour, day or night
+    r"min|minute|minuto|minuten|hr|hour|heure|std|stunde|day|jour|tag|d[ií]a|giorno|night|"
+    r"nuit|nacht|noche)\b"
 )
 _UNIT_BEFORE_RE = re.compile(
     r"(?:unit\s+price|price\s+per|per\s+unit|grundpreis|prix\s+au\s+(?:kg|kilo|litre)|"
@@ -43,7 +53,7 @@ _INSTALMENT_AFTER_RE = re.compile(
 _SHIPPING_RE = re.compile(
     r"(?:shipping|delivery|deliver|postage|\bpost\b|versand|lieferung|livraison|"
     r"env[ií]o|spedizion|verzend|bezorg|dostaw|doprav|frakt|toimitus|leverans|forsendelse|"
-    r"доставк|kargo|運費|运费|配送|送料|배송|التوصيل|الشحن|free\s+over|orders?\s+over|"
+    r"доставк|kargo|運費|运费|配送|送料|배송|توصيل|شحن|free\s+over|orders?\s+over|"
     r"orders?\s+(?:from|above)|ab\s+einem|à\s+partir\s+de\s+\d|a\s+partir\s+de\s+\d)"
     r"[^\n]{0,30}$"
 )
@@ -52,14 +62,41 @@ _SAVING_RE = re.compile(
     r"bespaar|\bspar\b|säästä|экономи|現省|省下|节省|절약|할인금액|\boff\b|discount|rabatt|"
     r"remise|descuento|sconto|zľava|sleva|reducere)\s*[:：]?\s*\D{0,6}$"
 )
+# A threshold, not a price: "free delivery for orders of 50 € or more".
+_THRESHOLD_AFTER_RE = re.compile(
+    r"^\s*(?:or\s+more|and\s+(?:over|above|up)|or\s+above|\+\s*(?:orders?|spend)|"
+    r"oder\s+mehr|und\s+mehr|ou\s+plus|et\s+plus|o\s+m[aá]s|y\s+m[aá]s|o\s+pi[uù]|"
+    r"of\s+meer|en\s+meer|lub\s+wi[eę]cej|eller\s+mer|ou\s+mais|او\s+أكثر|أو\s+أكثر|以上)"
+)
+# Tax words: a price "excl. VAT" is not what the buyer pays when the page also shows the
+# price with VAT; "incl. VAT" marks the price to pay. Matched after the amount (same line,
+# a few words) or just before it ("Price excl. VAT: 100 €").
+_EX_VAT_RE = re.compile(
+    r"(?:\b(?:excl|excluding|exkl|ekskl|exclusief|zzgl|ohne|hors|sin|senza|sem|bez|utan|uden|"
+    r"ex|without|plus|\+)\.?\s*(?:de\s+|la\s+|l'|gesetzl\.?\s*)?(?:vat|tax|taxes|mwst|ust|"
+    r"tva|taxe|taxes|iva|btw|dph|moms|gst|impostos|imposte|podatku)\b|\bh\.?t\.?(?![\w.])|"
+    r"\bnetto\b|\bnet\s+price|\bprix\s+ht|\bpre[cç]o\s+sem\s+iva|\bohne\s+steuer)"
+)
+_INC_VAT_RE = re.compile(
+    r"(?:\b(?:incl|including|inkl|inc|inclusief|incluye|inclu[ií]do|inclusa|con|com|z|med|"
+    r"with)\.?\s*(?:de\s+|la\s+|l'|gesetzl\.?\s*)?(?:vat|tax|taxes|mwst|ust|tva|iva|"
+    r"btw|dph|moms|gst|impostos|imposte|podatkiem)\b|\b(?:vat|tax|iva|tva|mwst|btw|moms|"
+    r"gst)\.?\s*(?:incl|inkl|included|inclu[ií]d[ao]|incluse|inclusa|compris[e]?)|"
+    r"\bttc\b|\btvac\b|\bbrutto\b|tasse\s+incluse|tax\s+included|"
+    r"تتضمن\s+ضريبة|شامل\s+الضريبة|含税|含稅|税込|税込み|부가세\s*포함)"
+)
+# Auction pages: an estimate or a starting bid is not a price to pay.
+_AUCTION_BEFORE_RE = re.compile(
+    r"(?:estimate|\best\.|starting\s+bid|opening\s+bid|start(?:ing)?\s+price|"
+    r"minimum\s+bid|sch[äa]tz(?:preis|ung|wert)|startpreis|mindestgebot|ausruf(?:preis)?|"
+    r"estimation|mise\s+[àa]\s+prix|prix\s+de\s+d[ée]part|stima|base\s+d'asta|"
+    r"precio\s+de\s+salida|estimaci[oó]n|puja\s+(?:inicial|m[ií]nima)|startprijs|"
+    r"schatting|cena\s+wywo[łl]awcza|utropspris|vurdering|lance\s+inicial|估价|估價|"
+    r"起拍价|起拍價|見積)\s*[:：]?\s*\D{0,12}$"
+)
 _HEADER_WORDS_RE = re.compile(
     r"minicart|mini-cart|mini_cart|cart-total|cart_total|basket-total|header|navbar|"
     r"\bnav\b|navigation|\bmenu|footer|breadcrumb|topbar|top-bar|newsletter"
-)
-_RELATED_WORDS_RE = re.compile(
-    r"related|recommend|similar|upsell|up-sell|cross-?sell|recent|viewed|also[-_]|"
-    r"carousel|slider|swiper|slick|teaser|accessor|bundle|suggest|complete[-_]the|"
-    r"product[-_]?list|listing|grid[-_]item|\btile|best[-_]?sell"
 )
 _PRICE_WORDS_RE = re.compile(
     r"price|preis|prix|precio|prezzo|cena|cijena|pret|pris|hinta|fiyat|цена|價|价|가격|"
@@ -73,6 +110,26 @@ class PriceCandidate:
     index: int | None
     old: bool
     priced_context: bool
+    #: "incl. VAT" (True), "excl. VAT" (False) or nothing said (None).
+    with_vat: bool | None = None
+
+
+def vat_said(before: str, after: str) -> bool | None:
+    """Whether the words around an amount say it includes VAT (True), excludes it (False),
+    or nothing (None). The words right after the amount win ("119 € incl. VAT (100 € excl.
+    VAT)"); then the last ones before it, on the same line."""
+    after = after.split("\n", 1)[0][:40]
+    inc, ex = _INC_VAT_RE.search(after), _EX_VAT_RE.search(after)
+    if inc or ex:
+        if inc and ex:
+            return inc.start() < ex.start()
+        return inc is not None
+    before = before[-40:]
+    inc_at = max((m.start() for m in _INC_VAT_RE.finditer(before)), default=-1)
+    ex_at = max((m.start() for m in _EX_VAT_RE.finditer(before)), default=-1)
+    if inc_at < 0 and ex_at < 0:
+        return None
+    return inc_at > ex_at
 
 
 def price_candidates(
@@ -85,6 +142,9 @@ def price_candidates(
     ):
         if match.amount <= 0:
             continue
+        digits = re.search(r"\d+", match.text)
+        if digits and len(digits.group(0)) > 1 and digits.group(0).startswith("0"):
+            continue  # "05 TOP": a number in a name, not an amount ("0.99" is fine)
         line_start = max(lower.rfind("\n", 0, match.start) + 1, match.start - 40)
         before = lower[line_start : match.start]
         after = lower[match.end : match.end + 30]
@@ -94,9 +154,21 @@ def price_candidates(
             continue
         if _SHIPPING_RE.search(before) or _SAVING_RE.search(before):
             continue
-        if re.match(r"\s*%", after) or re.search(r"[-−–]\s*$", before):
+        if _THRESHOLD_AFTER_RE.search(after) or _AUCTION_BEFORE_RE.search(before):
+            continue
+        low = _range_low_end(text, line_start, match)
+        if low is not None:
+            # "10,00 - 14,50 €": the lowest price a buyer can pay (as lowPrice), unless the
+            # range is an auction's estimate.
+            if _AUCTION_BEFORE_RE.search(lower[max(line_start, low.start - 40) : low.start]):
+                continue
+            match = low
+        elif re.match(r"\s*%", after) or re.search(r"[-−–]\s*$", before):
             continue  # "-20 %" or "-€5": a discount
         old = bool(_OLD_WORDS_RE.search(before))
+        with_vat = vat_said(before, lower[match.end : match.end + 60])
+        if with_vat is False:
+            old = True  # taken only when no price with VAT (or unmarked) is there
         index: int | None = None
         priced = False
         owner = page.owner_at(match.start + len(match.text) // 2)
@@ -105,14 +177,40 @@ def price_candidates(
             tags, words = page.context(owner)
             if tags & {"del", "s", "strike"}:
                 continue
-            if _HEADER_WORDS_RE.search(words) or _RELATED_WORDS_RE.search(words):
+            if _HEADER_WORDS_RE.search(words) or RELATED_WORDS_RE.search(words):
                 continue
             _, near_words = page.context(owner, levels=3)
             if _OLD_CLASS_RE.search(near_words):
                 old = True
             priced = bool(_PRICE_WORDS_RE.search(words))
-        found.append(PriceCandidate(match, index, old, priced))
+        found.append(PriceCandidate(match, index, old, priced or bool(with_vat), with_vat))
     return found
+
+
+_RANGE_LOW_RE = re.compile(
+    r"(?<![\d.,])(?P<low>\d{1,9}(?:[.,\u00a0 ']\d{3})*(?:[.,]\d{1,2})?)\s*[-–—]\s*$"
+)
+
+
+def _range_low_end(text: str, line_start: int, match: PriceMatch) -> PriceMatch | None:
+    """The low end of a range whose high end is ``match`` ("352,00 - 376,45 zł"): a bare
+    number, a dash, then the price with its currency mark. A range's low end is the price
+    from which the product is sold (as a JSON-LD AggregateOffer's lowPrice); a "from 10 €"
+    price is taken as written for the same reason."""
+    found = _RANGE_LOW_RE.search(text, line_start, match.start)
+    if found is None:
+        return None
+    raw = re.sub(r"[\u00a0 ']", "", found.group("low"))
+    decimals = re.search(r"[.,](\d{1,2})$", raw)
+    whole = re.sub(r"[.,]", "", raw[: decimals.start()] if decimals else raw)
+    try:
+        amount = Decimal(f"{whole}.{decimals.group(1)}" if decimals else whole)
+    except InvalidOperation:
+        return None
+    if amount is None or amount <= 0 or amount >= match.amount:
+        return None
+    low_start = found.start("low")
+    return PriceMatch(amount, match.symbol, low_start, match.end, text[low_start : match.end])
 
 
 def _first_current(cands: list[PriceCandidate]) -> PriceCandidate | None:

@@ -1,0 +1,280 @@
+"""Rules written to hold on shops never seen (issue 17): each with a small page written here.
+
+No page of the data sets is copied: the pages below describe how shops in general lay out a
+product page, in several languages.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from lxml import etree
+
+from extraction.deterministic import extract_deterministic
+from extraction.heuristics import (
+    PageText,
+    build_page_text,
+    detect_availability,
+    find_buy_buttons,
+)
+
+
+def page_of(html: str, *hints: str) -> tuple[Any, PageText]:
+    tree = etree.fromstring(html, etree.HTMLParser())
+    return tree, build_page_text(tree, title_hints=list(hints))
+
+
+def product_of(body: str, url: str = "https://shop.example/p/blue-kettle", **head: str) -> Any:
+    """The extractor's product for a page with this body (and optional ``lang``)."""
+    lang = head.get("lang", "en-GB")
+    head_html = "<head><title>Blue Kettle | Shop</title></head>"
+    html = f"<html lang='{lang}'>{head_html}<body>{body}</body></html>"
+    return extract_deterministic(url=url, html=html).to_dict()["product"]
+
+
+def text_product_of(text: str, url: str = "https://shop.example/p/blue-kettle") -> Any:
+    return extract_deterministic(url=url, text=text).to_dict()["product"]
+
+
+# --- the page itself ------------------------------------------------------------------------
+
+
+def test_a_main_section_whose_class_mentions_cookies_is_still_read() -> None:
+    _, page = page_of(
+        "<html><body><section class='main product-card with-cookie-info'>"
+        "<h1>Blue Kettle</h1><p>£24.99</p></section>"
+        "<div class='cookie-banner'><p>We use cookies</p></div></body></html>",
+        "Blue Kettle",
+    )
+    assert "Blue Kettle" in page.text and "£24.99" in page.text
+    assert "We use cookies" not in page.text
+
+
+def test_buy_buttons_of_other_products_in_a_carousel_do_not_make_it_in_stock() -> None:
+    body = (
+        "<main><h1>Blue Kettle</h1><p>£24.99</p><p>Currently unavailable online</p>"
+        "<div class='rec-carousel'><div class='slide'><a>Red Kettle</a><p>£19.99</p>"
+        "<button class='add-to-cart'>Add to cart</button></div></div></main>"
+    )
+    _, page = page_of(f"<html><body>{body}</body></html>", "Blue Kettle")
+    buttons = find_buy_buttons(page)
+    assert buttons == []
+    guess = detect_availability(page, buttons=buttons, region=None)
+    assert guess is not None and guess.value == "OutOfStock"
+    assert product_of(body)["availability"] == "OutOfStock"
+
+
+# --- availability ---------------------------------------------------------------------------
+
+
+def availability_of(body: str) -> str | None:
+    _, page = page_of(f"<html><body>{body}</body></html>")
+    guess = detect_availability(page, buttons=find_buy_buttons(page), region=None)
+    return guess.value if guess else None
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["Derzeit nicht verfügbar", "En rupture", "Sin existencias", "Sem estoque",
+     "Tijdelijk uitverkocht", "Chwilowo niedostępny", "Ej i lager", "Ikke på lager", "在庫なし",
+     "Notify me when available", "Discontinued"],
+)  # fmt: skip
+def test_out_of_stock_words_in_the_languages_shops_use(message: str) -> None:
+    assert availability_of(f"<h1>Kettle</h1><p>{message}</p>") == "OutOfStock"
+
+
+@pytest.mark.parametrize(
+    ("message", "term"),
+    [("Pre-order now", "PreOrder"), ("Vorbestellen", "PreOrder"), ("Précommande", "PreOrder"),
+     ("予約受付中", "PreOrder"), ("Available from 12 March", "BackOrder"),
+     ("Lieferbar ab 3. Mai", "BackOrder"), ("Disponible à partir du 2 mai", "BackOrder"),
+     ("On back order", "BackOrder")],
+)  # fmt: skip
+def test_pre_order_and_back_order_are_orderable(message: str, term: str) -> None:
+    assert availability_of(f"<h1>Kettle</h1><p>{message}</p>") == term
+    # Next to an out-of-stock word, the order-ahead message says what the buyer can do.
+    assert availability_of(f"<h1>Kettle</h1><p>Out of stock</p><p>{message}</p>") == term
+    assert product_of(f"<h1>Blue Kettle</h1><p>£5.00</p><p>{message}</p>")["availability"] == (term)
+
+
+def test_a_stock_word_inside_a_sentence_is_not_the_products_stock() -> None:
+    prose = (
+        "<p>The check of the stock in our stores is temporarily unavailable for this region;"
+        " please try again later or ask the shop.</p>"
+    )
+    assert availability_of(f"<h1>Kettle</h1>{prose}") is None
+    assert availability_of("<h1>Kettle</h1><p>Temporarily unavailable</p>") == "OutOfStock"
+    text = "Blue Kettle\n£24.99\nAdd\n" + prose[3:-4] + "\n"
+    assert text_product_of(text)["availability"] == "InStock"
+
+
+def test_text_with_a_price_and_no_stock_message_is_in_stock_with_low_confidence() -> None:
+    result = extract_deterministic(
+        url="https://shop.example/p/blue-kettle", text="Blue Kettle\n£24.99\nA fine kettle.\n"
+    )
+    assert result.to_dict()["product"]["availability"] == "InStock"
+    assert result.confidence("availability") < 0.5
+    assert text_product_of("Blue Kettle\n£24.99\nSold out\n")["availability"] == "OutOfStock"
+
+
+# --- the price to pay -----------------------------------------------------------------------
+
+
+def price_of(body: str, lang: str = "en-GB") -> Decimal | None:
+    value = product_of(body, lang=lang)["price"]
+    return None if value is None else Decimal(value)
+
+
+@pytest.mark.parametrize(
+    ("lang", "without", "with_vat"),
+    [("en-GB", "£100.00 excl. VAT", "£120.00 incl. VAT"),
+     ("de-DE", "100,00 € zzgl. MwSt.", "119,00 € inkl. MwSt."),
+     ("fr-FR", "100,00 € HT", "120,00 € TTC"),
+     ("es-ES", "100,00 € sin IVA", "121,00 € IVA incluido"),
+     ("nl-NL", "€ 100,00 excl. btw", "€ 121,00 incl. btw")],
+)  # fmt: skip
+def test_the_price_with_vat_is_the_price_to_pay(lang: str, without: str, with_vat: str) -> None:
+    expected = Decimal(re.sub(r"[^\d,.]", "", with_vat.split()[0] + with_vat.split()[1])
+                       .replace(",", ".").strip("."))  # fmt: skip
+    # Whichever comes first, and with the tax word before the amount too.
+    assert price_of(f"<h1>Blue Kettle</h1><p>{without}</p><p>{with_vat}</p>", lang) == expected
+    assert price_of(f"<h1>Blue Kettle</h1><p>{with_vat}</p><p>{without}</p>", lang) == expected
+    text = f"Blue Kettle\n{without}\n{with_vat}\nAdd to basket\n"
+    assert Decimal(text_product_of(text)["price"]) == expected
+
+
+def test_an_ex_vat_price_alone_is_still_taken() -> None:
+    assert price_of("<h1>Blue Kettle</h1><p>£100.00 excl. VAT</p>") == Decimal("100.00")
+
+
+@pytest.mark.parametrize(
+    "noise",
+    ["Free delivery on orders of £50.00 or more", "Lieferung frei ab 50,00 € oder mehr",
+     "Estimate: £800 - £1,200", "Starting bid: £1.00", "Schätzpreis: 800 €",
+     "Calls cost £0.45/min", "Hire: £12.00 per day", "Reference 05 TOP"],
+)  # fmt: skip
+def test_thresholds_estimates_starting_bids_and_tariffs_are_not_the_price(noise: str) -> None:
+    assert price_of(f"<h1>Blue Kettle</h1><p>{noise}</p><p>£24.99</p>") == Decimal("24.99")
+
+
+def test_an_auction_page_with_only_an_estimate_has_no_price() -> None:
+    assert price_of("<h1>Blue Kettle</h1><p>Estimate: £800 - £1,200</p>") is None
+    # A current bid is what the buyer would pay now: it is taken.
+    body = "<h1>Blue Kettle</h1><p>Estimate: £800 - £1,200</p><p>Current bid: £650.00</p>"
+    assert price_of(body) == Decimal("650.00")
+
+
+def test_a_range_gives_its_low_end() -> None:
+    assert price_of("<h1>Blue Kettle</h1><p>24,50 - 31,00 zł</p>", "pl-PL") == Decimal("24.50")
+    assert price_of("<h1>Blue Kettle</h1><p>1.024,50 – 1.310,00 €</p>", "de-DE") == Decimal(
+        "1024.50"
+    )
+    assert price_of("<h1>Blue Kettle</h1><p>From £19.99</p>") == Decimal("19.99")
+
+
+def test_text_prices_after_an_other_products_heading_are_not_the_products() -> None:
+    text = (
+        "Blue Kettle 1.7 litre\nSimilar products\nRed Kettle\n£9.99\nBlue Kettle 1.7 litre\n"
+        "£24.99\nAdd to basket\n"
+    )
+    url = "https://shop.example/p/blue-kettle-1-7-litre"
+    assert Decimal(text_product_of(text, url)["price"]) == Decimal("24.99")
+
+
+# --- identifiers ----------------------------------------------------------------------------
+
+
+def test_the_address_article_number_as_the_page_prints_it() -> None:
+    from extraction.heuristics import printed_url_identifier
+
+    url = "https://shop.example/p/oak-table-30129377/"
+    assert printed_url_identifier(url, "Oak table\n301.293.77\n£99") == "301.293.77"
+    assert printed_url_identifier("https://shop.example/t-shirt-p04402310.html", "Red - 4402/310")
+    assert printed_url_identifier(url, "Oak table 30129377") is None  # printed as in the URL
+    assert printed_url_identifier(url, "Call 301.293.771") is None  # a longer number
+    assert printed_url_identifier("https://shop.example/p/oak-table", "301.293.77") is None
+
+
+def test_a_printed_article_number_beats_a_hidden_markup_sku_and_fills_a_missing_one() -> None:
+    ld = (
+        '<script type="application/ld+json">{"@type": "Product", "name": "Blue Kettle",'
+        ' "sku": "88811122-100-7", "offers": {"price": "24.99", "priceCurrency": "GBP"}}'
+        "</script>"
+    )
+    url = "https://shop.example/p/blue-kettle-40230190"
+    body = "<h1>Blue Kettle</h1><p>£24.99</p><p>Blue - 402.301.90</p>"
+    assert product_of(ld + body, url=url)["sku"] == "402.301.90"
+    assert product_of(body, url=url)["sku"] == "402.301.90"
+    # A markup SKU the page shows stays.
+    shown = ld.replace("88811122-100-7", "BK-17") + body + "<p>BK-17</p>"
+    assert product_of(shown, url=url)["sku"] == "BK-17"
+    assert text_product_of("Blue Kettle\n£24.99\nArt. 402.301.90\n", url)["sku"] == "402.301.90"
+
+
+# --- several offers -------------------------------------------------------------------------
+
+
+_OFFERS = (
+    '<script type="application/ld+json">{"@type": "Product", "name": "Blue Kettle",'
+    ' "offers": ['
+    '{"@type": "Offer", "price": "20.00", "priceCurrency": "GBP", "sku": "BK-S",'
+    ' "url": "https://shop.example/p/blue-kettle?variant=111"},'
+    '{"@type": "Offer", "price": "30.00", "priceCurrency": "GBP", "sku": "BK-L",'
+    ' "url": "https://shop.example/p/blue-kettle?variant=222"}]}</script>'
+    "<h1>Blue Kettle</h1>"
+)
+
+
+def test_the_offer_of_the_variant_the_address_selects() -> None:
+    base = "https://shop.example/p/blue-kettle"
+    assert product_of(_OFFERS, url=f"{base}?variant=222")["price"] == "30.00"
+    assert product_of(_OFFERS, url=f"{base}?variant=111&utm_source=x")["price"] == "20.00"
+    assert product_of(_OFFERS, url=f"{base}?sku=BK-L")["price"] == "30.00"
+    # No variant in the address: the first offer, the one shops show first.
+    assert product_of(_OFFERS, url=base)["price"] == "20.00"
+    assert product_of(_OFFERS, url=f"{base}?variant=999")["price"] == "20.00"
+
+
+# --- a price only scripts show --------------------------------------------------------------
+
+
+def test_a_price_only_the_page_state_holds_is_taken_with_low_confidence() -> None:
+    state = (
+        '<script>window.__STATE__ = {"product": {"name": "Blue Kettle",'
+        ' "salePrice": 24.99, "listPrice": 30.00, "currency": "GBP"}};</script>'
+    )
+    html = f"<html><body><h1>Blue Kettle</h1><div id='app'></div>{state}</body></html>"
+    result = extract_deterministic(url="https://shop.example/p/blue-kettle", html=html)
+    product = result.to_dict()["product"]
+    assert (Decimal(product["price"]), product["currency"]) == (Decimal("24.99"), "GBP")
+    assert result.confidence("price") < 0.5
+
+
+def test_one_stray_number_in_a_script_is_not_a_price() -> None:
+    state = '<script>var cfg = {"price": 4.95, "shippingPrice": 3.5};</script>'
+    html = f"<html><body><h1>Blue Kettle</h1>{state}</body></html>"
+    assert (
+        extract_deterministic(url="https://shop.example/p/k", html=html).to_dict()["product"][
+            "price"
+        ]
+        is None
+    )
+    # The visible price wins over any script.
+    html = f"<html><body><h1>Blue Kettle</h1><p>£19.99</p>{state}{state}</body></html>"
+    product = extract_deterministic(url="https://shop.example/p/k", html=html).to_dict()["product"]
+    assert Decimal(product["price"]) == Decimal("19.99")
+
+
+def test_text_only_gives_the_title_line() -> None:
+    text = "Blue Kettle 1.7 litre | Shop\nMenu\nBlue Kettle 1.7 litre\n£24.99\nAdd to basket\n"
+    url = "https://shop.example/p/blue-kettle-1-7-litre"
+    assert text_product_of(text, url)["title"] == "Blue Kettle 1.7 litre"
+    # No line repeats the first one: the first line without the shop's part.
+    assert text_product_of("Red Kettle | Shop\n£9.99\n", "https://shop.example/x")["title"] == (
+        "Red Kettle"
+    )
+    # A first line that is not a document title gives no title.
+    assert text_product_of("Price 12.00 EUR\n", "https://shop.example/x")["title"] is None
