@@ -1,0 +1,209 @@
+"""Locations on a shop's page that stay put from one product page to the next.
+
+A location is a short string, its kind first:
+
+``ld:offers[0].price``
+    a key path inside the page's JSON-LD product node;
+``meta:product:price:amount``
+    a ``<meta>`` property (or name / itemprop);
+``dom:main>div.product-card>div.deal>span.amt``
+    a chain of parent-child steps, each a tag with its stable id, classes and ``itemprop``;
+    it names the first element in page order that the chain matches.
+
+A DOM step never holds an nth-child index, and leaves out ids and classes that look
+generated or product-specific (three or more digits, long hex runs): those differ between
+two pages of one shop, and a location that moves is worthless.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "DomStep",
+    "dom_path_for",
+    "ld_leaves",
+    "resolve_dom",
+    "resolve_ld",
+    "stable_token",
+]
+
+#: A location string's length bound (stored in LearnedLocation.location).
+LOCATION_MAX = 300
+#: DOM steps tried for one element, nearest first (more when a shorter chain is ambiguous).
+MIN_STEPS = 3
+MAX_STEPS = 6
+_TOKEN_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,39}$")
+_DIGITS_RE = re.compile(r"\d")
+_HEX_RUN_RE = re.compile(r"[0-9a-f]{6,}", re.I)
+_STEP_RE = re.compile(
+    r"^(?P<tag>[a-z][a-z0-9]*)(?P<id>#[A-Za-z0-9_-]+)?(?P<classes>(?:\.[A-Za-z0-9_-]+)*)"
+    r"(?:\[itemprop=(?P<itemprop>[A-Za-z0-9_-]+)\])?$"
+)
+_LD_SEGMENT_RE = re.compile(r"([^.\[\]]+)|\[(\d{1,3})\]")
+#: JSON-LD leaves read per product node: enough for offers, images, brand; bounded.
+LD_MAX_DEPTH = 4
+LD_MAX_LEAVES = 200
+
+
+def stable_token(value: str | None) -> bool:
+    """Whether an id or class reads as part of the shop's template (``price-now``, ``amt``)
+    rather than generated or product-specific (``p-12345``, ``css-1a2b3c``)."""
+    if not value or not _TOKEN_RE.match(value):
+        return False
+    return len(_DIGITS_RE.findall(value)) < 3 and not _HEX_RUN_RE.search(value)
+
+
+@dataclass(frozen=True, slots=True)
+class DomStep:
+    """One element of a DOM path: what it must have (a subset of its classes)."""
+
+    tag: str
+    id: str | None
+    classes: tuple[str, ...]
+    itemprop: str | None
+
+    @classmethod
+    def of(cls, el: Any) -> DomStep:
+        tag = el.tag if isinstance(el.tag, str) else ""
+        el_id = el.get("id")
+        classes = [c for c in (el.get("class") or "").split() if stable_token(c)]
+        itemprop = (el.get("itemprop") or "").split()
+        return cls(
+            tag=tag.lower(),
+            id=el_id if stable_token(el_id) else None,
+            classes=tuple(sorted(dict.fromkeys(classes))[:3]),
+            itemprop=itemprop[0] if itemprop and stable_token(itemprop[0]) else None,
+        )
+
+    @classmethod
+    def parse(cls, text: str) -> DomStep | None:
+        match = _STEP_RE.match(text)
+        if match is None:
+            return None
+        classes = tuple(c for c in (match.group("classes") or "").split(".") if c)
+        el_id = match.group("id")
+        return cls(match.group("tag"), el_id[1:] if el_id else None, classes, match["itemprop"])
+
+    def render(self) -> str:
+        text = self.tag + (f"#{self.id}" if self.id else "")
+        text += "".join(f".{c}" for c in self.classes)
+        return text + (f"[itemprop={self.itemprop}]" if self.itemprop else "")
+
+    def matches(self, el: Any) -> bool:
+        if not isinstance(el.tag, str) or el.tag.lower() != self.tag:
+            return False
+        if self.id is not None and el.get("id") != self.id:
+            return False
+        if self.classes and not set(self.classes) <= set((el.get("class") or "").split()):
+            return False
+        return self.itemprop is None or self.itemprop in (el.get("itemprop") or "").split()
+
+
+def _chain(el: Any, steps: int) -> list[DomStep]:
+    chain: list[DomStep] = []
+    node = el
+    while node is not None and len(chain) < steps:
+        if not isinstance(node.tag, str) or node.tag.lower() in ("html", "body"):
+            break
+        step = DomStep.of(node)
+        chain.append(step)
+        if step.id is not None:
+            break  # a stable id anchors the chain: nothing above it adds precision
+        node = node.getparent()
+    chain.reverse()
+    return chain
+
+
+def _render(chain: list[DomStep]) -> str:
+    return ">".join(step.render() for step in chain)
+
+
+def _parse_dom(path: str) -> list[DomStep] | None:
+    steps = [DomStep.parse(part) for part in path.split(">")]
+    if not steps or any(step is None for step in steps):
+        return None
+    return [step for step in steps if step is not None]
+
+
+def _chain_matches(el: Any, chain: list[DomStep]) -> bool:
+    node = el
+    for step in reversed(chain):
+        if node is None or not step.matches(node):
+            return False
+        node = node.getparent()
+    return True
+
+
+def resolve_dom(tree: Any, path: str) -> Any | None:
+    """The first element in page order that ``path`` names, or None."""
+    chain = _parse_dom(path)
+    if not chain:
+        return None
+    for el in tree.iter(chain[-1].tag):
+        if _chain_matches(el, chain):
+            return el
+    return None
+
+
+def dom_path_for(tree: Any, el: Any) -> str | None:
+    """The shortest path of at least ``MIN_STEPS`` steps that names ``el`` (its first match
+    is ``el``), or None when even ``MAX_STEPS`` steps are ambiguous."""
+    previous = None
+    for steps in range(MIN_STEPS, MAX_STEPS + 1):
+        chain = _chain(el, steps)
+        path = _render(chain)
+        if path == previous:
+            break  # the chain stopped growing (an id, or the top of the page)
+        previous = path
+        if len(path) > LOCATION_MAX - 4:
+            return None
+        if resolve_dom(tree, path) is el:
+            return path
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# JSON-LD key paths
+# --------------------------------------------------------------------------------------------
+
+
+def ld_leaves(node: Any, prefix: str = "", depth: int = 0) -> Iterator[tuple[str, str, Any]]:
+    """``(path, last key, scalar)`` for the scalars under a JSON-LD node, depth-bounded."""
+    if depth > LD_MAX_DEPTH:
+        return
+    if isinstance(node, dict):
+        for key, value in list(node.items())[:60]:
+            if not isinstance(key, str) or not key or (key.startswith("@") and key != "@value"):
+                continue
+            if not _LD_SEGMENT_RE.fullmatch(key):
+                continue
+            path = f"{prefix}.{key}" if prefix else key
+            if isinstance(value, (dict, list)):
+                yield from ld_leaves(value, path, depth + 1)
+            else:
+                yield path, key, value
+    elif isinstance(node, list):
+        for index, value in enumerate(node[:10]):
+            path = f"{prefix}[{index}]"
+            if isinstance(value, (dict, list)):
+                yield from ld_leaves(value, path, depth + 1)
+            else:
+                yield path, prefix.rsplit(".", 1)[-1], value
+
+
+def resolve_ld(node: Any, path: str) -> Any:
+    """The scalar at ``path`` under ``node`` (``offers[0].price``), or None."""
+    value = node
+    for key, index in _LD_SEGMENT_RE.findall(path):
+        if key:
+            value = value.get(key) if isinstance(value, dict) else None
+        else:
+            pos = int(index)
+            value = value[pos] if isinstance(value, list) and pos < len(value) else None
+        if value is None:
+            return None
+    return None if isinstance(value, (dict, list)) else value
