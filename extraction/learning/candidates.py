@@ -15,15 +15,18 @@ a location learned from a record is one that the apply step can follow on the ne
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
-from extraction.learning.locations import LOCATION_MAX, dom_path_for, ld_leaves
+from extraction.learning.locations import LOCATION_MAX, DomIndex, dom_path_for, ld_leaves
 from extraction.learning.page import (
     LEARNABLE_FIELDS,
     MAX_VALUE_TEXT,
+    SKIP_TAGS,
     PageView,
     marked_up,
+    short_texts,
     value_key,
 )
 from extraction.normalize import find_prices
@@ -49,10 +52,14 @@ _META_KEYS = {
     "title": ("og:title", "twitter:title"),
     "image": ("og:image", "og:image:url", "twitter:image"),
 }
-_SKIP_TAGS = {"script", "style", "noscript", "head", "template", "svg", "option", "select"}
+_SKIP_TAGS = SKIP_TAGS | {"option"}
 _TITLE_TAGS = {"h1", "h2"}
-#: Elements examined for DOM candidates, at most (a huge page costs no more than this).
+#: DOM paths built per page at most (each may scan the page's elements of one tag).
+_MAX_PATH_ATTEMPTS = 120
+#: Elements examined for DOM candidates, at most, from the title on (a huge page costs no
+#: more than this; the product's own values are near its title).
 _MAX_ELEMENTS = 20_000
+_DIGIT_RE = re.compile(r"\d")
 
 
 def _ld_candidates(page: PageView, field_name: str) -> Iterator[tuple[str, Any]]:
@@ -77,6 +84,8 @@ def _meta_candidates(page: PageView, field_name: str) -> Iterator[tuple[str, Any
 
 
 def _leafish(page: PageView, el: Any) -> str | None:
+    if not page.is_short(el):
+        return None
     text = page.element_value(el)
     if not text or len(text) > MAX_VALUE_TEXT:
         return None
@@ -89,8 +98,6 @@ def _dom_elements(page: PageView) -> list[Any]:
     skipped: set[Any] = set()
     start = None
     for el in page.tree.iter():
-        if len(elements) >= _MAX_ELEMENTS:
-            break
         tag = el.tag.lower() if isinstance(el.tag, str) else ""
         if not tag or tag in _SKIP_TAGS or el.getparent() in skipped:
             skipped.add(el)  # page order: a parent is seen before its children
@@ -100,12 +107,14 @@ def _dom_elements(page: PageView) -> list[Any]:
         elements.append(el)
     if start:
         elements = elements[start:] + elements[:start]
-    return elements
+    return elements[:_MAX_ELEMENTS]
 
 
 def _dom_candidates(page: PageView, elements: list[Any]) -> dict[str, list[tuple[str, Any]]]:
     found: dict[str, list[tuple[str, Any]]] = {name: [] for name in LEARNABLE_FIELDS}
     images = 0
+    index = DomIndex(page.tree)
+    attempts = 0
     for el in elements:
         tag = el.tag.lower()
         wanted: list[str] = []
@@ -127,9 +136,12 @@ def _dom_candidates(page: PageView, elements: list[Any]) -> dict[str, list[tuple
             itemprops = (el.get("itemprop") or "").split()
             if "price" in itemprops or "priceCurrency" in itemprops:
                 wanted += ["price"] if "price" in itemprops else ["currency"]
-            elif len(text) <= 60 and find_prices(text, limit=2):
-                wanted += ["price", "currency"]
-            elif len(text) <= 60:
+            elif len(text) > 60:
+                pass
+            elif _DIGIT_RE.search(text):
+                if find_prices(text, limit=2):
+                    wanted += ["price", "currency"]
+            elif len(text) <= 40:
                 wanted.append("availability")
         for field_name in wanted:
             if len(found[field_name]) >= PER_FIELD[field_name] * 2:
@@ -137,7 +149,10 @@ def _dom_candidates(page: PageView, elements: list[Any]) -> dict[str, list[tuple
             value = page.interpret(field_name, page.element_value(el), structured=marked_up(el))
             if value is None:
                 continue
-            path = dom_path_for(page.tree, el)
+            if attempts >= _MAX_PATH_ATTEMPTS:
+                return found
+            attempts += 1
+            path = dom_path_for(page.tree, el, index)
             if path is not None:
                 found[field_name].append((f"dom:{path}", value))
         if all(len(found[n]) >= PER_FIELD[n] * 2 for n in ("price", "title", "availability")):
@@ -147,6 +162,7 @@ def _dom_candidates(page: PageView, elements: list[Any]) -> dict[str, list[tuple
 
 def page_candidates(page: PageView) -> dict[str, list[list[str]]]:
     """The page's compact candidate record (see the module docstring)."""
+    page.know_texts(short_texts(page.tree))
     dom = _dom_candidates(page, _dom_elements(page))
     record: dict[str, list[list[str]]] = {}
     for field_name in LEARNABLE_FIELDS:

@@ -20,9 +20,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+from lxml import etree
+
 __all__ = [
+    "DomIndex",
     "DomStep",
     "dom_path_for",
     "ld_leaves",
@@ -138,20 +142,70 @@ def _chain_matches(el: Any, chain: list[DomStep]) -> bool:
     return True
 
 
-def resolve_dom(tree: Any, path: str) -> Any | None:
-    """The first element in page order that ``path`` names, or None."""
+def _token_test(attr: str, token: str) -> str:
+    return f"contains(concat(' ', normalize-space(@{attr}), ' '), ' {token} ')"
+
+
+@lru_cache(maxsize=1024)
+def _xpath(path: str) -> etree.XPath | None:
+    """The chain as one XPath (run in C): ``//main/div[...]/span[...]``. Tokens are limited
+    to letters, digits, ``_`` and ``-`` by the step grammar, so nothing can escape a test."""
     chain = _parse_dom(path)
     if not chain:
         return None
-    for el in tree.iter(chain[-1].tag):
-        if _chain_matches(el, chain):
-            return el
-    return None
+    steps = []
+    for step in chain:
+        tests = [f"@id='{step.id}'"] if step.id else []
+        tests += [_token_test("class", c) for c in step.classes]
+        if step.itemprop:
+            tests.append(_token_test("itemprop", step.itemprop))
+        steps.append(step.tag + "".join(f"[{t}]" for t in tests))
+    return etree.XPath("//" + "/".join(steps))
 
 
-def dom_path_for(tree: Any, el: Any) -> str | None:
+def resolve_dom(tree: Any, path: str) -> Any | None:
+    """The first element in page order that ``path`` names, or None."""
+    xpath = _xpath(path)
+    if xpath is None:
+        return None
+    found = xpath(tree)
+    return found[0] if isinstance(found, list) and found else None
+
+
+class DomIndex:
+    """A page's elements by tag and by (tag, class / id / itemprop), in page order: finds a
+    chain's first match among the few elements that can be it, instead of the whole page
+    (recording the candidates builds dozens of paths per page)."""
+
+    def __init__(self, tree: Any) -> None:
+        self.by_key: dict[tuple[str, str], list[Any]] = {}
+        for el in tree.iter():
+            if not isinstance(el.tag, str):
+                continue
+            tag = el.tag.lower()
+            keys = [""] + [f".{c}" for c in (el.get("class") or "").split()]
+            if el.get("id"):
+                keys.append(f"#{el.get('id')}")
+            keys += [f"@{p}" for p in (el.get("itemprop") or "").split()]
+            for key in keys:
+                self.by_key.setdefault((tag, key), []).append(el)
+
+    def first_match(self, chain: list[DomStep]) -> Any | None:
+        last = chain[-1]
+        keys = [""] + [f".{c}" for c in last.classes]
+        keys += [f"#{last.id}"] if last.id else []
+        keys += [f"@{last.itemprop}"] if last.itemprop else []
+        pool = min((self.by_key.get((last.tag, key), []) for key in keys), key=len)
+        for el in pool:
+            if _chain_matches(el, chain):
+                return el
+        return None
+
+
+def dom_path_for(tree: Any, el: Any, index: DomIndex | None = None) -> str | None:
     """The shortest path of at least ``MIN_STEPS`` steps that names ``el`` (its first match
-    is ``el``), or None when even ``MAX_STEPS`` steps are ambiguous."""
+    is ``el``), or None when even ``MAX_STEPS`` steps are ambiguous. ``index``: the page's
+    :class:`DomIndex`, when building many paths on one page."""
     previous = None
     for steps in range(MIN_STEPS, MAX_STEPS + 1):
         chain = _chain(el, steps)
@@ -159,9 +213,10 @@ def dom_path_for(tree: Any, el: Any) -> str | None:
         if path == previous:
             break  # the chain stopped growing (an id, or the top of the page)
         previous = path
-        if len(path) > LOCATION_MAX - 4:
+        if len(path) > LOCATION_MAX - 4 or not chain:
             return None
-        if resolve_dom(tree, path) is el:
+        first = index.first_match(chain) if index is not None else resolve_dom(tree, path)
+        if first is el:
             return path
     return None
 

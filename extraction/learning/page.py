@@ -69,7 +69,15 @@ class PageView:
     locale: PageLocale
     meta: MetaTags
     product_node: dict[str, Any] | None = None
-    _texts: dict[int, str] = field(default_factory=dict)
+    #: Short texts computed for the whole page at once (:func:`short_texts`), when known.
+    _texts: dict[Any, str] = field(default_factory=dict)
+
+    def know_texts(self, texts: dict[Any, str]) -> None:
+        self._texts = texts
+
+    def is_short(self, el: Any) -> bool:
+        """Whether ``el``'s text is short enough to be a value (known after know_texts)."""
+        return not self._texts or el in self._texts
 
     # -- reading a location ---------------------------------------------------------------
 
@@ -99,10 +107,11 @@ class PageView:
             return None
         if el.get("content") and el.get("itemprop"):
             return str(el.get("content"))
-        key = id(el)
-        if key not in self._texts:
-            self._texts[key] = " ".join(" ".join(el.itertext()).split())[: MAX_VALUE_TEXT + 1]
-        return self._texts[key]
+        if not tag or tag in SKIP_TAGS:
+            return None
+        if el in self._texts:
+            return self._texts[el]
+        return element_text(el)
 
     def read(self, field_name: str, location: str) -> Any:
         """The validated value of ``field_name`` at ``location`` (a Decimal price, an ISO
@@ -145,6 +154,64 @@ class PageView:
             found = find_prices(text, limit=2)
             amount = found[0].amount if len(found) == 1 else None
         return amount if amount is not None and amount > 0 else None
+
+
+#: Subtrees whose text is not part of what a shopper reads.
+SKIP_TAGS = frozenset({"script", "style", "noscript", "head", "template", "svg", "select"})
+#: Raw text kept per element while composing (a parent of a longer one is long too).
+_RAW_CAP = 1000
+
+
+def _norm(text: str | None) -> str:
+    return " ".join(text.split()) if text else ""
+
+
+def element_text(el: Any) -> str:
+    """An element's visible text, whitespace collapsed, cut after ``MAX_VALUE_TEXT`` + 1
+    characters (script and style contents left out)."""
+    parts: list[str] = []
+    size = 0
+    stack: list[tuple[Any, bool]] = [(el, False)]
+    while stack and size <= _RAW_CAP:
+        node, is_tail = stack.pop()
+        if is_tail:
+            piece = _norm(node.tail)
+        else:
+            tag = node.tag.lower() if isinstance(node.tag, str) else ""
+            if node is not el:
+                stack.append((node, True))
+            if not tag or tag in SKIP_TAGS:
+                continue
+            piece = _norm(node.text)
+            stack.extend((child, False) for child in reversed(node))
+        if piece:
+            parts.append(piece)
+            size += len(piece) + 1
+    return " ".join(parts)[: MAX_VALUE_TEXT + 1]
+
+
+def short_texts(root: Any) -> dict[Any, str]:
+    """:func:`element_text` of every element whose text is short, for the whole page in one
+    pass (children before parents), instead of once per element (quadratic on deep pages)."""
+    composed: dict[Any, str] = {}
+    for el in reversed(list(root.iter())):
+        tag = el.tag.lower() if isinstance(el.tag, str) else ""
+        if not tag or tag in SKIP_TAGS:
+            composed[el] = ""
+            continue
+        parts = [_norm(el.text)]
+        size = len(parts[0])
+        for child in el:
+            text = composed.get(child)
+            if text is None:
+                break  # a long child makes a long parent
+            parts += [text, _norm(child.tail)]
+            size += len(text) + len(parts[-1]) + 2
+            if size > _RAW_CAP:
+                break
+        else:
+            composed[el] = " ".join(part for part in parts if part)
+    return {el: text[: MAX_VALUE_TEXT + 1] for el, text in composed.items()}
 
 
 def marked_up(el: Any) -> bool:
