@@ -197,3 +197,36 @@ def test_a_learned_place_that_does_not_validate_falls_back_to_the_rules(
         '<div class="deal"><span class="amt">Call us</span>',
     )
     assert price_of(extract(auth_client, (url, redesigned))) == "120.00"
+
+
+def test_a_price_watch_observation_teaches_nothing(auth_client: APIClient) -> None:
+    """The watch changes the item's price from a page report: not the user's correction."""
+    saved = extract(auth_client, PAGE_A, save=True)
+    url, html = PAGE_A
+    # The shop now shows 39.99 where the rules look: the watch moves the item to 39.99, the
+    # value the record holds at the "deal" place, yet no lesson may come of it.
+    report = html.replace("$59.99", "$39.99")
+    response = auth_client.post(
+        "/api/v1/watch/observations/", {"url": url, "html": report}, format="json"
+    )
+    assert response.status_code == 202, response.content
+    assert response.json()["changed"]["price"] == {"from": "59.99", "to": "39.99"}
+    shown = auth_client.get(f"/api/v1/items/{saved['item']['id']}/").json()
+    assert shown["price"] == "39.99"
+    assert not LearnedLocation.objects.exists()
+
+
+def test_a_watch_report_after_a_correction_reads_the_learned_place(
+    auth_client: APIClient,
+) -> None:
+    """Reporting the corrected page again must not undo the user's correction."""
+    saved = extract(auth_client, PAGE_A, save=True)
+    correct(auth_client, saved["item"]["id"], price="39.99")
+    url, html = PAGE_A
+    cheaper = html.replace("$39.99", "$34.99")
+    response = auth_client.post(
+        "/api/v1/watch/observations/", {"url": url, "html": cheaper}, format="json"
+    )
+    assert response.status_code == 202, response.content
+    assert response.json()["price"] == "34.99"
+    assert auth_client.get(f"/api/v1/items/{saved['item']['id']}/").json()["price"] == "34.99"
