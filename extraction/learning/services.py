@@ -59,9 +59,11 @@ ITEM_FIELD_TO_LEARNED = {
 
 
 def voter_hash(*, user_id: Any) -> str:
-    """``HMAC-SHA256(LEARNING_VOTER_SECRET or SECRET_KEY, "learning" + user id)``, cut to
-    32 hex digits (see the module docstring for why a keyed hash)."""
-    secret = (getattr(settings, "LEARNING_VOTER_SECRET", "") or settings.SECRET_KEY).encode()
+    """``HMAC-SHA256(SECRET_KEY, "extraction.learning" + user id)``, cut to 32 hex digits
+    (see the module docstring for why a keyed hash). Rotating ``SECRET_KEY`` unlinks every
+    vote from its user: the counts stay, but a voter is then neither recognised as the
+    teacher nor found at account deletion (their account's records still go with it)."""
+    secret = settings.SECRET_KEY.encode()
     message = f"extraction.learning\x00{user_id}".encode("utf-8", "surrogatepass")
     return hmac.new(secret, message, hashlib.sha256).hexdigest()[:VOTER_HASH_LEN]
 

@@ -107,3 +107,29 @@ def test_on_real_shop_pages_records_stay_small_and_every_place_reads_back() -> N
         for field_name, entries in record.items():
             for location, held in entries:
                 assert value_key(field_name, view.read(field_name, location)) == held, location
+
+
+def _offers_page(name: str, first: str, second: str) -> str:
+    return (
+        '<html lang="en-GB"><head><script type="application/ld+json">'
+        f'{{"@context": "https://schema.org", "@type": "Product", "name": "{name}", '
+        f'"offers": [{{"@type": "Offer", "price": "{first}", "priceCurrency": "GBP"}}, '
+        f'{{"@type": "Offer", "price": "{second}", "priceCurrency": "GBP"}}]}}'
+        f"</script></head><body><h1>{name}</h1></body></html>"
+    )
+
+
+def test_a_json_ld_key_path_is_learned_and_followed() -> None:
+    """A shop listing a refurbished offer first: the user's price is the second offer's."""
+    url = "https://www.lanterns.example/p/"
+    view_a = page_view(html=_offers_page("Brass Lantern", "12.00", "30.00"), url=url + "1")
+    assert view_a is not None
+    places = record_matches(page_candidates(view_a), "price", "30")
+    assert places == ["ld:offers[1].price"]
+    page_b = _offers_page("Tin Lantern", "8.00", "19.50")
+    result = extract_deterministic(url=url + "2", html=page_b)
+    view_b = page_view(html=page_b, url=url + "2")
+    assert view_b is not None
+    assert apply_learned(result, view_b, {"price": places}) == ["price"]
+    assert result.product["price"] == Decimal("19.50")
+    assert result.provenance["price"]["source"] == "json-ld"
