@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models import Q
+
 from extraction.learning.models import LearnedLocation
 from extraction.learning.services import voter_hash
 
@@ -13,6 +15,8 @@ __all__ = ["PUBLIC_VOTES", "Learned", "learned_locations_for"]
 
 #: Distinct users who must agree before a location helps everybody (the abuse rule).
 PUBLIC_VOTES = 2
+#: Rows read per lookup at most (most agreed first).
+MAX_ROWS = 200
 #: Locations tried per field at most (a contested field has a few; more add only cost).
 PER_FIELD = 4
 
@@ -40,8 +44,15 @@ def learned_locations_for(*, domain: str, user_id: Any | None) -> Learned:
     if not domain:
         return Learned()
     voter = voter_hash(user_id=user_id) if user_id is not None else None
-    rows = LearnedLocation.objects.filter(domain=domain).values_list(
-        "field_name", "location", "voters", "votes", "updated_at"
+    usable = Q(votes__gte=PUBLIC_VOTES)
+    if voter is not None:
+        usable |= Q(voters__contains=[voter])
+    # Only the rows this user may use are read: one user's many lone lessons on a shop
+    # (a flood of odd corrections) weigh on their own lookups, never on anyone else's.
+    rows = (
+        LearnedLocation.objects.filter(usable, domain=domain)
+        .order_by("-votes")
+        .values_list("field_name", "location", "voters", "votes", "updated_at")[:MAX_ROWS]
     )
     ranked: list[tuple[tuple[int, int, Any], str, str]] = []
     for field_name, location, voters, votes, updated_at in rows:
