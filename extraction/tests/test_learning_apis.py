@@ -9,11 +9,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import UserFactory
+from buyhive.celery import app as celery_app
 from buyhive.registries import delete_user_data
+from buyhive.tests.task_worker import wait_for
 from carts import services as cart_services
 from carts.models import Item
 from conftest import bearer_client_for
@@ -161,6 +164,20 @@ def test_records_expire_after_14_days(auth_client: APIClient) -> None:
     assert list(CandidateRecord.objects.values_list("item_id", flat=True)) == [
         Item.objects.get(pk=fresh["item"]["id"]).pk
     ]
+
+
+def test_the_scheduled_purge_runs_on_the_worker(auth_client: APIClient, worker: Any) -> None:
+    """The beat entry's task, sent by name to the real worker, deletes the expired records."""
+    saved = extract(auth_client, PAGE_A, save=True)
+    kept = extract(auth_client, PAGE_C, save=True)
+    old = timezone.now() - timedelta(days=RECORD_DAYS, hours=1)
+    CandidateRecord.objects.filter(item_id=saved["item"]["id"]).update(created_at=old)
+    celery_app.send_task(settings.CELERY_BEAT_SCHEDULE["extraction-purge-learning-records"]["task"])
+    wait_for(
+        lambda: not CandidateRecord.objects.filter(item_id=saved["item"]["id"]).exists(),
+        what="the expired candidate record to be deleted",
+    )
+    assert CandidateRecord.objects.filter(item_id=kept["item"]["id"]).exists()
 
 
 def test_account_deletion_takes_the_records_and_the_votes_back(
