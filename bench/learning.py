@@ -156,7 +156,10 @@ def run(shops: dict[str, list[Page]], *, show: bool) -> dict[str, Any]:
                     print(f"  {domain} {page_a.key[:8]} -> {page_b.key[:8]}: {changed}")
 
     ratios = sorted(b / a for a, b in zip(t_base, t_learn, strict=True) if a > 0)
-    sizes = [len(json.dumps(r, separators=(",", ":")).encode()) for r in records.values()]
+    sizes = [
+        len(json.dumps(r, separators=(",", ":"), ensure_ascii=False).encode())
+        for r in records.values()
+    ]
     return {
         "shops": len(shops),
         "rotations": rotations,

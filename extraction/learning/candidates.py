@@ -19,12 +19,20 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from extraction.learning.locations import LOCATION_MAX, DomIndex, dom_path_for, ld_leaves
+from extraction.learning.locations import (
+    LOCATION_MAX,
+    DomIndex,
+    dom_path_for,
+    label_for,
+    ld_leaves,
+    resolve_label,
+)
 from extraction.learning.page import (
     LEARNABLE_FIELDS,
     MAX_VALUE_TEXT,
     SKIP_TAGS,
     PageView,
+    element_text,
     marked_up,
     short_texts,
     value_key,
@@ -54,6 +62,8 @@ _META_KEYS = {
 }
 _SKIP_TAGS = SKIP_TAGS | {"option"}
 _TITLE_TAGS = {"h1", "h2"}
+#: Fields whose value is often written after a label ("Price:", "Availability:").
+_LABELLED = frozenset({"price", "availability"})
 #: DOM paths built per page at most (each may scan the page's elements of one tag).
 _MAX_PATH_ATTEMPTS = 120
 #: Elements examined for DOM candidates, at most, from the title on (a huge page costs no
@@ -155,6 +165,10 @@ def _dom_candidates(page: PageView, elements: list[Any]) -> dict[str, list[tuple
             path = dom_path_for(page.tree, el, index)
             if path is not None:
                 found[field_name].append((f"dom:{path}", value))
+            if field_name in _LABELLED:
+                label = label_for(el, element_text)
+                if label is not None and resolve_label(page.tree, label) is el:
+                    found[field_name].append((f"label:{label}", value))
         if all(len(found[n]) >= PER_FIELD[n] * 2 for n in ("price", "title", "availability")):
             break
     return found

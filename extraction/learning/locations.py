@@ -8,7 +8,10 @@ A location is a short string, its kind first:
     a ``<meta>`` property (or name / itemprop);
 ``dom:main>div.product-card>div.deal>span.amt``
     a chain of parent-child steps, each a tag with its stable id, classes and ``itemprop``;
-    it names the first element in page order that the chain matches.
+    it names the first element in page order that the chain matches;
+``label:Our price:``
+    the element right after the first element whose whole text is that label (a shop whose
+    markup is all generated class names still writes the same words before its price).
 
 A DOM step never holds an nth-child index, and leaves out ids and classes that look
 generated or product-specific (three or more digits, long hex runs): those differ between
@@ -29,8 +32,10 @@ __all__ = [
     "DomIndex",
     "DomStep",
     "dom_path_for",
+    "label_for",
     "ld_leaves",
     "resolve_dom",
+    "resolve_label",
     "resolve_ld",
     "stable_token",
 ]
@@ -262,3 +267,35 @@ def resolve_ld(node: Any, path: str) -> Any:
         if value is None:
             return None
     return None if isinstance(value, (dict, list)) else value
+
+
+# --------------------------------------------------------------------------------------------
+# Text after a label
+# --------------------------------------------------------------------------------------------
+
+#: A label: starts with a letter, at most 40 characters, no digits (a product's own words,
+#: a size or a count, differ between pages), no quotes or angle brackets.
+_LABEL_RE = re.compile(r"^[^\W\d_][^\d'\"<>]{0,39}$")
+_LABEL_XPATH = etree.XPath(
+    "//*[normalize-space(.)=$label][not(*[normalize-space(.)=$label])]/following-sibling::*[1]"
+)
+
+
+def label_for(el: Any, text_of: Any) -> str | None:
+    """The label written right before ``el`` (its previous sibling's whole text), or None.
+    ``text_of(element)`` gives an element's collapsed text."""
+    previous = el.getprevious()
+    while previous is not None and not isinstance(previous.tag, str):
+        previous = previous.getprevious()
+    if previous is None or (el.getprevious() is not None and (previous.tail or "").strip()):
+        return None
+    text = text_of(previous)
+    return text if text and _LABEL_RE.match(text) else None
+
+
+def resolve_label(tree: Any, label: str) -> Any | None:
+    """The element right after the first innermost element whose text is ``label``."""
+    if not _LABEL_RE.match(label):
+        return None
+    found = _LABEL_XPATH(tree, label=label)
+    return found[0] if isinstance(found, list) and found else None

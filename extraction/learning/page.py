@@ -20,7 +20,7 @@ from buyhive.product.availability import normalize_availability
 from buyhive.product.jsonld import read_jsonld_scripts, top_level_nodes, type_names
 from buyhive.product.money import normalize_currency
 from buyhive.product.text import clean_text
-from extraction.learning.locations import resolve_dom, resolve_ld
+from extraction.learning.locations import resolve_dom, resolve_label, resolve_ld
 from extraction.normalize import (
     PageLocale,
     absolute_url,
@@ -90,8 +90,8 @@ class PageView:
             return resolve_ld(self.product_node, rest), None
         if kind == "meta":
             return self.meta.first(rest), None
-        if kind == "dom":
-            el = resolve_dom(self.tree, rest)
+        if kind in ("dom", "label"):
+            el = resolve_dom(self.tree, rest) if kind == "dom" else resolve_label(self.tree, rest)
             if el is None:
                 return None, None
             return self.element_value(el), el

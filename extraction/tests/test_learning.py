@@ -133,3 +133,27 @@ def test_a_json_ld_key_path_is_learned_and_followed() -> None:
     assert apply_learned(result, view_b, {"price": places}) == ["price"]
     assert result.product["price"] == Decimal("19.50")
     assert result.provenance["price"]["source"] == "json-ld"
+
+
+def _generated_page(name: str, was: str, now: str, salt: str) -> str:
+    # Class names regenerated on every page (a CSS-in-JS build): no DOM path is stable.
+    return (
+        f'<html lang="en"><body><main><h1 class="t-{salt}a1f9c3">{name}</h1>'
+        f'<div class="p-{salt}77e1b0"><span class="x-{salt}0c4d2e">${was}</span></div>'
+        f'<div class="q-{salt}5be093"><span class="l-{salt}9d1e44">Our price:</span>'
+        f'<span class="v-{salt}3a8f21">${now}</span></div>'
+        "<button>Add to cart</button></main></body></html>"
+    )
+
+
+def test_a_label_location_survives_generated_class_names() -> None:
+    url = "https://www.glowshop.example/p/"
+    view_a = page_view(html=_generated_page("Desk Lamp", "80.00", "64.00", "1"), url=url + "1")
+    assert view_a is not None
+    places = record_matches(page_candidates(view_a), "price", "64.00")
+    assert "label:Our price:" in places
+    page_b = _generated_page("Floor Lamp", "150.00", "119.00", "2")
+    view_b = page_view(html=page_b, url=url + "2")
+    assert view_b is not None
+    assert view_b.read("price", "label:Our price:") == Decimal("119.00")
+    assert view_b.read("price", "label:Was:") is None
