@@ -441,7 +441,7 @@ class ItemDetailApi(APIView):
         _limit_writes(request)
         data = ItemUpdateInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        item = services.item_update(item=item, data=dict(data.validated_data))
+        item = services.item_update(item=item, data=dict(data.validated_data), by_owner=True)
         return Response(_render_items(request.user, [item])[0])
 
     @extend_schema(

@@ -49,6 +49,7 @@ from carts import models as m
 from carts.models import Cart, CartItem, CartOwner, Item, normalize_cart_name
 from carts.selectors import cart_summaries, membership_rows, parse_object_id
 from carts.share_caps import share_mail_caps_take
+from carts.signals import item_corrected
 from carts.validation import (
     clean_availability,
     clean_cart_name,
@@ -786,11 +787,13 @@ def item_set_carts(*, item: Item, cart_ids: Sequence[Any]) -> list[Cart]:
     return result
 
 
-def item_update(*, item: Item, data: Mapping[str, Any]) -> Item:
+def item_update(*, item: Item, data: Mapping[str, Any], by_owner: bool = False) -> Item:
     """Change an item's fields (allow-list ``ITEM_FIELDS``).
 
     A new ``url`` that canonicalises to another of the owner's items is a 400 on ``url``.
-    Memberships keep their price snapshot, so a price change shows against it.
+    Memberships keep their price snapshot, so a price change shows against it. ``by_owner``
+    (the owner's own ``PATCH``, not staff) announces the changed fields as their correction
+    (:data:`carts.signals.item_corrected`).
     """
     cleaned = clean_item_data(data, partial=True, item=item)
     if not cleaned:
@@ -806,6 +809,7 @@ def item_update(*, item: Item, data: Mapping[str, Any]) -> Item:
             message = "You already saved an item with this URL."
             raise ValidationFailed(message, fields={"url": [message]})
     before = watch.view_of(item)
+    previous = {key: getattr(item, key, None) for key in cleaned}
     for key, value in cleaned.items():
         setattr(item, key, value)
     item.updated_at = timezone.now()
@@ -815,6 +819,10 @@ def item_update(*, item: Item, data: Mapping[str, Any]) -> Item:
         message = "You already saved an item with this URL."
         raise ValidationFailed(message, fields={"url": [message]}) from exc
     watch.item_edited(item=item, before=before)
+    if by_owner:
+        changed = {k: v for k, v in cleaned.items() if previous.get(k) != v}
+        if changed:
+            item_corrected.send(sender=Item, item=item, fields=changed)
     return item
 
 

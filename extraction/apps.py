@@ -40,7 +40,17 @@ class ExtractionConfig(AppConfig):
     default_auto_field = "django_mongodb_backend.fields.ObjectIdAutoField"
 
     def ready(self) -> None:
-        from buyhive.registries import register_dashboard_panel, register_readiness_check
+        from buyhive.registries import (
+            register_dashboard_panel,
+            register_readiness_check,
+            register_user_data,
+        )
+        from carts.signals import item_corrected
+        from extraction.learning.receivers import on_item_corrected
+        from extraction.learning.services import (
+            learning_user_data_delete,
+            learning_user_data_export,
+        )
 
         register_readiness_check("llm", _llm_readiness, order=20)
         register_dashboard_panel(
@@ -48,4 +58,13 @@ class ExtractionConfig(AppConfig):
             title="Extractions in the last 24 hours",
             figures=_dashboard_figures,
             order=30,
+        )
+        # Learning from corrections (extraction.learning): an owner's edit of a saved item
+        # teaches where the truth was on that shop's pages; an account's deletion takes its
+        # records and votes back.
+        item_corrected.connect(on_item_corrected, dispatch_uid="extraction-learning")
+        register_user_data(
+            name="extraction_learning",
+            export=learning_user_data_export,
+            delete=learning_user_data_delete,
         )

@@ -40,6 +40,7 @@ from carts import models as item_limits
 from carts.models import Item
 from carts.services import item_upsert, resolve_carts
 from extraction.deterministic import extract_deterministic
+from extraction.learning.hooks import learned_apply, learned_for_extraction, learned_record
 from extraction.llm import LLMOutcome, llm_fill
 from extraction.stats import extraction_count
 from extraction.types import ExtractionResult
@@ -171,6 +172,11 @@ def extract(
     address = url if isinstance(url, CanonicalUrl) else CanonicalUrl.of(url)
     url = address.url
     key = _cache_key(canonical_url=address.canonical, html=html, text=text, images=image_urls)
+    # What this user's extraction may learn from the shop's corrections (extraction.learning):
+    # part of the cache key, since one user's own lessons must not reach another's answer.
+    learned = learned_for_extraction(url=address.canonical, owner=owner)
+    if learned:
+        key = f"{key}:{learned.digest}"
     if use_cache:
         hit = cache_get(key, event="extraction_cache_unavailable")
         if hit is not None:
@@ -182,6 +188,7 @@ def extract(
             return Extraction(body=hit, cached=True)
 
     result = extract_deterministic(url=address, html=html, text=text)
+    learned_apply(result, learned=learned, html=html, url=url)
     outcome = llm_fill(url=url, html=html, text=text, missing=set(result.missing_fields()))
     if outcome.status == "used":
         _merge_llm(result, outcome)
@@ -325,4 +332,5 @@ def product_extract_and_save(
     item = None
     if cart_ids:
         item = save_extraction(owner=user, url=address, body=extraction.body, cart_ids=cart_ids)
+        learned_record(item=item, html=html, url=address.url)
     return ExtractionOutcome(body=extraction.body, cached=extraction.cached, item=item)

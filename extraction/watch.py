@@ -3,7 +3,8 @@
 Privacy by construction: the address is matched against the user's own items *first*; an
 address that is none of them is answered ``matched: false`` before anything else happens: it
 is not extracted, stored, cached or logged. Only the deterministic extractor runs (no LLM, no
-models, no network): a report is cheap and its result is what the page itself says.
+models, no network), with the places the user's corrections taught on this shop
+(:mod:`extraction.learning`): a report is cheap and its result is what the page itself says.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from carts.validation import clean_availability
 from carts.watch import selectors as watch_selectors
 from carts.watch import services as watch_services
 from extraction.deterministic import extract_deterministic
+from extraction.learning.hooks import learned_apply, learned_for_extraction
 
 __all__ = ["observation_report"]
 
@@ -47,7 +49,12 @@ def observation_report(
             "changed": {},
             "counted": False,
         }
-    product = extract_deterministic(url=url, html=html, text=text).product
+    result = extract_deterministic(url=url, html=html, text=text)
+    # The user's own lessons on this shop hold here too: a corrected price must not be
+    # undone by the next report of the same page (extraction.learning).
+    learned = learned_for_extraction(url=item.canonical_url or url, owner=str(user.pk))
+    learned_apply(result, learned=learned, html=html, url=url)
+    product = result.product
     price: Decimal | None = _safe(parse_amount, product.get("price"))
     currency = normalize_currency(product.get("currency"))
     availability = _safe(clean_availability, product.get("availability")) or ""

@@ -614,6 +614,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 3600.0,
     },
     "carts-purge-orphan-items": {"task": "carts.purge_orphan_items", "schedule": 24 * 3600.0},
+    # Items' candidate records live 14 days (extraction.learning).
+    "extraction-purge-learning-records": {
+        "task": "extraction.purge_learning_records",
+        "schedule": 6 * 3600.0,
+    },
     "sessions-clear-expired": {"task": "buyhive.clear_sessions", "schedule": 24 * 3600.0},
     # The price watch: roll-up (idempotent, covers the last two days), the ECB's rates (they
     # change once a working day, ~16:00 CET; hourly polling picks them up within the hour),
