@@ -1,4 +1,4 @@
-"""Output shapes of the carts API, shared by several views (inputs live in ``apis.py``).
+"""Output shapes of the carts API, shared by several views (inputs live in ``carts.apis``).
 
 Ids are strings (ObjectIds): every id field is declared, never inferred by a
 ``ModelSerializer``, which fails on ObjectId keys.
