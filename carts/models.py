@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django_mongodb_backend.fields import ArrayField, ObjectIdField
 
 from buyhive.product.availability import AVAILABILITY_CHOICES
 from buyhive.product.money import MAX_EXPONENT
@@ -158,6 +159,13 @@ class Item(models.Model):
     store_domain = models.CharField(max_length=STORE_DOMAIN_MAX, blank=True, editable=False)
     #: Where each field came from and the page/image checks with their scores.
     extraction = models.JSONField(default=dict, blank=True)
+    #: The ids of the carts the item is in, in the order it was added to them: a read model
+    #: of its ``CartItem`` rows, so that a cart read answers every item's ``cart_ids`` without
+    #: a second read of the memberships (issue 16). Never written on its own: every write of
+    #: a membership writes it in the same transaction (``carts.services.memberships``), and
+    #: that write of the item is also what makes concurrent membership changes of one item
+    #: conflict. Migration 0005 filled it from the memberships.
+    cart_ids = ArrayField(ObjectIdField(), default=list, blank=True, editable=False)
     #: When the item last left its last cart; null while it is in at least one cart.
     #: ``purge_orphan_items`` deletes items orphaned for longer than asked.
     orphaned_at = models.DateTimeField(null=True, blank=True)

@@ -25,7 +25,13 @@ from carts.apis.common import (
     _limit_writes,
     _render_cart_items,
 )
-from carts.serializers import CartItemOutputSerializer, ItemFieldsInputSerializer
+from carts.serializers import (
+    CART_ITEM_PROJECTION,
+    MEMBERSHIP_PROJECTION,
+    CartItemOutputSerializer,
+    ItemFieldsInputSerializer,
+    cart_item_to_api,
+)
 
 
 @extend_schema_serializer(component_name="CartItemAddInput")
@@ -63,14 +69,20 @@ class CartItemsApi(APIView):
         responses={200: CartItemOutputSerializer(many=True), 401: E401, 404: E404},
     )
     def get(self, request: Request, cart_id: str) -> Response:
+        # The hot read of issue 16: raw documents rendered as the serializer would, without
+        # model instances or the serializer (two commands, a fraction of the CPU).
         paginator = self.pagination_class()
         offset, limit = paginator.start_page(request)
-        count, page = selectors.cart_membership_page(
-            user=request.user, cart_id=cart_id, offset=offset, limit=limit
+        count, page = selectors.cart_item_documents_page(
+            user=request.user,
+            cart_id=cart_id,
+            offset=offset,
+            limit=limit,
+            membership_fields=MEMBERSHIP_PROJECTION,
+            item_fields=CART_ITEM_PROJECTION,
         )
-        items = selectors.items_by_id(user=request.user, item_ids=[ms.item_id for ms in page])
-        pairs = [(ms, items[ms.item_id]) for ms in page if ms.item_id in items]
-        return paginator.paginated(_render_cart_items(request.user, pairs), count=count)
+        body = [cart_item_to_api(membership, item) for membership, item in page]
+        return paginator.paginated(body, count=count)
 
     @extend_schema(
         operation_id="carts_items_add",
@@ -101,15 +113,14 @@ class CartItemsApi(APIView):
         item_id = fields.pop("item_id", None)
         quantity = fields.pop("quantity", None)
         note = fields.pop("note", None)
-        item, membership, created, item_created = services.cart_add_item(
+        item, membership, created, _item_created = services.cart_add_item(
             cart=cart,
             item_id=item_id,
             data=None if item_id is not None else fields,
             quantity=quantity,
             note=note,
         )
-        known = {item.pk: [str(cart.pk)]} if item_created else None
-        body = _render_cart_items(request.user, [(membership, item)], known)[0]
+        body = _render_cart_items(request.user, [(membership, item)])[0]
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 

@@ -10,6 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework.request import Request
 
+from buyhive.exceptions import NotFound
 from buyhive.ratelimit import enforce
 from carts import selectors
 from carts.models import Cart, Item
@@ -65,21 +66,22 @@ def _render_carts(
 
 
 def _render_items(user: Any, items: list[Item]) -> list[dict[str, Any]]:
-    cart_ids = selectors.item_cart_ids(user=user, items=items)
-    for item in items:
-        item.cart_ids = cart_ids.get(item.pk, [])  # type: ignore[attr-defined]
-    return list(ItemOutputSerializer(items, many=True).data)
+    """The item answers; each item's ``cart_ids`` are its own field (the read model of its
+    memberships, ``carts.models.Item``), the user's carts only: no read."""
+    return list(ItemOutputSerializer(_owned(user, items), many=True).data)
 
 
-def _render_cart_items(
-    user: Any, pairs: list[tuple[Any, Item]], cart_ids: dict[Any, list[str]] | None = None
-) -> list[dict[str, Any]]:
-    """The cart-item answers; ``cart_ids`` when the caller knows each item's carts already
-    (an item just created in one cart), else they are read."""
-    items = [item for _membership, item in pairs]
-    if cart_ids is None:
-        cart_ids = selectors.item_cart_ids(user=user, items=items)
+def _render_cart_items(user: Any, pairs: list[tuple[Any, Item]]) -> list[dict[str, Any]]:
+    """The cart-item answers (each item's ``cart_ids`` are its own: no read)."""
+    items = _owned(user, [item for _membership, item in pairs])
     for membership, item in pairs:
         item.membership = membership  # type: ignore[attr-defined]
-        item.cart_ids = cart_ids.get(item.pk, [])  # type: ignore[attr-defined]
     return list(CartItemOutputSerializer(items, many=True).data)
+
+
+def _owned(user: Any, items: list[Item]) -> list[Item]:
+    """``items``, each checked to be ``user``'s (the selectors gave them so: a guard)."""
+    owner = getattr(user, "pk", user)
+    if any(item.owner_id != owner for item in items):
+        raise NotFound("Item not found.")
+    return items

@@ -33,17 +33,18 @@ def _save_item(
     extraction: dict[str, Any] | None,
     now: Any,
     address: CanonicalUrl | None = None,
-    into_cart: bool = False,
+    into_carts: Sequence[Any] = (),
     insert_first: bool = False,
 ) -> tuple[Item, bool]:
     """Create or update the owner's item for ``cleaned["url"]`` (inside a transaction).
 
-    ``address`` is that URL already canonicalised by the caller, if it was. ``into_cart``:
-    the caller puts the item in a cart in this transaction, so a new item is created
-    un-orphaned (no second write). ``insert_first``: insert without looking the URL up first
-    (one command less for the common case, a new product); when the owner has saved it
-    already, the unique index refuses the insert with ``IntegrityError``, which aborts the
-    transaction, and the caller retries with ``insert_first=False``.
+    ``address`` is that URL already canonicalised by the caller, if it was. ``into_carts``:
+    the ids of the carts the caller puts the item in, in this transaction: a new item is
+    created un-orphaned and with them as its ``cart_ids`` (no second write of it).
+    ``insert_first``: insert without looking the URL up first (one command less for the
+    common case, a new product); when the owner has saved it already, the unique index
+    refuses the insert with ``IntegrityError``, which aborts the transaction, and the caller
+    retries with ``insert_first=False``.
     """
     address = address if address is not None else CanonicalUrl.of(cleaned["url"])
     canonical = address.canonical_for(cleaned["url"])[: m.URL_MAX]
@@ -53,9 +54,13 @@ def _save_item(
         else Item.objects.filter(owner_id=owner_id, canonical_url=canonical).first()
     )
     if item is None:
-        orphaned_at = None if into_cart else now
         item = Item(
-            owner_id=owner_id, created_at=now, updated_at=now, orphaned_at=orphaned_at, **cleaned
+            owner_id=owner_id,
+            created_at=now,
+            updated_at=now,
+            orphaned_at=None if into_carts else now,
+            cart_ids=list(into_carts),
+            **cleaned,
         )
         item.use_canonical(address)
         if extraction is not None:
@@ -108,7 +113,7 @@ def item_upsert(
             extraction=extraction,
             now=now,
             address=address,
-            into_cart=bool(carts),
+            into_carts=[cart.pk for cart in carts],
         )
         for cart in carts:
             _add_membership(
@@ -118,6 +123,7 @@ def item_upsert(
                 note=None,
                 now=now,
                 in_carts=() if created else None,
+                item_written=created,
             )
         return item, created
 
@@ -167,11 +173,12 @@ def cart_add_item(
     # a product saved before fails the insert, and the second attempt finds and updates it.
     insert_first = [existing is None]
     orphaned_at = existing.orphaned_at if existing is not None else None
+    read_cart_ids = list(existing.cart_ids or []) if existing is not None else []
 
     def work() -> tuple[Item, CartItem, bool, bool]:
         now = timezone.now()
         if existing is not None:  # as read, also when an aborted attempt is retried
-            existing.orphaned_at = orphaned_at
+            existing.orphaned_at, existing.cart_ids = orphaned_at, list(read_cart_ids)
         item_created = False
         if existing is not None:
             item = existing
@@ -182,7 +189,7 @@ def cart_add_item(
                 cleaned=cleaned,
                 extraction=None,
                 now=now,
-                into_cart=True,
+                into_carts=[cart.pk],
                 insert_first=insert_first[0],
             )
         membership, created = _add_membership(
@@ -192,6 +199,7 @@ def cart_add_item(
             note=note,
             now=now,
             in_carts=() if item_created else None,
+            item_written=item_created,
         )
         return item, membership, created, item_created
 

@@ -15,7 +15,7 @@ from buyhive.exceptions import LimitExceeded
 from carts import models as m
 from carts.models import Cart, CartItem, CartOwner, Item, normalize_cart_name
 from carts.services._common import _clean_field, _duplicate_name
-from carts.services.memberships import _mark_orphans
+from carts.services.memberships import pull_cart_from_items
 from carts.transactions import run_in_transaction
 from carts.validation import clean_cart_name, clean_input_text
 
@@ -106,7 +106,7 @@ def cart_delete(*, cart: Cart) -> None:
         item_ids = list(CartItem.objects.filter(cart_id=cart.pk).values_list("item_id", flat=True))
         CartItem.objects.filter(cart_id=cart.pk).delete()
         Cart.objects.filter(pk=cart.pk).delete()
-        _mark_orphans(item_ids, now)
+        pull_cart_from_items(cart_id=cart.pk, item_ids=item_ids, now=now)
 
     run_in_transaction(work, label="cart_delete")
     logger.info("cart_deleted", cart_id=str(cart.pk))
