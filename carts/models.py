@@ -14,7 +14,9 @@ with the answer (measured: 257 ms per cart read with 1,000 items stored, 443 ms 
 Every hot read therefore goes in two index-backed steps: the membership rows first (equality
 on ``cart_id``, ordered by ``added_at``: index ``carts_ci_cart_added``), then
 ``Item.objects.filter(pk__in=ids)`` on the ``_id`` index, the owner checked on the items that
-come back. See ``selectors.py``.
+come back. See ``selectors.py``. Each item also carries the ids of its carts (``Item.cart_ids``),
+a read model of its memberships kept in the same transaction as every membership write, so
+that a cart read does not need a third read for them (issue 16).
 
 Owner foreign keys carry ``db_index=False``: each collection has compound indexes that start
 with ``owner_id`` and serve the same queries, so a single-field index would only cost writes.

@@ -249,7 +249,8 @@ def cart_item_documents_page(
                 {"$sort": {"added_at": 1, "_id": 1}},
                 {"$skip": offset},
                 {"$limit": limit + 1},
-                {"$project": {**membership_fields, "owner_id": 1, "item_id": 1}},
+                # No ``_id``: decoding an ObjectId is a Python call, and the answer has none.
+                {"$project": {**membership_fields, "owner_id": 1, "item_id": 1, "_id": 0}},
             ]
         )
     )
