@@ -141,20 +141,28 @@ def _add_membership(
     Every query filters on one indexed field (see ``carts.selectors``).
 
     Commands (issue 16's budgets): the cart update (skipped when ``cart_written``: the caller
-    wrote it already, in the same transaction), the read of the item's memberships (skipped
-    when the caller knows them: ``in_carts``, the ids of the carts the item is in, in added
-    order, empty for an item created in this transaction), the count for the cap, the
-    insert, and the item's ``cart_ids`` (with ``orphaned_at`` cleared), skipped when
-    ``item_written``: the caller wrote this cart into them already (an item inserted with
-    its carts, or a move's single write of the item).
+    wrote it already, in the same transaction); the item's ``cart_ids`` with this cart added
+    and ``orphaned_at`` cleared, in one write conditional on the ``cart_ids`` the caller
+    read (:func:`_swap_item_carts`), skipped when the caller knows the item's carts
+    (``in_carts``: empty for an item created in this transaction) and wrote this cart into
+    them already (``item_written``: an item inserted with its carts, a move's single write
+    of the item); the count for the cap and the insert, or, when the item is in the cart
+    already, the read of that membership (and its update when quantity or note change).
     """
     if not cart_written and not Cart.objects.filter(pk=cart_id).update(updated_at=now):
         raise NotFound("Cart not found.")
+    if in_carts is None:
+        # The item's carts as the caller read them, checked by the write that adds this
+        # cart to them (a stale read is re-read in the snapshot): no read of memberships.
+        in_carts, _after = _swap_item_carts(
+            item=item,
+            change=lambda current: current if cart_id in current else [*current, cart_id],
+            now=now,
+        )
+        item_written = True
     existing = None
-    if in_carts is None or cart_id in set(in_carts):
-        rows = sorted(CartItem.objects.filter(item_id=item.pk), key=lambda ms: (ms.added_at, ms.pk))
-        existing = next((ms for ms in rows if ms.cart_id == cart_id), None)
-        in_carts = [ms.cart_id for ms in rows]
+    if cart_id in set(in_carts):
+        existing = CartItem.objects.filter(cart_id=cart_id, item_id=item.pk).order_by().first()
     if existing is not None:
         changed = []
         if quantity is not None and existing.quantity != quantity:
@@ -202,7 +210,11 @@ def item_add_to_cart(
             cart_id=cart.pk, item=item, quantity=quantity, note=note, now=timezone.now()
         )
 
-    return run_in_transaction(work, label="item_add_to_cart")
+    try:
+        return run_in_transaction(work, label="item_add_to_cart")
+    except BaseException:
+        item.cart_ids, item.orphaned_at = cart_ids, orphaned_at  # nothing was written
+        raise
 
 
 def item_remove_from_cart(*, cart: Cart, item: Item) -> None:
@@ -229,7 +241,11 @@ def item_remove_from_cart(*, cart: Cart, item: Item) -> None:
         CartItem.objects.filter(cart_id=cart.pk, item_id=item.pk).delete()
         Cart.objects.filter(pk=cart.pk).update(updated_at=now)
 
-    run_in_transaction(work, label="item_remove_from_cart")
+    try:
+        run_in_transaction(work, label="item_remove_from_cart")
+    except BaseException:
+        item.cart_ids, item.orphaned_at = cart_ids, orphaned_at  # nothing was written
+        raise
 
 
 def item_set_carts(*, item: Item, cart_ids: Sequence[Any]) -> list[Cart]:
@@ -281,6 +297,10 @@ def item_set_carts(*, item: Item, cart_ids: Sequence[Any]) -> list[Cart]:
             )
         return carts
 
-    result = run_in_transaction(work, label="item_set_carts")
+    try:
+        result = run_in_transaction(work, label="item_set_carts")
+    except BaseException:
+        item.cart_ids, item.orphaned_at = read_cart_ids, orphaned_at  # nothing was written
+        raise
     logger.info("item_carts_set", item_id=str(item.pk), carts=len(result))
     return result

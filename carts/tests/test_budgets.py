@@ -202,6 +202,42 @@ def test_adding_a_new_item_sends_six_commands(
     assert CartItem.objects.filter(cart_id=cart.pk).count() == 1
 
 
+def test_adding_a_saved_item_sends_seven_commands(
+    auth_client: Any, user: User, commands: Recorder
+) -> None:
+    """``POST carts/{id}/items/`` with ``item_id`` (an item in another cart), auth included:
+
+    1. ``aggregate carts_cart``: the cart, scoped to the user;
+    2. ``aggregate carts_item``: the item, scoped to the user, with its ``cart_ids``;
+    3. ``update carts_cart``: ``updated_at``, the write that makes concurrent adds conflict;
+    4. ``update carts_item``: ``cart_ids`` with this cart added, conditional on those read
+       in 2 (no read of its memberships), ``orphaned_at`` cleared in the same write;
+    5. ``aggregate carts_cartitem``: the count for the cap;
+    6. ``insert carts_cartitem``: the membership;
+    7. ``commitTransaction``.
+    """
+    first = services.cart_create(owner=user, name="First")
+    second = services.cart_create(owner=user, name="Second")
+    (item,) = _fill(first, user, 1)
+    _warm(auth_client)
+    commands.clear()
+    response = auth_client.post(
+        f"{API}/carts/{second.pk}/items/", {"item_id": str(item.pk)}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["cart_ids"] == [str(first.pk), str(second.pk)]
+    assert _sent(commands) == [
+        ("aggregate", "carts_cart"),
+        ("aggregate", "carts_item"),
+        ("update", "carts_cart"),
+        ("update", "carts_item"),
+        ("aggregate", "carts_cartitem"),
+        ("insert", "carts_cartitem"),
+        ("commitTransaction", None),
+    ]
+    assert Item.objects.get(pk=item.pk).cart_ids == [first.pk, second.pk]
+
+
 def test_adding_a_product_saved_before_updates_it_through_the_retry(
     auth_client: Any, user: User
 ) -> None:
