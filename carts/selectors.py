@@ -242,18 +242,17 @@ def cart_item_documents_page(
     memberships = connection.get_collection(CartItem._meta.db_table)
     # Aggregation pipelines, as the ORM sends them: the same plans, and the same shape for
     # ``carts/tests/test_queries.py``, which explains every read.
-    rows = list(
-        memberships.aggregate(
-            [
-                {"$match": {"cart_id": oid}},
-                {"$sort": {"added_at": 1, "_id": 1}},
-                {"$skip": offset},
-                {"$limit": limit + 1},
-                # No ``_id``: decoding an ObjectId is a Python call, and the answer has none.
-                {"$project": {**membership_fields, "owner_id": 1, "item_id": 1, "_id": 0}},
-            ]
-        )
-    )
+    # ``to_list``: the whole batch at once, not a Python ``next`` per document.
+    rows = memberships.aggregate(
+        [
+            {"$match": {"cart_id": oid}},
+            {"$sort": {"added_at": 1, "_id": 1}},
+            {"$skip": offset},
+            {"$limit": limit + 1},
+            # No ``_id``: decoding an ObjectId is a Python call, and the answer has none.
+            {"$project": {**membership_fields, "owner_id": 1, "item_id": 1, "_id": 0}},
+        ]
+    ).to_list()
     if not rows:
         cart_get(user=user, cart_id=oid)
         return (memberships.count_documents({"cart_id": oid}) if offset else 0), []
@@ -265,12 +264,14 @@ def cart_item_documents_page(
     rows = rows[:limit]
     items = {
         doc["_id"]: doc
-        for doc in connection.get_collection(Item._meta.db_table).aggregate(
+        for doc in connection.get_collection(Item._meta.db_table)
+        .aggregate(
             [
                 {"$match": {"_id": {"$in": list(dict.fromkeys(row["item_id"] for row in rows))}}},
                 {"$project": {**item_fields, "owner_id": 1}},
             ]
         )
+        .to_list()
         if doc.get("owner_id") == owner
     }
     return count, [(row, items[row["item_id"]]) for row in rows if row["item_id"] in items]
