@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PORT ?= 8000
 STAMP := $(VENV)/.installed
-CRITICAL_PATHS := accounts/*,carts/services.py,carts/selectors.py,extraction/*,buyhive/http.py
+CRITICAL_PATHS := accounts/*,carts/services/*,carts/selectors.py,extraction/*,buyhive/http.py
 REQS := requirements/base.txt requirements/ml.txt requirements/ml-nodeps.txt requirements/dev.txt requirements/embedded-db.txt
 
 export PYTHONDONTWRITEBYTECODE := 1

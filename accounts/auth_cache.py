@@ -14,22 +14,57 @@ Why a version rather than deleting the entry: a request that read the user just 
 write could store its stale copy just after the delete; with a version, that copy lands under
 the old key, which nobody reads any more.
 
+What is cached is a projection, never the row: the user's fields except ``password`` and
+``last_login`` (:data:`CACHED_FIELDS`), and the digest the access token's revocation claim is
+compared with (``get_md5_hash_password(password)``, which every access token carries
+already). The password hash itself never reaches Redis. The user rebuilt from it is a
+Django instance with ``password`` and ``last_login`` deferred: reading either loads it from
+the database, and a ``save()`` writes only the loaded fields, so a cached user can never
+overwrite the password.
+
 The cache is an optimisation only: when Redis fails, the user is read from the database.
 """
 
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.db import DEFAULT_DB_ALIAS
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 logger = structlog.get_logger(__name__)
 
 #: How long the version key lives; far longer than an entry, so a version never comes back.
 _VERSION_SECONDS = 24 * 3600
+
+
+#: The user's fields kept in the cache: what authentication and the views read, never the
+#: password hash (nor ``last_login``, which only the sign-in writes).
+CACHED_FIELDS: tuple[str, ...] = (
+    "id",
+    "email",
+    "name",
+    "avatar_url",
+    "email_verified",
+    "is_active",
+    "is_staff",
+    "is_superuser",
+    "date_joined",
+    "alert_emails",
+)
+
+
+class CachedUser(NamedTuple):
+    """A cache hit: the user rebuilt from :data:`CACHED_FIELDS`, and the digest the access
+    token's revocation claim must equal (``get_md5_hash_password(user.password)``)."""
+
+    user: Any
+    revoke_claim: str
 
 
 def _version_key(user_id: Any) -> str:
@@ -44,8 +79,8 @@ def _ttl() -> int:
     return int(settings.AUTH_USER_CACHE_SECONDS)
 
 
-def cached_user(user_id: Any) -> tuple[Any, str | None]:
-    """``(user or None, version)`` for ``user_id``; the version to store a fresh read under.
+def cached_user(user_id: Any) -> tuple[CachedUser | None, str | None]:
+    """``(hit or None, version)`` for ``user_id``; the version to store a fresh read under.
 
     The version is None when the cache is unavailable or disabled (then nothing is stored).
     """
@@ -60,18 +95,41 @@ def cached_user(user_id: Any) -> tuple[Any, str | None]:
                 if version is None:
                     return None, None
             return None, version
-        return cache.get(_user_key(user_id, version)), version
+        return _rebuild(cache.get(_user_key(user_id, version))), version
     except Exception:  # noqa: BLE001 - any cache failure means: read the database
         logger.warning("auth_cache_unavailable", exc_info=True)
         return None, None
 
 
+def _entry(user: Any) -> dict[str, Any]:
+    """What is stored for ``user``: :data:`CACHED_FIELDS` and the revocation digest."""
+    return {
+        "fields": {name: getattr(user, name) for name in CACHED_FIELDS},
+        "revoke_claim": get_md5_hash_password(user.password),
+    }
+
+
+def _rebuild(entry: Any) -> CachedUser | None:
+    """The user of a stored entry, with the fields not cached deferred (None when the entry
+    is missing or of another shape, e.g. written by an older release)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("fields"), dict):
+        return None
+    fields = entry["fields"]
+    if set(fields) != set(CACHED_FIELDS) or not isinstance(entry.get("revoke_claim"), str):
+        return None
+    model = get_user_model()
+    # ``from_db`` takes the values in the model's field order.
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in fields]
+    user = model.from_db(DEFAULT_DB_ALIAS, names, [fields[name] for name in names])
+    return CachedUser(user, entry["revoke_claim"])
+
+
 def remember_user(user: Any, version: str | None) -> None:
-    """Keep ``user`` under ``version`` for ``AUTH_USER_CACHE_SECONDS``."""
+    """Keep ``user``'s projection under ``version`` for ``AUTH_USER_CACHE_SECONDS``."""
     if version is None:
         return
     try:
-        cache.set(_user_key(user.pk, version), user, _ttl())
+        cache.set(_user_key(user.pk, version), _entry(user), _ttl())
     except Exception:  # noqa: BLE001
         logger.warning("auth_cache_unavailable", exc_info=True)
 

@@ -10,7 +10,6 @@ from bson.errors import InvalidId
 from rest_framework_simplejwt.authentication import JWTAuthentication as _SimpleJWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 from rest_framework_simplejwt.settings import api_settings
-from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from accounts.auth_cache import cached_user, remember_user
 
@@ -35,16 +34,20 @@ class JWTAuthentication(_SimpleJWTAuthentication):
             oid = ObjectId(str(user_id))
         except (InvalidId, TypeError) as exc:
             raise AuthenticationFailed("The token is invalid.", code="token_invalid") from exc
-        user, version = cached_user(oid)
-        if user is None:
+        hit, version = cached_user(oid)
+        if hit is None:
             user = super().get_user(validated_token)
             remember_user(user, version)
             return user
+        user = hit.user
         if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
             raise AuthenticationFailed("User is inactive", code="user_inactive")
-        if api_settings.CHECK_REVOKE_TOKEN and validated_token.get(
-            api_settings.REVOKE_TOKEN_CLAIM
-        ) != get_md5_hash_password(user.password):
+        # The cached digest, not ``user.password``: that field is not cached (deferred), and
+        # reading it would cost the database read the cache is there to save.
+        if (
+            api_settings.CHECK_REVOKE_TOKEN
+            and validated_token.get(api_settings.REVOKE_TOKEN_CLAIM) != hit.revoke_claim
+        ):
             raise AuthenticationFailed(
                 "The user's password has been changed.", code="password_changed"
             )

@@ -41,6 +41,7 @@ from typing import Any
 import psutil
 import structlog
 from benchlib import PASSWORD, database, summarise
+from pymongo import UpdateOne
 
 CART_SIZE = 50
 CARTS = 20
@@ -121,6 +122,13 @@ def run(requests: int, server_pid: int | None) -> dict[str, Any]:
             chunk = rest[index * ITEMS_PER_OTHER_CART : (index + 1) * ITEMS_PER_OTHER_CART]
             memberships += [CartItem(cart=cart, item=item, owner=user) for item in chunk]
         CartItem.objects.bulk_create(memberships, batch_size=1000)
+        # The items' read model of their memberships (``Item.cart_ids``), as the services keep it.
+        connection.get_collection(Item._meta.db_table).bulk_write(
+            [
+                UpdateOne({"_id": ms.item_id}, {"$set": {"cart_ids": [ms.cart_id]}})
+                for ms in memberships
+            ]
+        )
         big_cart = carts[0]
 
         others = [User(email=f"other{n}@example.com", password="!") for n in range(50)]  # noqa: S106 - unusable

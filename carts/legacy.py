@@ -55,6 +55,7 @@ from buyhive.product.urls import canonicalize_url
 from buyhive.transactions import run_in_transaction
 from carts import models as m
 from carts.models import Cart, CartItem, Item, normalize_cart_name
+from carts.services.memberships import items_refresh_cart_ids
 from carts.validation import clean_http_url
 
 logger = structlog.get_logger(__name__)
@@ -417,6 +418,7 @@ def _import_document(
                 CartItem.objects.bulk_create(new_memberships)
                 counts["memberships_created"] += len(new_memberships)
         if items_by_legacy:
+            items_refresh_cart_ids(item_ids=[item.pk for item in items_by_legacy.values()])
             Item.objects.filter(
                 pk__in=[item.pk for item in items_by_legacy.values()], orphaned_at__isnull=False
             ).update(orphaned_at=None)

@@ -14,7 +14,9 @@ with the answer (measured: 257 ms per cart read with 1,000 items stored, 443 ms 
 Every hot read therefore goes in two index-backed steps: the membership rows first (equality
 on ``cart_id``, ordered by ``added_at``: index ``carts_ci_cart_added``), then
 ``Item.objects.filter(pk__in=ids)`` on the ``_id`` index, the owner checked on the items that
-come back. See ``selectors.py``.
+come back. See ``selectors.py``. Each item also carries the ids of its carts (``Item.cart_ids``),
+a read model of its memberships kept in the same transaction as every membership write, so
+that a cart read does not need a third read for them (issue 16).
 
 Owner foreign keys carry ``db_index=False``: each collection has compound indexes that start
 with ``owner_id`` and serve the same queries, so a single-field index would only cost writes.
@@ -30,6 +32,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django_mongodb_backend.fields import ArrayField, ObjectIdField
 
 from buyhive.product.availability import AVAILABILITY_CHOICES
 from buyhive.product.money import MAX_EXPONENT
@@ -158,6 +161,13 @@ class Item(models.Model):
     store_domain = models.CharField(max_length=STORE_DOMAIN_MAX, blank=True, editable=False)
     #: Where each field came from and the page/image checks with their scores.
     extraction = models.JSONField(default=dict, blank=True)
+    #: The ids of the carts the item is in, in the order it was added to them: a read model
+    #: of its ``CartItem`` rows, so that a cart read answers every item's ``cart_ids`` without
+    #: a second read of the memberships (issue 16). Never written on its own: every write of
+    #: a membership writes it in the same transaction (``carts.services.memberships``), and
+    #: that write of the item is also what makes concurrent membership changes of one item
+    #: conflict. Migration 0005 filled it from the memberships.
+    cart_ids = ArrayField(ObjectIdField(), default=list, blank=True, editable=False)
     #: When the item last left its last cart; null while it is in at least one cart.
     #: ``purge_orphan_items`` deletes items orphaned for longer than asked.
     orphaned_at = models.DateTimeField(null=True, blank=True)

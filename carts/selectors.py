@@ -28,6 +28,7 @@ from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
+from django.db import connections
 from django.db.models import Count, Q, QuerySet
 
 from buyhive.exceptions import NotFound, ValidationFailed
@@ -40,6 +41,7 @@ __all__ = [
     "CartSummary",
     "cart_counts_by_owner",
     "cart_get",
+    "cart_item_documents_page",
     "cart_list",
     "cart_membership_page",
     "cart_memberships",
@@ -209,6 +211,72 @@ def cart_membership_page(
     return count, rows[:limit]
 
 
+def cart_item_documents_page(
+    *,
+    user: Any,
+    cart_id: Any,
+    offset: int,
+    limit: int,
+    membership_fields: dict[str, int],
+    item_fields: dict[str, int],
+) -> tuple[int, list[tuple[dict[str, Any], dict[str, Any]]]]:
+    """``(count, [(membership, item), ...])``: one page of the cart's items in added order, as
+    raw documents with the fields asked for (the hot read of issue 16, rendered without
+    model instances by ``carts.serializers.cart_item_to_api``).
+
+    Two commands for a cart that fits in the page, whatever it holds: the memberships as
+    :func:`cart_membership_page` reads them (``limit + 1`` rows from ``offset`` on the
+    ``carts_ci_cart_added`` index; their ``owner_id`` says whose cart it is), then the items
+    by ``_id $in``, each carrying its ``cart_ids`` (the read model the services keep), so
+    no read of the items' other memberships. The cart is read only when no row comes back
+    (empty, unknown, foreign, or an offset past the end), the memberships counted only when
+    the cart is larger than the page. Another user's cart is NotFound, like an unknown one;
+    an item of another owner (never the case: a membership has its cart's owner) is left out.
+    """
+    oid = parse_object_id(cart_id)
+    if oid is None:
+        raise NotFound("Cart not found.")
+    owner = _user_pk(user)
+    connection: Any = connections[CartItem.objects.db]
+    connection.ensure_connection()
+    memberships = connection.get_collection(CartItem._meta.db_table)
+    # Aggregation pipelines, as the ORM sends them: the same plans, and the same shape for
+    # ``carts/tests/test_queries.py``, which explains every read.
+    # ``to_list``: the whole batch at once, not a Python ``next`` per document.
+    rows = memberships.aggregate(
+        [
+            {"$match": {"cart_id": oid}},
+            {"$sort": {"added_at": 1, "_id": 1}},
+            {"$skip": offset},
+            {"$limit": limit + 1},
+            # No ``_id``: decoding an ObjectId is a Python call, and the answer has none.
+            {"$project": {**membership_fields, "owner_id": 1, "item_id": 1, "_id": 0}},
+        ]
+    ).to_list()
+    if not rows:
+        cart_get(user=user, cart_id=oid)
+        return (memberships.count_documents({"cart_id": oid}) if offset else 0), []
+    if any(row.get("owner_id") != owner for row in rows):
+        raise NotFound("Cart not found.")
+    count = (
+        offset + len(rows) if len(rows) <= limit else memberships.count_documents({"cart_id": oid})
+    )
+    rows = rows[:limit]
+    items = {
+        doc["_id"]: doc
+        for doc in connection.get_collection(Item._meta.db_table)
+        .aggregate(
+            [
+                {"$match": {"_id": {"$in": list(dict.fromkeys(row["item_id"] for row in rows))}}},
+                {"$project": {**item_fields, "owner_id": 1}},
+            ]
+        )
+        .to_list()
+        if doc.get("owner_id") == owner
+    }
+    return count, [(row, items[row["item_id"]]) for row in rows if row["item_id"] in items]
+
+
 # -------------------------------------------------------------------------------------------
 # Items
 # -------------------------------------------------------------------------------------------
@@ -237,21 +305,14 @@ def items_by_id(*, user: Any, item_ids: Iterable[Any]) -> dict[Any, Item]:
 
 
 def item_cart_ids(*, user: Any, items: Iterable[Item]) -> dict[Any, list[str]]:
-    """For each item, the ids of the carts it is in, in added order (one ``item_id $in`` read)."""
-    ids = [item.pk for item in items]
-    result: dict[Any, list[str]] = {pk: [] for pk in ids}
-    if not ids:
-        return result
+    """For each item, the ids of the carts it is in, in added order: the item's own
+    ``cart_ids`` (the read model of its memberships the services keep, see
+    ``carts.models.Item``), so no command. The user's items only: another's has none here."""
     owner = _user_pk(user)
-    rows = sorted(
-        CartItem.objects.filter(item_id__in=ids)
-        .order_by()
-        .values_list("added_at", "pk", "item_id", "cart_id", "owner_id")
-    )
-    for _added_at, _pk, item_id, cart_id, row_owner in rows:
-        if row_owner == owner:
-            result[item_id].append(str(cart_id))
-    return result
+    return {
+        item.pk: [str(cart_id) for cart_id in item.cart_ids or []] if item.owner_id == owner else []
+        for item in items
+    }
 
 
 def _search_pattern(search: str) -> str:

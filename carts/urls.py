@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from carts import apis, export_apis
+from carts import apis
 from carts.watch import apis as watch_apis
 
 app_name = "carts"
@@ -16,7 +16,7 @@ urlpatterns: list[URLPattern] = [
     # A file download: no trailing slash, as a file name ends.
     path(
         "carts/<str:cart_id>/export.csv",
-        export_apis.CartExportCsvApi.as_view(),
+        apis.CartExportCsvApi.as_view(),
         name="cart-export-csv",
     ),
     path(

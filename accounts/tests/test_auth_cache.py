@@ -79,3 +79,46 @@ def test_a_change_no_write_path_announces_is_seen_when_the_entry_expires(
 def test_cache_can_be_turned_off(auth_client: Any, user: User) -> None:
     assert _user_reads(auth_client)[0] == 200
     assert _user_reads(auth_client)[1] == 1
+
+
+def _cached_bytes(user: User) -> bytes:
+    """Every byte Redis holds for ``user``'s cache entries (keys under the user's id)."""
+    from django_redis import get_redis_connection
+
+    redis = get_redis_connection("default")
+    chunks = [redis.get(key) or b"" for key in redis.scan_iter(f"*auth:user:{user.pk}:*")]
+    assert chunks, "the user was not cached"
+    return b"".join(chunks)
+
+
+def test_the_cache_holds_no_password_hash(auth_client: Any, user: User) -> None:
+    """Only the projection (``CACHED_FIELDS``) and the revocation digest are stored."""
+    assert auth_client.get(ME).status_code == 200
+    user.refresh_from_db()
+    stored = _cached_bytes(user)
+    assert user.password and user.password.encode() not in stored
+    # Not even a piece of it: the hash's salt and digest parts are absent too.
+    for part in user.password.split("$")[1:]:
+        assert part.encode() not in stored
+    assert user.email.encode() in stored  # the projection is there
+
+
+def test_a_cached_user_is_a_projection_that_cannot_overwrite_the_password(
+    auth_client: Any, user: User
+) -> None:
+    from accounts.auth_cache import CACHED_FIELDS, cached_user
+
+    assert auth_client.get(ME).status_code == 200
+    hit, _version = cached_user(user.pk)
+    assert hit is not None
+    cached = hit.user
+    assert cached.pk == user.pk and cached.email == user.email
+    assert cached.get_deferred_fields() == {"password", "last_login"}
+    assert set(CACHED_FIELDS) >= {"id", "email", "is_active", "is_staff", "is_superuser"}
+    # A save of the cached instance writes the loaded fields only: the password stays.
+    before = User.objects.get(pk=user.pk).password
+    cached.name = "Renamed"
+    cached.save()
+    after = User.objects.get(pk=user.pk)
+    assert after.password == before and after.name == "Renamed"
+    assert auth_client.get(ME).status_code == 200  # the token is still valid

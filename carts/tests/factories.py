@@ -52,5 +52,9 @@ class CartItemFactory(factory.django.DjangoModelFactory):
     @classmethod
     def _create(cls, model_class: type[CartItem], *args: object, **kwargs: object) -> CartItem:
         membership = super()._create(model_class, *args, **kwargs)
-        Item.objects.filter(pk=membership.item_id).update(orphaned_at=None)
+        # The item's read model of its memberships, as the services keep it.
+        current = Item.objects.filter(pk=membership.item_id).values_list("cart_ids", flat=True)
+        cart_ids = [*(current.first() or []), membership.cart_id]
+        Item.objects.filter(pk=membership.item_id).update(orphaned_at=None, cart_ids=cart_ids)
+        membership.item.cart_ids, membership.item.orphaned_at = cart_ids, None
         return membership

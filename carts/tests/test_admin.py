@@ -93,7 +93,7 @@ def test_item_search_and_filters(staff_client: Client, user: Any, other_user: An
     kettle = ItemFactory(
         owner=user, title="Kettle", url="https://kitchen.example.com/k", orphaned_at=None
     )
-    CartItem.objects.create(cart=cart, item=kettle, owner=user)
+    CartItemFactory(cart=cart, item=kettle)
     ItemFactory(owner=other_user, title="Tent", url="https://outdoor.example.org/t", currency="EUR")
 
     def titles(query: str) -> set[str]:
@@ -116,7 +116,7 @@ def test_item_change_page_shows_extraction_read_only_and_its_carts(
 ) -> None:
     cart = CartFactory(owner=user, name="Presents")
     item = ItemFactory(owner=user, extraction={"provenance": {"title": {"source": "json-ld"}}})
-    CartItem.objects.create(cart=cart, item=item, owner=user)
+    CartItemFactory(cart=cart, item=item)
     page = staff_client.get(f"/admin/carts/item/{item.pk}/change/").content.decode()
     assert "json-ld" in page
     assert 'name="extraction"' not in page  # read-only, not a form field

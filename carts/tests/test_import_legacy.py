@@ -309,3 +309,16 @@ def test_parse_legacy_datetime() -> None:
     assert parse_legacy_datetime("2024-01-02").tzinfo is not None
     assert parse_legacy_datetime("soon") is None
     assert parse_legacy_datetime(None) is None
+
+
+def test_import_fills_the_items_read_model(legacy_db: tuple[str, str]) -> None:
+    """Imported memberships are bulk-written: the items' ``cart_ids`` follow them."""
+    from carts.tests.test_read_model import _assert_read_model
+
+    uri, name = legacy_db
+    _run(uri, name)
+    _run(uri, name)  # again: nothing new, nothing drifts
+    assert CartItem.objects.exists()
+    for owner in User.objects.all():
+        _assert_read_model(owner)
+    assert any(len(item.cart_ids) == 2 for item in Item.objects.all())
