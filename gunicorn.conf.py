@@ -9,6 +9,10 @@ variable                       default      what
 ``PORT``                       8000         port to listen on
 ``BIND_HOST``                  0.0.0.0      address to listen on (tests and image-check: 127.0.0.1)
 ``WEB_CONCURRENCY``            2            worker processes; each may hold CLIP (~1.5 GB)
+``GUNICORN_WORKER_CLASS``      gthread      gthread (WSGI, the default) or uvicorn (ASGI)
+``GUNICORN_THREADS``           4            gthread: requests one worker serves at once
+``GUNICORN_WORKER_CONNECTIONS``  100        open connections per worker (idle keep-alive too);
+                                            uvicorn: requests in flight past it answer 503
 ``GUNICORN_TIMEOUT``           60           seconds a silent worker lives before it is killed
 ``GUNICORN_GRACEFUL_TIMEOUT``  25           seconds in-flight requests get after SIGTERM
 ``GUNICORN_KEEPALIVE``         75           idle keep-alive seconds; must exceed the ALB's 60
@@ -21,10 +25,21 @@ variable                       default      what
 
 Why these choices:
 
-* ``uvicorn_worker.UvicornWorker`` serves ``buyhive.asgi:application`` (``uvicorn.workers``
-  is deprecated). Django runs each request's sync code in a thread of its own, so one worker
-  serves concurrent requests; gunicorn's ``threads`` setting applies to the ``gthread``
-  worker only and is not used here.
+* ``gthread`` serves ``buyhive.wsgi:application`` (docs/scaling.md, "The web worker class",
+  has the measurements). The app has no async view, and under ASGI Django runs every sync
+  view of a process on one thread (asgiref's single-thread executor): a uvicorn worker serves
+  one request at a time, so a product save waiting up to 10 s on a shop's image (or 12 s on
+  the LLM) holds up every other request of its process. Threads share the process's models;
+  more processes would cost ~600 MB each. On the loaded development machine uvicorn workers
+  served bench/load.py's mix (no outbound calls) faster at the same CPU per request; that is
+  the price measured, and the reason to re-measure on a quiet machine.
+  ``threads`` bounds the requests one worker runs at once (4 outbound waits overlap);
+  ``worker_connections`` bounds the sockets it holds, idle keep-alive ones included. The body
+  size limits hold under WSGI without the ASGI wrapper: Django reads ``wsgi.input`` lazily,
+  so ``BodySizeLimitMiddleware`` refuses before reading.
+  ``GUNICORN_WORKER_CLASS=uvicorn`` keeps the ASGI path (``buyhive.asgi``, through
+  ``buyhive.gunicorn_workers.BoundedUvicornWorker``: uvicorn's ``limit_concurrency`` from
+  ``worker_connections``, answering 503 past it).
 * No ``preload_app``: pymongo's ``MongoClient`` is not fork-safe, so Django (and the client)
   must be created in each worker after the fork. Models load lazily in each worker too.
 * ``graceful_timeout`` (25 s) is shorter than the ECS ``stopTimeout`` (35 s in
@@ -33,9 +48,10 @@ Why these choices:
 * ``keepalive`` (75 s) is longer than the ALB's idle timeout (60 s): the load balancer, not
   us, closes idle connections, so it never sends a request on a socket we just closed (502).
 * ``forwarded_allow_ips``: behind the ALB set it to the VPC's CIDR (the task definition
-  does), never ``*``: with ``*`` uvicorn takes the *left-most* X-Forwarded-For entry, which the
-  client controls. Django itself trusts ``X-Forwarded-Proto`` through
-  ``SECURE_PROXY_SSL_HEADER`` and resolves the client IP with ``TRUSTED_PROXY_COUNT``.
+  does), never ``*``: with ``*`` gunicorn believes anyone's ``X-Forwarded-Proto`` (and uvicorn
+  took the *left-most* X-Forwarded-For entry, which the client controls). Django itself
+  trusts ``X-Forwarded-Proto`` through ``SECURE_PROXY_SSL_HEADER`` and resolves the client IP
+  with ``TRUSTED_PROXY_COUNT`` from ``X-Forwarded-For``, the same under either class.
 * No access log: django-structlog writes one JSON line per request (request id, user,
   status, duration). gunicorn's own lines go to stdout as JSON too; logs are never written to
   files in the container (CloudWatch keeps them, with the log group's retention).
@@ -76,8 +92,19 @@ def _log_config() -> dict:
     return config
 
 
-wsgi_app = "buyhive.asgi:application"
-worker_class = "uvicorn_worker.UvicornWorker"
+#: GUNICORN_WORKER_CLASS -> (gunicorn worker class, application). gthread is the default.
+WORKER_CLASSES = {
+    "gthread": ("buyhive.gunicorn_workers.DrainingThreadWorker", "buyhive.wsgi:application"),
+    "uvicorn": ("buyhive.gunicorn_workers.BoundedUvicornWorker", "buyhive.asgi:application"),
+}
+_kind = os.environ.get("GUNICORN_WORKER_CLASS", "").strip() or "gthread"
+if _kind not in WORKER_CLASSES:
+    raise RuntimeError(
+        f"GUNICORN_WORKER_CLASS must be one of {sorted(WORKER_CLASSES)}, got {_kind!r}"
+    )
+worker_class, wsgi_app = WORKER_CLASSES[_kind]
+threads = _int_env("GUNICORN_THREADS", 4, minimum=1)
+worker_connections = _int_env("GUNICORN_WORKER_CONNECTIONS", 100, minimum=1)
 bind = [f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{_int_env('PORT', 8000, minimum=1)}"]  # noqa: S104 - a container listens on all interfaces
 workers = _int_env("WEB_CONCURRENCY", 2, minimum=1)
 preload_app = False

@@ -1,4 +1,4 @@
-"""gunicorn with uvicorn workers on the production settings, as the Docker image runs it.
+"""gunicorn (gthread workers, WSGI) on the production settings, as the Docker image runs it.
 
 The configuration tests load ``gunicorn.conf.py`` the way gunicorn does and check each value
 against gunicorn's own validators and against the ECS/ALB settings in deploy/aws. The server
@@ -47,6 +47,9 @@ _CONF_ENV = (
     "GUNICORN_KEEPALIVE",
     "GUNICORN_MAX_REQUESTS",
     "GUNICORN_MAX_REQUESTS_JITTER",
+    "GUNICORN_WORKER_CLASS",
+    "GUNICORN_THREADS",
+    "GUNICORN_WORKER_CONNECTIONS",
     "FORWARDED_ALLOW_IPS",
     "LOG_LEVEL",
     "LOG_FORMAT",
@@ -72,12 +75,13 @@ def load_conf(monkeypatch: pytest.MonkeyPatch, **env: str) -> Config:
     return cfg
 
 
-def test_defaults_serve_the_asgi_app_with_uvicorn_workers_on_all_interfaces(
+def test_defaults_serve_the_wsgi_app_with_bounded_gthread_workers_on_all_interfaces(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cfg = load_conf(monkeypatch)
-    assert cfg.worker_class_str == "uvicorn_worker.UvicornWorker"
-    assert cfg.wsgi_app == "buyhive.asgi:application"
+    assert cfg.worker_class_str == "buyhive.gunicorn_workers.DrainingThreadWorker"
+    assert cfg.wsgi_app == "buyhive.wsgi:application"
+    assert (cfg.threads, cfg.worker_connections) == (4, 100)
     assert cfg.address == [("0.0.0.0", 8000)]  # noqa: S104 - what a container must do
     assert cfg.workers == 2
     assert cfg.preload_app is False  # the MongoClient must be created after the fork
@@ -107,9 +111,23 @@ def test_environment_sets_workers_timeouts_and_trusted_proxies(
     assert cfg.forwarded_allow_ips == ["10.20.0.0/16"]
 
 
+def test_the_uvicorn_class_serves_the_asgi_app_with_bounded_concurrency(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cfg = load_conf(monkeypatch, GUNICORN_WORKER_CLASS="uvicorn", GUNICORN_WORKER_CONNECTIONS="7")
+    assert cfg.worker_class_str == "buyhive.gunicorn_workers.BoundedUvicornWorker"
+    assert cfg.wsgi_app == "buyhive.asgi:application"
+    from gunicorn.glogging import Logger
+
+    worker = cfg.worker_class(0, 0, [], None, 30, cfg, Logger(cfg))
+    assert worker.config.limit_concurrency == 7
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
+        ("GUNICORN_WORKER_CLASS", "eventlet"),
+        ("GUNICORN_THREADS", "0"),
         ("WEB_CONCURRENCY", "0"),
         ("WEB_CONCURRENCY", "two"),
         ("PORT", "0"),
