@@ -465,3 +465,51 @@ def test_sigterm_drains_an_in_flight_request_then_exits_cleanly(user: Any, tmp_p
     assert exit_code == 0, log
     assert drained_in < GRACEFUL_TIMEOUT, log
     assert "Shutting down: Master" in log
+
+
+def _chunked(server: Server, method: str, path: str, body: bytes, token: str) -> bytes:
+    """One request with ``Transfer-Encoding: chunked`` (no Content-Length); the raw answer."""
+    head = (
+        f"{method} {path} HTTP/1.1\r\n"
+        f"Host: {PUBLIC_HOST}\r\n"
+        "X-Forwarded-Proto: https\r\n"
+        f"Authorization: Bearer {token}\r\n"
+        "Content-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    chunks = b"".join(
+        f"{len(body[i : i + 8192]):x}\r\n".encode() + body[i : i + 8192] + b"\r\n"
+        for i in range(0, len(body), 8192)
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as client:
+        client.sendall(head)
+        with contextlib.suppress(OSError):  # the server may answer 413 before reading it all
+            client.sendall(chunks + b"0\r\n\r\n")
+        raw = b""
+        while chunk := client.recv(65536):
+            raw += chunk
+    return raw
+
+
+@pytest.mark.django_db
+def test_chunked_bodies_are_parsed_within_the_limit_and_refused_past_it(
+    server: Server, user: Any
+) -> None:
+    """Under WSGI Django reads a body without Content-Length as empty; the body-size middleware
+    reads it from gunicorn's de-chunked stream instead, and never past the limit."""
+    from accounts.models import User
+    from accounts.tokens import issue_tokens
+
+    token = issue_tokens(user)["access"]
+    raw = _chunked(
+        server, "PATCH", "/api/v1/auth/me/", json.dumps({"name": "Chunky"}).encode(), token
+    )
+    assert raw.startswith(b"HTTP/1.1 200"), raw[:500]
+    assert User.objects.get(pk=user.pk).name == "Chunky"
+
+    too_big = json.dumps({"name": "x" * (settings.BODY_SIZE_LIMIT_DEFAULT + 10)}).encode()
+    raw = _chunked(server, "PATCH", "/api/v1/auth/me/", too_big, token)
+    assert raw.startswith(b"HTTP/1.1 413"), raw[:500]
+    assert b'"code":"payload_too_large"' in raw.replace(b" ", b"")  # the (chunked) envelope
+    assert User.objects.get(pk=user.pk).name == "Chunky"
