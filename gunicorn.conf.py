@@ -9,10 +9,10 @@ variable                       default      what
 ``PORT``                       8000         port to listen on
 ``BIND_HOST``                  0.0.0.0      address to listen on (tests and image-check: 127.0.0.1)
 ``WEB_CONCURRENCY``            2            worker processes; each may hold CLIP (~1.5 GB)
-``GUNICORN_WORKER_CLASS``      gthread      gthread (WSGI, the default) or uvicorn (ASGI)
-``GUNICORN_THREADS``           4            gthread: requests one worker serves at once
-``GUNICORN_WORKER_CONNECTIONS``  100        open connections per worker (idle keep-alive too);
-                                            uvicorn: requests in flight past it answer 503
+``GUNICORN_WORKER_CLASS``      uvicorn      uvicorn (ASGI, the default) or gthread (WSGI)
+``GUNICORN_THREADS``           4            gthread only: requests one worker serves at once
+``GUNICORN_WORKER_CONNECTIONS``  100        connections and requests in flight per worker
+                                            (uvicorn's limit_concurrency: 503 past it)
 ``GUNICORN_TIMEOUT``           60           seconds a silent worker lives before it is killed
 ``GUNICORN_GRACEFUL_TIMEOUT``  25           seconds in-flight requests get after SIGTERM
 ``GUNICORN_KEEPALIVE``         75           idle keep-alive seconds; must exceed the ALB's 60
@@ -25,21 +25,18 @@ variable                       default      what
 
 Why these choices:
 
-* ``gthread`` serves ``buyhive.wsgi:application`` (docs/scaling.md, "The web worker class",
-  has the measurements). The app has no async view, and under ASGI Django runs every sync
-  view of a process on one thread (asgiref's single-thread executor): a uvicorn worker serves
-  one request at a time, so a product save waiting up to 10 s on a shop's image (or 12 s on
-  the LLM) holds up every other request of its process. Threads share the process's models;
-  more processes would cost ~600 MB each. On the loaded development machine uvicorn workers
-  served bench/load.py's mix (no outbound calls) faster at the same CPU per request; that is
-  the price measured, and the reason to re-measure on a quiet machine.
-  ``threads`` bounds the requests one worker runs at once (4 outbound waits overlap);
-  ``worker_connections`` bounds the sockets it holds, idle keep-alive ones included. The body
-  size limits hold under WSGI without the ASGI wrapper: Django reads ``wsgi.input`` lazily,
-  so ``BodySizeLimitMiddleware`` refuses before reading.
-  ``GUNICORN_WORKER_CLASS=uvicorn`` keeps the ASGI path (``buyhive.asgi``, through
-  ``buyhive.gunicorn_workers.BoundedUvicornWorker``: uvicorn's ``limit_concurrency`` from
-  ``worker_connections``, answering 503 past it).
+* Uvicorn workers serve ``buyhive.asgi:application``, through
+  ``buyhive.gunicorn_workers.BoundedUvicornWorker`` (docs/scaling.md, "The web worker class",
+  has the measurements). Measured against gthread (WSGI) on the development machine: on
+  bench/load.py's mix gthread reached 0.62x uvicorn's throughput at the same CPU per request,
+  and on the cart read uvicorn served 1.3x the requests. Django's ASGI handler runs each
+  request's sync code on a thread of its own (asgiref's ``ThreadSensitiveContext``), so a
+  request waiting 3 s on the LLM did not hold up a cart list on the same one-process server
+  (14 ms median, measured). That per-request thread is also why the bound matters:
+  ``worker_connections`` becomes uvicorn's ``limit_concurrency`` (connections and requests in
+  flight per worker; past it uvicorn answers 503 and the load balancer retries elsewhere),
+  instead of an unbounded pile of threads. ``GUNICORN_WORKER_CLASS=gthread`` keeps the WSGI
+  path (``DrainingThreadWorker``, ``threads`` per worker; the body limits hold there too).
 * No ``preload_app``: pymongo's ``MongoClient`` is not fork-safe, so Django (and the client)
   must be created in each worker after the fork. Models load lazily in each worker too.
 * ``graceful_timeout`` (25 s) is shorter than the ECS ``stopTimeout`` (35 s in
@@ -48,8 +45,8 @@ Why these choices:
 * ``keepalive`` (75 s) is longer than the ALB's idle timeout (60 s): the load balancer, not
   us, closes idle connections, so it never sends a request on a socket we just closed (502).
 * ``forwarded_allow_ips``: behind the ALB set it to the VPC's CIDR (the task definition
-  does), never ``*``: with ``*`` gunicorn believes anyone's ``X-Forwarded-Proto`` (and uvicorn
-  took the *left-most* X-Forwarded-For entry, which the client controls). Django itself
+  does), never ``*``: with ``*`` uvicorn takes the *left-most* X-Forwarded-For entry, which the
+  client controls (and gthread would believe anyone's ``X-Forwarded-Proto``). Django itself
   trusts ``X-Forwarded-Proto`` through ``SECURE_PROXY_SSL_HEADER`` and resolves the client IP
   with ``TRUSTED_PROXY_COUNT`` from ``X-Forwarded-For``, the same under either class.
 * No access log: django-structlog writes one JSON line per request (request id, user,
@@ -92,12 +89,12 @@ def _log_config() -> dict:
     return config
 
 
-#: GUNICORN_WORKER_CLASS -> (gunicorn worker class, application). gthread is the default.
+#: GUNICORN_WORKER_CLASS -> (gunicorn worker class, application). uvicorn is the default.
 WORKER_CLASSES = {
     "gthread": ("buyhive.gunicorn_workers.DrainingThreadWorker", "buyhive.wsgi:application"),
     "uvicorn": ("buyhive.gunicorn_workers.BoundedUvicornWorker", "buyhive.asgi:application"),
 }
-_kind = os.environ.get("GUNICORN_WORKER_CLASS", "").strip() or "gthread"
+_kind = os.environ.get("GUNICORN_WORKER_CLASS", "").strip() or "uvicorn"
 if _kind not in WORKER_CLASSES:
     raise RuntimeError(
         f"GUNICORN_WORKER_CLASS must be one of {sorted(WORKER_CLASSES)}, got {_kind!r}"

@@ -21,8 +21,8 @@ What it does, in order (each step prints what it ran and how long it took):
    then ``check --deploy --fail-level WARNING`` for ``ENVIRONMENT=production`` and ``staging``,
    with a realistic environment: a throwaway embedded database on loopback, local Redis
    (database 14), a 64-character random ``SECRET_KEY``.
-5. **Serve**: gunicorn from the clean venv with the production settings and gthread workers
-   (gunicorn.conf.py's policy) on 127.0.0.1; time the cold start (process start to the first
+5. **Serve**: gunicorn from the clean venv with the production settings and bounded uvicorn
+   workers (gunicorn.conf.py's policy) on 127.0.0.1; time the cold start (process start to the first
    ``/health`` answer, models lazy), check ``/health``, ``/ready``, a static file, the API's
    401 envelope and the image's health probe script; then SIGTERM and expect exit code 0.
 6. **Estimate the image size** from what was installed (labelled as an estimate).
@@ -335,11 +335,11 @@ def _check_dockerignore(instr: list[Instruction], final: list[Instruction]) -> s
     return f".dockerignore lacks {sorted(missing)}" if missing else None
 
 
-#: The worker policy (docs/scaling.md, "The web worker class"): gthread serving the WSGI app,
-#: each worker's concurrency bounded by threads and connections.
+#: The worker policy (docs/scaling.md, "The web worker class"): bounded uvicorn workers serving
+#: the ASGI app, each worker's concurrency bounded by ``worker_connections``.
 WORKER_POLICY = {
-    "worker_class": "buyhive.gunicorn_workers.DrainingThreadWorker",
-    "wsgi_app": "buyhive.wsgi:application",
+    "worker_class": "buyhive.gunicorn_workers.BoundedUvicornWorker",
+    "wsgi_app": "buyhive.asgi:application",
 }
 
 
@@ -370,11 +370,9 @@ def _check_entrypoint(instr: list[Instruction], final: list[Instruction]) -> str
     for name, wanted in WORKER_POLICY.items():
         if conf.get(name) != wanted:
             return f"gunicorn.conf.py must set {name} = {wanted!r} (has {conf.get(name)!r})"
-    threads, connections = conf.get("threads"), conf.get("worker_connections")
-    if not isinstance(threads, int) or not 1 < threads <= 16:
-        return f"gthread workers need a bounded thread count (2-16), got {threads!r}"
-    if not isinstance(connections, int) or not threads <= connections <= 1000:
-        return f"worker_connections must be bounded (threads-1000), got {connections!r}"
+    connections = conf.get("worker_connections")
+    if not isinstance(connections, int) or not 4 <= connections <= 1000:
+        return f"worker_connections (uvicorn's limit_concurrency) must be 4-1000: {connections!r}"
     if conf.get("preload_app") is not False:
         return "gunicorn.conf.py must not preload the app (MongoClient after fork)"
     return None
@@ -403,7 +401,7 @@ POLICY: list[tuple[str, Callable[[list[Instruction], list[Instruction]], str | N
     ("only runtime requirements (no dev.txt, no SecantusDB)", _check_requirements),
     (".dockerignore keeps .venv, var, .git, tests, .env, buyhive/devdb out", _check_dockerignore),
     (
-        "gunicorn, gthread workers (bounded threads) via gunicorn.conf.py, no preload",
+        "gunicorn.conf.py: bounded uvicorn workers, no preload, no class in the CMD",
         _check_entrypoint,
     ),
 ]
@@ -752,7 +750,7 @@ def main(argv: list[str] | None = None) -> int:
                 ) as current:
                     check_settings(current, mongodb_uri)
                 with step(
-                    steps, "5. gunicorn + gthread workers on the production settings"
+                    steps, "5. gunicorn + uvicorn workers on the production settings"
                 ) as current:
                     serve(current, mongodb_uri)
             with step(steps, "6. Image size (estimate)") as current:

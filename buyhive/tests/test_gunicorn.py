@@ -1,4 +1,4 @@
-"""gunicorn (gthread workers, WSGI) on the production settings, as the Docker image runs it.
+"""gunicorn with uvicorn workers on the production settings, as the Docker image runs it.
 
 The configuration tests load ``gunicorn.conf.py`` the way gunicorn does and check each value
 against gunicorn's own validators and against the ECS/ALB settings in deploy/aws. The server
@@ -75,13 +75,13 @@ def load_conf(monkeypatch: pytest.MonkeyPatch, **env: str) -> Config:
     return cfg
 
 
-def test_defaults_serve_the_wsgi_app_with_bounded_gthread_workers_on_all_interfaces(
+def test_defaults_serve_the_asgi_app_with_bounded_uvicorn_workers_on_all_interfaces(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cfg = load_conf(monkeypatch)
-    assert cfg.worker_class_str == "buyhive.gunicorn_workers.DrainingThreadWorker"
-    assert cfg.wsgi_app == "buyhive.wsgi:application"
-    assert (cfg.threads, cfg.worker_connections) == (4, 100)
+    assert cfg.worker_class_str == "buyhive.gunicorn_workers.BoundedUvicornWorker"
+    assert cfg.wsgi_app == "buyhive.asgi:application"
+    assert cfg.worker_connections == 100
     assert cfg.address == [("0.0.0.0", 8000)]  # noqa: S104 - what a container must do
     assert cfg.workers == 2
     assert cfg.preload_app is False  # the MongoClient must be created after the fork
@@ -111,16 +111,23 @@ def test_environment_sets_workers_timeouts_and_trusted_proxies(
     assert cfg.forwarded_allow_ips == ["10.20.0.0/16"]
 
 
-def test_the_uvicorn_class_serves_the_asgi_app_with_bounded_concurrency(
+def test_uvicorn_concurrency_is_bounded_by_worker_connections(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    cfg = load_conf(monkeypatch, GUNICORN_WORKER_CLASS="uvicorn", GUNICORN_WORKER_CONNECTIONS="7")
-    assert cfg.worker_class_str == "buyhive.gunicorn_workers.BoundedUvicornWorker"
-    assert cfg.wsgi_app == "buyhive.asgi:application"
     from gunicorn.glogging import Logger
 
+    cfg = load_conf(monkeypatch, GUNICORN_WORKER_CONNECTIONS="7")
     worker = cfg.worker_class(0, 0, [], None, 30, cfg, Logger(cfg))
     assert worker.config.limit_concurrency == 7
+
+
+def test_the_gthread_class_serves_the_wsgi_app_with_bounded_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cfg = load_conf(monkeypatch, GUNICORN_WORKER_CLASS="gthread", GUNICORN_THREADS="3")
+    assert cfg.worker_class_str == "buyhive.gunicorn_workers.DrainingThreadWorker"
+    assert cfg.wsgi_app == "buyhive.wsgi:application"
+    assert (cfg.threads, cfg.worker_connections) == (3, 100)
 
 
 @pytest.mark.parametrize(
@@ -265,13 +272,13 @@ def server_env(port: int) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_server(log: Path, startup_timeout: float = 60.0) -> Iterator[Server]:
+def running_server(log: Path, startup_timeout: float = 60.0, **extra_env: str) -> Iterator[Server]:
     port = _free_port()
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", str(CONF)],
             cwd=REPO,
-            env=server_env(port),
+            env={**server_env(port), **extra_env},
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -513,3 +520,29 @@ def test_chunked_bodies_are_parsed_within_the_limit_and_refused_past_it(
     assert raw.startswith(b"HTTP/1.1 413"), raw[:500]
     assert b'"code":"payload_too_large"' in raw.replace(b" ", b"")  # the (chunked) envelope
     assert User.objects.get(pk=user.pk).name == "Chunky"
+
+
+@pytest.mark.django_db
+def test_the_gthread_class_parses_chunked_bodies_and_drains_on_sigterm(
+    user: Any, tmp_path: Path
+) -> None:
+    """The WSGI alternative (GUNICORN_WORKER_CLASS=gthread): a chunked body within the limit
+    is applied, one past it is a 413; on SIGTERM new connections are refused at once."""
+    from accounts.models import User
+    from accounts.tokens import issue_tokens
+
+    token = issue_tokens(user)["access"]
+    with running_server(tmp_path / "gthread.log", GUNICORN_WORKER_CLASS="gthread") as server:
+        body = json.dumps({"name": "Threaded"}).encode()
+        raw = _chunked(server, "PATCH", "/api/v1/auth/me/", body, token)
+        assert raw.startswith(b"HTTP/1.1 200"), raw[:500]
+        too_big = json.dumps({"name": "x" * (settings.BODY_SIZE_LIMIT_DEFAULT + 10)}).encode()
+        raw = _chunked(server, "PATCH", "/api/v1/auth/me/", too_big, token)
+        assert raw.startswith(b"HTTP/1.1 413"), raw[:500]
+        server.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while not _connect_refused(server.port):
+            assert time.monotonic() < deadline, "gthread kept accepting after SIGTERM"
+            time.sleep(0.1)
+        assert server.process.wait(timeout=GRACEFUL_TIMEOUT + 5) == 0, server.output()
+    assert User.objects.get(pk=user.pk).name == "Threaded"
