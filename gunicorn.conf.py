@@ -9,6 +9,10 @@ variable                       default      what
 ``PORT``                       8000         port to listen on
 ``BIND_HOST``                  0.0.0.0      address to listen on (tests and image-check: 127.0.0.1)
 ``WEB_CONCURRENCY``            2            worker processes; each may hold CLIP (~1.5 GB)
+``GUNICORN_WORKER_CLASS``      uvicorn      uvicorn (ASGI, the default) or gthread (WSGI)
+``GUNICORN_THREADS``           4            gthread only: requests one worker serves at once
+``GUNICORN_WORKER_CONNECTIONS``  100        connections and requests in flight per worker
+                                            (uvicorn's limit_concurrency: 503 past it)
 ``GUNICORN_TIMEOUT``           60           seconds a silent worker lives before it is killed
 ``GUNICORN_GRACEFUL_TIMEOUT``  25           seconds in-flight requests get after SIGTERM
 ``GUNICORN_KEEPALIVE``         75           idle keep-alive seconds; must exceed the ALB's 60
@@ -21,10 +25,18 @@ variable                       default      what
 
 Why these choices:
 
-* ``uvicorn_worker.UvicornWorker`` serves ``buyhive.asgi:application`` (``uvicorn.workers``
-  is deprecated). Django runs each request's sync code in a thread of its own, so one worker
-  serves concurrent requests; gunicorn's ``threads`` setting applies to the ``gthread``
-  worker only and is not used here.
+* Uvicorn workers serve ``buyhive.asgi:application``, through
+  ``buyhive.gunicorn_workers.BoundedUvicornWorker`` (docs/scaling.md, "The web worker class",
+  has the measurements). Measured against gthread (WSGI) on the development machine: on
+  bench/load.py's mix gthread reached 0.62x uvicorn's throughput at the same CPU per request,
+  and on the cart read uvicorn served 1.3x the requests. Django's ASGI handler runs each
+  request's sync code on a thread of its own (asgiref's ``ThreadSensitiveContext``), so a
+  request waiting 3 s on the LLM did not hold up a cart list on the same one-process server
+  (14 ms median, measured). That per-request thread is also why the bound matters:
+  ``worker_connections`` becomes uvicorn's ``limit_concurrency`` (connections and requests in
+  flight per worker; past it uvicorn answers 503 and the load balancer retries elsewhere),
+  instead of an unbounded pile of threads. ``GUNICORN_WORKER_CLASS=gthread`` keeps the WSGI
+  path (``DrainingThreadWorker``, ``threads`` per worker; the body limits hold there too).
 * No ``preload_app``: pymongo's ``MongoClient`` is not fork-safe, so Django (and the client)
   must be created in each worker after the fork. Models load lazily in each worker too.
 * ``graceful_timeout`` (25 s) is shorter than the ECS ``stopTimeout`` (35 s in
@@ -34,8 +46,9 @@ Why these choices:
   us, closes idle connections, so it never sends a request on a socket we just closed (502).
 * ``forwarded_allow_ips``: behind the ALB set it to the VPC's CIDR (the task definition
   does), never ``*``: with ``*`` uvicorn takes the *left-most* X-Forwarded-For entry, which the
-  client controls. Django itself trusts ``X-Forwarded-Proto`` through
-  ``SECURE_PROXY_SSL_HEADER`` and resolves the client IP with ``TRUSTED_PROXY_COUNT``.
+  client controls (and gthread would believe anyone's ``X-Forwarded-Proto``). Django itself
+  trusts ``X-Forwarded-Proto`` through ``SECURE_PROXY_SSL_HEADER`` and resolves the client IP
+  with ``TRUSTED_PROXY_COUNT`` from ``X-Forwarded-For``, the same under either class.
 * No access log: django-structlog writes one JSON line per request (request id, user,
   status, duration). gunicorn's own lines go to stdout as JSON too; logs are never written to
   files in the container (CloudWatch keeps them, with the log group's retention).
@@ -76,8 +89,19 @@ def _log_config() -> dict:
     return config
 
 
-wsgi_app = "buyhive.asgi:application"
-worker_class = "uvicorn_worker.UvicornWorker"
+#: GUNICORN_WORKER_CLASS -> (gunicorn worker class, application). uvicorn is the default.
+WORKER_CLASSES = {
+    "gthread": ("buyhive.gunicorn_workers.DrainingThreadWorker", "buyhive.wsgi:application"),
+    "uvicorn": ("buyhive.gunicorn_workers.BoundedUvicornWorker", "buyhive.asgi:application"),
+}
+_kind = os.environ.get("GUNICORN_WORKER_CLASS", "").strip() or "uvicorn"
+if _kind not in WORKER_CLASSES:
+    raise RuntimeError(
+        f"GUNICORN_WORKER_CLASS must be one of {sorted(WORKER_CLASSES)}, got {_kind!r}"
+    )
+worker_class, wsgi_app = WORKER_CLASSES[_kind]
+threads = _int_env("GUNICORN_THREADS", 4, minimum=1)
+worker_connections = _int_env("GUNICORN_WORKER_CONNECTIONS", 100, minimum=1)
 bind = [f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{_int_env('PORT', 8000, minimum=1)}"]  # noqa: S104 - a container listens on all interfaces
 workers = _int_env("WEB_CONCURRENCY", 2, minimum=1)
 preload_app = False

@@ -1,10 +1,11 @@
-"""Load test: N signed-in users on gunicorn (uvicorn workers), production settings, for T seconds.
+"""Load test: N signed-in users on gunicorn, production settings, for T seconds.
 
 What it does:
 
 1. Starts a throwaway embedded SecantusDB (unless ``MONGODB_URI`` is set: then that server,
    e.g. a real replica set, is used, in a database of its own that is dropped afterwards),
-   runs ``migrate`` and starts ``gunicorn -c gunicorn.conf.py`` on 127.0.0.1 with
+   runs ``migrate`` and starts ``gunicorn -c gunicorn.conf.py`` (its worker class, or
+   ``--worker-class gthread|uvicorn``) on 127.0.0.1 with
    ``buyhive.settings.production`` and a local environment (random ``SECRET_KEY``, Redis
    database 14 flushed first, ``ALLOWED_HOSTS`` for the test host, ``X-Forwarded-Proto:
    https`` on every request as the load balancer would send). The production rate limits
@@ -29,6 +30,7 @@ Run it::
     .venv/bin/python bench/load.py                          # 20 users, 60 s, 2 workers
     .venv/bin/python bench/load.py --users 50 --duration 120 --workers 4 --json
     .venv/bin/python bench/load.py --profile var/load-profile   # py-spy on the workers
+    .venv/bin/python bench/load.py --worker-class uvicorn --duration 30   # the ASGI workers
     MONGODB_URI='mongodb+srv://user:pw@cluster0.example.mongodb.net/?retryWrites=true' \\
         .venv/bin/python bench/load.py                      # against a real replica set
 
@@ -101,6 +103,10 @@ def server_env(mongodb_uri: str, db_name: str, port: int, workers: int) -> dict[
         ALLOWED_HOSTS=HOST,
         ALLOWED_HOSTS_LOCAL_IPS="true",
         ALLOWED_ORIGINS="chrome-extension://abcdefghijklmnopabcdefghijklmnop",
+        # Behind the load balancer, as deployed: each user's X-Forwarded-For is its address
+        # (production's default, 0, would count every user as 127.0.0.1 and the 11th
+        # registration in a minute would be refused).
+        TRUSTED_PROXY_COUNT="1",
         PUBLIC_BASE_URL=f"https://{HOST}",
         DEFAULT_FROM_EMAIL="BuyHive <no-reply@buyhive.test>",
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
@@ -554,6 +560,9 @@ async def run_load(args: argparse.Namespace, base: str, master: psutil.Process) 
             "p99_ms": round(percentile(everything, 99), 1),
         },
         "routes": routes,
+        "worker_cpu_ms_per_request": round(
+            (after[0] - before[0]) * 1000 / max(stats.requests, 1), 2
+        ),
         "cpu_seconds": {
             "gunicorn_workers": round(after[0] - before[0], 1),
             "database_server": round(after[1] - before[1], 1) if database_process else None,
@@ -568,7 +577,8 @@ def print_report(report: dict[str, Any]) -> None:
     out = sys.stdout.write
     out(
         f"\n{report['users']} users x {report['duration_s']} s, {report['gunicorn_workers']} "
-        f"gunicorn workers: {report['requests']} requests, {report['throughput_rps']} req/s, "
+        f"gunicorn workers ({report['worker_class']}): {report['requests']} requests, "
+        f"{report['throughput_rps']} req/s, "
         f"{report['errors']} errors\n"
     )
     for kind, n in report["error_kinds"].items():
@@ -584,7 +594,8 @@ def print_report(report: dict[str, Any]) -> None:
     out(f"{every['p99_ms']:>9}\n")
     cpu = report["cpu_seconds"]
     out(
-        f"CPU seconds during the run: workers {cpu['gunicorn_workers']}, database "
+        f"CPU seconds during the run: workers {cpu['gunicorn_workers']} "
+        f"({report['worker_cpu_ms_per_request']} ms per request), database "
         f"{cpu['database_server']}, load client {cpu['load_client']} (of {cpu['available']})\n"
     )
     c = report["consistency"]
@@ -610,6 +621,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of timed load")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument(
+        "--worker-class",
+        choices=["gthread", "uvicorn"],
+        default=None,
+        help="GUNICORN_WORKER_CLASS (default: gunicorn.conf.py's)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="GUNICORN_THREADS (gthread; default: the conf's)"
+    )
     parser.add_argument("--think-min", type=float, default=0.2, help="seconds between requests")
     parser.add_argument("--think-max", type=float, default=0.6)
     parser.add_argument("--timeout", type=float, default=30.0, help="per request, seconds")
@@ -631,12 +651,20 @@ def main(argv: list[str] | None = None) -> int:
     log.parent.mkdir(parents=True, exist_ok=True)
     with database(args) as (uri, db_name, db_pid):
         args.db_pid = db_pid
+        worker_class = (args.worker_class or "gunicorn.conf.py's default") + (
+            f", {args.threads} threads" if args.threads else ""
+        )
         env = server_env(uri, db_name, port, args.workers)
+        if args.worker_class:
+            env["GUNICORN_WORKER_CLASS"] = args.worker_class
+        if args.threads:
+            env["GUNICORN_THREADS"] = str(args.threads)
         migrate(env)
         with gunicorn(env, log, args.profile) as master:
             asyncio.run(wait_ready(base, master))
             report = asyncio.run(run_load(args, base, master))
         users = report.pop("_users")
+        report["worker_class"] = worker_class
         report["consistency"] = check_consistency(uri, db_name, users)
     flush_redis()
     if args.profile is not None and (args.profile / "workers.txt").exists():

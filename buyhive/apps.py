@@ -78,4 +78,18 @@ class BuyHiveConfig(AppConfig):
     default_auto_field = OBJECT_ID_AUTO_FIELD
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         from buyhive import signals  # noqa: F401 - connects the request log receivers
+
+        post_migrate.connect(_create_cache_collections, sender=self)
+
+
+def _create_cache_collections(using: str = "default", **_: Any) -> None:
+    """After ``migrate``: the MongoDB cache's collection and TTL index, when it is configured
+    (``CACHE_BACKEND=mongodb``), so a deployment's migrate step makes it too."""
+    from buyhive.mongo_cache import mongo_caches
+
+    for cache in mongo_caches():
+        if cache.alias == using:
+            cache.create_collection()

@@ -4,6 +4,7 @@ errors outside DRF."""
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import time
 import uuid
@@ -123,12 +124,37 @@ class BodySizeLimitMiddleware:
                 if length > limit:
                     return too_large
             else:
-                data = request.read(limit + 1)
+                data = _read_undeclared(request, limit + 1)
                 if len(data) > limit:
                     return too_large
                 request._body = data  # type: ignore[attr-defined]
+                request._stream = io.BytesIO(data)  # type: ignore[attr-defined]
                 request._read_started = False  # type: ignore[attr-defined]
+                # DRF reads a body only when it declares a length.
+                request.META["CONTENT_LENGTH"] = str(len(data))
         return self.get_response(request)
+
+
+def _read_undeclared(request: HttpRequest, size: int) -> bytes:
+    """Up to ``size`` bytes of a body sent without ``Content-Length``.
+
+    Under WSGI (gunicorn's gthread workers, production) Django limits ``wsgi.input`` to the
+    declared length, 0 here, so a chunked body would read as empty; gunicorn marks the stream
+    it de-chunks as complete (``wsgi.input_terminated``), so it is read from there, never
+    past ``size``.
+    """
+    stream = request.META.get("wsgi.input")
+    if stream is not None and request.META.get("wsgi.input_terminated"):
+        chunks: list[bytes] = []
+        remaining = size
+        while remaining > 0:
+            chunk = stream.read(min(remaining, 65536))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+    return request.read(size)
 
 
 ASGI_BODY_TOO_LARGE = "buyhive.body_too_large"

@@ -24,10 +24,10 @@ What it does, in order (each step prints what it ran and how long it took):
    then ``check --deploy --fail-level WARNING`` for ``ENVIRONMENT=production`` and ``staging``,
    with a realistic environment: a throwaway embedded database on loopback, local Redis
    (database 14), a 64-character random ``SECRET_KEY``.
-5. **Serve**: gunicorn from the clean venv with the production settings and uvicorn workers on
-   127.0.0.1; time the cold start (process start to the first ``/health`` answer, models
-   lazy), check ``/health``, ``/ready``, a static file, the API's 401 envelope and the image's
-   health probe script; then SIGTERM and expect exit code 0.
+5. **Serve**: gunicorn from the clean venv with the production settings and bounded uvicorn
+   workers (gunicorn.conf.py's policy) on 127.0.0.1; time the cold start (process start to the
+   first ``/health`` answer, models lazy), check ``/health``, ``/ready``, a static file, the
+   API's 401 envelope and the image's health probe script; then SIGTERM and expect exit code 0.
 6. **Estimate the image size**: the published size of the base image plus the installed
    venv plus the code plus the ONNX export (labelled as an estimate; goal <=
    :data:`SIZE_GOAL_MB`).
@@ -390,14 +390,45 @@ def _check_dockerignore(instr: list[Instruction], final: list[Instruction]) -> s
     return f".dockerignore lacks {sorted(missing)}" if missing else None
 
 
+#: The worker policy (docs/scaling.md, "The web worker class"): bounded uvicorn workers serving
+#: the ASGI app, each worker's concurrency bounded by ``worker_connections``.
+WORKER_POLICY = {
+    "worker_class": "buyhive.gunicorn_workers.BoundedUvicornWorker",
+    "wsgi_app": "buyhive.asgi:application",
+}
+
+
+def _gunicorn_conf(env: dict[str, str] | None = None) -> dict[str, object]:
+    """gunicorn.conf.py's values as gunicorn reads them, with the image's (empty) environment."""
+    import runpy
+
+    names = [n for n in os.environ if n.startswith("GUNICORN_") or n == "WEB_CONCURRENCY"]
+    saved = {n: os.environ.pop(n) for n in names}
+    os.environ.update(env or {})
+    try:
+        sys.path.insert(0, str(REPO))
+        return runpy.run_path(str(REPO / "gunicorn.conf.py"))
+    finally:
+        sys.path.remove(str(REPO))
+        for name in env or {}:
+            os.environ.pop(name, None)
+        os.environ.update(saved)
+
+
 def _check_entrypoint(instr: list[Instruction], final: list[Instruction]) -> str | None:
     commands = [i.args for i in final if i.keyword in {"CMD", "ENTRYPOINT"}]
     if not commands or "gunicorn" not in commands[-1] or "gunicorn.conf.py" not in commands[-1]:
         return "the image must start gunicorn with gunicorn.conf.py"
-    conf = (REPO / "gunicorn.conf.py").read_text()
-    if 'worker_class = "uvicorn_worker.UvicornWorker"' not in conf:
-        return "gunicorn.conf.py must use uvicorn_worker.UvicornWorker"
-    if "preload_app = False" not in conf:
+    if any(flag in commands[-1] for flag in ("-k", "--worker-class", "--threads")):
+        return "the worker class and threads belong in gunicorn.conf.py, not the CMD"
+    conf = _gunicorn_conf()
+    for name, wanted in WORKER_POLICY.items():
+        if conf.get(name) != wanted:
+            return f"gunicorn.conf.py must set {name} = {wanted!r} (has {conf.get(name)!r})"
+    connections = conf.get("worker_connections")
+    if not isinstance(connections, int) or not 4 <= connections <= 1000:
+        return f"worker_connections (uvicorn's limit_concurrency) must be 4-1000: {connections!r}"
+    if conf.get("preload_app") is not False:
         return "gunicorn.conf.py must not preload the app (MongoClient after fork)"
     return None
 
@@ -433,7 +464,10 @@ POLICY: list[tuple[str, Callable[[list[Instruction], list[Instruction]], str | N
         _check_requirements,
     ),
     (".dockerignore keeps .venv, var, .git, tests, .env, buyhive/devdb out", _check_dockerignore),
-    ("gunicorn with uvicorn workers via gunicorn.conf.py, no preload", _check_entrypoint),
+    (
+        "gunicorn.conf.py: bounded uvicorn workers, no preload, no class in the CMD",
+        _check_entrypoint,
+    ),
 ]
 
 

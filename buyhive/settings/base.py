@@ -16,6 +16,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -192,22 +193,37 @@ MIGRATION_MODULES = {
 }
 
 # =============================================================================
-# Cache and rate-limit counters: Redis through django-redis
+# Cache and rate-limit counters: Redis through django-redis, or (CACHE_BACKEND=mongodb, the
+# low-cost configuration without Redis, docs/deploy.md) a collection in the app's database
 # https://github.com/jazzband/django-redis#configure-as-cache-backend
+# https://docs.djangoproject.com/en/5.2/topics/cache/
 # =============================================================================
+CACHE_BACKEND = env.str("CACHE_BACKEND", default="redis")
+if CACHE_BACKEND not in {"redis", "mongodb"}:
+    raise ImproperlyConfigured("CACHE_BACKEND must be 'redis' or 'mongodb'.")
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
-CACHES = {
-    "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
-        "KEY_PREFIX": "buyhive",
-        "OPTIONS": {
-            "CLIENT_CLASS": "django_redis.client.DefaultClient",
-            "SOCKET_CONNECT_TIMEOUT": 1.0,
-            "SOCKET_TIMEOUT": 1.0,
+if CACHE_BACKEND == "mongodb":
+    # Atomic add/incr (buyhive/mongo_cache.py), one command each; made by `migrate`.
+    CACHES = {
+        "default": {
+            "BACKEND": "buyhive.mongo_cache.MongoCache",
+            "LOCATION": env.str("CACHE_COLLECTION", default="django_cache"),
+            "KEY_PREFIX": "buyhive",
         },
-    },
-}
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "buyhive",
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "SOCKET_CONNECT_TIMEOUT": 1.0,
+                "SOCKET_TIMEOUT": 1.0,
+            },
+        },
+    }
 # https://django-ratelimit.readthedocs.io/en/stable/settings.html
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_ENABLE = True
@@ -490,8 +506,11 @@ EXTRACTION_CACHE_TIMEOUT = env.int("EXTRACTION_CACHE_TIMEOUT", default=24 * 3600
 MAX_CARTS_PER_USER = env.int("MAX_CARTS_PER_USER", default=100)
 MAX_ITEMS_PER_CART = env.int("MAX_ITEMS_PER_CART", default=500)
 #: Seconds an authenticated user is served from the cache (accounts.auth_cache); 0 disables.
-#: Writes that cut access take effect at once; anything else within this time.
-AUTH_USER_CACHE_SECONDS = env.int("AUTH_USER_CACHE_SECONDS", default=60)
+#: Writes that cut access take effect at once; anything else within this time. Off by default
+#: with the MongoDB cache: a hit there costs two database commands, the user's read one.
+AUTH_USER_CACHE_SECONDS = env.int(
+    "AUTH_USER_CACHE_SECONDS", default=0 if CACHE_BACKEND == "mongodb" else 60
+)
 MAX_SHARE_RECIPIENTS = 10
 # Share mails per UTC day (carts.share_caps), each answering 429 with Retry-After when reached:
 # to one recipient address from all senders (so nobody can be flooded through us), from one

@@ -13,6 +13,7 @@ from buyhive.observability import init_sentry
 
 from .base import *  # noqa: F403
 from .base import (
+    CACHE_BACKEND,
     CACHES,
     CELERY_KEY_PREFIX,
     CELERY_TASK_DEFAULT_QUEUE,
@@ -32,7 +33,8 @@ from .base import (
 REQUIRED = (
     "SECRET_KEY",
     "MONGODB_URI",
-    "REDIS_URL",
+    # Redis only with its cache; CACHE_BACKEND=mongodb keeps the counters in the database.
+    *(("REDIS_URL",) if CACHE_BACKEND == "redis" else ()),
     "ALLOWED_HOSTS",
     "ALLOWED_ORIGINS",
     "PUBLIC_BASE_URL",
@@ -93,8 +95,11 @@ ALLOWED_ORIGINS = env.list("ALLOWED_ORIGINS")
 CORS_ALLOWED_ORIGINS = ALLOWED_ORIGINS
 CSRF_TRUSTED_ORIGINS = [o for o in ALLOWED_ORIGINS if o.startswith("https://")]
 
-# Redis is required here: rate-limit counters must be shared and atomic.
-CACHES = {"default": {**CACHES["default"], "LOCATION": env.str("REDIS_URL")}}
+# Rate-limit counters must be shared and atomic: Redis (REDIS_URL required), or the MongoDB
+# cache (CACHE_BACKEND=mongodb: atomic add/incr in the app's database, buyhive/mongo_cache.py);
+# never a per-process local-memory cache.
+if CACHE_BACKEND == "redis":
+    CACHES = {"default": {**CACHES["default"], "LOCATION": env.str("REDIS_URL")}}
 
 # =============================================================================
 # HTTPS behind the load balancer

@@ -47,6 +47,9 @@ _CONF_ENV = (
     "GUNICORN_KEEPALIVE",
     "GUNICORN_MAX_REQUESTS",
     "GUNICORN_MAX_REQUESTS_JITTER",
+    "GUNICORN_WORKER_CLASS",
+    "GUNICORN_THREADS",
+    "GUNICORN_WORKER_CONNECTIONS",
     "FORWARDED_ALLOW_IPS",
     "LOG_LEVEL",
     "LOG_FORMAT",
@@ -72,12 +75,13 @@ def load_conf(monkeypatch: pytest.MonkeyPatch, **env: str) -> Config:
     return cfg
 
 
-def test_defaults_serve_the_asgi_app_with_uvicorn_workers_on_all_interfaces(
+def test_defaults_serve_the_asgi_app_with_bounded_uvicorn_workers_on_all_interfaces(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cfg = load_conf(monkeypatch)
-    assert cfg.worker_class_str == "uvicorn_worker.UvicornWorker"
+    assert cfg.worker_class_str == "buyhive.gunicorn_workers.BoundedUvicornWorker"
     assert cfg.wsgi_app == "buyhive.asgi:application"
+    assert cfg.worker_connections == 100
     assert cfg.address == [("0.0.0.0", 8000)]  # noqa: S104 - what a container must do
     assert cfg.workers == 2
     assert cfg.preload_app is False  # the MongoClient must be created after the fork
@@ -107,9 +111,30 @@ def test_environment_sets_workers_timeouts_and_trusted_proxies(
     assert cfg.forwarded_allow_ips == ["10.20.0.0/16"]
 
 
+def test_uvicorn_concurrency_is_bounded_by_worker_connections(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gunicorn.glogging import Logger
+
+    cfg = load_conf(monkeypatch, GUNICORN_WORKER_CONNECTIONS="7")
+    worker = cfg.worker_class(0, 0, [], None, 30, cfg, Logger(cfg))
+    assert worker.config.limit_concurrency == 7
+
+
+def test_the_gthread_class_serves_the_wsgi_app_with_bounded_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cfg = load_conf(monkeypatch, GUNICORN_WORKER_CLASS="gthread", GUNICORN_THREADS="3")
+    assert cfg.worker_class_str == "buyhive.gunicorn_workers.DrainingThreadWorker"
+    assert cfg.wsgi_app == "buyhive.wsgi:application"
+    assert (cfg.threads, cfg.worker_connections) == (3, 100)
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
+        ("GUNICORN_WORKER_CLASS", "eventlet"),
+        ("GUNICORN_THREADS", "0"),
         ("WEB_CONCURRENCY", "0"),
         ("WEB_CONCURRENCY", "two"),
         ("PORT", "0"),
@@ -247,13 +272,13 @@ def server_env(port: int) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_server(log: Path, startup_timeout: float = 60.0) -> Iterator[Server]:
+def running_server(log: Path, startup_timeout: float = 60.0, **extra_env: str) -> Iterator[Server]:
     port = _free_port()
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", str(CONF)],
             cwd=REPO,
-            env=server_env(port),
+            env={**server_env(port), **extra_env},
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -447,3 +472,77 @@ def test_sigterm_drains_an_in_flight_request_then_exits_cleanly(user: Any, tmp_p
     assert exit_code == 0, log
     assert drained_in < GRACEFUL_TIMEOUT, log
     assert "Shutting down: Master" in log
+
+
+def _chunked(server: Server, method: str, path: str, body: bytes, token: str) -> bytes:
+    """One request with ``Transfer-Encoding: chunked`` (no Content-Length); the raw answer."""
+    head = (
+        f"{method} {path} HTTP/1.1\r\n"
+        f"Host: {PUBLIC_HOST}\r\n"
+        "X-Forwarded-Proto: https\r\n"
+        f"Authorization: Bearer {token}\r\n"
+        "Content-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    chunks = b"".join(
+        f"{len(body[i : i + 8192]):x}\r\n".encode() + body[i : i + 8192] + b"\r\n"
+        for i in range(0, len(body), 8192)
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as client:
+        client.sendall(head)
+        with contextlib.suppress(OSError):  # the server may answer 413 before reading it all
+            client.sendall(chunks + b"0\r\n\r\n")
+        raw = b""
+        while chunk := client.recv(65536):
+            raw += chunk
+    return raw
+
+
+@pytest.mark.django_db
+def test_chunked_bodies_are_parsed_within_the_limit_and_refused_past_it(
+    server: Server, user: Any
+) -> None:
+    """Under WSGI Django reads a body without Content-Length as empty; the body-size middleware
+    reads it from gunicorn's de-chunked stream instead, and never past the limit."""
+    from accounts.models import User
+    from accounts.tokens import issue_tokens
+
+    token = issue_tokens(user)["access"]
+    raw = _chunked(
+        server, "PATCH", "/api/v1/auth/me/", json.dumps({"name": "Chunky"}).encode(), token
+    )
+    assert raw.startswith(b"HTTP/1.1 200"), raw[:500]
+    assert User.objects.get(pk=user.pk).name == "Chunky"
+
+    too_big = json.dumps({"name": "x" * (settings.BODY_SIZE_LIMIT_DEFAULT + 10)}).encode()
+    raw = _chunked(server, "PATCH", "/api/v1/auth/me/", too_big, token)
+    assert raw.startswith(b"HTTP/1.1 413"), raw[:500]
+    assert b'"code":"payload_too_large"' in raw.replace(b" ", b"")  # the (chunked) envelope
+    assert User.objects.get(pk=user.pk).name == "Chunky"
+
+
+@pytest.mark.django_db
+def test_the_gthread_class_parses_chunked_bodies_and_drains_on_sigterm(
+    user: Any, tmp_path: Path
+) -> None:
+    """The WSGI alternative (GUNICORN_WORKER_CLASS=gthread): a chunked body within the limit
+    is applied, one past it is a 413; on SIGTERM new connections are refused at once."""
+    from accounts.models import User
+    from accounts.tokens import issue_tokens
+
+    token = issue_tokens(user)["access"]
+    with running_server(tmp_path / "gthread.log", GUNICORN_WORKER_CLASS="gthread") as server:
+        body = json.dumps({"name": "Threaded"}).encode()
+        raw = _chunked(server, "PATCH", "/api/v1/auth/me/", body, token)
+        assert raw.startswith(b"HTTP/1.1 200"), raw[:500]
+        too_big = json.dumps({"name": "x" * (settings.BODY_SIZE_LIMIT_DEFAULT + 10)}).encode()
+        raw = _chunked(server, "PATCH", "/api/v1/auth/me/", too_big, token)
+        assert raw.startswith(b"HTTP/1.1 413"), raw[:500]
+        server.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while not _connect_refused(server.port):
+            assert time.monotonic() < deadline, "gthread kept accepting after SIGTERM"
+            time.sleep(0.1)
+        assert server.process.wait(timeout=GRACEFUL_TIMEOUT + 5) == 0, server.output()
+    assert User.objects.get(pk=user.pk).name == "Threaded"
