@@ -89,7 +89,7 @@ def test_a_grid_of_products_asks_to_open_one(
     assert check.get_attribute("data-is-product") == "false"
     assert check.inner_text() == COLLECTION_MESSAGE
     assert popup.get_by_test_id("save").is_hidden()
-    ext.screenshot(popup, "page-type-collection")
+    ext.screenshot(popup, "page-type-collection.png")
 
 
 def test_a_product_page_offers_the_save(
