@@ -112,6 +112,21 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+# Issue 17's bars for "is a product page" with URL, title and page, sites held out.
+ACCEPTANCE = {"mix": 0.95, "product_vs_articles": 0.986}
+
+
+def _acceptance(report: dict[str, Any]) -> str:
+    full = report["url+title+page"]
+    parts = []
+    for key, bar in ACCEPTANCE.items():
+        if key in full:
+            f1 = full[key]["f1"]
+            verdict = "met" if f1 >= bar else "**not met**"
+            parts.append(f"{dict(MEASURES)[key]}: F1 {f1:.3f} against the bar {bar} ({verdict})")
+    return "Against issue 17's bars (URL + title + page): " + "; ".join(parts) + "."
+
+
 def write_model_card(
     path: Path, payload: dict[str, Any], cv_report: dict[str, Any], *, data_dir_label: str
 ) -> None:
@@ -175,6 +190,8 @@ its site's rule-labelled links.
 
 {metrics_table(cv_report)}
 
+{_acceptance(cv_report)}
+
 Per-kind confusion, URL + title + page (3-class accuracy on the mix
 {cv_report["url+title+page"].get("mix_accuracy_3class")}):
 
@@ -184,6 +201,13 @@ Per-kind confusion, URL + title only (3-class accuracy on the mix
 {cv_report["url+title"].get("mix_accuracy_3class")}):
 
 {confusion_table(cv_report, "url+title")}
+
+Compared with the previous head (a binary logistic layer on URL + title with fixed-weight page
+signals, trained with articles as the only counter-examples): on this protocol it scored F1
+0.976 on product vs articles (URL + title + page, 150 pages), and the maintainers measured F1
+0.656 on a seven-kind mix of held-back sites, where 14 of 34 grids were taken for product
+pages. The 3-class head trades some of the first (product pages whose HTML shows no product
+markup now compete with grids and service pages) for the second.
 
 Caveats: the L2 strength, the text scale and which texts are summed were chosen among a few
 values with this same cross-validation, so the figures are slightly optimistic; the kept-back

@@ -19,11 +19,9 @@ from mlverify.management.commands.train_page_classifier import (
     data_dir_or_default,
     load_encoder_for_command,
 )
-from mlverify.training.outputs import format_report
+from mlverify.training.outputs import ACCEPTANCE, format_report
 from mlverify.training.run import run
 
-# F1 of "is a product page" with URL, title and page, sites held out (issue 17).
-ACCEPTANCE = {"mix": 0.95, "product_vs_articles": 0.986}
 FULL = "url+title+page"
 
 
