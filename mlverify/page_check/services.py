@@ -91,8 +91,9 @@ def classify_url(
 ) -> CheckResult:
     """What kind of page is ``url`` (with its title, and its HTML when given)?
 
-    ``page_type`` is ``product``, ``collection`` or ``other`` (the most likely of the three),
-    ``is_product`` is ``page_type == "product"`` and ``score`` is ``P(product)``. Without HTML
+    ``page_type`` is ``product`` when ``P(product) >= threshold``, otherwise the likelier of
+    ``collection`` and ``other`` (:func:`~mlverify.page_check.head.decide`); ``is_product`` is
+    ``page_type == "product"`` and ``score`` is ``P(product)``. Without HTML
     the URL layer answers (method ``model``); with it see :func:`classify_page`. Answers
     ``status="unavailable"`` with the reason when the model cannot be loaded or does not answer
     within ``ML_INFERENCE_TIMEOUT``.
