@@ -116,3 +116,5 @@ class ImageCheckSerializer(CheckSerializer):
 
 class PageCheckSerializer(CheckSerializer):
     is_product = serializers.BooleanField(allow_null=True)
+    # "collection": a grid of several products (the extension asks the user to open one)
+    page_type = serializers.ChoiceField(choices=["product", "collection", "other"], allow_null=True)

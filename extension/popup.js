@@ -182,20 +182,44 @@ $("new-cart-form").addEventListener("submit", async (event) => {
 
 // ------------------------------------------------------------------------ page check
 
+// A grid of products (a category, search results, a shop's front page) is not one product:
+// the popup says so and offers no "Save this product" until the user opens one.
+const COLLECTION_MESSAGE = "This looks like a list of products; open one to save it.";
+
 function showPageCheck(check) {
   const el = $("page-check");
-  el.classList.remove("yes", "no");
+  el.classList.remove("yes", "no", "collection");
   if (!check || check.status !== "ok") {
     el.textContent = "BuyHive could not check this page right now; you can still save it.";
+    show($("save"), true);
     return;
   }
   el.dataset.isProduct = String(Boolean(check.is_product));
+  el.dataset.pageType = check.page_type || "unknown";
+  if (check.page_type === "collection") {
+    el.classList.add("collection");
+    el.textContent = COLLECTION_MESSAGE;
+    show($("save"), false);
+    return;
+  }
+  show($("save"), true);
   if (check.is_product) {
     el.classList.add("yes");
     el.textContent = "This looks like a product page.";
   } else {
     el.classList.add("no");
     el.textContent = "This doesn't look like a product page.";
+  }
+}
+
+async function pageHtml() {
+  // The page's HTML lets the check read its structure (a grid of priced cards, one
+  // add-to-cart button...); without it the check reads the address and title only.
+  try {
+    const page = await inTab(() => BuyHiveCapture.capture());
+    return page && page.html ? page.html : null;
+  } catch (_) {
+    return null;
   }
 }
 
@@ -206,7 +230,10 @@ async function checkPage() {
     $("save").disabled = true;
     return;
   }
-  const answer = await api("POST", "classify/url/", { url: state.page.url, title: state.page.title || null });
+  const body = { url: state.page.url, title: state.page.title || null };
+  const html = await pageHtml();
+  if (html) body.html = html;
+  const answer = await api("POST", "classify/url/", body);
   if (!answer.ok) {
     $("page-check").textContent = answer.error.message;
     return;

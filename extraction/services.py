@@ -50,7 +50,7 @@ from mlverify.results import CheckResult
 
 logger = structlog.get_logger(__name__)
 
-CACHE_VERSION = "v1"
+CACHE_VERSION = "v2"  # v2: page_check carries page_type
 #: Images fetched and scored by CLIP per extraction (each is a network fetch + encode).
 MAX_IMAGE_CANDIDATES = 4
 

@@ -10,9 +10,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from buyhive.ratelimit import enforce
-from buyhive.serializers import HttpUrlField, ImageCheckSerializer, PageCheckSerializer
+from buyhive.serializers import (
+    HttpUrlField,
+    ImageCheckSerializer,
+    PageCheckSerializer,
+    StrictCharField,
+)
 from mlverify.clip.service import verify_image
 from mlverify.page_check.services import classify_url
+
+MAX_HTML_CHARS = 2 * 1024 * 1024  # as extract/ takes
 
 _ERRORS = {
     400: OpenApiResponse(description="validation_error"),
@@ -62,12 +69,24 @@ class ClassifyUrlApi(APIView):
         title = serializers.CharField(
             max_length=500, required=False, allow_blank=True, allow_null=True
         )
+        html = StrictCharField(
+            strip_nul=True,
+            required=False,
+            allow_blank=True,
+            allow_null=True,
+            max_length=MAX_HTML_CHARS,
+            trim_whitespace=False,
+            help_text=(
+                "The page's HTML, when the client can read it: the check then also reads the "
+                "page's structure (method model+page) and tells a grid of products apart."
+            ),
+        )
 
     @extend_schema(
         operation_id="classify_url",
         request=InputSerializer,
         responses={200: PageCheckSerializer, **_ERRORS},
-        summary="Is this address a product page? (MiniLM classifier)",
+        summary="Is this page one product, a grid of products, or something else?",
     )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
@@ -80,6 +99,8 @@ class ClassifyUrlApi(APIView):
             fail_open=True,
         )
         result = classify_url(
-            url=data.validated_data["url"], title=data.validated_data.get("title") or None
+            url=data.validated_data["url"],
+            title=data.validated_data.get("title") or None,
+            html=data.validated_data.get("html") or None,
         )
         return Response(PageCheckSerializer(result.as_dict("is_product")).data)

@@ -1,7 +1,8 @@
 """The one result shape both mlverify checks answer (image match and page classification).
 
 The API serializes it as ``{"status", "match"|"is_product", "score", "threshold", "method",
-"model", "reason"}`` (plus ``calibrated`` for the image check). When a model is unavailable
+"model", "reason"}`` (plus ``calibrated`` for the image check, ``page_type`` for the page
+check). When a model is unavailable
 the check still answers, with ``status="unavailable"``, nulls and the reason: never a 500.
 """
 
@@ -23,6 +24,7 @@ class CheckResult:
     model: str | None  # model name + version
     reason: str | None
     calibrated: bool | None = None
+    page_type: str | None = None  # page check only: "product", "collection", "other"
 
     @classmethod
     def unavailable(
@@ -50,6 +52,8 @@ class CheckResult:
             "model": self.model,
             "reason": self.reason,
         }
+        if value_key == "is_product":
+            data["page_type"] = self.page_type
         if self.calibrated is not None:
             data["calibrated"] = self.calibrated
         return data

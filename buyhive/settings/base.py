@@ -402,6 +402,8 @@ BODY_SIZE_LIMITS = {
     "/api/v1/extract/": env.int("BODY_SIZE_LIMIT_EXTRACT", default=4 * 1024 * 1024),
     # A watched page's report carries the same page as extract/.
     "/api/v1/watch/observations/": env.int("BODY_SIZE_LIMIT_EXTRACT", default=4 * 1024 * 1024),
+    # The page check may carry the page's HTML too (the popup sends it to tell grids apart).
+    "/api/v1/classify/url/": env.int("BODY_SIZE_LIMIT_EXTRACT", default=4 * 1024 * 1024),
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(BODY_SIZE_LIMIT_DEFAULT, *BODY_SIZE_LIMITS.values())
 # How many proxies in front of us append to X-Forwarded-For (the ALB: 1). 0: use REMOTE_ADDR.

@@ -56,6 +56,11 @@ def test_extract_returns_the_product_with_provenance(auth_client: APIClient) -> 
     for check, key in ((body["page_check"], "is_product"), (body["image_check"], "match")):
         assert check["status"] in {"ok", "unavailable"}
         assert key in check and "reason" in check and "threshold" in check
+    # The page check also says what kind of page it is (issue 17).
+    assert body["page_check"]["page_type"] in {None, "product", "collection", "other"}
+    if body["page_check"]["status"] == "ok":
+        page_check = body["page_check"]
+        assert page_check["is_product"] is (page_check["page_type"] == "product")
 
 
 def test_a_repeated_extraction_is_served_from_the_cache(auth_client: APIClient) -> None:
@@ -248,6 +253,7 @@ def test_extract_product_command_prints_one_json_per_line(tmp_path: Any) -> None
     rows = [json.loads(line) for line in out.getvalue().splitlines()]
     assert len(rows) == 4
     assert rows[0]["product"]["price"] == "249.99"
+    assert rows[0]["page_check"]["page_type"] in {None, "product", "collection", "other"}
     assert rows[1]["error"]["code"] == "invalid_json"
     assert rows[2]["error"]["code"] == "validation_error"
     assert rows[3]["product"]["price"] in {"5.00", "5"}

@@ -1,4 +1,4 @@
-"""The page check: "is this a product page?" from the URL, the title and page signals.
+"""The page check: "is this one product, a grid of products, or something else?"
 
 How it works
 ============
@@ -7,18 +7,21 @@ How it works
   ``transformers`` and the fast ``tokenizers`` library (padding off, truncation at
   ``DEFAULT_MAX_LENGTH`` tokens). Sentences are embedded as sentence-transformers does for
   this model: mean pooling over the attention mask, then L2 normalisation.
-* **Head** (:mod:`~mlverify.page_check.head`): a logistic-regression layer (384 weights +
-  bias) trained on those embeddings by ``manage.py train_page_classifier`` (see
-  :mod:`mlverify.training` and ``mlverify/page_classifier/MODEL_CARD.md``). The encoder stays
-  frozen: only the head is fine-tuned, because the labelled set is small (150 person-labelled
-  pages plus rule-labelled links) and full fine-tuning costs minutes and >1.6 GB per run on
-  these 2-core machines. :mod:`~mlverify.page_check.classifier` pairs the two.
+* **Head** (:mod:`~mlverify.page_check.head`): two softmax layers over three page types
+  (``product``, ``collection`` = a grid of several products, ``other``), trained by
+  ``manage.py train_page_classifier`` (see :mod:`mlverify.training` and
+  ``mlverify/page_classifier/MODEL_CARD.md``). The ``url`` layer reads the URL + title vector
+  and the URL's shape; the ``page`` layer also reads the heading and description and the
+  structural features of the HTML. The encoder stays frozen: only the layers are fitted.
+  :mod:`~mlverify.page_check.classifier` pairs encoder and head.
 * **Input text** (:mod:`~mlverify.page_check.url_text`): the URL made readable plus the title
-  when given.
-* **Page signals** (:mod:`~mlverify.page_check.signals`) from the HTML, when extraction has
-  it, are combined with the model score in logit space by fixed, documented weights
-  (:mod:`~mlverify.page_check.scoring`), giving one ``is_product`` score (method
-  ``model+page``).
+  (and, with the page, its ``<h1>`` and meta description), each embedded apart and summed.
+* **Structural features** (:mod:`~mlverify.page_check.features`): repeated priced product
+  cards, distinct prices, add-to-cart controls, schema.org Product vs ItemList, og:type,
+  sort/pagination controls, URL shape. No feature names a site.
+* **Page signals** (:mod:`~mlverify.page_check.signals`) with fixed weights
+  (:mod:`~mlverify.page_check.scoring`) answer ``is_product`` alone when the model is
+  unavailable (method ``page``).
 * **Services** (:mod:`~mlverify.page_check.services`): ``classify_url``, ``classify_page``
   and ``text_similarity``, with settings from :mod:`~mlverify.page_check.config`.
 * Product knowledge it shares with carts and extraction (tracking parameters, add-to-cart

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -10,30 +10,47 @@ import numpy as np
 from mlverify.inference import ModelUnavailable
 from mlverify.page_check.config import ClassifierConfig
 from mlverify.page_check.encoder import AnyTextEncoder, embed_pages, load_serving_encoder
+from mlverify.page_check.features import url_features
 from mlverify.page_check.head import LinearHead, find_head_file, load_head
 from mlverify.page_check.url_text import PageInput
 
 
 class PageClassifier:
-    """Encoder + head; :meth:`score` gives ``P(product page)`` for each page input."""
+    """Encoder + head. :meth:`predict` gives the three page-type probabilities of each page;
+    :meth:`score` gives ``P(product page)`` from the URL and title alone."""
 
     def __init__(self, *, encoder: AnyTextEncoder, head: LinearHead, threshold: float) -> None:
         self.encoder = encoder
         self.head = head
         self.threshold = threshold
-        self._w = np.asarray(head.weights, dtype=np.float32)
-        self._b = float(head.bias)
+        self.classes = head.classes
         self.version = f"{encoder.name}@{encoder.version}+head.{head.digest}"
 
-    def score_embeddings(self, embeddings: np.ndarray) -> list[float]:
-        """Sigmoid of the head's logit, in numpy (no torch on the ONNX path)."""
-        logits = np.asarray(embeddings, dtype=np.float64) @ self._w.astype(np.float64) + self._b
-        return [float(x) for x in 1.0 / (1.0 + np.exp(-logits))]
+    def predict_embeddings(
+        self, embeddings: np.ndarray, features: Sequence[Mapping[str, float]]
+    ) -> np.ndarray:
+        """``(n, 3)`` probabilities; a row whose features say ``has_html`` uses the page layer,
+        the others the URL layer. numpy only (no torch on the ONNX path)."""
+        out = np.zeros((len(features), len(self.classes)))
+        with_page = np.array([bool(f.get("has_html")) for f in features], dtype=bool)
+        for layer_name, rows in (("page", with_page), ("url", ~with_page)):
+            if rows.any():
+                picked = [f for f, r in zip(features, rows, strict=True) if r]
+                out[rows] = self.head.layers[layer_name].probabilities(embeddings[rows], picked)
+        return out
+
+    def predict(
+        self, inputs: Sequence[PageInput], features: Sequence[Mapping[str, float]]
+    ) -> np.ndarray:
+        if not inputs:
+            return np.zeros((0, len(self.classes)))
+        return self.predict_embeddings(embed_pages(self.encoder, inputs), features)
 
     def score(self, inputs: Sequence[PageInput]) -> list[float]:
-        if not inputs:
-            return []
-        return self.score_embeddings(embed_pages(self.encoder, inputs))
+        """``P(product page)`` of each input from its URL and title (the URL layer)."""
+        features = [url_features(item.url or "") for item in inputs]
+        probs = self.predict(inputs, features)
+        return [float(p[0]) for p in probs]
 
     def score_texts(self, texts: Sequence[str]) -> list[float]:
         """Score normalised texts as made by :func:`page_text` (uncached; bench, tools)."""
@@ -60,7 +77,7 @@ def load_page_classifier(
             num_threads=config.num_threads,
             max_length=config.max_length,
         )
-    if head.dim != encoder.dim:
+    if head.dim != encoder.dim:  # the text part of each layer
         raise ModelUnavailable(
             f"page classifier head does not match the encoder: head dimension {head.dim}, "
             f"encoder dimension {encoder.dim}"

@@ -89,30 +89,29 @@ AnyTextEncoder: TypeAlias = "TextEncoder | OnnxTextEncoder"
 
 
 def embed_pages(encoder: AnyTextEncoder, inputs: Sequence[PageInput]) -> np.ndarray:
-    """One unit vector per page: the URL's embedding, or, with a title, the normalised sum of
-    the URL's and the title's embeddings (both texts go through the encoder in one batch).
+    """One unit vector per page: the normalised sum of the embeddings of its texts (the URL,
+    and when known the title, the main heading and the meta description), all in one batch.
 
-    Embedding URL and title apart keeps a long title from drowning the URL's shape, and a page
+    Embedding each text apart keeps a long title from drowning the URL's shape, and a page
     without a title lands in the same space as one with it (chosen over one joint text and
     over concatenation by the held-out evaluation, see MODEL_CARD.md). numpy, not torch: the
     ONNX Runtime encoder serves without torch (:mod:`mlverify.onnx_runtime`).
     """
     texts: list[str] = []
     for item in inputs:
-        texts.append(item.url_text)
-        if item.title:
-            texts.append(item.title)
+        texts.extend(item.texts)
     vectors = np.asarray(encoder.embed(texts), dtype=np.float32)
-    out = np.empty((len(inputs), encoder.dim), dtype=np.float32)
+    return sum_page_vectors(vectors, [len(item.texts) for item in inputs], encoder.dim)
+
+
+def sum_page_vectors(vectors: np.ndarray, counts: Sequence[int], dim: int) -> np.ndarray:
+    """Rows of ``vectors`` summed ``counts[i]`` at a time and L2-normalised (one per page)."""
+    out = np.empty((len(counts), dim), dtype=np.float32)
     row = 0
-    for i, item in enumerate(inputs):
-        vec = vectors[row]
-        row += 1
-        if item.title:
-            vec = vec + vectors[row]
-            vec = vec / max(float(np.linalg.norm(vec)), 1e-12)
-            row += 1
-        out[i] = vec
+    for i, n in enumerate(counts):
+        vec = vectors[row : row + n].sum(axis=0)
+        out[i] = vec / max(float(np.linalg.norm(vec)), 1e-12)
+        row += n
     return out
 
 

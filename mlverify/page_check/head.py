@@ -1,4 +1,12 @@
-"""The trained head file: a logistic-regression layer on the sentence embedding."""
+"""The trained head file: softmax layers over the sentence embedding and the page features.
+
+``head.json`` holds two layers that answer the same three classes
+(:data:`~mlverify.page_check.config.PAGE_TYPES`): ``url`` reads the embedding of the URL and
+title plus the URL-shape features (the page check without HTML), ``page`` reads the embedding
+of URL, title, heading and description plus every structural feature
+(:mod:`mlverify.page_check.features`). Each layer stores how its features are standardised,
+so serving computes exactly what training fitted.
+"""
 
 from __future__ import annotations
 
@@ -10,31 +18,80 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mlverify.inference import ModelUnavailable
-from mlverify.page_check.config import HEAD_FILENAMES, HEAD_FORMAT
+from mlverify.page_check.config import HEAD_FILENAMES, HEAD_FORMAT, PAGE_TYPES
+from mlverify.page_check.features import FEATURE_NAMES, FEATURES_VERSION
+
+LAYERS = ("url", "page")
+
+
+@dataclass(frozen=True)
+class SoftmaxLayer:
+    """``p = softmax(W [text_scale * e, (f - mean) / scale] + b)`` over :data:`PAGE_TYPES`."""
+
+    weights: np.ndarray  # (classes, dim + len(features))
+    biases: np.ndarray  # (classes,)
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    text_scale: float
+
+    def design(self, embeddings: np.ndarray, features: Sequence[Mapping[str, float]]) -> np.ndarray:
+        """The layer's input rows: scaled embeddings, then standardised features."""
+        f = np.array(
+            [[float(row.get(n, 0.0)) for n in self.features] for row in features],
+            dtype=np.float64,
+        ).reshape(len(features), len(self.features))
+        f = (f - self.mean) / self.scale
+        return np.hstack([np.asarray(embeddings, dtype=np.float64) * self.text_scale, f])
+
+    def probabilities(
+        self, embeddings: np.ndarray, features: Sequence[Mapping[str, float]]
+    ) -> np.ndarray:
+        z = self.design(embeddings, features) @ self.weights.T + self.biases
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return np.asarray(e / e.sum(axis=1, keepdims=True))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "features": list(self.features),
+            "mean": [float(f"{v:.8g}") for v in self.mean],
+            "scale": [float(f"{v:.8g}") for v in self.scale],
+            "text_scale": self.text_scale,
+            "biases": [float(f"{v:.8g}") for v in self.biases],
+            "weights": [[float(f"{v:.8g}") for v in row] for row in self.weights],
+        }
 
 
 @dataclass(frozen=True)
 class LinearHead:
-    """Logistic regression on the sentence embedding: ``p = sigmoid(w . x + b)``."""
+    """The two layers of ``head.json`` and what they were trained on."""
 
-    weights: tuple[float, ...]
-    bias: float
+    layers: Mapping[str, SoftmaxLayer]
+    classes: tuple[str, ...]
     threshold: float
     encoder_fingerprint: str | None
     metadata: Mapping[str, Any]
-
-    @property
-    def dim(self) -> int:
-        return len(self.weights)
+    dim: int
 
     @property
     def digest(self) -> str:
-        return head_digest(self.weights, self.bias)
+        return head_digest({k: v.as_json() for k, v in self.layers.items()})
 
 
-def head_digest(weights: Sequence[float], bias: float) -> str:
-    payload = json.dumps({"w": [float(x) for x in weights], "b": float(bias)}, sort_keys=True)
+def decide(probs: Sequence[float], threshold: float) -> int:
+    """The page type's index: ``product`` when ``P(product) >= threshold``, otherwise the more
+    likely of ``collection`` and ``other``. One rule for serving and for the evaluation."""
+    if probs[0] >= threshold:
+        return 0
+    return 1 if probs[1] >= probs[2] else 2
+
+
+def head_digest(layers: Mapping[str, Any]) -> str:
+    payload = json.dumps(layers, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
@@ -43,6 +100,45 @@ def find_head_file(classifier_dir: Path) -> Path | None:
         if (classifier_dir / name).is_file():
             return classifier_dir / name
     return None
+
+
+def _finite(values: Any, length: int | None = None) -> bool:
+    return (
+        isinstance(values, list)
+        and (length is None or len(values) == length)
+        and all(isinstance(x, int | float) and math.isfinite(x) for x in values)
+    )
+
+
+def _layer(data: Any, dim: int, n_classes: int) -> SoftmaxLayer | None:
+    if not isinstance(data, dict):
+        return None
+    names = data.get("features")
+    if not isinstance(names, list) or not all(n in FEATURE_NAMES for n in names):
+        return None
+    width = dim + len(names)
+    weights = data.get("weights")
+    ok = (
+        isinstance(weights, list)
+        and len(weights) == n_classes
+        and all(_finite(row, width) for row in weights)
+        and _finite(data.get("biases"), n_classes)
+        and _finite(data.get("mean"), len(names))
+        and _finite(data.get("scale"), len(names))
+        and all(x > 0 for x in data["scale"])
+        and isinstance(data.get("text_scale"), int | float)
+        and data["text_scale"] > 0
+    )
+    if not ok:
+        return None
+    return SoftmaxLayer(
+        weights=np.array(weights, dtype=np.float64),
+        biases=np.array(data["biases"], dtype=np.float64),
+        features=tuple(names),
+        mean=np.array(data["mean"], dtype=np.float64),
+        scale=np.array(data["scale"], dtype=np.float64),
+        text_scale=float(data["text_scale"]),
+    )
 
 
 def load_head(path: Path) -> LinearHead:
@@ -57,31 +153,39 @@ def load_head(path: Path) -> LinearHead:
         raise ModelUnavailable(
             f"page classifier head corrupt: {path.name} is not a {HEAD_FORMAT} file"
         )
-    weights, bias, threshold = data.get("weights"), data.get("bias"), data.get("threshold")
-    numbers_ok = (
-        isinstance(weights, list)
-        and len(weights) > 0
-        and all(isinstance(x, int | float) and math.isfinite(x) for x in weights)
-        and isinstance(bias, int | float)
-        and math.isfinite(bias)
-        and isinstance(threshold, int | float)
-        and 0.0 < threshold < 1.0
-    )
-    if not numbers_ok:
+    if data.get("features_version") != FEATURES_VERSION or tuple(
+        data.get("classes") or ()
+    ) != tuple(PAGE_TYPES):
         raise ModelUnavailable(
-            f"page classifier head corrupt: bad weights, bias or threshold in {path.name}"
+            f"page classifier head corrupt: {path.name} was trained on other features or classes"
         )
-    assert isinstance(weights, list)
-    assert isinstance(bias, int | float)
-    assert isinstance(threshold, int | float)
+    dim, threshold = data.get("dim"), data.get("threshold")
+    raw = data.get("layers")
+    raw_layers: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    layers = {}
+    if isinstance(dim, int) and dim > 0:
+        for name in LAYERS:
+            layer = _layer(raw_layers.get(name), dim, len(PAGE_TYPES))
+            if layer is not None:
+                layers[name] = layer
+    if (
+        len(layers) != len(LAYERS)
+        or not isinstance(threshold, int | float)
+        or not 0.0 < threshold < 1.0
+    ):
+        raise ModelUnavailable(
+            f"page classifier head corrupt: bad layers or threshold in {path.name}"
+        )
+    assert isinstance(dim, int)
     stored_digest = data.get("digest")
-    if stored_digest is not None and stored_digest != head_digest(weights, float(bias)):
+    if stored_digest is not None and stored_digest != head_digest(raw_layers):
         raise ModelUnavailable(f"page classifier head corrupt: checksum mismatch in {path.name}")
     encoder = data["encoder"] if isinstance(data.get("encoder"), dict) else {}
     return LinearHead(
-        weights=tuple(float(x) for x in weights),
-        bias=float(bias),
+        layers=layers,
+        classes=tuple(PAGE_TYPES),
         threshold=float(threshold),
         encoder_fingerprint=encoder.get("fingerprint"),
-        metadata={k: v for k, v in data.items() if k not in {"weights", "bias"}},
+        metadata={k: v for k, v in data.items() if k != "layers"},
+        dim=dim,
     )

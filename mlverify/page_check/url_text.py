@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from buyhive.product.urls import is_tracking_param
@@ -51,23 +51,49 @@ def clean_title(title: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class PageInput:
-    """What the model reads: the readable URL and, when known, the page title."""
+    """What the model reads: the readable URL and, when known, the page title; with the page's
+    HTML also its main heading and its meta description (each embedded apart, then summed)."""
 
     url_text: str
     title: str | None = None
+    heading: str | None = None
+    description: str | None = None
+    url: str | None = field(default=None, compare=False)  # the raw address (URL features)
 
     @classmethod
-    def from_url(cls, url: str, title: str | None = None) -> PageInput:
-        return cls(url_to_text(url), clean_title(title))
+    def from_url(
+        cls,
+        url: str,
+        title: str | None = None,
+        *,
+        heading: str | None = None,
+        description: str | None = None,
+    ) -> PageInput:
+        return cls(
+            url_to_text(url),
+            clean_title(title),
+            clean_title(heading),
+            clean_title(description),
+            url=url,
+        )
+
+    @property
+    def texts(self) -> list[str]:
+        """The texts the encoder embeds for this page, URL first."""
+        return [self.url_text, *(t for t in (self.title, self.heading, self.description) if t)]
 
     @property
     def key(self) -> str:
         """The normalised text (cache key and logs)."""
-        return self.url_text if self.title is None else f"{self.url_text} | {self.title}"
+        key = self.url_text if self.title is None else f"{self.url_text} | {self.title}"
+        if self.heading or self.description:
+            key += f" | h1: {self.heading or ''} | description: {self.description or ''}"
+        return key
 
     @classmethod
     def from_key(cls, key: str) -> PageInput:
         """Inverse of :attr:`key` (a readable URL never contains ``|``)."""
+        key = key.split(" | h1: ", 1)[0]
         url_text, sep, title = key.partition(" | ")
         return cls(url_text, title or None) if sep else cls(key, None)
 

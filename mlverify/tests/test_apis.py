@@ -146,13 +146,47 @@ def test_classify_url_answers_the_check(auth_client: APIClient, tiny_classifier:
     )
     assert response.status_code == 200, response.content
     body = response.json()
-    assert set(body) == CHECK_KEYS | {"is_product"}
+    assert set(body) == CHECK_KEYS | {"is_product", "page_type"}
     assert body["status"] == "ok"
     assert body["method"] == "model"
     assert body["model"].startswith("encoder@local+head.")
     assert 0.0 < body["score"] < 1.0
     assert body["is_product"] is (body["score"] >= body["threshold"])
+    assert body["page_type"] in {"product", "collection", "other"}
+    assert body["is_product"] is (body["page_type"] == "product")
     assert body["reason"] is None
+
+
+GRID_HTML = """<html><head><title>Chairs</title></head><body><h1>Chairs</h1><ul>
+<li class="card"><a href="/p/1"><img src="/1.jpg">Chair 1</a><span>$19.00</span></li>
+<li class="card"><a href="/p/2"><img src="/2.jpg">Chair 2</a><span>$29.00</span></li>
+<li class="card"><a href="/p/3"><img src="/3.jpg">Chair 3</a><span>$39.00</span></li>
+</ul></body></html>"""
+
+
+def test_classify_url_with_html_reads_the_page(
+    auth_client: APIClient, tiny_classifier: TinyBert
+) -> None:
+    url = "https://shop.example/collections/chairs"
+    plain = auth_client.post(CLASSIFY, {"url": url, "title": "Chairs"}, format="json").json()
+    response = auth_client.post(
+        CLASSIFY, {"url": url, "title": "Chairs", "html": GRID_HTML}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert set(body) == CHECK_KEYS | {"is_product", "page_type"}
+    assert body["status"] == "ok"
+    assert body["method"] == "model+page"
+    assert plain["method"] == "model"
+    assert body["page_type"] in {"product", "collection", "other"}
+    assert body["is_product"] is (body["page_type"] == "product")
+    # Blank or null HTML is the same as none.
+    for html in ("", None):
+        again = auth_client.post(
+            CLASSIFY, {"url": url, "title": "Chairs", "html": html}, format="json"
+        )
+        assert again.status_code == 200, again.content
+        assert again.json() == plain
 
 
 def test_classify_url_title_is_optional(auth_client: APIClient, tiny_classifier: TinyBert) -> None:
@@ -174,8 +208,20 @@ def test_classify_url_title_is_optional(auth_client: APIClient, tiny_classifier:
         ({"url": "file:///etc/passwd"}, "url"),
         ({"url": "https://shop.example/" + "a" * 2100}, "url"),
         ({"url": "https://shop.example/p/1", "title": "t" * 501}, "title"),
+        ({"url": "https://shop.example/p/1", "html": 42}, "html"),
+        ({"url": "https://shop.example/p/1", "html": ["<p>"]}, "html"),
+        ({"url": "https://shop.example/p/1", "html": "x" * (2 * 1024 * 1024 + 1)}, "html"),
     ],
-    ids=["no-url", "not-a-url", "file-url", "long-url", "long-title"],
+    ids=[
+        "no-url",
+        "not-a-url",
+        "file-url",
+        "long-url",
+        "long-title",
+        "html-number",
+        "html-list",
+        "html-too-long",
+    ],
 )
 def test_classify_url_bad_input_is_a_400_on_the_field(
     auth_client: APIClient, payload: dict[str, Any], field: str
@@ -198,6 +244,7 @@ def test_classify_url_without_the_model_answers_200_unavailable(
     body = response.json()
     assert body["status"] == "unavailable"
     assert (body["is_product"], body["score"], body["threshold"]) == (None, None, None)
+    assert body["page_type"] is None
     assert "page encoder missing" in body["reason"]
 
 

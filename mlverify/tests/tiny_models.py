@@ -14,6 +14,7 @@ import string
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,23 +49,41 @@ def write_head(
     threshold: float = 0.5,
     fingerprint: str | None = None,
 ) -> Path:
-    """A head file in the production format (with its checksum)."""
-    from mlverify.page_check.config import HEAD_FORMAT
+    """A head file in the production format (with its checksum) whose two layers read only the
+    embedding: the product logit is ``weights . x + bias``, the collection class is off and
+    the other class is the reference, so ``P(product) = sigmoid(weights . x + bias)``."""
+    from mlverify.page_check.config import HEAD_FORMAT, PAGE_TYPES
+    from mlverify.page_check.features import FEATURES_VERSION
     from mlverify.page_check.head import head_digest
 
+    layer = {
+        "features": [],
+        "mean": [],
+        "scale": [],
+        "text_scale": 1.0,
+        "biases": [bias, -50.0, 0.0],
+        "weights": [list(weights), [0.0] * len(weights), [0.0] * len(weights)],
+    }
+    layers = {"url": layer, "page": layer}
     classifier_dir.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": HEAD_FORMAT,
+        "features_version": FEATURES_VERSION,
+        "classes": list(PAGE_TYPES),
         "encoder": {"fingerprint": fingerprint, "dim": len(weights)},
         "dim": len(weights),
         "threshold": threshold,
-        "digest": head_digest(weights, bias),
-        "bias": bias,
-        "weights": weights,
+        "digest": head_digest(layers),
+        "layers": layers,
     }
     path = classifier_dir / "head.json"
     path.write_text(json.dumps(payload), encoding="utf-8")
     return path
+
+
+def product_weights(head: dict[str, Any]) -> list[float]:
+    """The product row's embedding weights of a head written by :func:`write_head`."""
+    return list(head["layers"]["url"]["weights"][0][: head["dim"]])
 
 
 def build_tiny_bert(directory: Path, *, seed: int = 0) -> TinyBert:

@@ -1,5 +1,17 @@
-"""The training data set: the person-labelled pages, the rule-labelled links, the weighted
-training texts, and their embeddings."""
+"""The training data set: the person-labelled pages of three sources, the rule-labelled links,
+the weighted training examples of each head layer, and their embeddings.
+
+Sources (all under ``../shared/data``):
+
+* ``page-types/``: pages of seven kinds, labelled by a person; ``product`` stays product,
+  ``collection`` (a category or product grid) stays collection, and listing, service, forum,
+  documentation and article pages are ``other``.
+* ``product-pages/``: product pages (product); ``article-pages/``: news and blog articles
+  (other).
+* Links harvested from the product pages by the generic rules of
+  :mod:`~mlverify.training.rules` (URL layer only): breadcrumb, listing and search links are
+  collections, the rest (cart, account, help, home...) other.
+"""
 
 from __future__ import annotations
 
@@ -14,16 +26,25 @@ from typing import Any
 
 import numpy as np
 
-from mlverify.page_check.encoder import TextEncoder, embed_pages
+from mlverify.page_check.config import PAGE_TYPES
+from mlverify.page_check.encoder import AnyTextEncoder, sum_page_vectors
+from mlverify.page_check.features import (
+    feature_dict,
+    page_description,
+    page_heading,
+    url_features,
+)
 from mlverify.page_check.signals import PageSignals, extract_page_signals, parse_html
 from mlverify.page_check.url_text import PageInput
 from mlverify.training.defaults import DEFAULT_PER_SITE_CAP, DEFAULT_SEED
+from mlverify.training.embed_cache import DEFAULT_CACHE_DIR, embed_texts
 from mlverify.training.rules import RuleLink, cap_per_site, harvest_links
 from mlverify.training.sites import site_of
 
-# Share of the total training weight: positives balance negatives; within the negatives,
-# person-labelled articles and rule-labelled shop links weigh the same.
-WEIGHT_SHARE = {"product": 0.5, "article": 0.25, "rule": 0.25}
+PRODUCT, COLLECTION, OTHER = range(3)
+KIND_CLASS = {"product": PRODUCT, "collection": COLLECTION}  # every other kind is OTHER
+COLLECTION_LINK_KINDS = frozenset({"breadcrumb", "listing", "search"})
+RULE_WEIGHT = 0.5  # a rule-labelled link counts half a person-labelled page
 
 
 @dataclass(frozen=True)
@@ -31,10 +52,18 @@ class LabelledPage:
     key: str
     url: str
     title: str | None
-    label: int  # 1 product page, 0 not
-    source: str  # "product" or "article"
+    label: int  # index into PAGE_TYPES
+    kind: str  # the person's label: product, collection, article, forum...
+    source: str  # "page-types", "product-pages" or "article-pages"
     site: str
     signals: PageSignals
+    heading: str | None = None
+    description: str | None = None
+    features: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def is_product(self) -> bool:
+        return self.label == PRODUCT
 
 
 @dataclass(frozen=True)
@@ -42,10 +71,12 @@ class Example:
     input: PageInput
     label: int
     site: str
-    origin: str  # "product", "article" (person-labelled) or "rule"
+    origin: str  # "page" (person-labelled) or "rule"
     weight: float
+    features: dict[str, float]
+    layer: str  # "url" or "page"
     page: int | None = None  # index into Dataset.pages for person-labelled examples
-    variant: str = "url"  # "url" or "url+title"
+    variant: str = "url"  # "url", "url+title" or "page"
 
 
 @dataclass
@@ -56,14 +87,21 @@ class Dataset:
 
     def counts(self) -> dict[str, Any]:
         kinds = Counter(link.kind for link in self.links)
+        by_source: dict[str, dict[str, int]] = {}
+        for page in self.pages:
+            by_source.setdefault(page.source, Counter())[page.kind] += 1  # type: ignore[index]
         return {
-            "product_pages": sum(1 for p in self.pages if p.label == 1),
-            "article_pages": sum(1 for p in self.pages if p.label == 0),
-            "product_sites": len({p.site for p in self.pages if p.label == 1}),
-            "article_sites": len({p.site for p in self.pages if p.label == 0}),
+            "pages": len(self.pages),
+            "pages_by_source_and_kind": {
+                s: dict(sorted(c.items())) for s, c in sorted(by_source.items())
+            },
+            "pages_by_class": {
+                PAGE_TYPES[c]: n for c, n in sorted(Counter(p.label for p in self.pages).items())
+            },
+            "sites": len({p.site for p in self.pages}),
             "rule_links": len(self.links),
             "rule_links_by_kind": dict(sorted(kinds.items())),
-            "training_texts": len(self.examples),
+            "examples_by_layer": dict(sorted(Counter(e.layer for e in self.examples).items())),
         }
 
 
@@ -81,37 +119,67 @@ def _read_html(path: Path) -> bytes:
         return fh.read()
 
 
+def _sources(data_dir: Path) -> list[tuple[str, Path, dict[str, dict[str, Any]]]]:
+    """(source, html folder, {key: {"url", "page_type"}}) for each source present."""
+    out = []
+    page_types = data_dir / "page-types" / "labels.json"
+    products = data_dir / "product-pages" / "ground-truth.json"
+    articles = data_dir / "article-pages" / "pages.json"
+    if not page_types.is_file() and not (products.is_file() and articles.is_file()):
+        missing = page_types if not page_types.is_file() else products
+        raise FileNotFoundError(f"training data not found: {missing}")
+    for source, index, kind in (
+        ("page-types", page_types, None),
+        ("product-pages", products, "product"),
+        ("article-pages", articles, "article"),
+    ):
+        if not index.is_file():
+            continue
+        entries = json.loads(index.read_text(encoding="utf-8"))
+        labelled = {
+            key: {"url": value.get("url"), "page_type": kind or value.get("page_type")}
+            for key, value in entries.items()
+            if isinstance(value, dict)
+        }
+        out.append((source, index.parent / "html", labelled))
+    return out
+
+
 def load_dataset(
     data_dir: Path, *, per_site_cap: int = DEFAULT_PER_SITE_CAP, seed: int = DEFAULT_SEED
 ) -> Dataset:
-    """Read the labelled pages (with titles and page signals) and harvest rule-labelled links."""
+    """Read the labelled pages (titles, headings, features, signals) and harvest rule links.
+
+    Pages without an address are left out: the site they belong to, which the held-out
+    evaluation groups by, is unknown.
+    """
     data_dir = Path(data_dir)
-    product_index = data_dir / "product-pages" / "ground-truth.json"
-    article_index = data_dir / "article-pages" / "pages.json"
-    for path in (product_index, article_index):
-        if not path.is_file():
-            raise FileNotFoundError(f"training data not found: {path}")
     pages: list[LabelledPage] = []
     links: list[RuleLink] = []
-    sources = (("product", 1, product_index), ("article", 0, article_index))
-    for source, label, index in sources:
-        entries = json.loads(index.read_text(encoding="utf-8"))
+    for source, html_dir, entries in _sources(data_dir):
         for key in sorted(entries):
-            url = entries[key]["url"]
-            html_path = index.parent / "html" / f"{key}.html.gz"
+            url, kind = entries[key]["url"], entries[key]["page_type"]
+            if not isinstance(url, str) or not url or not isinstance(kind, str):
+                continue
+            html_path = html_dir / f"{key}.html.gz"
             doc = parse_html(_read_html(html_path)) if html_path.is_file() else None
+            label = KIND_CLASS.get(kind, OTHER)
             pages.append(
                 LabelledPage(
-                    key=key,
+                    key=f"{source}/{key}",
                     url=url,
                     title=page_title(doc) if doc is not None else None,
                     label=label,
+                    kind=kind,
                     source=source,
                     site=site_of(url),
                     signals=extract_page_signals(doc) if doc is not None else PageSignals(),
+                    heading=page_heading(doc) if doc is not None else None,
+                    description=page_description(doc) if doc is not None else None,
+                    features=feature_dict(url, doc),
                 )
             )
-            if label == 1 and doc is not None:
+            if label == PRODUCT and doc is not None:
                 links.extend(harvest_links(url, doc))
     links = cap_per_site(links, per_site_cap, seed)
     dataset = Dataset(pages=pages, links=links)
@@ -120,27 +188,64 @@ def load_dataset(
 
 
 def build_examples(dataset: Dataset) -> list[Example]:
-    """Training texts: each labelled page as URL only and as URL + title; each rule link as
-    URL only and, when it has anchor text, URL + anchor. Weights per :data:`WEIGHT_SHARE`."""
-    raw: list[tuple[PageInput, int, str, str, int | None, str]] = []
+    """The examples of both layers.
+
+    URL layer: each page as URL only and as URL + title, with its URL features; each rule link
+    as URL only and URL + anchor. Page layer: each page with HTML as URL + title + heading +
+    description, with every feature. Within a layer the classes weigh the same in total, and a
+    rule-labelled link weighs :data:`RULE_WEIGHT` of a page before that balancing.
+    """
+    raw: list[tuple[PageInput, int, str, str, dict[str, float], str, int | None, str]] = []
     for i, page in enumerate(dataset.pages):
-        url_only = PageInput.from_url(page.url)
-        raw.append((url_only, page.label, page.site, page.source, i, "url"))
-        with_title = PageInput.from_url(page.url, page.title)
-        if with_title.title:
-            raw.append((with_title, page.label, page.site, page.source, i, "url+title"))
+        url_only = url_features(page.url)
+        raw.append(
+            (PageInput.from_url(page.url), page.label, page.site, "page", url_only, "url", i, "url")
+        )
+        if page.title:
+            with_title = PageInput.from_url(page.url, page.title)
+            raw.append((with_title, page.label, page.site, "page", url_only, "url", i, "url+title"))
+        if page.features.get("has_html"):
+            full = PageInput.from_url(
+                page.url, page.title, heading=page.heading, description=page.description
+            )
+            raw.append((full, page.label, page.site, "page", page.features, "page", i, "page"))
     for link in dataset.links:
-        raw.append((PageInput.from_url(link.url), 0, link.site, "rule", None, "url"))
+        label = COLLECTION if link.kind in COLLECTION_LINK_KINDS else OTHER
+        feats = url_features(link.url)
+        raw.append(
+            (PageInput.from_url(link.url), label, link.site, "rule", feats, "url", None, "url")
+        )
         with_anchor = PageInput.from_url(link.url, link.anchor)
         if with_anchor.title:
-            raw.append((with_anchor, 0, link.site, "rule", None, "url+title"))
-    per_origin = Counter(r[3] for r in raw)
+            raw.append((with_anchor, label, link.site, "rule", feats, "url", None, "url+title"))
+    base = [RULE_WEIGHT if r[3] == "rule" else 1.0 for r in raw]
+    totals: Counter[tuple[str, int]] = Counter()
+    for r, b in zip(raw, base, strict=True):
+        totals[(r[5], r[1])] += b  # type: ignore[assignment]
     examples = []
-    for item, label, site, origin, page_index, variant in raw:
-        weight = WEIGHT_SHARE[origin] * len(raw) / per_origin[origin]
-        examples.append(Example(item, label, site, origin, weight, page_index, variant))
+    for (item, label, site, origin, feats, layer, page_index, variant), b in zip(
+        raw, base, strict=True
+    ):
+        layer_total = sum(v for (lay, _), v in totals.items() if lay == layer)
+        n_classes = sum(1 for (lay, _) in totals if lay == layer)
+        weight = b * layer_total / (n_classes * totals[(layer, label)])
+        examples.append(
+            Example(item, label, site, origin, weight, feats, layer, page_index, variant)
+        )
     return examples
 
 
-def embed_examples(encoder: TextEncoder, examples: Sequence[Example]) -> np.ndarray:
-    return np.asarray(embed_pages(encoder, [e.input for e in examples]), dtype=np.float64)
+def embed_examples(
+    encoder: AnyTextEncoder,
+    examples: Sequence[Example],
+    *,
+    cache_dir: Path | None = DEFAULT_CACHE_DIR,
+) -> np.ndarray:
+    """One unit vector per example (the normalised sum of its texts' embeddings), with the
+    embeddings cached on disk (:mod:`~mlverify.training.embed_cache`)."""
+    texts: list[str] = []
+    for e in examples:
+        texts.extend(e.input.texts)
+    vectors = embed_texts(encoder, texts, cache_dir=cache_dir, desc="embedding pages")
+    counts = [len(e.input.texts) for e in examples]
+    return np.asarray(sum_page_vectors(vectors, counts, encoder.dim), dtype=np.float64)

@@ -1,39 +1,45 @@
-"""Held-out evaluation: folds grouped by site, cross-validation and precision/recall/F1."""
+"""Held-out evaluation: folds grouped by site, cross-validation, precision/recall/F1 of "is a
+product page" and the confusion of the seven person-labelled kinds with the three classes."""
 
 from __future__ import annotations
 
 import hashlib
-import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from mlverify.page_check.config import DEFAULT_THRESHOLD
-from mlverify.page_check.scoring import COMBINED_THRESHOLD, combine_scores
-from mlverify.training.dataset import Dataset, Example, LabelledPage
+from mlverify.page_check.config import DEFAULT_THRESHOLD, PAGE_TYPES
+from mlverify.page_check.head import decide
+from mlverify.training.dataset import PRODUCT, Dataset, Example, LabelledPage
 from mlverify.training.defaults import DEFAULT_FOLDS, DEFAULT_SEED
-from mlverify.training.fitting import choose_lambda, fit_logistic, predict
+from mlverify.training.fitting import L2, TEXT_SCALE, fit_layer
+
+# The two measures the issue sets: the seven-kind mix, and product pages against articles.
+MIX = "page-types"
+PRODUCT_VS_ARTICLES = ("product-pages", "article-pages")
 
 
 def grouped_folds(pages: Sequence[LabelledPage], k: int, seed: int) -> dict[str, int]:
-    """Assign each site to one of ``k`` folds, balancing product and article pages.
+    """Assign each site to one of ``k`` folds, balancing the classes.
 
     Sites are taken largest first (ties in a seeded hash order) and each goes to the fold with
-    the fewest pages of its class so far.
+    the fewest pages of its main class so far.
     """
     sizes: Counter[str] = Counter(p.site for p in pages)
-    label_of = {p.site: p.label for p in pages}
+    classes: dict[str, Counter[int]] = {}
+    for p in pages:
+        classes.setdefault(p.site, Counter())[p.label] += 1
 
     def order(site: str) -> tuple[int, str]:
         return (-sizes[site], hashlib.sha256(f"{seed}:{site}".encode()).hexdigest())
 
-    per_fold = [[0, 0] for _ in range(k)]
+    per_fold = [[0] * len(PAGE_TYPES) for _ in range(k)]
     assignment: dict[str, int] = {}
     for site in sorted(sizes, key=order):
-        label = label_of[site]
+        label = classes[site].most_common(1)[0][0]
         fold = min(range(k), key=lambda f: (per_fold[f][label], sum(per_fold[f]), f))
         assignment[site] = fold
         per_fold[fold][label] += sizes[site]
@@ -75,6 +81,7 @@ class Metrics:
 
 
 def metrics(labels: Sequence[int], predictions: Sequence[bool]) -> Metrics:
+    """Binary counts; ``labels`` are 1 for a positive."""
     tp = sum(1 for y, p in zip(labels, predictions, strict=True) if y == 1 and p)
     fp = sum(1 for y, p in zip(labels, predictions, strict=True) if y == 0 and p)
     fn = sum(1 for y, p in zip(labels, predictions, strict=True) if y == 1 and not p)
@@ -86,45 +93,63 @@ def metrics(labels: Sequence[int], predictions: Sequence[bool]) -> Metrics:
 class CrossValidation:
     folds: int
     site_fold: dict[str, int]
-    lambdas: list[float]
-    # per person-labelled page: out-of-fold model probability for each text variant
-    url_scores: list[float]
-    title_scores: list[float]
+    # per person-labelled page: out-of-fold class probabilities of each input
+    url_probs: np.ndarray  # URL + title (URL layer)
+    page_probs: np.ndarray  # URL + title + page (page layer); the URL layer's without HTML
     threshold: float = DEFAULT_THRESHOLD
 
+    def predictions(self, name: str) -> list[int]:
+        probs = self.url_probs if name == "url+title" else self.page_probs
+        return [decide(row, self.threshold) for row in probs]
+
     def report(self, pages: Sequence[LabelledPage]) -> dict[str, Any]:
-        labels = [p.label for p in pages]
-        t = self.threshold
-        rows = {
-            "url": [s >= t for s in self.url_scores],
-            "url+title": [s >= t for s in self.title_scores],
-            "url+page": [
-                combine_scores(s, t, p.signals) >= COMBINED_THRESHOLD
-                for s, p in zip(self.url_scores, pages, strict=True)
-            ],
-            "url+title+page": [
-                combine_scores(s, t, p.signals) >= COMBINED_THRESHOLD
-                for s, p in zip(self.title_scores, pages, strict=True)
-            ],
-        }
-        result: dict[str, Any] = {k: metrics(labels, v).as_dict() for k, v in rows.items()}
+        """``{input: {measure: metrics}}`` plus per-kind confusion and run facts under ``_``."""
+        result: dict[str, Any] = {}
+        for name in ("url+title", "url+title+page"):
+            pred = self.predictions(name)
+            block: dict[str, Any] = {}
+            for measure, sources in (("mix", (MIX,)), ("product_vs_articles", PRODUCT_VS_ARTICLES)):
+                rows = [i for i, p in enumerate(pages) if p.source in sources]
+                if rows:
+                    block[measure] = metrics(
+                        [int(pages[i].is_product) for i in rows],
+                        [pred[i] == PRODUCT for i in rows],
+                    ).as_dict()
+            mix_rows = [i for i, p in enumerate(pages) if p.source == MIX]
+            if mix_rows:
+                block["mix_accuracy_3class"] = round(
+                    sum(pred[i] == pages[i].label for i in mix_rows) / len(mix_rows), 4
+                )
+            confusion: dict[str, dict[str, int]] = {}
+            for i, page in enumerate(pages):
+                row_name = page.kind if page.source == MIX else f"{page.kind} ({page.source})"
+                row = confusion.setdefault(row_name, dict.fromkeys(PAGE_TYPES, 0))
+                row[PAGE_TYPES[pred[i]]] += 1
+            block["confusion"] = dict(sorted(confusion.items()))
+            result[name] = block
         result["_"] = {
             "folds": self.folds,
             "n_sites": len(self.site_fold),
-            "n_positive_sites": len({p.site for p in pages if p.label == 1}),
-            "n_negative_sites": len({p.site for p in pages if p.label == 0}),
-            "lambdas": self.lambdas,
-            "threshold": t,
+            "n_pages": len(pages),
+            "l2": L2,
+            "text_scale": TEXT_SCALE,
         }
         return result
 
     def errors(self, pages: Sequence[LabelledPage]) -> list[dict[str, Any]]:
-        """Misclassified labelled pages (URL only), for the operator's eyes."""
-        out = []
-        for page, s in zip(pages, self.url_scores, strict=True):
-            if (s >= self.threshold) != (page.label == 1):
-                out.append({"url": page.url, "label": page.label, "url_score": round(s, 3)})
-        return out
+        """Pages the full check (URL + title + page) gets wrong, for the operator's eyes."""
+        pred = self.predictions("url+title+page")
+        return [
+            {
+                "url": page.url,
+                "kind": page.kind,
+                "source": page.source,
+                "predicted": PAGE_TYPES[pred[i]],
+                "p": [round(float(x), 3) for x in self.page_probs[i]],
+            }
+            for i, page in enumerate(pages)
+            if pred[i] != page.label
+        ]
 
 
 def fold_indices(
@@ -132,39 +157,45 @@ def fold_indices(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """(train, test) example indices per fold: every example of a held-out site, its
     rule-labelled links included, is on the test side. Links of a site without labelled pages
-    (none, with harvested links) always train."""
+    always train."""
     fold_of = np.array([site_fold.get(e.site, -1) for e in examples])
     return [(np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)) for f in range(k)]
 
 
 def cross_validate(
-    dataset: Dataset, x: np.ndarray, *, k: int = DEFAULT_FOLDS, seed: int = DEFAULT_SEED
+    dataset: Dataset,
+    x: np.ndarray,
+    *,
+    k: int = DEFAULT_FOLDS,
+    seed: int = DEFAULT_SEED,
+    progress: Callable[[str], None] | None = None,
 ) -> CrossValidation:
-    """Grouped k-fold by site: every labelled page is scored by a head that never saw its
-    site (its rule-labelled links are held out with it)."""
+    """Grouped k-fold by site: every labelled page is scored by layers that never saw its site
+    (its rule-labelled links are held out with it)."""
     examples = dataset.examples
     site_fold = grouped_folds(dataset.pages, k, seed)
-    y = np.array([e.label for e in examples], dtype=np.float64)
-    w = np.array([e.weight for e in examples], dtype=np.float64)
-    n_pages = len(dataset.pages)
-    url_scores = [math.nan] * n_pages
-    title_scores = [math.nan] * n_pages
-    lambdas = []
-    for train_idx, test_idx in fold_indices(examples, site_fold, k):
-        lam = choose_lambda(x, examples, train_idx, seed)
-        lambdas.append(lam)
-        weights, bias = fit_logistic(x[train_idx], y[train_idx], w[train_idx], lam)
-        probs = predict(x[test_idx], weights, bias)
-        for j, i in enumerate(test_idx):
-            ex = examples[i]
-            if ex.page is None:
+    n = len(dataset.pages)
+    url_probs = np.full((n, len(PAGE_TYPES)), np.nan)
+    page_probs = np.full((n, len(PAGE_TYPES)), np.nan)
+    url_only = np.full((n, len(PAGE_TYPES)), np.nan)
+    for fold, (train_idx, test_idx) in enumerate(fold_indices(examples, site_fold, k)):
+        for layer in ("url", "page"):
+            tr = np.array([i for i in train_idx if examples[i].layer == layer], dtype=int)
+            te = [
+                i for i in test_idx if examples[i].layer == layer and examples[i].page is not None
+            ]
+            if len(tr) == 0 or not te:
                 continue
-            if ex.variant == "url":
-                url_scores[ex.page] = float(probs[j])
-            else:
-                title_scores[ex.page] = float(probs[j])
-    # A page without a title is scored by its URL in the "url+title" rows.
-    title_scores = [
-        t if not math.isnan(t) else u for t, u in zip(title_scores, url_scores, strict=True)
-    ]
-    return CrossValidation(k, site_fold, lambdas, url_scores, title_scores)
+            fitted = fit_layer(x, examples, tr, layer)
+            probs = fitted.probabilities(x[te], [examples[i].features for i in te])
+            for j, i in enumerate(te):
+                ex = examples[i]
+                assert ex.page is not None
+                target = {"url": url_only, "url+title": url_probs, "page": page_probs}[ex.variant]
+                target[ex.page] = probs[j]
+        if progress:
+            progress(f"fold {fold + 1}/{k} done")
+    # A page without a title is scored by its URL; one without HTML by its URL and title.
+    url_probs = np.where(np.isnan(url_probs), url_only, url_probs)
+    page_probs = np.where(np.isnan(page_probs), url_probs, page_probs)
+    return CrossValidation(k, site_fold, url_probs, page_probs)

@@ -1,112 +1,81 @@
-"""Fitting the head: L2-regularised logistic regression by Newton's method (numpy, exact and
-deterministic), the L2 strength chosen by inner grouped cross-validation, and the final head."""
+"""Fitting the head: one softmax layer per input (URL only, URL + page) by
+:func:`~mlverify.training.softmax.fit_softmax`, and the head that ships.
+
+The L2 strength and the embedding's scale against the standardised features are fixed
+(:data:`L2`, :data:`TEXT_SCALE`); they were chosen among a few values with the grouped
+cross-validation of :mod:`~mlverify.training.evaluation` (see MODEL_CARD.md), because an
+inner cross-validation per fold costs minutes on these 2-core machines.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from mlverify.page_check.config import DEFAULT_THRESHOLD
+from mlverify.page_check.config import DEFAULT_THRESHOLD, PAGE_TYPES
+from mlverify.page_check.features import FEATURE_NAMES, URL_FEATURE_NAMES
+from mlverify.page_check.head import SoftmaxLayer
 from mlverify.training.dataset import Dataset, Example
-from mlverify.training.defaults import DEFAULT_SEED
+from mlverify.training.softmax import fit_softmax
 
-LAMBDA_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
-
-
-def fit_logistic(
-    x: np.ndarray, y: np.ndarray, w: np.ndarray, lam: float, *, max_iter: int = 50
-) -> tuple[np.ndarray, float]:
-    """Weighted L2 logistic regression by Newton's method (bias not penalised).
-
-    Minimises ``sum(w_i * logloss_i) / sum(w) + lam / 2 * |beta|^2``. Exact and deterministic.
-    """
-    x = x.astype(np.float64)
-    n, d = x.shape
-    xb = np.hstack([x, np.ones((n, 1))])
-    sw = w / w.sum()
-    beta = np.zeros(d + 1)
-    reg = np.full(d + 1, lam)
-    reg[-1] = 0.0
-    for _ in range(max_iter):
-        z = xb @ beta
-        p = 1.0 / (1.0 + np.exp(-np.clip(z, -35, 35)))
-        grad = xb.T @ (sw * (p - y)) + reg * beta
-        hess = (xb * (sw * p * (1 - p))[:, None]).T @ xb + np.diag(reg) + 1e-10 * np.eye(d + 1)
-        step = np.linalg.solve(hess, grad)
-        beta -= step
-        if np.max(np.abs(step)) < 1e-8:
-            break
-    return beta[:-1], float(beta[-1])
+L2 = 0.03
+TEXT_SCALE = 10.0
+LAYER_FEATURES = {"url": URL_FEATURE_NAMES, "page": FEATURE_NAMES}
 
 
-def predict(x: np.ndarray, weights: np.ndarray, bias: float) -> np.ndarray:
-    z = x.astype(np.float64) @ weights + bias
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -35, 35)))
+def fit_layer(
+    x: np.ndarray, examples: Sequence[Example], idx: np.ndarray, layer: str
+) -> SoftmaxLayer:
+    """Fit one layer on the examples ``idx`` (all of that layer): standardise its features on
+    those examples, then weighted L2 softmax regression."""
+    names = LAYER_FEATURES[layer]
+    f = np.array([[examples[i].features.get(n, 0.0) for n in names] for i in idx])
+    mean = f.mean(axis=0)
+    scale = f.std(axis=0)
+    scale[scale < 1e-6] = 1.0  # a constant feature stays 0 after centring
+    template = SoftmaxLayer(
+        weights=np.zeros((len(PAGE_TYPES), x.shape[1] + len(names))),
+        biases=np.zeros(len(PAGE_TYPES)),
+        features=names,
+        mean=mean,
+        scale=scale,
+        text_scale=TEXT_SCALE,
+    )
+    design = template.design(x[idx], [examples[i].features for i in idx])
+    y = np.array([examples[i].label for i in idx])
+    w = np.array([examples[i].weight for i in idx])
+    weights, biases = fit_softmax(design, y, w, L2, n_classes=len(PAGE_TYPES), max_iter=20)
+    # 8 significant digits: float32 precision, stable JSON across runs.
+    rounded = SoftmaxLayer(
+        weights=np.vectorize(lambda v: float(f"{v:.8g}"))(weights),
+        biases=np.array([float(f"{v:.8g}") for v in biases]),
+        features=names,
+        mean=np.array([float(f"{v:.8g}") for v in mean]),
+        scale=np.array([float(f"{v:.8g}") for v in scale]),
+        text_scale=TEXT_SCALE,
+    )
+    return rounded
 
 
-def _person_logloss(examples: Sequence[Example], idx: np.ndarray, probs: np.ndarray) -> float:
-    total = 0.0
-    count = 0
-    for j, i in enumerate(idx):
-        ex = examples[i]
-        if ex.origin == "rule":
-            continue
-        p = min(max(float(probs[j]), 1e-7), 1 - 1e-7)
-        total += -math.log(p) if ex.label == 1 else -math.log(1 - p)
-        count += 1
-    return total / max(count, 1)
-
-
-def choose_lambda(
-    x: np.ndarray, examples: Sequence[Example], train_idx: np.ndarray, seed: int
-) -> float:
-    """Pick the L2 strength by inner grouped CV on the training part only (person-labelled
-    log-loss), so the outer held-out folds never influence it."""
-    train_sites = sorted({examples[i].site for i in train_idx})
-    inner_k = min(4, len(train_sites))
-    if inner_k < 2:
-        return LAMBDA_GRID[len(LAMBDA_GRID) // 2]
-    inner_fold = {
-        s: int(hashlib.sha256(f"{seed}:inner:{s}".encode()).hexdigest(), 16) % inner_k
-        for s in train_sites
-    }
-    y = np.array([e.label for e in examples], dtype=np.float64)
-    w = np.array([e.weight for e in examples], dtype=np.float64)
-    best = (math.inf, LAMBDA_GRID[0])
-    for lam in LAMBDA_GRID:
-        losses = []
-        for f in range(inner_k):
-            tr = np.array([i for i in train_idx if inner_fold[examples[i].site] != f], dtype=int)
-            te = np.array([i for i in train_idx if inner_fold[examples[i].site] == f], dtype=int)
-            if len(te) == 0 or len(set(y[tr])) < 2:
-                continue
-            weights, bias = fit_logistic(x[tr], y[tr], w[tr], lam)
-            losses.append(_person_logloss(examples, te, predict(x[te], weights, bias)))
-        loss = float(np.mean(losses)) if losses else math.inf
-        if loss < best[0]:
-            best = (loss, lam)
-    return best[1]
+def layer_indices(examples: Sequence[Example], layer: str) -> np.ndarray:
+    return np.array([i for i, e in enumerate(examples) if e.layer == layer], dtype=int)
 
 
 @dataclass(frozen=True)
 class TrainedHead:
-    weights: list[float]
-    bias: float
-    lam: float
+    layers: dict[str, SoftmaxLayer]
+    lam: float = L2
     threshold: float = DEFAULT_THRESHOLD
 
 
-def train_final_head(dataset: Dataset, x: np.ndarray, *, seed: int = DEFAULT_SEED) -> TrainedHead:
-    """The head that ships: trained on every example, L2 strength by grouped CV on all sites."""
+def train_final_head(dataset: Dataset, x: np.ndarray) -> TrainedHead:
+    """The head that ships: both layers trained on every example."""
     examples = dataset.examples
-    y = np.array([e.label for e in examples], dtype=np.float64)
-    w = np.array([e.weight for e in examples], dtype=np.float64)
-    all_idx = np.arange(len(examples))
-    lam = choose_lambda(x, examples, all_idx, seed)
-    weights, bias = fit_logistic(x, y, w, lam)
-    # 8 significant digits: float32 precision, stable JSON across runs.
-    return TrainedHead([float(f"{v:.8g}") for v in weights], float(f"{bias:.8g}"), lam)
+    return TrainedHead(
+        {
+            name: fit_layer(x, examples, layer_indices(examples, name), name)
+            for name in ("url", "page")
+        }
+    )

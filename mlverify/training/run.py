@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlverify.page_check.encoder import TextEncoder
+from mlverify.page_check.encoder import AnyTextEncoder
 from mlverify.training.dataset import Dataset, embed_examples, load_dataset
 from mlverify.training.defaults import DEFAULT_FOLDS, DEFAULT_PER_SITE_CAP, DEFAULT_SEED
+from mlverify.training.embed_cache import DEFAULT_CACHE_DIR
 from mlverify.training.evaluation import CrossValidation, cross_validate
 from mlverify.training.fitting import TrainedHead, train_final_head
 from mlverify.training.outputs import head_payload
@@ -26,7 +27,7 @@ class RunResult:
 
 
 def run(
-    encoder: TextEncoder,
+    encoder: AnyTextEncoder,
     data_dir: Path,
     *,
     folds: int = DEFAULT_FOLDS,
@@ -34,18 +35,19 @@ def run(
     per_site_cap: int = DEFAULT_PER_SITE_CAP,
     train_final: bool = True,
     progress: Callable[[str], None] | None = None,
+    cache_dir: Path | None = DEFAULT_CACHE_DIR,
 ) -> RunResult:
     """Build the data set, cross-validate by site and (optionally) train the final head."""
     say = progress or (lambda _msg: None)
     dataset = load_dataset(data_dir, per_site_cap=per_site_cap, seed=seed)
     say(f"data: {json.dumps(dataset.counts())}")
-    x = embed_examples(encoder, dataset.examples)
-    say(f"embedded {len(dataset.examples)} texts")
-    cv = cross_validate(dataset, x, k=folds, seed=seed)
+    x = embed_examples(encoder, dataset.examples, cache_dir=cache_dir)
+    say(f"embedded {len(dataset.examples)} examples")
+    cv = cross_validate(dataset, x, k=folds, seed=seed, progress=say)
     report = cv.report(dataset.pages)
     result = RunResult(dataset=dataset, cv=cv, report=report)
     if train_final:
-        result.head = train_final_head(dataset, x, seed=seed)
+        result.head = train_final_head(dataset, x)
         result.payload = head_payload(
             result.head, encoder, dataset, report, seed=seed, per_site_cap=per_site_cap
         )

@@ -1,5 +1,6 @@
-"""``manage.py eval_page_classifier``: precision, recall and F1 of the page classifier on
-held-out sites, for URL only and for URL + page signals (with and without the title).
+"""``manage.py eval_page_classifier``: precision, recall and F1 of "is a product page" on
+held-out sites, on the seven-kind mix and on product pages against articles, for URL + title
+and for URL + title + page, with the per-kind confusion of the three page types.
 
 Every person-labelled page is scored by a head trained without its site (grouped k-fold, the
 protocol of :mod:`mlverify.training`); the committed head saw every site, so scoring the
@@ -18,10 +19,10 @@ from mlverify.management.commands.train_page_classifier import (
     data_dir_or_default,
     load_encoder_for_command,
 )
-from mlverify.training.outputs import format_report
+from mlverify.training.outputs import ACCEPTANCE, format_report
 from mlverify.training.run import run
 
-ACCEPTANCE = {"url": 0.85, "url+page": 0.95}
+FULL = "url+title+page"
 
 
 class Command(BaseCommand):
@@ -30,12 +31,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         add_common_arguments(parser)
         parser.add_argument(
-            "--errors", action="store_true", help="List the misclassified pages (URL only)."
+            "--errors", action="store_true", help="List the misclassified pages (full check)."
         )
         parser.add_argument(
             "--strict",
             action="store_true",
-            help="Exit non-zero when F1 is under the acceptance bar (URL 0.85, URL+page 0.95).",
+            help="Exit non-zero when F1 is under the acceptance bar (mix 0.95, vs articles 0.986).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -48,6 +49,7 @@ class Command(BaseCommand):
                 folds=options["folds"],
                 seed=options["seed"],
                 per_site_cap=options["per_site_cap"],
+                cache_dir=options["embedding_cache"],
                 train_final=False,
                 progress=lambda msg: self.stdout.write(msg),
             )
@@ -61,10 +63,11 @@ class Command(BaseCommand):
         if options["errors"]:
             for error in result.cv.errors(result.dataset.pages):
                 self.stdout.write(json.dumps(error, ensure_ascii=False))
+        full = report[FULL]
         below = [
-            f"{name} F1 {report[name]['f1']:.3f} < {bar}"
+            f"{name} F1 {full[name]['f1']:.3f} < {bar}"
             for name, bar in ACCEPTANCE.items()
-            if report[name]["f1"] < bar
+            if name in full and full[name]["f1"] < bar
         ]
         if below:
             message = "below the acceptance bar: " + "; ".join(below)
@@ -76,7 +79,9 @@ class Command(BaseCommand):
                 self.style.SUCCESS(
                     "acceptance met: "
                     + ", ".join(
-                        f"{n} F1 {report[n]['f1']:.3f} >= {b}" for n, b in ACCEPTANCE.items()
+                        f"{n} F1 {full[n]['f1']:.3f} >= {b}"
+                        for n, b in ACCEPTANCE.items()
+                        if n in full
                     )
                 )
             )

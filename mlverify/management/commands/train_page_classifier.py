@@ -18,6 +18,7 @@ from mlverify.inference import ModelUnavailable
 from mlverify.page_check.config import ClassifierConfig
 from mlverify.page_check.encoder import TextEncoder, load_text_encoder
 from mlverify.training import defaults, outputs
+from mlverify.training.embed_cache import DEFAULT_CACHE_DIR
 from mlverify.training.run import run
 
 
@@ -26,7 +27,10 @@ def add_common_arguments(parser: CommandParser) -> None:
         "--data-dir",
         type=Path,
         default=None,
-        help="Folder with product-pages/ and article-pages/ (default: <repo>/../shared/data).",
+        help=(
+            "Folder with page-types/, product-pages/ and article-pages/ "
+            "(default: <repo>/../shared/data)."
+        ),
     )
     parser.add_argument("--folds", type=int, default=defaults.DEFAULT_FOLDS)
     parser.add_argument("--seed", type=int, default=defaults.DEFAULT_SEED)
@@ -37,6 +41,12 @@ def add_common_arguments(parser: CommandParser) -> None:
         help="At most this many rule-labelled links per site.",
     )
     parser.add_argument("--json", action="store_true", help="Print the metrics as JSON.")
+    parser.add_argument(
+        "--embedding-cache",
+        type=Path,
+        default=DEFAULT_CACHE_DIR,
+        help="Folder of the embedding cache (default: var/page-embeddings/).",
+    )
 
 
 def load_encoder_for_command() -> TextEncoder:
@@ -84,6 +94,7 @@ class Command(BaseCommand):
                 folds=options["folds"],
                 seed=options["seed"],
                 per_site_cap=options["per_site_cap"],
+                cache_dir=options["embedding_cache"],
                 progress=lambda msg: self.stdout.write(msg),
             )
         except FileNotFoundError as exc:

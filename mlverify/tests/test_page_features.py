@@ -1,0 +1,124 @@
+"""The structural page features on small synthetic pages: a product page, a grid of products,
+an article (no page of the data sets, no label read back)."""
+
+from __future__ import annotations
+
+import json
+
+import lxml.html
+import pytest
+
+from mlverify.page_check import features
+
+
+def _doc(html: str) -> lxml.html.HtmlElement:
+    return lxml.html.fromstring(html)
+
+
+PRODUCT = """<html><head><title>Oak table</title>
+<meta property="og:type" content="product">
+<script type="application/ld+json">{"@type": "Product", "name": "Oak table",
+ "offers": {"@type": "Offer", "price": "450.00", "priceCurrency": "GBP"}}</script></head>
+<body><h1>Oak table</h1><p class="price">£450.00</p>
+<input name="qty" value="1"><button class="add-to-cart">Add to basket</button>
+<p>Solid oak, seats six. Oiled finish.</p></body></html>"""
+
+
+def _grid(n: int) -> str:
+    cards = "".join(
+        f'<div class="tile"><a href="/p/item-{i}"><img src="/{i}.jpg">Item {i}</a>'
+        f"<span>€{10 + i},00</span><button>Add to cart</button></div>"
+        for i in range(n)
+    )
+    item_list = json.dumps({"@type": "ItemList", "itemListElement": []})
+    return f"""<html><head><title>Lamps</title>
+<script type="application/ld+json">{item_list}</script></head>
+<body><h1>Lamps</h1><select id="sort-by"><option>Price</option></select>
+<div class="grid">{cards}</div><a rel="next" href="?page=2">Next</a></body></html>"""
+
+
+ARTICLE = """<html><head><title>Council approves budget</title>
+<meta property="og:type" content="article">
+<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Budget"}</script>
+</head><body><h1>Council approves budget</h1>
+<p>The council met on Tuesday and approved next year's budget after a long debate about
+parking fees, which will rise from $2 to $3 an hour.</p></body></html>"""
+
+
+def test_a_product_page_states_one_product_one_cart_and_few_prices() -> None:
+    f = features.feature_dict("https://shop.example/products/oak-table-123", _doc(PRODUCT))
+    assert list(f) == list(features.FEATURE_NAMES)
+    assert f["has_html"] == 1.0
+    assert f["ld_product"] > 0
+    assert f["og_product"] == 1.0
+    assert f["one_product"] == 1.0
+    assert f["one_cart"] == 1.0
+    assert f["few_prices"] == 1.0
+    assert f["quantity_input"] == 1.0
+    assert f["card_repeat"] == 0.0
+    assert f["url_product_segment"] == 1.0
+    assert f["url_listing_segment"] == 0.0
+
+
+def test_a_grid_repeats_priced_cards_with_many_carts_and_prices() -> None:
+    f = features.feature_dict("https://shop.example/collections/lamps?page=1", _doc(_grid(12)))
+    assert f["card_repeat"] == pytest.approx(features._log(12))
+    assert f["card_repeat_any"] == pytest.approx(features._log(12))
+    assert f["add_to_cart"] == pytest.approx(features._log(12))
+    assert f["distinct_prices"] == pytest.approx(features._log(12))
+    assert f["one_cart"] == 0.0
+    assert f["few_prices"] == 0.0
+    assert f["ld_list"] == 1.0
+    assert f["one_product"] == 0.0
+    assert f["sort_control"] == 1.0
+    assert f["pagination"] == 1.0
+    assert f["url_listing_segment"] == 1.0
+    assert f["url_listing_params"] == 1.0
+
+
+def test_two_alike_blocks_are_not_a_grid() -> None:
+    f = features.feature_dict("https://shop.example/x", _doc(_grid(2)))
+    assert f["card_repeat"] == 0.0
+
+
+def test_an_article_has_article_markup_and_prose() -> None:
+    f = features.feature_dict("https://news.example/2024/05/council-budget", _doc(ARTICLE))
+    assert f["ld_article"] == 1.0
+    assert f["og_article"] == 1.0
+    assert f["ld_product"] == 0.0
+    assert f["add_to_cart"] == 0.0
+    assert f["paragraph_chars"] > 0
+
+
+def test_without_html_only_the_url_features_are_set() -> None:
+    f = features.feature_dict("https://shop.example/category/lamps", None)
+    assert f["has_html"] == 0.0
+    assert f["url_listing_segment"] == 1.0
+    assert all(f[n] == 0.0 for n in features.FEATURE_NAMES if not n.startswith("url_"))
+    assert features.url_features("https://shop.example/")["url_root"] == 1.0
+    assert features.url_features("https://shop.example/en-gb/")["url_root"] == 1.0
+    assert features.url_features("https://shop.example/item/123.html")["url_html"] == 1.0
+    assert features.url_features("not a url [")["url_depth"] >= 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "amounts"),
+    [
+        ("$19.99 and 5,00 €", {"19.99", "5,00"}),
+        ("EUR 1.299,00", {"1.299,00"}),
+        ("¥1,500", {"1,500"}),
+        ("call 555 1234", set()),
+    ],
+)
+def test_prices_need_a_currency(text: str, amounts: set[str]) -> None:
+    assert {features._amount(m) for m in features._PRICE_RE.finditer(text)} == amounts
+
+
+def test_heading_and_description() -> None:
+    doc = _doc(
+        '<html><head><meta name="description" content="  Best   lamps. "></head>'
+        "<body><h1> Lamps </h1></body></html>"
+    )
+    assert features.page_heading(doc) == "Lamps"
+    assert features.page_description(doc) == "Best lamps."
+    assert features.page_heading(_doc("<p>x</p>")) is None
