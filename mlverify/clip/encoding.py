@@ -41,10 +41,13 @@ NEGATIVE_PROMPTS: tuple[str, ...] = (
 
 def encode_images(bundle: ClipBundle, images: Sequence[PILImage.Image]) -> np.ndarray:
     """Preprocess and encode images as one batch: [n, dim] float32, L2-normalised."""
-    if bundle.onnx is not None:  # ONNX Runtime: numpy preprocessing, no torch
-        from mlverify.clip.onnx_serving import encode_images_onnx
-
-        return encode_images_onnx(bundle.onnx, images)
+    if bundle.onnx is not None:  # ONNX Runtime (mlverify.clip.onnx_serving): no torch
+        started = time.perf_counter()
+        out = np.asarray(bundle.onnx.encode_images(images), dtype=np.float32)
+        metrics.record_inference(
+            model="clip-image", seconds=time.perf_counter() - started, batch_size=len(images)
+        )
+        return out
     import torch  # torch is heavy: imported when a model runs, not when mlverify is imported
 
     started = time.perf_counter()

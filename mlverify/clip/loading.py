@@ -7,6 +7,7 @@ put in place and described in :data:`WEIGHTS_METADATA_NAME`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -20,6 +21,7 @@ import structlog
 
 from mlverify.clip.config import ClipConfig
 from mlverify.clip.encoding import NEGATIVE_PROMPTS, can_trim_text, encode_texts
+from mlverify.clip.preprocess import preprocess
 from mlverify.inference import ModelUnavailable
 
 logger = structlog.get_logger(__name__)
@@ -186,7 +188,27 @@ def load_serving_clip(config: ClipConfig) -> ClipBundle:
             f"CLIP ONNX export {what} in {root} (MODEL_RUNTIME=onnx); run manage.py "
             "export_onnx" + (f"; {weights_reason}" if weights_reason else "")
         )
-    bundle = onnx_serving.load_onnx_clip(image, text, serving, threads=config.num_threads)
+    towers = onnx_serving.load_onnx_towers(image, text, serving, threads=config.num_threads)
+    # fp32 scores equal torch's (cosine >= 0.999, checked at export), so they share torch's
+    # cached embeddings and calibration; an int8 tower gets a version, and a cache, of its own.
+    version = str(serving["version"])
+    if "int8" in (image.variant, text.variant):
+        version += f"+onnx-{image.variant}-{text.variant}"
+    label = str(serving.get("label") or serving["version"])
+    bundle = ClipBundle(
+        model=None,
+        preprocess=functools.partial(preprocess, config=towers.preprocess),  # numpy, no torch
+        tokenizer=towers.tokenizer,
+        model_name=str(serving.get("model_name") or config.model_name),
+        weights_path=image.path,
+        version=version,
+        label=f"{label} (onnx {image.variant}/{text.variant})",
+        logit_scale=min(float(serving["logit_scale"]), 100.0),
+        negatives=towers.encode_texts(list(NEGATIVE_PROMPTS)),
+        image_size=towers.preprocess.image_size,
+        onnx=towers,
+    )
+    bundle.dim = int(bundle.negatives.shape[1])
     logger.info("clip_loaded", model=bundle.label, runtime="onnx", threads=config.num_threads)
     return bundle
 

@@ -4,16 +4,16 @@
 ``BUYHIVE_MODEL_DIR/onnx/clip/``, the image and text towers, CLIP's BPE vocabulary and
 ``serving.json``: what the torch bundle knew and the towers do not (the eval transform's size,
 mean and std, the tokenizer's context length, the logit scale, the model's label and
-version). :func:`load_onnx_clip` builds
-a :class:`~mlverify.clip.loading.ClipBundle` from those files alone, so a production image
-needs neither the 577 MB weights file nor torch: the scores, cache keys and labels are the
+version). :func:`load_onnx_towers` opens them, and
+:func:`~mlverify.clip.loading.load_serving_clip` builds a bundle from those files alone, so a
+production image needs neither the 577 MB weights file nor torch: the scores, cache keys and
+labels are the
 ones the torch bundle of the same weights gives (the version is the weights' fingerprint).
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from buyhive import metrics
 from mlverify.clip.preprocess import PreprocessConfig, preprocess_batch
 from mlverify.clip.tokenizer import BPE_FILENAME, ClipTokenizer
 from mlverify.inference import ModelUnavailable
@@ -30,8 +29,6 @@ from mlverify.onnx_runtime import ExportedModel, open_session, sha256_file
 if TYPE_CHECKING:
     import onnxruntime
     from PIL import Image as PILImage
-
-    from mlverify.clip.loading import ClipBundle
 
 SERVING_NAME = "serving.json"
 SERVING_FORMAT = "buyhive-clip-serving/1"
@@ -68,14 +65,11 @@ def read_serving(clip_dir: Path) -> dict[str, Any] | None:
     return data
 
 
-def load_onnx_clip(
+def load_onnx_towers(
     image: ExportedModel, text: ExportedModel, serving: dict[str, Any], *, threads: int = 1
-) -> ClipBundle:
-    """A bundle serving both exported towers; :class:`ModelUnavailable` when a file is corrupt
-    or the export was made from another model than ``serving.json`` says."""
-    from mlverify.clip.encoding import NEGATIVE_PROMPTS
-    from mlverify.clip.loading import ClipBundle
-
+) -> OnnxClipTowers:
+    """Open both exported towers with their preprocessing and tokenizer;
+    :class:`ModelUnavailable` when a file is corrupt or the towers are of two models."""
     clip_dir = image.path.parent
     bpe = clip_dir / str(serving.get("bpe", {}).get("path") or BPE_FILENAME)
     expected = str(serving.get("bpe", {}).get("sha256") or "")
@@ -93,45 +87,15 @@ def load_onnx_clip(
         )
         config.check()
         tokenizer = ClipTokenizer(bpe, context_length=int(serving["context_length"]))
+        float(serving["logit_scale"])
     except (KeyError, TypeError, ValueError, OSError) as exc:
         raise ModelUnavailable(
             f"CLIP ONNX export in {clip_dir} is corrupt: {type(exc).__name__}: {exc}"[:300]
         ) from exc
-    towers = OnnxClipTowers(
+    return OnnxClipTowers(
         image_session=open_session(image, threads=threads),
         text_session=open_session(text, threads=threads),
         tokenizer=tokenizer,
         preprocess=config,
         variants={"image": image.variant, "text": text.variant},
     )
-    label = str(serving.get("label") or serving.get("version"))
-    # fp32 scores equal torch's (cosine >= 0.999, checked at export), so they share torch's
-    # cached embeddings and calibration; an int8 tower gets a version, and a cache, of its own.
-    version = str(serving["version"])
-    if "int8" in (image.variant, text.variant):
-        version += f"+onnx-{image.variant}-{text.variant}"
-    bundle = ClipBundle(
-        model=None,
-        preprocess=lambda img: preprocess_batch([img], config)[0],
-        tokenizer=tokenizer,
-        model_name=str(serving.get("model_name") or ""),
-        weights_path=image.path,
-        version=version,
-        label=f"{label} (onnx {image.variant}/{text.variant})",
-        logit_scale=min(float(serving["logit_scale"]), 100.0),
-        negatives=np.zeros((0, 0), dtype=np.float32),
-        image_size=config.image_size,
-        onnx=towers,
-    )
-    bundle.negatives = towers.encode_texts(list(NEGATIVE_PROMPTS))
-    bundle.dim = int(bundle.negatives.shape[1])
-    return bundle
-
-
-def encode_images_onnx(towers: OnnxClipTowers, images: Sequence[PILImage.Image]) -> np.ndarray:
-    started = time.perf_counter()
-    out = towers.encode_images(images)
-    metrics.record_inference(
-        model="clip-image", seconds=time.perf_counter() - started, batch_size=len(images)
-    )
-    return out
