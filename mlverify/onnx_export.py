@@ -403,6 +403,7 @@ def export_clip(
     serving["bpe"] = {"path": BPE_FILENAME, "sha256": sha256_file(bpe)}
     with tempfile.NamedTemporaryFile("w", dir=root / "clip", suffix=".tmp", delete=False) as fh:
         json.dump(serving, fh, indent=2, sort_keys=True)
+    Path(fh.name).chmod(0o644)  # tempfile makes 0600: a non-root server user must read it
     Path(fh.name).replace(root / "clip" / "serving.json")
     for result in results:
         _write_entry(root, result, source_fingerprint=bundle.version)
@@ -440,4 +441,5 @@ def _write_entry(
     with tempfile.NamedTemporaryFile("w", dir=root, suffix=".tmp", delete=False) as fh:
         json.dump(manifest, fh, indent=2, sort_keys=True)
         tmp = Path(fh.name)
+    tmp.chmod(0o644)  # tempfile makes 0600: a non-root server user must read it
     tmp.replace(root / MANIFEST_NAME)
