@@ -314,3 +314,18 @@ def test_warmup_thread_never_blocks_the_caller(onnx_settings: Any) -> None:
         assert warmup.state() == "warming"
     thread.join(timeout=120)
     assert warmup.state() == "done"
+
+
+def test_production_serves_onnx_and_warms_by_default() -> None:
+    from buyhive.tests.test_production_settings import production_env, run_python
+
+    proc = run_python(
+        """
+        import json
+        from django.conf import settings
+        print(json.dumps({"runtime": settings.MODEL_RUNTIME, "warmup": settings.ML_WARMUP}))
+        """,
+        production_env(),
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"runtime": "onnx", "warmup": True}
