@@ -11,8 +11,7 @@ One module per step, in the order a request meets them:
   (``MODEL_RUNTIME=onnx``, production's default), with no torch or open_clip in the process:
   :mod:`~mlverify.clip.preprocess` is open_clip's eval transform in Pillow and numpy, and
   :mod:`~mlverify.clip.tokenizer` its BPE tokenizer;
-  :func:`~mlverify.clip.loading.load_serving_clip`
-  chooses the runtime.
+  :func:`~mlverify.clip.loading.load_serving_clip` chooses the runtime.
 * :mod:`~mlverify.clip.images`: :func:`fetch_image_bytes` fetches through the project's safe
   outbound client (image content types only, at most 5 MB) and :func:`decode_image` decodes
   with Pillow behind the decompression-bomb guard. Either failing raises

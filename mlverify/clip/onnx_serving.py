@@ -7,8 +7,8 @@ mean and std, the tokenizer's context length, the logit scale, the model's label
 version). :func:`load_onnx_towers` opens them, and
 :func:`~mlverify.clip.loading.load_serving_clip` builds a bundle from those files alone, so a
 production image needs neither the 577 MB weights file nor torch: the scores, cache keys and
-labels are the
-ones the torch bundle of the same weights gives (the version is the weights' fingerprint).
+labels are the ones the torch bundle of the same weights gives (the version is the weights'
+fingerprint).
 """
 
 from __future__ import annotations
