@@ -237,7 +237,8 @@ def main() -> None:
     workers: dict[str, Any] = {}
     busy = _busy(busy_core) if len(cores) > 1 and not args.first_extract_only else None
     try:
-        for runtime, model_dir in () if args.first_extract_only else (("torch", tmp), ("onnx", tmp), ("onnx-int8-image", int8_dir)):
+        variants = [("torch", tmp), ("onnx", tmp), ("onnx-int8-image", int8_dir)]
+        for runtime, model_dir in [] if args.first_extract_only else variants:
             env = {
                 **base_env,
                 "MODEL_RUNTIME": runtime.split("-")[0],
