@@ -9,7 +9,8 @@ slower than the next. Until the warm-up ends, ``/ready`` says ``warming`` (503, 
 readiness-gated load balancer or a deploy smoke test waits); a model that cannot load ends the
 warm-up as ``unavailable`` with its reason, exactly what ``/ready`` reports for it otherwise.
 
-Only models whose files are present are warmed: a development machine without weights has
+Only models whose files are present are warmed (and the URLconf, which the first request would
+import): a development machine without weights has
 nothing to wait for and never says ``warming``. The Celery worker serves no model (no task
 imports mlverify), so it warms nothing. ``ML_WARMUP=false`` turns warming off.
 """
@@ -114,11 +115,23 @@ def warm_models(names: list[str] | None = None) -> dict[str, str]:
     return outcomes
 
 
+def _warm_urlconf() -> None:
+    """Import the URLconf (Django does it on the first request): it imports every app's views
+    and with them the LLM SDKs, about a second on these machines (bench/serving.py)."""
+    from django.urls import get_resolver
+
+    try:
+        get_resolver().url_patterns  # noqa: B018 - the property imports the URLconf
+    except Exception:  # noqa: BLE001 - the first request will report it properly
+        logger.exception("urlconf_warmup_failed")
+
+
 def _run(names: list[str]) -> None:
     global _state
     started = time.perf_counter()
     try:
-        outcomes = warm_models(names)
+        _warm_urlconf()
+        outcomes = warm_models(names) if names else {}
         logger.info("models_warm", seconds=round(time.perf_counter() - started, 2), **outcomes)
     finally:
         _warming.clear()
@@ -126,8 +139,9 @@ def _run(names: list[str]) -> None:
 
 
 def start_warmup() -> threading.Thread | None:
-    """Start warming on a daemon thread (once per process); None when there is nothing to do
-    (``ML_WARMUP`` off, already started, or no model files present)."""
+    """Start warming on a daemon thread (once per process); None when ``ML_WARMUP`` is off or
+    it already started. With no model files present only the URLconf is warmed, and ``/ready``
+    never says ``warming``."""
     global _state, _thread
     if not settings.ML_WARMUP:
         return None
@@ -135,11 +149,8 @@ def start_warmup() -> threading.Thread | None:
         if _state != "idle":
             return None
         names = _loadable()
-        if not names:
-            _state = "done"
-            return None
         _warming.update(names)
-        _state = "warming"
+        _state = "warming" if names else "done"
         _thread = threading.Thread(target=_run, args=(names,), name="mlverify-warmup", daemon=True)
         _thread.start()
         return _thread
