@@ -136,8 +136,9 @@ try:
     warm_s = None
     if sys.argv[1] == "warm":
         from mlverify import warmup
-        t = time.perf_counter(); warmup.warm_models(["clip", "page_classifier"])
+        t = time.perf_counter(); warmup.start_warmup().join()  # as post_worker_init starts it
         warm_s = round(time.perf_counter() - t, 2)
+        assert warmup.state() == "done"
     page = ('<html><head><title>Oak table | Shop</title><script type="application/ld+json">'
         '{"@type": "Product", "name": "Solid oak dining table", "image": "/img/%d.jpg",'
         ' "offers": {"price": "499.00", "priceCurrency": "EUR"}}</script></head>'
