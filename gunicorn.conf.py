@@ -123,3 +123,11 @@ accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "INFO").lower()
 logconfig_dict = _log_config()
+
+
+def post_worker_init(worker: object) -> None:
+    """Warm the models in the background once this worker has loaded Django: no request pays
+    for a load, and /ready says "warming" until they are (mlverify/warmup.py)."""
+    from mlverify.warmup import start_warmup
+
+    start_warmup()

@@ -4,8 +4,11 @@
 fails because of a dependency. ``/ready`` checks each dependency and says what it found:
 the database decides (503 when it does not answer a ping); the cache and the task broker
 only degrade; models and the LLM are optional and only reported: their apps register those
-checks in :mod:`buyhive.registries`, so this module imports neither. Details go only to callers
-allowed to see them (:func:`shows_details`).
+checks in :mod:`buyhive.registries`, so this module imports neither. One exception: while a
+registered check says ``warming`` (the worker is still loading its models at start-up), the
+answer is 503 with status ``warming``, so no request routed by readiness pays for a load; it
+ends when the warm-up does, whether the models loaded or turned out unavailable. Details go
+only to callers allowed to see them (:func:`shows_details`).
 """
 
 from __future__ import annotations
@@ -104,9 +107,12 @@ def ready(request: HttpRequest) -> JsonResponse:
         # The optional components (models, LLM), registered by their apps at start-up.
         **registries.run_readiness_checks(),
     }
-    is_ready = checks["database"]["status"] == "ok"
-    if not is_ready:
+    warming = any(check.get("status") == "warming" for check in checks.values())
+    is_ready = checks["database"]["status"] == "ok" and not warming
+    if checks["database"]["status"] != "ok":
         status = "unavailable"
+    elif warming:
+        status = "warming"
     elif checks["cache"]["status"] != "ok" or checks["broker"]["status"] != "ok":
         status = "degraded"
     else:

@@ -9,10 +9,19 @@ def _models_readiness() -> dict[str, Any]:
     """What ``/ready`` reports about the models (optional: never makes the service unready)."""
     try:
         # Imported when /ready asks, not at start-up: the model runtime is heavy to import.
+        from mlverify import warmup
         from mlverify.registry import model_states
     except Exception as exc:  # noqa: BLE001 - optional component
         return {"status": "unavailable", "reason": f"model runtime not importable: {exc}"[:200]}
-    return {"status": "reported", "models": model_states()}
+    # "warming" while the worker's start-up warm-up runs (mlverify.warmup): /ready is then 503,
+    # so nothing routed by readiness makes a request pay for a load. Afterwards models are
+    # only reported again, loaded or unavailable with the reason.
+    warming = warmup.warming_models()
+    models = model_states()
+    for name in warming & models.keys():
+        if models[name]["state"] == "not_loaded":
+            models[name]["state"] = "warming"
+    return {"status": "warming" if warming else "reported", "models": models}
 
 
 class MlverifyConfig(AppConfig):

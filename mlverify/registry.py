@@ -19,7 +19,7 @@ from typing import Any
 
 from mlverify.clip.calibration import clear_calibration_cache
 from mlverify.clip.config import ClipConfig
-from mlverify.clip.loading import ClipBundle, load_clip
+from mlverify.clip.loading import ClipBundle, load_serving_clip
 from mlverify.clip.score_cache import local_scores
 from mlverify.inference import LazyModel
 from mlverify.page_check.classifier import PageClassifier, load_page_classifier
@@ -28,7 +28,7 @@ from mlverify.page_check.encoder import AnyTextEncoder, load_serving_encoder
 
 
 def _load_clip_from_settings() -> ClipBundle:
-    return load_clip(ClipConfig.from_settings())
+    return load_serving_clip(ClipConfig.from_settings())
 
 
 _clip_model: LazyModel[ClipBundle] = LazyModel("clip", _load_clip_from_settings)

@@ -482,6 +482,9 @@ ML_NUM_THREADS = env.int("ML_NUM_THREADS", default=1)
 # from `manage.py export_onnx`; no torch in the process), "torch", or "auto" (ONNX when an
 # export made from the configured weights is present). See mlverify/onnx_runtime.py.
 MODEL_RUNTIME = env.str("MODEL_RUNTIME", default="auto")
+# Web workers load and exercise the models present when they start, on a background thread
+# (gunicorn.conf.py's post_worker_init; mlverify/warmup.py); /ready says "warming" meanwhile.
+ML_WARMUP = env.bool("ML_WARMUP", default=True)
 ML_INFERENCE_TIMEOUT = env.float("ML_INFERENCE_TIMEOUT", default=10.0)
 ML_CACHE_TIMEOUT = env.int("ML_CACHE_TIMEOUT", default=7 * 24 * 3600)
 

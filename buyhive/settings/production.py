@@ -47,6 +47,9 @@ if _missing:
     )
 
 ENVIRONMENT = env.str("ENVIRONMENT", default="production")
+# Production serves the ONNX export (no torch in the image); torch stays for training,
+# export and tests. Unset, a missing export makes the models "unavailable" with the reason.
+MODEL_RUNTIME = env.str("MODEL_RUNTIME", default="onnx")
 if ENVIRONMENT not in {"production", "staging"}:
     raise ImproperlyConfigured("ENVIRONMENT must be 'production' or 'staging' here.")
 

@@ -7,6 +7,11 @@ One module per step, in the order a request meets them:
   weights file only. A missing, corrupt or mismatched file raises
   :class:`~mlverify.inference.ModelUnavailable` with a reason an operator can act on; it never
   falls back to random weights and never reaches a hub.
+* :mod:`~mlverify.clip.onnx_serving`: the same model served by ONNX Runtime from the export
+  (``MODEL_RUNTIME=onnx``, production's default), with no torch or open_clip in the process:
+  :mod:`~mlverify.clip.preprocess` is open_clip's eval transform in Pillow and numpy, and
+  :mod:`~mlverify.clip.tokenizer` its BPE tokenizer;
+  :func:`~mlverify.clip.loading.load_serving_clip` chooses the runtime.
 * :mod:`~mlverify.clip.images`: :func:`fetch_image_bytes` fetches through the project's safe
   outbound client (image content types only, at most 5 MB) and :func:`decode_image` decodes
   with Pillow behind the decompression-bomb guard. Either failing raises

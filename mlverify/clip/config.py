@@ -45,6 +45,10 @@ class ClipConfig:
     max_concurrent_decodes: int = MAX_CONCURRENT_DECODES
     image_step_timeout: float = IMAGE_STEP_TIMEOUT
     fetch_workers: int = FETCH_WORKERS
+    # MODEL_RUNTIME (auto/onnx/torch) and BUYHIVE_MODEL_DIR, whose onnx/ holds the export
+    # (mlverify.clip.onnx_serving). model_dir None: no export is looked for (torch).
+    runtime: str = "auto"
+    model_dir: Path | None = None
 
     @classmethod
     def from_settings(cls) -> ClipConfig:
@@ -67,6 +71,8 @@ class ClipConfig:
             max_concurrent_decodes=int(settings.CLIP_MAX_CONCURRENT_DECODES),
             image_step_timeout=float(settings.CLIP_IMAGE_STEP_TIMEOUT),
             fetch_workers=_fetch_workers(),
+            runtime=str(settings.MODEL_RUNTIME or "auto").strip().lower(),
+            model_dir=model_dir,
         )
 
 

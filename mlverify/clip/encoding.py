@@ -41,6 +41,13 @@ NEGATIVE_PROMPTS: tuple[str, ...] = (
 
 def encode_images(bundle: ClipBundle, images: Sequence[PILImage.Image]) -> np.ndarray:
     """Preprocess and encode images as one batch: [n, dim] float32, L2-normalised."""
+    if bundle.onnx is not None:  # ONNX Runtime (mlverify.clip.onnx_serving): no torch
+        started = time.perf_counter()
+        out = np.asarray(bundle.onnx.encode_images(images), dtype=np.float32)
+        metrics.record_inference(
+            model="clip-image", seconds=time.perf_counter() - started, batch_size=len(images)
+        )
+        return out
     import torch  # torch is heavy: imported when a model runs, not when mlverify is imported
 
     started = time.perf_counter()
@@ -93,6 +100,8 @@ def can_trim_text(model: Any) -> bool:
 
 def encode_texts(bundle: ClipBundle, texts: Sequence[str]) -> np.ndarray:
     """Encode texts as one batch: [n, dim] float32, L2-normalised."""
+    if bundle.onnx is not None:
+        return np.asarray(bundle.onnx.encode_texts(list(texts)), dtype=np.float32)
     import torch  # torch is heavy: imported when a model runs
 
     with torch.inference_mode():

@@ -7,6 +7,7 @@ put in place and described in :data:`WEIGHTS_METADATA_NAME`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -20,6 +21,7 @@ import structlog
 
 from mlverify.clip.config import ClipConfig
 from mlverify.clip.encoding import NEGATIVE_PROMPTS, can_trim_text, encode_texts
+from mlverify.clip.preprocess import preprocess
 from mlverify.inference import ModelUnavailable
 
 logger = structlog.get_logger(__name__)
@@ -42,6 +44,10 @@ class ClipBundle:
     negatives: np.ndarray = field(repr=False)  # [len(NEGATIVE_PROMPTS), dim], L2-normalised
     dim: int = 0
     trim_text: bool = False  # encode only the used tokens (checked equal at load)
+    image_size: int = 0  # the model's input side (224 for ViT-B-32); 0: unknown
+    # The ONNX Runtime towers (mlverify.clip.onnx_serving) when served without torch; then
+    # ``model`` is None and encoding.py runs these instead.
+    onnx: Any = None
 
 
 def _ensure_offline() -> None:
@@ -121,6 +127,92 @@ def _resolve_weights(config: ClipConfig) -> tuple[str, str | None, Path]:
     return name, str(weights), weights
 
 
+def weights_identity(name: str, weights: Path) -> tuple[str, str, str]:
+    """(version, label, model label) of a weights file, without building the model: the
+    version is part of every cache key and of the calibration, for torch and ONNX alike."""
+    metadata = read_weights_metadata(weights)
+    version_id = (
+        str(metadata["sha256"])[:12] if metadata and metadata.get("sha256") else None
+    ) or weights_fingerprint(weights)
+    model_label = name.removeprefix("local-dir:").rstrip("/").split("/")[-1]
+    source = (metadata or {}).get("variant")
+    label = f"open_clip {model_label}" + (f" {source}" if source else "") + f" @{version_id}"
+    return f"{model_label}@{version_id}", label, model_label
+
+
+def _image_side(model: Any) -> int:
+    """open_clip's ``visual.image_size`` (an int or a pair) as one side; 0 when unknown."""
+    size = getattr(getattr(model, "visual", None), "image_size", None)
+    if isinstance(size, int) and size > 0:
+        return size
+    if isinstance(size, tuple | list) and size and all(isinstance(v, int) for v in size):
+        return max(1, min(size))
+    return 0
+
+
+def load_serving_clip(config: ClipConfig) -> ClipBundle:
+    """The CLIP the web process serves: ONNX Runtime or torch, per ``config.runtime``.
+
+    ``onnx`` serves the export in ``model_dir/onnx/clip`` (made by ``export_onnx``) and never
+    imports torch or open_clip; the weights file need not be there (a production image ships
+    the export only), but when it is, an export made from other weights is refused as stale.
+    ``auto`` takes that export when it is present and current (or the weights are absent),
+    torch otherwise; ``torch`` always builds the open_clip model.
+    """
+    from mlverify import onnx_runtime
+    from mlverify.clip import onnx_serving
+
+    runtime = config.runtime
+    if runtime not in onnx_runtime.RUNTIMES:
+        raise ModelUnavailable(
+            f"MODEL_RUNTIME must be one of {', '.join(onnx_runtime.RUNTIMES)}, not {runtime!r}"
+        )
+    if runtime == "torch" or config.model_dir is None:
+        return load_clip(config)
+    source: str | None = None
+    weights_reason: str | None = None
+    try:
+        name, _, weights = _resolve_weights(config)
+        source = weights_identity(name, weights)[0]
+    except ModelUnavailable as missing:
+        weights_reason = missing.reason  # the export alone can serve
+    root = onnx_runtime.onnx_dir(config.model_dir)
+    image = onnx_runtime.find_export(root, onnx_runtime.CLIP_IMAGE_KEY, source_fingerprint=source)
+    text = onnx_runtime.find_export(root, onnx_runtime.CLIP_TEXT_KEY, source_fingerprint=source)
+    serving = onnx_serving.read_serving(root / "clip")
+    if image is None or text is None or serving is None:
+        if runtime == "auto":
+            return load_clip(config)  # torch; without weights it says why, as before
+        what = "missing" if weights_reason else "missing or stale (made from other weights)"
+        raise ModelUnavailable(
+            f"CLIP ONNX export {what} in {root} (MODEL_RUNTIME=onnx); run manage.py "
+            "export_onnx" + (f"; {weights_reason}" if weights_reason else "")
+        )
+    towers = onnx_serving.load_onnx_towers(image, text, serving, threads=config.num_threads)
+    # fp32 scores equal torch's (cosine >= 0.999, checked at export), so they share torch's
+    # cached embeddings and calibration; an int8 tower gets a version, and a cache, of its own.
+    version = str(serving["version"])
+    if "int8" in (image.variant, text.variant):
+        version += f"+onnx-{image.variant}-{text.variant}"
+    label = str(serving.get("label") or serving["version"])
+    bundle = ClipBundle(
+        model=None,
+        preprocess=functools.partial(preprocess, config=towers.preprocess),  # numpy, no torch
+        tokenizer=towers.tokenizer,
+        model_name=str(serving.get("model_name") or config.model_name),
+        weights_path=image.path,
+        version=version,
+        label=f"{label} (onnx {image.variant}/{text.variant})",
+        logit_scale=min(float(serving["logit_scale"]), 100.0),
+        negatives=towers.encode_texts(list(NEGATIVE_PROMPTS)),
+        image_size=towers.preprocess.image_size,
+        onnx=towers,
+    )
+    bundle.dim = int(bundle.negatives.shape[1])
+    logger.info("clip_loaded", model=bundle.label, runtime="onnx", threads=config.num_threads)
+    return bundle
+
+
 def load_clip(config: ClipConfig) -> ClipBundle:
     """Build CLIP from local files, or raise :class:`ModelUnavailable` with the reason.
 
@@ -182,12 +274,7 @@ def load_clip(config: ClipConfig) -> ClipBundle:
         # HF tokenizers resolve by hub id; only the bundled BPE vocabulary is known offline.
         raise ModelUnavailable(f"CLIP model {name} needs a hub tokenizer; not supported offline")
 
-    version_id = (
-        str(metadata["sha256"])[:12] if metadata and metadata.get("sha256") else None
-    ) or weights_fingerprint(weights)
-    model_label = name.removeprefix("local-dir:").rstrip("/").split("/")[-1]
-    source = (metadata or {}).get("variant")
-    label = f"open_clip {model_label}" + (f" {source}" if source else "") + f" @{version_id}"
+    version, label, _ = weights_identity(name, weights)
     logit_scale = float(model.logit_scale.exp().item())
     bundle = ClipBundle(
         model=model,
@@ -195,10 +282,11 @@ def load_clip(config: ClipConfig) -> ClipBundle:
         tokenizer=tokenizer,
         model_name=name,
         weights_path=weights,
-        version=f"{model_label}@{version_id}",
+        version=version,
         label=label,
         logit_scale=min(logit_scale, 100.0),
         negatives=np.zeros((0, 0), dtype=np.float32),
+        image_size=_image_side(model),
     )
     bundle.negatives = encode_texts(bundle, list(NEGATIVE_PROMPTS))
     bundle.dim = int(bundle.negatives.shape[1])

@@ -176,12 +176,7 @@ class ClipService:
     @staticmethod
     def _input_side(bundle: ClipBundle) -> int:
         """The model's input side (224 for ViT-B-32): images are shrunk to it when decoded."""
-        size = getattr(getattr(bundle.model, "visual", None), "image_size", None)
-        if isinstance(size, int) and size > 0:
-            return size
-        if isinstance(size, tuple | list) and size and all(isinstance(v, int) for v in size):
-            return max(1, min(size))
-        return DEFAULT_INPUT_SIDE
+        return bundle.image_size if bundle.image_size > 0 else DEFAULT_INPUT_SIDE
 
     def _decode(self, data: bytes, bundle: ClipBundle, deadline: float) -> PILImage.Image:
         return decode_image(

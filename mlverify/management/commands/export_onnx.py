@@ -35,6 +35,18 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-int8", action="store_true", help="Skip int8 quantisation.")
         parser.add_argument(
+            "--serve-int8",
+            action="append",
+            dest="serve_int8",
+            choices=["minilm", "clip_image", "clip_text"],
+            default=None,
+            help=(
+                "Serve this model's int8 file (when its cosine to torch clears the bar); "
+                "repeatable. Default: fp32 everywhere, since a high cosine did not keep "
+                "MiniLM's decisions (check decisions on real data first)."
+            ),
+        )
+        parser.add_argument(
             "--strict", action="store_true", help="Fail when a model's source is missing."
         )
 
@@ -47,6 +59,7 @@ class Command(BaseCommand):
         root = Path(options["out"] or onnx_dir(model_dir_from_settings()))
         models = options["models"] or ["minilm", "clip"]
         int8 = not options["no_int8"]
+        serve_int8 = set(options["serve_int8"] or ())
         results: list[onnx_export.ExportResult] = []
         for name in models:
             try:
@@ -54,10 +67,16 @@ class Command(BaseCommand):
                     encoder_dir = ClassifierConfig.from_settings().encoder_dir
                     if encoder_dir is None:
                         raise ModelUnavailable("page encoder missing: package not installed")
-                    results.append(onnx_export.export_minilm(encoder_dir, root, int8=int8))
+                    results.append(
+                        onnx_export.export_minilm(
+                            encoder_dir, root, int8=int8, serve_int8="minilm" in serve_int8
+                        )
+                    )
                 else:
                     bundle = load_clip(ClipConfig.from_settings())
-                    results.extend(onnx_export.export_clip(bundle, root, int8=int8))
+                    results.extend(
+                        onnx_export.export_clip(bundle, root, int8=int8, serve_int8=serve_int8)
+                    )
             except ModelUnavailable as exc:
                 if options["strict"]:
                     raise CommandError(f"{name}: {exc.reason}") from exc

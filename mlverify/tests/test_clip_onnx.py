@@ -1,0 +1,334 @@
+"""CLIP on ONNX Runtime, the torch-free serving path, and the start-up warm-up.
+
+* The numpy tokenizer gives open_clip's ids and the numpy/Pillow transform open_clip's pixels.
+* The tiny CLIP and tiny BERT go through the production exporter; the ONNX bundle's
+  embeddings match torch's (cosine >= 0.999) through the production loaders.
+* A subprocess with torch, open_clip and transformers made unimportable loads both exported
+  models and answers a page check and an image check (a real image from a loopback server).
+* The warm-up loads the models on its thread while ``/ready`` answers 503 "warming", then the
+  first check loads nothing; with no model files there is nothing to warm.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from django.test import Client
+
+from mlverify import onnx_export, onnx_runtime, registry, warmup
+from mlverify.clip.tokenizer import ClipTokenizer, fix_text_basic
+from mlverify.tests.tiny_clip import ImageServer, TinyClip, png_bytes
+from mlverify.tests.tiny_models import TinyBert
+
+REPO = Path(__file__).resolve().parents[2]
+TEXTS = [
+    "a photo of a solid oak dining table.",
+    "Crème brûlée Torch — 2× “Deluxe” édition",
+    "日本語の商品名 スニーカー 27.5cm",
+    "ＡＢＣ　全角テキスト！",
+    "emoji 👟🔥 sneakers",
+    "Tom&amp;Jerry &lt;3 it's they're we'll I'd",
+    "ﬁne ﬂour 1kg",
+    "Ünïcödé ΑΒΓ Привет мир ١٢٣ ½ ² Ⅻ",
+    "  lots   of\n\nwhitespace\t tabs\r\n",
+    "x" * 300,
+    "<start_of_text>hello<end_of_text>",
+    "",
+    "Müller's Straße 5€ £3 ¥500 ₹1,299.00",
+    "한국어 제품 ไทย עברית العربية",
+    "don\u2019t stop \u201cquoted\u201d",
+    "nike air max 90 - men's running shoe (white/black) #CW7483-100",
+]
+
+
+def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.asarray((a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)))
+
+
+def test_tokenizer_gives_open_clips_ids_with_and_without_ftfy() -> None:
+    from open_clip.tokenizer import SimpleTokenizer, default_bpe
+
+    for context in (77, 16):
+        expected = SimpleTokenizer(context_length=context)(TEXTS).numpy()
+        for fix_text in (None, fix_text_basic):  # ftfy when installed; the stdlib steps
+            ours = ClipTokenizer(Path(default_bpe()), context_length=context, fix_text=fix_text)
+            got = ours(TEXTS)
+            assert got.dtype == np.int64
+            np.testing.assert_array_equal(got, expected)
+
+
+def test_preprocess_equals_open_clips_eval_transform() -> None:
+    import open_clip
+    from PIL import Image
+
+    from mlverify.clip.preprocess import PreprocessConfig, preprocess
+
+    _, _, transform = open_clip.create_model_and_transforms("ViT-B-32")
+    config = PreprocessConfig(image_size=224)
+    rng = np.random.default_rng(0)
+    sizes = [(300, 400, "RGB"), (640, 480, "RGB"), (224, 224, "RGB"), (225, 999, "L")]
+    sizes += [(100, 50, "RGB"), (333, 333, "RGBA"), (500, 261, "P"), (223, 300, "CMYK")]
+    for width, height, mode in sizes:
+        image = Image.fromarray(rng.integers(0, 255, (height, width, 3), dtype=np.uint8))
+        image = image.convert(mode)
+        np.testing.assert_array_equal(preprocess(image, config), transform(image).numpy())
+
+
+@pytest.fixture(scope="module")
+def exports(
+    tmp_path_factory: pytest.TempPathFactory, tiny_clip: TinyClip, tiny_bert: TinyBert
+) -> Path:
+    """A model dir whose ``onnx/`` holds the tiny BERT's and the tiny CLIP's exports."""
+    from mlverify.clip.config import ClipConfig
+    from mlverify.clip.loading import load_clip
+
+    model_dir = tmp_path_factory.mktemp("onnx-both")
+    root = onnx_runtime.onnx_dir(model_dir)
+    onnx_export.export_minilm(tiny_bert.encoder_dir, root)
+    bundle = load_clip(ClipConfig(model_name=tiny_clip.model_name, weights=tiny_clip.weights))
+    onnx_export.export_clip(bundle, root)
+    return model_dir
+
+
+def test_onnx_clip_bundle_matches_torch(exports: Path, tiny_clip: TinyClip) -> None:
+    from PIL import Image
+
+    from mlverify.clip.config import ClipConfig
+    from mlverify.clip.encoding import encode_images, encode_texts, match_probability
+    from mlverify.clip.loading import load_clip, load_serving_clip
+
+    base = ClipConfig(model_name=tiny_clip.model_name, weights=tiny_clip.weights)
+    torch_bundle = load_clip(base)
+    onnx_bundle = load_serving_clip(
+        ClipConfig(**{**base.__dict__, "runtime": "onnx", "model_dir": exports})
+    )
+    assert onnx_bundle.onnx is not None and onnx_bundle.model is None
+    assert onnx_bundle.version == torch_bundle.version  # fp32: same caches and calibration
+    assert onnx_bundle.image_size == torch_bundle.image_size == 32
+    rng = np.random.default_rng(1)
+    images = [
+        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8))
+        for w, h in ((48, 48), (90, 40), (32, 70), (33, 33), (200, 120), (64, 64), (40, 41), (5, 9))
+    ]
+    got, expected = encode_images(onnx_bundle, images), encode_images(torch_bundle, images)
+    assert _cos(got, expected).min() >= 0.999
+    names = ["a photo of a red leather boot.", "Crème brûlée torch", "日本語 スニーカー", "x"]
+    text_onnx, text_torch = encode_texts(onnx_bundle, names), encode_texts(torch_bundle, names)
+    assert _cos(text_onnx, text_torch).min() >= 0.999
+    assert _cos(onnx_bundle.negatives, torch_bundle.negatives).min() >= 0.999
+    p_onnx = match_probability(onnx_bundle, got[0], text_onnx[0])
+    p_torch = match_probability(torch_bundle, expected[0], text_torch[0])
+    assert abs(p_onnx - p_torch) < 1e-3
+
+
+def test_onnx_runtime_without_export_is_unavailable_with_reasons(
+    tiny_clip: TinyClip, tmp_path: Path
+) -> None:
+    from mlverify.clip.config import ClipConfig
+    from mlverify.clip.loading import load_serving_clip
+    from mlverify.inference import ModelUnavailable
+
+    config = ClipConfig(
+        model_name=tiny_clip.model_name,
+        weights=tmp_path / "absent.safetensors",
+        runtime="onnx",
+        model_dir=tmp_path,
+    )
+    with pytest.raises(ModelUnavailable, match="export_onnx; CLIP weights not found"):
+        load_serving_clip(config)
+
+
+NO_TORCH_SCRIPT = """
+import sys
+for name in ("torch", "open_clip", "transformers", "torchvision", "timm"):
+    sys.modules[name] = None  # any import of these now raises ImportError
+import django
+django.setup()
+from mlverify.clip.service import verify_image
+from mlverify.page_check.services import classify_url
+page = classify_url(url="https://shop.example.com/p/oak-table-123", title="Oak table")
+image = verify_image(image_url=sys.argv[1], product_name="red square")
+print("RESULT", __import__("json").dumps({"page": page.status, "page_model": page.model,
+    "image": image.status, "image_model": image.model, "score": image.score,
+    "reason": image.reason or page.reason}))
+"""
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("with_source", [True, False], ids=["with-source", "export-only"])
+def test_serving_path_never_imports_torch(
+    exports: Path,
+    tiny_clip: TinyClip,
+    tiny_bert: TinyBert,
+    image_server: ImageServer,
+    tmp_path: Path,
+    with_source: bool,
+) -> None:
+    """Both exported models answer with torch, open_clip and transformers unimportable; the
+    export alone is enough (a production image has neither the encoder package nor weights)."""
+    url = image_server.add("/red.png", png_bytes((220, 20, 20)))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "buyhive.settings.test",
+        "MODEL_RUNTIME": "onnx",
+        "BUYHIVE_MODEL_DIR": str(exports),
+        "PAGE_CLASSIFIER_DIR": str(tiny_bert.classifier_dir),
+        "CLIP_MODEL": tiny_clip.model_name,
+        "CLIP_CALIBRATION_FILE": str(tmp_path / "calibration.json"),
+        "PAGE_ENCODER_DIR": str(tiny_bert.encoder_dir if with_source else tmp_path / "none"),
+        "CLIP_WEIGHTS": str(tiny_clip.weights if with_source else tmp_path / "none.safetensors"),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", NO_TORCH_SCRIPT, url],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
+    result = json.loads(line.removeprefix("RESULT "))
+    assert result["page"] == "ok" and result["image"] == "ok", result
+    assert "+onnx-fp32" in result["page_model"]
+    assert "(onnx fp32/fp32)" in result["image_model"]
+    assert 0.0 <= result["score"] <= 1.0
+    assert image_server.hits["/red.png"] == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Warm-up and /ready
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def onnx_settings(
+    settings: Any, exports: Path, tiny_clip: TinyClip, tiny_bert: TinyBert, tmp_path: Path
+) -> Any:
+    settings.MODEL_RUNTIME = "onnx"
+    settings.BUYHIVE_MODEL_DIR = exports
+    settings.CLIP_MODEL = tiny_clip.model_name
+    settings.CLIP_WEIGHTS = tiny_clip.weights
+    settings.CLIP_CALIBRATION_FILE = tmp_path / "calibration.json"
+    settings.PAGE_ENCODER_DIR = str(tiny_bert.encoder_dir)
+    settings.PAGE_CLASSIFIER_DIR = tiny_bert.classifier_dir
+    settings.ML_WARMUP = True
+    warmup.reset()
+    registry.reset_models()
+    yield settings
+    warmup.reset()
+    registry.reset_models()
+
+
+@pytest.mark.heavy
+@pytest.mark.django_db
+def test_ready_says_warming_until_the_models_are_loaded(
+    onnx_settings: Any, image_server: ImageServer
+) -> None:
+    client = Client()
+    assert client.get("/ready").status_code == 200  # before any warm-up: as ever
+    clip = registry.get_clip_model()
+    before = (clip.load_count, registry.get_page_classifier().load_count)
+    # A CLIP load in progress elsewhere holds the holder's lock: the warm-up waits for it.
+    with clip._lock:
+        thread = warmup.start_warmup()
+        assert thread is not None
+        response = client.get("/ready")
+        body = response.json()
+        assert response.status_code == 503
+        assert body["status"] == "warming"
+        assert body["checks"]["models"]["status"] == "warming"
+        assert body["checks"]["models"]["models"]["clip"]["state"] == "warming"
+        assert body["checks"]["database"]["status"] == "ok"
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+    response = client.get("/ready")
+    body = response.json()
+    assert response.status_code == 200, body
+    models = body["checks"]["models"]["models"]
+    assert {models["clip"]["state"], models["page_classifier"]["state"]} == {"loaded"}
+    assert warmup.start_warmup() is None  # once per process
+
+    # The first checks after the warm-up load nothing.
+    from mlverify.clip.service import verify_image
+    from mlverify.page_check.services import classify_url
+
+    loads = (clip.load_count, registry.get_page_classifier().load_count)
+    assert loads == (before[0] + 1, before[1] + 1)  # the warm-up loaded each model once
+    assert classify_url(url="https://shop.example.com/p/lamp", title="Lamp").status == "ok"
+    url = image_server.add("/blue.png", png_bytes((20, 20, 220)))
+    assert verify_image(image_url=url, product_name="blue square").status == "ok"
+    assert (clip.load_count, registry.get_page_classifier().load_count) == loads
+
+
+@pytest.mark.django_db
+def test_without_model_files_there_is_nothing_to_warm(
+    settings: Any, tmp_path: Path, tiny_clip: TinyClip
+) -> None:
+    settings.MODEL_RUNTIME = "onnx"
+    settings.BUYHIVE_MODEL_DIR = tmp_path
+    settings.CLIP_WEIGHTS = tmp_path / "absent.safetensors"
+    settings.ML_WARMUP = True
+    warmup.reset()
+    registry.reset_models()
+    try:
+        thread = warmup.start_warmup()  # only the URLconf: no model to wait for
+        assert thread is not None and warmup.state() == "done"
+        response = Client().get("/ready")
+        assert response.status_code == 200
+        models = response.json()["checks"]["models"]
+        assert models["status"] == "reported"
+        assert models["models"]["clip"]["state"] == "not_loaded"  # what it says today
+        thread.join(timeout=60)
+        assert warmup.start_warmup() is None  # once per process
+    finally:
+        warmup.reset()
+        registry.reset_models()
+
+
+def test_warm_models_reports_an_unavailable_model_with_its_reason(
+    settings: Any, tmp_path: Path
+) -> None:
+    settings.MODEL_RUNTIME = "onnx"
+    settings.BUYHIVE_MODEL_DIR = tmp_path
+    settings.CLIP_WEIGHTS = tmp_path / "absent.safetensors"
+    registry.reset_models()
+    try:
+        outcomes = warmup.warm_models(["clip"])
+        assert outcomes["clip"].startswith("unavailable: CLIP ONNX export missing")
+        state = registry.model_states()["clip"]
+        assert state["state"] == "unavailable" and "export_onnx" in state["reason"]
+    finally:
+        registry.reset_models()
+
+
+def test_warmup_thread_never_blocks_the_caller(onnx_settings: Any) -> None:
+    clip = registry.get_clip_model()
+    with clip._lock:  # the load cannot finish while held: start_warmup must still return
+        thread = warmup.start_warmup()
+        assert thread is not None and thread.is_alive()
+        assert warmup.state() == "warming"
+    thread.join(timeout=120)
+    assert warmup.state() == "done"
+
+
+def test_production_serves_onnx_and_warms_by_default() -> None:
+    from buyhive.tests.test_production_settings import production_env, run_python
+
+    proc = run_python(
+        """
+        import json
+        from django.conf import settings
+        print(json.dumps({"runtime": settings.MODEL_RUNTIME, "warmup": settings.ML_WARMUP}))
+        """,
+        production_env(),
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"runtime": "onnx", "warmup": True}
