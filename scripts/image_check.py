@@ -741,8 +741,16 @@ def serve(current: Step, mongodb_uri: str) -> float:
             f"{cold_start:.1f} s"
         )
 
-        status, body = _get(port, "/ready")
-        ready = json.loads(body)
+        # The workers warm the models in the background (mlverify/warmup.py): /ready answers
+        # 503 "warming" until they are loaded, then 200. Time that too.
+        while True:
+            status, body = _get(port, "/ready")
+            ready = json.loads(body)
+            if ready.get("status") != "warming" or time.monotonic() - started > 180:
+                break
+            time.sleep(0.2)
+        warm = time.monotonic() - started
+        say(f"models warm (gunicorn start to /ready not warming): {warm:.1f} s")
         if (
             status != 200
             or ready["checks"]["database"]["status"] != "ok"
