@@ -26,3 +26,8 @@ LOGGING = logconfig.configure(level="WARNING", json=False)
 # The admin's CSS and scripts straight from the apps' static folders (no collectstatic step
 # in the e2e session): https://whitenoise.readthedocs.io/en/stable/django.html#WHITENOISE_USE_FINDERS
 WHITENOISE_USE_FINDERS = True
+# Every browser user of an e2e session registers from the same loopback address within a
+# minute or two; production's per-IP sign-up limit (10/m) would refuse the later tests. The
+# limit itself is tested in the unit suite (accounts/tests, buyhive/tests/abuse).
+RATE_REGISTER_IP = "300/m"
+RATE_LOGIN_IP = "300/m"
