@@ -35,7 +35,6 @@ from buyhive.product.jsonld import (
 )
 from buyhive.product.text import ADD_TO_CART_PHRASES, ADD_TO_CART_TOKENS
 from mlverify.page_check.script_features import SCRIPT_FEATURE_NAMES, script_features
-from mlverify.page_check.url_shapes import product_path_shape
 
 FEATURES_VERSION = 2
 
@@ -119,7 +118,6 @@ FEATURE_NAMES: tuple[str, ...] = (
     "url_listing_params",  # page/sort/offset parameters in the query (0/1)
     "url_product_segment",  # a path segment says product detail ("/products/", "/dp/")
     "url_listing_segment",  # a path segment says listing ("/collections/", "/category/")
-    "url_product_shape",  # the path has a product-detail shape (/p/slug, -p-123.html, /dp/id)
     # combinations a linear head cannot make by itself
     "one_product",  # one Product stated about the page and no list of them
     "one_cart",  # one or two add-to-cart controls (a grid has many)
@@ -159,7 +157,6 @@ def url_features(url: str) -> dict[str, float]:
         "url_listing_params": 1.0 if params & _PAGE_PARAMS else 0.0,
         "url_product_segment": 1.0 if lowered & PRODUCT_SEGMENTS else 0.0,
         "url_listing_segment": 1.0 if lowered & LISTING_SEGMENTS else 0.0,
-        "url_product_shape": 1.0 if product_path_shape(url) else 0.0,
     }
 
 

@@ -8,7 +8,7 @@ import json
 import lxml.html
 import pytest
 
-from mlverify.page_check import features
+from mlverify.page_check import features, url_shapes
 
 
 def _doc(html: str) -> lxml.html.HtmlElement:
@@ -182,4 +182,7 @@ def test_json_ld_prices_are_not_read_twice_as_script_state() -> None:
     ],
 )
 def test_product_path_shapes(url: str, shape: bool) -> None:
-    assert features.url_features(url)["url_product_shape"] == float(shape)
+    assert url_shapes.product_path_shape(url) is shape
+    page = f'<html><head><link rel="canonical" href="{url}"></head><body></body></html>'
+    f = features.feature_dict("https://shop.example/x", _doc(page))
+    assert f["canonical_product_shape"] == float(shape)

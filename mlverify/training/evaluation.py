@@ -106,6 +106,7 @@ class CrossValidation:
     # per page: the product threshold its outer fold's inner cross-validation chose
     thresholds: np.ndarray | None = None
     choices: list[Choice] = field(default_factory=list)  # per outer fold
+    nested: bool = False  # the choices come from an inner cross-validation (a wide grid)
 
     def predictions(self, name: str) -> list[int]:
         probs = self.url_probs if name == "url+title" else self.page_probs
@@ -146,6 +147,7 @@ class CrossValidation:
             "n_sites": len(self.site_fold),
             "n_pages": len(pages),
             "url_layer": {"l2": L2, "text_scale": TEXT_SCALE},
+            "nested": self.nested,
             "page_layer_choices": [
                 {"l2": c.l2, "text_scale": c.text_scale, "threshold": c.threshold}
                 for c in self.choices
@@ -230,7 +232,9 @@ def cross_validate(
     # A page without a title is scored by its URL; one without HTML by its URL and title.
     url_probs = np.where(np.isnan(url_probs), url_only, url_probs)
     page_probs = np.where(np.isnan(page_probs), url_probs, page_probs)
-    return CrossValidation(k, site_fold, url_probs, page_probs, thresholds, choices)
+    return CrossValidation(
+        k, site_fold, url_probs, page_probs, thresholds, choices, nested=not grid.single
+    )
 
 
 def choose_settings(
