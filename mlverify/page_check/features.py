@@ -34,8 +34,9 @@ from buyhive.product.jsonld import (
     type_names,
 )
 from buyhive.product.text import ADD_TO_CART_PHRASES, ADD_TO_CART_TOKENS
+from mlverify.page_check.script_features import SCRIPT_FEATURE_NAMES, script_features
 
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2
 
 # fmt: off
 _LIST_TYPES = frozenset({"itemlist", "offercatalog", "collectionpage", "searchresultspage"})
@@ -122,6 +123,8 @@ FEATURE_NAMES: tuple[str, ...] = (
     "one_cart",  # one or two add-to-cart controls (a grid has many)
     "few_prices",  # 1 to 4 distinct prices (a grid lists many)
     "has_html",  # 1 when the page's HTML was read (0: URL-only)
+    # pages drawn by script: inline application state and the canonical address
+    *SCRIPT_FEATURE_NAMES,
 )
 
 
@@ -331,6 +334,7 @@ def html_features(doc: HtmlElement) -> dict[str, float]:
     )
     out["one_cart"] = float(1 <= carts <= 2)
     out["few_prices"] = float(1 <= len(set(amounts)) <= 4)
+    out.update(script_features(doc))
     return out
 
 

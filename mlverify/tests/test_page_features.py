@@ -8,7 +8,7 @@ import json
 import lxml.html
 import pytest
 
-from mlverify.page_check import features
+from mlverify.page_check import features, url_shapes
 
 
 def _doc(html: str) -> lxml.html.HtmlElement:
@@ -122,3 +122,67 @@ def test_heading_and_description() -> None:
     assert features.page_heading(doc) == "Lamps"
     assert features.page_description(doc) == "Best lamps."
     assert features.page_heading(_doc("<p>x</p>")) is None
+
+
+SCRIPT_PRODUCT = """<html><head><title>Robot vacuum</title>
+<link rel="canonical" href="https://shop.example/en/p/robot-vacuum-j7">
+<script id="__NEXT_DATA__" type="application/json">{"props": {"product":
+ {"sku": "J7-1", "name": "Robot vacuum", "price": 599.99, "listPrice": 699.99}}}</script>
+<script>dataLayer.push({"pageType": "product"});</script></head>
+<body><div id="root"></div></body></html>"""
+
+SCRIPT_LISTING = """<html><head><title>Vacuums</title>
+<script>window.__INITIAL_STATE__ = {"items": [{"price": 10}, {"price": 20}, {"price": 30},
+ {"price": 40}, {"price": 50}]}; var page_type = "category";</script></head>
+<body><div id="app"></div></body></html>"""
+
+
+def test_a_page_drawn_by_script_shows_its_product_in_the_inline_state() -> None:
+    f = features.feature_dict("https://shop.example/en/robot-vacuum-j7", _doc(SCRIPT_PRODUCT))
+    assert f["script_state"] == 1.0
+    assert f["script_prices"] == pytest.approx(features._log(2))
+    assert f["script_few_prices"] == 1.0
+    assert f["script_sku"] == 1.0
+    assert f["script_page_product"] == 1.0
+    assert f["script_page_listing"] == 0.0
+    assert f["canonical_product_shape"] == 1.0
+    # the visible page shows nothing of it
+    assert f["distinct_prices"] == 0.0
+    assert f["add_to_cart"] == 0.0
+
+
+def test_a_listing_drawn_by_script_has_many_prices_and_a_listing_page_type() -> None:
+    f = features.feature_dict("https://shop.example/vacuums", _doc(SCRIPT_LISTING))
+    assert f["script_state"] == 1.0
+    assert f["script_prices"] == pytest.approx(features._log(5))
+    assert f["script_few_prices"] == 0.0
+    assert f["script_page_listing"] == 1.0
+    assert f["script_page_product"] == 0.0
+    assert f["canonical_product_shape"] == 0.0
+
+
+def test_json_ld_prices_are_not_read_twice_as_script_state() -> None:
+    f = features.feature_dict("https://shop.example/products/oak-table-123", _doc(PRODUCT))
+    assert f["script_prices"] == 0.0
+    assert f["script_state"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("url", "shape"),
+    [
+        ("https://shop.example/p/oak-table", True),
+        ("https://shop.example/gp/dp/B00ABCDEF1/ref=x", True),
+        ("https://shop.example/en/products/oak-table", True),
+        ("https://shop.example/oak-table-p-1234.html", True),
+        ("https://shop.example/itm/276702815108", True),
+        ("https://shop.example/collections/tables", False),
+        ("https://news.example/2024/05/council-budget-180816.html", False),
+        ("https://forum.example/t/some-thread/123456", False),
+        ("https://shop.example/", False),
+    ],
+)
+def test_product_path_shapes(url: str, shape: bool) -> None:
+    assert url_shapes.product_path_shape(url) is shape
+    page = f'<html><head><link rel="canonical" href="{url}"></head><body></body></html>'
+    f = features.feature_dict("https://shop.example/x", _doc(page))
+    assert f["canonical_product_shape"] == float(shape)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 from io import StringIO
@@ -19,7 +20,15 @@ from mlverify.page_check import encoder as page_encoder
 from mlverify.page_check import head as page_head
 from mlverify.tests.tiny_models import TinyBert
 from mlverify.training import dataset as training_data
-from mlverify.training import defaults, embed_cache, evaluation, rules, sites, softmax
+from mlverify.training import (
+    defaults,
+    embed_cache,
+    evaluation,
+    rules,
+    selection,
+    sites,
+    softmax,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Rules for hard negatives
@@ -296,6 +305,59 @@ def test_folds_hold_out_whole_sites_with_their_rule_links(tmp_path: Path) -> Non
         assert all(dataset.examples[i].site in test_sites for i in rule_test)
         tested.extend(int(i) for i in test_idx)
     assert sorted(tested) == list(range(len(dataset.examples)))  # each example tested once
+
+
+@pytest.mark.parametrize("criterion", ["log_loss", "f1"])
+def test_the_inner_choice_sees_only_the_training_sites(tmp_path: Path, criterion: str) -> None:
+    """Nested selection: the settings a fold's inner cross-validation chooses do not change
+    when the held-out sites' inputs change, and they come from the candidate grid."""
+    dataset = training_data.load_dataset(write_data_dir(tmp_path), per_site_cap=5, seed=1)
+    grid = dataclasses.replace(selection.WIDE_GRID, criterion=criterion)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(len(dataset.examples), 8))
+    site_fold = evaluation.grouped_folds(dataset.pages, 3, seed=1)
+    for fold, (train_idx, test_idx) in enumerate(
+        evaluation.fold_indices(dataset.examples, site_fold, 3)
+    ):
+        held_out = (site_fold, fold)
+        choice = evaluation.choose_settings(
+            dataset, x, train_idx, 1, exclude_fold=held_out, grid=grid
+        )
+        assert choice.l2 in grid.l2
+        assert choice.text_scale in grid.text_scale
+        assert choice.threshold in grid.thresholds
+        assert np.isfinite(choice.score)
+        scrambled = x.copy()
+        scrambled[test_idx] = rng.normal(size=(len(test_idx), 8))
+        again = evaluation.choose_settings(
+            dataset, scrambled, train_idx, 1, exclude_fold=held_out, grid=grid
+        )
+        assert again == choice
+
+
+def test_the_fixed_grid_fits_nothing_to_choose(tmp_path: Path) -> None:
+    dataset = training_data.load_dataset(write_data_dir(tmp_path), per_site_cap=5, seed=1)
+    x = np.zeros((len(dataset.examples), 8))
+    choice = evaluation.choose_settings(dataset, x, np.arange(len(dataset.examples)), 1)
+    fixed = selection.FIXED_GRID
+    assert (choice.l2, choice.text_scale, choice.threshold) == (
+        fixed.l2[0],
+        fixed.text_scale[0],
+        fixed.thresholds[0],
+    )
+
+
+def test_mean_f1_averages_the_two_measures(tmp_path: Path) -> None:
+    dataset = training_data.load_dataset(write_data_dir(tmp_path), per_site_cap=5, seed=1)
+    truth = {
+        i: np.array([1.0, 0.0, 0.0]) if p.is_product else np.array([0.0, 0.5, 0.5])
+        for i, p in enumerate(dataset.pages)
+    }
+    assert selection.mean_f1(dataset.pages, truth, 0.5) == 1.0
+    everything_product = {i: np.array([0.6, 0.2, 0.2]) for i in truth}
+    # the mix has no product page (F1 undefined, left out); product vs articles: 10 of 18
+    assert selection.mean_f1(dataset.pages, everything_product, 0.5) == pytest.approx(20 / 28)
+    assert selection.mean_f1(dataset.pages, everything_product, 0.65) == 0.0
 
 
 def test_fit_softmax_separates_three_classes_and_is_deterministic() -> None:

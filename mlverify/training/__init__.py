@@ -37,15 +37,18 @@ registrable domain without its public suffix, so ``shop.co.uk`` and ``shop.fr`` 
 Every labelled page is scored by a head that never saw its site, and the rule-labelled links
 of a held-out site are left out of that fold's training too.
 
-The head is L2-regularised logistic regression fitted by Newton's method (numpy, exact and
-deterministic); the regularisation strength is chosen by an inner grouped cross-validation
-on the training folds only.
+The head is L2-regularised softmax regression fitted by Newton's method (numpy, exact and
+deterministic). Its settings are fixed (:data:`~mlverify.training.selection.FIXED_GRID`);
+``--nested-grid`` instead chooses the page layer's L2, text scale (and, with ``--criterion
+f1``, the threshold) by an inner grouped cross-validation on each outer fold's training sites
+only (:mod:`~mlverify.training.selection`); on this data it measured lower (MODEL_CARD.md).
 
 Where each step lives: :mod:`~mlverify.training.defaults` (seed, folds, data folder),
 :mod:`~mlverify.training.sites` (what counts as one site), :mod:`~mlverify.training.rules`
 (the rules for hard negatives), :mod:`~mlverify.training.dataset` (reading the data and
 embedding it), :mod:`~mlverify.training.fitting` (logistic regression and the shipped head),
 :mod:`~mlverify.training.evaluation` (folds, cross-validation, metrics),
+:mod:`~mlverify.training.selection` (the optional nested choice of settings),
 :mod:`~mlverify.training.outputs` (head file, model card, report) and
 :mod:`~mlverify.training.run` (one call for the management commands).
 """

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -16,10 +16,17 @@ from mlverify.page_check.head import decide
 from mlverify.training.dataset import PRODUCT, Dataset, Example, LabelledPage
 from mlverify.training.defaults import DEFAULT_FOLDS, DEFAULT_SEED
 from mlverify.training.fitting import L2, TEXT_SCALE, fit_layer
+from mlverify.training.selection import (
+    FIXED_GRID,
+    INNER_FOLDS,
+    MIX,
+    PRODUCT_VS_ARTICLES,
+    Choice,
+    Grid,
+    choose_page_settings,
+)
 
-# The two measures the issue sets: the seven-kind mix, and product pages against articles.
-MIX = "page-types"
-PRODUCT_VS_ARTICLES = ("product-pages", "article-pages")
+__all__ = ["MIX", "PRODUCT_VS_ARTICLES", "CrossValidation", "cross_validate", "grouped_folds"]
 
 
 def grouped_folds(pages: Sequence[LabelledPage], k: int, seed: int) -> dict[str, int]:
@@ -96,11 +103,19 @@ class CrossValidation:
     # per person-labelled page: out-of-fold class probabilities of each input
     url_probs: np.ndarray  # URL + title (URL layer)
     page_probs: np.ndarray  # URL + title + page (page layer); the URL layer's without HTML
-    threshold: float = DEFAULT_THRESHOLD
+    # per page: the product threshold its outer fold's inner cross-validation chose
+    thresholds: np.ndarray | None = None
+    choices: list[Choice] = field(default_factory=list)  # per outer fold
+    nested: bool = False  # the choices come from an inner cross-validation (a wide grid)
 
     def predictions(self, name: str) -> list[int]:
         probs = self.url_probs if name == "url+title" else self.page_probs
-        return [decide(row, self.threshold) for row in probs]
+        thresholds = (
+            self.thresholds
+            if self.thresholds is not None
+            else np.full(len(probs), DEFAULT_THRESHOLD)
+        )
+        return [decide(row, float(t)) for row, t in zip(probs, thresholds, strict=True)]
 
     def report(self, pages: Sequence[LabelledPage]) -> dict[str, Any]:
         """``{input: {measure: metrics}}`` plus per-kind confusion and run facts under ``_``."""
@@ -131,8 +146,12 @@ class CrossValidation:
             "folds": self.folds,
             "n_sites": len(self.site_fold),
             "n_pages": len(pages),
-            "l2": L2,
-            "text_scale": TEXT_SCALE,
+            "url_layer": {"l2": L2, "text_scale": TEXT_SCALE},
+            "nested": self.nested,
+            "page_layer_choices": [
+                {"l2": c.l2, "text_scale": c.text_scale, "threshold": c.threshold}
+                for c in self.choices
+            ],
         }
         return result
 
@@ -169,16 +188,25 @@ def cross_validate(
     k: int = DEFAULT_FOLDS,
     seed: int = DEFAULT_SEED,
     progress: Callable[[str], None] | None = None,
+    grid: Grid = FIXED_GRID,
 ) -> CrossValidation:
     """Grouped k-fold by site: every labelled page is scored by layers that never saw its site
-    (its rule-labelled links are held out with it)."""
+    (its rule-labelled links are held out with it). In each outer fold an inner grouped
+    cross-validation on the training sites alone chooses the page layer's L2, text scale and
+    the product threshold (:func:`~mlverify.training.selection.choose_page_settings`)."""
     examples = dataset.examples
     site_fold = grouped_folds(dataset.pages, k, seed)
     n = len(dataset.pages)
+    thresholds = np.full(n, DEFAULT_THRESHOLD)
+    choices: list[Choice] = []
     url_probs = np.full((n, len(PAGE_TYPES)), np.nan)
     page_probs = np.full((n, len(PAGE_TYPES)), np.nan)
     url_only = np.full((n, len(PAGE_TYPES)), np.nan)
     for fold, (train_idx, test_idx) in enumerate(fold_indices(examples, site_fold, k)):
+        choice = choose_settings(
+            dataset, x, train_idx, seed, exclude_fold=(site_fold, fold), grid=grid
+        )
+        choices.append(choice)
         for layer in ("url", "page"):
             tr = np.array([i for i in train_idx if examples[i].layer == layer], dtype=int)
             te = [
@@ -186,11 +214,17 @@ def cross_validate(
             ]
             if len(tr) == 0 or not te:
                 continue
-            fitted = fit_layer(x, examples, tr, layer)
+            if layer == "page":
+                fitted = fit_layer(
+                    x, examples, tr, layer, l2=choice.l2, text_scale=choice.text_scale
+                )
+            else:
+                fitted = fit_layer(x, examples, tr, layer)
             probs = fitted.probabilities(x[te], [examples[i].features for i in te])
             for j, i in enumerate(te):
                 ex = examples[i]
                 assert ex.page is not None
+                thresholds[ex.page] = choice.threshold
                 target = {"url": url_only, "url+title": url_probs, "page": page_probs}[ex.variant]
                 target[ex.page] = probs[j]
         if progress:
@@ -198,4 +232,27 @@ def cross_validate(
     # A page without a title is scored by its URL; one without HTML by its URL and title.
     url_probs = np.where(np.isnan(url_probs), url_only, url_probs)
     page_probs = np.where(np.isnan(page_probs), url_probs, page_probs)
-    return CrossValidation(k, site_fold, url_probs, page_probs)
+    return CrossValidation(
+        k, site_fold, url_probs, page_probs, thresholds, choices, nested=not grid.single
+    )
+
+
+def choose_settings(
+    dataset: Dataset,
+    x: np.ndarray,
+    train_idx: np.ndarray,
+    seed: int,
+    *,
+    exclude_fold: tuple[dict[str, int], int] | None = None,
+    grid: Grid = FIXED_GRID,
+) -> Choice:
+    """The page layer's settings chosen on the examples ``train_idx`` alone: their sites are
+    split into :data:`INNER_FOLDS` grouped folds (the held-out outer fold's sites, given by
+    ``exclude_fold``, take no part)."""
+    if exclude_fold is not None:
+        outer, held_out = exclude_fold
+        pages = [p for p in dataset.pages if outer.get(p.site) != held_out]
+    else:
+        pages = list(dataset.pages)
+    inner = grouped_folds(pages, INNER_FOLDS, seed)
+    return choose_page_settings(dataset, x, train_idx, inner, grid)

@@ -1,10 +1,10 @@
 """Fitting the head: one softmax layer per input (URL only, URL + page) by
 :func:`~mlverify.training.softmax.fit_softmax`, and the head that ships.
 
-The L2 strength and the embedding's scale against the standardised features are fixed
-(:data:`L2`, :data:`TEXT_SCALE`); they were chosen among a few values with the grouped
-cross-validation of :mod:`~mlverify.training.evaluation` (see MODEL_CARD.md), because an
-inner cross-validation per fold costs minutes on these 2-core machines.
+The URL layer's L2 strength and the embedding's scale against the standardised features are
+fixed (:data:`L2`, :data:`TEXT_SCALE`). The page layer's, and the product threshold, are
+chosen by an inner grouped cross-validation (:mod:`~mlverify.training.selection`): per outer
+fold for the held-out figures, on every site for the head that ships.
 """
 
 from __future__ import annotations
@@ -26,7 +26,13 @@ LAYER_FEATURES = {"url": URL_FEATURE_NAMES, "page": FEATURE_NAMES}
 
 
 def fit_layer(
-    x: np.ndarray, examples: Sequence[Example], idx: np.ndarray, layer: str
+    x: np.ndarray,
+    examples: Sequence[Example],
+    idx: np.ndarray,
+    layer: str,
+    *,
+    l2: float = L2,
+    text_scale: float = TEXT_SCALE,
 ) -> SoftmaxLayer:
     """Fit one layer on the examples ``idx`` (all of that layer): standardise its features on
     those examples, then weighted L2 softmax regression."""
@@ -41,12 +47,12 @@ def fit_layer(
         features=names,
         mean=mean,
         scale=scale,
-        text_scale=TEXT_SCALE,
+        text_scale=text_scale,
     )
     design = template.design(x[idx], [examples[i].features for i in idx])
     y = np.array([examples[i].label for i in idx])
     w = np.array([examples[i].weight for i in idx])
-    weights, biases = fit_softmax(design, y, w, L2, n_classes=len(PAGE_TYPES), max_iter=20)
+    weights, biases = fit_softmax(design, y, w, l2, n_classes=len(PAGE_TYPES), max_iter=20)
     # 8 significant digits: float32 precision, stable JSON across runs.
     rounded = SoftmaxLayer(
         weights=np.vectorize(lambda v: float(f"{v:.8g}"))(weights),
@@ -54,7 +60,7 @@ def fit_layer(
         features=names,
         mean=np.array([float(f"{v:.8g}") for v in mean]),
         scale=np.array([float(f"{v:.8g}") for v in scale]),
-        text_scale=TEXT_SCALE,
+        text_scale=text_scale,
     )
     return rounded
 
@@ -68,14 +74,28 @@ class TrainedHead:
     layers: dict[str, SoftmaxLayer]
     lam: float = L2
     threshold: float = DEFAULT_THRESHOLD
+    text_scale: float = TEXT_SCALE
 
 
-def train_final_head(dataset: Dataset, x: np.ndarray) -> TrainedHead:
-    """The head that ships: both layers trained on every example."""
+def train_final_head(
+    dataset: Dataset,
+    x: np.ndarray,
+    *,
+    l2: float = L2,
+    text_scale: float = TEXT_SCALE,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> TrainedHead:
+    """The head that ships: both layers trained on every example; the page layer with the
+    settings (and the head with the threshold) chosen by cross-validation on every site."""
     examples = dataset.examples
     return TrainedHead(
         {
-            name: fit_layer(x, examples, layer_indices(examples, name), name)
-            for name in ("url", "page")
-        }
+            "url": fit_layer(x, examples, layer_indices(examples, "url"), "url"),
+            "page": fit_layer(
+                x, examples, layer_indices(examples, "page"), "page", l2=l2, text_scale=text_scale
+            ),
+        },
+        lam=l2,
+        threshold=threshold,
+        text_scale=text_scale,
     )

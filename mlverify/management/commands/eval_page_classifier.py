@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from mlverify.management.commands.train_page_classifier import (
     add_common_arguments,
     data_dir_or_default,
+    grid_from_options,
     load_encoder_for_command,
 )
 from mlverify.training.outputs import ACCEPTANCE, format_report
@@ -52,6 +53,7 @@ class Command(BaseCommand):
                 cache_dir=options["embedding_cache"],
                 train_final=False,
                 progress=lambda msg: self.stdout.write(msg),
+                grid=grid_from_options(options),
             )
         except FileNotFoundError as exc:
             raise CommandError(str(exc)) from exc

@@ -7,6 +7,7 @@ Deterministic: the same data, encoder and ``--seed`` give the same weights. See
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from mlverify.page_check.encoder import TextEncoder, load_text_encoder
 from mlverify.training import defaults, outputs
 from mlverify.training.embed_cache import DEFAULT_CACHE_DIR
 from mlverify.training.run import run
+from mlverify.training.selection import FIXED_GRID, WIDE_GRID, Grid
 
 
 def add_common_arguments(parser: CommandParser) -> None:
@@ -42,6 +44,20 @@ def add_common_arguments(parser: CommandParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="Print the metrics as JSON.")
     parser.add_argument(
+        "--nested-grid",
+        action="store_true",
+        help=(
+            "Choose the page layer's L2, text scale and threshold per fold by an inner grouped "
+            "cross-validation over a wider grid (slow; the default keeps the fixed settings)."
+        ),
+    )
+    parser.add_argument(
+        "--criterion",
+        choices=("log_loss", "f1"),
+        default="log_loss",
+        help="What the inner cross-validation of --nested-grid maximises.",
+    )
+    parser.add_argument(
         "--embedding-cache",
         type=Path,
         default=DEFAULT_CACHE_DIR,
@@ -57,6 +73,12 @@ def load_encoder_for_command() -> TextEncoder:
         )
     except ModelUnavailable as exc:
         raise CommandError(f"the page encoder is unavailable: {exc.reason}") from exc
+
+
+def grid_from_options(options: dict[str, Any]) -> Grid:
+    if not options.get("nested_grid"):
+        return FIXED_GRID
+    return dataclasses.replace(WIDE_GRID, criterion=options.get("criterion") or "log_loss")
 
 
 def data_dir_or_default(value: Path | None) -> Path:
@@ -96,6 +118,7 @@ class Command(BaseCommand):
                 per_site_cap=options["per_site_cap"],
                 cache_dir=options["embedding_cache"],
                 progress=lambda msg: self.stdout.write(msg),
+                grid=grid_from_options(options),
             )
         except FileNotFoundError as exc:
             raise CommandError(str(exc)) from exc
