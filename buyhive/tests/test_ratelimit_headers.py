@@ -67,14 +67,14 @@ def test_login_announces_its_quota_and_the_remaining_count_goes_down(
 
 
 def test_extract_announces_the_per_user_limit(auth_client: APIClient, settings: Any) -> None:
-    settings.RATE_EXTRACT_USER = "2/m"
+    settings.RATE_EXTRACT_USER = "2/h"
     body = {"url": "https://shop.example.com/p/kettle", "html": "<title>Kettle</title>"}
     first = auth_client.post(f"{API}/extract/", body, format="json")
     second = auth_client.post(f"{API}/extract/", body, format="json")
     third = auth_client.post(f"{API}/extract/", body, format="json")
     assert [first.status_code, second.status_code, third.status_code] == [200, 200, 429]
     assert [_state(r, "extract")[1]["r"] for r in (first, second, third)] == [1, 0, 0]
-    assert _state(third, "extract")[0] == {"q": 2, "w": 60}
+    assert _state(third, "extract")[0] == {"q": 2, "w": 3600}
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def shared_cart(user: Any) -> Cart:
 def test_the_public_shared_cart_announces_its_per_client_limit(
     api_client: APIClient, shared_cart: Cart, settings: Any
 ) -> None:
-    settings.RATE_SHARED_VIEW_IP = "2/m"
+    settings.RATE_SHARED_VIEW_IP = "2/h"
     url = f"{API}/shared/{shared_cart.share_token}/"
     answers = [api_client.get(url) for _ in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 429]

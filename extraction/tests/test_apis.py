@@ -222,7 +222,7 @@ def test_a_json_body_that_is_not_an_object_is_400(auth_client: APIClient) -> Non
 
 
 def test_extract_is_rate_limited_per_user(auth_client: APIClient, settings: Any) -> None:
-    settings.RATE_EXTRACT_USER = "2/m"
+    settings.RATE_EXTRACT_USER = "2/h"
     for _ in range(2):
         assert extract(auth_client, url=URL, html=PAGE).status_code == 200
     limited = extract(auth_client, url=URL, html=PAGE)

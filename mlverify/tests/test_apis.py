@@ -251,7 +251,7 @@ def test_classify_url_without_the_model_answers_200_unavailable(
 def test_classify_url_is_rate_limited_per_user(
     auth_client: APIClient, missing_page_classifier: None, settings: Any
 ) -> None:
-    settings.RATE_CLASSIFY_USER = "2/m"
+    settings.RATE_CLASSIFY_USER = "2/h"
     for _ in range(2):
         ok = auth_client.post(CLASSIFY, {"url": "https://shop.example/p/1"}, format="json")
         assert ok.status_code == 200, ok.content

@@ -37,7 +37,7 @@ def test_production_trusts_no_forwarded_for_unless_told() -> None:
 
 def test_a_direct_caller_rotating_forwarded_for_is_limited(settings: Any) -> None:
     settings.TRUSTED_PROXY_COUNT = 0
-    settings.RATE_LOGIN_IP = "5/m"
+    settings.RATE_LOGIN_IP = "5/h"
     client = APIClient()
     statuses = [
         _login(client, f"u{n}@example.com", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code
@@ -59,7 +59,7 @@ def test_the_request_log_records_the_address_the_limits_use(settings: Any) -> No
 
 
 def test_ipv6_clients_are_counted_per_64(settings: Any) -> None:
-    settings.RATE_LOGIN_IP = "2/m"
+    settings.RATE_LOGIN_IP = "2/h"
     client = APIClient()
     assert _login(client, "a@example.com", REMOTE_ADDR="2001:db8:1:2::1").status_code == 401
     assert _login(client, "b@example.com", REMOTE_ADDR="2001:db8:1:2::ffff").status_code == 401
