@@ -3,7 +3,6 @@ article (schema.org types in JSON-LD, microdata or RDFa; Open Graph; prices; add
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +20,7 @@ from buyhive.product.jsonld import (
     top_level_nodes,
     type_name,
 )
-from buyhive.product.text import ADD_TO_CART_PHRASES, ADD_TO_CART_TOKENS
+from mlverify.page_check.features import count_add_to_cart
 
 # Editorial content: the schema.org types and Open Graph types of articles, and the meta tags
 # that state a price. The product and offer types are the shared vocabulary's.
@@ -39,9 +38,6 @@ _PRICE_META = frozenset({
     "og:price:amount", "product:price", "product:price:amount", "product:sale_price:amount",
 })
 # fmt: on
-_COMPACT = re.compile(r"[\s\-_]+")
-_SPACES = re.compile(r"\s+")
-_MAX_CONTROL_TEXT = 60
 
 
 @dataclass(frozen=True)
@@ -123,7 +119,7 @@ def extract_page_signals(html: str | bytes | HtmlElement) -> PageSignals:
         elif key in _PRICE_META and content:
             offers = True
 
-    add_to_cart = _has_add_to_cart(doc)
+    add_to_cart = count_add_to_cart(doc, limit=1) > 0
     return PageSignals(
         product_structured=product,
         og_product=og_product,
@@ -131,31 +127,3 @@ def extract_page_signals(html: str | bytes | HtmlElement) -> PageSignals:
         add_to_cart=add_to_cart,
         article_structured=article,
     )
-
-
-def _has_add_to_cart(doc: HtmlElement) -> bool:
-    controls = doc.xpath(
-        "//button | //input[@type='submit' or @type='button' or @type='image'] | //form"
-        " | //*[@role='button'] | //a[contains(@class, 'btn') or contains(@class, 'button')]"
-    )
-    for el in controls:
-        attrs = " ".join(
-            v
-            for k, v in el.attrib.items()
-            if k in {"id", "class", "name", "action", "value", "aria-label", "title"}
-            or k.startswith("data-")
-        )
-        compact = _COMPACT.sub("", attrs.lower())
-        if any(token in compact for token in ADD_TO_CART_TOKENS):
-            return True
-        if el.tag == "form":
-            continue
-        label = el.get("value") or el.get("aria-label") or el.text_content()
-        label = _SPACES.sub(" ", label or "").strip().lower()
-        if (
-            label
-            and len(label) <= _MAX_CONTROL_TEXT
-            and any(p in label for p in ADD_TO_CART_PHRASES)
-        ):
-            return True
-    return False
