@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-from benchlib import PASSWORD, database, summarise
+from benchlib import PASSWORD, database, setup_django, summarise, test_database
 
 
 def timed(action: Callable[[], Any]) -> tuple[float, Any]:
@@ -38,91 +37,82 @@ def client_ip(index: int) -> str:
 
 
 def run(requests: int) -> dict[str, Any]:
-    import django
-
-    os.environ["MONGODB_NAME"] = os.environ.get("MONGODB_NAME", "buyhive") + "_bench"
-    django.setup()
+    setup_django()
 
     from django.conf import settings
     from django.contrib.auth.hashers import check_password, get_hasher, make_password
-    from django.db import connection
     from django.test import Client
-    from django.test.utils import override_settings, setup_test_environment
+    from django.test.utils import override_settings
 
     from accounts.models import User
     from accounts.tokens import issue_tokens
     from buyhive.settings import base
 
-    setup_test_environment()
-    db_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
-        with override_settings(PASSWORD_HASHERS=base.PASSWORD_HASHERS):
-            hasher = get_hasher()
-            assert settings.RATELIMIT_ENABLE, "rate limits must stay on"
-            encoded = make_password(PASSWORD)  # one bcrypt hash, shared: same cost per check
-            users = [
-                User(email=f"bench{i}@example.com", password=encoded, email_verified=True)
-                for i in range(requests * 2 + 1)
-            ]
-            User.objects.bulk_create(users)
-            users = list(User.objects.order_by("email"))
-            login_users, refresh_users, warm = users[:requests], users[requests:-1], users[-1]
+    with test_database() as db_name, override_settings(PASSWORD_HASHERS=base.PASSWORD_HASHERS):
+        hasher = get_hasher()
+        assert settings.RATELIMIT_ENABLE, "rate limits must stay on"
+        encoded = make_password(PASSWORD)  # one bcrypt hash, shared: same cost per check
+        users = [
+            User(email=f"bench{i}@example.com", password=encoded, email_verified=True)
+            for i in range(requests * 2 + 1)
+        ]
+        User.objects.bulk_create(users)
+        users = list(User.objects.order_by("email"))
+        login_users, refresh_users, warm = users[:requests], users[requests:-1], users[-1]
 
-            hash_ms = [timed(lambda: check_password(PASSWORD, encoded))[0] for _ in range(20)]
+        hash_ms = [timed(lambda: check_password(PASSWORD, encoded))[0] for _ in range(20)]
 
-            client = Client()
-            warm_response = client.post(
-                "/api/v1/auth/login/",
-                {"email": warm.email, "password": PASSWORD},
-                content_type="application/json",
-                REMOTE_ADDR="10.250.0.1",
+        client = Client()
+        warm_response = client.post(
+            "/api/v1/auth/login/",
+            {"email": warm.email, "password": PASSWORD},
+            content_type="application/json",
+            REMOTE_ADDR="10.250.0.1",
+        )
+        assert warm_response.status_code == 200, warm_response.content
+
+        login_ms: list[float] = []
+        for index, user in enumerate(login_users):
+            body = {"email": user.email, "password": PASSWORD}
+            elapsed, response = timed(
+                lambda body=body, index=index: client.post(
+                    "/api/v1/auth/login/",
+                    body,
+                    content_type="application/json",
+                    REMOTE_ADDR=client_ip(index),
+                )
             )
-            assert warm_response.status_code == 200, warm_response.content
+            assert response.status_code == 200, response.content
+            login_ms.append(elapsed)
 
-            login_ms: list[float] = []
-            for index, user in enumerate(login_users):
-                body = {"email": user.email, "password": PASSWORD}
-                elapsed, response = timed(
-                    lambda body=body, index=index: client.post(
-                        "/api/v1/auth/login/",
-                        body,
-                        content_type="application/json",
-                        REMOTE_ADDR=client_ip(index),
-                    )
+        # Signed in once, outside the timed part.
+        sessions = [issue_tokens(user)["refresh"] for user in refresh_users]
+        refresh_ms: list[float] = []
+        for index, refresh in enumerate(sessions):
+            elapsed, response = timed(
+                lambda refresh=refresh, index=index: client.post(
+                    "/api/v1/auth/refresh/",
+                    {"refresh": refresh},
+                    content_type="application/json",
+                    REMOTE_ADDR=client_ip(index),
                 )
-                assert response.status_code == 200, response.content
-                login_ms.append(elapsed)
+            )
+            assert response.status_code == 200, response.content
+            refresh_ms.append(elapsed)
 
-            # Signed in once, outside the timed part.
-            sessions = [issue_tokens(user)["refresh"] for user in refresh_users]
-            refresh_ms: list[float] = []
-            for index, refresh in enumerate(sessions):
-                elapsed, response = timed(
-                    lambda refresh=refresh, index=index: client.post(
-                        "/api/v1/auth/refresh/",
-                        {"refresh": refresh},
-                        content_type="application/json",
-                        REMOTE_ADDR=client_ip(index),
-                    )
-                )
-                assert response.status_code == 200, response.content
-                refresh_ms.append(elapsed)
-
-            return {
-                "hasher": hasher.algorithm,
-                "bcrypt_rounds": getattr(hasher, "rounds", None),
-                "password_check": summarise(hash_ms),
-                "login": summarise(login_ms),
-                "refresh": summarise(refresh_ms),
-                "rate_limits": {
-                    "login_ip": settings.RATE_LOGIN_IP,
-                    "login_free_failures": settings.LOGIN_FREE_FAILURES,
-                    "refresh_ip": settings.RATE_REFRESH_IP,
-                },
-                "database": db_name,
-            }
-    finally:
-        connection.creation.destroy_test_db(db_name, verbosity=0)
+        return {
+            "hasher": hasher.algorithm,
+            "bcrypt_rounds": getattr(hasher, "rounds", None),
+            "password_check": summarise(hash_ms),
+            "login": summarise(login_ms),
+            "refresh": summarise(refresh_ms),
+            "rate_limits": {
+                "login_ip": settings.RATE_LOGIN_IP,
+                "login_free_failures": settings.LOGIN_FREE_FAILURES,
+                "refresh_ip": settings.RATE_REFRESH_IP,
+            },
+            "database": db_name,
+        }
 
 
 def main() -> None:

@@ -1,8 +1,9 @@
 """What the Django-backed benchmarks share: environment, the database, and the summary.
 
-Imported by ``bench/auth.py`` and ``bench/carts.py`` (run as scripts, so this folder is on
-``sys.path``). Importing it puts the repository on ``sys.path`` and selects the test settings
-with a Redis database of the benchmarks' own (14), offline model loading included.
+Imported by the Django-backed benches (``bench/auth.py``, ``bench/carts.py``, ...), which run
+as scripts, so this folder is on ``sys.path``. Importing it puts the repository on
+``sys.path`` and selects the test settings with a Redis database of the benchmarks' own (14),
+offline model loading included.
 """
 
 from __future__ import annotations
@@ -54,3 +55,25 @@ def database() -> Iterator[int | None]:
         yield server.pid
     finally:
         server.stop()
+
+
+def setup_django() -> None:
+    """``django.setup()`` on a database name of the benchmarks' own (``<name>_bench``)."""
+    import django
+
+    os.environ["MONGODB_NAME"] = os.environ.get("MONGODB_NAME", "buyhive") + "_bench"
+    django.setup()
+
+
+@contextlib.contextmanager
+def test_database() -> Iterator[str]:
+    """A fresh test database (migrated) for the bench's run, dropped afterwards."""
+    from django.db import connection
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()
+    db_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        yield db_name
+    finally:
+        connection.creation.destroy_test_db(db_name, verbosity=0)

@@ -19,33 +19,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from typing import Any
 
-from benchlib import PASSWORD, database, summarise
+from benchlib import PASSWORD, database, setup_django, summarise, test_database
 
 THRESHOLD_MS = 5.0
 
 
 def run(requests: int) -> dict[str, Any]:
-    import django
-
-    os.environ["MONGODB_NAME"] = os.environ.get("MONGODB_NAME", "buyhive") + "_bench"
-    django.setup()
+    setup_django()
 
     from django.conf import settings
-    from django.db import connection
     from django.test import Client
-    from django.test.utils import setup_test_environment
 
     from accounts.models import User
     from buyhive.celery import app
 
-    setup_test_environment()
-    db_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with test_database() as db_name:
         assert settings.RATELIMIT_ENABLE, "rate limits must stay on"
         known = [
             User.objects.create_user(email=f"known{i}@example.com", password=PASSWORD)
@@ -84,8 +76,6 @@ def run(requests: int) -> dict[str, Any]:
             "passed": difference < THRESHOLD_MS,
             "database": db_name,
         }
-    finally:
-        connection.creation.destroy_test_db(db_name, verbosity=0)
 
 
 def main() -> None:
