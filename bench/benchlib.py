@@ -57,11 +57,11 @@ def database() -> Iterator[int | None]:
         server.stop()
 
 
-def setup_django() -> None:
-    """``django.setup()`` on a database name of the benchmarks' own (``<name>_bench``)."""
+def setup_django(suffix: str = "_bench") -> None:
+    """``django.setup()`` on a database name of the benchmark's own (``<name><suffix>``)."""
     import django
 
-    os.environ["MONGODB_NAME"] = os.environ.get("MONGODB_NAME", "buyhive") + "_bench"
+    os.environ["MONGODB_NAME"] = os.environ.get("MONGODB_NAME", "buyhive") + suffix
     django.setup()
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
@@ -34,7 +33,7 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from benchlib import PASSWORD, database
+from benchlib import PASSWORD, database, setup_django, test_database
 
 CART_SIZE = 50
 
@@ -50,23 +49,16 @@ def _spread(samples: list[float]) -> dict[str, float]:
 
 
 def run(requests: int) -> dict[str, Any]:
-    import django
+    setup_django("_cpubench")
 
-    os.environ["MONGODB_NAME"] = os.environ.get("MONGODB_NAME", "buyhive") + "_cpubench"
-    django.setup()
-
-    from django.db import connection
     from django.test import Client
-    from django.test.utils import setup_test_environment
 
     from accounts.models import User
     from carts import services
     from carts.models import CartItem, Item
     from carts.serializers import CartItemOutputSerializer
 
-    setup_test_environment()
-    db_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with test_database():
         user = User.objects.create_user(email="cpu@example.com", password=PASSWORD, name="C")
         client = Client()
         login = client.post(
@@ -150,8 +142,6 @@ def run(requests: int) -> dict[str, Any]:
                 name: round(statistics.median(samples) / floor, 2) for name, samples in cpu.items()
             },
         }
-    finally:
-        connection.creation.destroy_test_db(db_name, verbosity=0)
 
 
 def main() -> None:

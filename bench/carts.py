@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -40,7 +39,7 @@ from typing import Any
 
 import psutil
 import structlog
-from benchlib import PASSWORD, database, summarise
+from benchlib import PASSWORD, database, setup_django, summarise, test_database
 from pymongo import UpdateOne
 
 CART_SIZE = 50
@@ -58,24 +57,18 @@ def _cpu_ms(process: Any) -> float:
 
 
 def run(requests: int, server_pid: int | None) -> dict[str, Any]:
-    import django
-
-    os.environ["MONGODB_NAME"] = os.environ.get("MONGODB_NAME", "buyhive") + "_cartsbench"
-    django.setup()
+    setup_django("_cartsbench")
 
     from django.conf import settings
     from django.db import connection
     from django.test import Client
-    from django.test.utils import setup_test_environment
     from django.utils import timezone
 
     from accounts.models import User
     from carts import services
     from carts.models import CartItem, Item
 
-    setup_test_environment()
-    db_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with test_database():
         assert settings.RATELIMIT_ENABLE, "rate limits must stay on"
         user = User.objects.create_user(email="bench@example.com", password=PASSWORD, name="B")
         client = Client()
@@ -234,8 +227,6 @@ def run(requests: int, server_pid: int | None) -> dict[str, Any]:
             "results": results,
             "ratios": ratios,
         }
-    finally:
-        connection.creation.destroy_test_db(db_name, verbosity=0)
 
 
 def main() -> None:
