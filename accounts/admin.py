@@ -4,11 +4,14 @@ accounts, and deactivate/reactivate actions.
 Deactivating (the action, or unticking "active" on the user's page) goes through
 :func:`accounts.services.user_deactivate`, which revokes the user's sessions and, through
 the ``account_deactivated`` signal, what the other apps keep open (share links): this
-module states none of those rules. Every staff write is recorded in the admin history.
+module states none of those rules. Every staff write is recorded in the admin history, and
+each page's writes (the form, the deactivation, the history entry; a bulk action on every
+selected user) commit together or not at all (:class:`buyhive.admin.TransactionalAdmin`).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from allauth.socialaccount.models import SocialAccount
@@ -19,12 +22,13 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import models
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 
 from accounts import selectors, services
 from accounts.models import User, normalize_email
 from buyhive import registries
+from buyhive.admin import TransactionalAdmin
 from buyhive.registries import UserSummary
 
 PASSWORD_PROVIDER = "password"  # noqa: S105 - a filter value, not a secret
@@ -112,7 +116,7 @@ def _summary_column(entry: UserSummary) -> Any:
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(TransactionalAdmin, DjangoUserAdmin):
     form = UserEditForm
     add_form = UserCreateForm
     inlines = [SocialAccountInline]
@@ -169,31 +173,21 @@ class UserAdmin(DjangoUserAdmin):
         return list(self.inlines) if obj is not None else []  # nothing linked on "add"
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        """Django's save; unticking "active" then closes everything exactly like the action.
+
+        Both run in the page's one transaction (:class:`buyhive.admin.TransactionalAdmin`):
+        if the deactivation fails, the user is not left inactive with sessions still open.
+        """
         super().save_model(request, obj, form, change)
         if change and "is_active" in form.changed_data and not obj.is_active:
-            # Unticking "active" by hand closes everything exactly like the action, once
-            # Django's save is over (see changeform_view).
-            request._deactivated_user = obj  # type: ignore[attr-defined]
+            services.user_deactivate(user=obj)
 
-    def changeform_view(
-        self,
-        request: HttpRequest,
-        object_id: str | None = None,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> Any:
-        """Django's view, then the deactivation its save asked for.
-
-        Django runs the save inside its ``transaction.atomic`` (a no-op on MongoDB), in which
-        the deactivation's MongoDB transaction cannot start; so it runs right after. The user
-        is already inactive by then (signed-in requests are refused); the service is
-        idempotent, so a failure there is finished by the deactivate action.
-        """
-        response = super().changeform_view(request, object_id, form_url, extra_context)
-        deactivated = getattr(request, "_deactivated_user", None)
-        if deactivated is not None:
-            services.user_deactivate(user=deactivated)
-        return response
+    def user_change_password(
+        self, request: HttpRequest, id: str, form_url: str = ""
+    ) -> HttpResponse:
+        """Django's password page, its save and history entry in one transaction too."""
+        view = partial(super().user_change_password, request, id, form_url)
+        return view() if request.method != "POST" else self.run_write(request, "password", view)
 
     @admin.action(description="Deactivate selected users (revokes sessions and share links)")
     def deactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:

@@ -2,7 +2,8 @@
 
 Staff see, per domain and field, where the truth was found and how many distinct users
 agreed (never who: the voter hashes stay hidden), and remove a wrong lesson through the
-service. Locations are made by corrections only, so there is no "add" and no edit.
+service (a bulk delete in one transaction). Locations are made by corrections only, so there
+is no "add" and no edit.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from buyhive.admin import TransactionalAdmin
 from extraction.learning.models import LearnedLocation
 from extraction.learning.selectors import PUBLIC_VOTES
 from extraction.learning.services import learned_location_delete
 
 
 @admin.register(LearnedLocation)
-class LearnedLocationAdmin(admin.ModelAdmin):
+class LearnedLocationAdmin(TransactionalAdmin):
     list_display = ("domain", "field_name", "location", "votes", "shared", "updated_at")
     list_filter = ("field_name",)
     search_fields = ("domain",)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from allauth.socialaccount.models import SocialAccount
+from django.contrib.admin.models import LogEntry
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import RefreshToken, User
+from accounts.signals import account_deactivated
 from accounts.tests.factories import UserFactory
 from accounts.tokens import issue_tokens
 from conftest import otp_admin_client_for
@@ -201,11 +204,9 @@ def test_change_page_shows_linked_google_account(staff_client: Client) -> None:
     assert b"google-sub-42" in response.content
 
 
-def test_unticking_active_on_change_page_revokes_tokens(staff_client: Client, user: User) -> None:
-    """Needs the embedded database's ``$addFields`` fix (buyhive/devdb/addfields.py)."""
-    issue_tokens(user)
-    url = f"{CHANGELIST}{user.pk}/change/"
-    form = staff_client.get(url).context["adminform"].form
+def change_page_data(staff_client: Client, user: User) -> dict[str, Any]:
+    """What the user's change page posts back when "active" is unticked and nothing else."""
+    form = staff_client.get(f"{CHANGELIST}{user.pk}/change/").context["adminform"].form
     data = {
         k: v
         for k, v in form.initial.items()
@@ -223,8 +224,90 @@ def test_unticking_active_on_change_page_revokes_tokens(staff_client: Client, us
     data.pop("is_active", None)  # unticked
     data.pop("password", None)
     data.pop("last_login", None)
-    response = staff_client.post(url, data)
+    return data
+
+
+def me_status(access: str) -> int:
+    from rest_framework.test import APIClient
+
+    response = APIClient().get("/api/v1/auth/me/", HTTP_AUTHORIZATION=f"Bearer {access}")
+    return int(response.status_code)
+
+
+class UpperAppFails(Exception):
+    """What a receiver of ``account_deactivated`` raises in the tests below."""
+
+
+class FailingReceiver:
+    """An upper app whose part of a deactivation fails (after the tokens were revoked).
+
+    It fails on its ``fail_on_call``-th call (the first by default); ``calls`` lists the users
+    it was called for.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[Any] = []
+        self.fail_on_call = 1
+
+    def __call__(self, sender: Any, user: Any, **_: Any) -> dict[str, int]:
+        self.calls.append(user.pk)
+        if len(self.calls) == self.fail_on_call:
+            raise UpperAppFails(str(user.pk))
+        return {}
+
+
+@pytest.fixture
+def failing_receiver() -> Iterator[FailingReceiver]:
+    receiver = FailingReceiver()
+    account_deactivated.connect(receiver, dispatch_uid="test-failing-receiver")
+    try:
+        yield receiver
+    finally:
+        account_deactivated.disconnect(dispatch_uid="test-failing-receiver")
+
+
+def test_unticking_active_on_change_page_revokes_tokens(staff_client: Client, user: User) -> None:
+    """Needs the embedded database's ``$addFields`` fix (buyhive/devdb/addfields.py)."""
+    tokens = issue_tokens(user)
+    assert me_status(tokens["access"]) == 200  # the user is now in the auth cache too
+    url = f"{CHANGELIST}{user.pk}/change/"
+    response = staff_client.post(url, change_page_data(staff_client, user))
     assert response.status_code == 302, response.context["adminform"].form.errors
     user.refresh_from_db()
     assert not user.is_active
     assert not RefreshToken.objects.filter(user=user, revoked_at=None).exists()
+    assert me_status(tokens["access"]) == 401
+
+
+def test_unticking_active_is_all_or_nothing(
+    staff_client: Client, user: User, failing_receiver: FailingReceiver
+) -> None:
+    """A deactivation that fails half-way leaves the user as they were, history included."""
+    tokens = issue_tokens(user)
+    data = change_page_data(staff_client, user)
+    with pytest.raises(UpperAppFails):
+        staff_client.post(f"{CHANGELIST}{user.pk}/change/", data)
+    assert failing_receiver.calls == [user.pk]  # the failure came after the revocation
+    user.refresh_from_db()
+    assert user.is_active
+    assert RefreshToken.objects.filter(user=user, revoked_at=None).count() == 1
+    assert not LogEntry.objects.filter(object_id=str(user.pk)).exists()
+    assert me_status(tokens["access"]) == 200
+
+
+def test_deactivate_action_is_all_or_nothing(
+    staff_client: Client, user: User, other_user: User, failing_receiver: FailingReceiver
+) -> None:
+    """The second user's deactivation fails: the first one's is rolled back with it."""
+    failing_receiver.fail_on_call = 2
+    issue_tokens(user)
+    issue_tokens(other_user)
+    with pytest.raises(UpperAppFails):
+        staff_client.post(
+            CHANGELIST,
+            {"action": "deactivate_users", "_selected_action": [str(user.pk), str(other_user.pk)]},
+        )
+    assert len(failing_receiver.calls) == 2
+    assert User.objects.filter(pk__in=[user.pk, other_user.pk], is_active=True).count() == 2
+    assert RefreshToken.objects.filter(revoked_at=None).count() == 2
+    assert not LogEntry.objects.exists()

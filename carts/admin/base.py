@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.db import models
 from django.http import HttpRequest, HttpResponse
@@ -13,7 +12,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from accounts.models import User
-from buyhive.transactions import run_in_transaction
+from buyhive.admin import TransactionalAdmin
 from carts.admin.forms import _RefusedSave
 
 #: Most users a search term can expand to when matching owner emails.
@@ -53,7 +52,7 @@ def _csv_safe(value: Any) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-class PagePrefetchAdmin(admin.ModelAdmin):
+class PagePrefetchAdmin(TransactionalAdmin):
     """Computes list columns for a whole page with one query each (``annotate_page``)."""
 
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -67,34 +66,22 @@ class PagePrefetchAdmin(admin.ModelAdmin):
         self.annotate_page(request, changelist.result_list)
         return changelist
 
-    def changeform_view(
-        self,
-        request: HttpRequest,
-        object_id: str | None = None,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
+    def run_write(
+        self, request: HttpRequest, kind: str, view: Callable[[], HttpResponse]
     ) -> HttpResponse:
-        """Django's add/change view, its save in one transaction that a service may refuse.
+        """The page's write in one transaction (``TransactionalAdmin``) that a service may refuse.
 
         When a service raises a :class:`DomainError` while saving, the transaction has
         rolled back; the view then runs again on the same POST with that error attached
         (:class:`ServiceError`), so the page comes back with the message and nothing saved.
         """
-        if request.method != "POST":
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        label = f"admin_{self.model._meta.model_name}_save"
+        if kind != "save":
+            return super().run_write(request, kind, view)
         try:
-            return run_in_transaction(
-                lambda: self._changeform_view(  # type: ignore[attr-defined]  # Django's own body
-                    request, object_id, form_url, extra_context
-                ),
-                label=label,
-            )
+            return super().run_write(request, kind, view)
         except _RefusedSave as refused:
             request._carts_service_error = refused.error  # type: ignore[attr-defined]
-        return self._changeform_view(  # type: ignore[attr-defined, no-any-return]
-            request, object_id, form_url, extra_context
-        )
+        return view()
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
@@ -104,20 +91,6 @@ class PagePrefetchAdmin(admin.ModelAdmin):
         if error is not None and error.row is None:
             form = type(form.__name__, (form,), {"service_error": error})
         return form
-
-    def delete_view(
-        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        """Like Django's, in a MongoDB transaction instead of Django's (no-op) atomic."""
-        if request.method != "POST":
-            return super().delete_view(request, object_id, extra_context)
-        label = f"admin_{self.model._meta.model_name}_delete"
-        return run_in_transaction(
-            lambda: self._delete_view(  # type: ignore[attr-defined]  # Django's own body
-                request, object_id, extra_context
-            ),
-            label=label,
-        )
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         """The owner once: a choice on "add", then only the link to the owner's user page."""

@@ -64,6 +64,7 @@ class CartAdmin(PagePrefetchAdmin):
     raw_id_fields = ("owner",)
     inlines = (ItemsInCartInline,)
     actions = ("revoke_share_links", "export_csv")
+    actions_outside_transaction = ("export_csv",)  # a read, possibly long
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Cart], search_term: str
