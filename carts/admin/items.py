@@ -55,24 +55,13 @@ class ItemAdmin(PagePrefetchAdmin):
     list_per_page = 100
     show_full_result_count = False
     raw_id_fields = ("owner",)
+    # What staff may edit is what a client may set (``ITEM_FIELDS``), then what is derived.
     fields = (
         "owner",
         "owner_link",
-        "url",
+        *services.ITEM_FIELDS,
         "canonical_url",
         "store_domain",
-        "title",
-        "brand",
-        "description",
-        "price",
-        "currency",
-        "price_raw",
-        "image_url",
-        "availability",
-        "sku",
-        "gtin",
-        "mpn",
-        "variant",
         "extraction_details",
         "orphaned_at",
         "legacy_id",

@@ -124,6 +124,15 @@ def test_item_change_page_shows_extraction_read_only_and_its_carts(
     assert f"/admin/carts/cart/{cart.pk}/change/" in page
 
 
+def test_item_pages_edit_exactly_what_a_client_may_set(staff_client: Client, user: Any) -> None:
+    """Staff edit the fields the API lets a client set (``ITEM_FIELDS``), and no other."""
+    item = ItemFactory(owner=user)
+    change = staff_client.get(f"/admin/carts/item/{item.pk}/change/")
+    assert set(change.context["adminform"].form.fields) == set(services.ITEM_FIELDS)
+    add = staff_client.get("/admin/carts/item/add/")
+    assert set(add.context["adminform"].form.fields) == {"owner", *services.ITEM_FIELDS}
+
+
 def _inline_post(cart: Cart, rows: list[dict[str, str]], **fields: str) -> dict[str, str]:
     existing = list(CartItem.objects.filter(cart=cart).order_by("pk"))
     data = {
