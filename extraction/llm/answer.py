@@ -20,19 +20,6 @@ from buyhive.product.currency_signs import CURRENCY_SYMBOLS
 from buyhive.product.money import CURRENCIES
 from extraction.llm.page_prices import symbol_key
 
-#: The fields the LLM may fill, in the order they are described to it.
-LLM_FIELDS: tuple[str, ...] = (
-    "title",
-    "price",
-    "currency",
-    "availability",
-    "brand",
-    "sku",
-    "gtin",
-    "mpn",
-)
-
-
 # Length caps of the answer's fields (characters). A longer value is dropped, not truncated.
 _MAX_LEN: dict[str, int] = {
     "title": 300,
@@ -133,3 +120,9 @@ class LLMProduct(BaseModel):
         model = handler(data)
         model._dropped = dropped
         return model
+
+
+#: The fields the LLM may fill, in the order they are described to it: the answer's fields, as
+#: :class:`LLMProduct` declares them. One list, so that the prompt, the answer's schema and the
+#: step that picks the missing fields cannot disagree, and no other field list can change it.
+LLM_FIELDS: tuple[str, ...] = tuple(LLMProduct.model_fields)

@@ -31,6 +31,7 @@ from extraction.llm import (
     prepare_page,
 )
 from extraction.tests.fake_llm_server import FakeLLMServer, FakeReply
+from extraction.types import LLM_FILLABLE_FIELDS, PRODUCT_FIELDS
 
 URL = "https://shop.example/de/moebel/schreibtisch-walnuss"
 TITLE = "Nordic Walnut Desk 120"
@@ -223,6 +224,30 @@ def test_only_the_missing_fields_are_asked_for_and_returned(
     assert outcome.status == "used"
     assert outcome.fields == {"price": "1299.00", "sku": "HJ-4471"}
     assert groq_server.requests[0].user.startswith("Fields to fill: price, sku.")
+
+
+def test_with_every_field_missing_the_model_is_asked_for_its_answer_fields_only(
+    clients: list[LLMClient], breaker: CircuitBreaker, groq_server: FakeLLMServer
+) -> None:
+    """What the LLM is asked for follows its answer's schema, not any other list's order:
+    the offer and the identifiers, never the description, images, variant or canonical URL."""
+    groq_server.queue(FakeReply.json(GOOD_ANSWER))
+
+    fill(clients, breaker, missing=set(PRODUCT_FIELDS))
+
+    asked = groq_server.requests[0].user.split(".", 1)[0].removeprefix("Fields to fill: ")
+    assert asked.split(", ") == list(LLMProduct.model_fields)
+    assert set(LLMProduct.model_fields) == {
+        "title",
+        "price",
+        "currency",
+        "availability",
+        "brand",
+        "sku",
+        "gtin",
+        "mpn",
+    }
+    assert set(LLM_FIELDS) <= set(LLM_FILLABLE_FIELDS)
 
 
 def test_a_long_page_is_cut_to_the_window_around_the_title_and_price(
