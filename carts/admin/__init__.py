@@ -19,7 +19,7 @@ collection:
   :class:`~buyhive.exceptions.DomainError`) rolls the whole save back, and the page is shown
   again with the service's message on the field, the inline row or the form it concerns.
 
-One module per concern: ``base`` (links, owner lookups, the page-prefetching base),
+One module per concern: ``base`` (links, owner lookups, ``OwnedRowAdmin``: the base of both),
 ``forms`` (service refusals on forms), ``memberships`` (the CartItem inlines), ``filters``,
 ``carts`` and ``items`` (the two model admins). Importing this package registers both.
 """

@@ -1,12 +1,14 @@
-"""Shared pieces of the carts admin: links, owner lookups and the page-prefetching base class."""
+"""Shared pieces of the carts admin: links, owner lookups and the base of both model admins."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.db import models
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
@@ -14,6 +16,7 @@ from django.utils.html import format_html
 from accounts.models import User
 from buyhive.admin import TransactionalAdmin
 from carts.admin.forms import _RefusedSave
+from carts.models import CartItem
 
 #: Most users a search term can expand to when matching owner emails.
 MAX_OWNER_MATCHES = 1000
@@ -52,19 +55,69 @@ def _csv_safe(value: Any) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-class PagePrefetchAdmin(TransactionalAdmin):
-    """Computes list columns for a whole page with one query each (``annotate_page``)."""
+def _membership_counts(side: str, ids: list[Any]) -> dict[Any, int]:
+    """How many memberships each of ``ids`` has, ``side`` being ``"cart_id"`` or ``"item_id"``
+    (one grouped query for the whole page)."""
+    return dict(
+        CartItem.objects.filter(**{f"{side}__in": ids})
+        .values(side)
+        .annotate(count=Count("pk"))
+        .order_by()
+        .values_list(side, "count")
+    )
+
+
+class OwnedRowAdmin(TransactionalAdmin):
+    """The base of the cart and item admins: rows a user owns, written through the services.
+
+    * list columns computed for a whole page with one query each: the owner's email here,
+      the rest in the subclass's ``annotate_page``;
+    * search: a contains-search on ``search_fields``, or the owner's email (the matching
+      users first, then the indexed ``owner_id``: no join);
+    * the owner chosen on "add", then only shown as a link;
+    * saves in one transaction that a service may refuse (``run_write``), bulk deletes one
+      row at a time through the subclass's ``delete_model`` (its service).
+    """
 
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def annotate_page(self, request: HttpRequest, objects: list[Any]) -> None:
-        """Attach the values the list columns show to each object of the page."""
+        """Attach the values the subclass's list columns show to each object of the page."""
 
     def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
         changelist = super().get_changelist_instance(request)
-        changelist.result_list = list(changelist.result_list)
-        self.annotate_page(request, changelist.result_list)
+        objects = changelist.result_list = list(changelist.result_list)
+        emails = _owner_emails(obj.owner_id for obj in objects)
+        for obj in objects:
+            obj.admin_owner_email = emails.get(obj.owner_id, "?")
+        self.annotate_page(request, objects)
         return changelist
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        term = search_term.strip()[:200]
+        if not term:
+            return queryset, False
+        match = Q(owner_id__in=_owner_ids_matching(term))
+        for name in self.search_fields:
+            match |= Q(**{f"{name}__icontains": term})
+        return queryset.filter(match), False
+
+    @admin.display(description="owner")
+    def owner_column(self, obj: Any) -> str:
+        return _link(_admin_url(User, obj.owner_id), getattr(obj, "admin_owner_email", ""))
+
+    @admin.display(description="owner")
+    def owner_link(self, obj: Any) -> str:
+        if obj.owner_id is None:
+            return "-"
+        emails = _owner_emails([obj.owner_id])
+        return _link(_admin_url(User, obj.owner_id), emails.get(obj.owner_id, "?"))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
 
     def run_write(
         self, request: HttpRequest, kind: str, view: Callable[[], HttpResponse]

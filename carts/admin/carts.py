@@ -6,22 +6,19 @@ import csv
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import Count, Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from accounts.models import User
 from buyhive.exceptions import DomainError
 from carts import services
 from carts.admin.base import (
-    PagePrefetchAdmin,
-    _admin_url,
+    OwnedRowAdmin,
     _csv_safe,
-    _link,
+    _membership_counts,
     _owner_emails,
-    _owner_ids_matching,
 )
 from carts.admin.filters import OwnerFilter, SharedFilter
 from carts.admin.forms import CartAdminForm, _adopt, _refused
@@ -30,7 +27,7 @@ from carts.models import Cart, CartItem, Item
 
 
 @admin.register(Cart)
-class CartAdmin(PagePrefetchAdmin):
+class CartAdmin(OwnedRowAdmin):
     form = CartAdminForm
     list_display = ("name", "owner_column", "items_column", "shared_column", "created_at")
     list_filter = (OwnerFilter, SharedFilter, ("created_at", admin.DateFieldListFilter))
@@ -66,32 +63,10 @@ class CartAdmin(PagePrefetchAdmin):
     actions = ("revoke_share_links", "export_csv")
     actions_outside_transaction = ("export_csv",)  # a read, possibly long
 
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[Cart], search_term: str
-    ) -> tuple[QuerySet[Cart], bool]:
-        term = search_term.strip()[:200]
-        if not term:
-            return queryset, False
-        return queryset.filter(
-            Q(name__icontains=term) | Q(owner_id__in=_owner_ids_matching(term))
-        ), False
-
     def annotate_page(self, request: HttpRequest, objects: list[Any]) -> None:
-        emails = _owner_emails(cart.owner_id for cart in objects)
-        counts = dict(
-            CartItem.objects.filter(cart_id__in=[cart.pk for cart in objects])
-            .values("cart_id")
-            .annotate(count=Count("pk"))
-            .order_by()
-            .values_list("cart_id", "count")
-        )
+        counts = _membership_counts("cart_id", [cart.pk for cart in objects])
         for cart in objects:
-            cart.admin_owner_email = emails.get(cart.owner_id, "?")
             cart.admin_item_count = counts.get(cart.pk, 0)
-
-    @admin.display(description="owner")
-    def owner_column(self, cart: Cart) -> str:
-        return _link(_admin_url(User, cart.owner_id), getattr(cart, "admin_owner_email", ""))
 
     @admin.display(description="items")
     def items_column(self, cart: Cart) -> str:
@@ -101,13 +76,6 @@ class CartAdmin(PagePrefetchAdmin):
     @admin.display(description="shared", boolean=True)
     def shared_column(self, cart: Cart) -> bool:
         return bool(cart.share_token)
-
-    @admin.display(description="owner")
-    def owner_link(self, cart: Cart) -> str:
-        if cart.owner_id is None:
-            return "-"
-        emails = _owner_emails([cart.owner_id])
-        return _link(_admin_url(User, cart.owner_id), emails.get(cart.owner_id, "?"))
 
     @admin.display(description="items")
     def items_link(self, cart: Cart) -> str:
@@ -141,10 +109,6 @@ class CartAdmin(PagePrefetchAdmin):
 
     def delete_model(self, request: HttpRequest, obj: Cart) -> None:
         services.cart_delete(cart=obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Cart]) -> None:
-        for cart in queryset:
-            services.cart_delete(cart=cart)
 
     @admin.action(description="Revoke the share links of the selected carts")
     def revoke_share_links(self, request: HttpRequest, queryset: QuerySet[Cart]) -> None:

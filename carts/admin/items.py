@@ -6,29 +6,25 @@ import json
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import Count, Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from accounts.models import User
 from buyhive.exceptions import DomainError, ValidationFailed
 from carts import services
 from carts.admin.base import (
-    PagePrefetchAdmin,
-    _admin_url,
-    _link,
-    _owner_emails,
-    _owner_ids_matching,
+    OwnedRowAdmin,
+    _membership_counts,
 )
 from carts.admin.filters import InCartFilter, OrphanFilter, OwnerFilter
 from carts.admin.forms import ItemAdminForm, _adopt, _refused
 from carts.admin.memberships import CartsOfItemInline, _save_memberships
-from carts.models import CartItem, Item
+from carts.models import Item
 
 
 @admin.register(Item)
-class ItemAdmin(PagePrefetchAdmin):
+class ItemAdmin(OwnedRowAdmin):
     form = ItemAdminForm
     list_display = (
         "title_column",
@@ -48,7 +44,7 @@ class ItemAdmin(PagePrefetchAdmin):
         "availability",
         ("created_at", admin.DateFieldListFilter),
     )
-    search_fields = ("title",)
+    search_fields = ("title", "store_domain", "canonical_url", "url")
     # No list filter on the shop: it would list every domain ever saved. Search for it.
     search_help_text = "Title, URL or shop domain, or the owner's email."
     ordering = ("-created_at",)
@@ -81,51 +77,18 @@ class ItemAdmin(PagePrefetchAdmin):
     inlines = (CartsOfItemInline,)
     actions = ("delete_orphans",)
 
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[Item], search_term: str
-    ) -> tuple[QuerySet[Item], bool]:
-        term = search_term.strip()[:200]
-        if not term:
-            return queryset, False
-        return queryset.filter(
-            Q(title__icontains=term)
-            | Q(store_domain__icontains=term)
-            | Q(canonical_url__icontains=term)
-            | Q(url__icontains=term)
-            | Q(owner_id__in=_owner_ids_matching(term))
-        ), False
-
     def annotate_page(self, request: HttpRequest, objects: list[Any]) -> None:
-        emails = _owner_emails(item.owner_id for item in objects)
-        counts = dict(
-            CartItem.objects.filter(item_id__in=[item.pk for item in objects])
-            .values("item_id")
-            .annotate(count=Count("pk"))
-            .order_by()
-            .values_list("item_id", "count")
-        )
+        counts = _membership_counts("item_id", [item.pk for item in objects])
         for item in objects:
-            item.admin_owner_email = emails.get(item.owner_id, "?")
             item.admin_cart_count = counts.get(item.pk, 0)
 
     @admin.display(description="title", ordering="title")
     def title_column(self, item: Item) -> str:
         return Truncator(item.title or item.url or str(item.pk)).chars(80)
 
-    @admin.display(description="owner")
-    def owner_column(self, item: Item) -> str:
-        return _link(_admin_url(User, item.owner_id), getattr(item, "admin_owner_email", ""))
-
     @admin.display(description="carts")
     def carts_column(self, item: Item) -> int:
         return getattr(item, "admin_cart_count", 0)
-
-    @admin.display(description="owner")
-    def owner_link(self, item: Item) -> str:
-        if item.owner_id is None:
-            return "-"
-        emails = _owner_emails([item.owner_id])
-        return _link(_admin_url(User, item.owner_id), emails.get(item.owner_id, "?"))
 
     @admin.display(description="extraction details")
     def extraction_details(self, item: Item) -> str:
@@ -161,10 +124,6 @@ class ItemAdmin(PagePrefetchAdmin):
 
     def delete_model(self, request: HttpRequest, obj: Item) -> None:
         services.item_delete(item=obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Item]) -> None:
-        for item in queryset:
-            services.item_delete(item=item)
 
     @admin.action(description="Delete the selected items that are in no cart")
     def delete_orphans(self, request: HttpRequest, queryset: QuerySet[Item]) -> None:
