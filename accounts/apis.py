@@ -147,16 +147,6 @@ def _limit_account_and_client(request: Request, group: str, rate: str, email: st
     enforce(request, group=group, rate=rate, key=key)
 
 
-def login_throttle() -> FailureThrottle:
-    """Wrong passwords per account and client, with growing delays (settings LOGIN_*)."""
-    return FailureThrottle(
-        group="auth-login",
-        free=settings.LOGIN_FREE_FAILURES,
-        max_delay=settings.LOGIN_FAILURE_MAX_DELAY,
-        account_alarm=settings.LOGIN_ACCOUNT_ALARM,
-    )
-
-
 class PublicApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
@@ -258,7 +248,7 @@ class LoginApi(PublicApi):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        throttle = login_throttle()
+        throttle = FailureThrottle.for_sign_in("auth-login")  # per account and client
         who = {"account": normalize_email(values["email"]), "client": client_rate_key(request)}
         throttle.check(**who)
         try:
@@ -277,6 +267,24 @@ class RefreshTokenInputSerializer(serializers.Serializer):
     refresh = serializers.CharField(max_length=JWT_MAX)
 
 
+def _presented_refresh_token(request: Request, *, group: str) -> str:
+    """The refresh token the body presents, once the client is within its limit.
+
+    The credential is a signed token: guessing is hopeless, so availability wins when the
+    counter store is down (the limit fails open).
+    """
+    enforce(
+        request,
+        group=group,
+        rate=settings.RATE_REFRESH_IP,
+        key=client_rate_key(request),
+        fail_open=True,
+    )
+    data = RefreshTokenInputSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    return str(data.validated_data["refresh"])
+
+
 class RefreshApi(PublicApi):
     @extend_schema(
         operation_id="auth_refresh",
@@ -291,18 +299,7 @@ class RefreshApi(PublicApi):
         responses={200: TokenRefreshOutputSerializer, 400: E400, 401: E401, 429: E429},
     )
     def post(self, request: Request) -> Response:
-        # The credential is a signed token: guessing is hopeless, so availability wins when
-        # the counter store is down.
-        enforce(
-            request,
-            group="auth-refresh-ip",
-            rate=settings.RATE_REFRESH_IP,
-            key=client_rate_key(request),
-            fail_open=True,
-        )
-        data = RefreshTokenInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        pair = rotate_refresh_token(data.validated_data["refresh"])
+        pair = rotate_refresh_token(_presented_refresh_token(request, group="auth-refresh-ip"))
         return Response(TokenRefreshOutputSerializer(pair).data)
 
 
@@ -320,16 +317,7 @@ class LogoutApi(PublicApi):
         responses={204: None, 400: E400, 401: E401, 429: E429},
     )
     def post(self, request: Request) -> Response:
-        enforce(
-            request,
-            group="auth-logout-ip",
-            rate=settings.RATE_REFRESH_IP,
-            key=client_rate_key(request),
-            fail_open=True,
-        )
-        data = RefreshTokenInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        revoke_refresh_token(data.validated_data["refresh"])
+        revoke_refresh_token(_presented_refresh_token(request, group="auth-logout-ip"))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

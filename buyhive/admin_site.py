@@ -41,15 +41,6 @@ class AdminLoginForm(OTPAdminAuthenticationForm):
         return device
 
 
-def admin_login_throttle() -> FailureThrottle:
-    return FailureThrottle(
-        group="admin-login",
-        free=settings.LOGIN_FREE_FAILURES,
-        max_delay=settings.LOGIN_FAILURE_MAX_DELAY,
-        account_alarm=settings.LOGIN_ACCOUNT_ALARM,
-    )
-
-
 class BuyHiveAdminSite(OTPAdminSite):
     site_header = "BuyHive administration"
     site_title = "BuyHive admin"
@@ -91,7 +82,7 @@ class BuyHiveAdminSite(OTPAdminSite):
             return super().login(request, extra_context)
         client = client_rate_key(request)
         who = {"account": str(request.POST.get("username", "")).strip().lower(), "client": client}
-        throttle = admin_login_throttle()
+        throttle = FailureThrottle.for_sign_in("admin-login")
         try:
             enforce(request, group="admin-login-ip", rate=settings.RATE_LOGIN_IP, key=client)
             throttle.check(**who)

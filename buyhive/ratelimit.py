@@ -179,6 +179,16 @@ class FailureThrottle:
     account_alarm: int = 20
     window: int = 3600
 
+    @classmethod
+    def for_sign_in(cls, group: str) -> FailureThrottle:
+        """Wrong passwords of a sign-in form (the API's, the admin's), with settings ``LOGIN_*``."""
+        return cls(
+            group=group,
+            free=settings.LOGIN_FREE_FAILURES,
+            max_delay=settings.LOGIN_FAILURE_MAX_DELAY,
+            account_alarm=settings.LOGIN_ACCOUNT_ALARM,
+        )
+
     def _keys(self, account: str, client: str) -> tuple[str, str, str]:
         digest = hashlib.sha256(account.encode()).hexdigest()[:32]
         return (
