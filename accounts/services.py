@@ -27,6 +27,7 @@ from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
+from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
@@ -329,17 +330,26 @@ def _refuse_second_google_identity(user: User, sub: str) -> None:
         )
 
 
+def _counts_of_receivers(signal: Signal, *, user: User, start: dict[str, int]) -> dict[str, int]:
+    """Send ``signal`` for ``user``; ``start`` plus the counts each receiver returned, summed
+    by name (the receivers of ``accounts.signals`` answer ``{"share_links_revoked": 2}``)."""
+    summary = dict(start)
+    for _receiver, counts in signal.send(sender=User, user=user):
+        if isinstance(counts, dict):
+            for key, value in counts.items():
+                summary[key] = summary.get(key, 0) + int(value)
+    return summary
+
+
 def _take_over(user: User) -> dict[str, int]:
     """Close every way in that predates the proof of ownership; return what was there."""
     user.set_unusable_password()
     user.email_verified = True
     user.save(update_fields=["password", "email_verified"])
     revoked = revoke_all_for_user(user)
-    summary: dict[str, int] = {"sessions_revoked": revoked}
-    for _receiver, counts in account_taken_over.send(sender=User, user=user):
-        if isinstance(counts, dict):
-            for key, value in counts.items():
-                summary[key] = summary.get(key, 0) + int(value)
+    summary = _counts_of_receivers(
+        account_taken_over, user=user, start={"sessions_revoked": revoked}
+    )
     logger.warning("google_took_over_unverified_account", user_id=str(user.pk), **summary)
     return summary
 
@@ -533,11 +543,9 @@ def user_deactivate(*, user: User) -> dict[str, int]:
         if user.is_active:
             user.is_active = False
             user.save(update_fields=["is_active"])
-        summary: dict[str, int] = {"sessions_revoked": revoke_all_for_user(user)}
-        for _receiver, counts in account_deactivated.send(sender=User, user=user):
-            if isinstance(counts, dict):
-                for key, value in counts.items():
-                    summary[key] = summary.get(key, 0) + int(value)
+        summary = _counts_of_receivers(
+            account_deactivated, user=user, start={"sessions_revoked": revoke_all_for_user(user)}
+        )
     logger.info("user_deactivated", user_id=str(user.pk), **summary)
     return summary
 
