@@ -139,7 +139,10 @@ REFUSED_MESSAGE = "The address could not be fetched."
 
 
 class OutboundRequestError(Exception):
-    """Base of every refusal or failure of the safe client (message: :data:`REFUSED_MESSAGE`)."""
+    """Base of every refusal or failure of the safe client.
+
+    Each subclass names its machine ``reason`` only; they all carry :data:`REFUSED_MESSAGE`.
+    """
 
     default_reason = "outbound_error"
     default_message = REFUSED_MESSAGE
@@ -152,42 +155,34 @@ class OutboundRequestError(Exception):
 
 class DisallowedURL(OutboundRequestError):
     default_reason = "invalid_url"
-    default_message = REFUSED_MESSAGE
 
 
 class DisallowedAddress(OutboundRequestError):
     default_reason = "address_not_allowed"
-    default_message = REFUSED_MESSAGE
 
 
 class TooManyRedirects(OutboundRequestError):
     default_reason = "too_many_redirects"
-    default_message = REFUSED_MESSAGE
 
 
 class ResponseTooLarge(OutboundRequestError):
     default_reason = "too_large"
-    default_message = REFUSED_MESSAGE
 
 
 class DisallowedContentType(OutboundRequestError):
     default_reason = "content_type_not_allowed"
-    default_message = REFUSED_MESSAGE
 
 
 class FetchTimeout(OutboundRequestError):
     default_reason = "timeout"
-    default_message = REFUSED_MESSAGE
 
 
 class TooManyFetches(OutboundRequestError):
     default_reason = "too_many_concurrent_fetches"
-    default_message = REFUSED_MESSAGE
 
 
 class FetchFailed(OutboundRequestError):
     default_reason = "fetch_failed"
-    default_message = REFUSED_MESSAGE
 
     def __init__(
         self,
