@@ -100,6 +100,11 @@ class ImportReport:
         for key, value in other.items():
             self.counts[key] = self.counts.get(key, 0) + value
 
+    def skip(self, label: str, path: str, reason: str) -> None:
+        """An entry (a cart or an item) left out of the import, and why."""
+        self.problems.append(Problem(label, path, reason))
+        self.counts["entries_skipped"] += 1
+
     @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "error"]
@@ -210,30 +215,25 @@ def _plan_document(doc: Mapping[str, Any], label: str, report: ImportReport) -> 
     for index, cart_raw in enumerate(carts_raw):
         path = f"carts[{index}]"
         if not isinstance(cart_raw, Mapping):
-            report.problems.append(Problem(label, path, "the cart is not an object"))
-            report.counts["entries_skipped"] += 1
+            report.skip(label, path, "the cart is not an object")
             continue
         legacy_id = _legacy_id(cart_raw.get("cart_id"))
         if legacy_id is None:
-            report.problems.append(Problem(label, path, "the cart has no usable cart_id"))
-            report.counts["entries_skipped"] += 1
+            report.skip(label, path, "the cart has no usable cart_id")
             continue
         items_raw = cart_raw.get("items") or []
         if not isinstance(items_raw, list):
-            report.problems.append(Problem(label, path, "'items' is not a list"))
-            report.counts["entries_skipped"] += 1
+            report.skip(label, path, "'items' is not a list")
             continue
         copies: list[_Copy] = []
         for item_index, item_raw in enumerate(items_raw):
             item_path = f"{path}.items[{item_index}]"
             if not isinstance(item_raw, Mapping):
-                report.problems.append(Problem(label, item_path, "the item is not an object"))
-                report.counts["entries_skipped"] += 1
+                report.skip(label, item_path, "the item is not an object")
                 continue
             item_id = _legacy_id(item_raw.get("item_id"))
             if item_id is None:
-                report.problems.append(Problem(label, item_path, "the item has no usable item_id"))
-                report.counts["entries_skipped"] += 1
+                report.skip(label, item_path, "the item has no usable item_id")
                 continue
             added_at = parse_legacy_datetime(item_raw.get("added_at"))
             if added_at is None:
