@@ -89,6 +89,26 @@ class PageInputSerializer(serializers.Serializer):
         return attrs
 
 
+def page_input(
+    request: Request, serializer_class: type[PageInputSerializer], *, group: str
+) -> dict[str, Any]:
+    """The validated body of a page-reading endpoint, once the user is within its limit.
+
+    Every endpoint that reads a page the extension sent (extract/, watch/observations/) costs
+    the same: per user, ``RATE_EXTRACT_USER``, failing open when the counter store is down.
+    """
+    data = serializer_class(data=request.data)
+    data.is_valid(raise_exception=True)
+    enforce(
+        request,
+        group=group,
+        rate=settings.RATE_EXTRACT_USER,
+        key=f"user:{request.user.pk}",
+        fail_open=True,
+    )
+    return dict(data.validated_data)
+
+
 class ExtractApi(APIView):
     @extend_schema_serializer(component_name="ExtractInput")
     class InputSerializer(PageInputSerializer):
@@ -128,16 +148,7 @@ class ExtractApi(APIView):
         summary="Extract the product on a page; save it into carts when cart_ids is given",
     )
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        params = data.validated_data
-        enforce(
-            request,
-            group="extract",
-            rate=settings.RATE_EXTRACT_USER,
-            key=f"user:{request.user.pk}",
-            fail_open=True,
-        )
+        params = page_input(request, self.InputSerializer, group="extract")
         outcome = services.product_extract_and_save(
             user=request.user,
             url=params["url"],

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from buyhive.ratelimit import enforce
-from extraction.apis import PageInputSerializer
+from extraction.apis import PageInputSerializer, page_input
 from extraction.watch import observation_report
 
 
@@ -66,16 +64,7 @@ class ObservationApi(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        params = data.validated_data
-        enforce(
-            request,
-            group="watch-observe",
-            rate=settings.RATE_EXTRACT_USER,
-            key=f"user:{request.user.pk}",
-            fail_open=True,
-        )
+        params = page_input(request, self.InputSerializer, group="watch-observe")
         body = observation_report(
             user=request.user,
             url=params["url"],
