@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from benchlib import database, summarise
+from benchlib import database, setup_django, summarise, test_database
 
 os.environ.setdefault("RATE_EXTRACT_USER", "100000/m")
 os.environ.setdefault("WATCH_REPORT_INTERVAL_S", "0")
@@ -50,14 +50,15 @@ def _percentile(samples: list[float], q: float) -> float:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    import django
+    setup_django("_watchbench")
+    with test_database():
+        return _measure(args)
 
-    os.environ["MONGODB_NAME"] = os.environ.get("MONGODB_NAME", "buyhive") + "_watchbench"
-    django.setup()
 
-    from django.db import connection, connections
+def _measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Both parts of the benchmark, on the fresh test database, with a worker of its own."""
+    from django.db import connections
     from django.test import Client
-    from django.test.utils import setup_test_environment
 
     from accounts.models import User
     from accounts.tokens import issue_tokens
@@ -65,8 +66,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from carts import services
     from carts.tests.watch_pages import product_page
 
-    setup_test_environment()
-    db_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     worker = None
     try:
         db = connections["default"].settings_dict
@@ -210,7 +209,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         if worker is not None:
             worker.stop()
-        connection.creation.destroy_test_db(db_name, verbosity=0)
 
 
 def main() -> None:
