@@ -72,13 +72,16 @@ class WeightsSource:
 
 SOURCES: dict[str, WeightsSource] = {
     # LAION-2B ViT-B/32 (open_clip tag laion2b_s34b_b79k), 66.6% ImageNet zero-shot, MIT.
-    # sha256 from the file's page, "Git LFS Details" (605 MB, commit 08f7355 "Adding
-    # `safetensors` variant of this model (#4)"):
+    # PINNED: the bytes, by the sha256 below, read from the file's page, "Git LFS Details"
+    # (605 MB, the version of commit 08f7355 "Adding `safetensors` variant of this model (#4)"):
     # https://huggingface.co/laion/CLIP-ViT-B-32-laion2B-s34B-b79K/blob/main/open_clip_pytorch_model.safetensors
-    # TODO(revision): pin `revision` to the full commit id of 08f7355 (the page's "History"
-    # tab; this offline machine cannot read it). Until then "main" is asked for, the commit the
-    # hub served is recorded in the metadata file, and the sha256 below pins the bytes: a
-    # different file at main fails the check and is not installed.
+    # NOT PINNED: the revision. Only the short id 08f7355 was read; the full commit id was not
+    # (the machines this was written on are offline), so "main" is asked for. A different
+    # file at main fails the sha256 check and is not installed; the commit the hub served is
+    # recorded in the metadata file beside the weights ("commit").
+    # To pin it (release engineer, online): on the page's "History", take the full 40-hex id of
+    # the commit that starts 08f7355, set `revision` to it, run `manage.py download_models
+    # --variant laion2b_s34b_b79k`, and check that it installs and records that "commit".
     "laion2b_s34b_b79k": WeightsSource(
         variant="laion2b_s34b_b79k",
         model_name="ViT-B-32",
@@ -92,11 +95,14 @@ SOURCES: dict[str, WeightsSource] = {
         license="MIT",
     ),
     # OpenAI's ViT-B/32 as converted for open_clip by timm; needs CLIP_MODEL=ViT-B-32-quickgelu.
-    # TODO(revision): as above, a full commit id once read from the page's history.
-    # TODO(sha256): NOT CONFIRMED. The digest is on
-    # https://huggingface.co/timm/vit_base_patch32_clip_224.openai/blob/main/open_clip_model.safetensors
-    # ("Git LFS Details"), which could not be read from this offline machine. Until it is
-    # filled in, `download_models --variant openai` requires `--sha256 <digest from that page>`.
+    # PINNED: nothing. Neither the digest nor a commit id could be read from the file's page
+    # (https://huggingface.co/timm/vit_base_patch32_clip_224.openai/blob/main/open_clip_model.safetensors)
+    # on the offline machines this was written on, so `sha256` is None and "main" is asked
+    # for. `download_models --variant openai` therefore refuses to install the file unless the
+    # operator passes `--sha256 <digest>` read from that page ("Git LFS Details").
+    # To pin it (release engineer, online): read the sha256 from "Git LFS Details" and the full
+    # commit id from "History", set `sha256` and `revision`, run `manage.py download_models
+    # --variant openai` without --sha256, and check that it installs and records that "commit".
     "openai": WeightsSource(
         variant="openai",
         model_name="ViT-B-32-quickgelu",
