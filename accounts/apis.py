@@ -133,8 +133,20 @@ def _token_response(user: User, *, status_code: int = status.HTTP_200_OK) -> Res
     return Response(TokenPairOutputSerializer(body).data, status=status_code)
 
 
-def _limit_ip(request: Request, group: str, rate: str) -> None:
-    enforce(request, group=group, rate=rate, key=client_rate_key(request))
+def _public_input(
+    request: Request,
+    serializer_class: type[serializers.Serializer],
+    *,
+    group: str,
+    rate: str,
+    fail_open: bool = False,
+) -> dict[str, Any]:
+    """The validated body of a public endpoint, counted per client IP *before* it is parsed,
+    so that a flood of malformed bodies counts too."""
+    enforce(request, group=group, rate=rate, key=client_rate_key(request), fail_open=fail_open)
+    data = serializer_class(data=request.data)
+    data.is_valid(raise_exception=True)
+    return dict(data.validated_data)
 
 
 def _limit_account(request: Request, group: str, rate: str, email: str) -> None:
@@ -184,10 +196,10 @@ class GoogleSignInApi(PublicApi):
         },
     )
     def post(self, request: Request) -> Response:
-        _limit_ip(request, "auth-google-ip", settings.RATE_LOGIN_IP)
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        result = services.google_sign_in_result(id_token=data.validated_data["id_token"])
+        values = _public_input(
+            request, self.InputSerializer, group="auth-google-ip", rate=settings.RATE_LOGIN_IP
+        )
+        result = services.google_sign_in_result(id_token=values["id_token"])
         response = _token_response(result.user)
         if result.takeover is not None:
             response.data["takeover"] = TakeoverSerializer(result.takeover).data
@@ -210,10 +222,9 @@ class RegisterApi(PublicApi):
         responses={201: TokenPairOutputSerializer, 400: E400, 429: E429, 503: E503},
     )
     def post(self, request: Request) -> Response:
-        _limit_ip(request, "auth-register-ip", settings.RATE_REGISTER_IP)
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
+        values = _public_input(
+            request, self.InputSerializer, group="auth-register-ip", rate=settings.RATE_REGISTER_IP
+        )
         _limit_account(
             request, "auth-register-account", settings.RATE_REGISTER_ACCOUNT, values["email"]
         )
@@ -244,10 +255,9 @@ class LoginApi(PublicApi):
         responses={200: TokenPairOutputSerializer, 400: E400, 401: E401, 429: E429, 503: E503},
     )
     def post(self, request: Request) -> Response:
-        _limit_ip(request, "auth-login-ip", settings.RATE_LOGIN_IP)
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
+        values = _public_input(
+            request, self.InputSerializer, group="auth-login-ip", rate=settings.RATE_LOGIN_IP
+        )
         throttle = FailureThrottle.for_sign_in("auth-login")  # per account and client
         who = {"account": normalize_email(values["email"]), "client": client_rate_key(request)}
         throttle.check(**who)
@@ -273,16 +283,14 @@ def _presented_refresh_token(request: Request, *, group: str) -> str:
     The credential is a signed token: guessing is hopeless, so availability wins when the
     counter store is down (the limit fails open).
     """
-    enforce(
+    values = _public_input(
         request,
+        RefreshTokenInputSerializer,
         group=group,
         rate=settings.RATE_REFRESH_IP,
-        key=client_rate_key(request),
         fail_open=True,
     )
-    data = RefreshTokenInputSerializer(data=request.data)
-    data.is_valid(raise_exception=True)
-    return str(data.validated_data["refresh"])
+    return str(values["refresh"])
 
 
 class RefreshApi(PublicApi):
@@ -342,10 +350,10 @@ class EmailVerifyApi(PublicApi):
         responses={204: None, 400: E400, 429: E429, 503: E503},
     )
     def post(self, request: Request) -> Response:
-        _limit_ip(request, "auth-email-verify-ip", settings.RATE_LOGIN_IP)
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.email_confirm(key=data.validated_data["key"])
+        values = _public_input(
+            request, self.InputSerializer, group="auth-email-verify-ip", rate=settings.RATE_LOGIN_IP
+        )
+        services.email_confirm(key=values["key"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -400,10 +408,13 @@ class PasswordResetApi(PublicApi):
         responses={202: None, 400: E400, 429: E429, 503: E503},
     )
     def post(self, request: Request) -> Response:
-        _limit_ip(request, "auth-reset-ip", settings.RATE_PASSWORD_RESET_IP)
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        email = data.validated_data["email"]
+        values = _public_input(
+            request,
+            self.InputSerializer,
+            group="auth-reset-ip",
+            rate=settings.RATE_PASSWORD_RESET_IP,
+        )
+        email = values["email"]
         _limit_account_and_client(
             request, "auth-reset-account", settings.RATE_PASSWORD_RESET_ACCOUNT, email
         )
@@ -436,10 +447,12 @@ class PasswordResetConfirmApi(PublicApi):
         responses={204: None, 400: E400, 429: E429, 503: E503},
     )
     def post(self, request: Request) -> Response:
-        _limit_ip(request, "auth-reset-confirm-ip", settings.RATE_LOGIN_IP)
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
+        values = _public_input(
+            request,
+            self.InputSerializer,
+            group="auth-reset-confirm-ip",
+            rate=settings.RATE_LOGIN_IP,
+        )
         services.password_reset_confirm(
             uid=values["uid"], token=values["token"], new_password=values["new_password"]
         )
