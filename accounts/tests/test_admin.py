@@ -311,3 +311,21 @@ def test_deactivate_action_is_all_or_nothing(
     assert User.objects.filter(pk__in=[user.pk, other_user.pk], is_active=True).count() == 2
     assert RefreshToken.objects.filter(revoked_at=None).count() == 2
     assert not LogEntry.objects.exists()
+
+
+def test_password_change_page_sets_the_password_and_records_it(
+    staff_client: Client, user: User
+) -> None:
+    """The password page runs in the admin's transaction too (its own view, not the form's)."""
+    response = staff_client.post(
+        f"{CHANGELIST}{user.pk}/password/",
+        {
+            "usable_password": "true",
+            "password1": "a brand new passphrase 9",
+            "password2": "a brand new passphrase 9",
+        },
+    )
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password("a brand new passphrase 9")
+    assert LogEntry.objects.filter(object_id=str(user.pk)).exists()
