@@ -27,9 +27,11 @@ path off (docs/ml-notes.md).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import tempfile
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -317,6 +319,60 @@ def _serving_config(bundle: Any) -> dict[str, Any]:
     }
 
 
+def _plain_attention(attn: Any) -> bool:
+    """Whether :func:`_traceable_attention` reproduces this attention module exactly."""
+    import torch
+
+    return (
+        type(attn) is torch.nn.MultiheadAttention
+        and attn.batch_first
+        and attn._qkv_same_embed_dim
+        and attn.in_proj_bias is not None
+        and attn.bias_k is None
+        and not attn.add_zero_attn
+    )
+
+
+@contextlib.contextmanager
+def _traceable_attention(modules: Sequence[Any]) -> Iterator[None]:
+    """Swap the ``forward`` of these ``nn.MultiheadAttention`` modules (batch first, self
+    attention) for the same arithmetic with the sequence length left as ``-1`` in every
+    reshape, while the text graph is traced.
+
+    torch's ``multi_head_attention_forward`` reshapes with ``tgt_len`` taken from the input's
+    shape, and the legacy tracer bakes that into the graph as the example's length (the
+    batch size stays dynamic): a graph traced at 14 tokens then fails at 11. Same weights,
+    same math (scaled dot product, additive causal mask, softmax, output projection); the
+    export's cosine to torch's own ``encode_text`` checks it.
+    """
+    import torch
+
+    def forward(
+        attn: Any, query: Any, key: Any, value: Any, *, need_weights: bool = False, attn_mask: Any
+    ) -> tuple[Any, None]:
+        heads, width = attn.num_heads, attn.embed_dim
+        batch = query.shape[0]
+        q, k, v = torch.nn.functional.linear(query, attn.in_proj_weight, attn.in_proj_bias).chunk(
+            3, dim=-1
+        )
+        q, k, v = (t.reshape(batch, -1, heads, width // heads).transpose(1, 2) for t in (q, k, v))
+        scores = (q * (float(width // heads) ** -0.5)) @ k.transpose(-2, -1)
+        if attn_mask is not None:
+            scores = scores + attn_mask
+        out = scores.softmax(dim=-1) @ v
+        out = out.transpose(1, 2).reshape(batch, -1, width)
+        return attn.out_proj(out), None
+
+    saved = [(m, m.forward) for m in modules]
+    try:
+        for module in modules:
+            module.forward = functools.partial(forward, module)
+        yield
+    finally:
+        for module, original in saved:
+            module.forward = original
+
+
 def export_clip(
     bundle: Any, root: Path, *, int8: bool = True, serve_int8: Collection[str] = ()
 ) -> list[ExportResult]:
@@ -327,7 +383,12 @@ def export_clip(
     import torch
     from open_clip.tokenizer import default_bpe
 
-    from mlverify.clip.encoding import NEGATIVE_PROMPTS
+    from mlverify.clip.encoding import (
+        NEGATIVE_PROMPTS,
+        can_trim_text,
+        encode_text_prefix,
+        used_length,
+    )
     from mlverify.clip.tokenizer import BPE_FILENAME
 
     model = bundle.model
@@ -341,12 +402,22 @@ def export_clip(
         def forward(self, pixels: torch.Tensor) -> torch.Tensor:
             return self.clip.encode_image(pixels, normalize=True)
 
+    # Causal attention with the feature read at the end-of-text token: the tokens after it
+    # cannot change it, so the text graph takes any sequence length up to 77 (the positional
+    # embedding and the causal mask sliced to it) and serving runs only up to the batch's
+    # last end-of-text token (a product name is ~10 tokens, not 77). The cosine below compares
+    # the trimmed graph's output with torch's full 77-token ``encode_text``.
+    attentions = [block.attn for block in getattr(model.transformer, "resblocks", [])]
+    dynamic_text = can_trim_text(model) and all(_plain_attention(a) for a in attentions)
+
     class TextTower(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.clip = model
 
         def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+            if dynamic_text:
+                return encode_text_prefix(self.clip, tokens)
             return self.clip.encode_text(tokens, normalize=True)
 
     size = int(
@@ -358,7 +429,9 @@ def export_clip(
     tokens = bundle.tokenizer(["a photo of a solid oak dining table.", *NEGATIVE_PROMPTS])
     with torch.no_grad():
         image_ref = ImageTower()(torch.from_numpy(pixels)).numpy()
-        text_ref = TextTower()(tokens).numpy()
+        text_ref = model.encode_text(tokens, normalize=True).numpy()  # all 77 tokens
+    if dynamic_text:
+        tokens = tokens[:, : used_length(tokens)]
     image_path = root / "clip" / "image.onnx"
     _legacy_export(
         ImageTower(),
@@ -369,14 +442,19 @@ def export_clip(
         dynamic_axes={"pixels": {0: "batch"}, "embeddings": {0: "batch"}},
     )
     text_path = root / "clip" / "text.onnx"
-    _legacy_export(
-        TextTower(),
-        (tokens,),
-        text_path,
-        input_names=["tokens"],
-        output_names=["embeddings"],
-        dynamic_axes={"tokens": {0: "batch"}, "embeddings": {0: "batch"}},
-    )
+    with _traceable_attention(attentions if dynamic_text else []):
+        _legacy_export(
+            TextTower(),
+            (tokens,),
+            text_path,
+            input_names=["tokens"],
+            output_names=["embeddings"],
+            dynamic_axes={
+                "tokens": {0: "batch", 1: "tokens"} if dynamic_text else {0: "batch"},
+                "embeddings": {0: "batch"},
+            },
+        )
+    serving["text_length"] = "dynamic" if dynamic_text else "fixed"
     token_array = tokens.numpy().astype(np.int64)
     results = [
         _finish(

@@ -128,6 +128,53 @@ def test_onnx_clip_bundle_matches_torch(exports: Path, tiny_clip: TinyClip) -> N
     assert abs(p_onnx - p_torch) < 1e-3
 
 
+def test_text_graph_with_dynamic_length_equals_the_77_token_output(
+    exports: Path, tiny_clip: TinyClip
+) -> None:
+    """The text graph runs only up to the batch's last end-of-text token; what it gives equals
+    open_clip's ``encode_text`` over the whole context, text by text and in mixed batches
+    (from 2 tokens to the truncated context, and ids of 0 inside a text: the byte "!" in
+    "really!?~")."""
+    import torch
+
+    from mlverify.clip.config import ClipConfig
+    from mlverify.clip.encoding import encode_texts, used_length
+    from mlverify.clip.loading import load_clip
+    from mlverify.clip.onnx_serving import read_serving
+
+    root = onnx_runtime.onnx_dir(exports)
+    assert read_serving(root / "clip")["text_length"] == "dynamic"  # type: ignore[index]
+    bundle = load_clip(ClipConfig(model_name=tiny_clip.model_name, weights=tiny_clip.weights))
+    assert bundle.trim_text
+    text = onnx_runtime.open_session(
+        onnx_runtime.ExportedModel(
+            key="clip_text",
+            path=root / "clip" / "text.onnx",
+            sha256="",
+            variant="fp32",
+            source_fingerprint="",
+            opset=onnx_export.OPSET,
+        )
+    )
+    texts = [*TEXTS, "really!?~ wow !~^ deal", "oak " * 40, "a", "table"]
+    tokens = bundle.tokenizer(texts)
+    with torch.no_grad():
+        full = bundle.model.encode_text(tokens, normalize=True).numpy()
+    lengths = set()
+    for row in range(len(texts)):
+        one = tokens[row : row + 1, : used_length(tokens[row : row + 1])].numpy()
+        lengths.add(one.shape[1])
+        got = text.run(None, {"tokens": one.astype(np.int64)})[0]
+        assert _cos(got, full[row : row + 1]).min() >= 0.9999, texts[row]
+    assert min(lengths) <= 3 and max(lengths) == tokens.shape[1]  # nearly empty to truncated
+    for batch in (slice(0, 4), slice(4, 12), slice(12, None), slice(None)):
+        part = tokens[batch]
+        got = text.run(None, {"tokens": part[:, : used_length(part)].numpy().astype(np.int64)})
+        assert _cos(got[0], full[batch]).min() >= 0.9999
+    # the torch path trims the same way ("!" inside a text once cut its end-of-text token off)
+    assert _cos(encode_texts(bundle, texts), full).min() >= 0.9999
+
+
 def test_onnx_runtime_without_export_is_unavailable_with_reasons(
     tiny_clip: TinyClip, tmp_path: Path
 ) -> None:
