@@ -10,15 +10,23 @@ What is written to ``BUYHIVE_MODEL_DIR/onnx/`` (read by :mod:`mlverify.onnx_runt
 * ``manifest.json``: per model, the fingerprint of the source weights, each file's sha256,
   the measured cosine to torch of each variant, and which variant to serve.
 
-Why fp32 is served unless int8 is asked for: dynamic quantisation
-(``onnxruntime.quantization.quantize_dynamic``, weights int8, activations quantised per call)
-is about 3x faster on this CPU, but its error depends on the weights, and a high cosine is not
-enough: MiniLM int8 kept a cosine above 0.99 to torch yet flipped 72 of 1,559 page-check
-decisions (bench/onnx.py). So both variants are written and measured against torch, and int8
-is served only for the models named in ``serve_int8`` (``export_onnx --serve-int8 clip_image``,
-after checking decisions on real data) and only when its worst cosine is at least
-:data:`INT8_MIN_COSINE`. CLIP's real weights are not on the development machines, so nothing
-here can show int8 holds for them: CLIP is served in fp32 by default too.
+int8 where the accuracy holds, checked at export: dynamic quantisation
+(``onnxruntime.quantization.quantize_dynamic``, weights int8 per output channel, activations
+quantised per call) makes the towers about a quarter of their size and about 3x faster on this
+CPU, but its error depends on the weights, and a high cosine is not enough: MiniLM int8 kept a
+cosine above 0.99 to torch yet flipped 72 of 1,559 page-check decisions (bench/onnx.py). So
+both variants are written, and int8 is served only when its gate holds:
+
+* MiniLM (:func:`_minilm_gate`): every page-check decision on the development pages is the
+  fp32 export's (without those pages, as in the Docker build, fp32 is served);
+* CLIP (:func:`_clip_gate`): each int8 tower keeps a cosine of 0.99 to its fp32 tower, and on
+  sample (image, product name) pairs no match decision at the configured threshold flips and
+  no probability moves by more than :data:`INT8_MAX_SCORE_DELTA`.
+
+The manifest records, per model, which variant is served and the gate's figures and reason
+(``/ready`` shows the served variant in each model's version, ``check_models`` the rest).
+CLIP's real weights are not on the development machines: the gate's figures here are those of
+random weights, and the gate runs again wherever the real weights are exported.
 
 The legacy TorchScript exporter (``dynamo=False``) is used: the new exporter produced a CLIP
 image graph that failed at batch 8 on this stack, and the legacy one needs torch's MHA fast
@@ -31,8 +39,8 @@ import contextlib
 import functools
 import json
 import tempfile
-from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +79,8 @@ class ExportResult:
     serve: str
     cosine: dict[str, float]  # worst cosine to torch per variant
     files: dict[str, dict[str, str]]
+    # The int8 accuracy gate: "passed", "reason" and the figures it was decided on.
+    gate: dict[str, Any] = field(default_factory=dict)
 
 
 def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -92,7 +102,9 @@ def _session(path: Path) -> Any:
 def _quantize(src: Path, dst: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+    # Per output channel: one scale per row instead of one per matrix. On the real MiniLM the
+    # per-tensor scales gave a worst cosine to fp32 of 0.93 on SAMPLE_TEXTS, per channel 0.99.
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True)
 
 
 def _legacy_export(
@@ -130,10 +142,9 @@ def _finish(
     reference: np.ndarray,
     run: Callable[[Any], np.ndarray],
     int8: bool,
-    serve_int8: bool = False,
 ) -> ExportResult:
-    """Quantise, measure both variants against the torch ``reference``, choose what to serve
-    (fp32, or int8 when asked for and its cosine clears :data:`INT8_MIN_COSINE`)."""
+    """Quantise, measure both variants against the torch ``reference``; fp32 is served until
+    the model's int8 gate (:func:`_clip_gate`, :func:`_minilm_gate`) says otherwise."""
     variants = {"fp32": fp32}
     if int8:
         quantized = fp32.with_name(fp32.stem + ".int8.onnx")
@@ -144,12 +155,16 @@ def _finish(
         cosine[variant] = round(float(_cosines(run(_session(path)), reference).min()), 6)
     if cosine["fp32"] < FP32_MIN_COSINE:
         raise RuntimeError(f"{key}: the fp32 ONNX export differs from torch (cosine {cosine})")
-    serve = "int8" if serve_int8 and cosine.get("int8", -1.0) >= INT8_MIN_COSINE else "fp32"
     files = {
         variant: {"path": str(path.relative_to(root)), "sha256": sha256_file(path)}
         for variant, path in variants.items()
     }
-    return ExportResult(key=key, serve=serve, cosine=cosine, files=files)
+    gate = {} if int8 else {"passed": False, "reason": "int8 not exported (--no-int8)"}
+    return ExportResult(key=key, serve="fp32", cosine=cosine, files=files, gate=gate)
+
+
+def _gated(result: ExportResult, gate: dict[str, Any]) -> ExportResult:
+    return replace(result, serve="int8" if gate["passed"] else "fp32", gate=gate)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -178,10 +193,98 @@ def _mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
 MINILM_SIDE_FILES = ("config.json", "tokenizer.json", "vocab.txt")
 
 
+def _page_decisions(classifier: Any, pages: Sequence[Any]) -> list[tuple[bool, bool]]:
+    """Each page's model decision and combined model+page decision, as the page check makes
+    them (the URL layer on address and title; the page's signals for the combined one)."""
+    from mlverify.page_check.scoring import COMBINED_THRESHOLD, combine_scores
+    from mlverify.page_check.url_text import PageInput
+
+    scores = classifier.score([PageInput.from_url(p.url, p.title) for p in pages])
+    threshold = classifier.threshold
+    return [
+        (
+            score >= threshold,
+            combine_scores(score, threshold, page.signals) >= COMBINED_THRESHOLD,
+        )
+        for score, page in zip(scores, pages, strict=True)
+    ]
+
+
+def _minilm_gate(
+    result: ExportResult,
+    root: Path,
+    *,
+    encoder: Any,
+    classifier_dir: Path | None,
+    pages_dir: Path | None,
+) -> dict[str, Any]:
+    """MiniLM's int8 gate: its worst cosine to torch clears :data:`INT8_MIN_COSINE` and every
+    page-check decision on the development pages in ``pages_dir`` is the fp32 export's. A
+    cosine alone is not enough (per-tensor int8 kept 0.99 yet flipped 72 of 1,559 decisions,
+    bench/onnx.py); without the pages nothing shows the decisions hold, so fp32 is served."""
+    from mlverify import onnx_runtime
+    from mlverify.inference import ModelUnavailable
+    from mlverify.page_check.classifier import load_page_classifier
+    from mlverify.page_check.config import ClassifierConfig
+
+    if "int8" not in result.files:
+        return result.gate
+    figures: dict[str, Any] = {"cosine_to_torch": result.cosine["int8"]}
+    if result.cosine["int8"] < INT8_MIN_COSINE:
+        reason = f"int8 cosine to torch {result.cosine['int8']} < {INT8_MIN_COSINE}"
+        return {"passed": False, "reason": reason, **figures}
+    if pages_dir is None or not Path(pages_dir).is_dir() or classifier_dir is None:
+        return {
+            "passed": False,
+            "reason": f"no development pages to check the decisions on ({pages_dir})",
+            **figures,
+        }
+    from mlverify.training.dataset import load_dataset
+
+    pages = load_dataset(Path(pages_dir)).pages
+    decisions = {}
+    for variant, info in result.files.items():
+        served = onnx_runtime.load_onnx_text_encoder(
+            onnx_runtime.ExportedModel(
+                key=MINILM_KEY,
+                path=root / info["path"],
+                sha256=info["sha256"],
+                variant=variant,
+                source_fingerprint=encoder.fingerprint,
+                opset=OPSET,
+            ),
+            tokenizer=encoder.tokenizer,
+            name=encoder.name,
+            version=encoder.version,
+            fingerprint=encoder.fingerprint,
+            max_length=encoder.max_length,
+        )
+        config = ClassifierConfig(encoder_dir=None, classifier_dir=Path(classifier_dir))
+        try:
+            classifier = load_page_classifier(config, encoder=served)
+        except ModelUnavailable as exc:  # e.g. a head made for another encoder
+            return {"passed": False, "reason": f"no page check to gate on: {exc.reason}"}
+        decisions[variant] = _page_decisions(classifier, pages)
+    changed = sum(a != b for a, b in zip(decisions["fp32"], decisions["int8"], strict=True))
+    figures.update(pages=len(pages), decisions_changed=changed)
+    if changed:
+        reason = f"int8 changed {changed} of {len(pages)} page-check decisions"
+        return {"passed": False, "reason": reason, **figures}
+    reason = f"every page-check decision on {len(pages)} development pages unchanged"
+    return {"passed": True, "reason": reason, **figures}
+
+
 def export_minilm(
-    encoder_dir: Path, root: Path, *, int8: bool = True, serve_int8: bool = False
+    encoder_dir: Path,
+    root: Path,
+    *,
+    int8: bool = True,
+    classifier_dir: Path | None = None,
+    pages_dir: Path | None = None,
 ) -> ExportResult:
-    """Export the page encoder in ``encoder_dir`` (loaded by the production torch loader)."""
+    """Export the page encoder in ``encoder_dir`` (loaded by the production torch loader);
+    int8 is served when :func:`_minilm_gate` holds on the head in ``classifier_dir`` and the
+    development pages in ``pages_dir``, fp32 otherwise (the manifest says why)."""
     import shutil
 
     import torch
@@ -241,7 +344,12 @@ def export_minilm(
         reference=_mean_pool(reference, feeds["attention_mask"]),
         run=lambda s: _mean_pool(s.run(None, feeds)[0], feeds["attention_mask"]),
         int8=int8,
-        serve_int8=serve_int8,
+    )
+    result = _gated(
+        result,
+        _minilm_gate(
+            result, root, encoder=encoder, classifier_dir=classifier_dir, pages_dir=pages_dir
+        ),
     )
     for name in MINILM_SIDE_FILES:
         if (encoder_dir / name).is_file():
@@ -373,11 +481,148 @@ def _traceable_attention(modules: Sequence[Any]) -> Iterator[None]:
             module.forward = original
 
 
+# The CLIP gate's product names: every sample image is scored against each, as the image check
+# scores an image against a product name (three prompts, the negatives, the softmax).
+GATE_PRODUCT_NAMES: tuple[str, ...] = (
+    "solid oak dining table",
+    "red leather ankle boots",
+    "wireless noise cancelling headphones",
+    "stainless steel chef's knife 20 cm",
+    "women's linen summer dress, blue",
+    "ceramic coffee mug 350 ml",
+    "kids' bicycle 16 inch",
+    "LED desk lamp with USB charging port!",
+    "organic green tea, 100 bags",
+    "men's waterproof hiking jacket (XL)",
+    'smartphone case for 6.1" phones',
+    "garden hose 25 m",
+)
+INT8_MAX_SCORE_DELTA = 0.02  # the CLIP gate: no pair's match probability moves more than this
+
+
+def _clip_scores(
+    image_emb: np.ndarray, names: np.ndarray, negatives: np.ndarray, logit_scale: float
+) -> np.ndarray:
+    """P(product) for every (image, name) pair: [images, names]. ``names`` holds each name's
+    prompt embeddings [names, prompts, dim]; the product class is their renormalised mean, as
+    :func:`mlverify.clip.encoding.product_embedding` makes it."""
+    product = names.mean(axis=1)
+    product /= np.clip(np.linalg.norm(product, axis=1, keepdims=True), 1e-12, None)
+    logits = logit_scale * (image_emb @ np.vstack([product, negatives]).T)  # [img, names+neg]
+    out = np.empty((len(image_emb), len(product)))
+    for j in range(len(product)):
+        row = logits[:, [j, *range(len(product), logits.shape[1])]]
+        row = np.exp(row - row.max(axis=1, keepdims=True))
+        out[:, j] = row[:, 0] / row.sum(axis=1)
+    return out
+
+
+def _clip_gate(
+    results: dict[str, ExportResult],
+    root: Path,
+    *,
+    pixels: np.ndarray,
+    name_tokens: np.ndarray,
+    negative_tokens: np.ndarray,
+    logit_scale: float,
+    threshold: float,
+) -> dict[str, dict[str, Any]]:
+    """CLIP's int8 gate, for each tower: the int8 tower's embeddings keep a cosine of at least
+    :data:`INT8_MIN_COSINE` to the fp32 tower's, and on every (sample image, product name)
+    pair the match decision at ``threshold`` (the configured one) is the fp32 towers' and the
+    probability moves by at most :data:`INT8_MAX_SCORE_DELTA`. Both towers in int8 are tried
+    first, then each alone; the first combination that holds is served.
+
+    ``name_tokens`` is [names, prompts, tokens]. The images are synthetic (the weights' real
+    images are not here): the cosine and the score movement are what carry over."""
+    keys = (CLIP_IMAGE_KEY, CLIP_TEXT_KEY)
+    if any("int8" not in results[k].files for k in keys):
+        return {k: results[k].gate for k in keys}
+    sessions = {
+        (k, v): _session(root / info["path"]) for k in keys for v, info in results[k].files.items()
+    }
+    n_names, n_prompts = name_tokens.shape[:2]
+    embedded: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+    for variant in ("fp32", "int8"):
+        text = sessions[(CLIP_TEXT_KEY, variant)]
+        flat = name_tokens.reshape(n_names * n_prompts, -1)
+        embedded[(CLIP_TEXT_KEY, variant)] = {
+            "names": text.run(None, {"tokens": flat})[0].reshape(n_names, n_prompts, -1),
+            "negatives": text.run(None, {"tokens": negative_tokens})[0],
+        }
+        image = sessions[(CLIP_IMAGE_KEY, variant)]
+        embedded[(CLIP_IMAGE_KEY, variant)] = {"images": image.run(None, {"pixels": pixels})[0]}
+    image_cos = float(
+        _cosines(
+            embedded[(CLIP_IMAGE_KEY, "int8")]["images"],
+            embedded[(CLIP_IMAGE_KEY, "fp32")]["images"],
+        ).min()
+    )
+    text_int8, text_fp32 = embedded[(CLIP_TEXT_KEY, "int8")], embedded[(CLIP_TEXT_KEY, "fp32")]
+    text_cos = float(
+        min(_cosines(text_int8[part], text_fp32[part]).min() for part in ("names", "negatives"))
+    )
+
+    def scores(image_variant: str, text_variant: str) -> np.ndarray:
+        text = embedded[(CLIP_TEXT_KEY, text_variant)]
+        return _clip_scores(
+            embedded[(CLIP_IMAGE_KEY, image_variant)]["images"],
+            text["names"],
+            text["negatives"],
+            logit_scale,
+        )
+
+    reference = scores("fp32", "fp32")
+    common = {
+        "threshold": threshold,
+        "pairs": int(reference.size),
+        "cosine_to_fp32": {"image": round(image_cos, 6), "text": round(text_cos, 6)},
+        "min_cosine": INT8_MIN_COSINE,
+        "max_score_delta_allowed": INT8_MAX_SCORE_DELTA,
+    }
+    tried: list[dict[str, Any]] = []  # in the order tried (the manifest sorts dict keys)
+    chosen: tuple[str, str] = ("fp32", "fp32")
+    for combination in (("int8", "int8"), ("int8", "fp32"), ("fp32", "int8")):
+        got = scores(*combination)
+        flips = int(((got >= threshold) != (reference >= threshold)).sum())
+        delta = float(np.abs(got - reference).max())
+        cosines_hold = all(
+            cos >= INT8_MIN_COSINE
+            for cos, variant in ((image_cos, combination[0]), (text_cos, combination[1]))
+            if variant == "int8"
+        )
+        holds = cosines_hold and flips == 0 and delta <= INT8_MAX_SCORE_DELTA
+        tried.append(
+            {
+                "image": combination[0],
+                "text": combination[1],
+                "decisions_flipped": flips,
+                "max_score_delta": round(delta, 6),
+                "holds": holds,
+            }
+        )
+        if holds:
+            chosen = combination
+            break
+    gates = {}
+    for key, variant in zip(keys, chosen, strict=True):
+        passed = variant == "int8"
+        reason = (
+            f"served in int8: image {chosen[0]}, text {chosen[1]} keep every decision"
+            if passed
+            else "int8 failed the gate (cosine, flipped decisions or score movement)"
+        )
+        gates[key] = {"passed": passed, "reason": reason, **common, "tried": tried}
+    return gates
+
+
 def export_clip(
-    bundle: Any, root: Path, *, int8: bool = True, serve_int8: Collection[str] = ()
+    bundle: Any, root: Path, *, int8: bool = True, threshold: float = 0.5
 ) -> list[ExportResult]:
     """Export both towers of a loaded :class:`~mlverify.clip.loading.ClipBundle`, with the BPE
-    vocabulary and ``serving.json`` that serving without torch reads."""
+    vocabulary and ``serving.json`` that serving without torch reads. Each tower is served in
+    int8 when :func:`_clip_gate` holds at ``threshold`` (the configured match threshold),
+    in fp32 otherwise (the manifest records the gate's figures)."""
     import shutil
 
     import torch
@@ -385,6 +630,7 @@ def export_clip(
 
     from mlverify.clip.encoding import (
         NEGATIVE_PROMPTS,
+        PRODUCT_TEMPLATES,
         can_trim_text,
         encode_text_prefix,
         used_length,
@@ -456,26 +702,41 @@ def export_clip(
         )
     serving["text_length"] = "dynamic" if dynamic_text else "fixed"
     token_array = tokens.numpy().astype(np.int64)
-    results = [
-        _finish(
+    finished = {
+        CLIP_IMAGE_KEY: _finish(
             CLIP_IMAGE_KEY,
             image_path,
             root,
             reference=image_ref,
             run=lambda s: s.run(None, {"pixels": pixels})[0],
             int8=int8,
-            serve_int8=CLIP_IMAGE_KEY in serve_int8,
         ),
-        _finish(
+        CLIP_TEXT_KEY: _finish(
             CLIP_TEXT_KEY,
             text_path,
             root,
             reference=text_ref,
             run=lambda s: s.run(None, {"tokens": token_array})[0],
             int8=int8,
-            serve_int8=CLIP_TEXT_KEY in serve_int8,
         ),
-    ]
+    }
+    prompts = [t.format(n) for n in GATE_PRODUCT_NAMES for t in PRODUCT_TEMPLATES]
+    gate_tokens = bundle.tokenizer(prompts)
+    if dynamic_text:
+        gate_tokens = gate_tokens[:, : used_length(gate_tokens)]
+    negative_tokens = token_array[1:]  # the export's sample: one product prompt, the negatives
+    gates = _clip_gate(
+        finished,
+        root,
+        pixels=sample_images(size, count=8),
+        name_tokens=gate_tokens.numpy()
+        .astype(np.int64)
+        .reshape(len(GATE_PRODUCT_NAMES), len(PRODUCT_TEMPLATES), -1),
+        negative_tokens=negative_tokens,
+        logit_scale=float(bundle.logit_scale),
+        threshold=float(threshold),
+    )
+    results = [_gated(finished[key], gates[key]) for key in (CLIP_IMAGE_KEY, CLIP_TEXT_KEY)]
     bpe = root / "clip" / BPE_FILENAME
     shutil.copyfile(default_bpe(), bpe)
     serving["bpe"] = {"path": BPE_FILENAME, "sha256": sha256_file(bpe)}
@@ -512,6 +773,7 @@ def _write_entry(
         "serve": result.serve,
         "cosine_to_torch": result.cosine,
         "int8_min_cosine": INT8_MIN_COSINE,
+        "int8_gate": result.gate,
         "files": result.files,
         **(extra or {}),
     }
