@@ -6,7 +6,8 @@ What is written to ``BUYHIVE_MODEL_DIR/onnx/`` (read by :mod:`mlverify.onnx_runt
   ``input_ids``/``attention_mask``/``token_type_ids`` [batch, tokens], output the last hidden
   state (pooling stays in Python, identical for both runtimes);
 * ``clip/image.onnx`` (+ ``.int8``): pixels [batch, 3, H, W] -> unit image embeddings;
-* ``clip/text.onnx`` (+ ``.int8``): tokens [batch, 77] -> unit text embeddings;
+* ``clip/text.onnx`` (+ ``.int8``): tokens [batch, tokens <= 77] -> unit text embeddings
+  (a dynamic length: serving passes only the tokens up to the batch's last end-of-text);
 * ``manifest.json``: per model, the fingerprint of the source weights, each file's sha256,
   the measured cosine to torch of each variant, and which variant to serve.
 
@@ -15,16 +16,14 @@ int8 where the accuracy holds, checked at export: dynamic quantisation
 quantised per call) makes the towers about a quarter of their size and about 3x faster on this
 CPU, but its error depends on the weights, and a high cosine is not enough: MiniLM int8 kept a
 cosine above 0.99 to torch yet flipped 72 of 1,559 page-check decisions (bench/onnx.py). So
-both variants are written, and int8 is served only when its gate holds:
-
-* MiniLM (:func:`_minilm_gate`): every page-check decision on the development pages is the
-  fp32 export's (without those pages, as in the Docker build, fp32 is served);
-* CLIP (:func:`_clip_gate`): each int8 tower keeps a cosine of 0.99 to its fp32 tower, and on
-  sample (image, product name) pairs no match decision at the configured threshold flips and
-  no probability moves by more than :data:`INT8_MAX_SCORE_DELTA`.
+both variants are written, and int8 is served only when its gate holds
+(:mod:`mlverify.onnx_gate`): MiniLM's when every page-check decision on the development pages
+is the fp32 export's (without those pages, as in the Docker build, fp32 is served); CLIP's when
+each int8 tower keeps a cosine of 0.99 to fp32 and, on sample (image, product name) pairs, no
+match decision at the configured threshold flips and no probability moves by more than 0.02.
 
 The manifest records, per model, which variant is served and the gate's figures and reason
-(``/ready`` shows the served variant in each model's version, ``check_models`` the rest).
+(``/ready`` shows the served variant in each model's version).
 CLIP's real weights are not on the development machines: the gate's figures here are those of
 random weights, and the gate runs again wherever the real weights are exported.
 
@@ -46,6 +45,14 @@ from typing import Any
 
 import numpy as np
 
+from mlverify.onnx_gate import (
+    GATE_PRODUCT_NAMES,
+    INT8_MIN_COSINE,
+    clip_gate,
+    cosines,
+    minilm_gate,
+    session,
+)
 from mlverify.onnx_runtime import (
     CLIP_IMAGE_KEY,
     CLIP_TEXT_KEY,
@@ -57,7 +64,6 @@ from mlverify.onnx_runtime import (
 )
 
 OPSET = 17
-INT8_MIN_COSINE = 0.99
 FP32_MIN_COSINE = 0.999
 
 # Fixed texts for the accuracy check: URL-shaped and title-shaped, like the page check's input.
@@ -81,22 +87,6 @@ class ExportResult:
     files: dict[str, dict[str, str]]
     # The int8 accuracy gate: "passed", "reason" and the figures it was decided on.
     gate: dict[str, Any] = field(default_factory=dict)
-
-
-def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a = a.reshape(a.shape[0], -1).astype(np.float64)
-    b = b.reshape(b.shape[0], -1).astype(np.float64)
-    num = (a * b).sum(axis=1)
-    den = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
-    return np.asarray(num / np.clip(den, 1e-12, None))
-
-
-def _session(path: Path) -> Any:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
 def _quantize(src: Path, dst: Path) -> None:
@@ -144,7 +134,7 @@ def _finish(
     int8: bool,
 ) -> ExportResult:
     """Quantise, measure both variants against the torch ``reference``; fp32 is served until
-    the model's int8 gate (:func:`_clip_gate`, :func:`_minilm_gate`) says otherwise."""
+    the model's int8 gate (:mod:`mlverify.onnx_gate`) says otherwise."""
     variants = {"fp32": fp32}
     if int8:
         quantized = fp32.with_name(fp32.stem + ".int8.onnx")
@@ -152,7 +142,7 @@ def _finish(
         variants["int8"] = quantized
     cosine: dict[str, float] = {}
     for variant, path in variants.items():
-        cosine[variant] = round(float(_cosines(run(_session(path)), reference).min()), 6)
+        cosine[variant] = round(float(cosines(run(session(path)), reference).min()), 6)
     if cosine["fp32"] < FP32_MIN_COSINE:
         raise RuntimeError(f"{key}: the fp32 ONNX export differs from torch (cosine {cosine})")
     files = {
@@ -193,87 +183,6 @@ def _mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
 MINILM_SIDE_FILES = ("config.json", "tokenizer.json", "vocab.txt")
 
 
-def _page_decisions(classifier: Any, pages: Sequence[Any]) -> list[tuple[bool, bool]]:
-    """Each page's model decision and combined model+page decision, as the page check makes
-    them (the URL layer on address and title; the page's signals for the combined one)."""
-    from mlverify.page_check.scoring import COMBINED_THRESHOLD, combine_scores
-    from mlverify.page_check.url_text import PageInput
-
-    scores = classifier.score([PageInput.from_url(p.url, p.title) for p in pages])
-    threshold = classifier.threshold
-    return [
-        (
-            score >= threshold,
-            combine_scores(score, threshold, page.signals) >= COMBINED_THRESHOLD,
-        )
-        for score, page in zip(scores, pages, strict=True)
-    ]
-
-
-def _minilm_gate(
-    result: ExportResult,
-    root: Path,
-    *,
-    encoder: Any,
-    classifier_dir: Path | None,
-    pages_dir: Path | None,
-) -> dict[str, Any]:
-    """MiniLM's int8 gate: its worst cosine to torch clears :data:`INT8_MIN_COSINE` and every
-    page-check decision on the development pages in ``pages_dir`` is the fp32 export's. A
-    cosine alone is not enough (per-tensor int8 kept 0.99 yet flipped 72 of 1,559 decisions,
-    bench/onnx.py); without the pages nothing shows the decisions hold, so fp32 is served."""
-    from mlverify import onnx_runtime
-    from mlverify.inference import ModelUnavailable
-    from mlverify.page_check.classifier import load_page_classifier
-    from mlverify.page_check.config import ClassifierConfig
-
-    if "int8" not in result.files:
-        return result.gate
-    figures: dict[str, Any] = {"cosine_to_torch": result.cosine["int8"]}
-    if result.cosine["int8"] < INT8_MIN_COSINE:
-        reason = f"int8 cosine to torch {result.cosine['int8']} < {INT8_MIN_COSINE}"
-        return {"passed": False, "reason": reason, **figures}
-    if pages_dir is None or not Path(pages_dir).is_dir() or classifier_dir is None:
-        return {
-            "passed": False,
-            "reason": f"no development pages to check the decisions on ({pages_dir})",
-            **figures,
-        }
-    from mlverify.training.dataset import load_dataset
-
-    pages = load_dataset(Path(pages_dir)).pages
-    decisions = {}
-    for variant, info in result.files.items():
-        served = onnx_runtime.load_onnx_text_encoder(
-            onnx_runtime.ExportedModel(
-                key=MINILM_KEY,
-                path=root / info["path"],
-                sha256=info["sha256"],
-                variant=variant,
-                source_fingerprint=encoder.fingerprint,
-                opset=OPSET,
-            ),
-            tokenizer=encoder.tokenizer,
-            name=encoder.name,
-            version=encoder.version,
-            fingerprint=encoder.fingerprint,
-            max_length=encoder.max_length,
-        )
-        config = ClassifierConfig(encoder_dir=None, classifier_dir=Path(classifier_dir))
-        try:
-            classifier = load_page_classifier(config, encoder=served)
-        except ModelUnavailable as exc:  # e.g. a head made for another encoder
-            return {"passed": False, "reason": f"no page check to gate on: {exc.reason}"}
-        decisions[variant] = _page_decisions(classifier, pages)
-    changed = sum(a != b for a, b in zip(decisions["fp32"], decisions["int8"], strict=True))
-    figures.update(pages=len(pages), decisions_changed=changed)
-    if changed:
-        reason = f"int8 changed {changed} of {len(pages)} page-check decisions"
-        return {"passed": False, "reason": reason, **figures}
-    reason = f"every page-check decision on {len(pages)} development pages unchanged"
-    return {"passed": True, "reason": reason, **figures}
-
-
 def export_minilm(
     encoder_dir: Path,
     root: Path,
@@ -283,8 +192,9 @@ def export_minilm(
     pages_dir: Path | None = None,
 ) -> ExportResult:
     """Export the page encoder in ``encoder_dir`` (loaded by the production torch loader);
-    int8 is served when :func:`_minilm_gate` holds on the head in ``classifier_dir`` and the
-    development pages in ``pages_dir``, fp32 otherwise (the manifest says why)."""
+    int8 is served when :func:`~mlverify.onnx_gate.minilm_gate` holds on the head in
+    ``classifier_dir`` and the development pages in ``pages_dir``, fp32 otherwise (the
+    manifest says why)."""
     import shutil
 
     import torch
@@ -345,12 +255,16 @@ def export_minilm(
         run=lambda s: _mean_pool(s.run(None, feeds)[0], feeds["attention_mask"]),
         int8=int8,
     )
-    result = _gated(
-        result,
-        _minilm_gate(
-            result, root, encoder=encoder, classifier_dir=classifier_dir, pages_dir=pages_dir
-        ),
-    )
+    if int8:
+        gate = minilm_gate(
+            result.files,
+            root,
+            int8_cosine=result.cosine["int8"],
+            encoder=encoder,
+            classifier_dir=classifier_dir,
+            pages_dir=pages_dir,
+        )
+        result = _gated(result, gate)
     for name in MINILM_SIDE_FILES:
         if (encoder_dir / name).is_file():
             shutil.copyfile(encoder_dir / name, path.parent / name)
@@ -481,148 +395,13 @@ def _traceable_attention(modules: Sequence[Any]) -> Iterator[None]:
             module.forward = original
 
 
-# The CLIP gate's product names: every sample image is scored against each, as the image check
-# scores an image against a product name (three prompts, the negatives, the softmax).
-GATE_PRODUCT_NAMES: tuple[str, ...] = (
-    "solid oak dining table",
-    "red leather ankle boots",
-    "wireless noise cancelling headphones",
-    "stainless steel chef's knife 20 cm",
-    "women's linen summer dress, blue",
-    "ceramic coffee mug 350 ml",
-    "kids' bicycle 16 inch",
-    "LED desk lamp with USB charging port!",
-    "organic green tea, 100 bags",
-    "men's waterproof hiking jacket (XL)",
-    'smartphone case for 6.1" phones',
-    "garden hose 25 m",
-)
-INT8_MAX_SCORE_DELTA = 0.02  # the CLIP gate: no pair's match probability moves more than this
-
-
-def _clip_scores(
-    image_emb: np.ndarray, names: np.ndarray, negatives: np.ndarray, logit_scale: float
-) -> np.ndarray:
-    """P(product) for every (image, name) pair: [images, names]. ``names`` holds each name's
-    prompt embeddings [names, prompts, dim]; the product class is their renormalised mean, as
-    :func:`mlverify.clip.encoding.product_embedding` makes it."""
-    product = names.mean(axis=1)
-    product /= np.clip(np.linalg.norm(product, axis=1, keepdims=True), 1e-12, None)
-    logits = logit_scale * (image_emb @ np.vstack([product, negatives]).T)  # [img, names+neg]
-    out = np.empty((len(image_emb), len(product)))
-    for j in range(len(product)):
-        row = logits[:, [j, *range(len(product), logits.shape[1])]]
-        row = np.exp(row - row.max(axis=1, keepdims=True))
-        out[:, j] = row[:, 0] / row.sum(axis=1)
-    return out
-
-
-def _clip_gate(
-    results: dict[str, ExportResult],
-    root: Path,
-    *,
-    pixels: np.ndarray,
-    name_tokens: np.ndarray,
-    negative_tokens: np.ndarray,
-    logit_scale: float,
-    threshold: float,
-) -> dict[str, dict[str, Any]]:
-    """CLIP's int8 gate, for each tower: the int8 tower's embeddings keep a cosine of at least
-    :data:`INT8_MIN_COSINE` to the fp32 tower's, and on every (sample image, product name)
-    pair the match decision at ``threshold`` (the configured one) is the fp32 towers' and the
-    probability moves by at most :data:`INT8_MAX_SCORE_DELTA`. Both towers in int8 are tried
-    first, then each alone; the first combination that holds is served.
-
-    ``name_tokens`` is [names, prompts, tokens]. The images are synthetic (the weights' real
-    images are not here): the cosine and the score movement are what carry over."""
-    keys = (CLIP_IMAGE_KEY, CLIP_TEXT_KEY)
-    if any("int8" not in results[k].files for k in keys):
-        return {k: results[k].gate for k in keys}
-    sessions = {
-        (k, v): _session(root / info["path"]) for k in keys for v, info in results[k].files.items()
-    }
-    n_names, n_prompts = name_tokens.shape[:2]
-    embedded: dict[tuple[str, str], dict[str, np.ndarray]] = {}
-    for variant in ("fp32", "int8"):
-        text = sessions[(CLIP_TEXT_KEY, variant)]
-        flat = name_tokens.reshape(n_names * n_prompts, -1)
-        embedded[(CLIP_TEXT_KEY, variant)] = {
-            "names": text.run(None, {"tokens": flat})[0].reshape(n_names, n_prompts, -1),
-            "negatives": text.run(None, {"tokens": negative_tokens})[0],
-        }
-        image = sessions[(CLIP_IMAGE_KEY, variant)]
-        embedded[(CLIP_IMAGE_KEY, variant)] = {"images": image.run(None, {"pixels": pixels})[0]}
-    image_cos = float(
-        _cosines(
-            embedded[(CLIP_IMAGE_KEY, "int8")]["images"],
-            embedded[(CLIP_IMAGE_KEY, "fp32")]["images"],
-        ).min()
-    )
-    text_int8, text_fp32 = embedded[(CLIP_TEXT_KEY, "int8")], embedded[(CLIP_TEXT_KEY, "fp32")]
-    text_cos = float(
-        min(_cosines(text_int8[part], text_fp32[part]).min() for part in ("names", "negatives"))
-    )
-
-    def scores(image_variant: str, text_variant: str) -> np.ndarray:
-        text = embedded[(CLIP_TEXT_KEY, text_variant)]
-        return _clip_scores(
-            embedded[(CLIP_IMAGE_KEY, image_variant)]["images"],
-            text["names"],
-            text["negatives"],
-            logit_scale,
-        )
-
-    reference = scores("fp32", "fp32")
-    common = {
-        "threshold": threshold,
-        "pairs": int(reference.size),
-        "cosine_to_fp32": {"image": round(image_cos, 6), "text": round(text_cos, 6)},
-        "min_cosine": INT8_MIN_COSINE,
-        "max_score_delta_allowed": INT8_MAX_SCORE_DELTA,
-    }
-    tried: list[dict[str, Any]] = []  # in the order tried (the manifest sorts dict keys)
-    chosen: tuple[str, str] = ("fp32", "fp32")
-    for combination in (("int8", "int8"), ("int8", "fp32"), ("fp32", "int8")):
-        got = scores(*combination)
-        flips = int(((got >= threshold) != (reference >= threshold)).sum())
-        delta = float(np.abs(got - reference).max())
-        cosines_hold = all(
-            cos >= INT8_MIN_COSINE
-            for cos, variant in ((image_cos, combination[0]), (text_cos, combination[1]))
-            if variant == "int8"
-        )
-        holds = cosines_hold and flips == 0 and delta <= INT8_MAX_SCORE_DELTA
-        tried.append(
-            {
-                "image": combination[0],
-                "text": combination[1],
-                "decisions_flipped": flips,
-                "max_score_delta": round(delta, 6),
-                "holds": holds,
-            }
-        )
-        if holds:
-            chosen = combination
-            break
-    gates = {}
-    for key, variant in zip(keys, chosen, strict=True):
-        passed = variant == "int8"
-        reason = (
-            f"served in int8: image {chosen[0]}, text {chosen[1]} keep every decision"
-            if passed
-            else "int8 failed the gate (cosine, flipped decisions or score movement)"
-        )
-        gates[key] = {"passed": passed, "reason": reason, **common, "tried": tried}
-    return gates
-
-
 def export_clip(
     bundle: Any, root: Path, *, int8: bool = True, threshold: float = 0.5
 ) -> list[ExportResult]:
     """Export both towers of a loaded :class:`~mlverify.clip.loading.ClipBundle`, with the BPE
     vocabulary and ``serving.json`` that serving without torch reads. Each tower is served in
-    int8 when :func:`_clip_gate` holds at ``threshold`` (the configured match threshold),
-    in fp32 otherwise (the manifest records the gate's figures)."""
+    int8 when :func:`~mlverify.onnx_gate.clip_gate` holds at ``threshold`` (the configured
+    match threshold), in fp32 otherwise (the manifest records the gate's figures)."""
     import shutil
 
     import torch
@@ -720,23 +499,25 @@ def export_clip(
             int8=int8,
         ),
     }
-    prompts = [t.format(n) for n in GATE_PRODUCT_NAMES for t in PRODUCT_TEMPLATES]
-    gate_tokens = bundle.tokenizer(prompts)
-    if dynamic_text:
-        gate_tokens = gate_tokens[:, : used_length(gate_tokens)]
-    negative_tokens = token_array[1:]  # the export's sample: one product prompt, the negatives
-    gates = _clip_gate(
-        finished,
-        root,
-        pixels=sample_images(size, count=8),
-        name_tokens=gate_tokens.numpy()
-        .astype(np.int64)
-        .reshape(len(GATE_PRODUCT_NAMES), len(PRODUCT_TEMPLATES), -1),
-        negative_tokens=negative_tokens,
-        logit_scale=float(bundle.logit_scale),
-        threshold=float(threshold),
-    )
-    results = [_gated(finished[key], gates[key]) for key in (CLIP_IMAGE_KEY, CLIP_TEXT_KEY)]
+    results = list(finished.values())  # fp32 (--no-int8), or int8 where its gate holds
+    if int8:
+        prompts = [t.format(n) for n in GATE_PRODUCT_NAMES for t in PRODUCT_TEMPLATES]
+        gate_tokens = bundle.tokenizer(prompts)
+        if dynamic_text:
+            gate_tokens = gate_tokens[:, : used_length(gate_tokens)]
+        negative_tokens = token_array[1:]  # the export's sample: one product prompt, the negatives
+        gates = clip_gate(
+            {key: result.files for key, result in finished.items()},
+            root,
+            pixels=sample_images(size, count=8),
+            name_tokens=gate_tokens.numpy()
+            .astype(np.int64)
+            .reshape(len(GATE_PRODUCT_NAMES), len(PRODUCT_TEMPLATES), -1),
+            negative_tokens=negative_tokens,
+            logit_scale=float(bundle.logit_scale),
+            threshold=float(threshold),
+        )
+        results = [_gated(finished[key], gates[key]) for key in (CLIP_IMAGE_KEY, CLIP_TEXT_KEY)]
     bpe = root / "clip" / BPE_FILENAME
     shutil.copyfile(default_bpe(), bpe)
     serving["bpe"] = {"path": BPE_FILENAME, "sha256": sha256_file(bpe)}

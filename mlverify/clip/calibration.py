@@ -71,7 +71,7 @@ def resolve_threshold(
 
     ``weights_version``: an int8 export of the same weights (its own version, so its own
     cached embeddings) also takes the weights' calibration: ``export_onnx`` served it only
-    because no decision at that threshold flipped (:func:`mlverify.onnx_export._clip_gate`).
+    because no decision at that threshold flipped (:func:`mlverify.onnx_gate.clip_gate`).
     """
     data = read_calibration(config.calibration_file)
     if data is not None:

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from django.test import Client
 
-from mlverify import onnx_export, onnx_runtime, registry, warmup
+from mlverify import onnx_export, onnx_gate, onnx_runtime, registry, warmup
 from mlverify.clip.tokenizer import ClipTokenizer, fix_text_basic
 from mlverify.tests.tiny_clip import ImageServer, TinyClip, png_bytes
 from mlverify.tests.tiny_models import TinyBert
@@ -117,7 +117,7 @@ def test_onnx_clip_bundle_matches_torch(exports: Path, tiny_clip: TinyClip) -> N
         assert onnx_bundle.version.startswith(torch_bundle.version + "+onnx-")
     assert onnx_bundle.weights_version == torch_bundle.version
     # fp32 equals torch (cosine 0.999); an int8 tower was served because it kept 0.99
-    bar = {"fp32": 0.999, "int8": onnx_export.INT8_MIN_COSINE}
+    bar = {"fp32": 0.999, "int8": onnx_gate.INT8_MIN_COSINE}
     assert onnx_bundle.image_size == torch_bundle.image_size == 32
     rng = np.random.default_rng(1)
     images = [
@@ -188,14 +188,14 @@ def test_int8_gate_figures_are_in_the_manifest_and_decide_what_serves(exports: P
         entry = manifest["models"][key]
         gate = entry["int8_gate"]
         assert entry["serve"] == ("int8" if gate["passed"] else "fp32")
-        assert gate["pairs"] == 8 * len(onnx_export.GATE_PRODUCT_NAMES)
+        assert gate["pairs"] == 8 * len(onnx_gate.GATE_PRODUCT_NAMES)
         assert set(gate["cosine_to_fp32"]) == {"image", "text"}
         holds = [t["holds"] for t in gate["tried"]]  # tried in order, up to one held
         assert not any(holds[:-1])
         served_int8 = {manifest["models"][k]["serve"] for k in ("clip_image", "clip_text")}
         assert holds[-1] == ("int8" in served_int8)
         if gate["passed"]:
-            assert gate["cosine_to_fp32"][key.removeprefix("clip_")] >= onnx_export.INT8_MIN_COSINE
+            assert gate["cosine_to_fp32"][key.removeprefix("clip_")] >= onnx_gate.INT8_MIN_COSINE
     # the tiny model's int8 towers move no decision: at least one is served in int8
     assert "int8" in {manifest["models"][k]["serve"] for k in ("clip_image", "clip_text")}
 
@@ -208,7 +208,7 @@ def test_int8_is_not_served_when_the_gate_fails(
     from mlverify.clip.config import ClipConfig
     from mlverify.clip.loading import load_clip
 
-    monkeypatch.setattr(onnx_export, "INT8_MAX_SCORE_DELTA", 0.0)
+    monkeypatch.setattr(onnx_gate, "INT8_MAX_SCORE_DELTA", 0.0)
     bundle = load_clip(ClipConfig(model_name=tiny_clip.model_name, weights=tiny_clip.weights))
     results = onnx_export.export_clip(bundle, tmp_path)
     assert [r.serve for r in results] == ["fp32", "fp32"]
