@@ -37,7 +37,10 @@ RUN PYTHON=python deploy/docker/install-python-deps.sh /opt/venv
 # revision recorded in mlverify/hub.py and checks their sha256 first; the raw weights stay in
 # this stage). Without BAKE_MODELS, mount a CLIP export at
 # /models/onnx instead (`manage.py export_onnx` on a machine with the weights), or the image
-# check answers "unavailable" as without weights.
+# check answers "unavailable" as without weights. Each model is served in int8 where its
+# accuracy gate holds at export, fp32 otherwise (manifest.json says which and why): CLIP's gate
+# runs here on the real weights; MiniLM's needs the development pages, which are not in the
+# build context, so MiniLM serves fp32 from this stage.
 FROM ${PYTHON_IMAGE} AS models
 
 ENV PIP_NO_CACHE_DIR=1 \

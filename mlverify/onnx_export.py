@@ -6,19 +6,26 @@ What is written to ``BUYHIVE_MODEL_DIR/onnx/`` (read by :mod:`mlverify.onnx_runt
   ``input_ids``/``attention_mask``/``token_type_ids`` [batch, tokens], output the last hidden
   state (pooling stays in Python, identical for both runtimes);
 * ``clip/image.onnx`` (+ ``.int8``): pixels [batch, 3, H, W] -> unit image embeddings;
-* ``clip/text.onnx`` (+ ``.int8``): tokens [batch, 77] -> unit text embeddings;
+* ``clip/text.onnx`` (+ ``.int8``): tokens [batch, tokens <= 77] -> unit text embeddings
+  (a dynamic length: serving passes only the tokens up to the batch's last end-of-text);
 * ``manifest.json``: per model, the fingerprint of the source weights, each file's sha256,
   the measured cosine to torch of each variant, and which variant to serve.
 
-Why fp32 is served unless int8 is asked for: dynamic quantisation
-(``onnxruntime.quantization.quantize_dynamic``, weights int8, activations quantised per call)
-is about 3x faster on this CPU, but its error depends on the weights, and a high cosine is not
-enough: MiniLM int8 kept a cosine above 0.99 to torch yet flipped 72 of 1,559 page-check
-decisions (bench/onnx.py). So both variants are written and measured against torch, and int8
-is served only for the models named in ``serve_int8`` (``export_onnx --serve-int8 clip_image``,
-after checking decisions on real data) and only when its worst cosine is at least
-:data:`INT8_MIN_COSINE`. CLIP's real weights are not on the development machines, so nothing
-here can show int8 holds for them: CLIP is served in fp32 by default too.
+int8 where the accuracy holds, checked at export: dynamic quantisation
+(``onnxruntime.quantization.quantize_dynamic``, weights int8 per output channel, activations
+quantised per call) makes the towers about a quarter of their size and about 3x faster on this
+CPU, but its error depends on the weights, and a high cosine is not enough: MiniLM int8 kept a
+cosine above 0.99 to torch yet flipped 72 of 1,559 page-check decisions (bench/onnx.py). So
+both variants are written, and int8 is served only when its gate holds
+(:mod:`mlverify.onnx_gate`): MiniLM's when every page-check decision on the development pages
+is the fp32 export's (without those pages, as in the Docker build, fp32 is served); CLIP's when
+each int8 tower keeps a cosine of 0.99 to fp32 and, on sample (image, product name) pairs, no
+match decision at the configured threshold flips and no probability moves by more than 0.02.
+
+The manifest records, per model, which variant is served and the gate's figures and reason
+(``/ready`` shows the served variant in each model's version).
+CLIP's real weights are not on the development machines: the gate's figures here are those of
+random weights, and the gate runs again wherever the real weights are exported.
 
 The legacy TorchScript exporter (``dynamo=False``) is used: the new exporter produced a CLIP
 image graph that failed at batch 8 on this stack, and the legacy one needs torch's MHA fast
@@ -27,15 +34,25 @@ path off (docs/ml-notes.md).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import tempfile
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mlverify.onnx_gate import (
+    GATE_PRODUCT_NAMES,
+    INT8_MIN_COSINE,
+    clip_gate,
+    cosines,
+    minilm_gate,
+    session,
+)
 from mlverify.onnx_runtime import (
     CLIP_IMAGE_KEY,
     CLIP_TEXT_KEY,
@@ -47,7 +64,6 @@ from mlverify.onnx_runtime import (
 )
 
 OPSET = 17
-INT8_MIN_COSINE = 0.99
 FP32_MIN_COSINE = 0.999
 
 # Fixed texts for the accuracy check: URL-shaped and title-shaped, like the page check's input.
@@ -69,28 +85,16 @@ class ExportResult:
     serve: str
     cosine: dict[str, float]  # worst cosine to torch per variant
     files: dict[str, dict[str, str]]
-
-
-def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a = a.reshape(a.shape[0], -1).astype(np.float64)
-    b = b.reshape(b.shape[0], -1).astype(np.float64)
-    num = (a * b).sum(axis=1)
-    den = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
-    return np.asarray(num / np.clip(den, 1e-12, None))
-
-
-def _session(path: Path) -> Any:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    # The int8 accuracy gate: "passed", "reason" and the figures it was decided on.
+    gate: dict[str, Any] = field(default_factory=dict)
 
 
 def _quantize(src: Path, dst: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+    # Per output channel: one scale per row instead of one per matrix. On the real MiniLM the
+    # per-tensor scales gave a worst cosine to fp32 of 0.93 on SAMPLE_TEXTS, per channel 0.99.
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True)
 
 
 def _legacy_export(
@@ -128,10 +132,9 @@ def _finish(
     reference: np.ndarray,
     run: Callable[[Any], np.ndarray],
     int8: bool,
-    serve_int8: bool = False,
 ) -> ExportResult:
-    """Quantise, measure both variants against the torch ``reference``, choose what to serve
-    (fp32, or int8 when asked for and its cosine clears :data:`INT8_MIN_COSINE`)."""
+    """Quantise, measure both variants against the torch ``reference``; fp32 is served until
+    the model's int8 gate (:mod:`mlverify.onnx_gate`) says otherwise."""
     variants = {"fp32": fp32}
     if int8:
         quantized = fp32.with_name(fp32.stem + ".int8.onnx")
@@ -139,15 +142,19 @@ def _finish(
         variants["int8"] = quantized
     cosine: dict[str, float] = {}
     for variant, path in variants.items():
-        cosine[variant] = round(float(_cosines(run(_session(path)), reference).min()), 6)
+        cosine[variant] = round(float(cosines(run(session(path)), reference).min()), 6)
     if cosine["fp32"] < FP32_MIN_COSINE:
         raise RuntimeError(f"{key}: the fp32 ONNX export differs from torch (cosine {cosine})")
-    serve = "int8" if serve_int8 and cosine.get("int8", -1.0) >= INT8_MIN_COSINE else "fp32"
     files = {
         variant: {"path": str(path.relative_to(root)), "sha256": sha256_file(path)}
         for variant, path in variants.items()
     }
-    return ExportResult(key=key, serve=serve, cosine=cosine, files=files)
+    gate = {} if int8 else {"passed": False, "reason": "int8 not exported (--no-int8)"}
+    return ExportResult(key=key, serve="fp32", cosine=cosine, files=files, gate=gate)
+
+
+def _gated(result: ExportResult, gate: dict[str, Any]) -> ExportResult:
+    return replace(result, serve="int8" if gate["passed"] else "fp32", gate=gate)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,9 +184,17 @@ MINILM_SIDE_FILES = ("config.json", "tokenizer.json", "vocab.txt")
 
 
 def export_minilm(
-    encoder_dir: Path, root: Path, *, int8: bool = True, serve_int8: bool = False
+    encoder_dir: Path,
+    root: Path,
+    *,
+    int8: bool = True,
+    classifier_dir: Path | None = None,
+    pages_dir: Path | None = None,
 ) -> ExportResult:
-    """Export the page encoder in ``encoder_dir`` (loaded by the production torch loader)."""
+    """Export the page encoder in ``encoder_dir`` (loaded by the production torch loader);
+    int8 is served when :func:`~mlverify.onnx_gate.minilm_gate` holds on the head in
+    ``classifier_dir`` and the development pages in ``pages_dir``, fp32 otherwise (the
+    manifest says why)."""
     import shutil
 
     import torch
@@ -239,8 +254,17 @@ def export_minilm(
         reference=_mean_pool(reference, feeds["attention_mask"]),
         run=lambda s: _mean_pool(s.run(None, feeds)[0], feeds["attention_mask"]),
         int8=int8,
-        serve_int8=serve_int8,
     )
+    if int8:
+        gate = minilm_gate(
+            result.files,
+            root,
+            int8_cosine=result.cosine["int8"],
+            encoder=encoder,
+            classifier_dir=classifier_dir,
+            pages_dir=pages_dir,
+        )
+        result = _gated(result, gate)
     for name in MINILM_SIDE_FILES:
         if (encoder_dir / name).is_file():
             shutil.copyfile(encoder_dir / name, path.parent / name)
@@ -317,17 +341,79 @@ def _serving_config(bundle: Any) -> dict[str, Any]:
     }
 
 
+def _plain_attention(attn: Any) -> bool:
+    """Whether :func:`_traceable_attention` reproduces this attention module exactly."""
+    import torch
+
+    return (
+        type(attn) is torch.nn.MultiheadAttention
+        and attn.batch_first
+        and attn._qkv_same_embed_dim
+        and attn.in_proj_bias is not None
+        and attn.bias_k is None
+        and not attn.add_zero_attn
+    )
+
+
+@contextlib.contextmanager
+def _traceable_attention(modules: Sequence[Any]) -> Iterator[None]:
+    """Swap the ``forward`` of these ``nn.MultiheadAttention`` modules (batch first, self
+    attention) for the same arithmetic with the sequence length left as ``-1`` in every
+    reshape, while the text graph is traced.
+
+    torch's ``multi_head_attention_forward`` reshapes with ``tgt_len`` taken from the input's
+    shape, and the legacy tracer bakes that into the graph as the example's length (the
+    batch size stays dynamic): a graph traced at 14 tokens then fails at 11. Same weights,
+    same math (scaled dot product, additive causal mask, softmax, output projection); the
+    export's cosine to torch's own ``encode_text`` checks it.
+    """
+    import torch
+
+    def forward(
+        attn: Any, query: Any, key: Any, value: Any, *, need_weights: bool = False, attn_mask: Any
+    ) -> tuple[Any, None]:
+        heads, width = attn.num_heads, attn.embed_dim
+        batch = query.shape[0]
+        q, k, v = torch.nn.functional.linear(query, attn.in_proj_weight, attn.in_proj_bias).chunk(
+            3, dim=-1
+        )
+        q, k, v = (t.reshape(batch, -1, heads, width // heads).transpose(1, 2) for t in (q, k, v))
+        scores = (q * (float(width // heads) ** -0.5)) @ k.transpose(-2, -1)
+        if attn_mask is not None:
+            scores = scores + attn_mask
+        out = scores.softmax(dim=-1) @ v
+        out = out.transpose(1, 2).reshape(batch, -1, width)
+        return attn.out_proj(out), None
+
+    saved = [(m, m.forward) for m in modules]
+    try:
+        for module in modules:
+            module.forward = functools.partial(forward, module)
+        yield
+    finally:
+        for module, original in saved:
+            module.forward = original
+
+
 def export_clip(
-    bundle: Any, root: Path, *, int8: bool = True, serve_int8: Collection[str] = ()
+    bundle: Any, root: Path, *, int8: bool = True, threshold: float = 0.5
 ) -> list[ExportResult]:
     """Export both towers of a loaded :class:`~mlverify.clip.loading.ClipBundle`, with the BPE
-    vocabulary and ``serving.json`` that serving without torch reads."""
+    vocabulary and ``serving.json`` that serving without torch reads. Each tower is served in
+    int8 when :func:`~mlverify.onnx_gate.clip_gate` holds at ``threshold`` (the configured
+    match threshold), in fp32 otherwise (the manifest records the gate's figures)."""
     import shutil
 
     import torch
     from open_clip.tokenizer import default_bpe
 
-    from mlverify.clip.encoding import NEGATIVE_PROMPTS
+    from mlverify.clip.encoding import (
+        NEGATIVE_PROMPTS,
+        PRODUCT_TEMPLATES,
+        can_trim_text,
+        encode_text_prefix,
+        used_length,
+    )
     from mlverify.clip.tokenizer import BPE_FILENAME
 
     model = bundle.model
@@ -341,12 +427,22 @@ def export_clip(
         def forward(self, pixels: torch.Tensor) -> torch.Tensor:
             return self.clip.encode_image(pixels, normalize=True)
 
+    # Causal attention with the feature read at the end-of-text token: the tokens after it
+    # cannot change it, so the text graph takes any sequence length up to 77 (the positional
+    # embedding and the causal mask sliced to it) and serving runs only up to the batch's
+    # last end-of-text token (a product name is ~10 tokens, not 77). The cosine below compares
+    # the trimmed graph's output with torch's full 77-token ``encode_text``.
+    attentions = [block.attn for block in getattr(model.transformer, "resblocks", [])]
+    dynamic_text = can_trim_text(model) and all(_plain_attention(a) for a in attentions)
+
     class TextTower(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.clip = model
 
         def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+            if dynamic_text:
+                return encode_text_prefix(self.clip, tokens)
             return self.clip.encode_text(tokens, normalize=True)
 
     size = int(
@@ -358,7 +454,9 @@ def export_clip(
     tokens = bundle.tokenizer(["a photo of a solid oak dining table.", *NEGATIVE_PROMPTS])
     with torch.no_grad():
         image_ref = ImageTower()(torch.from_numpy(pixels)).numpy()
-        text_ref = TextTower()(tokens).numpy()
+        text_ref = model.encode_text(tokens, normalize=True).numpy()  # all 77 tokens
+    if dynamic_text:
+        tokens = tokens[:, : used_length(tokens)]
     image_path = root / "clip" / "image.onnx"
     _legacy_export(
         ImageTower(),
@@ -369,35 +467,57 @@ def export_clip(
         dynamic_axes={"pixels": {0: "batch"}, "embeddings": {0: "batch"}},
     )
     text_path = root / "clip" / "text.onnx"
-    _legacy_export(
-        TextTower(),
-        (tokens,),
-        text_path,
-        input_names=["tokens"],
-        output_names=["embeddings"],
-        dynamic_axes={"tokens": {0: "batch"}, "embeddings": {0: "batch"}},
-    )
+    with _traceable_attention(attentions if dynamic_text else []):
+        _legacy_export(
+            TextTower(),
+            (tokens,),
+            text_path,
+            input_names=["tokens"],
+            output_names=["embeddings"],
+            dynamic_axes={
+                "tokens": {0: "batch", 1: "tokens"} if dynamic_text else {0: "batch"},
+                "embeddings": {0: "batch"},
+            },
+        )
+    serving["text_length"] = "dynamic" if dynamic_text else "fixed"
     token_array = tokens.numpy().astype(np.int64)
-    results = [
-        _finish(
+    finished = {
+        CLIP_IMAGE_KEY: _finish(
             CLIP_IMAGE_KEY,
             image_path,
             root,
             reference=image_ref,
             run=lambda s: s.run(None, {"pixels": pixels})[0],
             int8=int8,
-            serve_int8=CLIP_IMAGE_KEY in serve_int8,
         ),
-        _finish(
+        CLIP_TEXT_KEY: _finish(
             CLIP_TEXT_KEY,
             text_path,
             root,
             reference=text_ref,
             run=lambda s: s.run(None, {"tokens": token_array})[0],
             int8=int8,
-            serve_int8=CLIP_TEXT_KEY in serve_int8,
         ),
-    ]
+    }
+    results = list(finished.values())  # fp32 (--no-int8), or int8 where its gate holds
+    if int8:
+        prompts = [t.format(n) for n in GATE_PRODUCT_NAMES for t in PRODUCT_TEMPLATES]
+        gate_tokens = bundle.tokenizer(prompts)
+        if dynamic_text:
+            gate_tokens = gate_tokens[:, : used_length(gate_tokens)]
+        negative_tokens = token_array[1:]  # the export's sample: one product prompt, the negatives
+        gates = clip_gate(
+            {key: result.files for key, result in finished.items()},
+            root,
+            pixels=sample_images(size, count=8),
+            name_tokens=gate_tokens.numpy()
+            .astype(np.int64)
+            .reshape(len(GATE_PRODUCT_NAMES), len(PRODUCT_TEMPLATES), -1),
+            negative_tokens=negative_tokens,
+            logit_scale=float(bundle.logit_scale),
+            threshold=float(threshold),
+        )
+        results = [_gated(finished[key], gates[key]) for key in (CLIP_IMAGE_KEY, CLIP_TEXT_KEY)]
     bpe = root / "clip" / BPE_FILENAME
     shutil.copyfile(default_bpe(), bpe)
     serving["bpe"] = {"path": BPE_FILENAME, "sha256": sha256_file(bpe)}
@@ -434,6 +554,7 @@ def _write_entry(
         "serve": result.serve,
         "cosine_to_torch": result.cosine,
         "int8_min_cosine": INT8_MIN_COSINE,
+        "int8_gate": result.gate,
         "files": result.files,
         **(extra or {}),
     }

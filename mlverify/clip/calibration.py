@@ -64,11 +64,18 @@ def clear_calibration_cache() -> None:
         _calibration_cache.clear()
 
 
-def resolve_threshold(config: ClipConfig, model_version: str) -> tuple[float, bool]:
-    """(threshold, calibrated): the calibration file's, when it was made for this model."""
+def resolve_threshold(
+    config: ClipConfig, model_version: str, *, weights_version: str | None = None
+) -> tuple[float, bool]:
+    """(threshold, calibrated): the calibration file's, when it was made for this model.
+
+    ``weights_version``: an int8 export of the same weights (its own version, so its own
+    cached embeddings) also takes the weights' calibration: ``export_onnx`` served it only
+    because no decision at that threshold flipped (:func:`mlverify.onnx_gate.clip_gate`).
+    """
     data = read_calibration(config.calibration_file)
     if data is not None:
-        if data.get("model_version") == model_version:
+        if data.get("model_version") in {model_version, weights_version or model_version}:
             return float(data["threshold"]), True
         logger.warning(
             "clip_calibration_for_other_model",

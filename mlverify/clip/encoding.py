@@ -60,24 +60,38 @@ def encode_images(bundle: ClipBundle, images: Sequence[PILImage.Image]) -> np.nd
     return features.float().numpy().astype(np.float32, copy=False)
 
 
-def _encode_text_trimmed(model: Any, tokens: Any) -> Any:
-    """open_clip's ``CLIP.encode_text`` over the used tokens only, instead of all 77.
+def used_length(tokens: Any) -> int:
+    """How many leading token columns a batch uses: up to its last end-of-text token.
+
+    The end-of-text token has the highest id (49407), so it is each row's argmax. Counting the
+    non-zero ids instead would be wrong: id 0 is the byte "!" and occurs inside texts
+    ("really!?~" has one), so such a batch would be cut before its end-of-text token.
+    Works on numpy arrays and torch tensors.
+    """
+    return max(1, int(tokens.argmax(1).max()) + 1)
+
+
+def encode_text_prefix(model: Any, tokens: Any) -> Any:
+    """open_clip's ``CLIP.encode_text`` over the token columns given, however many (<= 77).
 
     The text tower is causal: the end-of-text token (where the embedding is pooled) never
     sees the padding after it, so cutting the padding off gives the same embedding for a
-    fraction of the work (a product name is ~10 tokens).
-    :func:`~mlverify.clip.loading.load_clip` checks this equality on the loaded model and
-    falls back to ``encode_text`` if it does not hold.
+    fraction of the work (a product name is ~10 tokens). ``export_onnx`` traces this into a
+    graph with a dynamic sequence length (the positional embedding and the causal mask cut to
+    the input's length).
     """
     import torch  # torch and open_clip are heavy: imported when a model runs
     from open_clip.transformer import text_global_pool
 
-    length = max(1, int((tokens != 0).sum(dim=1).max()))
-    tokens = tokens[:, :length]
+    # Positions 0..L-1 from a tensor op, not from ``tokens.shape[1]``: the legacy tracer bakes
+    # a Python int into the graph (the slice becomes a constant [L, width], and shape
+    # inference then fixes every reshape to L).
+    positions = torch.ones_like(tokens[0]).cumsum(0) - 1
     cast_dtype = model.transformer.get_cast_dtype()
     x = model.token_embedding(tokens).to(cast_dtype)
-    x = x + model.positional_embedding[:length].to(cast_dtype)
-    x = model.transformer(x, attn_mask=model.attn_mask[:length, :length])
+    x = x + model.positional_embedding.index_select(0, positions).to(cast_dtype)
+    mask = model.attn_mask.index_select(0, positions).index_select(1, positions)
+    x = model.transformer(x, attn_mask=mask)
     x = model.ln_final(x)
     x = text_global_pool(x, tokens, model.text_pool_type, eos_token_id=model.text_eos_id)
     if model.text_projection is not None:
@@ -86,6 +100,13 @@ def _encode_text_trimmed(model: Any, tokens: Any) -> Any:
         else:
             x = x @ model.text_projection
     return torch.nn.functional.normalize(x, dim=-1)
+
+
+def _encode_text_trimmed(model: Any, tokens: Any) -> Any:
+    """:func:`encode_text_prefix` over the used tokens only, instead of all 77.
+    :func:`~mlverify.clip.loading.load_clip` checks this equals ``encode_text`` on the loaded
+    model and falls back to ``encode_text`` if it does not."""
+    return encode_text_prefix(model, tokens[:, : used_length(tokens)])
 
 
 def can_trim_text(model: Any) -> bool:

@@ -48,6 +48,8 @@ class ClipBundle:
     # The ONNX Runtime towers (mlverify.clip.onnx_serving) when served without torch; then
     # ``model`` is None and encoding.py runs these instead.
     onnx: Any = None
+    # The weights' own version when ``version`` is an int8 export's (its calibration applies).
+    weights_version: str = ""
 
 
 def _ensure_offline() -> None:
@@ -190,7 +192,8 @@ def load_serving_clip(config: ClipConfig) -> ClipBundle:
         )
     towers = onnx_serving.load_onnx_towers(image, text, serving, threads=config.num_threads)
     # fp32 scores equal torch's (cosine >= 0.999, checked at export), so they share torch's
-    # cached embeddings and calibration; an int8 tower gets a version, and a cache, of its own.
+    # cached embeddings and calibration; an int8 tower gets a version, and a cache, of its own,
+    # and keeps the weights' calibration (export_onnx served it only if no decision flipped).
     version = str(serving["version"])
     if "int8" in (image.variant, text.variant):
         version += f"+onnx-{image.variant}-{text.variant}"
@@ -207,6 +210,7 @@ def load_serving_clip(config: ClipConfig) -> ClipBundle:
         negatives=towers.encode_texts(list(NEGATIVE_PROMPTS)),
         image_size=towers.preprocess.image_size,
         onnx=towers,
+        weights_version=str(serving["version"]),
     )
     bundle.dim = int(bundle.negatives.shape[1])
     logger.info("clip_loaded", model=bundle.label, runtime="onnx", threads=config.num_threads)

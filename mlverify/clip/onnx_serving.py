@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mlverify.clip.encoding import used_length
 from mlverify.clip.preprocess import PreprocessConfig, preprocess_batch
 from mlverify.clip.tokenizer import BPE_FILENAME, ClipTokenizer
 from mlverify.inference import ModelUnavailable
@@ -43,6 +44,9 @@ class OnnxClipTowers:
     tokenizer: ClipTokenizer
     preprocess: PreprocessConfig
     variants: dict[str, str]  # tower -> "fp32" / "int8", for the label
+    # The text graph takes any length (serving.json "text_length": "dynamic"): run only up to
+    # the batch's last end-of-text token. An export without it has a fixed 77-token input.
+    text_dynamic: bool = False
 
     def encode_images(self, images: Sequence[PILImage.Image]) -> np.ndarray:
         pixels = preprocess_batch(images, self.preprocess)
@@ -50,7 +54,10 @@ class OnnxClipTowers:
         return np.asarray(out, dtype=np.float32)
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        out = self.text_session.run(None, {"tokens": self.tokenizer(list(texts))})[0]
+        tokens = self.tokenizer(list(texts))
+        if self.text_dynamic:
+            tokens = np.ascontiguousarray(tokens[:, : used_length(tokens)])
+        out = self.text_session.run(None, {"tokens": tokens})[0]
         return np.asarray(out, dtype=np.float32)
 
 
@@ -98,4 +105,5 @@ def load_onnx_towers(
         tokenizer=tokenizer,
         preprocess=config,
         variants={"image": image.variant, "text": text.variant},
+        text_dynamic=serving.get("text_length") == "dynamic",
     )

@@ -237,7 +237,9 @@ class ClipService:
         return CheckResult.unavailable(reason, model=self.config.model_name, method="clip")
 
     def _result(self, bundle: ClipBundle, score: float) -> CheckResult:
-        threshold, calibrated = resolve_threshold(self.config, bundle.version)
+        threshold, calibrated = resolve_threshold(
+            self.config, bundle.version, weights_version=bundle.weights_version
+        )
         return CheckResult(
             status="ok",
             value=score >= threshold,

@@ -69,9 +69,12 @@ def test_export_writes_manifest_with_sha256_opset_and_source_fingerprint(
     for info in entry["files"].values():
         assert onnx_runtime.sha256_file(root / info["path"]) == info["sha256"]
     assert entry["cosine_to_torch"]["fp32"] >= 0.999
-    # int8 is written and measured, but fp32 is served unless int8 is asked for
+    # int8 is written and measured, but without development pages to check its decisions on
+    # (none given here) the gate cannot hold: fp32 is served, and the manifest says why
     assert entry["serve"] == "fp32"
     assert 0 < entry["cosine_to_torch"]["int8"] <= 1
+    assert entry["int8_gate"]["passed"] is False
+    assert entry["int8_gate"]["reason"]
     # the export carries the encoder's small files: it serves without the source package
     assert {"config.json", "tokenizer.json", "vocab.txt"} <= {
         p.name for p in (root / "minilm").iterdir()
@@ -171,9 +174,10 @@ def test_export_onnx_command_skips_missing_clip_and_strict_fails(
     settings.PAGE_ENCODER_DIR = str(tiny_bert.encoder_dir)  # type: ignore[attr-defined]
     settings.CLIP_WEIGHTS = tmp_path / "absent.safetensors"  # type: ignore[attr-defined]
     out = StringIO()
-    call_command("export_onnx", out=tmp_path / "onnx", stdout=out)
+    call_command("export_onnx", out=tmp_path / "onnx", pages=tmp_path / "no-pages", stdout=out)
     text = out.getvalue()
-    assert "minilm: serve" in text
+    assert "minilm: serve fp32" in text
+    assert "int8 gate: " in text  # why int8 is not served: cosine or no pages to check
     assert "clip: skipped (CLIP weights not found" in text
     assert (tmp_path / "onnx" / "manifest.json").is_file()
     with pytest.raises(CommandError, match="clip"):

@@ -1,10 +1,12 @@
 """``manage.py export_onnx``: export the page encoder and CLIP to ONNX for serving without torch.
 
 Writes ``BUYHIVE_MODEL_DIR/onnx/`` (or ``--out``): fp32 and int8 files and ``manifest.json``
-(see :mod:`mlverify.onnx_export`). Run it after ``download_models`` and at image build; the web
-process then serves on ONNX Runtime (``MODEL_RUNTIME=auto``). A model whose source is missing
-is skipped with the reason (CLIP weights are optional, as in the API); ``--strict`` makes that
-an error. Needs torch, open_clip and transformers (requirements/ml.txt), unlike serving.
+(see :mod:`mlverify.onnx_export`); int8 is served where its accuracy gate holds, fp32
+otherwise, and the manifest says which and why. Run it after ``download_models`` and at image
+build; the web process then serves on ONNX Runtime (``MODEL_RUNTIME=auto``). A model whose
+source is missing is skipped with the reason (CLIP weights are optional, as in the API);
+``--strict`` makes that an error. Needs torch, open_clip and transformers
+(requirements/ml.txt), unlike serving.
 """
 
 from __future__ import annotations
@@ -35,15 +37,13 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-int8", action="store_true", help="Skip int8 quantisation.")
         parser.add_argument(
-            "--serve-int8",
-            action="append",
-            dest="serve_int8",
-            choices=["minilm", "clip_image", "clip_text"],
+            "--pages",
+            type=Path,
             default=None,
             help=(
-                "Serve this model's int8 file (when its cosine to torch clears the bar); "
-                "repeatable. Default: fp32 everywhere, since a high cosine did not keep "
-                "MiniLM's decisions (check decisions on real data first)."
+                "Development pages for MiniLM's int8 gate (every page-check decision must be "
+                "the fp32 export's). Default: the shared data folder when present; without "
+                "pages MiniLM is served in fp32."
             ),
         )
         parser.add_argument(
@@ -52,30 +52,40 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         from mlverify import onnx_export
+        from mlverify.clip.calibration import resolve_threshold
         from mlverify.clip.config import ClipConfig
         from mlverify.clip.loading import load_clip
         from mlverify.page_check.config import ClassifierConfig
+        from mlverify.training.defaults import default_data_dir
 
         root = Path(options["out"] or onnx_dir(model_dir_from_settings()))
         models = options["models"] or ["minilm", "clip"]
         int8 = not options["no_int8"]
-        serve_int8 = set(options["serve_int8"] or ())
+        pages = options["pages"]
+        if pages is None and default_data_dir().is_dir():
+            pages = default_data_dir()
         results: list[onnx_export.ExportResult] = []
         for name in models:
             try:
                 if name == "minilm":
-                    encoder_dir = ClassifierConfig.from_settings().encoder_dir
-                    if encoder_dir is None:
+                    page_config = ClassifierConfig.from_settings()
+                    if page_config.encoder_dir is None:
                         raise ModelUnavailable("page encoder missing: package not installed")
                     results.append(
                         onnx_export.export_minilm(
-                            encoder_dir, root, int8=int8, serve_int8="minilm" in serve_int8
+                            page_config.encoder_dir,
+                            root,
+                            int8=int8,
+                            classifier_dir=page_config.classifier_dir,
+                            pages_dir=pages,
                         )
                     )
                 else:
-                    bundle = load_clip(ClipConfig.from_settings())
+                    config = ClipConfig.from_settings()
+                    bundle = load_clip(config)
+                    threshold, _ = resolve_threshold(config, bundle.version)
                     results.extend(
-                        onnx_export.export_clip(bundle, root, int8=int8, serve_int8=serve_int8)
+                        onnx_export.export_clip(bundle, root, int8=int8, threshold=threshold)
                     )
             except ModelUnavailable as exc:
                 if options["strict"]:
@@ -84,4 +94,6 @@ class Command(BaseCommand):
         for result in results:
             cosines = ", ".join(f"{k} {v:.6f}" for k, v in sorted(result.cosine.items()))
             self.stdout.write(f"{result.key}: serve {result.serve} (cosine to torch: {cosines})")
+            if result.gate:
+                self.stdout.write(f"  int8 gate: {result.gate.get('reason')}")
         self.stdout.write(f"manifest: {root / 'manifest.json'}")
