@@ -230,14 +230,13 @@ def cart_item_documents_page(
     Both reads are plain ``find`` commands with whole documents, not the ORM's aggregation
     pipelines, and without projections. On SecantusDB (a Python server on the same cores) a
     ``$project`` stage compiles the projection again for every document and a find's
-    projection deep-copies each one: measured on a 50-item cart (``bench/reads.py``
-    history in ``docs/scaling.md``), the two pipelines cost ~12 ms of server CPU, the two
-    finds ~5 ms. The fields a projection would drop are small (a membership's ``_id`` and
-    ``cart_id``; an item's ``watch_key``, ``orphaned_at``, ``legacy_id``), so on mongod, where
-    a projection is cheap, whole documents cost next to nothing more. Each find sets a
-    ``limit`` and a batch as large, so the first batch is the whole answer and the cursor is
-    closed by the server (no ``getMore``, no ``killCursors``). ``carts/tests/test_queries.py``
-    explains both finds.
+    projection deep-copies each one: on a 50-item cart the two pipelines cost ~12 ms of server
+    CPU, the two finds ~5 ms (``docs/scaling.md``, "The 50-item cart read"). The fields a
+    projection would drop are small (a membership's ``_id`` and ``cart_id``; an item's
+    ``watch_key``, ``orphaned_at``, ``legacy_id``), so on mongod, where a projection is cheap,
+    whole documents cost next to nothing more. Each find sets a ``limit`` and a batch as
+    large, so the first batch is the whole answer and the server closes the cursor (no
+    ``getMore``, no ``killCursors``). ``carts/tests/test_queries.py`` explains both finds.
     """
     oid = parse_object_id(cart_id)
     if oid is None:
