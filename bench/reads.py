@@ -34,6 +34,12 @@ the same counts). The last line states the ratios against the baseline (the prot
     .venv/bin/python bench/reads.py            # ~3 min on a 2-core machine; needs wrk
     .venv/bin/python bench/reads.py --worker-classes gthread uvicorn --rounds 5
     .venv/bin/python bench/reads.py --rounds 5 --duration 20 --json
+    .venv/bin/python bench/reads.py --profile var/reads-profile   # py-spy on the backend
+
+``--profile DIR`` runs the (first) backend's gunicorn under ``py-spy record --subprocesses``
+(as ``bench/load.py --profile`` does) and adds where its workers' sampled time went, per
+layer, the seeding through the API left out. The sampler slows the backend a little: take
+the figures from a run without it.
 
 ``wrk`` comes from Debian's packages (``apt-get install wrk``). Without ``MONGODB_URI`` a
 throwaway embedded SecantusDB is started; the benchmark's database is dropped at the end, and
@@ -64,12 +70,13 @@ import psutil
 import structlog
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import load  # noqa: E402  (bench/ is on sys.path when run as a script)
+from loadtest import servers as load  # noqa: E402  (bench/ is on sys.path when run as a script)
+from loadtest.profiling import SETUP_MARKERS, summarise_profile  # noqa: E402
+from loadtest.shoppers import PASSWORD  # noqa: E402
 
 ROOT = load.ROOT
 CART_SIZE = 50
 LIST_CARTS = 20  # carts of the budgeted GET carts/
-PASSWORD = load.PASSWORD
 EMAIL = "reads-bench@example.com"
 WRK_SCRIPT = """
 done = function(summary, latency, requests)
@@ -331,7 +338,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with load.database(args) as (uri, db_name, server_pid), tempfile.TemporaryDirectory() as tmp:
         script = str(Path(tmp) / "summary.lua")
         Path(script).write_text(WRK_SCRIPT)
-        ports = [load._free_port() for _ in range(len(backends) + 2)]
+        ports = [load.free_port() for _ in range(len(backends) + 2)]
         shared = load.server_env(uri, db_name, ports[0], args.workers)
         # One SECRET_KEY (and so one JWT signing key) for every backend: one token for all.
         envs = [
@@ -351,7 +358,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         with contextlib.ExitStack() as stack:
             servers = [
                 stack.enter_context(
-                    load.gunicorn(env, ROOT / "var" / f"reads-gunicorn-{n}.log", None)
+                    load.gunicorn(
+                        env,
+                        ROOT / "var" / f"reads-gunicorn-{n}.log",
+                        args.profile if n == 0 else None,
+                    )
                 )
                 for n, env in enumerate(envs)
             ]
@@ -407,7 +418,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for name, runs in rounds.items()
     }
     base = results["prototype"]["rps"]["median"]
-    return {
+    report: dict[str, Any] = {
         "workers": args.workers,
         "connections": args.connections,
         "duration_s": args.duration,
@@ -427,6 +438,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for name, runs in rounds.items()
         },
     }
+    if args.profile is not None and (args.profile / "workers.txt").exists():
+        # The seeding (registration, the cart and its 50 adds) is not the read.
+        markers = (*SETUP_MARKERS, "cart_add_item (carts/services", "user_register")
+        report["profile"] = summarise_profile(args.profile / "workers.txt", setup_markers=markers)
+    return report
 
 
 def print_report(report: dict[str, Any]) -> None:
@@ -455,6 +471,12 @@ def print_report(report: dict[str, Any]) -> None:
     spread = report["ratio_spread"]
     backends = [name for name in report["results"] if name.startswith("backend")]
     parts = [f"{name}/baseline {cell(spread[name], 2)}x" for name in [*backends, "floor"]]
+    if "profile" in report:
+        p = report["profile"]
+        lines.append(f"{backends[0]} profile ({p['samples']} py-spy samples of its workers):")
+        lines += [f"  {pct:>5}%  {name}" for name, pct in p["layers_pct"].items()]
+        lines.append("  busiest frames of our code (inclusive):")
+        lines += [f"  {pct:>5}%  {name}" for name, pct in p["own_code_inclusive_pct"].items()]
     lines.append(
         "req/s ratios, per round, median [min-max] (baseline: the prototype; goal: backend >= "
         "0.7x): " + ", ".join(parts)
@@ -476,6 +498,9 @@ def main() -> int:
         help="the backend once per GUNICORN_WORKER_CLASS (default: the production one)",
     )
     parser.add_argument("--json", action="store_true", help="print the JSON report too")
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="py-spy output directory (first backend)"
+    )
     args = parser.parse_args()
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
     report = run(args)

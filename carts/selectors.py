@@ -212,17 +212,11 @@ def cart_membership_page(
 
 
 def cart_item_documents_page(
-    *,
-    user: Any,
-    cart_id: Any,
-    offset: int,
-    limit: int,
-    membership_fields: dict[str, int],
-    item_fields: dict[str, int],
+    *, user: Any, cart_id: Any, offset: int, limit: int
 ) -> tuple[int, list[tuple[dict[str, Any], dict[str, Any]]]]:
     """``(count, [(membership, item), ...])``: one page of the cart's items in added order, as
-    raw documents with the fields asked for (the hot read of issue 16, rendered without
-    model instances by ``carts.serializers.cart_item_to_api``).
+    raw documents (the hot read of issue 16, rendered without model instances by
+    ``carts.serializers.cart_item_to_api``).
 
     Two commands for a cart that fits in the page, whatever it holds: the memberships as
     :func:`cart_membership_page` reads them (``limit + 1`` rows from ``offset`` on the
@@ -232,6 +226,17 @@ def cart_item_documents_page(
     (empty, unknown, foreign, or an offset past the end), the memberships counted only when
     the cart is larger than the page. Another user's cart is NotFound, like an unknown one;
     an item of another owner (never the case: a membership has its cart's owner) is left out.
+
+    Both reads are plain ``find`` commands with whole documents, not the ORM's aggregation
+    pipelines, and without projections. On SecantusDB (a Python server on the same cores) a
+    ``$project`` stage compiles the projection again for every document and a find's
+    projection deep-copies each one: on a 50-item cart the two pipelines cost ~12 ms of server
+    CPU, the two finds ~5 ms (``docs/scaling.md``, "The 50-item cart read"). The fields a
+    projection would drop are small (a membership's ``_id`` and ``cart_id``; an item's
+    ``watch_key``, ``orphaned_at``, ``legacy_id``), so on mongod, where a projection is cheap,
+    whole documents cost next to nothing more. Each find sets a ``limit`` and a batch as
+    large, so the first batch is the whole answer and the server closes the cursor (no
+    ``getMore``, no ``killCursors``). ``carts/tests/test_queries.py`` explains both finds.
     """
     oid = parse_object_id(cart_id)
     if oid is None:
@@ -239,37 +244,38 @@ def cart_item_documents_page(
     owner = _user_pk(user)
     connection: Any = connections[CartItem.objects.db]
     connection.ensure_connection()
+    session = connection.session  # the transaction's, as the ORM's reads use (None outside)
     memberships = connection.get_collection(CartItem._meta.db_table)
-    # Aggregation pipelines, as the ORM sends them: the same plans, and the same shape for
-    # ``carts/tests/test_queries.py``, which explains every read.
     # ``to_list``: the whole batch at once, not a Python ``next`` per document.
-    rows = memberships.aggregate(
-        [
-            {"$match": {"cart_id": oid}},
-            {"$sort": {"added_at": 1, "_id": 1}},
-            {"$skip": offset},
-            {"$limit": limit + 1},
-            # No ``_id``: decoding an ObjectId is a Python call, and the answer has none.
-            {"$project": {**membership_fields, "owner_id": 1, "item_id": 1, "_id": 0}},
-        ]
+    rows = memberships.find(
+        {"cart_id": oid},
+        sort=[("added_at", 1), ("_id", 1)],
+        skip=offset,
+        limit=limit + 1,
+        batch_size=limit + 1,
+        session=session,
     ).to_list()
     if not rows:
         cart_get(user=user, cart_id=oid)
-        return (memberships.count_documents({"cart_id": oid}) if offset else 0), []
+        count = memberships.count_documents({"cart_id": oid}, session=session) if offset else 0
+        return count, []
     if any(row.get("owner_id") != owner for row in rows):
         raise NotFound("Cart not found.")
     count = (
-        offset + len(rows) if len(rows) <= limit else memberships.count_documents({"cart_id": oid})
+        offset + len(rows)
+        if len(rows) <= limit
+        else memberships.count_documents({"cart_id": oid}, session=session)
     )
     rows = rows[:limit]
+    item_ids = list(dict.fromkeys(row["item_id"] for row in rows))
     items = {
         doc["_id"]: doc
         for doc in connection.get_collection(Item._meta.db_table)
-        .aggregate(
-            [
-                {"$match": {"_id": {"$in": list(dict.fromkeys(row["item_id"] for row in rows))}}},
-                {"$project": {**item_fields, "owner_id": 1}},
-            ]
+        .find(
+            {"_id": {"$in": item_ids}},
+            limit=len(item_ids),
+            batch_size=len(item_ids),
+            session=session,
         )
         .to_list()
         if doc.get("owner_id") == owner

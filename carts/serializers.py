@@ -176,26 +176,6 @@ class CartItemOutputSerializer(ItemOutputSerializer):
     )
 
 
-#: The item fields of a ``CartItem`` answer, in the serializer's order, read from the raw
-#: item document by :func:`cart_item_to_api` (the database column is the field's name).
-_PLAIN_ITEM_FIELDS: tuple[str, ...] = ("url", "canonical_url", "title", "brand", "description")
-_PLAIN_ITEM_FIELDS_2: tuple[str, ...] = (
-    "price_raw", "image_url", "availability", "sku", "gtin", "mpn",
-)  # fmt: skip
-
-#: What :func:`cart_item_to_api` reads: the projections of the two raw reads of a cart page.
-CART_ITEM_PROJECTION: dict[str, int] = dict.fromkeys(
-    (
-        "owner_id", *_PLAIN_ITEM_FIELDS, "price", "currency", *_PLAIN_ITEM_FIELDS_2,
-        "variant", "store_domain", "extraction", "cart_ids", "created_at", "updated_at",
-    ),
-    1,
-)  # fmt: skip
-MEMBERSHIP_PROJECTION: dict[str, int] = dict.fromkeys(
-    ("item_id", "owner_id", "added_at", "quantity", "note", "price_at_add", "currency_at_add"), 1
-)
-
-
 @lru_cache(maxsize=8192)
 def _amount_of_bid(bid: bytes, currency: str | None) -> str | None:
     return amount_to_api(Decimal128.from_bid(bid).to_decimal(), currency=currency)

@@ -122,3 +122,27 @@ def test_a_cached_user_is_a_projection_that_cannot_overwrite_the_password(
     after = User.objects.get(pk=user.pk)
     assert after.password == before and after.name == "Renamed"
     assert auth_client.get(ME).status_code == 200  # the token is still valid
+
+
+def test_a_copy_read_before_a_write_and_stored_after_it_is_never_served(
+    auth_client: Any, user: User
+) -> None:
+    """The race the version is for: a request reads the user, the user is deactivated, then
+    that request stores its (active) copy. The copy names the version it was read under, and
+    the entry and the version are read together, so the next request reads the user afresh."""
+    from accounts.auth_cache import cached_user, remember_user
+
+    assert auth_client.get(ME).status_code == 200
+    _hit, version_before = cached_user(user.pk)
+    stale = User.objects.get(pk=user.pk)  # what the slow request read
+    services.user_deactivate(user=user)  # the write: a new version
+    remember_user(stale, version_before)  # the slow request stores its copy afterwards
+    hit, version_now = cached_user(user.pk)
+    assert hit is None and version_now != version_before
+    response = auth_client.get(ME)
+    assert response.status_code == 401
+    # The fresh read under the new version is the one served from then on.
+    fresh = User.objects.get(pk=user.pk)
+    remember_user(fresh, version_now)
+    hit, _version = cached_user(user.pk)
+    assert hit is not None and hit.user.is_active is False

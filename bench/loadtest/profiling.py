@@ -28,8 +28,12 @@ LAYERS = (
 SETUP_MARKERS = ("user_register", "cart_create (carts/services")
 
 
-def summarise_profile(path: Path, top: int = 12) -> dict[str, Any]:
-    """Where the workers' sampled time went: per layer (exclusive) and our busiest frames."""
+def summarise_profile(
+    path: Path, top: int = 12, setup_markers: tuple[str, ...] = SETUP_MARKERS
+) -> dict[str, Any]:
+    """Where the workers' sampled time went: per layer (exclusive) and our busiest frames.
+
+    Stacks with a frame named in ``setup_markers`` (the untimed set-up) are left out."""
     total = 0
     layers: Counter[str] = Counter()
     own: Counter[str] = Counter()
@@ -40,7 +44,7 @@ def summarise_profile(path: Path, top: int = 12) -> dict[str, Any]:
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
-        if any(marker in stack for marker in SETUP_MARKERS):
+        if any(marker in stack for marker in setup_markers):
             setup += count
             continue
         frames = stack.split(";")[1:]  # the first entry names the process

@@ -26,8 +26,6 @@ from carts.apis.common import (
     _render_cart_items,
 )
 from carts.serializers import (
-    CART_ITEM_PROJECTION,
-    MEMBERSHIP_PROJECTION,
     CartItemOutputSerializer,
     ItemFieldsInputSerializer,
     cart_item_to_api,
@@ -78,8 +76,6 @@ class CartItemsApi(APIView):
             cart_id=cart_id,
             offset=offset,
             limit=limit,
-            membership_fields=MEMBERSHIP_PROJECTION,
-            item_fields=CART_ITEM_PROJECTION,
         )
         body = [cart_item_to_api(membership, item) for membership, item in page]
         return paginator.paginated(body, count=count)

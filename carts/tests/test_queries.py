@@ -5,13 +5,16 @@ listener; see ``carts/tests/mongo_commands.py`` for why and how.
 
 For every command on the carts collections during a cart read, the test asserts:
 
+* it is a read the server can plan on an index: an ``aggregate`` (the ORM's) or a ``find``
+  (the hot cart read's, ``carts.selectors.cart_item_documents_page``);
 * no ``$lookup`` anywhere in the pipeline (no join over the items collection);
-* the pipeline starts with ``$match``, made only of equality or ``$in`` conditions;
+* the filter (a pipeline's leading ``$match``, a find's ``filter``) is made only of equality
+  or ``$in`` conditions;
 * one of the filtered fields leads an index of that collection (read back from MongoDB), so
   the server walks an index range, not the collection;
 * items are only read by ``_id $in`` (the answer's ids), and no read returns more documents
   than the answer holds;
-* the server, asked to ``explain`` the very same pipeline, reports no collection scan and
+* the server, asked to ``explain`` the very same command, reports no collection scan and
   examines no more documents than the answer holds (SecantusDB plans only single-field
   filters on an index, see ``carts.selectors``; mongod reports the same shape);
 
@@ -71,12 +74,22 @@ def _leading_index_keys(collection: str) -> set[str]:
     return {index["key"][0][0] for index in info.values()}
 
 
+#: The parts of a ``find`` command that decide its plan and answer (not its session or
+#: batching), sent again inside ``explain``.
+_FIND_OPTIONS = ("filter", "sort", "skip", "limit", "projection", "hint")
+
+
 def _explain(command: Command) -> dict[str, Any]:
-    return connection.database.command(
-        "explain",
-        {"aggregate": command.collection, "pipeline": command.body["pipeline"], "cursor": {}},
-        verbosity="executionStats",
-    )
+    if command.name == "find":
+        explained: dict[str, Any] = {"find": command.collection}
+        explained.update({k: command.body[k] for k in _FIND_OPTIONS if k in command.body})
+    else:
+        explained = {
+            "aggregate": command.collection,
+            "pipeline": command.body["pipeline"],
+            "cursor": {},
+        }
+    return connection.database.command("explain", explained, verbosity="executionStats")
 
 
 def _walk(value: Any) -> Iterator[tuple[str, Any]]:
@@ -92,18 +105,27 @@ def _walk(value: Any) -> Iterator[tuple[str, Any]]:
 def _assert_planned_on_an_index(command: Command, max_docs: int) -> None:
     explained = _explain(command)
     stages = [v for k, v in _walk(explained) if k == "stage"]
+    assert stages, (command.collection, explained)  # an explain that says nothing proves nothing
     assert "COLLSCAN" not in stages, (command.collection, command.body["pipeline"][0], stages)
     examined = [v for k, v in _walk(explained) if k == "totalDocsExamined"]
     assert all(n <= max_docs for n in examined), (command.collection, examined)
 
 
-def _assert_index_backed(command: Command) -> set[str]:
-    assert command.name == "aggregate", command.body
+def _filter_of(command: Command) -> dict[str, Any]:
+    """The filter the server plans: a find's ``filter``, a pipeline's leading ``$match``."""
+    assert command.name in {"aggregate", "find"}, command.body
+    if command.name == "find":
+        assert command.body.get("filter"), f"{command.collection} read unfiltered: {command.body}"
+        return dict(command.body["filter"])
     pipeline = command.body["pipeline"]
     for stage in _walk_stages(pipeline):
         assert "$lookup" not in stage, f"join in {command.collection}: {stage}"
     assert "$match" in pipeline[0], f"{command.collection} not filtered first: {pipeline}"
-    conditions = _conditions(pipeline[0]["$match"])
+    return dict(pipeline[0]["$match"])
+
+
+def _assert_index_backed(command: Command) -> set[str]:
+    conditions = _conditions(_filter_of(command))
     for field_name, operator in conditions:
         assert operator in {"$eq", "$in"}, (command.collection, field_name, operator)
     fields = {field_name for field_name, _operator in conditions}
@@ -171,6 +193,8 @@ def _shape(commands: list[Command]) -> list[tuple[str, str | None, tuple[str, ..
         stages: tuple[str, ...] = ()
         if command.name == "aggregate":
             stages = tuple(next(iter(stage)) for stage in command.body["pipeline"])
+        elif command.name == "find":
+            stages = tuple(k for k in _FIND_OPTIONS if k in command.body)
         shape.append((command.name, command.collection, stages))
     return shape
 
@@ -225,7 +249,7 @@ def test_item_set_carts_writes_only_the_item_memberships(
     item = Item.objects.get(pk=CartItem.objects.filter(cart=twenty_item_cart).first().item_id)
     commands.clear()
     services.item_set_carts(item=item, cart_ids=[other.pk])
-    reads = [c for c in commands.on(CART_COLLECTIONS) if c.name == "aggregate"]
+    reads = [c for c in commands.on(CART_COLLECTIONS) if c.name in {"aggregate", "find"}]
     assert reads
     for command in reads:
         _assert_index_backed(command)

@@ -1,0 +1,179 @@
+"""Benchmark: what each shape of the cart read's two reads costs the database server.
+
+On one embedded SecantusDB (a Python server sharing the app's cores, so its CPU per command
+limits the cart read's throughput), a 50-item cart made through the services, then
+interleaved rounds of each variant of the two reads of ``GET carts/{id}/items/``:
+
+* the memberships (``cart_id`` equality, ordered by ``(added_at, _id)``, 51 rows) as an
+  aggregation pipeline with ``$project`` (the ORM's shape), as a ``find`` with the same
+  projection, and as a ``find`` of whole documents (what ``carts.selectors`` sends);
+* the items by ``_id $in`` the same three ways;
+* a ``ping``, the cost of any command.
+
+For each: the server process's CPU per call (psutil, the mean over all calls: the OS counts
+CPU in ticks, so a single call's figure is meaningless), and this process's CPU and wall
+time per call (medians, p10-p90). Needs the embedded server (``MONGODB_URI`` unset).
+
+    .venv/bin/python bench/db_commands.py             # ~1 min
+    .venv/bin/python bench/db_commands.py --calls 500
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import psutil
+import structlog
+from benchlib import PASSWORD, database, setup_django, test_database
+
+CART_SIZE = 50
+
+
+def run(calls: int, server_pid: int) -> dict[str, dict[str, float]]:
+    setup_django("_dbcommands")
+
+    from django.db import connection as default_connection
+
+    from accounts.models import User
+    from carts import services
+    from carts.models import CartItem, Item
+
+    with test_database():
+        user = User.objects.create_user(email="db@example.com", password=PASSWORD)
+        cart = services.cart_create(owner=user, name="Fifty")
+        other = services.cart_create(owner=user, name="Some of them")
+        for n in range(CART_SIZE):
+            services.item_upsert(
+                owner=user,
+                data={
+                    "url": f"https://shop.example.com/p/{n}",
+                    "title": f"Product {n}",
+                    "price": str(Decimal("9.99") + n),
+                    "currency": "USD",
+                    "variant": {"size": "M"},
+                },
+                extraction={"provenance": {"title": {"source": "json-ld"}}},
+                cart_ids=[cart.pk, other.pk] if n % 5 == 0 else [cart.pk],
+            )
+        connection: Any = default_connection
+        connection.ensure_connection()
+        memberships = connection.get_collection(CartItem._meta.db_table)
+        items = connection.get_collection(Item._meta.db_table)
+        ids = [row["item_id"] for row in memberships.find({"cart_id": cart.pk}, {"item_id": 1})]
+        # What the answer reads of each (the projections the view sent before).
+        member_fields: dict[str, int] = dict.fromkeys(
+            (
+                "item_id",
+                "owner_id",
+                "added_at",
+                "quantity",
+                "note",
+                "price_at_add",
+                "currency_at_add",
+            ),
+            1,
+        )
+        member_fields["_id"] = 0
+        item_fields = dict.fromkeys(
+            (
+                "owner_id", "url", "canonical_url", "title", "brand", "description", "price",
+                "currency", "price_raw", "image_url", "availability", "sku", "gtin", "mpn",
+                "variant", "store_domain", "extraction", "cart_ids", "created_at", "updated_at",
+            ),
+            1,
+        )  # fmt: skip
+        order = [("added_at", 1), ("_id", 1)]
+        match = {"cart_id": cart.pk}
+        pipeline: list[dict[str, Any]] = [
+            {"$match": match},
+            {"$sort": dict(order)},
+            {"$skip": 0},
+            {"$limit": CART_SIZE + 1},
+            {"$project": member_fields},
+        ]
+        page = CART_SIZE + 1
+        by_ids = {"_id": {"$in": ids}}
+        variants: dict[str, Callable[[], Any]] = {
+            "memberships: aggregate + $project": lambda: memberships.aggregate(pipeline).to_list(),
+            "memberships: find + projection": lambda: memberships.find(
+                match, member_fields, sort=order, limit=page, batch_size=page
+            ).to_list(),
+            "memberships: find, whole documents": lambda: memberships.find(
+                match, sort=order, limit=page, batch_size=page
+            ).to_list(),
+            "items: aggregate + $project": lambda: items.aggregate(
+                [{"$match": by_ids}, {"$project": item_fields}]
+            ).to_list(),
+            "items: find + projection": lambda: items.find(
+                by_ids, item_fields, limit=len(ids), batch_size=len(ids)
+            ).to_list(),
+            "items: find, whole documents": lambda: items.find(
+                by_ids, limit=len(ids), batch_size=len(ids)
+            ).to_list(),
+            "ping": lambda: connection.database.command("ping"),
+        }
+        for variant in variants.values():  # warm-up
+            for _ in range(10):
+                variant()
+        server = psutil.Process(server_pid)
+        server_ms = dict.fromkeys(variants, 0.0)
+        client: dict[str, list[float]] = {name: [] for name in variants}
+        wall: dict[str, list[float]] = {name: [] for name in variants}
+        for _ in range(calls):
+            for name, variant in variants.items():
+                before = server.cpu_times()
+                started_cpu, started = time.process_time(), time.perf_counter()
+                variant()
+                wall[name].append((time.perf_counter() - started) * 1000)
+                client[name].append((time.process_time() - started_cpu) * 1000)
+                after = server.cpu_times()
+                server_ms[name] += (after.user + after.system - before.user - before.system) * 1000
+
+        def spread(samples: list[float]) -> tuple[float, float, float]:
+            deciles = statistics.quantiles(samples, n=10)
+            return statistics.median(samples), deciles[0], deciles[-1]
+
+        return {
+            name: {
+                "server_cpu_ms_mean": server_ms[name] / calls,
+                "client_cpu_ms": spread(client[name])[0],
+                "wall_ms": spread(wall[name])[0],
+                "wall_p10_ms": spread(wall[name])[1],
+                "wall_p90_ms": spread(wall[name])[2],
+            }
+            for name in variants
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=300, help="timed calls per variant")
+    args = parser.parse_args()
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    with database() as server_pid:
+        if server_pid is None:
+            raise SystemExit("needs the embedded server: unset MONGODB_URI")
+        result = run(args.calls, server_pid)
+    ping = result["ping"]["server_cpu_ms_mean"]
+    lines = [
+        f"{'':36} {'server CPU ms (mean)':>20} {'x ping':>7} {'client CPU ms':>14} "
+        f"{'wall ms median [p10-p90]':>26}"
+    ]
+    for name, figure in result.items():
+        wall = f"{figure['wall_ms']:.2f} [{figure['wall_p10_ms']:.2f}-{figure['wall_p90_ms']:.2f}]"
+        lines.append(
+            f"{name:36} {figure['server_cpu_ms_mean']:>20.2f} "
+            f"{figure['server_cpu_ms_mean'] / ping:>7.1f} {figure['client_cpu_ms']:>14.2f} "
+            f"{wall:>26}"
+        )
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
