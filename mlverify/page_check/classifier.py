@@ -9,7 +9,7 @@ import numpy as np
 
 from mlverify.inference import ModelUnavailable
 from mlverify.page_check.config import ClassifierConfig
-from mlverify.page_check.encoder import AnyTextEncoder, embed_pages, load_serving_encoder
+from mlverify.page_check.encoder import AnyTextEncoder, embed_page_parts, load_serving_encoder
 from mlverify.page_check.features import url_features
 from mlverify.page_check.head import LinearHead, find_head_file, load_head
 from mlverify.page_check.url_text import PageInput
@@ -26,25 +26,23 @@ class PageClassifier:
         self.classes = head.classes
         self.version = f"{encoder.name}@{encoder.version}+head.{head.digest}"
 
-    def predict_embeddings(
-        self, embeddings: np.ndarray, features: Sequence[Mapping[str, float]]
+    def predict(
+        self, inputs: Sequence[PageInput], features: Sequence[Mapping[str, float]]
     ) -> np.ndarray:
         """``(n, 3)`` probabilities; a row whose features say ``has_html`` uses the page layer,
-        the others the URL layer. numpy only (no torch on the ONNX path)."""
+        the others the URL layer, each reading the texts it was trained on. numpy only (no
+        torch on the ONNX path)."""
         out = np.zeros((len(features), len(self.classes)))
         with_page = np.array([bool(f.get("has_html")) for f in features], dtype=bool)
         for layer_name, rows in (("page", with_page), ("url", ~with_page)):
             if rows.any():
-                picked = [f for f, r in zip(features, rows, strict=True) if r]
-                out[rows] = self.head.layers[layer_name].probabilities(embeddings[rows], picked)
+                layer = self.head.layers[layer_name]
+                picked = [i for i, r in enumerate(rows) if r]
+                embeddings = embed_page_parts(
+                    self.encoder, [inputs[i] for i in picked], layer.text_parts
+                )
+                out[rows] = layer.probabilities(embeddings, [features[i] for i in picked])
         return out
-
-    def predict(
-        self, inputs: Sequence[PageInput], features: Sequence[Mapping[str, float]]
-    ) -> np.ndarray:
-        if not inputs:
-            return np.zeros((0, len(self.classes)))
-        return self.predict_embeddings(embed_pages(self.encoder, inputs), features)
 
     def score(self, inputs: Sequence[PageInput]) -> list[float]:
         """``P(product page)`` of each input from its URL and title (the URL layer)."""
@@ -77,7 +75,7 @@ def load_page_classifier(
             num_threads=config.num_threads,
             max_length=config.max_length,
         )
-    if head.dim != encoder.dim:  # the text part of each layer
+    if head.dim != encoder.dim:  # the width of each text part of each layer
         raise ModelUnavailable(
             f"page classifier head does not match the encoder: head dimension {head.dim}, "
             f"encoder dimension {encoder.dim}"

@@ -26,6 +26,12 @@ from mlverify.training.selection import (
     choose_page_settings,
 )
 
+# A fixed split of the outer folds: choices made while developing the head (features, texts,
+# the threshold) were compared on the tune folds' pages only; the report folds' figures are
+# the ones no such choice has seen (MODEL_CARD.md).
+TUNE_FOLDS = frozenset({0, 1})
+REPORT_FOLDS = frozenset({2, 3, 4})
+
 __all__ = ["MIX", "PRODUCT_VS_ARTICLES", "CrossValidation", "cross_validate", "grouped_folds"]
 
 
@@ -125,6 +131,13 @@ class CrossValidation:
             block: dict[str, Any] = {}
             for measure, sources in (("mix", (MIX,)), ("product_vs_articles", PRODUCT_VS_ARTICLES)):
                 rows = [i for i, p in enumerate(pages) if p.source in sources]
+                for part, folds in (("tune", TUNE_FOLDS), ("report", REPORT_FOLDS)):
+                    picked = [i for i in rows if self.site_fold.get(pages[i].site) in folds]
+                    if picked and self.folds == DEFAULT_FOLDS:
+                        block[f"{measure}_{part}"] = metrics(
+                            [int(pages[i].is_product) for i in picked],
+                            [pred[i] == PRODUCT for i in picked],
+                        ).as_dict()
                 if rows:
                     block[measure] = metrics(
                         [int(pages[i].is_product) for i in rows],
