@@ -19,12 +19,24 @@ class PageClassifier:
     """Encoder + head. :meth:`predict` gives the three page-type probabilities of each page;
     :meth:`score` gives ``P(product page)`` from the URL and title alone."""
 
-    def __init__(self, *, encoder: AnyTextEncoder, head: LinearHead, threshold: float) -> None:
+    def __init__(
+        self,
+        *,
+        encoder: AnyTextEncoder,
+        head: LinearHead,
+        threshold: float,
+        url_threshold: float | None = None,
+    ) -> None:
         self.encoder = encoder
         self.head = head
-        self.threshold = threshold
+        self.threshold = threshold  # the page layer's
+        self.url_threshold = threshold if url_threshold is None else url_threshold
         self.classes = head.classes
         self.version = f"{encoder.name}@{encoder.version}+head.{head.digest}"
+
+    def threshold_for(self, features: Mapping[str, float]) -> float:
+        """The product threshold of the layer that answers for a page with ``features``."""
+        return self.threshold if features.get("has_html") else self.url_threshold
 
     def predict(
         self, inputs: Sequence[PageInput], features: Sequence[Mapping[str, float]]
@@ -85,5 +97,8 @@ def load_page_classifier(
             "page classifier head does not match the encoder: it was trained on another encoder "
             f"(fingerprint {head.encoder_fingerprint}, loaded {encoder.fingerprint})"
         )
-    threshold = config.threshold if config.threshold is not None else head.threshold
-    return PageClassifier(encoder=encoder, head=head, threshold=float(threshold))
+    if config.threshold is not None:  # a configured threshold applies to both layers
+        return PageClassifier(encoder=encoder, head=head, threshold=float(config.threshold))
+    return PageClassifier(
+        encoder=encoder, head=head, threshold=head.threshold, url_threshold=head.url_threshold
+    )

@@ -85,10 +85,11 @@ class LinearHead:
 
     layers: Mapping[str, SoftmaxLayer]
     classes: tuple[str, ...]
-    threshold: float
+    threshold: float  # the page layer's product threshold
     encoder_fingerprint: str | None
     metadata: Mapping[str, Any]
     dim: int
+    url_threshold: float | None = None  # the URL layer's (None: ``threshold``)
 
     @property
     def digest(self) -> str:
@@ -177,6 +178,7 @@ def load_head(path: Path) -> LinearHead:
             f"page classifier head corrupt: {path.name} was trained on other features or classes"
         )
     dim, threshold = data.get("dim"), data.get("threshold")
+    url_threshold = data.get("url_threshold", threshold)
     raw = data.get("layers")
     raw_layers: dict[str, Any] = raw if isinstance(raw, dict) else {}
     layers = {}
@@ -185,15 +187,14 @@ def load_head(path: Path) -> LinearHead:
             layer = _layer(raw_layers.get(name), dim, len(PAGE_TYPES))
             if layer is not None:
                 layers[name] = layer
-    if (
-        len(layers) != len(LAYERS)
-        or not isinstance(threshold, int | float)
-        or not 0.0 < threshold < 1.0
+    if len(layers) != len(LAYERS) or not all(
+        isinstance(t, int | float) and 0.0 < t < 1.0 for t in (threshold, url_threshold)
     ):
         raise ModelUnavailable(
             f"page classifier head corrupt: bad layers or threshold in {path.name}"
         )
     assert isinstance(dim, int)
+    assert isinstance(threshold, int | float) and isinstance(url_threshold, int | float)
     stored_digest = data.get("digest")
     if stored_digest is not None and stored_digest != head_digest(raw_layers):
         raise ModelUnavailable(f"page classifier head corrupt: checksum mismatch in {path.name}")
@@ -202,6 +203,7 @@ def load_head(path: Path) -> LinearHead:
         layers=layers,
         classes=tuple(PAGE_TYPES),
         threshold=float(threshold),
+        url_threshold=float(url_threshold),
         encoder_fingerprint=encoder.get("fingerprint"),
         metadata={k: v for k, v in data.items() if k != "layers"},
         dim=dim,

@@ -75,12 +75,13 @@ def _model_answer(page: PageInput, features: Mapping[str, float], *, method: str
     classifier = registry.get_page_classifier().get()
     config = registry.get_page_classifier_config()
     probs = _cached_probabilities(classifier, page, features, config)
-    page_type = classifier.classes[decide(probs, classifier.threshold)]
+    threshold = classifier.threshold_for(features)
+    page_type = classifier.classes[decide(probs, threshold)]
     return CheckResult(
         status="ok",
         value=page_type == "product",
         score=round(probs[0], 4),
-        threshold=classifier.threshold,
+        threshold=threshold,
         method=method,
         model=classifier.version,
         reason=None,

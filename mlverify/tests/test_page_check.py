@@ -389,6 +389,24 @@ def test_a_page_layer_reading_three_parts_classifies_pages_with_html(
     assert result.score is not None and 0.0 < result.score < 1.0
 
 
+def test_each_layer_answers_at_its_own_threshold(
+    tiny_copy: TinyBert, use_config: Callable[..., None]
+) -> None:
+    path = tiny_copy.classifier_dir / "head.json"
+    head = json.loads(path.read_text())
+    head["threshold"], head["url_threshold"] = 0.3, 0.7  # outside the digested layers
+    path.write_text(json.dumps(head))
+    use_config(encoder_dir=tiny_copy.encoder_dir, classifier_dir=tiny_copy.classifier_dir)
+    url = "https://shop.example/p/oak-table"
+    without_html = services.classify_url(url=url)
+    with_html = services.classify_url(url=url, html="<html><body><h1>Oak table</h1></body></html>")
+    assert (without_html.method, without_html.threshold) == ("model", 0.7)
+    assert (with_html.method, with_html.threshold) == ("model+page", 0.3)
+    for result in (without_html, with_html):
+        assert result.score is not None
+        assert result.value == (result.score >= result.threshold)
+
+
 def test_corrupt_encoder_weights(tiny_copy: TinyBert, use_config: Callable[..., None]) -> None:
     weights = tiny_copy.encoder_dir / "model.safetensors"
     weights.write_bytes(b"\x00garbage, not a safetensors file" * 10)
