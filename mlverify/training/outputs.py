@@ -214,6 +214,11 @@ feature standardisation, metadata; head digest `{payload["digest"]}`) and this c
   without HTML); `page` reads the full vector, the lead and button-label vectors and every
   feature (`classify/url/` with `html`, and `extract/`). Method `model` or `model+page`.
 
+The lead and the button labels cost the page layer two more texts of up to 64 tokens: on
+`bench/page_check.py` (torch, 1 thread, 40 pages x 3, on the shared 2-core machine) the page
+layer's median went from about 3.2x the URL layer's to about 5.7-6.3x (71 ms to 89-134 ms,
+noisy).
+
 Only the layers are fitted; the encoder stays frozen (full fine-tuning costs ~75 s per epoch
 and 1.65 GB on these 2-core machines, and would overfit the ~800 sites seen).
 
