@@ -215,9 +215,9 @@ feature standardisation, metadata; head digest `{payload["digest"]}`) and this c
   feature (`classify/url/` with `html`, and `extract/`). Method `model` or `model+page`.
 
 The lead and the button labels cost the page layer two more texts of up to 64 tokens: on
-`bench/page_check.py` (torch, 1 thread, 40 pages x 3, on the shared 2-core machine) the page
-layer's median went from about 3.2x the URL layer's to about 5.7-6.3x (71 ms to 89-134 ms,
-noisy).
+`bench/page_check.py` (torch, 1 thread, 40 pages x 3, on the shared 2-core machine; two runs
+of each head) the page layer's median went from 3.2-3.4x the URL layer's (54-71 ms) to
+5.7-6.3x (87-134 ms): about 1.7x the time per page with HTML.
 
 Only the layers are fitted; the encoder stays frozen (full fine-tuning costs ~75 s per epoch
 and 1.65 GB on these 2-core machines, and would overfit the ~800 sites seen).
