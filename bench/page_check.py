@@ -4,7 +4,9 @@ Run:  .venv/bin/python bench/page_check.py [--pages 40] [--repeats 5] [--skip-ev
 
 * **Quality** (unless ``--skip-eval``): the grouped-by-site cross-validation of
   ``manage.py eval_page_classifier`` (the same code): F1 of "is a product page" on the
-  seven-kind mix and on product pages vs articles, and the 3-class accuracy on the mix.
+  seven-kind mix and on product pages vs articles, and the 3-class accuracy on the mix; also
+  the same F1s on the report folds alone (3-5 of 5, which no development choice was compared
+  on) and on the tune folds (1-2).
   Embeddings come from the cache in ``var/page-embeddings/`` once a run has filled it (a first
   run on these 2 shared cores takes ~10 minutes).
 * **Time per page**, real MiniLM + committed head, uncached, 1 thread, on ``--pages`` saved
@@ -42,8 +44,10 @@ def main() -> None:
     from mlverify.page_check.config import ClassifierConfig
     from mlverify.page_check.features import (
         feature_dict,
+        page_controls,
         page_description,
         page_heading,
+        page_lead,
         url_features,
     )
     from mlverify.page_check.signals import parse_html
@@ -72,6 +76,8 @@ def main() -> None:
                 title,
                 heading=page_heading(doc) if doc is not None else None,
                 description=page_description(doc) if doc is not None else None,
+                lead=page_lead(doc) if doc is not None else None,
+                controls=page_controls(doc) if doc is not None else None,
             )
             model.predict([page], [feature_dict(url, doc)])
             page_ms.append((time.perf_counter() - started) * 1000)
@@ -98,6 +104,15 @@ def main() -> None:
                 "url+title+page": full["product_vs_articles"]["f1"],
             },
             "mix_accuracy_3class": full["mix_accuracy_3class"],
+            # The report folds (3-5 of 5): no development choice was compared on them.
+            "report_folds_f1": {
+                "mix": full["mix_report"]["f1"],
+                "product_vs_articles": full["product_vs_articles_report"]["f1"],
+            },
+            "tune_folds_f1": {
+                "mix": full["mix_tune"]["f1"],
+                "product_vs_articles": full["product_vs_articles_tune"]["f1"],
+            },
         }
 
     text = json.dumps(report, indent=2)

@@ -9,7 +9,7 @@ import numpy as np
 
 from mlverify.inference import ModelUnavailable
 from mlverify.page_check.config import ClassifierConfig
-from mlverify.page_check.encoder import AnyTextEncoder, embed_pages, load_serving_encoder
+from mlverify.page_check.encoder import AnyTextEncoder, embed_page_parts, load_serving_encoder
 from mlverify.page_check.features import url_features
 from mlverify.page_check.head import LinearHead, find_head_file, load_head
 from mlverify.page_check.url_text import PageInput
@@ -19,32 +19,42 @@ class PageClassifier:
     """Encoder + head. :meth:`predict` gives the three page-type probabilities of each page;
     :meth:`score` gives ``P(product page)`` from the URL and title alone."""
 
-    def __init__(self, *, encoder: AnyTextEncoder, head: LinearHead, threshold: float) -> None:
+    def __init__(
+        self,
+        *,
+        encoder: AnyTextEncoder,
+        head: LinearHead,
+        threshold: float,
+        url_threshold: float | None = None,
+    ) -> None:
         self.encoder = encoder
         self.head = head
-        self.threshold = threshold
+        self.threshold = threshold  # the page layer's
+        self.url_threshold = threshold if url_threshold is None else url_threshold
         self.classes = head.classes
         self.version = f"{encoder.name}@{encoder.version}+head.{head.digest}"
 
-    def predict_embeddings(
-        self, embeddings: np.ndarray, features: Sequence[Mapping[str, float]]
-    ) -> np.ndarray:
-        """``(n, 3)`` probabilities; a row whose features say ``has_html`` uses the page layer,
-        the others the URL layer. numpy only (no torch on the ONNX path)."""
-        out = np.zeros((len(features), len(self.classes)))
-        with_page = np.array([bool(f.get("has_html")) for f in features], dtype=bool)
-        for layer_name, rows in (("page", with_page), ("url", ~with_page)):
-            if rows.any():
-                picked = [f for f, r in zip(features, rows, strict=True) if r]
-                out[rows] = self.head.layers[layer_name].probabilities(embeddings[rows], picked)
-        return out
+    def threshold_for(self, features: Mapping[str, float]) -> float:
+        """The product threshold of the layer that answers for a page with ``features``."""
+        return self.threshold if features.get("has_html") else self.url_threshold
 
     def predict(
         self, inputs: Sequence[PageInput], features: Sequence[Mapping[str, float]]
     ) -> np.ndarray:
-        if not inputs:
-            return np.zeros((0, len(self.classes)))
-        return self.predict_embeddings(embed_pages(self.encoder, inputs), features)
+        """``(n, 3)`` probabilities; a row whose features say ``has_html`` uses the page layer,
+        the others the URL layer, each reading the texts it was trained on. numpy only (no
+        torch on the ONNX path)."""
+        out = np.zeros((len(features), len(self.classes)))
+        with_page = np.array([bool(f.get("has_html")) for f in features], dtype=bool)
+        for layer_name, rows in (("page", with_page), ("url", ~with_page)):
+            if rows.any():
+                layer = self.head.layers[layer_name]
+                picked = [i for i, r in enumerate(rows) if r]
+                embeddings = embed_page_parts(
+                    self.encoder, [inputs[i] for i in picked], layer.text_parts
+                )
+                out[rows] = layer.probabilities(embeddings, [features[i] for i in picked])
+        return out
 
     def score(self, inputs: Sequence[PageInput]) -> list[float]:
         """``P(product page)`` of each input from its URL and title (the URL layer)."""
@@ -77,7 +87,7 @@ def load_page_classifier(
             num_threads=config.num_threads,
             max_length=config.max_length,
         )
-    if head.dim != encoder.dim:  # the text part of each layer
+    if head.dim != encoder.dim:  # the width of each text part of each layer
         raise ModelUnavailable(
             f"page classifier head does not match the encoder: head dimension {head.dim}, "
             f"encoder dimension {encoder.dim}"
@@ -87,5 +97,8 @@ def load_page_classifier(
             "page classifier head does not match the encoder: it was trained on another encoder "
             f"(fingerprint {head.encoder_fingerprint}, loaded {encoder.fingerprint})"
         )
-    threshold = config.threshold if config.threshold is not None else head.threshold
-    return PageClassifier(encoder=encoder, head=head, threshold=float(threshold))
+    if config.threshold is not None:  # a configured threshold applies to both layers
+        return PageClassifier(encoder=encoder, head=head, threshold=float(config.threshold))
+    return PageClassifier(
+        encoder=encoder, head=head, threshold=head.threshold, url_threshold=head.url_threshold
+    )

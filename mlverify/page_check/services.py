@@ -18,8 +18,10 @@ from mlverify.page_check.classifier import PageClassifier
 from mlverify.page_check.config import DEFAULT_THRESHOLD, TEXT_FORMAT, ClassifierConfig
 from mlverify.page_check.features import (
     feature_dict,
+    page_controls,
     page_description,
     page_heading,
+    page_lead,
     url_features,
 )
 from mlverify.page_check.head import decide
@@ -73,12 +75,13 @@ def _model_answer(page: PageInput, features: Mapping[str, float], *, method: str
     classifier = registry.get_page_classifier().get()
     config = registry.get_page_classifier_config()
     probs = _cached_probabilities(classifier, page, features, config)
-    page_type = classifier.classes[decide(probs, classifier.threshold)]
+    threshold = classifier.threshold_for(features)
+    page_type = classifier.classes[decide(probs, threshold)]
     return CheckResult(
         status="ok",
         value=page_type == "product",
         score=round(probs[0], 4),
-        threshold=classifier.threshold,
+        threshold=threshold,
         method=method,
         model=classifier.version,
         reason=None,
@@ -122,7 +125,12 @@ def classify_page(
     # The page's own <title> first: the layer was trained on it (extraction passes the
     # product's name, which a grid page does not have).
     page = PageInput.from_url(
-        url, page_title(doc) or title, heading=page_heading(doc), description=page_description(doc)
+        url,
+        page_title(doc) or title,
+        heading=page_heading(doc),
+        description=page_description(doc),
+        lead=page_lead(doc),
+        controls=page_controls(doc),
     )
     try:
         return _model_answer(page, feature_dict(url, doc), method="model+page")

@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from buyhive.product.urls import is_tracking_param
 
 MAX_TITLE_CHARS = 200
+MAX_PART_CHARS = 400  # the lead and button texts (the encoder reads at most 64 tokens)
 MAX_URL_CHARS = 2048
 
 _URL_SPLIT = re.compile(r"[/\-_.?=&+,;:~!#%\s|]+")
@@ -42,23 +43,27 @@ def url_to_text(url: str) -> str:
     return " ".join(t for t in _URL_SPLIT.split(raw) if t)
 
 
-def clean_title(title: str | None) -> str | None:
+def clean_title(title: str | None, limit: int = MAX_TITLE_CHARS) -> str | None:
     if not title:
         return None
-    clean = _SPACES.sub(" ", title).strip()[:MAX_TITLE_CHARS]
+    clean = _SPACES.sub(" ", title).strip()[:limit]
     return clean or None
 
 
 @dataclass(frozen=True)
 class PageInput:
     """What the model reads: the readable URL and, when known, the page title; with the page's
-    HTML also its main heading and its meta description (each embedded apart, then summed)."""
+    HTML also its main heading and its meta description (each embedded apart, then summed),
+    and two texts the page layer embeds on their own (:attr:`parts`): the opening text of the
+    block around the main heading and the labels of the page's buttons."""
 
     url_text: str
     title: str | None = None
     heading: str | None = None
     description: str | None = None
     url: str | None = field(default=None, compare=False)  # the raw address (URL features)
+    lead: str | None = None  # the opening text of the main heading's block
+    controls: str | None = None  # the page's button labels, comma-separated
 
     @classmethod
     def from_url(
@@ -68,6 +73,8 @@ class PageInput:
         *,
         heading: str | None = None,
         description: str | None = None,
+        lead: str | None = None,
+        controls: str | None = None,
     ) -> PageInput:
         return cls(
             url_to_text(url),
@@ -75,6 +82,8 @@ class PageInput:
             clean_title(heading),
             clean_title(description),
             url=url,
+            lead=clean_title(lead, MAX_PART_CHARS),
+            controls=clean_title(controls, MAX_PART_CHARS),
         )
 
     @property
@@ -83,11 +92,19 @@ class PageInput:
         return [self.url_text, *(t for t in (self.title, self.heading, self.description) if t)]
 
     @property
+    def parts(self) -> list[str | None]:
+        """The texts embedded apart after the summed :attr:`texts`, in the page layer's order
+        (``None``: the page does not have it, its vector is zero)."""
+        return [self.lead, self.controls]
+
+    @property
     def key(self) -> str:
         """The normalised text (cache key and logs)."""
         key = self.url_text if self.title is None else f"{self.url_text} | {self.title}"
         if self.heading or self.description:
             key += f" | h1: {self.heading or ''} | description: {self.description or ''}"
+        if self.lead or self.controls:
+            key += f" | lead: {self.lead or ''} | controls: {self.controls or ''}"
         return key
 
     @classmethod

@@ -104,6 +104,28 @@ def test_production_loader_loads_the_tiny_model_and_embeds_unit_vectors(
     assert model.version.startswith("encoder@local+head.")
 
 
+def test_page_parts_sit_side_by_side_after_the_summed_vector(tiny_bert: TinyBert) -> None:
+    config = ClassifierConfig(
+        encoder_dir=tiny_bert.encoder_dir, classifier_dir=tiny_bert.classifier_dir
+    )
+    model = page_model.load_page_classifier(config)
+    pages = [
+        PageInput.from_url(
+            "shop.example/p/oak-table", "Oak table", lead="Oak table 450", controls="add to cart"
+        ),
+        PageInput.from_url("news.example/2019/story", "A story", controls="subscribe"),
+    ]
+    wide = encoder.embed_page_parts(model.encoder, pages, 3)
+    assert tuple(wide.shape) == (2, 96)
+    assert np.allclose(wide[:, :32], encoder.embed_pages(model.encoder, pages), atol=1e-6)
+    alone = np.asarray(model.encoder.embed(["Oak table 450", "add to cart", "subscribe"]))
+    assert np.allclose(wide[0, 32:64], alone[0], atol=1e-6)
+    assert np.allclose(wide[0, 64:], alone[1], atol=1e-6)
+    assert not wide[1, 32:64].any()  # no lead: a zero vector
+    assert np.allclose(wide[1, 64:], alone[2], atol=1e-6)
+    assert tuple(encoder.embed_page_parts(model.encoder, pages, 1).shape) == (2, 32)
+
+
 def test_model_is_loaded_lazily_once_across_threads(tiny_classifier: TinyBert) -> None:
     holder = registry.get_page_classifier()
     assert holder.describe().state == "not_loaded"
@@ -334,6 +356,55 @@ def test_head_with_non_finite_weights_is_corrupt(
     path.write_text(json.dumps(head))
     use_config(encoder_dir=tiny_copy.encoder_dir, classifier_dir=tiny_copy.classifier_dir)
     _expect_unavailable("bad layers")
+
+
+def test_a_layer_must_be_as_wide_as_the_text_parts_it_says_it_reads(
+    tiny_copy: TinyBert, use_config: Callable[..., None]
+) -> None:
+    path = tiny_copy.classifier_dir / "head.json"
+    head = json.loads(path.read_text())
+    head["layers"]["page"]["text_parts"] = 3  # the weights are one part wide
+    head.pop("digest")
+    path.write_text(json.dumps(head))
+    use_config(encoder_dir=tiny_copy.encoder_dir, classifier_dir=tiny_copy.classifier_dir)
+    _expect_unavailable("bad layers")
+
+
+def test_a_page_layer_reading_three_parts_classifies_pages_with_html(
+    tiny_copy: TinyBert, use_config: Callable[..., None]
+) -> None:
+    path = tiny_copy.classifier_dir / "head.json"
+    head = json.loads(path.read_text())
+    page = head["layers"]["page"]
+    # The lead and button parts carry all the weight: their vectors decide the answer.
+    page["weights"] = [[0.0] * 32 + list(row[:32]) * 2 for row in page["weights"]]
+    page["text_parts"] = 3
+    head.pop("digest")
+    path.write_text(json.dumps(head))
+    use_config(encoder_dir=tiny_copy.encoder_dir, classifier_dir=tiny_copy.classifier_dir)
+    html = "<html><body><h1>Oak table</h1><p>450</p><button>Add to cart</button></body></html>"
+    result = services.classify_url(url="https://shop.example/p/oak-table", html=html)
+    assert result.status == "ok", result.reason
+    assert result.method == "model+page"
+    assert result.score is not None and 0.0 < result.score < 1.0
+
+
+def test_each_layer_answers_at_its_own_threshold(
+    tiny_copy: TinyBert, use_config: Callable[..., None]
+) -> None:
+    path = tiny_copy.classifier_dir / "head.json"
+    head = json.loads(path.read_text())
+    head["threshold"], head["url_threshold"] = 0.3, 0.7  # outside the digested layers
+    path.write_text(json.dumps(head))
+    use_config(encoder_dir=tiny_copy.encoder_dir, classifier_dir=tiny_copy.classifier_dir)
+    url = "https://shop.example/p/oak-table"
+    without_html = services.classify_url(url=url)
+    with_html = services.classify_url(url=url, html="<html><body><h1>Oak table</h1></body></html>")
+    assert (without_html.method, without_html.threshold) == ("model", 0.7)
+    assert (with_html.method, with_html.threshold) == ("model+page", 0.3)
+    for result in (without_html, with_html):
+        assert result.score is not None
+        assert result.value == (result.score >= result.threshold)
 
 
 def test_corrupt_encoder_weights(tiny_copy: TinyBert, use_config: Callable[..., None]) -> None:

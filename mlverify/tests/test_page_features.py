@@ -124,6 +124,35 @@ def test_heading_and_description() -> None:
     assert features.page_heading(_doc("<p>x</p>")) is None
 
 
+def test_the_lead_is_the_opening_text_of_the_main_headings_block() -> None:
+    page = _doc(
+        "<html><body><nav>Home Shop</nav><main><div class='buy'><h1>Oak table</h1>"
+        "<p class='price'>£450.00</p><script>var x = 1;</script><button>Add to basket</button>"
+        f"</div><p>{'Solid oak, seats six. ' * 20}</p></main><footer>Contact</footer></body></html>"
+    )
+    lead = features.page_lead(page)
+    assert lead is not None
+    # The buy block has under 300 characters, so the lead climbs to <main>, and stops there.
+    assert lead.startswith("Oak table £450.00 Add to basket Solid oak")
+    assert len(lead) == 300
+    assert "Home" not in lead and "var x" not in lead
+    # A heading straight under <body> is its own block.
+    assert features.page_lead(_doc(PRODUCT)) == "Oak table"
+    assert features.page_lead(_doc("<html><body><p>no heading</p></body></html>")) is None
+
+
+def test_controls_are_the_first_distinct_button_labels() -> None:
+    assert features.page_controls(_doc(PRODUCT)) == "add to basket"
+    assert features.page_controls(_doc(_grid(30))) == "add to cart"
+    page = _doc(
+        "<body><button> Sort   by </button><input type='submit' value='Search'>"
+        "<a role='button' aria-label='Load more'>+</a>"
+        f"<button>{'x' * 41}</button><button>Sort by</button></body>"
+    )
+    assert features.page_controls(page) == "sort by, search, load more"
+    assert features.page_controls(_doc("<p>x</p>")) is None
+
+
 SCRIPT_PRODUCT = """<html><head><title>Robot vacuum</title>
 <link rel="canonical" href="https://shop.example/en/p/robot-vacuum-j7">
 <script id="__NEXT_DATA__" type="application/json">{"props": {"product":

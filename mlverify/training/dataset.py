@@ -30,8 +30,10 @@ from mlverify.page_check.config import PAGE_TYPES
 from mlverify.page_check.encoder import AnyTextEncoder, sum_page_vectors
 from mlverify.page_check.features import (
     feature_dict,
+    page_controls,
     page_description,
     page_heading,
+    page_lead,
     url_features,
 )
 from mlverify.page_check.signals import PageSignals, extract_page_signals, parse_html
@@ -45,6 +47,9 @@ PRODUCT, COLLECTION, OTHER = range(3)
 KIND_CLASS = {"product": PRODUCT, "collection": COLLECTION}  # every other kind is OTHER
 COLLECTION_LINK_KINDS = frozenset({"breadcrumb", "listing", "search"})
 RULE_WEIGHT = 0.5  # a rule-labelled link counts half a person-labelled page
+# How many embeddings each layer reads side by side (embed_page_parts): the URL layer the
+# summed vector; the page layer also the lead and the button labels.
+LAYER_TEXT_PARTS = {"url": 1, "page": 3}
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,8 @@ class LabelledPage:
     signals: PageSignals
     heading: str | None = None
     description: str | None = None
+    lead: str | None = None
+    controls: str | None = None
     features: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -176,6 +183,8 @@ def load_dataset(
                     signals=extract_page_signals(doc) if doc is not None else PageSignals(),
                     heading=page_heading(doc) if doc is not None else None,
                     description=page_description(doc) if doc is not None else None,
+                    lead=page_lead(doc) if doc is not None else None,
+                    controls=page_controls(doc) if doc is not None else None,
                     features=feature_dict(url, doc),
                 )
             )
@@ -206,7 +215,12 @@ def build_examples(dataset: Dataset) -> list[Example]:
             raw.append((with_title, page.label, page.site, "page", url_only, "url", i, "url+title"))
         if page.features.get("has_html"):
             full = PageInput.from_url(
-                page.url, page.title, heading=page.heading, description=page.description
+                page.url,
+                page.title,
+                heading=page.heading,
+                description=page.description,
+                lead=page.lead,
+                controls=page.controls,
             )
             raw.append((full, page.label, page.site, "page", page.features, "page", i, "page"))
     for link in dataset.links:
@@ -241,11 +255,24 @@ def embed_examples(
     *,
     cache_dir: Path | None = DEFAULT_CACHE_DIR,
 ) -> np.ndarray:
-    """One unit vector per example (the normalised sum of its texts' embeddings), with the
-    embeddings cached on disk (:mod:`~mlverify.training.embed_cache`)."""
+    """Per example the embeddings the widest layer reads side by side (as
+    :func:`~mlverify.page_check.encoder.embed_page_parts` serves them): the normalised sum of
+    its texts' embeddings, then its lead and button labels (zero when absent, and for URL-layer
+    examples, whose layer reads the first part only). Cached on disk
+    (:mod:`~mlverify.training.embed_cache`)."""
+    parts = max(LAYER_TEXT_PARTS.values())
     texts: list[str] = []
     for e in examples:
         texts.extend(e.input.texts)
-    vectors = embed_texts(encoder, texts, cache_dir=cache_dir, desc="embedding pages")
+    extra = sorted({t for e in examples for t in e.input.parts[: parts - 1] if t})
+    vectors = embed_texts(encoder, texts + extra, cache_dir=cache_dir, desc="embedding pages")
     counts = [len(e.input.texts) for e in examples]
-    return np.asarray(sum_page_vectors(vectors, counts, encoder.dim), dtype=np.float64)
+    dim = encoder.dim
+    out = np.zeros((len(examples), parts * dim), dtype=np.float64)
+    out[:, :dim] = sum_page_vectors(vectors[: len(texts)], counts, dim)
+    row_of = {t: len(texts) + i for i, t in enumerate(extra)}
+    for i, e in enumerate(examples):
+        for j, text in enumerate(e.input.parts[: parts - 1], start=1):
+            if text:
+                out[i, j * dim : (j + 1) * dim] = vectors[row_of[text]]
+    return out

@@ -26,6 +26,14 @@ from mlverify.training.selection import (
     choose_page_settings,
 )
 
+# A fixed split of the outer folds: choices made while developing the head (features, texts,
+# the threshold) were compared on the tune folds' pages only; the report folds' figures are
+# the ones no such choice has seen (MODEL_CARD.md).
+TUNE_FOLDS = frozenset({0, 1})
+# The URL layer's product threshold (``url_threshold`` in head.json): not chosen, the default.
+URL_THRESHOLD = DEFAULT_THRESHOLD
+REPORT_FOLDS = frozenset({2, 3, 4})
+
 __all__ = ["MIX", "PRODUCT_VS_ARTICLES", "CrossValidation", "cross_validate", "grouped_folds"]
 
 
@@ -109,11 +117,13 @@ class CrossValidation:
     nested: bool = False  # the choices come from an inner cross-validation (a wide grid)
 
     def predictions(self, name: str) -> list[int]:
+        """The URL layer decides at its fixed :data:`URL_THRESHOLD`, the page layer at the
+        threshold chosen for its fold."""
         probs = self.url_probs if name == "url+title" else self.page_probs
         thresholds = (
             self.thresholds
-            if self.thresholds is not None
-            else np.full(len(probs), DEFAULT_THRESHOLD)
+            if self.thresholds is not None and name != "url+title"
+            else np.full(len(probs), URL_THRESHOLD if name == "url+title" else DEFAULT_THRESHOLD)
         )
         return [decide(row, float(t)) for row, t in zip(probs, thresholds, strict=True)]
 
@@ -125,6 +135,13 @@ class CrossValidation:
             block: dict[str, Any] = {}
             for measure, sources in (("mix", (MIX,)), ("product_vs_articles", PRODUCT_VS_ARTICLES)):
                 rows = [i for i, p in enumerate(pages) if p.source in sources]
+                for part, folds in (("tune", TUNE_FOLDS), ("report", REPORT_FOLDS)):
+                    picked = [i for i in rows if self.site_fold.get(pages[i].site) in folds]
+                    if picked and self.folds == DEFAULT_FOLDS:
+                        block[f"{measure}_{part}"] = metrics(
+                            [int(pages[i].is_product) for i in picked],
+                            [pred[i] == PRODUCT for i in picked],
+                        ).as_dict()
                 if rows:
                     block[measure] = metrics(
                         [int(pages[i].is_product) for i in rows],

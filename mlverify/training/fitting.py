@@ -17,7 +17,7 @@ import numpy as np
 from mlverify.page_check.config import DEFAULT_THRESHOLD, PAGE_TYPES
 from mlverify.page_check.features import FEATURE_NAMES, URL_FEATURE_NAMES
 from mlverify.page_check.head import SoftmaxLayer
-from mlverify.training.dataset import Dataset, Example
+from mlverify.training.dataset import LAYER_TEXT_PARTS, Dataset, Example
 from mlverify.training.softmax import fit_softmax
 
 L2 = 0.03
@@ -35,19 +35,23 @@ def fit_layer(
     text_scale: float = TEXT_SCALE,
 ) -> SoftmaxLayer:
     """Fit one layer on the examples ``idx`` (all of that layer): standardise its features on
-    those examples, then weighted L2 softmax regression."""
+    those examples, then weighted L2 softmax regression. ``x`` holds at least the layer's
+    :data:`LAYER_TEXT_PARTS` embeddings per row (wider rows are cut)."""
     names = LAYER_FEATURES[layer]
+    parts = LAYER_TEXT_PARTS[layer]
+    dim = x.shape[1] // max(LAYER_TEXT_PARTS.values())
     f = np.array([[examples[i].features.get(n, 0.0) for n in names] for i in idx])
     mean = f.mean(axis=0)
     scale = f.std(axis=0)
     scale[scale < 1e-6] = 1.0  # a constant feature stays 0 after centring
     template = SoftmaxLayer(
-        weights=np.zeros((len(PAGE_TYPES), x.shape[1] + len(names))),
+        weights=np.zeros((len(PAGE_TYPES), parts * dim + len(names))),
         biases=np.zeros(len(PAGE_TYPES)),
         features=names,
         mean=mean,
         scale=scale,
         text_scale=text_scale,
+        text_parts=parts,
     )
     design = template.design(x[idx], [examples[i].features for i in idx])
     y = np.array([examples[i].label for i in idx])
@@ -61,6 +65,7 @@ def fit_layer(
         mean=np.array([float(f"{v:.8g}") for v in mean]),
         scale=np.array([float(f"{v:.8g}") for v in scale]),
         text_scale=text_scale,
+        text_parts=parts,
     )
     return rounded
 
