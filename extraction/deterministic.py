@@ -204,6 +204,8 @@ def _extract(
         hints = title_hints(product.values["title"]) + hints
     page = build_page_text(tree, title_hints=hints)
     anchor = find_title_anchor(tree, page, hints)
+    if anchor is not None:
+        page.title_path = frozenset([anchor.element, *anchor.element.iterancestors()])
     window = (anchor.index - 300, anchor.index + 3000) if anchor is not None else None
     buttons = find_buy_buttons(page, window=window)
     buy_index = _first_button_after(buttons, anchor)

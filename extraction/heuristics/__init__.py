@@ -33,7 +33,9 @@ Price
     * an instalment (``4 x``, ``/mo``, "per month", "monatlich", "每期");
     * a shipping cost or free-shipping threshold ("shipping", "Versand", "livraison", "運費");
     * a saving or a discount ("you save", "sparen", "économisez", ``-20 %``);
-    * in a related-products carousel, the header, navigation, footer or mini cart.
+    * in a related-products carousel, the header, navigation, footer or mini cart (a block
+      whose class says "listing" or "slider" but that holds the product's title is the
+      product's own, not a carousel).
 
     With no title, the nearest price before the buy button is taken; with neither, the first
     price in an element whose class or itemprop says "price". A range ("10,00 - 14,50 €")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from buyhive.product.text import ADD_TO_CART_PHRASES, BUY_LABEL_WORDS
-from extraction.heuristics.page_text import RELATED_WORDS_RE, PageText
+from extraction.heuristics.page_text import PageText
 from extraction.normalize import phrase_pattern
 
 _TITLE_SPLIT_RE = re.compile(r"\s+[-|–—:»·•]\s+|\s*[|｜]\s*|\s+::\s+")
@@ -191,7 +191,7 @@ def find_buy_buttons(page: PageText, *, window: tuple[int, int] | None = None) -
         _, words = page.context(el, levels=6)
         if "minicart" in words or "mini-cart" in words:
             continue
-        if RELATED_WORDS_RE.search(page.context(el)[1]):
+        if page.in_other_products(el):
             continue  # a tile of another product ("similar", "also viewed", a carousel)
         disabled = (
             "disabled" in attrib

@@ -56,6 +56,9 @@ class PageText:
     headings: list[tuple[int, Any]] = field(default_factory=list)  # <h1>
     titled: list[tuple[int, Any, str]] = field(default_factory=list)  # own text ~ title
     images: list[tuple[int, Any]] = field(default_factory=list)
+    #: The product title's element and its ancestors, once the title is found (see
+    #: :meth:`in_other_products`).
+    title_path: frozenset[Any] = frozenset()
     _lower: str | None = None
     _context_cache: dict[Any, tuple[frozenset[str], str]] = field(default_factory=dict)
 
@@ -113,6 +116,28 @@ class PageText:
         result = (frozenset(tags), " ".join(words))
         self._context_cache[key] = result
         return result
+
+    def in_other_products(self, element: Any, levels: int = 8) -> bool:
+        """Whether an element sits in a block showing other products (a carousel, "similar
+        products", a grid): class/id words saying so on it or an ancestor, below the first
+        ancestor that also holds the product's title. A block holding the title is the
+        product's own, whatever its class says ("listing-page-cart", "product-slider-main")."""
+        words = self.context(element, levels)[1]
+        if not RELATED_WORDS_RE.search(words):
+            return False
+        if not self.title_path:
+            return True
+        own: list[str] = []
+        node = element
+        for _ in range(levels):
+            if node is None or node in self.title_path:
+                break
+            for attr in ("class", "id", "itemprop"):
+                value = node.get(attr)
+                if value:
+                    own.append(value.lower())
+            node = node.getparent()
+        return bool(RELATED_WORDS_RE.search(" ".join(own)))
 
 
 _CLICKABLE_TAGS = frozenset({"a", "button", "input"})

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from extraction.heuristics.page_text import RELATED_WORDS_RE, Guess, PageText
+from extraction.heuristics.page_text import Guess, PageText
 from extraction.normalize import (
     PageLocale,
     PriceMatch,
@@ -177,7 +177,7 @@ def price_candidates(
             tags, words = page.context(owner)
             if tags & {"del", "s", "strike"}:
                 continue
-            if _HEADER_WORDS_RE.search(words) or RELATED_WORDS_RE.search(words):
+            if _HEADER_WORDS_RE.search(words) or page.in_other_products(owner):
                 continue
             _, near_words = page.context(owner, levels=3)
             if _OLD_CLASS_RE.search(near_words):

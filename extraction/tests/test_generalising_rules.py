@@ -278,3 +278,27 @@ def test_text_only_gives_the_title_line() -> None:
     )
     # A first line that is not a document title gives no title.
     assert text_product_of("Price 12.00 EUR\n", "https://shop.example/x")["title"] is None
+
+
+# --- the product's own block ----------------------------------------------------------------
+
+
+def test_a_block_holding_the_title_is_the_products_own_whatever_its_class_says() -> None:
+    # "listing" and "slider" are words of product grids and carousels, but a block holding the
+    # product's title is the product's own: its price and buy button count.
+    body = (
+        "<div class='listing-page-buybox'><p>Price: USD 42.00</p><h1>Blue Kettle</h1>"
+        "<button class='add-to-cart'>Add to cart</button></div>"
+        "<div class='similar-listings'><a>Red Kettle</a><p>USD 19.00</p>"
+        "<button class='add-to-cart'>Add to cart</button></div>"
+    )
+    product = product_of(body)
+    assert product["price"] == "42.00" and product["currency"] == "USD"
+    assert product["availability"] == "InStock"
+    # Without the title inside it, the same block is another product's.
+    other = product_of(
+        "<h1>Blue Kettle</h1><p>Sold out</p>"
+        "<div class='listing-page-buybox'><p>Price: USD 42.00</p>"
+        "<button class='add-to-cart'>Add to cart</button></div>"
+    )
+    assert other["price"] is None and other["availability"] == "OutOfStock"
