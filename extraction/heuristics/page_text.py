@@ -3,7 +3,9 @@
 Every other heuristic works on this text (:class:`PageText`), so the same rules run on HTML
 and on the plain text the extension may send (:func:`text_page`). Navigation, footers,
 cookie/consent dialogs, scripts, templates, ``<select>`` options and hidden elements are left
-out. :class:`Guess` is what a heuristic answers: a value, its confidence and where it was seen.
+out (a hidden block holding an ``<h1>`` is kept: pages whose scripts reveal the product
+block ship it hidden). :class:`Guess` is what a heuristic answers: a value, its confidence
+and where it was seen.
 """
 
 from __future__ import annotations
@@ -171,12 +173,16 @@ def _skip(el: Any, tag: str, keys: list[str]) -> bool:
         return True
     if not keys:
         return False
-    if "hidden" in keys or ("aria-modal" in keys and el.get("aria-modal") == "true"):
+    if "aria-modal" in keys and el.get("aria-modal") == "true":
         return True
-    if "style" in keys:
+    hidden = "hidden" in keys
+    if not hidden and "style" in keys:
         style = el.get("style")
-        if style and _HIDDEN_STYLE_RE.search(style):
-            return True
+        hidden = bool(style and _HIDDEN_STYLE_RE.search(style))
+    if hidden:
+        # A page whose scripts reveal the product block once they run ships it hidden: a
+        # hidden block holding an <h1> is that block, not a closed pop-up.
+        return el.find(".//h1") is None
     if tag in _CONTAINER_TAGS and ("id" in keys or "class" in keys):
         marker = ((el.get("id") or "") + " " + (el.get("class") or "")).lower()
         # A banner never holds the product's title: a main section whose class only says it

@@ -302,3 +302,16 @@ def test_a_block_holding_the_title_is_the_products_own_whatever_its_class_says()
         "<button class='add-to-cart'>Add to cart</button></div>"
     )
     assert other["price"] is None and other["availability"] == "OutOfStock"
+
+
+def test_a_product_block_shipped_hidden_for_scripts_to_reveal_is_read() -> None:
+    body = (
+        "<div class='deferred' style='display: none'><h1>Blue Kettle</h1><p>€24.99</p>"
+        "<ul><li>Product code: <span>BK-20417</span></li></ul></div>"
+        "<div style='display:none'><p>Sign up and get €5.00 off</p></div>"
+    )
+    product = product_of(body)
+    assert product["title"] == "Blue Kettle"
+    assert product["price"] == "24.99" and product["sku"] == "BK-20417"
+    _, page = page_of(f"<html><body>{body}</body></html>", "Blue Kettle")
+    assert "Sign up" not in page.text  # a hidden block without the title stays hidden
