@@ -216,7 +216,8 @@ def _extract(
     if result.product["price"] is None and plain is None:
         fill_price_from_scripts(result, tree, data, locale)
     fill_availability(result, product, data, page, buttons, region)
-    fill_identifiers(result, product, data, page, region, url, source)
+    fill_identifiers(result, product, data, page, region, url, source, tree=tree,
+                     anchor=anchor, buttons=buttons, buy_index=buy_index)  # fmt: skip
     fill_description(result, product, data)
     fill_images(result, product, data, tree, page, base_url, anchor)
     fill_variant(result, product)

@@ -62,8 +62,10 @@ Identifiers and brand
     "ISBN", "UPC" -> gtin (check digit verified); "MPN", "Model number", "Part number" ->
     mpn; "Brand:", "Marke:", "Marque :", "Výrobca:"... -> brand. The article number that ends
     the page's address, as the page prints it in groups ("804.023.81", "7901/312"), is the
-    sku when the markup has none or has one shown nowhere; as a last resort, the numeric id
-    that ends the address is the sku when the page repeats it.
+    sku when the markup has none or has one shown nowhere; then a ``#`` label under the
+    title ("Item #A12-345"), the numeric id that ends the address or is a whole segment of
+    its path when the page repeats it, the add-to-cart form's ``data-sku``/product id, and
+    last the first ``"sku"`` of the page's inline scripts (:mod:`.identifiers`).
 
 No rule names a shop: they describe how shops in general lay out a product page.
 """
@@ -78,6 +80,7 @@ from extraction.heuristics.anchors import (
     title_hints,
 )
 from extraction.heuristics.availability import detect_availability, has_out_of_stock_message
+from extraction.heuristics.identifiers import buy_form_sku, hash_labelled_sku, script_sku
 from extraction.heuristics.labels import find_labelled, printed_url_identifier, url_identifier
 from extraction.heuristics.page_text import Guess, PageText, build_page_text, text_page
 from extraction.heuristics.plain_text import extract_from_text
@@ -90,15 +93,18 @@ __all__ = [
     "Guess",
     "PageText",
     "build_page_text",
+    "buy_form_sku",
     "detect_availability",
     "extract_from_text",
     "find_buy_buttons",
     "find_labelled",
     "find_title_anchor",
     "has_out_of_stock_message",
+    "hash_labelled_sku",
     "pick_price",
     "price_from_scripts",
     "printed_url_identifier",
+    "script_sku",
     "text_page",
     "title_hints",
     "url_identifier",

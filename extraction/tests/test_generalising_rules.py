@@ -315,3 +315,45 @@ def test_a_product_block_shipped_hidden_for_scripts_to_reveal_is_read() -> None:
     assert product["price"] == "24.99" and product["sku"] == "BK-20417"
     _, page = page_of(f"<html><body>{body}</body></html>", "Blue Kettle")
     assert "Sign up" not in page.text  # a hidden block without the title stays hidden
+
+
+# --- identifiers no label names -------------------------------------------------------------
+
+
+def test_a_hash_label_under_the_title_is_the_sku_and_a_model_number_is_not() -> None:
+    product = product_of("<h1>Blue Kettle</h1><div>Item #KT-20417 • Model #WK-9</div><p>£24.99</p>")
+    assert product["sku"] == "KT-20417"
+    assert product_of("<h1>Blue Kettle</h1><div>Model #WK-9040</div><p>£24.99</p>")["sku"] is None
+
+
+def test_an_id_segment_inside_the_address_is_the_sku_when_the_page_repeats_it() -> None:
+    url = "https://shop.example/items/4471029/blue-kettle"
+    body = "<h1>Blue Kettle</h1><p>£24.99</p><button data-item-id='4471029'>Save</button>"
+    assert product_of(body, url=url)["sku"] == "4471029"
+    # Not repeated by the page: an address alone does not make an identifier.
+    assert product_of("<h1>Blue Kettle</h1><p>£24.99</p>", url=url)["sku"] is None
+
+
+def test_the_add_to_cart_forms_posted_product_id_is_the_sku_when_nothing_else_is() -> None:
+    body = (
+        "<h1>Blue Kettle</h1><p>£24.99</p><form class='cart' method='post'>"
+        "<input type='hidden' name='add-to-cart' value='8812'>"
+        "<button type='submit' class='add-to-cart'>Add to basket</button></form>"
+    )
+    assert product_of(body)["sku"] == "8812"
+    button_sku = (
+        "<h1>Blue Kettle</h1><p>£24.99</p>"
+        "<button class='add-to-cart' data-sku='BK-1-BLUE'>Add to basket</button>"
+    )
+    assert product_of(button_sku)["sku"] == "BK-1-BLUE"
+
+
+def test_the_first_sku_of_the_inline_product_state_is_the_last_resort() -> None:
+    body = (
+        "<h1>Blue Kettle</h1><p>£24.99</p>"
+        '<script>window.state = {"product": {"variants": [{"sku": "BK-100-BL"},'
+        ' {"sku": "BK-100-RD"}]}, "upsell": {"sku": "none"}};</script>'
+    )
+    assert product_of(body)["sku"] == "BK-100-BL"
+    # A word is not an identifier.
+    assert product_of(body.replace("BK-100-BL", "default"))["sku"] == "BK-100-RD"
