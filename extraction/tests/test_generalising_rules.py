@@ -357,3 +357,48 @@ def test_the_first_sku_of_the_inline_product_state_is_the_last_resort() -> None:
     assert product_of(body)["sku"] == "BK-100-BL"
     # A word is not an identifier.
     assert product_of(body.replace("BK-100-BL", "default"))["sku"] == "BK-100-RD"
+
+
+def test_a_buy_button_wrapper_is_as_enabled_as_the_button_inside_it() -> None:
+    body = (
+        "<h1>Blue Kettle</h1><p>$60.00</p><p>Sold out</p>"
+        "<div class='product-add-to-cart'><button class='cart-button' disabled>"
+        "<span>Sold out</span></button></div>"
+    )
+    _, page = page_of(f"<html><body>{body}</body></html>", "Blue Kettle")
+    assert [b.active for b in find_buy_buttons(page)] == [False, False]  # wrapper, button
+    assert product_of(body)["availability"] == "OutOfStock"
+    enabled = body.replace(" disabled>", ">").replace("Sold out", "Add to cart")
+    assert product_of(enabled)["availability"] == "InStock"
+
+
+@pytest.mark.parametrize(
+    "signup",
+    ["Get notified by email when this product is in stock.", "Notify me when it's back",
+     "Email me once it is available again", "Benachrichtigen, wenn verfügbar",
+     "Prévenez-moi lors du retour en stock", "Avísame cuando esté disponible"],
+)  # fmt: skip
+def test_a_back_in_stock_signup_means_out_of_stock_even_next_to_a_cart_button(
+    signup: str,
+) -> None:
+    body = (
+        f"<h1>Blue Kettle</h1><p>$9.99</p><p>Coming soon</p><p>{signup}</p>"
+        "<div class='add-to-cart-button' role='button'>Add To Cart</div>"
+    )
+    assert product_of(body)["availability"] == "OutOfStock"
+
+
+def test_a_hidden_or_explained_back_in_stock_signup_says_nothing() -> None:
+    button = "<button class='add-to-cart'>Add to cart</button>"
+    hidden = (
+        "<h1>Blue Kettle</h1><p>$9.99</p>"
+        f"<div class='restock-form hidden'><p>Notify me when back in stock</p></div>{button}"
+    )
+    assert product_of(hidden)["availability"] == "InStock"
+    prose = (
+        "<h1>Blue Kettle</h1><p>$9.99</p>"
+        "<p>Something you want is not in stock? Simply click on 'Email me when back in stock'"
+        " on its page and we will write to you as soon as it is available again.</p>"
+        f"{button}"
+    )
+    assert product_of(prose)["availability"] == "InStock"
