@@ -32,6 +32,7 @@ Price
     * a number written with a leading zero ("05 TOP" in a name);
     * an instalment (``4 x``, ``/mo``, "per month", "monatlich", "每期");
     * a shipping cost or free-shipping threshold ("shipping", "Versand", "livraison", "運費");
+    * an offer in another condition ("Used for $...", "Refurbished from", "Gebraucht ab");
     * a saving or a discount ("you save", "sparen", "économisez", ``-20 %``);
     * in a related-products carousel, the header, navigation, footer or mini cart (a block
       whose class says "listing" or "slider" but that holds the product's title is the

@@ -402,3 +402,16 @@ def test_a_hidden_or_explained_back_in_stock_signup_says_nothing() -> None:
         f"{button}"
     )
     assert product_of(prose)["availability"] == "InStock"
+
+
+@pytest.mark.parametrize(
+    "offer",
+    ["Used for $1,149.95", "Refurbished from $1,149.95", "Open-box from $1,149.95",
+     "Pre-owned starting at $1,149.95"],
+)  # fmt: skip
+def test_a_used_or_refurbished_offer_is_not_the_products_price(offer: str) -> None:
+    sold = product_of(f"<h1>Blue Camera</h1><p>$1,499.00</p><p>{offer}</p>")
+    assert sold["price"] == "1499.00"
+    gone = product_of(f"<h1>Blue Camera</h1><p>No longer available</p><p>{offer}</p>")
+    assert gone["price"] is None and gone["availability"] == "OutOfStock"
+    assert text_product_of(f"Blue Camera\nNo longer available\n{offer}\n")["price"] is None
