@@ -415,3 +415,11 @@ def test_a_used_or_refurbished_offer_is_not_the_products_price(offer: str) -> No
     gone = product_of(f"<h1>Blue Camera</h1><p>No longer available</p><p>{offer}</p>")
     assert gone["price"] is None and gone["availability"] == "OutOfStock"
     assert text_product_of(f"Blue Camera\nNo longer available\n{offer}\n")["price"] is None
+
+
+def test_cents_split_from_the_point_in_the_text_stay_cents() -> None:
+    # "$<span>79.</span><span>99</span>" becomes "$ 79. 99" in the text a browser extension
+    # sends; "$5, 10 or 20" is still a list.
+    assert text_product_of("Blue Kettle\n$ 79. 99\nAdd to cart\n")["price"] == "79.99"
+    assert text_product_of("Blue Kettle\n79. 99 €\nAdd to cart\n")["price"] == "79.99"
+    assert text_product_of("Blue Kettle\n$5, 10 or 20\nAdd to cart\n")["price"] == "5.00"
