@@ -349,7 +349,8 @@ def fill_identifiers(
     if sku is None and labelled:
         sku = Candidate(labelled[0].value, "heuristic", 0.6)
     if sku is None:
-        value = hash_labelled_sku(page, anchor.index if anchor is not None else None)
+        title_offset = page.offset_of(anchor.index) if anchor is not None else None
+        value = hash_labelled_sku(page.text, title_offset)
         if value:
             sku = Candidate(value, "heuristic", 0.5)
     if sku is None:

@@ -18,7 +18,6 @@ import re
 from typing import Any
 
 from extraction.heuristics.anchors import Button
-from extraction.heuristics.page_text import PageText
 from extraction.heuristics.script_state import MAX_SCRIPT_CHARS, SKIP_SCRIPT_TYPES
 from extraction.normalize import clean_identifier
 
@@ -46,13 +45,13 @@ def _identifier(value: str | None) -> str | None:
     return clean_identifier(value, max_length=40)
 
 
-def hash_labelled_sku(page: PageText, title_index: int | None) -> str | None:
-    """The identifier after a ``#`` label ("Item #A12-345") on the lines under the title."""
-    if title_index is None:
+def hash_labelled_sku(text: str, title_offset: int | None) -> str | None:
+    """The identifier after a ``#`` label ("Item #A12-345") on the lines under the title,
+    which starts at ``title_offset`` in ``text``."""
+    if title_offset is None:
         return None
-    start = page.offset_of(title_index)
-    end = min(len(page.text), start + HASH_LABEL_SCAN_CHARS)
-    for match in _HASH_LABEL_RE.finditer(page.text, start, end):
+    end = min(len(text), title_offset + HASH_LABEL_SCAN_CHARS)
+    for match in _HASH_LABEL_RE.finditer(text, title_offset, end):
         if _NOT_SKU_LABEL_RE.search(match.group("label")):
             continue
         value = _identifier(match.group("value"))

@@ -19,6 +19,7 @@ from extraction.heuristics.availability import (
     order_ahead_term,
     phrase_at,
 )
+from extraction.heuristics.identifiers import hash_labelled_sku
 from extraction.heuristics.labels import find_labelled
 from extraction.heuristics.page_text import Guess, text_page
 from extraction.heuristics.price import PriceCandidate, price_candidates, sale_of_pair
@@ -210,4 +211,9 @@ def extract_from_text(text: str, *, url: str | None, locale: PageLocale | None) 
         found = find_labelled(page, name, limit=1)
         if found:
             guesses[name] = Guess(found[0].value, 0.5)
+    if "sku" not in guesses and titles:
+        title_offset = max(titles, key=lambda t: t[1])[0]
+        value = hash_labelled_sku(page.text, title_offset)
+        if value:
+            guesses["sku"] = Guess(value, 0.45)
     return guesses

@@ -324,6 +324,8 @@ def test_a_hash_label_under_the_title_is_the_sku_and_a_model_number_is_not() -> 
     product = product_of("<h1>Blue Kettle</h1><div>Item #KT-20417 • Model #WK-9</div><p>£24.99</p>")
     assert product["sku"] == "KT-20417"
     assert product_of("<h1>Blue Kettle</h1><div>Model #WK-9040</div><p>£24.99</p>")["sku"] is None
+    text = "Blue Kettle | Shop\nHome\nBlue Kettle\nItem #KT-20417 • Mfr #WK-9\n£24.99\n"
+    assert text_product_of(text)["sku"] == "KT-20417"
 
 
 def test_an_id_segment_inside_the_address_is_the_sku_when_the_page_repeats_it() -> None:
