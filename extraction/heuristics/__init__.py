@@ -84,7 +84,12 @@ from extraction.heuristics.anchors import (
 )
 from extraction.heuristics.availability import detect_availability, has_out_of_stock_message
 from extraction.heuristics.identifiers import buy_form_sku, hash_labelled_sku, script_sku
-from extraction.heuristics.labels import find_labelled, printed_url_identifier, url_identifier
+from extraction.heuristics.labels import (
+    address_end_id,
+    find_labelled,
+    printed_url_identifier,
+    url_identifier,
+)
 from extraction.heuristics.page_text import Guess, PageText, build_page_text, text_page
 from extraction.heuristics.plain_text import extract_from_text
 from extraction.heuristics.price import pick_price
@@ -95,6 +100,7 @@ __all__ = [
     "Button",
     "Guess",
     "PageText",
+    "address_end_id",
     "build_page_text",
     "buy_form_sku",
     "detect_availability",

@@ -165,6 +165,22 @@ def url_identifier(url: str | None, page_source: str | None) -> str | None:
     return None
 
 
+def address_end_id(url: str | None) -> str | None:
+    """The all-digit id (6 to 14 digits) that ends the page address (``.../562225800``,
+    ``...-112949990.html``), unconfirmed: for plain text, where the page's markup cannot
+    repeat it."""
+    if not url:
+        return None
+    try:
+        path = unquote(urlsplit(url).path)
+    except ValueError:
+        return None
+    match = _URL_ID_RE.search(path)
+    if match is None or not re.fullmatch(r"\d{6,14}", match.group("id")):
+        return None
+    return match.group("id")
+
+
 _SEPARATOR = r"[./ \-]?"
 
 

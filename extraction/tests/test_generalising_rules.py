@@ -425,3 +425,15 @@ def test_cents_split_from_the_point_in_the_text_stay_cents() -> None:
     assert text_product_of("Blue Kettle\n$ 79. 99\nAdd to cart\n")["price"] == "79.99"
     assert text_product_of("Blue Kettle\n79. 99 €\nAdd to cart\n")["price"] == "79.99"
     assert text_product_of("Blue Kettle\n$5, 10 or 20\nAdd to cart\n")["price"] == "5.00"
+
+
+def test_in_plain_text_the_all_digit_id_ending_the_address_is_the_sku() -> None:
+    text = "Blue Kettle | Shop\nBlue Kettle\n£24.99\nAdd to basket\n"
+    assert text_product_of(text, url="https://shop.example/p/blue-kettle/4471029")["sku"] == (
+        "4471029"
+    )
+    # Not on a page that sells nothing, and not a short number or a word-like code.
+    assert (
+        text_product_of("Blue Kettle\nA story\n", url="https://x.example/a/4471029")["sku"] is None
+    )
+    assert text_product_of(text, url="https://shop.example/p/kettle-2024")["sku"] is None
