@@ -437,3 +437,18 @@ def test_in_plain_text_the_all_digit_id_ending_the_address_is_the_sku() -> None:
         text_product_of("Blue Kettle\nA story\n", url="https://x.example/a/4471029")["sku"] is None
     )
     assert text_product_of(text, url="https://shop.example/p/kettle-2024")["sku"] is None
+
+
+# --- title ----------------------------------------------------------------------------------
+
+
+def test_in_plain_text_the_title_is_the_document_titles_product_part_not_shop_or_crumbs() -> None:
+    text = (
+        "Blue Kettle – Kettleshop.com\nSkip to content\nKettleshop.com\nHome\n"
+        "Shop › Blue Kettle\nBlue Kettle\n£24.99\nAdd to basket\n"
+    )
+    url = "https://www.kettleshop.com/products/blue-kettle"
+    assert text_product_of(text, url=url)["title"] == "Blue Kettle"
+    assert text_product_of(text.replace("Blue Kettle\n£", "£"), url=url)["title"] != (
+        "Kettleshop.com"
+    )
