@@ -157,19 +157,20 @@ RELATED_WORDS_RE = re.compile(
 _CLICKABLE_RE = re.compile("|".join(_CLICKABLE_WORDS))
 
 
-def _is_site_header(el: Any) -> bool:
+def _is_site_header(el: Any, h1_holders: frozenset[Any]) -> bool:
     """A ``<header>`` that is the site's (logo, menu, mini cart), not a product's or an
     article's: outside main/article/section, and without an ``<h1>`` of its own."""
     if any(a.tag in ("main", "article", "section") for a in el.iterancestors()):
         return False
-    return el.find(".//h1") is None
+    return el not in h1_holders
 
 
-def _skip(el: Any, tag: str, keys: list[str]) -> bool:
-    """Whether an element's subtree is not part of the page a buyer reads."""
+def _skip(el: Any, tag: str, keys: list[str], h1_holders: frozenset[Any]) -> bool:
+    """Whether an element's subtree is not part of the page a buyer reads (``h1_holders``:
+    the elements holding an ``<h1>``)."""
     if tag in _SKIP_TAGS:
         return True
-    if tag == "header" and _is_site_header(el):
+    if tag == "header" and _is_site_header(el, h1_holders):
         return True
     if not keys:
         return False
@@ -182,12 +183,12 @@ def _skip(el: Any, tag: str, keys: list[str]) -> bool:
     if hidden:
         # A page whose scripts reveal the product block once they run ships it hidden: a
         # hidden block holding an <h1> is that block, not a closed pop-up.
-        return el.find(".//h1") is None
+        return el not in h1_holders
     if tag in _CONTAINER_TAGS and ("id" in keys or "class" in keys):
         marker = ((el.get("id") or "") + " " + (el.get("class") or "")).lower()
         # A banner never holds the product's title: a main section whose class only says it
         # sits next to one ("with-cookie-info") is the page itself.
-        if _OVERLAY_RE.search(marker) and el.find(".//h1") is None:
+        if _OVERLAY_RE.search(marker) and el not in h1_holders:
             return True
     return False
 
@@ -212,6 +213,9 @@ def build_page_text(
     total = 0
     last = "\n"
     index = 0
+    # The elements holding an <h1> (a few ancestors each), found once instead of a subtree
+    # search per hidden or header element.
+    h1_holders = frozenset(a for h1 in tree.iter("h1") for a in h1.iterancestors())
     try:
         walker = etree.iterwalk(tree, events=("start", "end"))
         for event, el in walker:
@@ -222,7 +226,7 @@ def build_page_text(
                 order[el] = index
                 offsets.append(total)
                 keys = el.keys()
-                if _skip(el, tag, keys):
+                if _skip(el, tag, keys, h1_holders):
                     index += 1
                     walker.skip_subtree()
                     continue
