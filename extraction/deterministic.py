@@ -204,6 +204,8 @@ def _extract(
         hints = title_hints(product.values["title"]) + hints
     page = build_page_text(tree, title_hints=hints)
     anchor = find_title_anchor(tree, page, hints)
+    if anchor is not None:
+        page.title_path = frozenset([anchor.element, *anchor.element.iterancestors()])
     window = (anchor.index - 300, anchor.index + 3000) if anchor is not None else None
     buttons = find_buy_buttons(page, window=window)
     buy_index = _first_button_after(buttons, anchor)
@@ -214,7 +216,8 @@ def _extract(
     if result.product["price"] is None and plain is None:
         fill_price_from_scripts(result, tree, data, locale)
     fill_availability(result, product, data, page, buttons, region)
-    fill_identifiers(result, product, data, page, region, url, source)
+    fill_identifiers(result, product, data, page, region, url, source, tree=tree,
+                     anchor=anchor, buttons=buttons, buy_index=buy_index)  # fmt: skip
     fill_description(result, product, data)
     fill_images(result, product, data, tree, page, base_url, anchor)
     fill_variant(result, product)

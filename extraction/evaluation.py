@@ -96,7 +96,10 @@ def _fold_availability(value: Any) -> str | None:
 def score_page(field_name: str, truths: list[str], predicted: Any) -> tuple[int, int, int]:
     """``(tp, fp, fn)`` for one page and one field."""
     if field_name == "availability":
+        # Both sides folded: truth read from a page's own markup can say "BackOrder" or
+        # "Discontinued", which count as in stock and out of stock like a prediction does.
         predicted = _fold_availability(predicted)
+        truths = [t for t in (_fold_availability(t) for t in truths) if t is not None]
     if predicted in (None, ""):
         return (0, 0, 1 if truths else 0)
     if any(_equal(field_name, t, predicted) for t in truths):

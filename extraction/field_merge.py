@@ -17,15 +17,20 @@ from buyhive.product.text import clean_text
 from buyhive.product.urls import CanonicalUrl, canonicalize_url
 from extraction.heuristics import (
     Anchor,
+    Button,
     Guess,
     PageText,
+    address_end_id,
+    buy_form_sku,
     detect_availability,
     extract_from_text,
     find_labelled,
     has_out_of_stock_message,
+    hash_labelled_sku,
     pick_price,
     price_from_scripts,
     printed_url_identifier,
+    script_sku,
     title_hints,
     url_identifier,
 )
@@ -277,6 +282,11 @@ def fill_identifiers(
     region: tuple[int, int] | None,
     url: str,
     html: str | None,
+    *,
+    tree: Any = None,
+    anchor: Anchor | None = None,
+    buttons: list[Button] | None = None,
+    buy_index: int | None = None,
 ) -> None:
     meta = data.meta
     values = product.values if product is not None else {}
@@ -340,6 +350,11 @@ def fill_identifiers(
     if sku is None and labelled:
         sku = Candidate(labelled[0].value, "heuristic", 0.6)
     if sku is None:
+        title_offset = page.offset_of(anchor.index) if anchor is not None else None
+        value = hash_labelled_sku(page.text, title_offset)
+        if value:
+            sku = Candidate(value, "heuristic", 0.5)
+    if sku is None:
         value = printed_url_identifier(url, page.text)
         if value:
             sku = Candidate(value, "heuristic", 0.45)
@@ -347,6 +362,14 @@ def fill_identifiers(
         value = url_identifier(url, html)
         if value:
             sku = Candidate(value, "heuristic", 0.35)
+    if sku is None and tree is not None:
+        value = script_sku(tree)
+        if value:
+            sku = Candidate(value, "heuristic", 0.35)
+    if sku is None and buttons:
+        value = buy_form_sku(buttons, buy_index)
+        if value:
+            sku = Candidate(value, "heuristic", 0.3)
     result.set("sku", sku)
 
     # MPN
@@ -580,3 +603,9 @@ def fill_from_text(
         value = printed_url_identifier(url, text) or url_identifier(url, text)
         if value:
             result.set("sku", Candidate(value, "heuristic", 0.3))
+    if result.product["sku"] is None and result.product["price"] is not None:
+        # Text has no markup to repeat the address's id: on a page offered for sale, the
+        # all-digit id ending its address is the product's (low confidence).
+        value = address_end_id(url)
+        if value:
+            result.set("sku", Candidate(value, "heuristic", 0.25))

@@ -264,7 +264,13 @@ def phrase_pattern(phrases: list[str] | tuple[str, ...] | frozenset[str]) -> str
 _CUR = phrase_pattern(_TEXT_SYMBOLS + tuple(sorted(CURRENCIES)))
 # Bounded on purpose: a price has at most a few digit groups, and an unbounded repetition
 # makes a page of "1 1 1 1 ..." backtrack quadratically.
-_AMOUNT = r"\d{1,12}(?:[.,\u00a0\u202f\u2009 '’]\d{1,3}){0,4}(?:[.,](?:-|–|—|\d{1,3}))?"
+# "$ 79. 99": cents in their own element, split from the point by a space when the page is
+# turned into text (html-text puts one between inline elements).
+_AMOUNT = (
+    r"\d{1,12}(?:[.,\u00a0\u202f\u2009 '’]\d{1,3}){0,4}"
+    r"(?:[.,](?:-|–|—|\d{1,3}|(?<=\.)[ ]\d{2}(?!\d)))?"
+)
+_SPLIT_CENTS_RE = re.compile(r"\. (\d{2})$")
 # Two scans instead of one alternation, so each starts with a cheap first-character test.
 _PRICE_PRE_RE = re.compile(rf"(?P<cur>{_CUR})\s{{0,2}}(?P<amount>{_AMOUNT})")
 _PRICE_POST_RE = re.compile(rf"(?P<amount>{_AMOUNT})\s{{0,2}}(?P<cur>{_CUR})")
@@ -335,7 +341,7 @@ def find_prices(
         if hit_start < last_end:
             continue  # "€ 12 €": the same amount seen from both sides
         iso = resolve_currency(symbol)
-        amount = _interpret_number(amount_text, decimal_separator, iso)
+        amount = _interpret_number(_SPLIT_CENTS_RE.sub(r".\1", amount_text), decimal_separator, iso)
         if amount is None:
             continue
         found.append(PriceMatch(amount, symbol, hit_start, hit_end, raw))

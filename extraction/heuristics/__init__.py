@@ -32,8 +32,11 @@ Price
     * a number written with a leading zero ("05 TOP" in a name);
     * an instalment (``4 x``, ``/mo``, "per month", "monatlich", "每期");
     * a shipping cost or free-shipping threshold ("shipping", "Versand", "livraison", "運費");
+    * an offer in another condition ("Used for $...", "Refurbished from", "Gebraucht ab");
     * a saving or a discount ("you save", "sparen", "économisez", ``-20 %``);
-    * in a related-products carousel, the header, navigation, footer or mini cart.
+    * in a related-products carousel, the header, navigation, footer or mini cart (a block
+      whose class says "listing" or "slider" but that holds the product's title is the
+      product's own, not a carousel).
 
     With no title, the nearest price before the buy button is taken; with neither, the first
     price in an element whose class or itemprop says "price". A range ("10,00 - 14,50 €")
@@ -51,8 +54,10 @@ Availability
     an out-of-stock message in the product region ("out of stock", "sold out", "ausverkauft",
     "épuisé", "agotado", "esaurito", "品切れ", "품절"...) on a status line (not in running
     prose) and no enabled button means out of stock; "pre-order" and "available from
-    <date>"/back-order messages give PreOrder/BackOrder. The phrases are in
-    :mod:`buyhive.product.availability`.
+    <date>"/back-order messages give PreOrder/BackOrder. A back-in-stock sign-up on a status
+    line ("Notify me when it's back", not hidden by class) means out of stock whatever
+    button the markup still carries, and a button wrapper is as enabled as the button
+    inside it. The phrases are in :mod:`buyhive.product.availability`.
 
 Identifiers and brand
     Labelled text: "SKU", "Article no.", "Art.-Nr.", "Item number", "Product code",
@@ -60,8 +65,10 @@ Identifiers and brand
     "ISBN", "UPC" -> gtin (check digit verified); "MPN", "Model number", "Part number" ->
     mpn; "Brand:", "Marke:", "Marque :", "Výrobca:"... -> brand. The article number that ends
     the page's address, as the page prints it in groups ("804.023.81", "7901/312"), is the
-    sku when the markup has none or has one shown nowhere; as a last resort, the numeric id
-    that ends the address is the sku when the page repeats it.
+    sku when the markup has none or has one shown nowhere; then a ``#`` label under the
+    title ("Item #A12-345"), the numeric id that ends the address or is a whole segment of
+    its path when the page repeats it, the add-to-cart form's ``data-sku``/product id, and
+    last the first ``"sku"`` of the page's inline scripts (:mod:`.identifiers`).
 
 No rule names a shop: they describe how shops in general lay out a product page.
 """
@@ -76,7 +83,13 @@ from extraction.heuristics.anchors import (
     title_hints,
 )
 from extraction.heuristics.availability import detect_availability, has_out_of_stock_message
-from extraction.heuristics.labels import find_labelled, printed_url_identifier, url_identifier
+from extraction.heuristics.identifiers import buy_form_sku, hash_labelled_sku, script_sku
+from extraction.heuristics.labels import (
+    address_end_id,
+    find_labelled,
+    printed_url_identifier,
+    url_identifier,
+)
 from extraction.heuristics.page_text import Guess, PageText, build_page_text, text_page
 from extraction.heuristics.plain_text import extract_from_text
 from extraction.heuristics.price import pick_price
@@ -87,16 +100,20 @@ __all__ = [
     "Button",
     "Guess",
     "PageText",
+    "address_end_id",
     "build_page_text",
+    "buy_form_sku",
     "detect_availability",
     "extract_from_text",
     "find_buy_buttons",
     "find_labelled",
     "find_title_anchor",
     "has_out_of_stock_message",
+    "hash_labelled_sku",
     "pick_price",
     "price_from_scripts",
     "printed_url_identifier",
+    "script_sku",
     "text_page",
     "title_hints",
     "url_identifier",

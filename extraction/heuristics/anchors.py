@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from buyhive.product.text import ADD_TO_CART_PHRASES, BUY_LABEL_WORDS
-from extraction.heuristics.page_text import RELATED_WORDS_RE, PageText
+from extraction.heuristics.page_text import PageText
 from extraction.normalize import phrase_pattern
 
 _TITLE_SPLIT_RE = re.compile(r"\s+[-|–—:»·•]\s+|\s*[|｜]\s*|\s+::\s+")
@@ -191,12 +191,25 @@ def find_buy_buttons(page: PageText, *, window: tuple[int, int] | None = None) -
         _, words = page.context(el, levels=6)
         if "minicart" in words or "mini-cart" in words:
             continue
-        if RELATED_WORDS_RE.search(page.context(el)[1]):
+        if page.in_other_products(el):
             continue  # a tile of another product ("similar", "also viewed", a carousel)
-        disabled = (
-            "disabled" in attrib
-            or (attrib.get("aria-disabled") or "").lower() == "true"
-            or bool(re.search(r"\bdisabled\b|\bis-disabled\b|sold-?out|out-?of-?stock", attrs))
-        )
+        disabled = _disabled(attrib, attrs)
+        if not disabled and tag not in ("button", "input", "a"):
+            # A wrapper ("product-add-to-cart") is as enabled as the button inside it.
+            inner = next(el.iter("button"), None)
+            if inner is not None:
+                inner_attrs = " ".join(inner.get(a) or "" for a in ("class", "id", "name"))
+                disabled = _disabled(inner.attrib, inner_attrs.lower())
         buttons.append(Button(el, index, not disabled))
     return buttons
+
+
+_DISABLED_WORDS_RE = re.compile(r"\bdisabled\b|\bis-disabled\b|sold-?out|out-?of-?stock")
+
+
+def _disabled(attrib: Any, attrs: str) -> bool:
+    return (
+        "disabled" in attrib
+        or (attrib.get("aria-disabled") or "").lower() == "true"
+        or bool(_DISABLED_WORDS_RE.search(attrs))
+    )

@@ -10,6 +10,10 @@ message or a button":
 * "Pre-order" and "available from <date>" / back-order messages mean the product can be
   ordered now: PreOrder / BackOrder (both scored in stock), even next to an out-of-stock word
   ("Out of stock - available to back-order").
+* A back-in-stock sign-up ("Get notified when this product is in stock") on a status line,
+  not hidden by its class, means out of stock even next to a buy button: the markup keeps
+  the button, scripts hide it. Not used on plain text, where the sign-ups a page hides
+  (one per size, say) cannot be told from the one it shows.
 """
 
 from __future__ import annotations
@@ -34,6 +38,17 @@ PRE_ORDER_RE = re.compile(r"(?:" + phrase_pattern(PRE_ORDER_PHRASES) + r")(?!\w)
 BACK_ORDER_RE = re.compile(r"(?:" + phrase_pattern(BACK_ORDER_PHRASES) + r")(?!\w)")
 #: A line longer than this is running text, where a stock word is not a status.
 MAX_STATUS_LINE = 90
+#: A back-in-stock sign-up ("Get notified by email when this product is in stock", "Notify
+#: me when it's back", "Benachrichtigen, wenn verfügbar"): shops show it in place of buying.
+RESTOCK_ALERT_RE = re.compile(
+    r"(?:\b(?:notify|notified|email|e-mail|alert|tell|let)\s+(?:me|us)?\s*(?:by\s+e-?mail\s+)?"
+    r"(?:when|once|as\s+soon\s+as)\b[^\n]{0,50}?\b(?:in\s+stock|available|back|restocked)|"
+    r"\bback[-\s]in[-\s]stock\s+(?:alert|notification)|"
+    r"benachrichtig\w*,?\s+(?:mich\s+)?(?:wenn|sobald)|m[\u2019']avertir|me\s+pr[ée]venir|"
+    r"pr[ée]venez[-\s]moi|av[ií]same|avisarme\s+cuando|avvisami|powiadom\s+mnie|"
+    r"meddela\s+mig|giv\s+mig\s+besked|入荷お知らせ|再入荷通知|到货通知|到貨通知|재입고\s*알림)"
+)
+_HIDDEN_CLASS_RE = re.compile(r"\bhidden\b|\bhide\b|\bd-none\b|is-hidden|visually-hidden")
 
 
 def _is_status(lower: str, at: int) -> bool:
@@ -87,6 +102,11 @@ def detect_availability(
     else:
         active = [b for b in buttons if b.active]
     ahead = order_ahead_term(page.lower, start, min(end, start + 20_000))
+    alert = restock_alert(page, start, min(end, start + 20_000))
+    if alert is not None and ahead is None:
+        # A back-in-stock sign-up is shown in place of buying: whatever buy button the
+        # markup still carries (scripts hide it), the product cannot be bought now.
+        return Guess("OutOfStock", 0.55, page.index_at(alert))
     if ahead is not None and (active or oos is not None):
         return Guess(ahead[0], 0.55, page.index_at(ahead[1]))
     if oos is not None and not active:
@@ -98,6 +118,22 @@ def detect_availability(
     in_stock = _phrase_in(IN_STOCK_RE, page, start, end)
     if in_stock is not None:
         return Guess("InStock", 0.5, page.index_at(in_stock))
+    return None
+
+
+def restock_alert(page: PageText, start: int, end: int) -> int | None:
+    """Offset of a back-in-stock sign-up on a status line in ``page.text[start:end]`` that
+    the page does not hide by class ("hidden", "d-none"...): a theme ships the sign-up
+    hidden on every product and shows it only when the product is out of stock."""
+    lower = page.lower
+    for match in RESTOCK_ALERT_RE.finditer(lower, start, end):
+        at = match.start()
+        if not _is_status(lower, at):
+            continue
+        owner = page.owner_at(at)
+        if owner is not None and _HIDDEN_CLASS_RE.search(page.context(owner, levels=5)[1]):
+            continue
+        return at
     return None
 
 

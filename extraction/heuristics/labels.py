@@ -129,15 +129,17 @@ def find_labelled(
 
 
 _URL_ID_RE = re.compile(r"(?:^|[-_/.,=])(?P<id>[A-Za-z]{0,2}\d{5,14})(?:\.[a-z]{2,5})?/?$")
+_URL_SEGMENT_ID_RE = re.compile(r"/(\d{5,14})(?=/[^/])")
 _ID_QUERY_KEYS = frozenset(
     {"sku", "pid", "productid", "product_id", "itemid", "item_id", "articleid", "article", "id"}
 )
 
 
 def url_identifier(url: str | None, page_source: str | None) -> str | None:
-    """The product id that ends the page address (``...-112949990.html``, ``/itm/3024...``)
-    or sits in an id parameter, when the page repeats it outside an address (in a form
-    field, a data attribute, a script, the text)."""
+    """The product id that ends the page address (``...-112949990.html``, ``/itm/3024...``),
+    is a whole segment of its path (``/listing/615442107/blue-mug``) or sits in an id
+    parameter, when the page repeats it outside an address (in a form field, a data
+    attribute, a script, the text)."""
     if not url or not page_source:
         return None
     try:
@@ -145,9 +147,12 @@ def url_identifier(url: str | None, page_source: str | None) -> str | None:
     except ValueError:
         return None
     candidates: list[str] = []
-    match = _URL_ID_RE.search(unquote(parts.path))
+    path = unquote(parts.path)
+    match = _URL_ID_RE.search(path)
     if match:
         candidates.append(match.group("id"))
+    # An id as a whole segment inside the path ("/listing/615442107/blue-mug").
+    candidates.extend(m.group(1) for m in _URL_SEGMENT_ID_RE.finditer(path))
     for key, value in parse_qsl(parts.query):
         is_id = key.lower() in _ID_QUERY_KEYS and re.fullmatch(r"[A-Za-z0-9-]{4,20}", value)
         if is_id and re.search(r"\d", value):
@@ -158,6 +163,22 @@ def url_identifier(url: str | None, page_source: str | None) -> str | None:
         if pattern.search(page_source):
             return candidate
     return None
+
+
+def address_end_id(url: str | None) -> str | None:
+    """The all-digit id (6 to 14 digits) that ends the page address (``.../562225800``,
+    ``...-112949990.html``), unconfirmed: for plain text, where the page's markup cannot
+    repeat it."""
+    if not url:
+        return None
+    try:
+        path = unquote(urlsplit(url).path)
+    except ValueError:
+        return None
+    match = _URL_ID_RE.search(path)
+    if match is None or not re.fullmatch(r"\d{6,14}", match.group("id")):
+        return None
+    return match.group("id")
 
 
 _SEPARATOR = r"[./ \-]?"

@@ -3,7 +3,9 @@
 Every other heuristic works on this text (:class:`PageText`), so the same rules run on HTML
 and on the plain text the extension may send (:func:`text_page`). Navigation, footers,
 cookie/consent dialogs, scripts, templates, ``<select>`` options and hidden elements are left
-out. :class:`Guess` is what a heuristic answers: a value, its confidence and where it was seen.
+out (a hidden block holding an ``<h1>`` is kept: pages whose scripts reveal the product
+block ship it hidden). :class:`Guess` is what a heuristic answers: a value, its confidence
+and where it was seen.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ class PageText:
     headings: list[tuple[int, Any]] = field(default_factory=list)  # <h1>
     titled: list[tuple[int, Any, str]] = field(default_factory=list)  # own text ~ title
     images: list[tuple[int, Any]] = field(default_factory=list)
+    #: The product title's element and its ancestors, once the title is found (see
+    #: :meth:`in_other_products`).
+    title_path: frozenset[Any] = frozenset()
     _lower: str | None = None
     _context_cache: dict[Any, tuple[frozenset[str], str]] = field(default_factory=dict)
 
@@ -114,6 +119,28 @@ class PageText:
         self._context_cache[key] = result
         return result
 
+    def in_other_products(self, element: Any, levels: int = 8) -> bool:
+        """Whether an element sits in a block showing other products (a carousel, "similar
+        products", a grid): class/id words saying so on it or an ancestor, below the first
+        ancestor that also holds the product's title. A block holding the title is the
+        product's own, whatever its class says ("listing-page-cart", "product-slider-main")."""
+        words = self.context(element, levels)[1]
+        if not RELATED_WORDS_RE.search(words):
+            return False
+        if not self.title_path:
+            return True
+        own: list[str] = []
+        node = element
+        for _ in range(levels):
+            if node is None or node in self.title_path:
+                break
+            for attr in ("class", "id", "itemprop"):
+                value = node.get(attr)
+                if value:
+                    own.append(value.lower())
+            node = node.getparent()
+        return bool(RELATED_WORDS_RE.search(" ".join(own)))
+
 
 _CLICKABLE_TAGS = frozenset({"a", "button", "input"})
 _CLICKABLE_WORDS = ("cart", "buy", "basket", "purchase")
@@ -130,33 +157,38 @@ RELATED_WORDS_RE = re.compile(
 _CLICKABLE_RE = re.compile("|".join(_CLICKABLE_WORDS))
 
 
-def _is_site_header(el: Any) -> bool:
+def _is_site_header(el: Any, h1_holders: frozenset[Any]) -> bool:
     """A ``<header>`` that is the site's (logo, menu, mini cart), not a product's or an
     article's: outside main/article/section, and without an ``<h1>`` of its own."""
     if any(a.tag in ("main", "article", "section") for a in el.iterancestors()):
         return False
-    return el.find(".//h1") is None
+    return el not in h1_holders
 
 
-def _skip(el: Any, tag: str, keys: list[str]) -> bool:
-    """Whether an element's subtree is not part of the page a buyer reads."""
+def _skip(el: Any, tag: str, keys: list[str], h1_holders: frozenset[Any]) -> bool:
+    """Whether an element's subtree is not part of the page a buyer reads (``h1_holders``:
+    the elements holding an ``<h1>``)."""
     if tag in _SKIP_TAGS:
         return True
-    if tag == "header" and _is_site_header(el):
+    if tag == "header" and _is_site_header(el, h1_holders):
         return True
     if not keys:
         return False
-    if "hidden" in keys or ("aria-modal" in keys and el.get("aria-modal") == "true"):
+    if "aria-modal" in keys and el.get("aria-modal") == "true":
         return True
-    if "style" in keys:
+    hidden = "hidden" in keys
+    if not hidden and "style" in keys:
         style = el.get("style")
-        if style and _HIDDEN_STYLE_RE.search(style):
-            return True
+        hidden = bool(style and _HIDDEN_STYLE_RE.search(style))
+    if hidden:
+        # A page whose scripts reveal the product block once they run ships it hidden: a
+        # hidden block holding an <h1> is that block, not a closed pop-up.
+        return el not in h1_holders
     if tag in _CONTAINER_TAGS and ("id" in keys or "class" in keys):
         marker = ((el.get("id") or "") + " " + (el.get("class") or "")).lower()
         # A banner never holds the product's title: a main section whose class only says it
         # sits next to one ("with-cookie-info") is the page itself.
-        if _OVERLAY_RE.search(marker) and el.find(".//h1") is None:
+        if _OVERLAY_RE.search(marker) and el not in h1_holders:
             return True
     return False
 
@@ -181,6 +213,9 @@ def build_page_text(
     total = 0
     last = "\n"
     index = 0
+    # The elements holding an <h1> (a few ancestors each), found once instead of a subtree
+    # search per hidden or header element.
+    h1_holders = frozenset(a for h1 in tree.iter("h1") for a in h1.iterancestors())
     try:
         walker = etree.iterwalk(tree, events=("start", "end"))
         for event, el in walker:
@@ -191,7 +226,7 @@ def build_page_text(
                 order[el] = index
                 offsets.append(total)
                 keys = el.keys()
-                if _skip(el, tag, keys):
+                if _skip(el, tag, keys, h1_holders):
                     index += 1
                     walker.skip_subtree()
                     continue

@@ -19,6 +19,7 @@ from extraction.heuristics.availability import (
     order_ahead_term,
     phrase_at,
 )
+from extraction.heuristics.identifiers import hash_labelled_sku
 from extraction.heuristics.labels import find_labelled
 from extraction.heuristics.page_text import Guess, text_page
 from extraction.heuristics.price import PriceCandidate, price_candidates, sale_of_pair
@@ -93,6 +94,21 @@ def _slug_words(url: str | None) -> set[str]:
     return set()
 
 
+def _host_fold(url: str | None) -> str:
+    """The page's host folded for matching, whole and without its last label, joined by
+    "|" (``www.headphones.com`` -> ``headphonescom|headphones``)."""
+    try:
+        host = (urlsplit(url or "").hostname or "").lower()
+    except ValueError:
+        return ""
+    labels = [x for x in host.split(".") if x and x != "www"]
+    if not labels:
+        return ""
+    whole = fold_for_match("".join(labels))
+    name = fold_for_match(labels[-2] if len(labels) >= 2 else labels[0])
+    return f"{whole}|{name}"
+
+
 def _title_lines(lower: str, url: str | None) -> list[tuple[int, float]]:
     """Lines that look like the product title, with a score: lines sharing most of the
     address slug's words, and later lines repeating the text's first line (often the
@@ -100,6 +116,9 @@ def _title_lines(lower: str, url: str | None) -> list[tuple[int, float]]:
     slug = _slug_words(url)
     first_line = next((line for line in lower.split("\n", 50) if len(line.strip()) >= 3), "")
     hints = [fold_for_match(h) for h in title_hints(first_line)] if first_line else []
+    # The shop's name in "Name | Shop" is not the product's: the piece that spells the host.
+    site = _host_fold(url)
+    hints = [h for h in hints if not (site and (h == site or h in site.split("|")))]
     found: list[tuple[int, float]] = []
     offset = 0
     first_seen = False
@@ -116,7 +135,10 @@ def _title_lines(lower: str, url: str | None) -> list[tuple[int, float]]:
                         words |= _fold(word)
                 score = len(words & slug) / len(slug)
             if first_seen and hints:
-                score = max(score, match_score(fold_for_match(line), hints))
+                folded = fold_for_match(line)
+                score = max(score, match_score(folded, hints))
+                if folded in hints:
+                    score += 0.25  # the document title's product part, exactly
             elif not first_seen and line.strip() == first_line.strip():
                 first_seen = True
                 score = min(score, 0.5)  # the first line itself
@@ -210,4 +232,9 @@ def extract_from_text(text: str, *, url: str | None, locale: PageLocale | None) 
         found = find_labelled(page, name, limit=1)
         if found:
             guesses[name] = Guess(found[0].value, 0.5)
+    if "sku" not in guesses and titles:
+        title_offset = max(titles, key=lambda t: t[1])[0]
+        value = hash_labelled_sku(page.text, title_offset)
+        if value:
+            guesses["sku"] = Guess(value, 0.45)
     return guesses

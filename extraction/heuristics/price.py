@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from extraction.heuristics.page_text import RELATED_WORDS_RE, Guess, PageText
+from extraction.heuristics.page_text import Guess, PageText
 from extraction.normalize import (
     PageLocale,
     PriceMatch,
@@ -94,6 +94,14 @@ _AUCTION_BEFORE_RE = re.compile(
     r"schatting|cena\s+wywo[łl]awcza|utropspris|vurdering|lance\s+inicial|估价|估價|"
     r"起拍价|起拍價|見積)\s*[:：]?\s*\D{0,12}$"
 )
+# Another offer of the same product in another condition: "Used for $1,149", "Refurbished
+# from 99 €", "Gebraucht ab 80 €" is not the price of the (new) product the page sells.
+_OTHER_CONDITION_BEFORE_RE = re.compile(
+    r"(?:\bused|refurbished|renewed|pre-?owned|open[-\s]box|second[-\s]hand|gebraucht|"
+    r"generalüberholt|d['’]occasion|reconditionn[ée]|usados?|reacondicionados?|usato|"
+    r"ricondizionato|gebruikt|używany|begagnad)\s+(?:for|from|starting\s+at|ab|à\s+partir\s+de|"
+    r"dès|desde|a\s+partir\s+de|da|vanaf|od|från)\s*[:：]?\s*\D{0,6}$"
+)
 _HEADER_WORDS_RE = re.compile(
     r"minicart|mini-cart|mini_cart|cart-total|cart_total|basket-total|header|navbar|"
     r"\bnav\b|navigation|\bmenu|footer|breadcrumb|topbar|top-bar|newsletter"
@@ -156,6 +164,8 @@ def price_candidates(
             continue
         if _THRESHOLD_AFTER_RE.search(after) or _AUCTION_BEFORE_RE.search(before):
             continue
+        if _OTHER_CONDITION_BEFORE_RE.search(before):
+            continue
         low = _range_low_end(text, line_start, match)
         if low is not None:
             # "10,00 - 14,50 €": the lowest price a buyer can pay (as lowPrice), unless the
@@ -177,7 +187,7 @@ def price_candidates(
             tags, words = page.context(owner)
             if tags & {"del", "s", "strike"}:
                 continue
-            if _HEADER_WORDS_RE.search(words) or RELATED_WORDS_RE.search(words):
+            if _HEADER_WORDS_RE.search(words) or page.in_other_products(owner):
                 continue
             _, near_words = page.context(owner, levels=3)
             if _OLD_CLASS_RE.search(near_words):

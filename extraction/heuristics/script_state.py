@@ -36,7 +36,7 @@ _CURRENCY_RE = re.compile(
     r"[\"'](?:priceCurrency|currency|currencyCode|currency_code)[\"']\s*:\s*[\"']"
     r"(?P<code>[A-Z]{3})[\"']"
 )
-_SKIP_TYPES = ("ld+json", "text/template", "text/html", "text/x-template")
+SKIP_SCRIPT_TYPES = ("ld+json", "text/template", "text/html", "text/x-template")
 
 
 def price_from_scripts(tree: Any) -> Guess | None:
@@ -47,7 +47,7 @@ def price_from_scripts(tree: Any) -> Guess | None:
     currency: str | None = None
     for script in tree.iter("script"):
         kind = (script.get("type") or "").lower()
-        if script.get("src") or any(t in kind for t in _SKIP_TYPES):
+        if script.get("src") or any(t in kind for t in SKIP_SCRIPT_TYPES):
             continue
         code = script.text or ""
         if not code or len(code) > MAX_SCRIPT_CHARS:

@@ -278,3 +278,177 @@ def test_text_only_gives_the_title_line() -> None:
     )
     # A first line that is not a document title gives no title.
     assert text_product_of("Price 12.00 EUR\n", "https://shop.example/x")["title"] is None
+
+
+# --- the product's own block ----------------------------------------------------------------
+
+
+def test_a_block_holding_the_title_is_the_products_own_whatever_its_class_says() -> None:
+    # "listing" and "slider" are words of product grids and carousels, but a block holding the
+    # product's title is the product's own: its price and buy button count.
+    body = (
+        "<div class='listing-page-buybox'><p>Price: USD 42.00</p><h1>Blue Kettle</h1>"
+        "<button class='add-to-cart'>Add to cart</button></div>"
+        "<div class='similar-listings'><a>Red Kettle</a><p>USD 19.00</p>"
+        "<button class='add-to-cart'>Add to cart</button></div>"
+    )
+    product = product_of(body)
+    assert product["price"] == "42.00" and product["currency"] == "USD"
+    assert product["availability"] == "InStock"
+    # Without the title inside it, the same block is another product's.
+    other = product_of(
+        "<h1>Blue Kettle</h1><p>Sold out</p>"
+        "<div class='listing-page-buybox'><p>Price: USD 42.00</p>"
+        "<button class='add-to-cart'>Add to cart</button></div>"
+    )
+    assert other["price"] is None and other["availability"] == "OutOfStock"
+
+
+def test_a_product_block_shipped_hidden_for_scripts_to_reveal_is_read() -> None:
+    body = (
+        "<div class='deferred' style='display: none'><h1>Blue Kettle</h1><p>€24.99</p>"
+        "<ul><li>Product code: <span>BK-20417</span></li></ul></div>"
+        "<div style='display:none'><p>Sign up and get €5.00 off</p></div>"
+    )
+    product = product_of(body)
+    assert product["title"] == "Blue Kettle"
+    assert product["price"] == "24.99" and product["sku"] == "BK-20417"
+    _, page = page_of(f"<html><body>{body}</body></html>", "Blue Kettle")
+    assert "Sign up" not in page.text  # a hidden block without the title stays hidden
+
+
+# --- identifiers no label names -------------------------------------------------------------
+
+
+def test_a_hash_label_under_the_title_is_the_sku_and_a_model_number_is_not() -> None:
+    product = product_of("<h1>Blue Kettle</h1><div>Item #KT-20417 • Model #WK-9</div><p>£24.99</p>")
+    assert product["sku"] == "KT-20417"
+    assert product_of("<h1>Blue Kettle</h1><div>Model #WK-9040</div><p>£24.99</p>")["sku"] is None
+    text = "Blue Kettle | Shop\nHome\nBlue Kettle\nItem #KT-20417 • Mfr #WK-9\n£24.99\n"
+    assert text_product_of(text)["sku"] == "KT-20417"
+
+
+def test_an_id_segment_inside_the_address_is_the_sku_when_the_page_repeats_it() -> None:
+    url = "https://shop.example/items/4471029/blue-kettle"
+    body = "<h1>Blue Kettle</h1><p>£24.99</p><button data-item-id='4471029'>Save</button>"
+    assert product_of(body, url=url)["sku"] == "4471029"
+    # Not repeated by the page: an address alone does not make an identifier.
+    assert product_of("<h1>Blue Kettle</h1><p>£24.99</p>", url=url)["sku"] is None
+
+
+def test_the_add_to_cart_forms_posted_product_id_is_the_sku_when_nothing_else_is() -> None:
+    body = (
+        "<h1>Blue Kettle</h1><p>£24.99</p><form class='cart' method='post'>"
+        "<input type='hidden' name='add-to-cart' value='8812'>"
+        "<button type='submit' class='add-to-cart'>Add to basket</button></form>"
+    )
+    assert product_of(body)["sku"] == "8812"
+    button_sku = (
+        "<h1>Blue Kettle</h1><p>£24.99</p>"
+        "<button class='add-to-cart' data-sku='BK-1-BLUE'>Add to basket</button>"
+    )
+    assert product_of(button_sku)["sku"] == "BK-1-BLUE"
+
+
+def test_the_first_sku_of_the_inline_product_state_is_the_last_resort() -> None:
+    body = (
+        "<h1>Blue Kettle</h1><p>£24.99</p>"
+        '<script>window.state = {"product": {"variants": [{"sku": "BK-100-BL"},'
+        ' {"sku": "BK-100-RD"}]}, "upsell": {"sku": "none"}};</script>'
+    )
+    assert product_of(body)["sku"] == "BK-100-BL"
+    # A word is not an identifier.
+    assert product_of(body.replace("BK-100-BL", "default"))["sku"] == "BK-100-RD"
+
+
+def test_a_buy_button_wrapper_is_as_enabled_as_the_button_inside_it() -> None:
+    body = (
+        "<h1>Blue Kettle</h1><p>$60.00</p><p>Sold out</p>"
+        "<div class='product-add-to-cart'><button class='cart-button' disabled>"
+        "<span>Sold out</span></button></div>"
+    )
+    _, page = page_of(f"<html><body>{body}</body></html>", "Blue Kettle")
+    assert [b.active for b in find_buy_buttons(page)] == [False, False]  # wrapper, button
+    assert product_of(body)["availability"] == "OutOfStock"
+    enabled = body.replace(" disabled>", ">").replace("Sold out", "Add to cart")
+    assert product_of(enabled)["availability"] == "InStock"
+
+
+@pytest.mark.parametrize(
+    "signup",
+    ["Get notified by email when this product is in stock.", "Notify me when it's back",
+     "Email me once it is available again", "Benachrichtigen, wenn verfügbar",
+     "Prévenez-moi lors du retour en stock", "Avísame cuando esté disponible"],
+)  # fmt: skip
+def test_a_back_in_stock_signup_means_out_of_stock_even_next_to_a_cart_button(
+    signup: str,
+) -> None:
+    body = (
+        f"<h1>Blue Kettle</h1><p>$9.99</p><p>Coming soon</p><p>{signup}</p>"
+        "<div class='add-to-cart-button' role='button'>Add To Cart</div>"
+    )
+    assert product_of(body)["availability"] == "OutOfStock"
+
+
+def test_a_hidden_or_explained_back_in_stock_signup_says_nothing() -> None:
+    button = "<button class='add-to-cart'>Add to cart</button>"
+    hidden = (
+        "<h1>Blue Kettle</h1><p>$9.99</p>"
+        f"<div class='restock-form hidden'><p>Notify me when back in stock</p></div>{button}"
+    )
+    assert product_of(hidden)["availability"] == "InStock"
+    prose = (
+        "<h1>Blue Kettle</h1><p>$9.99</p>"
+        "<p>Something you want is not in stock? Simply click on 'Email me when back in stock'"
+        " on its page and we will write to you as soon as it is available again.</p>"
+        f"{button}"
+    )
+    assert product_of(prose)["availability"] == "InStock"
+
+
+@pytest.mark.parametrize(
+    "offer",
+    ["Used for $1,149.95", "Refurbished from $1,149.95", "Open-box from $1,149.95",
+     "Pre-owned starting at $1,149.95"],
+)  # fmt: skip
+def test_a_used_or_refurbished_offer_is_not_the_products_price(offer: str) -> None:
+    sold = product_of(f"<h1>Blue Camera</h1><p>$1,499.00</p><p>{offer}</p>")
+    assert sold["price"] == "1499.00"
+    gone = product_of(f"<h1>Blue Camera</h1><p>No longer available</p><p>{offer}</p>")
+    assert gone["price"] is None and gone["availability"] == "OutOfStock"
+    assert text_product_of(f"Blue Camera\nNo longer available\n{offer}\n")["price"] is None
+
+
+def test_cents_split_from_the_point_in_the_text_stay_cents() -> None:
+    # "$<span>79.</span><span>99</span>" becomes "$ 79. 99" in the text a browser extension
+    # sends; "$5, 10 or 20" is still a list.
+    assert text_product_of("Blue Kettle\n$ 79. 99\nAdd to cart\n")["price"] == "79.99"
+    assert text_product_of("Blue Kettle\n79. 99 €\nAdd to cart\n")["price"] == "79.99"
+    assert text_product_of("Blue Kettle\n$5, 10 or 20\nAdd to cart\n")["price"] == "5.00"
+
+
+def test_in_plain_text_the_all_digit_id_ending_the_address_is_the_sku() -> None:
+    text = "Blue Kettle | Shop\nBlue Kettle\n£24.99\nAdd to basket\n"
+    assert text_product_of(text, url="https://shop.example/p/blue-kettle/4471029")["sku"] == (
+        "4471029"
+    )
+    # Not on a page that sells nothing, and not a short number or a word-like code.
+    assert (
+        text_product_of("Blue Kettle\nA story\n", url="https://x.example/a/4471029")["sku"] is None
+    )
+    assert text_product_of(text, url="https://shop.example/p/kettle-2024")["sku"] is None
+
+
+# --- title ----------------------------------------------------------------------------------
+
+
+def test_in_plain_text_the_title_is_the_document_titles_product_part_not_shop_or_crumbs() -> None:
+    text = (
+        "Blue Kettle – Kettleshop.com\nSkip to content\nKettleshop.com\nHome\n"
+        "Shop › Blue Kettle\nBlue Kettle\n£24.99\nAdd to basket\n"
+    )
+    url = "https://www.kettleshop.com/products/blue-kettle"
+    assert text_product_of(text, url=url)["title"] == "Blue Kettle"
+    assert text_product_of(text.replace("Blue Kettle\n£", "£"), url=url)["title"] != (
+        "Kettleshop.com"
+    )
