@@ -494,7 +494,7 @@ def main() -> int:
         "--worker-classes",
         nargs="+",
         choices=["gthread", "uvicorn"],
-        default=["gthread"],
+        default=["uvicorn"],
         help="the backend once per GUNICORN_WORKER_CLASS (default: the production one)",
     )
     parser.add_argument("--json", action="store_true", help="print the JSON report too")
