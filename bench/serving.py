@@ -307,9 +307,10 @@ def main() -> None:
         f"onnx p50 {o['known_name']['median_ms']} p95 {o['known_name']['p95_ms']} ms, onnx-fp32 "
         f"p95 {f['known_name']['p95_ms']}, torch p95 {t['known_name']['p95_ms']} ms "
         f"(onnx/torch p95 {o['known_name']['p95_ms'] / t['known_name']['p95_ms']:.2f}x) | first "
-        f"extract/ onnx cold {first['onnx-cold']['first_ms']} ms, warmed "
-        f"{first['onnx-warm']['first_ms']} ms (torch cold {first['torch-cold']['first_ms']}, "
-        f"warmed {first['torch-warm']['first_ms']}) | load average "
+        f"extract/ onnx cold {first['onnx-cold']['first_ms']:.0f} ms, warmed "
+        f"{first['onnx-warm']['first_ms']:.0f} ms (torch cold "
+        f"{first['torch-cold']['first_ms']:.0f}, warmed {first['torch-warm']['first_ms']:.0f}) "
+        f"| load average "
         f"{report['load_average_before'][0]} -> {report['load_average_after'][0]}"
     )
 
