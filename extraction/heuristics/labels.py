@@ -165,17 +165,22 @@ def url_identifier(url: str | None, page_source: str | None) -> str | None:
     return None
 
 
-def address_end_id(url: str | None) -> str | None:
-    """The all-digit id (6 to 14 digits) that ends the page address (``.../562225800``,
-    ``...-112949990.html``), unconfirmed: for plain text, where the page's markup cannot
-    repeat it."""
+def _address_id_match(url: str | None) -> re.Match[str] | None:
+    """The id ending the page address (``_URL_ID_RE``), or None (no URL, a malformed one)."""
     if not url:
         return None
     try:
         path = unquote(urlsplit(url).path)
     except ValueError:
         return None
-    match = _URL_ID_RE.search(path)
+    return _URL_ID_RE.search(path)
+
+
+def address_end_id(url: str | None) -> str | None:
+    """The all-digit id (6 to 14 digits) that ends the page address (``.../562225800``,
+    ``...-112949990.html``), unconfirmed: for plain text, where the page's markup cannot
+    repeat it."""
+    match = _address_id_match(url)
     if match is None or not re.fullmatch(r"\d{6,14}", match.group("id")):
         return None
     return match.group("id")
@@ -192,14 +197,8 @@ def printed_url_identifier(url: str | None, text: str | None) -> str | None:
     Shops write an article number in groups for people and without them in addresses; the
     printed form is the one a buyer would search for or quote.
     """
-    if not url or not text:
-        return None
-    try:
-        path = unquote(urlsplit(url).path)
-    except ValueError:
-        return None
-    match = _URL_ID_RE.search(path)
-    if match is None:
+    match = _address_id_match(url) if text else None
+    if match is None or not text:
         return None
     digits = re.sub(r"\D", "", match.group("id")).lstrip("0")
     if len(digits) < 5:
