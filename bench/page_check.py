@@ -44,15 +44,12 @@ def main() -> None:
     from mlverify.page_check.config import ClassifierConfig
     from mlverify.page_check.features import (
         feature_dict,
-        page_controls,
-        page_description,
-        page_heading,
-        page_lead,
+        page_input,
+        page_title,
         url_features,
     )
     from mlverify.page_check.signals import parse_html
     from mlverify.page_check.url_text import PageInput
-    from mlverify.training.dataset import page_title
     from mlverify.training.defaults import default_data_dir
     from mlverify.training.run import run
 
@@ -71,14 +68,7 @@ def main() -> None:
             started = time.perf_counter()
             doc = parse_html(html)
             title = page_title(doc) if doc is not None else None
-            page = PageInput.from_url(
-                url,
-                title,
-                heading=page_heading(doc) if doc is not None else None,
-                description=page_description(doc) if doc is not None else None,
-                lead=page_lead(doc) if doc is not None else None,
-                controls=page_controls(doc) if doc is not None else None,
-            )
+            page = page_input(url, doc) if doc is not None else PageInput.from_url(url)
             model.predict([page], [feature_dict(url, doc)])
             page_ms.append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()

@@ -35,6 +35,7 @@ from buyhive.product.jsonld import (
 )
 from buyhive.product.text import ADD_TO_CART_PHRASES, ADD_TO_CART_TOKENS
 from mlverify.page_check.script_features import SCRIPT_FEATURE_NAMES, script_features
+from mlverify.page_check.url_text import PageInput
 
 FEATURES_VERSION = 2
 
@@ -353,6 +354,29 @@ def page_features(url: str, doc: HtmlElement | None) -> list[float]:
 
 
 URL_FEATURE_NAMES: tuple[str, ...] = tuple(n for n in FEATURE_NAMES if n.startswith("url_"))
+
+
+def page_title(doc: HtmlElement) -> str | None:
+    """The page's ``<title>``, or its ``og:title`` when the title is empty."""
+    title = doc.findtext(".//title")
+    if not title or not title.strip():
+        og = doc.xpath('//meta[@property="og:title"]/@content')
+        title = str(og[0]) if og else None
+    return " ".join(title.split()) if title and title.strip() else None
+
+
+def page_input(url: str, doc: HtmlElement, title: str | None = None) -> PageInput:
+    """What the page layer embeds of a parsed page: its own title (``title`` when it has
+    none), heading, description, lead and button labels. Serving, training and the bench
+    build it here, so the head is trained on exactly what it is served."""
+    return PageInput.from_url(
+        url,
+        page_title(doc) or title,
+        heading=page_heading(doc),
+        description=page_description(doc),
+        lead=page_lead(doc),
+        controls=page_controls(doc),
+    )
 
 
 def page_heading(doc: HtmlElement) -> str | None:

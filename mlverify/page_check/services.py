@@ -18,10 +18,7 @@ from mlverify.page_check.classifier import PageClassifier
 from mlverify.page_check.config import DEFAULT_THRESHOLD, TEXT_FORMAT, ClassifierConfig
 from mlverify.page_check.features import (
     feature_dict,
-    page_controls,
-    page_description,
-    page_heading,
-    page_lead,
+    page_input,
     url_features,
 )
 from mlverify.page_check.head import decide
@@ -124,14 +121,7 @@ def classify_page(
         return classify_url(url=url, title=title)
     # The page's own <title> first: the layer was trained on it (extraction passes the
     # product's name, which a grid page does not have).
-    page = PageInput.from_url(
-        url,
-        page_title(doc) or title,
-        heading=page_heading(doc),
-        description=page_description(doc),
-        lead=page_lead(doc),
-        controls=page_controls(doc),
-    )
+    page = page_input(url, doc, title)
     try:
         return _model_answer(page, feature_dict(url, doc), method="model+page")
     except ModelUnavailable as exc:
@@ -148,15 +138,6 @@ def classify_page(
             reason=f"model unavailable, page signals only: {exc.reason}",
             page_type="product" if is_product else None,
         )
-
-
-def page_title(doc: HtmlElement) -> str | None:
-    """The page's ``<title>`` (or ``og:title``), when the caller gave none."""
-    title = doc.findtext(".//title")
-    if not title or not title.strip():
-        og = doc.xpath('//meta[@property="og:title"]/@content')
-        title = str(og[0]) if og else None
-    return " ".join(title.split()) if title and title.strip() else None
 
 
 def text_similarity(query: str, candidates: list[str]) -> list[float]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from mlverify.page_check.features import (
     page_description,
     page_heading,
     page_lead,
+    page_title,
     url_features,
 )
 from mlverify.page_check.signals import PageSignals, extract_page_signals, parse_html
@@ -110,15 +110,6 @@ class Dataset:
             "rule_links_by_kind": dict(sorted(kinds.items())),
             "examples_by_layer": dict(sorted(Counter(e.layer for e in self.examples).items())),
         }
-
-
-def page_title(doc: Any) -> str | None:
-    """The page's ``<title>``, or its ``og:title`` when the title is empty."""
-    title = doc.findtext(".//title")
-    if not title or not title.strip():
-        og = doc.xpath('//meta[@property="og:title"]/@content')
-        title = og[0] if og else None
-    return re.sub(r"\s+", " ", title).strip() if title and title.strip() else None
 
 
 def _read_html(path: Path) -> bytes:
