@@ -215,3 +215,29 @@ def test_product_path_shapes(url: str, shape: bool) -> None:
     page = f'<html><head><link rel="canonical" href="{url}"></head><body></body></html>'
     f = features.feature_dict("https://shop.example/x", _doc(page))
     assert f["canonical_product_shape"] == float(shape)
+
+
+def test_page_title_reads_the_title_then_og_title_with_spaces_collapsed() -> None:
+    assert features.page_title(
+        _doc("<html><head><title> Blue \n  kettle </title></head></html>")
+    ) == ("Blue kettle")
+    og = '<html><head><title> </title><meta property="og:title" content="Red  mug"></head></html>'
+    assert features.page_title(_doc(og)) == "Red mug"
+    assert features.page_title(_doc("<html><body><p>no title</p></body></html>")) is None
+
+
+def test_page_input_prefers_the_pages_own_title_and_reads_the_page_texts() -> None:
+    html = (
+        "<html><head><title>Grid of kettles</title>"
+        '<meta name="description" content="Kettles in every colour"></head>'
+        "<body><h1>Kettles</h1><button>Filter</button></body></html>"
+    )
+    page = features.page_input("https://shop.example/kettles", _doc(html), "Caller title")
+    assert page.title == "Grid of kettles"
+    assert page.heading == "Kettles"
+    assert page.description == "Kettles in every colour"
+    assert page.controls == "filter"
+    untitled = features.page_input(
+        "https://shop.example/k", _doc("<html><body><h1>K</h1></body></html>"), "Caller"
+    )
+    assert untitled.title == "Caller"
