@@ -8,6 +8,8 @@ interleaved rounds of each variant of the two reads of ``GET carts/{id}/items/``
   aggregation pipeline with ``$project`` (the ORM's shape), as a ``find`` with the same
   projection, and as a ``find`` of whole documents (what ``carts.selectors`` sends);
 * the items by ``_id $in`` the same three ways;
+* the read that replaced both when the cart's view is current (``carts.cart_view``): the
+  cart document by ``_id``, then its kept view (50 rendered items) by ``_id``;
 * a ``ping``, the cost of any command.
 
 For each: the server process's CPU per call (psutil, the mean over all calls: the OS counts
@@ -41,8 +43,8 @@ def run(calls: int, server_pid: int) -> dict[str, dict[str, float]]:
     from django.db import connection as default_connection
 
     from accounts.models import User
-    from carts import services
-    from carts.models import CartItem, Item
+    from carts import cart_view, services
+    from carts.models import Cart, CartItem, CartView, Item
 
     with test_database():
         user = User.objects.create_user(email="db@example.com", password=PASSWORD)
@@ -61,8 +63,12 @@ def run(calls: int, server_pid: int) -> dict[str, dict[str, float]]:
                 extraction={"provenance": {"title": {"source": "json-ld"}}},
                 cart_ids=[cart.pk, other.pk] if n % 5 == 0 else [cart.pk],
             )
+        cart_view.cart_entries_page(user=user, cart_id=cart.pk, offset=0, limit=CART_SIZE)
         connection: Any = default_connection
         connection.ensure_connection()
+        carts = connection.get_collection(Cart._meta.db_table)
+        views = connection.get_collection(CartView._meta.db_table)
+        assert views.find_one({"_id": cart.pk}) is not None, "the view was not kept"
         memberships = connection.get_collection(CartItem._meta.db_table)
         items = connection.get_collection(Item._meta.db_table)
         ids = [row["item_id"] for row in memberships.find({"cart_id": cart.pk}, {"item_id": 1})]
@@ -116,6 +122,8 @@ def run(calls: int, server_pid: int) -> dict[str, dict[str, float]]:
             "items: find, whole documents": lambda: items.find(
                 by_ids, limit=len(ids), batch_size=len(ids)
             ).to_list(),
+            "cart: find_one by _id": lambda: carts.find_one({"_id": cart.pk}),
+            "cart view: find_one by _id": lambda: views.find_one({"_id": cart.pk}),
             "ping": lambda: connection.database.command("ping"),
         }
         for variant in variants.values():  # warm-up

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
+from django.http import HttpResponse
 from rest_framework.pagination import LimitOffsetPagination as _DRFLimitOffset
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
-from rest_framework.response import Response
 
 
 class LimitOffsetPagination(_DRFLimitOffset):
@@ -22,16 +23,22 @@ class LimitOffsetPagination(_DRFLimitOffset):
     def start_page(self, request: Request) -> tuple[int, int]:
         """``(offset, limit)`` of the page asked for, for a view that reads the page itself.
 
-        Such a view reads ``limit + 1`` rows from ``offset`` and learns the count without a
-        count command whenever the rest fits in the page (issue 16's command budgets); it
-        then calls :meth:`paginated` with the count.
+        Such a view reads the page and its count itself (issue 16's command budgets), then
+        answers with :meth:`paginated_rendered`.
         """
         self.request = request
         self.limit = self.get_limit(request) or self.default_limit
         self.offset = self.get_offset(request)
         return self.offset, self.limit
 
-    def paginated(self, results: list[Any], *, count: int) -> Response:
-        """The list answer for a page read by the view (after :meth:`start_page`)."""
+    def paginated_rendered(self, results: Sequence[bytes], *, count: int) -> HttpResponse:
+        """The list answer for a page read by the view (after :meth:`start_page`) whose
+        results are rendered already, each the bytes DRF's ``JSONRenderer`` makes of it:
+        the bytes ``get_paginated_response`` would render, without rendering the results
+        again (``carts.cart_view`` keeps them rendered)."""
         self.count = count
-        return self.get_paginated_response(results)
+        head = JSONRenderer().render(
+            {"count": count, "next": self.get_next_link(), "previous": self.get_previous_link()}
+        )
+        body = b"".join((head[:-1], b',"results":[', b",".join(results), b"]}"))
+        return HttpResponse(body, content_type="application/json")

@@ -1,6 +1,6 @@
 """Carts, items and the membership between them, laid out for MongoDB.
 
-Three collections, no many-to-many field:
+Three collections (and a read model), no many-to-many field:
 
 * ``carts_cart``: a user's named cart. The name is unique per owner, case-insensitively,
   through the derived ``name_lower`` column and a unique index on ``(owner, name_lower)``.
@@ -17,6 +17,11 @@ on ``cart_id``, ordered by ``added_at``: index ``carts_ci_cart_added``), then
 come back. See ``selectors.py``. Each item also carries the ids of its carts (``Item.cart_ids``),
 a read model of its memberships kept in the same transaction as every membership write, so
 that a cart read does not need a third read for them (issue 16).
+
+A fourth collection, ``carts_cartview`` (:class:`CartView`), keeps each cart's answer to
+``GET carts/{id}/items/`` rendered, so that the hot read is two finds by ``_id``; it is
+current while it matches the cart's raw ``items_view_gen`` counter, which every write that
+changes the answer moves in its own transaction (``carts/read_model.py``).
 
 Owner foreign keys carry ``db_index=False``: each collection has compound indexes that start
 with ``owner_id`` and serve the same queries, so a single-field index would only cost writes.
@@ -294,3 +299,30 @@ from carts.watch.models import (  # noqa: E402, F401
     Observation,
     WatchedProduct,
 )
+
+
+class CartView(models.Model):
+    """The kept answer of ``GET carts/{id}/items/`` for one cart: its items rendered, in
+    added order (``carts.read_model``, ``carts.cart_view``). Derived data, rebuilt by any
+    read that finds it out of date; never edited, never exported.
+
+    ``id`` is the cart's id. The view is current while ``gen`` equals the cart document's
+    ``items_view_gen``, a raw counter (not a model field, so that no ORM save of a cart can
+    set it back) that every write changing the cart's answer increments in its own
+    transaction. ``version`` names the rendering (``carts.cart_view.RENDER_VERSION``).
+    Deleted with its cart, and with its owner's account (``carts.user_data``).
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    gen = models.PositiveIntegerField(null=True)
+    version = models.CharField(max_length=32)
+    #: One ``JSONRenderer`` rendering (UTF-8 bytes) per item, at most ``MAX_ITEMS_PER_CART``.
+    entries = ArrayField(models.BinaryField(), default=list)
+
+    class Meta:
+        indexes = [models.Index(fields=["owner"], name="carts_cartview_owner")]
+
+    def __str__(self) -> str:
+        return f"view of cart {self.pk}"

@@ -28,7 +28,6 @@ from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from django.db import connections
 from django.db.models import Count, Q, QuerySet
 
 from buyhive.exceptions import NotFound, ValidationFailed
@@ -41,9 +40,7 @@ __all__ = [
     "CartSummary",
     "cart_counts_by_owner",
     "cart_get",
-    "cart_item_documents_page",
     "cart_list",
-    "cart_membership_page",
     "cart_memberships",
     "cart_summaries",
     "item_cart_ids",
@@ -181,106 +178,6 @@ def cart_memberships(*, user: Any, cart: Cart) -> QuerySet[CartItem]:
     if cart.owner_id != _user_pk(user):
         raise NotFound("Cart not found.")
     return CartItem.objects.filter(cart_id=cart.pk).order_by("added_at", "pk")
-
-
-def cart_membership_page(
-    *, user: Any, cart_id: Any, offset: int, limit: int
-) -> tuple[int, list[CartItem]]:
-    """``(count, memberships)``: one page of the cart's memberships in added order, and how
-    many the cart holds; NotFound when the cart is unknown, malformed or someone else's.
-
-    One command for a cart that fits in the page (issue 16's read budget): ``limit + 1``
-    rows from ``offset`` on the ``carts_ci_cart_added`` index tell the count when fewer come
-    back, and the rows' ``owner_id`` (always the cart's owner) tell that the cart is the
-    user's without reading it. The cart itself is read only when no row comes back (an empty
-    cart, an unknown one, or an offset past the end), and the memberships are counted only
-    when the cart is larger than the page.
-    """
-    oid = parse_object_id(cart_id)
-    if oid is None:
-        raise NotFound("Cart not found.")
-    owner = _user_pk(user)
-    members = CartItem.objects.filter(cart_id=oid).order_by("added_at", "pk")
-    rows = list(members[offset : offset + limit + 1])
-    if not rows:
-        cart_get(user=user, cart_id=oid)
-        return (members.count() if offset else 0), []
-    if any(row.owner_id != owner for row in rows):
-        raise NotFound("Cart not found.")
-    count = offset + len(rows) if len(rows) <= limit else members.count()
-    return count, rows[:limit]
-
-
-def cart_item_documents_page(
-    *, user: Any, cart_id: Any, offset: int, limit: int
-) -> tuple[int, list[tuple[dict[str, Any], dict[str, Any]]]]:
-    """``(count, [(membership, item), ...])``: one page of the cart's items in added order, as
-    raw documents (the hot read of issue 16, rendered without model instances by
-    ``carts.serializers.cart_item_to_api``).
-
-    Two commands for a cart that fits in the page, whatever it holds: the memberships as
-    :func:`cart_membership_page` reads them (``limit + 1`` rows from ``offset`` on the
-    ``carts_ci_cart_added`` index; their ``owner_id`` says whose cart it is), then the items
-    by ``_id $in``, each carrying its ``cart_ids`` (the read model the services keep), so
-    no read of the items' other memberships. The cart is read only when no row comes back
-    (empty, unknown, foreign, or an offset past the end), the memberships counted only when
-    the cart is larger than the page. Another user's cart is NotFound, like an unknown one;
-    an item of another owner (never the case: a membership has its cart's owner) is left out.
-
-    Both reads are plain ``find`` commands with whole documents, not the ORM's aggregation
-    pipelines, and without projections. On SecantusDB (a Python server on the same cores) a
-    ``$project`` stage compiles the projection again for every document and a find's
-    projection deep-copies each one: on a 50-item cart the two pipelines cost ~12 ms of server
-    CPU, the two finds ~5 ms (``docs/scaling.md``, "The 50-item cart read"). The fields a
-    projection would drop are small (a membership's ``_id`` and ``cart_id``; an item's
-    ``watch_key``, ``orphaned_at``, ``legacy_id``), so on mongod, where a projection is cheap,
-    whole documents cost next to nothing more. Each find sets a ``limit`` and a batch as
-    large, so the first batch is the whole answer and the server closes the cursor (no
-    ``getMore``, no ``killCursors``). ``carts/tests/test_queries.py`` explains both finds.
-    """
-    oid = parse_object_id(cart_id)
-    if oid is None:
-        raise NotFound("Cart not found.")
-    owner = _user_pk(user)
-    connection: Any = connections[CartItem.objects.db]
-    connection.ensure_connection()
-    session = connection.session  # the transaction's, as the ORM's reads use (None outside)
-    memberships = connection.get_collection(CartItem._meta.db_table)
-    # ``to_list``: the whole batch at once, not a Python ``next`` per document.
-    rows = memberships.find(
-        {"cart_id": oid},
-        sort=[("added_at", 1), ("_id", 1)],
-        skip=offset,
-        limit=limit + 1,
-        batch_size=limit + 1,
-        session=session,
-    ).to_list()
-    if not rows:
-        cart_get(user=user, cart_id=oid)
-        count = memberships.count_documents({"cart_id": oid}, session=session) if offset else 0
-        return count, []
-    if any(row.get("owner_id") != owner for row in rows):
-        raise NotFound("Cart not found.")
-    count = (
-        offset + len(rows)
-        if len(rows) <= limit
-        else memberships.count_documents({"cart_id": oid}, session=session)
-    )
-    rows = rows[:limit]
-    item_ids = list(dict.fromkeys(row["item_id"] for row in rows))
-    items = {
-        doc["_id"]: doc
-        for doc in connection.get_collection(Item._meta.db_table)
-        .find(
-            {"_id": {"$in": item_ids}},
-            limit=len(item_ids),
-            batch_size=len(item_ids),
-            session=session,
-        )
-        .to_list()
-        if doc.get("owner_id") == owner
-    }
-    return count, [(row, items[row["item_id"]]) for row in rows if row["item_id"] in items]
 
 
 # -------------------------------------------------------------------------------------------

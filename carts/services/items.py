@@ -16,6 +16,7 @@ from buyhive.product.urls import CanonicalUrl, canonicalize_url
 from buyhive.transactions import run_in_transaction
 from carts import models as m
 from carts.models import Cart, CartItem, Item
+from carts.read_model import drop_views, stamp_carts
 from carts.selectors import parse_object_id
 from carts.services._common import _clean_field, _clean_quantity, _pk, resolve_carts
 from carts.services.item_fields import _fit_price, clean_item_data
@@ -84,6 +85,10 @@ def _save_item(
         update_fields.append("extraction")
     item.updated_at = now
     item.save(update_fields=update_fields)
+    if item.cart_ids and not into_carts:
+        # The carts it is in show its fields (read in this transaction, so exactly those);
+        # when the caller puts it in carts, the membership write drops them.
+        drop_views(cart_ids=item.cart_ids)
     return item, False
 
 
@@ -260,6 +265,9 @@ def item_update(*, item: Item, data: Mapping[str, Any], by_owner: bool = False) 
     except IntegrityError as exc:
         message = "You already saved an item with this URL."
         raise ValidationFailed(message, fields={"url": [message]}) from exc
+    # After the write and outside a transaction: all of the owner's carts, since the item
+    # may have joined a cart since it was read (``carts.read_model``).
+    drop_views(owner_ids=[item.owner_id])
     watch.item_edited(item=item, before=before)
     if by_owner:
         changed = {k: v for k, v in cleaned.items() if previous.get(k) != v}
@@ -276,8 +284,7 @@ def item_delete(*, item: Item) -> None:
         cart_ids = list(CartItem.objects.filter(item_id=item.pk).values_list("cart_id", flat=True))
         CartItem.objects.filter(item_id=item.pk).delete()
         Item.objects.filter(pk=item.pk).delete()
-        if cart_ids:
-            Cart.objects.filter(pk__in=cart_ids).update(updated_at=now)
+        stamp_carts(stamped=cart_ids, now=now)
 
     run_in_transaction(work, label="item_delete")
     logger.info("item_deleted", item_id=str(item.pk))

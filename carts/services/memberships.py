@@ -6,6 +6,11 @@ model of its memberships, see ``carts.models.Item``) in the same transaction, an
 clears its ``orphaned_at`` in that same write. Writing the item document is also what
 serialises membership changes of one item: two transactions changing its carts both write
 it, so the second conflicts and is retried in a fresh snapshot (``buyhive.transactions``).
+
+Every write that changes a cart's answer also drops that cart's view in the same
+transaction (``carts.read_model``): the carts whose memberships change, in the write that
+stamps their ``updated_at``, and the item's other carts (their answer shows its
+``cart_ids``) in the same command.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from pymongo import UpdateOne
 from buyhive.exceptions import LimitExceeded, NotFound
 from buyhive.transactions import run_in_transaction
 from carts.models import Cart, CartItem, Item
+from carts.read_model import drop_views, stamp_carts
 from carts.services._common import _clean_quantity, resolve_carts
 
 logger = structlog.get_logger(__name__)
@@ -82,11 +88,16 @@ def _swap_item_carts(
     raise NotFound("Item not found.")  # pragma: no cover - a snapshot does not change under us
 
 
-def pull_cart_from_items(*, cart_id: Any, item_ids: Sequence[Any], now: Any) -> None:
+def pull_cart_from_items(*, cart_id: Any, owner_id: Any, item_ids: Sequence[Any], now: Any) -> None:
     """Take ``cart_id`` out of the ``cart_ids`` of ``item_ids`` (a cart being deleted), and
-    stamp ``orphaned_at`` on those left in no cart; inside the caller's transaction."""
+    stamp ``orphaned_at`` on those left in no cart; inside the caller's transaction.
+
+    The items' other carts show their ``cart_ids``: the views of the owner's carts are
+    dropped (one command; which carts those items are in is not read).
+    """
     if not item_ids:
         return
+    drop_views(owner_ids=[owner_id])
     collection, session = _items_collection()
     ids = list(item_ids)
     collection.update_many({"_id": {"$in": ids}}, {"$pull": {"cart_ids": cart_id}}, session=session)
@@ -100,7 +111,8 @@ def pull_cart_from_items(*, cart_id: Any, item_ids: Sequence[Any], now: Any) -> 
 def items_refresh_cart_ids(*, item_ids: Sequence[Any]) -> None:
     """Recompute ``cart_ids`` of ``item_ids`` from their memberships (``added_at``, ``_id``
     order), inside the caller's transaction: for a bulk writer of memberships
-    (``import_legacy``) that does not go through :func:`_add_membership`."""
+    (``import_legacy``) that does not go through :func:`_add_membership`. The views of the
+    carts those items are in are dropped."""
     ids = list(dict.fromkeys(item_ids))
     if not ids:
         return
@@ -118,6 +130,7 @@ def items_refresh_cart_ids(*, item_ids: Sequence[Any]) -> None:
         ordered=False,
         session=session,
     )
+    drop_views(cart_ids=[cart_id for carts in carts_of.values() for cart_id in carts])
 
 
 def _add_membership(
@@ -140,8 +153,9 @@ def _add_membership(
     ``(membership, created)``; an existing membership gets the ``quantity``/``note`` given.
     Every query filters on one indexed field (see ``carts.selectors``).
 
-    Commands (issue 16's budgets): the cart update (skipped when ``cart_written``: the caller
-    wrote it already, in the same transaction); the item's ``cart_ids`` with this cart added
+    Commands (issue 16's budgets): the cart update, which also drops the views of the item's
+    other carts (skipped when ``cart_written``: the caller wrote it already, in the same
+    transaction); the item's ``cart_ids`` with this cart added
     and ``orphaned_at`` cleared, in one write conditional on the ``cart_ids`` the caller
     read (:func:`_swap_item_carts`), skipped when the caller knows the item's carts
     (``in_carts``: empty for an item created in this transaction) and wrote this cart into
@@ -149,7 +163,9 @@ def _add_membership(
     of the item); the count for the cap and the insert, or, when the item is in the cart
     already, the read of that membership (and its update when quantity or note change).
     """
-    if not cart_written and not Cart.objects.filter(pk=cart_id).update(updated_at=now):
+    # The item's other carts show its cart_ids: their views go in the cart's write.
+    read_carts = list(in_carts) if in_carts is not None else list(item.cart_ids or [])
+    if not cart_written and not stamp_carts(stamped=[cart_id], dropped=read_carts, now=now):
         raise NotFound("Cart not found.")
     if in_carts is None:
         # The item's carts as the caller read them, checked by the write that adds this
@@ -160,6 +176,9 @@ def _add_membership(
             now=now,
         )
         item_written = True
+        unseen = set(in_carts) - set(read_carts)
+        if unseen:  # the caller's read was stale: drop the carts it missed
+            drop_views(cart_ids=unseen)
     existing = None
     if cart_id in set(in_carts):
         existing = CartItem.objects.filter(cart_id=cart_id, item_id=item.pk).order_by().first()
@@ -221,7 +240,8 @@ def item_remove_from_cart(*, cart: Cart, item: Item) -> None:
     """Take ``item`` out of ``cart`` (NotFound when it is not in it). The item stays.
 
     Commands: the item's ``cart_ids`` (and ``orphaned_at`` when it leaves its last cart) in
-    one conditional write, the membership's delete, the cart's ``updated_at``.
+    one conditional write, the membership's delete, the cart's ``updated_at`` with the
+    views of the cart and of the item's other carts dropped.
     """
     cart_ids, orphaned_at = list(item.cart_ids or []), item.orphaned_at
 
@@ -233,13 +253,13 @@ def item_remove_from_cart(*, cart: Cart, item: Item) -> None:
             item.cart_ids = _item_carts_in_snapshot(item)
             if cart.pk not in item.cart_ids:
                 raise NotFound("This item is not in this cart.")
-        before, _after = _swap_item_carts(
+        before, after = _swap_item_carts(
             item=item, change=lambda current: [c for c in current if c != cart.pk], now=now
         )
         if cart.pk not in before:
             raise NotFound("This item is not in this cart.")
         CartItem.objects.filter(cart_id=cart.pk, item_id=item.pk).delete()
-        Cart.objects.filter(pk=cart.pk).update(updated_at=now)
+        stamp_carts(stamped=[cart.pk], dropped=after, now=now)
 
     try:
         run_in_transaction(work, label="item_remove_from_cart")
@@ -280,9 +300,11 @@ def item_set_carts(*, item: Item, cart_ids: Sequence[Any]) -> list[Cart]:
         if removed:
             CartItem.objects.filter(item_id=item.pk, cart_id__in=removed).delete()
         touched = removed + added
+        kept = [cart_id for cart_id in current if cart_id in target_set]
         # One write stamps every cart concerned; for the added ones it is also what makes
-        # concurrent adds conflict before their counts (see ``_add_membership``).
-        if touched and Cart.objects.filter(pk__in=touched).update(updated_at=now) != len(touched):
+        # concurrent adds conflict before their counts (see ``_add_membership``). The carts
+        # the item stays in show its cart_ids: their views are dropped in the same command.
+        if touched and not stamp_carts(stamped=touched, dropped=kept, now=now):
             raise NotFound("Cart not found.")  # deleted since it was resolved
         for cart_id in added:
             _add_membership(

@@ -70,48 +70,59 @@ def test_cart_read_of_50_items_sends_two_commands(
     auth_client: Any, user: User, commands: Recorder
 ) -> None:
     """``GET carts/{id}/items/?limit=50`` on a 50-item cart, authentication included (issue
-    16's budget: 2):
+    16's budget: 2). With the cart's view current (``carts.read_model``):
 
-    1. ``find carts_cartitem``: 51 memberships from the offset, on ``(cart, added_at)``;
-       fewer than 51 back gives the count, their ``owner_id`` the ownership (no cart read,
-       no count command);
-    2. ``find carts_item``: the page's items by ``_id $in``, each with its ``cart_ids`` (the
-       read model of its memberships), so no read of the items' other memberships.
+    1. ``find carts_cart``: the cart document by ``_id``: its owner (404 for anyone else)
+       and the counter its writes move;
+    2. ``find carts_cartview``: its view by ``_id``, current at that counter: the count and
+       every item, rendered in added order.
 
-    Plain finds, not the ORM's pipelines (``carts.selectors.cart_item_documents_page`` says
-    why), each answered in its first batch: no ``getMore``, no ``killCursors``.
-
-    The user comes from the auth cache: no ``accounts_user`` read. No ``$lookup`` anywhere.
+    The first read after a write builds the view: those two, the memberships and the items
+    (plain finds, each answered in its first batch: no ``getMore``, no ``killCursors``),
+    and the upsert that keeps it. The user comes from the auth cache: no ``accounts_user``
+    read. No ``$lookup`` anywhere.
     """
     cart = services.cart_create(owner=user, name="Fifty")
     _fill(cart, user, 50)
     _warm(auth_client)
     commands.clear()
+    first = auth_client.get(f"{API}/carts/{cart.pk}/items/?limit=50")
+    assert first.status_code == 200
+    assert _sent(commands) == [
+        ("find", "carts_cart"),
+        ("find", "carts_cartview"),
+        ("find", "carts_cartitem"),
+        ("find", "carts_item"),
+        ("update", "carts_cartview"),
+    ]
+    assert "$lookup" not in repr([command.body for command in commands.commands])
+    commands.clear()
     response = auth_client.get(f"{API}/carts/{cart.pk}/items/?limit=50")
     assert response.status_code == 200
+    assert _sent(commands) == [("find", "carts_cart"), ("find", "carts_cartview")]
+    assert response.content == first.content
     body = response.json()
     assert body["count"] == 50 and len(body["results"]) == 50 and body["next"] is None
-    assert _sent(commands) == [("find", "carts_cartitem"), ("find", "carts_item")]
-    assert "$lookup" not in repr([command.body for command in commands.commands])
     assert {tuple(result["cart_ids"]) for result in body["results"]} == {(str(cart.pk),)}
 
 
-def test_cart_read_counts_only_when_the_cart_is_larger_than_the_page(
+def test_cart_read_pages_are_slices_of_the_view(
     auth_client: Any, user: User, commands: Recorder
 ) -> None:
     cart = services.cart_create(owner=user, name="Big")
     _fill(cart, user, 12)
     _warm(auth_client)
+    whole = auth_client.get(f"{API}/carts/{cart.pk}/items/").json()["results"]
     commands.clear()
     response = auth_client.get(f"{API}/carts/{cart.pk}/items/?limit=5&offset=5")
     assert response.status_code == 200
     body = response.json()
-    assert body["count"] == 12 and len(body["results"]) == 5
+    assert body["count"] == 12 and body["results"] == whole[5:10]
     assert body["next"] and body["previous"]
-    assert len(commands.on({"carts_cartitem"})) == 2  # the page, the count
+    assert _sent(commands) == [("find", "carts_cart"), ("find", "carts_cartview")]  # no count
 
     last = auth_client.get(f"{API}/carts/{cart.pk}/items/?limit=5&offset=10").json()
-    assert last["count"] == 12 and len(last["results"]) == 2 and last["next"] is None
+    assert last["count"] == 12 and last["results"] == whole[10:] and last["next"] is None
     past = auth_client.get(f"{API}/carts/{cart.pk}/items/?limit=5&offset=40").json()
     assert past["count"] == 12 and past["results"] == []
 

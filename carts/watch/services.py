@@ -36,6 +36,7 @@ from accounts.models import User
 from buyhive.product.money import amount_to_api, round_amount
 from buyhive.transactions import run_in_transaction
 from carts.models import Item
+from carts.read_model import drop_views
 from carts.watch.matching import observer_hash
 from carts.watch.models import DailyPoint, Observation, WatchedProduct
 from carts.watch.signals import item_view_changed
@@ -165,10 +166,13 @@ def _qualifies(*, owner_id: Any, item: Item, first_reported: datetime) -> bool:
     return bool(verified)
 
 
-def _apply_view(item_ids: list[Any], view: View, now: datetime) -> None:
+def _apply_view(item_ids: list[Any], owner_ids: list[Any], view: View, now: datetime) -> None:
+    """Show ``view`` on the items, then drop their owners' cart views (after the write,
+    outside a transaction: a view built before it goes, one built after it shows it)."""
     Item.objects.filter(pk__in=item_ids).update(
         price=view.price, currency=view.currency, availability=view.availability, updated_at=now
     )
+    drop_views(owner_ids=owner_ids)
 
 
 def _announce(changes: list[dict[str, Any]]) -> None:
@@ -284,7 +288,7 @@ def observation_record(
     elif own_before != view:
         changed = own_before.diff(view)
         if view_of(item) != view:
-            _apply_view([item.pk], view, now)
+            _apply_view([item.pk], [item.owner_id], view, now)
             item.price, item.currency, item.availability = (
                 view.price,
                 view.currency,
@@ -302,7 +306,7 @@ def observation_record(
             if pk != item.pk and view_of(_Row(price, currency, availability)) != view
         ]
         if others:
-            _apply_view([pk for pk, _owner in others], view, now)
+            _apply_view([pk for pk, _o in others], [owner for _pk, owner in others], view, now)
             changes.extend(_change(pk, owner, view, now, observation.pk) for pk, owner in others)
             fanned_out = len(others)
         logger.info("watch_change_confirmed", product_id=str(product.pk), items=fanned_out)

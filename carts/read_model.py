@@ -1,0 +1,159 @@
+"""The per-cart read model of ``GET carts/{id}/items/`` (issue 16): the read is two finds
+by ``_id`` (the cart, then its kept view) instead of a read of every membership and item.
+
+* ``carts_cartview`` (:class:`carts.models.CartView`) keeps, per cart, its items' answer
+  rendered: one entry per membership in added order (``added_at``, ``_id``), each the bytes
+  DRF's ``JSONRenderer`` makes of :func:`carts.serializers.cart_item_to_api`, with the
+  generation it was built at (``gen``) and the rendering (``version``).
+* ``items_view_gen`` on the cart document, a raw counter no model field declares (so no ORM
+  save of a cart can set it back), is incremented by every write that changes what the
+  cart's answer shows. A view is current while its ``gen`` equals its cart's counter.
+
+**Invalidated in the writer's transaction, built by the next read.** A write that changes a
+membership, or an item shown in carts, increments the counter of every cart whose answer it
+changes, in the same transaction as the change (:func:`stamp_carts`, :func:`drop_views`).
+An item's entry shows its ``cart_ids``, so a change of an item's carts or fields concerns
+every cart the item is in, before and after. The membership writes already wrote each cart
+they change (its ``updated_at``, the write that serialises concurrent adds), so the
+increments ride in that same ``update`` command: an add and a move send no more commands
+than before (issue 16's budgets), and nothing is written to the views.
+
+A read whose view is missing or out of date builds it from the memberships and the items
+(two finds, ``carts.cart_view``) and keeps it under the counter it read before reading
+them (:func:`store_entries`). The writes that counter covers were committed before the
+read, so the view holds them all; a write committed later moves the counter, and the view
+stops being current. Storing is best effort: when it fails the next read builds again.
+
+Bounded by ``MAX_ITEMS_PER_CART`` (500 entries of ~1-2 KB: well under the 16 MB document
+limit). A migration or a script that rewrites items or memberships outside the services must
+call :func:`drop_views` (``drop_views(all_carts=True)`` invalidates every view).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import structlog
+from bson import Binary
+from django.db import DEFAULT_DB_ALIAS, connections
+from django_mongodb_backend.query import wrap_database_errors
+from pymongo import UpdateMany
+from pymongo.errors import PyMongoError
+
+from carts.models import Cart, CartView
+
+logger = structlog.get_logger(__name__)
+
+#: The cart document's raw counter (see the module's docstring).
+GEN_FIELD = "items_view_gen"
+
+#: The update that makes a cart's kept view out of date.
+_DROP: dict[str, Any] = {"$inc": {GEN_FIELD: 1}}
+
+
+def _collection(model: Any) -> tuple[Any, Any]:
+    """``model``'s collection and the session of the transaction the caller runs in (None
+    outside one), as the ORM's own commands use it."""
+    connection: Any = connections[DEFAULT_DB_ALIAS]
+    connection.ensure_connection()
+    return connection.get_collection(model._meta.db_table), connection.session
+
+
+@wrap_database_errors  # as the ORM's commands: a PyMongoError becomes a DatabaseError
+def stamp_carts(*, stamped: Sequence[Any], dropped: Iterable[Any] = (), now: Any) -> bool:
+    """Set ``updated_at`` on the ``stamped`` carts and make their views and those of
+    ``dropped`` out of date, in one ``update`` command (two statements), inside the
+    caller's transaction. True when every stamped cart exists.
+
+    ``stamped`` are the carts whose memberships the caller changes; ``dropped`` the other
+    carts whose answer changes (those holding an item whose ``cart_ids`` or fields change).
+    The matched count answers for both statements; when it falls short (a stamped cart
+    deleted since it was resolved, or a ``dropped`` id naming no cart), the stamped carts
+    are counted to tell which.
+    """
+    stamped = list(dict.fromkeys(stamped))
+    rest = [cart_id for cart_id in dict.fromkeys(dropped) if cart_id not in set(stamped)]
+    operations = []
+    if stamped:
+        operations.append(
+            UpdateMany({"_id": {"$in": stamped}}, {**_DROP, "$set": {"updated_at": now}})
+        )
+    if rest:
+        operations.append(UpdateMany({"_id": {"$in": rest}}, _DROP))
+    if not operations:
+        return True
+    collection, session = _collection(Cart)
+    matched = collection.bulk_write(operations, ordered=True, session=session).matched_count
+    if matched == len(stamped) + len(rest):
+        return True
+    return Cart.objects.filter(pk__in=stamped).count() == len(stamped)
+
+
+@wrap_database_errors
+def drop_views(
+    *,
+    cart_ids: Iterable[Any] = (),
+    owner_ids: Iterable[Any] = (),
+    all_carts: bool = False,
+) -> None:
+    """Make the views of ``cart_ids`` and of every cart of ``owner_ids`` out of date (one
+    command on the carts), inside the caller's transaction when there is one.
+
+    For writers that do not know every cart a change concerns as the database sees it: a
+    write outside a transaction (an item's edit, the price watch) drops all of its owners'
+    carts after its write, so that a view built before the write is dropped and one built
+    after it already shows it.
+    """
+    ids, owners = list(dict.fromkeys(cart_ids)), list(dict.fromkeys(owner_ids))
+    if all_carts:
+        query: dict[str, Any] = {}
+    elif ids and owners:
+        query = {"$or": [{"_id": {"$in": ids}}, {"owner_id": {"$in": owners}}]}
+    elif ids:
+        query = {"_id": {"$in": ids}}
+    elif owners:
+        query = {"owner_id": {"$in": owners}}
+    else:
+        return
+    collection, session = _collection(Cart)
+    collection.update_many(query, _DROP, session=session)
+
+
+def current_entries(
+    cart: dict[str, Any], view: dict[str, Any] | None, *, version: str
+) -> list[bytes] | None:
+    """The entries of ``view`` (the cart's ``carts_cartview`` document, or None) when it is
+    current for ``cart`` (the cart's document, read before it) and rendered by ``version``
+    (``carts.cart_view.RENDER_VERSION``); None otherwise."""
+    if view is None or view.get("version") != version:
+        return None
+    if view.get("gen") != cart.get(GEN_FIELD) or view.get("owner_id") != cart.get("owner_id"):
+        return None
+    entries = view.get("entries")
+    return entries if isinstance(entries, list) else None
+
+
+def store_entries(
+    *, cart: dict[str, Any], entries: Sequence[bytes], version: str, session: Any = None
+) -> bool:
+    """Keep ``entries``, built after ``cart`` (its document) was read, as the cart's view at
+    the counter that document holds: one upsert, best effort (a failure is logged and the
+    next read builds the view again). True when stored.
+
+    Two readers may store views of different counters in either order; a view stored under
+    an older counter is simply not current, and the next read builds it again.
+    """
+    collection, _session = _collection(CartView)
+    document = {
+        "owner_id": cart.get("owner_id"),
+        "gen": cart.get(GEN_FIELD),
+        "version": version,
+        "entries": [Binary(entry) for entry in entries],
+    }
+    try:
+        collection.replace_one({"_id": cart["_id"]}, document, upsert=True, session=session)
+    except PyMongoError as exc:  # a write conflict with a writer's transaction, a timeout
+        logger.warning("cart_view_not_stored", cart_id=str(cart["_id"]), error=type(exc).__name__)
+        return False
+    return True
