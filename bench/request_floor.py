@@ -5,10 +5,12 @@ project's real entry points in this process, with no server and no test client i
 
 * **wsgi**: ``buyhive.wsgi.application`` (gunicorn's gthread workers) with a WSGI environ;
 * **asgi**: ``buyhive.asgi.application`` (uvicorn workers, the production default) with an
-  HTTP scope, on an asyncio loop: Django's ASGI handler, its per-request thread
-  (``ThreadSensitiveContext``) and its hand-offs between the loop and that thread included.
+  HTTP scope, on an asyncio loop: the ASGI handler, its per-request thread
+  (``ThreadSensitiveContext``) and its hand-offs between the loop and that thread included;
+* **asgi, Django's handler**: the same, with Django's own ``ASGIHandler`` in place of
+  ``buyhive.asgi_handler.SyncStackASGIHandler`` (what ``buyhive.asgi`` served before it).
 
-The two paths alternate call by call, so both see the same neighbours. Logs are configured as
+The paths alternate call by call, so all see the same neighbours. Logs are configured as
 in production (JSON lines at ``INFO``: django-structlog's request line is rendered), written to
 ``/dev/null``. CPU is this process's ``time.process_time`` (all threads), per call; reported as
 the median and the p10-p90 spread. ``--profile`` prints a cProfile of the chosen path instead.
@@ -59,8 +61,13 @@ def _production_logging() -> None:
 
 
 def _callers(token: str) -> dict[str, Callable[[], None]]:
+    from django.core.handlers.asgi import ASGIHandler
+
     from buyhive.asgi import application as asgi_app
+    from buyhive.middleware import AsgiBodySizeLimit
     from buyhive.wsgi import application as wsgi_app
+
+    django_asgi_app = AsgiBodySizeLimit(ASGIHandler())
 
     header = f"Bearer {token}"
 
@@ -117,7 +124,7 @@ def _callers(token: str) -> dict[str, Callable[[], None]]:
         "server": ("testserver", 80),
     }
 
-    async def one() -> None:
+    async def one(app: Any) -> None:
         sent: list[dict[str, Any]] = []
         done = asyncio.Event()
         delivered = False
@@ -135,13 +142,16 @@ def _callers(token: str) -> dict[str, Callable[[], None]]:
             if message["type"] == "http.response.body" and not message.get("more_body"):
                 done.set()
 
-        await asgi_app(dict(scope), receive, send)
+        await app(dict(scope), receive, send)
         assert sent[0]["status"] == 200, sent
 
     def asgi() -> None:
-        loop.run_until_complete(one())
+        loop.run_until_complete(one(asgi_app))
 
-    return {"wsgi": wsgi, "asgi": asgi}
+    def django_asgi() -> None:
+        loop.run_until_complete(one(django_asgi_app))
+
+    return {"wsgi": wsgi, "asgi": asgi, "asgi, Django's handler": django_asgi}
 
 
 def run(requests: int, profile: str | None) -> dict[str, Any]:
@@ -203,10 +213,10 @@ def main() -> None:
     if args.json:
         sys.stdout.write(json.dumps(result) + "\n")
         return
-    lines = [f"GET {PATH}  {'app CPU ms: median [p10-p90]':>32} {'wall ms':>9}"]
+    lines = [f"GET {PATH:18} {'app CPU ms: median [p10-p90]':>32} {'wall ms':>9}"]
     for name, figure in result["cpu"].items():
         spread = f"{figure['median_ms']:.3f} [{figure['p10_ms']:.3f}-{figure['p90_ms']:.3f}]"
-        lines.append(f"{name:18} {spread:>32} {result['wall'][name]['median_ms']:>9.3f}")
+        lines.append(f"{name:24} {spread:>26} {result['wall'][name]['median_ms']:>9.3f}")
     sys.stdout.write("\n".join(lines) + "\n")
 
 

@@ -1,5 +1,6 @@
-"""The ASGI application (uvicorn workers) answers as the WSGI one does, and a request blocked in
-its sync code holds up no other request (buyhive.asgi_handler)."""
+"""The ASGI application (uvicorn workers) answers as the WSGI one does; a request blocked in its
+sync code, or abandoned by its client, holds up no other request; request threads are reused
+(buyhive.asgi_handler)."""
 
 from __future__ import annotations
 
@@ -27,8 +28,13 @@ def _blocked(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"released": released})
 
 
+def _thread(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"thread": threading.get_ident()})
+
+
 urlpatterns = [
     path("blocked/", _blocked),
+    path("thread/", _thread),
     path("", include("buyhive.urls")),
 ]
 
@@ -51,8 +57,11 @@ def _scope(path: str, headers: dict[str, str]) -> dict[str, Any]:
     }
 
 
-async def _asgi_get(path: str, headers: dict[str, str], finished: list[str]) -> dict[str, Any]:
-    """GET through ``buyhive.asgi.application`` as uvicorn would (disconnect after the body)."""
+async def _asgi_get(
+    path: str, headers: dict[str, str], finished: list[str], *, leave: asyncio.Event | None = None
+) -> dict[str, Any]:
+    """GET through ``buyhive.asgi.application`` as uvicorn would: the client disconnects once
+    the response is sent, or when ``leave`` is set."""
     from buyhive.asgi import application
 
     done = asyncio.Event()
@@ -63,7 +72,7 @@ async def _asgi_get(path: str, headers: dict[str, str], finished: list[str]) -> 
         if not state["received"]:
             state["received"] = True
             return {"type": "http.request", "body": b"", "more_body": False}
-        await done.wait()
+        await (leave or done).wait()
         return {"type": "http.disconnect"}
 
     async def send(message: dict[str, Any]) -> None:
@@ -135,3 +144,43 @@ def test_a_request_blocked_in_its_sync_code_holds_up_no_other(db: Any) -> None:
     assert blocked["status"] == 200
     assert json.loads(blocked["body"]) == {"released": True}
     assert finished == ["/health", "/blocked/"]
+
+
+@pytest.mark.urls(__name__)
+def test_a_request_abandoned_by_its_client_holds_up_no_later_request(db: Any) -> None:
+    """The client leaves while the view is blocked: Django stops waiting for the view, whose
+    thread goes on. The next request is served on another thread meanwhile."""
+    _release.clear()
+    finished: list[str] = []
+
+    async def scenario() -> tuple[dict[str, Any], float]:
+        gone = asyncio.Event()
+        abandoned = asyncio.ensure_future(_asgi_get("/blocked/", {}, finished, leave=gone))
+        await asyncio.sleep(0.2)  # the view is blocked by now
+        gone.set()
+        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        health = await _asgi_get("/health", {}, finished)
+        waited = time.monotonic() - started
+        _release.set()
+        await asyncio.wait_for(abandoned, timeout=15)
+        return health, waited
+
+    try:
+        health, waited = asyncio.run(scenario())
+    finally:
+        _release.set()
+    assert health["status"] == 200
+    assert waited < 5
+    assert finished == ["/health"]  # nothing is sent to a client that left
+
+
+@pytest.mark.urls(__name__)
+def test_request_threads_are_reused_one_request_at_a_time(db: Any) -> None:
+    async def sequential() -> list[int]:
+        answers = [await _asgi_get("/thread/", {}, []) for _ in range(3)]
+        return [json.loads(a["body"])["thread"] for a in answers]
+
+    threads = asyncio.run(sequential())
+    assert len(set(threads)) == 1
+    assert threads[0] != threading.get_ident()
