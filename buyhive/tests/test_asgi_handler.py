@@ -1,6 +1,5 @@
 """The ASGI application (uvicorn workers) answers as the WSGI one does; a request blocked in its
-sync code, or abandoned by its client, holds up no other request; request threads are reused
-(buyhive.asgi_handler)."""
+sync code, or abandoned by its client, holds up no other request (buyhive.asgi_handler)."""
 
 from __future__ import annotations
 
@@ -28,13 +27,8 @@ def _blocked(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"released": released})
 
 
-def _thread(request: HttpRequest) -> HttpResponse:
-    return JsonResponse({"thread": threading.get_ident()})
-
-
 urlpatterns = [
     path("blocked/", _blocked),
-    path("thread/", _thread),
     path("", include("buyhive.urls")),
 ]
 
@@ -173,14 +167,3 @@ def test_a_request_abandoned_by_its_client_holds_up_no_later_request(db: Any) ->
     assert health["status"] == 200
     assert waited < 5
     assert finished == ["/health"]  # nothing is sent to a client that left
-
-
-@pytest.mark.urls(__name__)
-def test_request_threads_are_reused_one_request_at_a_time(db: Any) -> None:
-    async def sequential() -> list[int]:
-        answers = [await _asgi_get("/thread/", {}, []) for _ in range(3)]
-        return [json.loads(a["body"])["thread"] for a in answers]
-
-    threads = asyncio.run(sequential())
-    assert len(set(threads)) == 1
-    assert threads[0] != threading.get_ident()
