@@ -10,8 +10,9 @@ project's real entry points in this process, with no server and no test client i
 * **asgi, Django's handler**: the same, with Django's own ``ASGIHandler`` in place of
   ``buyhive.asgi_handler.SyncStackASGIHandler`` (what ``buyhive.asgi`` served before it).
 
-The paths alternate call by call, so all see the same neighbours. Logs are configured as
-in production (JSON lines at ``INFO``: django-structlog's request line is rendered), written to
+The paths alternate call by call, in a shuffled order each round, so all see the same
+neighbours and none always follows the same other one. Logs are configured as in production
+(JSON lines at ``INFO``: django-structlog's request line is rendered), written to
 ``/dev/null``. CPU is this process's ``time.process_time`` (all threads), per call; reported as
 the median and the p10-p90 spread. ``--profile`` prints a cProfile of the chosen path instead.
 
@@ -30,6 +31,7 @@ import json
 import logging.config
 import os
 import pstats
+import random
 import statistics
 import sys
 import time
@@ -187,8 +189,12 @@ def run(requests: int, profile: str | None) -> dict[str, Any]:
             return {}
         cpu: dict[str, list[float]] = {name: [] for name in callers}
         wall: dict[str, list[float]] = {name: [] for name in callers}
+        order = list(callers)
+        shuffler = random.Random(16)
         for _ in range(requests):
-            for name, call in callers.items():
+            shuffler.shuffle(order)  # no path always runs right after the same other one
+            for name in order:
+                call = callers[name]
                 started_cpu, started = time.process_time(), time.perf_counter()
                 call()
                 cpu[name].append((time.process_time() - started_cpu) * 1000)
