@@ -28,6 +28,11 @@ def configure(*, level: str = "INFO", json: bool = False) -> dict[str, Any]:
     ]
     structlog.configure(
         processors=[
+            # First: an event below its logger's level is dropped before the processors
+            # below stamp and format it (the stdlib logger would drop it only after them).
+            # Without it every request paid for lines nobody writes (the tests' WARNING, any
+            # DEBUG line in production); docs/scaling.md "The per-request floor".
+            structlog.stdlib.filter_by_level,
             *shared,
             structlog.stdlib.PositionalArgumentsFormatter(),
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,

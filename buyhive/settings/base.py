@@ -10,6 +10,7 @@ differs. Staging is ``production`` with ``ENVIRONMENT=staging``.
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -680,6 +681,10 @@ DJANGO_STRUCTLOG_CELERY_ENABLED = False
 # RequestIdMiddleware has already validated (or generated) X-Request-ID; log that one.
 DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
 DJANGO_STRUCTLOG_USER_ID_FIELD = "public_id"  # the ObjectId as a string
+# One line per request, ``request_finished`` (docs/runbook.md "Read logs"): its
+# ``request_started`` twin is at DEBUG, so production (INFO) neither renders nor ships it;
+# LOG_LEVEL=DEBUG brings it back.
+DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG
 # The client address is bound by buyhive.signals (the one the rate limits use), not by
 # django-ipware's left-most X-Forwarded-For guess.
 DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
