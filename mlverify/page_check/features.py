@@ -357,8 +357,12 @@ URL_FEATURE_NAMES: tuple[str, ...] = tuple(n for n in FEATURE_NAMES if n.startsw
 
 
 def page_title(doc: HtmlElement) -> str | None:
-    """The page's ``<title>``, or its ``og:title`` when the title is empty."""
-    title = doc.findtext(".//title")
+    """The page's ``<title>``, or its ``og:title`` when the title is empty.
+
+    A ``<title>`` inside an inline ``<svg>`` names the icon ("LinkedIn", "Search"), not the
+    page: on a page without a head title it would otherwise stand in for the page's own."""
+    titles = doc.xpath("//title[not(ancestor::svg)]")
+    title = titles[0].text_content() if titles else None
     if not title or not title.strip():
         og = doc.xpath('//meta[@property="og:title"]/@content')
         title = str(og[0]) if og else None

@@ -226,6 +226,17 @@ def test_page_title_reads_the_title_then_og_title_with_spaces_collapsed() -> Non
     assert features.page_title(_doc("<html><body><p>no title</p></body></html>")) is None
 
 
+def test_page_title_skips_the_titles_of_inline_svg_icons() -> None:
+    icon = '<a href="/share"><svg><title>LinkedIn</title><path d="M0 0"/></svg></a>'
+    untitled = (
+        '<html><head><meta property="og:title" content="Standing desk"></head>'
+        f"<body>{icon}<h1>Standing desk</h1></body></html>"
+    )
+    assert features.page_title(_doc(untitled)) == "Standing desk"
+    titled = f"<html><head><title>Oak desk</title></head><body>{icon}</body></html>"
+    assert features.page_title(_doc(titled)) == "Oak desk"
+
+
 def test_page_input_prefers_the_pages_own_title_and_reads_the_page_texts() -> None:
     html = (
         "<html><head><title>Grid of kettles</title>"

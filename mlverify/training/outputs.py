@@ -278,6 +278,25 @@ on the page layer's inner out-of-fold `P(product)` and the structural features (
 / 0.912-0.947); L2 0.01 and 0.1, text scale 5 and 20, product pages weighted 1.5, each at
 thresholds 0.4 and 0.5 (0.842-0.947 / 0.982-1.000, never both at this head's level).
 
+Tried later on the same tune folds and turned down (2026-12-03, 39 variant-and-threshold
+pairs compared; this head there: 0.947 / 1.000, 3-class accuracy on the mix 0.942, mean
+log-loss of the tune pages 0.183): a fourth text part, the first six cards of the largest
+group of priced sibling cards (0.947 / 1.000, a tie); a fourth text part, the visible text
+around the first add-to-cart control (0.947 / 0.983); five card-layout features (prices
+outside that card group; a price, an add-to-cart control or the `<h1>` before its first
+card; an add-to-cart control inside a card: 0.947 / 0.983); the schema.org types of the
+pages are already features (`ld_list` counts ItemList, OfferCatalog, CollectionPage and
+SearchResultsPage). A one-hidden-layer network (numpy, 64 ReLU units, input dropout 0.5,
+weight decay 0.01) on the same inputs at text scale 1: 0.948-0.970 / 0.983-1.000 over three
+seeds, 0.969-0.970 / 0.983 for their mean (a torch prototype, seven settings at text scale
+1, 3 and 10: 0.851-0.980 / 0.949-0.983); on the structural features alone, with or without
+this head: mix 0.760-0.851. The mean of this head's probabilities and the three networks'
+mean was the one candidate ahead on every tune measure (0.969 / 1.000, accuracy 0.948,
+log-loss 0.169 at threshold 0.5) but was not shipped: its 230,000 weights would make
+`head.json` about 2.5 MB against the 150 KB the head is held to, and, looked at once after
+that decision, it did not hold on the report folds (mix 0.913, product vs articles 0.930,
+against this head's 0.915 and 0.944).
+
 Per-kind confusion, URL + title + page (3-class accuracy on the mix
 {cv_report["url+title+page"].get("mix_accuracy_3class")}):
 
