@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# BuyHive API image: gunicorn + uvicorn workers serving Django on the production settings, the
+# BuyHive API image: gunicorn + gthread workers serving Django on the production settings, the
 # models on ONNX Runtime (no torch, open_clip or transformers in the image).
 #
 #   docker build -t buyhive:dev --build-arg BUYHIVE_RELEASE=$(git rev-parse HEAD) .

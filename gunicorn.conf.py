@@ -9,10 +9,10 @@ variable                       default      what
 ``PORT``                       8000         port to listen on
 ``BIND_HOST``                  0.0.0.0      address to listen on (tests and image-check: 127.0.0.1)
 ``WEB_CONCURRENCY``            2            worker processes; each may hold CLIP (~1.5 GB)
-``GUNICORN_WORKER_CLASS``      uvicorn      uvicorn (ASGI, the default) or gthread (WSGI)
-``GUNICORN_THREADS``           4            gthread only: requests one worker serves at once
-``GUNICORN_WORKER_CONNECTIONS``  100        connections and requests in flight per worker
-                                            (uvicorn's limit_concurrency: 503 past it)
+``GUNICORN_WORKER_CLASS``      gthread      gthread (WSGI, the default) or uvicorn (ASGI)
+``GUNICORN_THREADS``           4            gthread: requests one worker serves at once
+``GUNICORN_WORKER_CONNECTIONS``  100        connections one worker holds (gthread), or
+                                            requests in flight (uvicorn's limit_concurrency)
 ``GUNICORN_TIMEOUT``           60           seconds a silent worker lives before it is killed
 ``GUNICORN_GRACEFUL_TIMEOUT``  25           seconds in-flight requests get after SIGTERM
 ``GUNICORN_KEEPALIVE``         75           idle keep-alive seconds; must exceed the ALB's 60
@@ -25,18 +25,19 @@ variable                       default      what
 
 Why these choices:
 
-* Uvicorn workers serve ``buyhive.asgi:application``, through
-  ``buyhive.gunicorn_workers.BoundedUvicornWorker`` (docs/scaling.md, "The web worker class",
-  has the measurements). Measured against gthread (WSGI) on the development machine: on
-  bench/load.py's mix gthread reached 0.62x uvicorn's throughput at the same CPU per request,
-  and on the cart read uvicorn served 1.3x the requests. Django's ASGI handler runs each
-  request's sync code on a thread of its own (asgiref's ``ThreadSensitiveContext``), so a
-  request waiting 3 s on the LLM did not hold up a cart list on the same one-process server
-  (14 ms median, measured). That per-request thread is also why the bound matters:
-  ``worker_connections`` becomes uvicorn's ``limit_concurrency`` (connections and requests in
-  flight per worker; past it uvicorn answers 503 and the load balancer retries elsewhere),
-  instead of an unbounded pile of threads. ``GUNICORN_WORKER_CLASS=gthread`` keeps the WSGI
-  path (``DrainingThreadWorker``, ``threads`` per worker; the body limits hold there too).
+* gthread workers serve ``buyhive.wsgi:application``, through
+  ``buyhive.gunicorn_workers.DrainingThreadWorker`` (docs/scaling.md, "The web worker class",
+  has the measurements). Measured against uvicorn workers on the development machine, the two
+  alternated in one session after the per-cart read model and our ASGI handler: on the cart
+  read gthread served 1.5x uvicorn's requests (6.1 against 9.2 ms of app CPU per request), on
+  bench/load.py's mix 1.1x, with p95 341-359 ms against 471-479 ms and 19-20 ms of worker CPU
+  per request against 25 ms. The API has no async view, so the ASGI path only adds the hand-off
+  between the event loop and each request's thread (~2.5 ms per request, docs/scaling.md "The
+  per-request floor"). The concurrency is bounded by ``threads`` (requests in flight per
+  worker); a request waiting 3 s on the LLM did not hold up a cart list on one 4-thread worker
+  (20 ms median, bench/slow_neighbour.py). ``GUNICORN_WORKER_CLASS=uvicorn`` keeps the ASGI
+  path (``BoundedUvicornWorker``: ``worker_connections`` becomes uvicorn's
+  ``limit_concurrency``, 503 past it; the body limits hold there too).
 * No ``preload_app``: pymongo's ``MongoClient`` is not fork-safe, so Django (and the client)
   must be created in each worker after the fork. Models load lazily in each worker too.
 * ``graceful_timeout`` (25 s) is shorter than the ECS ``stopTimeout`` (35 s in
@@ -89,12 +90,12 @@ def _log_config() -> dict:
     return config
 
 
-#: GUNICORN_WORKER_CLASS -> (gunicorn worker class, application). uvicorn is the default.
+#: GUNICORN_WORKER_CLASS -> (gunicorn worker class, application). gthread is the default.
 WORKER_CLASSES = {
     "gthread": ("buyhive.gunicorn_workers.DrainingThreadWorker", "buyhive.wsgi:application"),
     "uvicorn": ("buyhive.gunicorn_workers.BoundedUvicornWorker", "buyhive.asgi:application"),
 }
-_kind = os.environ.get("GUNICORN_WORKER_CLASS", "").strip() or "uvicorn"
+_kind = os.environ.get("GUNICORN_WORKER_CLASS", "").strip() or "gthread"
 if _kind not in WORKER_CLASSES:
     raise RuntimeError(
         f"GUNICORN_WORKER_CLASS must be one of {sorted(WORKER_CLASSES)}, got {_kind!r}"

@@ -1,4 +1,5 @@
-"""ASGI entry point (gunicorn with uvicorn workers in production).
+"""ASGI entry point (gunicorn with ``GUNICORN_WORKER_CLASS=uvicorn``; the default is gthread on
+``buyhive.wsgi``, docs/scaling.md "The web worker class").
 
 Django's ASGI handler with the whole sync stack run in one hop to the request's thread
 (``buyhive.asgi_handler``: the same middleware and views, ~1.2 ms less CPU per request;

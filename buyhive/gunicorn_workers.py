@@ -1,11 +1,11 @@
 """gunicorn worker classes of our own (``GUNICORN_WORKER_CLASS`` in gunicorn.conf.py).
 
-* :class:`BoundedUvicornWorker` (the default): uvicorn-worker does not pass gunicorn's
-  ``worker_connections`` on, so a worker would take connections and requests without limit,
-  and Django's ASGI handler gives each request's sync code a thread of its own: a burst of
-  slow requests would pile up threads and memory. With ``limit_concurrency`` uvicorn answers
-  503 past the bound instead.
-* :class:`DrainingThreadWorker` (``GUNICORN_WORKER_CLASS=gthread``): gunicorn's
+* :class:`BoundedUvicornWorker` (``GUNICORN_WORKER_CLASS=uvicorn``): uvicorn-worker does not
+  pass gunicorn's ``worker_connections`` on, so a worker would take connections and requests
+  without limit, and Django's ASGI handler gives each request's sync code a thread of its own:
+  a burst of slow requests would pile up threads and memory. With ``limit_concurrency``
+  uvicorn answers 503 past the bound instead.
+* :class:`DrainingThreadWorker` (the default, ``gthread``): gunicorn's
   ``ThreadWorker`` stops *accepting* on SIGTERM but keeps its listening socket open until the
   in-flight requests are done, so during the drain a new connection still completes its
   handshake into the kernel's backlog, waits unanswered, and is reset at the end. This worker

@@ -1,4 +1,4 @@
-"""WSGI entry point."""
+"""WSGI entry point (gunicorn's gthread workers, gunicorn.conf.py's default)."""
 
 import os
 

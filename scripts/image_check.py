@@ -24,10 +24,11 @@ What it does, in order (each step prints what it ran and how long it took):
    then ``check --deploy --fail-level WARNING`` for ``ENVIRONMENT=production`` and ``staging``,
    with a realistic environment: a throwaway embedded database on loopback, local Redis
    (database 14), a 64-character random ``SECRET_KEY``.
-5. **Serve**: gunicorn from the clean venv with the production settings and bounded uvicorn
-   workers (gunicorn.conf.py's policy) on 127.0.0.1; time the cold start (process start to the
-   first ``/health`` answer, models lazy), check ``/health``, ``/ready``, a static file, the
-   API's 401 envelope and the image's health probe script; then SIGTERM and expect exit code 0.
+5. **Serve**: gunicorn from the clean venv with the production settings and gthread workers
+   with bounded threads (gunicorn.conf.py's policy) on 127.0.0.1; time the cold start
+   (process start to the first ``/health`` answer, models lazy), check ``/health``,
+   ``/ready``, a static file, the API's 401 envelope and the image's health probe script; then
+   SIGTERM and expect exit code 0.
 6. **Estimate the image size**: the published size of the base image plus the installed
    venv plus the code plus the ONNX export (labelled as an estimate; goal <=
    :data:`SIZE_GOAL_MB`).
@@ -553,7 +554,7 @@ def main(argv: list[str] | None = None) -> int:
                 ) as current:
                     check_settings(current, mongodb_uri)
                 with step(
-                    steps, "5. gunicorn + uvicorn workers on the production settings"
+                    steps, "5. gunicorn (gthread workers) on the production settings"
                 ) as current:
                     serve(current, mongodb_uri)
             with step(steps, "6. Image size (estimate)") as current:

@@ -232,11 +232,12 @@ def _check_dockerignore(instr: list[Instruction], final: list[Instruction]) -> s
     return f".dockerignore lacks {sorted(missing)}" if missing else None
 
 
-#: The worker policy (docs/scaling.md, "The web worker class"): bounded uvicorn workers serving
-#: the ASGI app, each worker's concurrency bounded by ``worker_connections``.
+#: The worker policy (docs/scaling.md, "The web worker class"): gthread workers serving the
+#: WSGI app, each worker's concurrency bounded by ``threads`` and its connections by
+#: ``worker_connections``.
 WORKER_POLICY = {
-    "worker_class": "buyhive.gunicorn_workers.BoundedUvicornWorker",
-    "wsgi_app": "buyhive.asgi:application",
+    "worker_class": "buyhive.gunicorn_workers.DrainingThreadWorker",
+    "wsgi_app": "buyhive.wsgi:application",
 }
 
 
@@ -267,9 +268,12 @@ def _check_entrypoint(instr: list[Instruction], final: list[Instruction]) -> str
     for name, wanted in WORKER_POLICY.items():
         if conf.get(name) != wanted:
             return f"gunicorn.conf.py must set {name} = {wanted!r} (has {conf.get(name)!r})"
+    threads = conf.get("threads")
+    if not isinstance(threads, int) or not 1 <= threads <= 64:
+        return f"threads (requests in flight per worker) must be 1-64: {threads!r}"
     connections = conf.get("worker_connections")
     if not isinstance(connections, int) or not 4 <= connections <= 1000:
-        return f"worker_connections (uvicorn's limit_concurrency) must be 4-1000: {connections!r}"
+        return f"worker_connections (connections per worker) must be 4-1000: {connections!r}"
     if conf.get("preload_app") is not False:
         return "gunicorn.conf.py must not preload the app (MongoClient after fork)"
     return None
@@ -307,7 +311,7 @@ POLICY: list[tuple[str, Callable[[list[Instruction], list[Instruction]], str | N
     ),
     (".dockerignore keeps .venv, var, .git, tests, .env, buyhive/devdb out", _check_dockerignore),
     (
-        "gunicorn.conf.py: bounded uvicorn workers, no preload, no class in the CMD",
+        "gunicorn.conf.py: gthread workers with bounded threads, no preload, no class in the CMD",
         _check_entrypoint,
     ),
 ]

@@ -1,4 +1,5 @@
-"""gunicorn with uvicorn workers on the production settings, as the Docker image runs it.
+"""gunicorn with gthread workers (and the uvicorn alternative) on the production settings, as
+the Docker image runs it.
 
 The configuration tests load ``gunicorn.conf.py`` the way gunicorn does and check each value
 against gunicorn's own validators and against the ECS/ALB settings in deploy/aws. The server
@@ -75,13 +76,13 @@ def load_conf(monkeypatch: pytest.MonkeyPatch, **env: str) -> Config:
     return cfg
 
 
-def test_defaults_serve_the_asgi_app_with_bounded_uvicorn_workers_on_all_interfaces(
+def test_defaults_serve_the_wsgi_app_with_bounded_gthread_workers_on_all_interfaces(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cfg = load_conf(monkeypatch)
-    assert cfg.worker_class_str == "buyhive.gunicorn_workers.BoundedUvicornWorker"
-    assert cfg.wsgi_app == "buyhive.asgi:application"
-    assert cfg.worker_connections == 100
+    assert cfg.worker_class_str == "buyhive.gunicorn_workers.DrainingThreadWorker"
+    assert cfg.wsgi_app == "buyhive.wsgi:application"
+    assert (cfg.threads, cfg.worker_connections) == (4, 100)
     assert cfg.address == [("0.0.0.0", 8000)]  # noqa: S104 - what a container must do
     assert cfg.workers == 2
     assert cfg.preload_app is False  # the MongoClient must be created after the fork
@@ -116,7 +117,8 @@ def test_uvicorn_concurrency_is_bounded_by_worker_connections(
 ) -> None:
     from gunicorn.glogging import Logger
 
-    cfg = load_conf(monkeypatch, GUNICORN_WORKER_CONNECTIONS="7")
+    cfg = load_conf(monkeypatch, GUNICORN_WORKER_CLASS="uvicorn", GUNICORN_WORKER_CONNECTIONS="7")
+    assert cfg.wsgi_app == "buyhive.asgi:application"
     worker = cfg.worker_class(0, 0, [], None, 30, cfg, Logger(cfg))
     assert worker.config.limit_concurrency == 7
 
@@ -414,8 +416,12 @@ def _connect_refused(port: int) -> bool:
 
 
 @pytest.mark.django_db
-def test_sigterm_drains_an_in_flight_request_then_exits_cleanly(user: Any, tmp_path: Path) -> None:
-    """A request still being received when SIGTERM arrives is served in full; exit code 0."""
+@pytest.mark.parametrize("worker_class", ["gthread", "uvicorn"])
+def test_sigterm_drains_an_in_flight_request_then_exits_cleanly(
+    user: Any, tmp_path: Path, worker_class: str
+) -> None:
+    """A request still being received when SIGTERM arrives is served in full; exit code 0,
+    under the default worker class and the alternative."""
     from accounts.models import User
     from accounts.tokens import issue_tokens
 
@@ -431,7 +437,7 @@ def test_sigterm_drains_an_in_flight_request_then_exits_cleanly(user: Any, tmp_p
         "Connection: close\r\n\r\n"
     ).encode()
 
-    with running_server(tmp_path / "server.log") as server:
+    with running_server(tmp_path / "server.log", GUNICORN_WORKER_CLASS=worker_class) as server:
         client = socket.create_connection(("127.0.0.1", server.port), timeout=30)
         try:
             # A slow client: headers and half the body now, the rest after SIGTERM.
@@ -522,27 +528,35 @@ def test_chunked_bodies_are_parsed_within_the_limit_and_refused_past_it(
     assert User.objects.get(pk=user.pk).name == "Chunky"
 
 
-@pytest.mark.django_db
-def test_the_gthread_class_parses_chunked_bodies_and_drains_on_sigterm(
-    user: Any, tmp_path: Path
-) -> None:
-    """The WSGI alternative (GUNICORN_WORKER_CLASS=gthread): a chunked body within the limit
-    is applied, one past it is a 413; on SIGTERM new connections are refused at once."""
-    from accounts.models import User
-    from accounts.tokens import issue_tokens
-
-    token = issue_tokens(user)["access"]
+def test_the_gthread_class_refuses_new_connections_on_sigterm(tmp_path: Path) -> None:
+    """``DrainingThreadWorker`` (the default class; its chunked bodies are checked on the
+    module's server above): on SIGTERM new connections are refused at once, and the server
+    exits 0."""
     with running_server(tmp_path / "gthread.log", GUNICORN_WORKER_CLASS="gthread") as server:
-        body = json.dumps({"name": "Threaded"}).encode()
-        raw = _chunked(server, "PATCH", "/api/v1/auth/me/", body, token)
-        assert raw.startswith(b"HTTP/1.1 200"), raw[:500]
-        too_big = json.dumps({"name": "x" * (settings.BODY_SIZE_LIMIT_DEFAULT + 10)}).encode()
-        raw = _chunked(server, "PATCH", "/api/v1/auth/me/", too_big, token)
-        assert raw.startswith(b"HTTP/1.1 413"), raw[:500]
         server.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 5
         while not _connect_refused(server.port):
             assert time.monotonic() < deadline, "gthread kept accepting after SIGTERM"
             time.sleep(0.1)
         assert server.process.wait(timeout=GRACEFUL_TIMEOUT + 5) == 0, server.output()
-    assert User.objects.get(pk=user.pk).name == "Threaded"
+
+
+@pytest.mark.django_db
+def test_the_uvicorn_class_parses_chunked_bodies_within_the_limit(
+    user: Any, tmp_path: Path
+) -> None:
+    """The ASGI alternative (GUNICORN_WORKER_CLASS=uvicorn, ``buyhive.asgi``'s handler): a
+    chunked body within the limit is applied, one past it is a 413 with the envelope."""
+    from accounts.models import User
+    from accounts.tokens import issue_tokens
+
+    token = issue_tokens(user)["access"]
+    with running_server(tmp_path / "uvicorn.log", GUNICORN_WORKER_CLASS="uvicorn") as server:
+        body = json.dumps({"name": "Evented"}).encode()
+        raw = _chunked(server, "PATCH", "/api/v1/auth/me/", body, token)
+        assert raw.startswith(b"HTTP/1.1 200"), raw[:500]
+        too_big = json.dumps({"name": "x" * (settings.BODY_SIZE_LIMIT_DEFAULT + 10)}).encode()
+        raw = _chunked(server, "PATCH", "/api/v1/auth/me/", too_big, token)
+        assert raw.startswith(b"HTTP/1.1 413"), raw[:500]
+        assert b'"code":"payload_too_large"' in raw.replace(b" ", b"")
+    assert User.objects.get(pk=user.pk).name == "Evented"
