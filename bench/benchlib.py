@@ -41,6 +41,17 @@ def summarise(samples_ms: list[float]) -> dict[str, float]:
     }
 
 
+def spread(samples_ms: list[float]) -> dict[str, float]:
+    """Median and the p10-p90 spread in ms (3 decimals: for CPU times of a few ms)."""
+    ordered = sorted(samples_ms)
+    deciles = statistics.quantiles(ordered, n=10)
+    return {
+        "median_ms": round(statistics.median(ordered), 3),
+        "p10_ms": round(deciles[0], 3),
+        "p90_ms": round(deciles[-1], 3),
+    }
+
+
 @contextlib.contextmanager
 def database() -> Iterator[int | None]:
     """A throwaway embedded server when ``MONGODB_URI`` is unset; yields its pid (or None)."""

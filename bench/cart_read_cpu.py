@@ -33,19 +33,9 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from benchlib import PASSWORD, database, setup_django, test_database
+from benchlib import PASSWORD, database, setup_django, spread, test_database
 
 CART_SIZE = 50
-
-
-def _spread(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    deciles = statistics.quantiles(ordered, n=10)
-    return {
-        "median_ms": round(statistics.median(ordered), 3),
-        "p10_ms": round(deciles[0], 3),
-        "p90_ms": round(deciles[-1], 3),
-    }
 
 
 def run(requests: int) -> dict[str, Any]:
@@ -136,8 +126,8 @@ def run(requests: int) -> dict[str, Any]:
         floor = statistics.median(cpu["GET auth/me/ (floor)"])
         return {
             "requests_per_figure": requests,
-            "cpu": {name: _spread(samples) for name, samples in cpu.items()},
-            "wall": {name: _spread(samples) for name, samples in wall.items()},
+            "cpu": {name: spread(samples) for name, samples in cpu.items()},
+            "wall": {name: spread(samples) for name, samples in wall.items()},
             "cpu_ratio_to_floor": {
                 name: round(statistics.median(samples) / floor, 2) for name, samples in cpu.items()
             },

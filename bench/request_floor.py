@@ -32,25 +32,14 @@ import logging.config
 import os
 import pstats
 import random
-import statistics
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-from benchlib import PASSWORD, database, setup_django, test_database
+from benchlib import PASSWORD, database, setup_django, spread, test_database
 
 PATH = "/api/v1/auth/me/"
-
-
-def _spread(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    deciles = statistics.quantiles(ordered, n=10)
-    return {
-        "median_ms": round(statistics.median(ordered), 3),
-        "p10_ms": round(deciles[0], 3),
-        "p90_ms": round(deciles[-1], 3),
-    }
 
 
 def _production_logging() -> None:
@@ -201,8 +190,8 @@ def run(requests: int, profile: str | None) -> dict[str, Any]:
                 wall[name].append((time.perf_counter() - started) * 1000)
         return {
             "requests_per_figure": requests,
-            "cpu": {name: _spread(samples) for name, samples in cpu.items()},
-            "wall": {name: _spread(samples) for name, samples in wall.items()},
+            "cpu": {name: spread(samples) for name, samples in cpu.items()},
+            "wall": {name: spread(samples) for name, samples in wall.items()},
         }
 
 

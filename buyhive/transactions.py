@@ -53,6 +53,15 @@ def is_transient_transaction_error(exc: BaseException) -> bool:
     return False
 
 
+def raw_collection(model: Any, using: str = DEFAULT_DB_ALIAS) -> tuple[Any, Any]:
+    """``model``'s pymongo collection and the session of the transaction the caller runs in
+    (None outside one), for the commands the ORM cannot express: sent with that session, they
+    belong to the caller's transaction, as the ORM's own commands do."""
+    connection: Any = connections[using]
+    connection.ensure_connection()
+    return connection.get_collection(model._meta.db_table), connection.session
+
+
 def in_transaction(using: str = DEFAULT_DB_ALIAS) -> bool:
     return bool(getattr(connections[using], "in_atomic_block_mongo", False))
 

@@ -17,10 +17,10 @@ import hashlib
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
 from rest_framework.renderers import JSONRenderer
 
 from buyhive.exceptions import NotFound
+from buyhive.transactions import raw_collection
 from carts import read_model
 from carts.models import Cart, CartItem, CartView, Item
 from carts.selectors import parse_object_id
@@ -55,25 +55,20 @@ def cart_entries_page(
     oid = parse_object_id(cart_id)
     if oid is None:
         raise NotFound("Cart not found.")
-    connection: Any = connections[DEFAULT_DB_ALIAS]
-    connection.ensure_connection()
-    session = connection.session  # the transaction's, as the ORM's reads use (None outside)
-    cart = connection.get_collection(Cart._meta.db_table).find_one({"_id": oid}, session=session)
+    carts, session = raw_collection(Cart)
+    cart = carts.find_one({"_id": oid}, session=session)
     if cart is None or cart.get("owner_id") != getattr(user, "pk", None):
         raise NotFound("Cart not found.")
-    view = connection.get_collection(CartView._meta.db_table).find_one(
-        {"_id": oid}, session=session
-    )
+    views, _session = raw_collection(CartView)
+    view = views.find_one({"_id": oid}, session=session)
     entries = read_model.current_entries(cart, view, version=RENDER_VERSION)
     if entries is None:
-        entries = build_entries(cart=cart, session=session)
-        read_model.store_entries(
-            cart=cart, entries=entries, version=RENDER_VERSION, session=session
-        )
+        entries = build_entries(cart=cart)
+        read_model.store_entries(cart=cart, entries=entries, version=RENDER_VERSION)
     return len(entries), entries[offset : offset + limit]
 
 
-def build_entries(*, cart: dict[str, Any], session: Any = None) -> list[bytes]:
+def build_entries(*, cart: dict[str, Any]) -> list[bytes]:
     """The rendered entries of ``cart`` (its raw document) from its memberships and items.
 
     Both finds are answered in their first batch: the memberships' batch is one more than
@@ -83,31 +78,26 @@ def build_entries(*, cart: dict[str, Any], session: Any = None) -> list[bytes]:
     Whole documents, no projections: on SecantusDB a projection costs more server CPU than
     the few small fields it would drop (``docs/scaling.md``, "The 50-item cart read").
     """
-    connection: Any = connections[DEFAULT_DB_ALIAS]
     owner = cart.get("owner_id")
-    rows = (
-        connection.get_collection(CartItem._meta.db_table)
-        .find(
-            {"cart_id": cart["_id"]},
-            sort=[("added_at", 1), ("_id", 1)],
-            batch_size=int(settings.MAX_ITEMS_PER_CART) + 1,
-            session=session,
-        )
-        .to_list()
-    )
+    memberships, session = raw_collection(CartItem)
+    rows = memberships.find(
+        {"cart_id": cart["_id"]},
+        sort=[("added_at", 1), ("_id", 1)],
+        batch_size=int(settings.MAX_ITEMS_PER_CART) + 1,
+        session=session,
+    ).to_list()
     item_ids = list(dict.fromkeys(row["item_id"] for row in rows))
     items: dict[Any, dict[str, Any]] = {}
     if item_ids:
+        found, _session = raw_collection(Item)
         items = {
             doc["_id"]: doc
-            for doc in connection.get_collection(Item._meta.db_table)
-            .find(
+            for doc in found.find(
                 {"_id": {"$in": item_ids}},
                 limit=len(item_ids),
                 batch_size=len(item_ids),
                 session=session,
-            )
-            .to_list()
+            ).to_list()
             if doc.get("owner_id") == owner
         }
     return [render_entry(row, items[row["item_id"]]) for row in rows if row["item_id"] in items]

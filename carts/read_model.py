@@ -26,7 +26,7 @@ stops being current. Storing is best effort: when it fails the next read builds 
 
 Bounded by ``MAX_ITEMS_PER_CART`` (500 entries of ~1-2 KB: well under the 16 MB document
 limit). A migration or a script that rewrites items or memberships outside the services must
-call :func:`drop_views` (``drop_views(all_carts=True)`` invalidates every view).
+call :func:`drop_views` for the owners concerned.
 """
 
 from __future__ import annotations
@@ -36,11 +36,11 @@ from typing import Any
 
 import structlog
 from bson import Binary
-from django.db import DEFAULT_DB_ALIAS, connections
 from django_mongodb_backend.query import wrap_database_errors
 from pymongo import UpdateMany
 from pymongo.errors import PyMongoError
 
+from buyhive.transactions import raw_collection
 from carts.models import Cart, CartView
 
 logger = structlog.get_logger(__name__)
@@ -50,14 +50,6 @@ GEN_FIELD = "items_view_gen"
 
 #: The update that makes a cart's kept view out of date.
 _DROP: dict[str, Any] = {"$inc": {GEN_FIELD: 1}}
-
-
-def _collection(model: Any) -> tuple[Any, Any]:
-    """``model``'s collection and the session of the transaction the caller runs in (None
-    outside one), as the ORM's own commands use it."""
-    connection: Any = connections[DEFAULT_DB_ALIAS]
-    connection.ensure_connection()
-    return connection.get_collection(model._meta.db_table), connection.session
 
 
 @wrap_database_errors  # as the ORM's commands: a PyMongoError becomes a DatabaseError
@@ -73,7 +65,8 @@ def stamp_carts(*, stamped: Sequence[Any], dropped: Iterable[Any] = (), now: Any
     are counted to tell which.
     """
     stamped = list(dict.fromkeys(stamped))
-    rest = [cart_id for cart_id in dict.fromkeys(dropped) if cart_id not in set(stamped)]
+    stamped_set = set(stamped)
+    rest = [cart_id for cart_id in dict.fromkeys(dropped) if cart_id not in stamped_set]
     operations = []
     if stamped:
         operations.append(
@@ -83,7 +76,7 @@ def stamp_carts(*, stamped: Sequence[Any], dropped: Iterable[Any] = (), now: Any
         operations.append(UpdateMany({"_id": {"$in": rest}}, _DROP))
     if not operations:
         return True
-    collection, session = _collection(Cart)
+    collection, session = raw_collection(Cart)
     matched = collection.bulk_write(operations, ordered=True, session=session).matched_count
     if matched == len(stamped) + len(rest):
         return True
@@ -91,32 +84,22 @@ def stamp_carts(*, stamped: Sequence[Any], dropped: Iterable[Any] = (), now: Any
 
 
 @wrap_database_errors
-def drop_views(
-    *,
-    cart_ids: Iterable[Any] = (),
-    owner_ids: Iterable[Any] = (),
-    all_carts: bool = False,
-) -> None:
-    """Make the views of ``cart_ids`` and of every cart of ``owner_ids`` out of date (one
+def drop_views(*, cart_ids: Iterable[Any] = (), owner_ids: Iterable[Any] = ()) -> None:
+    """Make the views of ``cart_ids``, or of every cart of ``owner_ids``, out of date (one
     command on the carts), inside the caller's transaction when there is one.
 
-    For writers that do not know every cart a change concerns as the database sees it: a
-    write outside a transaction (an item's edit, the price watch) drops all of its owners'
-    carts after its write, so that a view built before the write is dropped and one built
-    after it already shows it.
+    By owner for writers that do not know every cart a change concerns as the database sees
+    it: a write outside a transaction (an item's edit, the price watch) drops all of its
+    owners' carts after its write, so that a view built before the write is dropped and one
+    built after it already shows it.
     """
     ids, owners = list(dict.fromkeys(cart_ids)), list(dict.fromkeys(owner_ids))
-    if all_carts:
-        query: dict[str, Any] = {}
-    elif ids and owners:
-        query = {"$or": [{"_id": {"$in": ids}}, {"owner_id": {"$in": owners}}]}
-    elif ids:
-        query = {"_id": {"$in": ids}}
-    elif owners:
-        query = {"owner_id": {"$in": owners}}
-    else:
+    if ids and owners:
+        raise ValueError("drop_views: cart_ids or owner_ids, not both")
+    if not ids and not owners:
         return
-    collection, session = _collection(Cart)
+    query = {"_id": {"$in": ids}} if ids else {"owner_id": {"$in": owners}}
+    collection, session = raw_collection(Cart)
     collection.update_many(query, _DROP, session=session)
 
 
@@ -134,9 +117,7 @@ def current_entries(
     return entries if isinstance(entries, list) else None
 
 
-def store_entries(
-    *, cart: dict[str, Any], entries: Sequence[bytes], version: str, session: Any = None
-) -> bool:
+def store_entries(*, cart: dict[str, Any], entries: Sequence[bytes], version: str) -> bool:
     """Keep ``entries``, built after ``cart`` (its document) was read, as the cart's view at
     the counter that document holds: one upsert, best effort (a failure is logged and the
     next read builds the view again). True when stored.
@@ -144,7 +125,7 @@ def store_entries(
     Two readers may store views of different counters in either order; a view stored under
     an older counter is simply not current, and the next read builds it again.
     """
-    collection, _session = _collection(CartView)
+    collection, session = raw_collection(CartView)
     document = {
         "owner_id": cart.get("owner_id"),
         "gen": cart.get(GEN_FIELD),

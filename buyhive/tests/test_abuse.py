@@ -42,6 +42,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from buyhive.mail.models import OutboundMail
+from buyhive.tests.asgi_scope import http_scope
 from carts import services
 from carts.models import Cart, CartItem, Item
 from conftest import bearer_client_for
@@ -648,22 +649,7 @@ def _asgi_post(
                 if not message.get("more_body", False):
                     done.set()
 
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(b"host", b"testserver")]
-            + [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 8000),
-        }
-        await application(scope, receive, send)
+        await application(http_scope("POST", path, headers), receive, send)
 
     async_to_sync(run)()
     return AsgiResult(state["status"], response_headers, bytes(body), state["reads"])

@@ -15,6 +15,7 @@ from django.test import Client
 from django.urls import include, path
 
 from accounts.tokens import issue_tokens
+from buyhive.tests.asgi_scope import http_scope
 
 EXTENSION_ORIGIN = "chrome-extension://abcdefghijklmnopabcdefghijklmnop"
 
@@ -31,24 +32,6 @@ urlpatterns = [
     path("blocked/", _blocked),
     path("", include("buyhive.urls")),
 ]
-
-
-def _scope(path: str, headers: dict[str, str]) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver")]
-        + [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
 
 
 async def _asgi_get(
@@ -80,7 +63,7 @@ async def _asgi_get(
                 finished.append(path)
                 done.set()
 
-    await application(_scope(path, headers), receive, send)
+    await application(http_scope("GET", path, headers), receive, send)
     return answer
 
 
@@ -167,3 +150,17 @@ def test_a_request_abandoned_by_its_client_holds_up_no_later_request(db: Any) ->
     assert health["status"] == 200
     assert waited < 5
     assert finished == ["/health"]  # nothing is sent to a client that left
+
+
+def test_the_served_handler_runs_the_middleware_in_sync_mode() -> None:
+    """What saves the hand-offs: ``buyhive.asgi`` serves our handler, whose middleware chain
+    is the sync one (Django's own ``ASGIHandler`` builds a coroutine chain and adapts each
+    sync middleware to it); every answer above would be the same without it."""
+    import asyncio
+
+    from buyhive import asgi
+    from buyhive.asgi_handler import SyncStackASGIHandler
+
+    handler = asgi.django_application
+    assert isinstance(handler, SyncStackASGIHandler)
+    assert not asyncio.iscoroutinefunction(handler._middleware_chain)

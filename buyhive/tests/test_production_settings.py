@@ -389,27 +389,19 @@ SENTRY_PROBE = """
 
     # An admin page while the database is down: the session lookup fails, Django answers 500
     # and Sentry's Django (ASGI) integration reports the exception with the request.
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/admin/",
-        "raw_path": b"/admin/",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"api.buyhive.test"),
-            (b"x-forwarded-proto", b"https"),
-            (b"cookie", b"sessionid=abc123sessionvalue; csrftoken=csrf456"),
-            (b"authorization", b"Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"),
-            (b"x-forwarded-for", b"203.0.113.7"),
-            (b"user-agent", b"probe/1.0"),
-        ],
-        "client": ("203.0.113.7", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
+    scope = http_scope(
+        "GET",
+        "/admin/",
+        {
+            "x-forwarded-proto": "https",
+            "cookie": "sessionid=abc123sessionvalue; csrftoken=csrf456",
+            "authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl",
+            "x-forwarded-for": "203.0.113.7",
+            "user-agent": "probe/1.0",
+        },
+        host="api.buyhive.test",
+        client="203.0.113.7",
+    )
     sent = []
     state = {"body_sent": False}
 

@@ -20,29 +20,16 @@ from typing import Any
 
 import structlog
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 from pymongo import UpdateOne
 
 from buyhive.exceptions import LimitExceeded, NotFound
-from buyhive.transactions import run_in_transaction
+from buyhive.transactions import raw_collection, run_in_transaction
 from carts.models import Cart, CartItem, Item
 from carts.read_model import drop_views, stamp_carts
 from carts.services._common import _clean_quantity, resolve_carts
 
 logger = structlog.get_logger(__name__)
-
-
-def _items_collection() -> tuple[Any, Any]:
-    """The items' collection and the session of the transaction the caller runs in.
-
-    Raw commands for the two writes the ORM cannot express: a conditional update on the
-    item's current ``cart_ids`` and a ``$pull`` (see :func:`_swap_item_carts`,
-    :func:`pull_cart_from_items`).
-    """
-    connection: Any = connections[DEFAULT_DB_ALIAS]
-    connection.ensure_connection()
-    return connection.get_collection(Item._meta.db_table), connection.session
 
 
 def _item_carts_in_snapshot(item: Item) -> list[Any]:
@@ -75,7 +62,7 @@ def _swap_item_carts(
             orphaned_at = None
         elif current or orphaned_at is None:
             orphaned_at = now
-        collection, session = _items_collection()
+        collection, session = raw_collection(Item)
         matched = collection.update_one(
             {"_id": item.pk, "cart_ids": current},
             {"$set": {"cart_ids": after, "orphaned_at": orphaned_at}},
@@ -98,7 +85,7 @@ def pull_cart_from_items(*, cart_id: Any, owner_id: Any, item_ids: Sequence[Any]
     if not item_ids:
         return
     drop_views(owner_ids=[owner_id])
-    collection, session = _items_collection()
+    collection, session = raw_collection(Item)
     ids = list(item_ids)
     collection.update_many({"_id": {"$in": ids}}, {"$pull": {"cart_ids": cart_id}}, session=session)
     collection.update_many(
@@ -124,7 +111,7 @@ def items_refresh_cart_ids(*, item_ids: Sequence[Any]) -> None:
     carts_of: dict[Any, list[Any]] = {pk: [] for pk in ids}
     for _added_at, _pk, item_id, cart_id in rows:
         carts_of[item_id].append(cart_id)
-    collection, session = _items_collection()
+    collection, session = raw_collection(Item)
     collection.bulk_write(
         [UpdateOne({"_id": pk}, {"$set": {"cart_ids": carts}}) for pk, carts in carts_of.items()],
         ordered=False,

@@ -148,6 +148,21 @@ def test_every_kind_of_write_keeps_every_cart_answer_exact(
     _check(auth_client, user)
 
 
+def test_an_add_from_a_stale_item_drops_the_carts_it_had_not_seen(
+    auth_client: APIClient, user: User
+) -> None:
+    """The item as the caller read it lists fewer carts than it is in now: the add finds the
+    current ones in its transaction, and drops the views of those the read missed (their
+    answer shows the item's cart_ids)."""
+    a, b, c = (services.cart_create(owner=user, name=name) for name in ("A", "B", "C"))
+    item, _ = services.item_upsert(owner=user, data=_product(1), cart_ids=[a.pk])
+    stale = Item.objects.get(pk=item.pk)  # in A only
+    services.item_add_to_cart(cart=c, item=Item.objects.get(pk=item.pk))
+    _check(auth_client, user)  # every cart keeps a view: C's shows cart_ids [A, C]
+    services.item_add_to_cart(cart=b, item=stale)
+    _check(auth_client, user)  # C's answer now shows [A, C, B]
+
+
 def test_the_admin_membership_inline_keeps_the_answers_exact(
     auth_client: APIClient, user: User
 ) -> None:
