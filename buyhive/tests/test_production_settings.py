@@ -386,6 +386,7 @@ SENTRY_PROBE = """
     import sentry_sdk
 
     from buyhive.asgi import application  # the app gunicorn's uvicorn workers would serve
+    from buyhive.tests.asgi_scope import http_scope
 
     # An admin page while the database is down: the session lookup fails, Django answers 500
     # and Sentry's Django (ASGI) integration reports the exception with the request.
