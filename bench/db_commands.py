@@ -27,14 +27,11 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 import psutil
 import structlog
-from benchlib import PASSWORD, database, setup_django, test_database
-
-CART_SIZE = 50
+from benchlib import CART_SIZE, database, seed_cart, setup_django, test_database
 
 
 def run(calls: int, server_pid: int) -> dict[str, dict[str, float]]:
@@ -42,27 +39,11 @@ def run(calls: int, server_pid: int) -> dict[str, dict[str, float]]:
 
     from django.db import connection as default_connection
 
-    from accounts.models import User
-    from carts import cart_view, services
+    from carts import cart_view
     from carts.models import Cart, CartItem, CartView, Item
 
     with test_database():
-        user = User.objects.create_user(email="db@example.com", password=PASSWORD)
-        cart = services.cart_create(owner=user, name="Fifty")
-        other = services.cart_create(owner=user, name="Some of them")
-        for n in range(CART_SIZE):
-            services.item_upsert(
-                owner=user,
-                data={
-                    "url": f"https://shop.example.com/p/{n}",
-                    "title": f"Product {n}",
-                    "price": str(Decimal("9.99") + n),
-                    "currency": "USD",
-                    "variant": {"size": "M"},
-                },
-                extraction={"provenance": {"title": {"source": "json-ld"}}},
-                cart_ids=[cart.pk, other.pk] if n % 5 == 0 else [cart.pk],
-            )
+        user, cart = seed_cart(email="db@example.com")
         cart_view.cart_entries_page(user=user, cart_id=cart.pk, offset=0, limit=CART_SIZE)
         connection: Any = default_connection
         connection.ensure_connection()
