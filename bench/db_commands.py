@@ -23,7 +23,6 @@ time per call (medians, p10-p90). Needs the embedded server (``MONGODB_URI`` uns
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -31,7 +30,7 @@ from typing import Any
 
 import psutil
 import structlog
-from benchlib import CART_SIZE, database, seed_cart, setup_django, test_database
+from benchlib import CART_SIZE, database, seed_cart, setup_django, spread, test_database
 
 
 def run(calls: int, server_pid: int) -> dict[str, dict[str, float]]:
@@ -124,17 +123,13 @@ def run(calls: int, server_pid: int) -> dict[str, dict[str, float]]:
                 after = server.cpu_times()
                 server_ms[name] += (after.user + after.system - before.user - before.system) * 1000
 
-        def spread(samples: list[float]) -> tuple[float, float, float]:
-            deciles = statistics.quantiles(samples, n=10)
-            return statistics.median(samples), deciles[0], deciles[-1]
-
         return {
             name: {
                 "server_cpu_ms_mean": server_ms[name] / calls,
-                "client_cpu_ms": spread(client[name])[0],
-                "wall_ms": spread(wall[name])[0],
-                "wall_p10_ms": spread(wall[name])[1],
-                "wall_p90_ms": spread(wall[name])[2],
+                "client_cpu_ms": spread(client[name])["median_ms"],
+                "wall_ms": spread(wall[name])["median_ms"],
+                "wall_p10_ms": spread(wall[name])["p10_ms"],
+                "wall_p90_ms": spread(wall[name])["p90_ms"],
             }
             for name in variants
         }
