@@ -191,18 +191,26 @@ class UserAdmin(TransactionalAdmin, DjangoUserAdmin):
 
     @admin.action(description="Deactivate selected users (revokes sessions and share links)")
     def deactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        done = 0
+        """One message for the whole selection, with the count. The staff member's own
+        account, when selected, is skipped, and that message says so (as a warning)."""
+        done, skipped_yourself = 0, False
         for user in queryset:
             if user.pk == request.user.pk:
-                self.message_user(request, "You cannot deactivate yourself.", messages.WARNING)
+                skipped_yourself = True
                 continue
             summary = services.user_deactivate(user=user)
             closed = ", ".join(f"{name.replace('_', ' ')}: {n}" for name, n in summary.items())
             self.log_change(request, user, f"Deactivated ({closed}).")
             done += 1
-        self.message_user(
-            request, f"{done} user(s) deactivated; their sessions and share links were revoked."
-        )
+        result = f"{done} user(s) deactivated; their sessions and share links were revoked."
+        if not skipped_yourself:
+            self.message_user(request, result, messages.SUCCESS)
+        elif done:
+            warning = f"{result} Your own account was skipped: you cannot deactivate yourself."
+            self.message_user(request, warning, messages.WARNING)
+        else:
+            warning = "You cannot deactivate yourself; no user was deactivated."
+            self.message_user(request, warning, messages.WARNING)
 
     @admin.action(description="Reactivate selected users")
     def reactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
@@ -211,4 +219,4 @@ class UserAdmin(TransactionalAdmin, DjangoUserAdmin):
             services.user_reactivate(user=user)
             self.log_change(request, user, "Reactivated.")
             done += 1
-        self.message_user(request, f"{done} user(s) reactivated.")
+        self.message_user(request, f"{done} user(s) reactivated.", messages.SUCCESS)

@@ -1,4 +1,5 @@
-"""What the Django-backed benchmarks share: environment, the database, and the summary.
+"""What the Django-backed benchmarks share: environment, the database, a seeded cart, and the
+summary.
 
 Imported by the Django-backed benches (``bench/auth.py``, ``bench/carts.py``, ...), which run
 as scripts, so this folder is on ``sys.path``. Importing it puts the repository on
@@ -13,7 +14,9 @@ import os
 import statistics
 import sys
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -23,6 +26,7 @@ os.environ.setdefault("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 PASSWORD = "bench passphrase that is long enough 7"  # noqa: S105 - bench users only
+CART_SIZE = 50  # the cart the cart-read benches read: a page of ``GET carts/{id}/items/``
 
 
 def summarise(samples_ms: list[float]) -> dict[str, float]:
@@ -88,3 +92,35 @@ def test_database() -> Iterator[str]:
         yield db_name
     finally:
         connection.creation.destroy_test_db(db_name, verbosity=0)
+
+
+def seed_cart(*, email: str, size: int = CART_SIZE) -> tuple[Any, Any]:
+    """A user (``PASSWORD``) with a cart of ``size`` items made through the services.
+
+    The items have prices (USD or EUR), a brand, an availability, an image, a variant and
+    extraction details; every fifth is also in a second cart of the user's, so the items'
+    memberships are not all alike. Call it inside :func:`test_database`; ``(user, cart)``.
+    """
+    from accounts.models import User
+    from carts import services
+
+    user = User.objects.create_user(email=email, password=PASSWORD, name="Bench")
+    cart = services.cart_create(owner=user, name="Fifty")
+    other = services.cart_create(owner=user, name="Some of them")
+    for n in range(size):
+        services.item_upsert(
+            owner=user,
+            data={
+                "url": f"https://shop.example.com/p/{n}",
+                "title": f"Product {n}",
+                "brand": "Bench",
+                "price": str(Decimal("9.99") + n),
+                "currency": "USD" if n % 3 else "EUR",
+                "availability": "InStock",
+                "image_url": f"https://cdn.example.com/{n}.jpg",
+                "variant": {"size": "M"},
+            },
+            extraction={"provenance": {"title": {"source": "json-ld"}}},
+            cart_ids=[cart.pk, other.pk] if n % 5 == 0 else [cart.pk],
+        )
+    return user, cart

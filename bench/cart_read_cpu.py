@@ -29,13 +29,10 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 import structlog
-from benchlib import PASSWORD, database, setup_django, spread, test_database
-
-CART_SIZE = 50
+from benchlib import CART_SIZE, PASSWORD, database, seed_cart, setup_django, spread, test_database
 
 
 def run(requests: int) -> dict[str, Any]:
@@ -43,13 +40,11 @@ def run(requests: int) -> dict[str, Any]:
 
     from django.test import Client
 
-    from accounts.models import User
-    from carts import services
     from carts.models import CartItem, Item
     from carts.serializers import CartItemOutputSerializer
 
     with test_database():
-        user = User.objects.create_user(email="cpu@example.com", password=PASSWORD, name="C")
+        user, cart = seed_cart(email="cpu@example.com")
         client = Client()
         login = client.post(
             "/api/v1/auth/login/",
@@ -58,24 +53,6 @@ def run(requests: int) -> dict[str, Any]:
         )
         assert login.status_code == 200, login.content
         auth = {"HTTP_AUTHORIZATION": f"Bearer {login.json()['access']}"}
-        cart = services.cart_create(owner=user, name="Fifty")
-        other = services.cart_create(owner=user, name="Some of them")
-        for n in range(CART_SIZE):
-            services.item_upsert(
-                owner=user,
-                data={
-                    "url": f"https://shop.example.com/p/{n}",
-                    "title": f"Product {n}",
-                    "brand": "Bench",
-                    "price": str(Decimal("9.99") + n),
-                    "currency": "USD" if n % 3 else "EUR",
-                    "availability": "InStock",
-                    "image_url": f"https://cdn.example.com/{n}.jpg",
-                    "variant": {"size": "M"},
-                },
-                extraction={"provenance": {"title": {"source": "json-ld"}}},
-                cart_ids=[cart.pk, other.pk] if n % 5 == 0 else [cart.pk],
-            )
         url = f"/api/v1/carts/{cart.pk}/items/?limit={CART_SIZE}"
 
         def cart_read() -> None:

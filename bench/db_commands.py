@@ -23,18 +23,14 @@ time per call (medians, p10-p90). Needs the embedded server (``MONGODB_URI`` uns
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 import psutil
 import structlog
-from benchlib import PASSWORD, database, setup_django, test_database
-
-CART_SIZE = 50
+from benchlib import CART_SIZE, database, seed_cart, setup_django, spread, test_database
 
 
 def run(calls: int, server_pid: int) -> dict[str, dict[str, float]]:
@@ -42,27 +38,11 @@ def run(calls: int, server_pid: int) -> dict[str, dict[str, float]]:
 
     from django.db import connection as default_connection
 
-    from accounts.models import User
-    from carts import cart_view, services
+    from carts import cart_view
     from carts.models import Cart, CartItem, CartView, Item
 
     with test_database():
-        user = User.objects.create_user(email="db@example.com", password=PASSWORD)
-        cart = services.cart_create(owner=user, name="Fifty")
-        other = services.cart_create(owner=user, name="Some of them")
-        for n in range(CART_SIZE):
-            services.item_upsert(
-                owner=user,
-                data={
-                    "url": f"https://shop.example.com/p/{n}",
-                    "title": f"Product {n}",
-                    "price": str(Decimal("9.99") + n),
-                    "currency": "USD",
-                    "variant": {"size": "M"},
-                },
-                extraction={"provenance": {"title": {"source": "json-ld"}}},
-                cart_ids=[cart.pk, other.pk] if n % 5 == 0 else [cart.pk],
-            )
+        user, cart = seed_cart(email="db@example.com")
         cart_view.cart_entries_page(user=user, cart_id=cart.pk, offset=0, limit=CART_SIZE)
         connection: Any = default_connection
         connection.ensure_connection()
@@ -143,17 +123,13 @@ def run(calls: int, server_pid: int) -> dict[str, dict[str, float]]:
                 after = server.cpu_times()
                 server_ms[name] += (after.user + after.system - before.user - before.system) * 1000
 
-        def spread(samples: list[float]) -> tuple[float, float, float]:
-            deciles = statistics.quantiles(samples, n=10)
-            return statistics.median(samples), deciles[0], deciles[-1]
-
         return {
             name: {
                 "server_cpu_ms_mean": server_ms[name] / calls,
-                "client_cpu_ms": spread(client[name])[0],
-                "wall_ms": spread(wall[name])[0],
-                "wall_p10_ms": spread(wall[name])[1],
-                "wall_p90_ms": spread(wall[name])[2],
+                "client_cpu_ms": spread(client[name])["median_ms"],
+                "wall_ms": spread(wall[name])["median_ms"],
+                "wall_p10_ms": spread(wall[name])["p10_ms"],
+                "wall_p90_ms": spread(wall[name])["p90_ms"],
             }
             for name in variants
         }

@@ -42,7 +42,12 @@ PRODUCT_FIELDS: tuple[str, ...] = (
 )
 
 #: Fields the LLM step may be asked to fill when the deterministic step left them empty or
-#: unsure. ``images``, ``variant`` and ``canonical_url`` are not worth a model call.
+#: unsure: exactly the fields its prompt describes and its answer holds
+#: (``extraction.llm.answer.LLM_FIELDS``, the same order; a test keeps the two equal, and this
+#: module stays free of pydantic). Not ``image`` or ``images``: the model reads the page's text,
+#: which has no image addresses. Not ``description``: long to write within the answer's token
+#: cap, and no check of it against the page as the other fields have (``llm.checking``).
+#: ``variant`` and ``canonical_url`` are not worth a model call.
 LLM_FILLABLE_FIELDS: tuple[str, ...] = (
     "title",
     "price",
@@ -52,8 +57,6 @@ LLM_FILLABLE_FIELDS: tuple[str, ...] = (
     "sku",
     "gtin",
     "mpn",
-    "description",
-    "image",
 )
 
 #: Below this confidence a filled field still counts as "missing" for the LLM step. Structured

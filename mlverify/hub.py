@@ -75,19 +75,20 @@ SOURCES: dict[str, WeightsSource] = {
     # PINNED: the bytes, by the sha256 below, read from the file's page, "Git LFS Details"
     # (605 MB, the version of commit 08f7355 "Adding `safetensors` variant of this model (#4)"):
     # https://huggingface.co/laion/CLIP-ViT-B-32-laion2B-s34B-b79K/blob/main/open_clip_pytorch_model.safetensors
-    # NOT PINNED: the revision. Only the short id 08f7355 was read; the full commit id was not
-    # (the machines this was written on are offline), so "main" is asked for. A different
-    # file at main fails the sha256 check and is not installed; the commit the hub served is
-    # recorded in the metadata file beside the weights ("commit").
-    # To pin it (release engineer, online): on the page's "History", take the full 40-hex id of
-    # the commit that starts 08f7355, set `revision` to it, run `manage.py download_models
-    # --variant laion2b_s34b_b79k`, and check that it installs and records that "commit".
+    # PINNED: the revision, the full id of that commit. The page showed only its short id
+    # 08f7355 (these machines are offline); the full id below starts with it and is the one
+    # two public records give for this repository: the revision MTEB pins for the model
+    # (embeddings-benchmark/mteb, mteb/models/openclip_models.py) and a hub cache's snapshot
+    # folder (models--laion--CLIP-ViT-B-32-laion2B-s34B-b79K/snapshots/<commit>). Were it
+    # wrong, the hub would answer 404 and nothing would be installed; other bytes never are,
+    # the sha256 refuses them. The commit the hub served is recorded in the metadata file
+    # beside the weights ("commit"); the first online run should show this id there.
     "laion2b_s34b_b79k": WeightsSource(
         variant="laion2b_s34b_b79k",
         model_name="ViT-B-32",
         repo="laion/CLIP-ViT-B-32-laion2B-s34B-b79K",
         filename="open_clip_pytorch_model.safetensors",
-        revision="main",
+        revision="08f73555f1b2fb7c82058aebbd492887a94968ef",
         sha256="ac4f8c4b88af6d963118cbf40ad93176d092abbedfcb752601ae1866352656e6",
         size=None,
         page="https://huggingface.co/laion/CLIP-ViT-B-32-laion2B-s34B-b79K/blob/main/"
@@ -95,11 +96,13 @@ SOURCES: dict[str, WeightsSource] = {
         license="MIT",
     ),
     # OpenAI's ViT-B/32 as converted for open_clip by timm; needs CLIP_MODEL=ViT-B-32-quickgelu.
-    # PINNED: nothing. Neither the digest nor a commit id could be read from the file's page
-    # (https://huggingface.co/timm/vit_base_patch32_clip_224.openai/blob/main/open_clip_model.safetensors)
+    # PINNED: nothing here. Neither the digest nor a commit id could be read from the file's
+    # page (https://huggingface.co/timm/vit_base_patch32_clip_224.openai/blob/main/open_clip_model.safetensors)
     # on the offline machines this was written on, so `sha256` is None and "main" is asked
     # for. `download_models --variant openai` therefore refuses to install the file unless the
-    # operator passes `--sha256 <digest>` read from that page ("Git LFS Details").
+    # operator passes `--sha256 <digest>` read from that page ("Git LFS Details"): that digest
+    # is the pin that matters, since it fixes the bytes whatever "main" points at (a commit id
+    # only names where to look, and a moved "main" then fails the check, installing nothing).
     # To pin it (release engineer, online): read the sha256 from "Git LFS Details" and the full
     # commit id from "History", set `sha256` and `revision`, run `manage.py download_models
     # --variant openai` without --sha256, and check that it installs and records that "commit".

@@ -148,21 +148,62 @@ def test_deactivate_action_revokes_tokens(
     assert me.status_code == 401
 
 
+def shown_messages(response: Any) -> list[tuple[str, str]]:
+    """The messages the page shows the staff member: (level, text)."""
+    return [(m.level_tag, str(m)) for m in response.context["messages"]]
+
+
 def test_deactivate_action_skips_yourself(staff_client: Client, admin_user: User) -> None:
-    staff_client.post(
-        CHANGELIST, {"action": "deactivate_users", "_selected_action": [str(admin_user.pk)]}
+    response = staff_client.post(
+        CHANGELIST,
+        {"action": "deactivate_users", "_selected_action": [str(admin_user.pk)]},
+        follow=True,
     )
+    admin_user.refresh_from_db()
+    assert admin_user.is_active
+    assert shown_messages(response) == [
+        ("warning", "You cannot deactivate yourself; no user was deactivated.")
+    ]
+
+
+def test_deactivating_several_users_is_one_message_with_the_count(
+    staff_client: Client, admin_user: User, user: User, other_user: User
+) -> None:
+    both = [str(user.pk), str(other_user.pk)]
+    response = staff_client.post(
+        CHANGELIST, {"action": "deactivate_users", "_selected_action": both}, follow=True
+    )
+    assert shown_messages(response) == [
+        ("success", "2 user(s) deactivated; their sessions and share links were revoked.")
+    ]
+
+    # Yourself among them: still one message, saying both what was done and what was not.
+    User.objects.filter(pk__in=both).update(is_active=True)
+    response = staff_client.post(
+        CHANGELIST,
+        {"action": "deactivate_users", "_selected_action": [str(admin_user.pk), *both]},
+        follow=True,
+    )
+    assert shown_messages(response) == [
+        (
+            "warning",
+            "2 user(s) deactivated; their sessions and share links were revoked. "
+            "Your own account was skipped: you cannot deactivate yourself.",
+        )
+    ]
+    assert User.objects.filter(pk__in=both, is_active=False).count() == 2
     admin_user.refresh_from_db()
     assert admin_user.is_active
 
 
 def test_reactivate_action(staff_client: Client, user: User) -> None:
     User.objects.filter(pk=user.pk).update(is_active=False)
-    staff_client.post(
-        CHANGELIST, {"action": "reactivate_users", "_selected_action": [str(user.pk)]}
+    response = staff_client.post(
+        CHANGELIST, {"action": "reactivate_users", "_selected_action": [str(user.pk)]}, follow=True
     )
     user.refresh_from_db()
     assert user.is_active
+    assert shown_messages(response) == [("success", "1 user(s) reactivated.")]
 
 
 def test_add_user_with_existing_email_in_other_case_is_a_form_error(

@@ -107,7 +107,8 @@ def test_visible_page_only_gives_heuristic_fields_marked_for_the_llm() -> None:
         "heuristic"
     }
     missing = result.missing_fields()
-    assert "brand" in missing and "description" in missing
+    assert "brand" in missing
+    assert "description" not in missing  # not on the page, but the LLM is never asked for it
     assert "price" not in missing  # 0.7: near the title, in a price element
     assert set(result.low_confidence_fields()) <= set(result.provenance)
 

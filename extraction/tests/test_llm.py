@@ -31,7 +31,7 @@ from extraction.llm import (
     prepare_page,
 )
 from extraction.tests.fake_llm_server import FakeLLMServer, FakeReply
-from extraction.types import LLM_FILLABLE_FIELDS, PRODUCT_FIELDS
+from extraction.types import LLM_FILLABLE_FIELDS, PRODUCT_FIELDS, ExtractionResult
 
 URL = "https://shop.example/de/moebel/schreibtisch-walnuss"
 TITLE = "Nordic Walnut Desk 120"
@@ -247,7 +247,14 @@ def test_with_every_field_missing_the_model_is_asked_for_its_answer_fields_only(
         "gtin",
         "mpn",
     }
-    assert set(LLM_FIELDS) <= set(LLM_FILLABLE_FIELDS)
+    # What the extraction counts as missing is what the prompt can ask for, no more.
+    assert LLM_FILLABLE_FIELDS == LLM_FIELDS
+
+
+def test_an_empty_extraction_is_missing_exactly_the_fields_the_prompt_asks_for() -> None:
+    """A field the LLM is never asked for (the description, the image) is not "missing" for
+    the LLM step: nothing would fill it."""
+    assert ExtractionResult().missing_fields() == list(LLM_FIELDS)
 
 
 def test_a_long_page_is_cut_to_the_window_around_the_title_and_price(

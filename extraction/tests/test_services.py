@@ -1,13 +1,17 @@
-"""The extraction pipeline's own rules: image choice, saving, and a cache outage."""
+"""The extraction pipeline's own rules: image choice, saving, a cache outage, and what of the
+LLM's answer reaches the product."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from buyhive.exceptions import ValidationFailed
 from extraction import services
+from extraction.tests.fake_llm_server import FakeLLMServer, FakeReply
+from extraction.types import LLM_FILLABLE_FIELDS
 
 PAGE = """<!doctype html><html lang="en"><head><title>Walnut Desk Lamp</title>
 <script type="application/ld+json">
@@ -170,3 +174,80 @@ def test_an_extracted_price_with_too_many_decimals_is_saved_rounded(user: Any) -
     item = services.save_extraction(owner=user, url=url, body=result.body, cart_ids=[cart.pk])
     item.refresh_from_db()
     assert (format(item.price, "f"), item.currency) == ("1501", "JPY")
+
+
+# -- the LLM step's answer in the product ---------------------------------------------------
+@pytest.fixture
+def fake_llm(settings: Any) -> Iterator[FakeLLMServer]:
+    """The real groq SDK against a loopback fake, as the only configured provider."""
+    with FakeLLMServer() as server:
+        settings.GROQ_API_KEY = "test-groq-key"
+        settings.GROQ_BASE_URL = server.groq_base_url
+        settings.OPENAI_API_KEY = ""
+        yield server
+
+
+#: A page's visible text that gives every field only to the LLM: the deterministic step finds
+#: some of them, all below the confidence that makes a field "missing".
+DESK_TEXT = (
+    "Nordic Walnut Desk 120\n"
+    "A desk from Hjem, article HJ-4471, model NWD-120, barcode 4006381333931.\n"
+    "Now 1.299,00 € - in stock"
+)
+#: The model's answer: a value for every product field, asked for or not, each on the page.
+DESK_ANSWER = {
+    "title": "Nordic Walnut Desk 120",
+    "price": "1299.00",
+    "currency": "EUR",
+    "availability": "InStock",
+    "brand": "Hjem",
+    "sku": "HJ-4471",
+    "gtin": "4006381333931",
+    "mpn": "NWD-120",
+    "description": "A desk from Hjem, article HJ-4471.",
+    "image": "https://cdn.shop.example/desk.jpg",
+}
+
+
+def asked_fields(fake_llm: FakeLLMServer) -> list[str]:
+    """The fields the one request to the model asked for ("Fields to fill: a, b.")."""
+    (request,) = fake_llm.requests
+    first_line = request.user.split("\n", 1)[0]
+    return first_line.removeprefix("Fields to fill: ").removesuffix(".").split(", ")
+
+
+def test_the_llms_answer_for_each_fillable_field_reaches_the_product(
+    fake_llm: FakeLLMServer,
+) -> None:
+    fake_llm.default = FakeReply.json(DESK_ANSWER)
+
+    body = services.extract(url="https://shop.example/desk", text=DESK_TEXT, use_cache=False).body
+
+    assert body["llm"] == {"status": "used", "provider": "groq"}
+    assert asked_fields(fake_llm) == list(LLM_FILLABLE_FIELDS)
+    for name in LLM_FILLABLE_FIELDS:
+        assert body["product"][name] == DESK_ANSWER[name], name
+        assert body["provenance"][name]["source"] == "llm", name
+
+
+def test_a_field_the_llm_was_not_asked_for_is_ignored(fake_llm: FakeLLMServer) -> None:
+    """The page's JSON-LD gives the title, price, currency, availability and image: the model
+    is asked for the rest, and what else it answers (another title printed on the page, a
+    description, an image) is left out of the product."""
+    fake_llm.default = FakeReply.json(DESK_ANSWER)
+    page = (PAGE % "49.90").replace(
+        "<h1>Walnut Desk Lamp</h1>", f"<h1>Walnut Desk Lamp</h1><p>{DESK_TEXT}</p>"
+    )
+
+    body = services.extract(url="https://shop.example/lamp", html=page, use_cache=False).body
+
+    assert body["llm"]["status"] == "used"
+    asked = asked_fields(fake_llm)
+    assert "title" not in asked and "price" not in asked
+    product, provenance = body["product"], body["provenance"]
+    assert product["title"] == "Walnut Desk Lamp"
+    assert product["price"] == "49.90"
+    assert product["description"] is None
+    assert product["image"] == "https://cdn.shop.example/banners/summer-sale-banner.jpg"
+    from_llm = {name for name, entry in provenance.items() if entry["source"] == "llm"}
+    assert from_llm and from_llm <= set(asked)

@@ -125,6 +125,18 @@ def test_published_digest_is_checked_by_default(hub: FakeHub, tmp_path: Path) ->
     assert not dest.exists()
 
 
+def test_the_default_asks_for_its_pinned_commit_not_main(hub: FakeHub, tmp_path: Path) -> None:
+    """The hub's "main" may move on: the default variant asks for the commit recorded in
+    SOURCES, so a file served only at "main" is not fetched, even with a digest it matches."""
+    main_path = hub.add(LAION.repo, "main", LAION.filename, PAYLOAD)
+    dest = tmp_path / "w.safetensors"
+    with pytest.raises(CommandError, match="HTTP 404"):
+        run("--sha256", DIGEST, "--dest", str(dest))
+    assert not dest.exists()
+    assert hub.heads[HUB_PATH] >= 1  # it asked at the pinned commit
+    assert hub.heads[main_path] == hub.gets[main_path] == 0
+
+
 def test_variant_without_recorded_digest_requires_one(tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="pass it with --sha256"):
         run("--variant", "openai", "--dest", str(tmp_path / "w.safetensors"))
