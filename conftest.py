@@ -168,7 +168,11 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def _clean_cache() -> None:
-    """Each test starts with an empty cache: no leaked counters (only this run's keys)."""
+    """Each test starts with an empty cache: no leaked counters (only this run's keys), and
+    no user kept by this process's layer of the auth cache."""
+    from accounts.auth_cache import clear_local
+
+    clear_local()
     try:
         cache.delete_pattern("*")  # type: ignore[attr-defined]  # django-redis, prefix-scoped
     except AttributeError:

@@ -332,7 +332,14 @@ def command_budgets(env: dict[str, str], cart_id: str) -> dict[str, int]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
-    backends = [f"backend ({kind})" for kind in args.worker_classes]
+    # One backend per worker class and thread count (``--threads 1 4``: both, interleaved).
+    variants = [
+        (kind, threads) for kind in args.worker_classes for threads in args.threads or [None]
+    ]
+    backends = [
+        "backend" + (f" ({kind}" + (f", {threads} threads" if threads else "") + ")")
+        for kind, threads in variants
+    ]
     if len(backends) == 1:
         backends = ["backend"]
     with load.database(args) as (uri, db_name, server_pid), tempfile.TemporaryDirectory() as tmp:
@@ -343,7 +350,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # One SECRET_KEY (and so one JWT signing key) for every backend: one token for all.
         envs = [
             {**shared, "PORT": str(port), "GUNICORN_WORKER_CLASS": kind}
-            for port, kind in zip(ports, args.worker_classes, strict=False)
+            | ({"GUNICORN_THREADS": str(threads)} if threads else {})
+            for port, (kind, threads) in zip(ports, variants, strict=False)
         ]
         load.flush_redis()
         load.migrate(envs[0])
@@ -494,8 +502,15 @@ def main() -> int:
         "--worker-classes",
         nargs="+",
         choices=["gthread", "uvicorn"],
-        default=["uvicorn"],
+        default=["gthread"],
         help="the backend once per GUNICORN_WORKER_CLASS (default: the production one)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=None,
+        help="GUNICORN_THREADS, one backend per value (gthread; default: the conf's)",
     )
     parser.add_argument("--json", action="store_true", help="print the JSON report too")
     parser.add_argument(

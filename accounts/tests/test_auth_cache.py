@@ -4,7 +4,9 @@ The cache (``accounts.auth_cache``) saves the one database command per request t
 the user costs. What must hold: a save of the user (deactivation, password change) and a
 revocation of all sessions are seen by the very next request; a change that bypasses both
 (a raw update) is seen once the entry expires (``AUTH_USER_CACHE_SECONDS``, 60 s in
-production, 1 s here).
+production, 1 s here). Each process also keeps the users it read for a few seconds
+(``AUTH_USER_LOCAL_SECONDS``): a write is seen at once by the process that made it, by the
+others within those seconds, and never later than the shared entry would have expired.
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ def test_a_change_no_write_path_announces_is_seen_when_the_entry_expires(
     assert auth_client.get(ME).status_code == 401
 
 
-@override_settings(AUTH_USER_CACHE_SECONDS=0)
+@override_settings(AUTH_USER_CACHE_SECONDS=0, AUTH_USER_LOCAL_SECONDS=0)
 def test_cache_can_be_turned_off(auth_client: Any, user: User) -> None:
     assert _user_reads(auth_client)[0] == 200
     assert _user_reads(auth_client)[1] == 1
@@ -146,3 +148,112 @@ def test_a_copy_read_before_a_write_and_stored_after_it_is_never_served(
     remember_user(fresh, version_now)
     hit, _version = cached_user(user.pk)
     assert hit is not None and hit.user.is_active is False
+
+
+# -- the per-process layer ------------------------------------------------------------------
+def _another_process_cuts_access(user: User) -> None:
+    """What a write in another worker process leaves behind: the row changed, and a new
+    version in Redis (its ``forget_user``); this process's own copy is untouched."""
+    from django.core.cache import cache
+
+    from accounts import auth_cache
+
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    cache.set(auth_cache._version_key(user.pk), "written-elsewhere", 3600)
+
+
+def test_the_process_serves_its_copy_without_asking_redis(auth_client: Any, user: User) -> None:
+    from django.core.cache import cache
+
+    assert auth_client.get(ME).status_code == 200
+    cache.delete_pattern("*")  # type: ignore[attr-defined]  # no shared entry, no version
+    status, reads = _user_reads(auth_client)
+    assert (status, reads) == (200, 0)
+    assert cache.get_many(list(cache.keys("*auth:*"))) == {}  # type: ignore[attr-defined]
+
+
+def test_a_write_in_another_process_is_seen_once_the_local_seconds_pass(
+    auth_client: Any, user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accounts import auth_cache
+
+    assert auth_client.get(ME).status_code == 200
+    _another_process_cuts_access(user)
+    assert auth_client.get(ME).status_code == 200  # this process's copy, for a few seconds
+    later = time.time() + auth_cache._local_ttl()
+    monkeypatch.setattr(auth_cache, "_now", lambda: later)
+    response = auth_client.get(ME)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] in {"token_invalid", "not_authenticated"}
+
+
+def test_a_write_in_this_process_is_seen_by_its_next_request(auth_client: Any, user: User) -> None:
+    assert auth_client.get(ME).status_code == 200
+    assert auth_client.get(ME).status_code == 200  # now from the local copy
+    services.user_deactivate(user=user)
+    assert auth_client.get(ME).status_code == 401
+
+
+@override_settings(AUTH_USER_CACHE_SECONDS=1, AUTH_USER_LOCAL_SECONDS=30)
+def test_a_local_copy_never_outlives_the_shared_entry_from_the_database_read(
+    auth_client: Any, user: User
+) -> None:
+    assert auth_client.get(ME).status_code == 200
+    User.objects.filter(pk=user.pk).update(is_active=False)  # bypasses every hook
+    assert auth_client.get(ME).status_code == 200
+    time.sleep(1.2)  # the shared entry is gone, and the local copy (30 s) with it
+    assert auth_client.get(ME).status_code == 401
+
+
+@override_settings(AUTH_USER_CACHE_SECONDS=0)
+def test_without_the_shared_cache_the_process_still_spares_the_read(
+    auth_client: Any, user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The low-cost stack (``CACHE_BACKEND=mongodb``): no shared layer, the local one alone."""
+    from accounts import auth_cache
+
+    assert _user_reads(auth_client) == (200, 1)
+    assert _user_reads(auth_client) == (200, 0)
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    later = time.time() + auth_cache._local_ttl()
+    monkeypatch.setattr(auth_cache, "_now", lambda: later)
+    assert _user_reads(auth_client) == (401, 1)
+
+
+def test_a_copy_read_before_a_write_in_this_process_is_not_kept(user: User) -> None:
+    from accounts.auth_cache import local_epoch, local_user, remember_user
+
+    epoch = local_epoch()
+    stale = User.objects.get(pk=user.pk)  # what a slow request read
+    services.user_deactivate(user=user)  # the write, in this process
+    remember_user(stale, None, epoch)  # the slow request keeps its copy afterwards
+    assert local_user(user.pk) is None
+    remember_user(User.objects.get(pk=user.pk), None, local_epoch())
+    kept = local_user(user.pk)
+    assert kept is not None and kept.user.is_active is False
+
+
+def test_each_request_gets_its_own_user_instance(auth_client: Any, user: User) -> None:
+    from accounts.auth_cache import local_user
+
+    assert auth_client.get(ME).status_code == 200
+    first, second = local_user(user.pk), local_user(user.pk)
+    assert first is not None and second is not None
+    first.user.name = "Changed by one request"
+    assert second.user.name == "Alice" and first.user is not second.user
+
+
+def test_the_process_keeps_a_bounded_number_of_users(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accounts import auth_cache
+    from accounts.tests.factories import UserFactory
+
+    monkeypatch.setattr(auth_cache, "LOCAL_MAX_USERS", 3)
+    users = [UserFactory(email=f"u{n}@example.com") for n in range(5)]
+    for one in users:
+        auth_cache.remember_user(one, None, auth_cache.local_epoch())
+    assert len(auth_cache._local) == 3
+    assert [auth_cache.local_user(one.pk) is not None for one in users] == [
+        False, False, True, True, True
+    ]  # fmt: skip

@@ -517,6 +517,11 @@ MAX_ITEMS_PER_CART = env.int("MAX_ITEMS_PER_CART", default=500)
 AUTH_USER_CACHE_SECONDS = env.int(
     "AUTH_USER_CACHE_SECONDS", default=0 if CACHE_BACKEND == "mongodb" else 60
 )
+#: Seconds each worker process keeps a user it read in memory (accounts.auth_cache's local
+#: layer, in front of the shared cache); 0 disables. A write that cuts access is seen at once
+#: by the process that made it and within this time by the others; never longer than
+#: AUTH_USER_CACHE_SECONDS from the database read (this, when the shared cache is off).
+AUTH_USER_LOCAL_SECONDS = env.int("AUTH_USER_LOCAL_SECONDS", default=5)
 MAX_SHARE_RECIPIENTS = 10
 # Share mails per UTC day (carts.share_caps), each answering 429 with Retry-After when reached:
 # to one recipient address from all senders (so nobody can be flooded through us), from one
