@@ -331,6 +331,15 @@ def find_prices(
                 )
                 if glued_after or glued_before:
                     continue  # "12 Leipzig", "ID12 €"
+                if (
+                    cur_start > match.end("amount")
+                    and cur_end < len(text)
+                    and text[cur_end].isdigit()
+                    and not text[cur_start].isalpha()
+                ):
+                    # "4.8 $40.00", "Qty 1-9\n$40.00": a sign spaced from the number before
+                    # it and glued to the one after it marks the one after it.
+                    continue
             hits.append(
                 (match.start(), match.end(), match.group("amount"), match.group("cur"),
                  match.group(0))

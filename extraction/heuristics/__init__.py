@@ -20,12 +20,15 @@ Price
     * a "was" price: inside ``<del>``/``<s>``/``<strike>``, in an element whose class says
       old/was/compare/strike/regular/original/list/rrp/msrp/uvp, or after words like "was",
       "instead of", "statt", "UVP", "avant", "prima", "原價" (a "was" price is only taken when
-      nothing else is there);
+      nothing else is there), also when the label is a short line of its own above the
+      amount; a label of the price to pay after it ("Regular price Sale price $40") ends it,
+      and an amount followed at once by itself labelled "was" (a struck price spoken again
+      for screen readers) is the former price;
     * a per-unit price (``/kg``, ``per 100 g``, ``/l``, ``€/m²``) or a tariff (``/min``,
       ``per day``);
-    * a price "excl. VAT" ("zzgl. MwSt", "HT", "sin IVA", "excl. btw") when the page also
-      shows one with VAT or an unmarked one: the buyer pays the VAT-inclusive price (an
-      ex-VAT price alone is still taken); "incl. VAT" marks the price to pay;
+    * a price "excl. VAT" ("zzgl. MwSt", "HT", "sin IVA", "excl. btw", "税抜", "未稅") when
+      the page also shows one with VAT or an unmarked one: the buyer pays the VAT-inclusive
+      price (an ex-VAT price alone is still taken); "incl. VAT" marks the price to pay;
     * a threshold ("free delivery on orders of 50 € or more"), an auction's estimate or
       starting bid ("Estimate", "Schätzpreis", "mise à prix", "starting bid"): an auction
       page with nothing else has no price (a current bid or a buy-it-now price is taken);
@@ -33,13 +36,18 @@ Price
     * an instalment (``4 x``, ``/mo``, "per month", "monatlich", "每期");
     * a shipping cost or free-shipping threshold ("shipping", "Versand", "livraison", "運費");
     * an offer in another condition ("Used for $...", "Refurbished from", "Gebraucht ab");
-    * a saving or a discount ("you save", "sparen", "économisez", ``-20 %``);
+    * a saving or a discount ("you save", "sparen", "économisez", ``-20 %``, ``-€5``; a
+      dash between words and the amount, "Add to cart - $40", is a separator);
+    * what is left to spend for free shipping ("$25 more for free shipping");
     * in a related-products carousel, the header, navigation, footer or mini cart (a block
       whose class says "listing" or "slider" but that holds the product's title is the
       product's own, not a carousel).
 
     With no title, the nearest price before the buy button is taken; with neither, the first
-    price in an element whose class or itemprop says "price". A range ("10,00 - 14,50 €")
+    price in an element whose class or itemprop says "price". Two prices side by side are a
+    sale price and its original (the lower one is taken); three or more in a row are a list
+    (a gift card's amounts), not a pair. A number before a currency sign glued to another
+    amount is not an amount ("4.8 $40.00": the rating, then the price). A range ("10,00 - 14,50 €")
     gives its low end and "from 10 €" is taken as written: the price from which the product
     is sold, as a JSON-LD AggregateOffer's lowPrice. When the visible page has no price, the
     page's inline script state is read (:mod:`.script_state`, low confidence).

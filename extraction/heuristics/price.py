@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from itertools import pairwise
 
 from extraction.heuristics.page_text import Guess, PageText
 from extraction.normalize import (
@@ -21,6 +22,15 @@ _OLD_WORDS_RE = re.compile(
     r"poprzednia|p[ôo]vodn[áa]|p[uů]vodn[ěí]|pre[tț]\s+vechi|原價|原价|建議售價|建议售价|"
     r"定價|市價|市价|정가|통상가|參考價|参考价|通常価格|定価|السعر\s+الأصلي|старая\s+цена|"
     r"было)\s*[:：]?\s*\D{0,12}$"
+)
+# A label naming the price to pay now: after a "was" word it ends the "was" price's label
+# ("Regular price Sale price $40": the screen-reader labels of a sale price).
+_CURRENT_LABEL_RE = re.compile(
+    r"(?:\b(?:sale|special|offer|deal|our|your|current|member|promo|now)\s+price|"
+    r"\bprice\s+now|\bnow\b|\bsale\b|\bjetzt\b|\bnur\b|aktionspreis|angebotspreis|"
+    r"prix\s+(?:promo|sold[ée]|actuel)|\bmaintenant\b|\bahora\b|precio\s+(?:oferta|actual)|"
+    r"prezzo\s+(?:scontato|attuale)|\bora\b|\bteraz\b|cena\s+promocyjna|\bnyn[ií]\b|"
+    r"akční\s+cena|特價|特价|優惠價|优惠价|現價|现价|セール価格|販売価格|할인가|판매가)"
 )
 _OLD_CLASS_RE = re.compile(
     r"old|\bwas\b|was[-_]|before|compare|strike|crossed|regular|original|list[-_]?price|"
@@ -66,7 +76,11 @@ _SAVING_RE = re.compile(
 _THRESHOLD_AFTER_RE = re.compile(
     r"^\s*(?:or\s+more|and\s+(?:over|above|up)|or\s+above|\+\s*(?:orders?|spend)|"
     r"oder\s+mehr|und\s+mehr|ou\s+plus|et\s+plus|o\s+m[aá]s|y\s+m[aá]s|o\s+pi[uù]|"
-    r"of\s+meer|en\s+meer|lub\s+wi[eę]cej|eller\s+mer|ou\s+mais|او\s+أكثر|أو\s+أكثر|以上)"
+    r"of\s+meer|en\s+meer|lub\s+wi[eę]cej|eller\s+mer|ou\s+mais|او\s+أكثر|أو\s+أكثر|以上|"
+    # what is left to spend: "$25.00 more for free shipping", "€10 away from free delivery"
+    r"(?:more|away)\b[^\n]{0,30}?\b(?:free|shipping|delivery|qualify)|"
+    r"(?:bis\s+zu[mr]|fehlen\s+(?:noch\s+)?bis)\b[^\n]{0,20}?(?:versand|lieferung)|"
+    r"(?:de\s+plus|manquants?)\b[^\n]{0,30}?livraison)"
 )
 # Tax words: a price "excl. VAT" is not what the buyer pays when the page also shows the
 # price with VAT; "incl. VAT" marks the price to pay. Matched after the amount (same line,
@@ -75,7 +89,8 @@ _EX_VAT_RE = re.compile(
     r"(?:\b(?:excl|excluding|exkl|ekskl|exclusief|zzgl|ohne|hors|sin|senza|sem|bez|utan|uden|"
     r"ex|without|plus|\+)\.?\s*(?:de\s+|la\s+|l'|gesetzl\.?\s*)?(?:vat|tax|taxes|mwst|ust|"
     r"tva|taxe|taxes|iva|btw|dph|moms|gst|impostos|imposte|podatku)\b|\bh\.?t\.?(?![\w.])|"
-    r"\bnetto\b|\bnet\s+price|\bprix\s+ht|\bpre[cç]o\s+sem\s+iva|\bohne\s+steuer)"
+    r"\bnetto\b|\bnet\s+price|\bprix\s+ht|\bpre[cç]o\s+sem\s+iva|\bohne\s+steuer|"
+    r"税抜|税別|本体価格|未税|未稅|不含税|不含稅|稅前|税前|부가세\s*별도|vat\s*별도)"
 )
 _INC_VAT_RE = re.compile(
     r"(?:\b(?:incl|including|inkl|inc|inclusief|incluye|inclu[ií]do|inclusa|con|com|z|med|"
@@ -173,9 +188,9 @@ def price_candidates(
             if _AUCTION_BEFORE_RE.search(lower[max(line_start, low.start - 40) : low.start]):
                 continue
             match = low
-        elif re.match(r"\s*%", after) or re.search(r"[-−–]\s*$", before):
+        elif re.match(r"\s*%", after) or _DISCOUNT_SIGN_RE.search(before):
             continue  # "-20 %" or "-€5": a discount
-        old = bool(_OLD_WORDS_RE.search(before))
+        old = was_said(before) or (not before.strip() and was_said(_line_before(lower, line_start)))
         with_vat = vat_said(before, lower[match.end : match.end + 60])
         if with_vat is False:
             old = True  # taken only when no price with VAT (or unmarked) is there
@@ -194,7 +209,52 @@ def price_candidates(
                 old = True
             priced = bool(_PRICE_WORDS_RE.search(words))
         found.append(PriceCandidate(match, index, old, priced or bool(with_vat), with_vat))
+    _mark_spoken_old(found)
     return found
+
+
+def _mark_spoken_old(found: list[PriceCandidate]) -> None:
+    """An amount followed at once by the same amount labelled as the former price is that
+    former price, shown struck through and then spoken for screen readers ("$50.00 Original
+    price was: $50.00. $40.00 Current price is: $40.00."): in plain text, nothing else tells
+    it from the price to pay."""
+    for cand, following in pairwise(found):
+        if (
+            not cand.old
+            and following.old
+            and following.match.amount == cand.match.amount
+            and following.match.symbol == cand.match.symbol
+            and following.match.start - cand.match.end <= 60
+        ):
+            cand.old = True
+
+
+# "-€5", "(- 5 €)": a discount. "Add to cart - $40", "Blue Kettle – $40": a separator.
+_DISCOUNT_SIGN_RE = re.compile(r"[-−–]$|(?:^|[(\[:])\s*[-−–]\s+$")
+
+
+def was_said(before: str) -> bool:
+    """Whether the words just before an amount label it as a former price ("was", "RRP",
+    "Regular price"), and no label of the price to pay comes after them ("Regular price
+    Sale price $40": screen-reader labels, the second one is the amount's)."""
+    found = _OLD_WORDS_RE.search(before)
+    return found is not None and _CURRENT_LABEL_RE.search(before, found.start() + 2) is None
+
+
+def _line_before(lower: str, line_start: int) -> str:
+    """The line before the one starting at ``line_start`` when it is a short label of its
+    own ("Was", "Regular price:", "RRP"), else "": a label and its amount are often in
+    blocks of their own, so on lines of their own in the page's text."""
+    end = line_start - 1
+    for _ in range(2):  # the line before, or the one before an empty line
+        if end < 0 or lower[end] != "\n":
+            return ""
+        start = lower.rfind("\n", 0, end) + 1
+        line = lower[start:end].strip()
+        if line:
+            return line if len(line) <= 30 and not any(c.isdigit() for c in line) else ""
+        end = start - 1
+    return ""
 
 
 _RANGE_LOW_RE = re.compile(
@@ -235,15 +295,30 @@ def sale_of_pair(
     page: PageText, chosen: PriceCandidate, cands: list[PriceCandidate]
 ) -> PriceCandidate:
     """Two prices side by side (nothing but spaces between them) are a sale price and the
-    original it replaces, in either order: the lower one is the price to pay."""
+    original it replaces, in either order: the lower one is the price to pay. Three or more
+    in a row are a list (the amounts of a gift card, the prices of sizes), not a pair."""
     text = page.text
-    for other in cands:
-        if other is chosen or other.match.symbol != chosen.match.symbol:
-            continue
-        first, second = sorted((chosen, other), key=lambda c: c.match.start)
+
+    def touching(a: PriceCandidate, b: PriceCandidate) -> bool:
+        first, second = (a, b) if a.match.start < b.match.start else (b, a)
         gap = text[first.match.end : second.match.start]
-        if len(gap) <= 3 and not gap.strip():
-            return min((chosen, other), key=lambda c: c.match.amount)
+        return len(gap) <= 3 and not gap.strip()
+
+    ordered = sorted(cands, key=lambda c: c.match.start)
+    at = next((i for i, c in enumerate(ordered) if c is chosen), None)
+    if at is None:
+        return chosen
+    run = [chosen]
+    i = at
+    while i > 0 and touching(ordered[i - 1], ordered[i]):
+        i -= 1
+        run.insert(0, ordered[i])
+    i = at
+    while i + 1 < len(ordered) and touching(ordered[i], ordered[i + 1]):
+        i += 1
+        run.append(ordered[i])
+    if len(run) == 2 and run[0].match.symbol == run[1].match.symbol:
+        return min(run, key=lambda c: c.match.amount)
     return chosen
 
 

@@ -419,6 +419,88 @@ def test_a_used_or_refurbished_offer_is_not_the_products_price(offer: str) -> No
     assert text_product_of(f"Blue Camera\nNo longer available\n{offer}\n")["price"] is None
 
 
+def test_a_number_before_a_glued_currency_sign_is_not_the_amount() -> None:
+    # "4.8 $40.00" (a rating) and "Qty 1-9 $40.00": the sign marks the amount it touches.
+    from extraction.normalize import find_prices
+
+    assert [m.amount for m in find_prices("4.8 $40.00")] == [Decimal("40.00")]
+    assert [m.amount for m in find_prices("Qty 1-9\n$40.00")] == [Decimal("40.00")]
+    # A sign written after its amount still marks it ("40,00 $ 35,00 $").
+    assert [m.amount for m in find_prices("40,00 $ 35,00 $")] == [Decimal("40"), Decimal("35")]
+    body = "<h1>Blue Kettle</h1><p>4.8</p><p>$40.00</p><button>Add to cart</button>"
+    assert product_of(body, lang="en-US")["price"] == "40.00"
+
+
+def test_screen_reader_labels_of_a_sale_price_do_not_make_it_a_former_price() -> None:
+    # Themes label both amounts for screen readers: "Regular price" then "Sale price" before
+    # the price to pay, which html-text keeps on one line.
+    text = (
+        "Blue Kettle | Shop\nBlue Kettle\nRegular price $50.00 USD\n"
+        "Regular price Sale price $50.00 USD\nAdd to cart\n"
+    )
+    assert text_product_of(text)["price"] == "50.00"
+    sale = text.replace("Regular price $50.00", "Regular price $60.00")
+    assert text_product_of(sale)["price"] == "50.00"
+
+
+def test_a_former_price_label_on_its_own_line_marks_the_amount_under_it() -> None:
+    for old, new in (("Regular price", "Sale price"), ("Was", "Now"), ("UVP", "Jetzt")):
+        text = f"Blue Kettle\n{old}\n\n$50.00\n\n{new}\n\n$40.00\nAdd to cart\n"
+        assert text_product_of(text)["price"] == "40.00"
+    # A line that is not a label (a title, a sentence with figures) says nothing.
+    text = "Blue Kettle\nBrewed before 2020\n$40.00\nAdd to cart\n"
+    assert text_product_of(text)["price"] == "40.00"
+
+
+def test_a_struck_price_spoken_again_for_screen_readers_is_the_former_price() -> None:
+    text = (
+        "Blue Kettle | Shop\nBlue Kettle\n$ 50.00 Original price was: $50.00. $ 40.00 Current"
+        " price is: $40.00.\nAdd to cart\n"
+    )
+    assert text_product_of(text)["price"] == "40.00"
+
+
+def test_a_dash_between_words_and_an_amount_is_not_a_minus_sign() -> None:
+    body = "<h1>Blue Kettle</h1><p>Choose a size</p><button>Add to cart - $40.00</button>"
+    assert product_of(body, lang="en-US")["price"] == "40.00"
+    assert text_product_of("Blue Kettle\nChoose a size\nAdd to cart – $40.00\n")["price"] == (
+        "40.00"
+    )
+    # A sign touching the amount is a discount.
+    body = "<h1>Blue Kettle</h1><p>-$10.00</p><p>$40.00</p><button>Add to cart</button>"
+    assert product_of(body, lang="en-US")["price"] == "40.00"
+
+
+def test_three_prices_in_a_row_are_a_list_not_a_sale_and_its_original() -> None:
+    body = (
+        "<h1>Gift Card</h1><p class='price'>$40.00</p><div><button>$25</button>"
+        "<button>$50</button></div><button class='add-to-cart'>Add to cart</button>"
+    )
+    assert product_of(body, lang="en-US")["price"] == "40.00"
+    pair = "<h1>Blue Kettle</h1><p><span>$50.00</span> <span>$40.00</span></p><button>Buy</button>"
+    assert product_of(pair, lang="en-US")["price"] == "40.00"
+
+
+@pytest.mark.parametrize(
+    ("lang", "page"),
+    [("ja-JP", "<p>4,527円(税抜)</p><p>4,980円(税込)</p>"),
+     ("zh-TW", "<p>NT$4,527 未稅</p><p>NT$4,980 含稅</p>"),
+     ("ko-KR", "<p>4,527원 부가세 별도</p><p>4,980원 부가세 포함</p>")],
+)  # fmt: skip
+def test_tax_excluded_words_in_east_asian_shops(lang: str, page: str) -> None:
+    assert price_of(f"<h1>Blue Kettle</h1>{page}<button>Buy</button>", lang) == Decimal(4980)
+
+
+@pytest.mark.parametrize(
+    "left",
+    ["Spend $25.00 more for free shipping", "You are $25.00 away from free delivery",
+     "Add $25.00 more to qualify for free shipping"],
+)  # fmt: skip
+def test_what_is_left_to_spend_for_free_shipping_is_not_the_price(left: str) -> None:
+    body = f"<h1>Blue Kettle</h1><p>{left}</p><p>$40.00</p><button>Add to cart</button>"
+    assert product_of(body, lang="en-US")["price"] == "40.00"
+
+
 def test_cents_split_from_the_point_in_the_text_stay_cents() -> None:
     # "$<span>79.</span><span>99</span>" becomes "$ 79. 99" in the text a browser extension
     # sends; "$5, 10 or 20" is still a list.
