@@ -53,8 +53,9 @@ Price
     page's inline script state is read (:mod:`.script_state`, low confidence).
 
     In plain text, a price after an other-products heading ("Similar products", "Ähnliche
-    Produkte", "関連商品"...) does not count as following the title, and an "incl. VAT" price
-    scores higher.
+    Produkte", "関連商品"...) does not count as following the title, nor does one after a
+    line matching the title far less well than the best title line does (a related item,
+    another size of the same range), and an "incl. VAT" price scores higher.
 
 Availability
     An enabled add-to-cart/buy button (matched by its text in many languages, or by its

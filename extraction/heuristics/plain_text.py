@@ -25,6 +25,9 @@ from extraction.heuristics.page_text import Guess, text_page
 from extraction.heuristics.price import PriceCandidate, price_candidates, sale_of_pair
 from extraction.normalize import PageLocale, find_prices, phrase_pattern
 
+#: A title line scoring this much less than the best one does not mark the product's price.
+TITLE_SCORE_MARGIN = 0.5
+
 _CART_PHRASE_RE = re.compile(r"(?:" + phrase_pattern(BUY_BUTTON_PHRASES) + r")(?!\w)")
 
 
@@ -179,6 +182,11 @@ def extract_from_text(text: str, *, url: str | None, locale: PageLocale | None) 
     lower = page.lower
     guesses: dict[str, Guess] = {}
     titles = _title_lines(lower, url)
+    # A line far weaker than the best title line is another product's name sharing words
+    # with it (a related item, another size of the same range): a price after it is not
+    # the product's.
+    best_title = max((score for _, score in titles), default=0.0)
+    price_titles = [t for t in titles if t[1] >= best_title - TITLE_SCORE_MARGIN]
     carts = _cart_lines(lower)
     candidates = [c for c in price_candidates(page, locale) if not c.old]
     starts = [c.match.start for c in candidates]
@@ -190,7 +198,7 @@ def extract_from_text(text: str, *, url: str | None, locale: PageLocale | None) 
         following = starts[i + 1] if i + 1 < len(starts) else len(lower)
         score = 0.0
         title_scores = [
-            t_score for t_offset, t_score in titles
+            t_score for t_offset, t_score in price_titles
             if previous < t_offset < cand.match.start <= t_offset + 1500
             and not any(t_offset < o < cand.match.start for o in others)
         ]  # fmt: skip

@@ -184,6 +184,19 @@ def test_text_prices_after_an_other_products_heading_are_not_the_products() -> N
     assert Decimal(text_product_of(text, url)["price"]) == Decimal("24.99")
 
 
+def test_text_prices_after_a_weak_match_of_the_title_are_another_products() -> None:
+    # Other sizes of the same range, each with its own button, share most of the title's
+    # words; the product's own price follows the title line itself, with no button near.
+    text = (
+        "Wool Panel Navy 60 x 30 cm | Shop\nHome\nWool Panel Navy 60 x 30 cm\nSize\n"
+        "Wool Panel Navy 60 x 30 cm\n£32.00\nMore in this range\n"
+        "Wool Panel Grey 30 x 30 cm\n£25.99\nAdd to basket\n"
+        "Wool Panel Beige 90 x 15 cm\n£34.99\nAdd to basket\n"
+    )
+    url = "https://shop.example/p/wool-panel-navy-60-x-30-cm"
+    assert text_product_of(text, url)["price"] == "32.00"
+
+
 # --- identifiers ----------------------------------------------------------------------------
 
 
