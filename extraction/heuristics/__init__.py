@@ -70,10 +70,12 @@ Availability
 
 Identifiers and brand
     Labelled text: "SKU", "Article no.", "Art.-Nr.", "Item number", "Product code",
-    "Référence", "Codice articolo", "Kód produktu", "商品編號"... -> sku; "EAN", "GTIN",
-    "ISBN", "UPC" -> gtin (check digit verified); "MPN", "Model number", "Part number" ->
-    mpn; "Brand:", "Marke:", "Marque :", "Výrobca:"... -> brand. The article number that ends
-    the page's address, as the page prints it in groups ("804.023.81", "7901/312"), is the
+    "Référence", "Codice articolo", "Kód produktu", "商品編號", "商品コード", "Κωδικός",
+    "Mã sản phẩm"... -> sku (a value with a digit; after "SKU" itself, a code in capitals
+    may have none: "SKU: KETTLE-BLUE"); "EAN", "GTIN", "ISBN", "UPC", "JAN" -> gtin (check
+    digit verified); "MPN", "Model number", "Part number", "Mfr #" -> mpn; "Brand:",
+    "Marke:", "Marque :", "Výrobca:"... -> brand. The article number that ends the page's
+    address, as the page prints it in groups ("804.023.81", "7901/312"), is the
     sku when the markup has none or has one shown nowhere; then a ``#`` label under the
     title ("Item #A12-345"), the numeric id that ends the address or is a whole segment of
     its path when the page repeats it, the add-to-cart form's ``data-sku``/product id, and

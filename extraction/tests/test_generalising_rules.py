@@ -333,6 +333,27 @@ def test_a_product_block_shipped_hidden_for_scripts_to_reveal_is_read() -> None:
 # --- identifiers no label names -------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("lang", "label"),
+    [("es-ES", "Ref: 100234"), ("sv-SE", "Art.nr: 100234"), ("it-IT", "Cod. 100234"),
+     ("pt-BR", "Cód.: 100234"), ("ja-JP", "商品コード：100234"), ("en-US", "Style No. 100234"),
+     ("el-GR", "Κωδικός προϊόντος: 100234"), ("vi-VN", "Mã sản phẩm: 100234"),
+     ("et-EE", "Tootekood: 100234"), ("hr-HR", "Šifra proizvoda: 100234")],
+)  # fmt: skip
+def test_article_number_labels_in_the_languages_shops_use(lang: str, label: str) -> None:
+    body = f"<h1>Blue Kettle</h1><p>€40.00</p><p>{label}</p><button>Add to cart</button>"
+    assert product_of(body, lang=lang)["sku"] == "100234"
+    assert text_product_of(f"Blue Kettle\n€40.00\n{label}\n")["sku"] == "100234"
+
+
+def test_an_sku_label_may_hold_letters_only_other_labels_need_a_digit() -> None:
+    body = "<h1>Blue Kettle</h1><p>$40.00</p><p>SKU: KETTLE-BLUE</p><button>Add to cart</button>"
+    assert product_of(body)["sku"] == "KETTLE-BLUE"
+    for label in ("SKU: N/A", "SKU: Select a size", "Ref: ABCD", "Cod. 12"):
+        body = f"<h1>Blue Kettle</h1><p>$40.00</p><p>{label}</p><button>Add to cart</button>"
+        assert product_of(body)["sku"] is None, label
+
+
 def test_a_hash_label_under_the_title_is_the_sku_and_a_model_number_is_not() -> None:
     product = product_of("<h1>Blue Kettle</h1><div>Item #KT-20417 • Model #WK-9</div><p>£24.99</p>")
     assert product["sku"] == "KT-20417"
