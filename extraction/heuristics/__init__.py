@@ -18,8 +18,10 @@ Price
     neighbourhood, that is not:
 
     * a "was" price: inside ``<del>``/``<s>``/``<strike>``, in an element whose class says
-      old/was/compare/strike/regular/original/list/rrp/msrp/uvp, or after words like "was",
-      "instead of", "statt", "UVP", "avant", "prima", "原價" (a "was" price is only taken when
+      old/was/compare/strike/regular/original/list/rrp/msrp/uvp, after words like "was",
+      "instead of", "statt", "UVP", "avant", "prima", "PVP", "Ord. pris", "Vejl. pris",
+      "原價", between "van ... voor" (nl) or "de ... por" (pt), or after the EU's "lowest
+      price of the last 30 days" in its languages (a "was" price is only taken when
       nothing else is there), also when the label is a short line of its own above the
       amount; a label of the price to pay after it ("Regular price Sale price $40") ends it,
       and an amount followed at once by itself labelled "was" (a struck price spoken again
@@ -33,7 +35,8 @@ Price
       starting bid ("Estimate", "Schätzpreis", "mise à prix", "starting bid"): an auction
       page with nothing else has no price (a current bid or a buy-it-now price is taken);
     * a number written with a leading zero ("05 TOP" in a name);
-    * an instalment (``4 x``, ``/mo``, "per month", "monatlich", "每期");
+    * an instalment (``4 x``, ``/mo``, "per month", "monatlich", "每期", "4 interest-free
+      payments of");
     * a shipping cost or free-shipping threshold ("shipping", "Versand", "livraison", "運費");
     * an offer in another condition ("Used for $...", "Refurbished from", "Gebraucht ab");
     * a saving or a discount ("you save", "sparen", "économisez", ``-20 %``, ``-€5``; a

@@ -21,7 +21,24 @@ _OLD_WORDS_RE = re.compile(
     r"prix\s+barr[ée]|\bantes\b|precio\s+anterior|\bprima\b|invece\s+di|zamiast|"
     r"poprzednia|p[ôo]vodn[áa]|p[uů]vodn[ěí]|pre[tț]\s+vechi|原價|原价|建議售價|建议售价|"
     r"定價|市價|市价|정가|통상가|參考價|参考价|通常価格|定価|السعر\s+الأصلي|старая\s+цена|"
-    r"было)\s*[:：]?\s*\D{0,12}$"
+    r"было|ord(?:inarie)?\.?\s*pris|normalpris|\bnorm\.|veil(?:edende)?\.?\s*pris|"
+    r"vejl(?:edende)?\.?\s*pris|\bf[øo]r\b|tidligere\s+pris|\baiemmin\b|\bennen\b|"
+    r"\bpvp\b|\bpvpr\b|prix\s+conseill[ée]|prezzo\s+consigliato|adviesprijs)"
+    r"\s*[:：]?\s*\D{0,12}$"
+)
+# "Van € 50,00 voor € 40,00" (nl), "De R$ 50,00 por R$ 40,00" (pt): from ... for ...
+_FROM_FOR_BEFORE_RE = re.compile(r"\b(?:van|de)\s*$")
+_FROM_FOR_AFTER_RE = re.compile(r"^\s*(?:voor|por)\b")
+# The EU's "lowest price of the last 30 days" before a discount: a former price, whose label
+# holds a number of its own.
+_LOWEST_BEFORE_RE = re.compile(
+    r"(?:lowest\s+price|niedrigste[rn]?\s+(?:gesamt)?preis|najni[żz]sza\s+cena|"
+    r"prix\s+le\s+plus\s+bas|precio\s+m[aá]s\s+bajo|prezzo\s+pi[uù]\s+basso|"
+    r"laagste\s+prijs|nejni[žz]š[ií]\s+cena|najni[žz]šia\s+cena|legalacsonyabb\s+[aá]r|"
+    r"cel\s+mai\s+mic\s+pre[țt]|l[äa]gsta\s+pris|laveste\s+pris|alin\s+hinta|"
+    r"najni[žz][ae]\s+cijena|najni[žz]ja\s+cena|preço\s+mais\s+baixo|zemākā\s+cena|"
+    r"mažiausia\s+kaina|madalaim\s+hind|χαμηλότερη\s+τιμή|най-ниска\s+цена)"
+    r"[^\n]{0,60}$"
 )
 # A label naming the price to pay now: after a "was" word it ends the "was" price's label
 # ("Regular price Sale price $40": the screen-reader labels of a sale price).
@@ -51,8 +68,8 @@ _UNIT_BEFORE_RE = re.compile(
     r"prix\s+unitaire|precio\s+por|cena\s+za\s+(?:kg|1)|jednostkowa)\W{0,5}$"
 )
 _INSTALMENT_BEFORE_RE = re.compile(
-    r"(?:\b\d{1,2}\s*[x×]\s*(?:de\s+)?|\b\d{1,2}\s+(?:rat|raty|rate|raten|cuotas|"
-    r"mensualit[ée]s|installments|instalments|payments|splátk\w*|期)\b\D{0,15}|"
+    r"(?:\b\d{1,2}\s*[x×]\s*(?:de\s+)?|\b\d{1,2}\s+(?:[\w-]+\s+){0,2}(?:rat|raty|rate|"
+    r"raten|cuotas|mensualit[ée]s|installments|instalments|payments|splátk\w*|期)\b\D{0,25}|"
     r"monthly|per\s+month|每期|每月|월)\s*$"
 )
 _INSTALMENT_AFTER_RE = re.compile(
@@ -191,6 +208,13 @@ def price_candidates(
         elif re.match(r"\s*%", after) or _DISCOUNT_SIGN_RE.search(before):
             continue  # "-20 %" or "-€5": a discount
         old = was_said(before) or (not before.strip() and was_said(_line_before(lower, line_start)))
+        if not old and _FROM_FOR_BEFORE_RE.search(before):
+            old = bool(_FROM_FOR_AFTER_RE.match(after))
+        if not old:
+            wide = lower[
+                max(lower.rfind("\n", 0, match.start) + 1, match.start - 100) : match.start
+            ]
+            old = bool(_LOWEST_BEFORE_RE.search(wide))
         with_vat = vat_said(before, lower[match.end : match.end + 60])
         if with_vat is False:
             old = True  # taken only when no price with VAT (or unmarked) is there

@@ -535,12 +535,49 @@ def test_what_is_left_to_spend_for_free_shipping_is_not_the_price(left: str) -> 
     assert product_of(body, lang="en-US")["price"] == "40.00"
 
 
+@pytest.mark.parametrize(
+    ("lang", "lowest"),
+    [("en-IE", "Lowest price in the last 30 days: €50.00"),
+     ("de-DE", "Niedrigster Preis der letzten 30 Tage: 50,00 €"),
+     ("pl-PL", "Najniższa cena z 30 dni przed obniżką: 50,00 zł"),
+     ("fr-FR", "Prix le plus bas des 30 derniers jours : 50,00 €"),
+     ("it-IT", "Prezzo più basso degli ultimi 30 giorni: 50,00 €")],
+)  # fmt: skip
+def test_the_lowest_price_of_the_last_30_days_is_a_former_price(lang: str, lowest: str) -> None:
+    # The EU's rule for discounts: the label holds a number of its own ("30 days").
+    current = "40,00 zł" if lang == "pl-PL" else "€40.00" if lang == "en-IE" else "40,00 €"
+    body = f"<h1>Blue Kettle</h1><p>{lowest}</p><p>-20%</p><p>{current}</p><button>Buy</button>"
+    assert price_of(body, lang) == Decimal(40)
+
+
+@pytest.mark.parametrize(
+    ("lang", "was", "now"),
+    [("sv-SE", "Ord. pris 500 kr", "400 kr"), ("da-DK", "Vejl. pris 500 kr.", "400 kr."),
+     ("nb-NO", "Veil. pris 500 kr", "400 kr"), ("fi-FI", "Norm. 500,00 €", "400,00 €"),
+     ("es-ES", "PVP: 500,00 €", "400,00 €"), ("fr-FR", "Prix conseillé : 500,00 €", "400,00 €"),
+     ("nl-NL", "Van € 500,00 voor", "€ 400,00"), ("pt-BR", "De R$ 500,00 por", "R$ 400,00")],
+)  # fmt: skip
+def test_former_price_words_of_more_languages(lang: str, was: str, now: str) -> None:
+    # With a word between them, the two amounts are not a pair side by side.
+    body = f"<h1>Blue Kettle</h1><p>{was}</p><p>Only today</p><p>{now}</p><button>Buy</button>"
+    assert price_of(body, lang) == Decimal(400)
+
+
+def test_an_instalment_with_words_between_its_count_and_its_name_is_not_the_price() -> None:
+    for plan in ("Pay in 4 interest-free installments of $10.00",
+                 "3 cuotas sin interés de $10.00"):  # fmt: skip
+        body = f"<h1>Blue Kettle</h1><p>{plan}</p><p>$40.00</p><button>Add to cart</button>"
+        assert product_of(body, lang="en-US")["price"] == "40.00", plan
+
+
 def test_cents_split_from_the_point_in_the_text_stay_cents() -> None:
     # "$<span>79.</span><span>99</span>" becomes "$ 79. 99" in the text a browser extension
     # sends; "$5, 10 or 20" is still a list.
     assert text_product_of("Blue Kettle\n$ 79. 99\nAdd to cart\n")["price"] == "79.99"
     assert text_product_of("Blue Kettle\n79. 99 €\nAdd to cart\n")["price"] == "79.99"
     assert text_product_of("Blue Kettle\n$5, 10 or 20\nAdd to cart\n")["price"] == "5.00"
+    # "40,<sup>99</sup> €" likewise after a decimal comma, when the currency mark follows.
+    assert text_product_of("Blue Kettle\n40, 99 €\nIn den Warenkorb\n")["price"] == "40.99"
 
 
 def test_in_plain_text_the_all_digit_id_ending_the_address_is_the_sku() -> None:
