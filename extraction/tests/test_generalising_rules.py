@@ -393,6 +393,11 @@ def test_the_first_sku_of_the_inline_product_state_is_the_last_resort() -> None:
     assert product_of(body)["sku"] == "BK-100-BL"
     # A word is not an identifier.
     assert product_of(body.replace("BK-100-BL", "default"))["sku"] == "BK-100-RD"
+    # The key names shop systems use for it, and a JSON number.
+    for state in ('{"skuId": "10124570"}', '{"productSku": 10124570, "qty": 1}',
+                  '{"sku_id": 10124570}'):  # fmt: skip
+        body = f"<h1>Blue Kettle</h1><p>£24.99</p><script>var p = {state};</script>"
+        assert product_of(body)["sku"] == "10124570", state
 
 
 def test_a_buy_button_wrapper_is_as_enabled_as_the_button_inside_it() -> None:
