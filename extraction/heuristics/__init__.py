@@ -65,7 +65,8 @@ Availability
     class, id, name or form action; not one in a carousel of other products) means in stock;
     an out-of-stock message in the product region ("out of stock", "sold out", "ausverkauft",
     "épuisé", "agotado", "esaurito", "品切れ", "품절"...) on a status line (not in running
-    prose) and no enabled button means out of stock; "pre-order" and "available from
+    prose, nor after a mention of the shop's stores: "In-store pickup: unavailable") and no
+    enabled button means out of stock; "pre-order" and "available from
     <date>"/back-order messages give PreOrder/BackOrder. A back-in-stock sign-up on a status
     line ("Notify me when it's back", not hidden by class) means out of stock whatever
     button the markup still carries, and a button wrapper is as enabled as the button

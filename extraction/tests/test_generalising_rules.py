@@ -111,6 +111,22 @@ def test_a_stock_word_inside_a_sentence_is_not_the_products_stock() -> None:
     assert text_product_of(text)["availability"] == "InStock"
 
 
+@pytest.mark.parametrize(
+    "store_line",
+    ["The “Check in-store availability” option is temporarily unavailable.",
+     "Click & Collect: out of stock", "Abholung im Markt: nicht verfügbar",
+     "w sklepie Produkt niedostępny", "Retrait en magasin indisponible"],
+)  # fmt: skip
+def test_a_stock_word_about_the_shops_stores_is_not_the_products_stock(store_line: str) -> None:
+    text = f"Blue Kettle\n£24.99\nChoose a size\n{store_line}\nDelivery and returns\n"
+    assert text_product_of(text)["availability"] == "InStock"
+    body = f"<h1>Blue Kettle</h1><p>£24.99</p><p>{store_line}</p>"
+    assert product_of(body)["availability"] == "InStock"
+    # Sold out online, with the stores named after it: still sold out.
+    text = "Blue Kettle\n£24.99\nSold out online - try our stores\n"
+    assert text_product_of(text)["availability"] == "OutOfStock"
+
+
 def test_text_with_a_price_and_no_stock_message_is_in_stock_with_low_confidence() -> None:
     result = extract_deterministic(
         url="https://shop.example/p/blue-kettle", text="Blue Kettle\n£24.99\nA fine kettle.\n"
