@@ -204,7 +204,7 @@ def fill_price_from_scripts(
     price appears only after JavaScript runs); low confidence."""
     if result.product["price"] is not None:
         return
-    guess = price_from_scripts(tree)
+    guess = price_from_scripts(tree, result.product.get("title"))
     if guess is None:
         return
     result.set("price", Candidate(guess.value, "heuristic", guess.confidence))

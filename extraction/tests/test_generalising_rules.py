@@ -297,6 +297,22 @@ def test_one_stray_number_in_a_script_is_not_a_price() -> None:
     assert Decimal(product["price"]) == Decimal("19.99")
 
 
+def test_a_price_written_once_in_the_products_own_state_object_is_taken() -> None:
+    def state_price(state: str) -> str | None:
+        html = (
+            "<html><head><title>Blue Kettle | Shop</title></head><body><h1>Blue Kettle</h1>"
+            f"<div id='app'></div><script type='application/json'>{state}</script></body></html>"
+        )
+        product = extract_deterministic(url="https://shop.example/p/k", html=html)
+        return product.to_dict()["product"]["price"]
+
+    # Once, beside the product's own name, as a number or inside an object.
+    assert state_price('{"product": {"name": "Blue Kettle", "price": 24.99}}') == "24.99"
+    assert state_price('{"item": {"title": "Blue Kettle", "price": {"value": 24.99}}}') == ("24.99")
+    # Once, beside another product's name: nothing.
+    assert state_price('{"related": [{"name": "Red Kettle", "price": 19.99}]}') is None
+
+
 def test_text_only_gives_the_title_line() -> None:
     text = "Blue Kettle 1.7 litre | Shop\nMenu\nBlue Kettle 1.7 litre\n£24.99\nAdd to basket\n"
     url = "https://shop.example/p/blue-kettle-1-7-litre"
