@@ -42,14 +42,18 @@ Price
     * a saving or a discount ("you save", "sparen", "économisez", ``-20 %``, ``-€5``; a
       dash between words and the amount, "Add to cart - $40", is a separator);
     * what is left to spend for free shipping ("$25 more for free shipping");
+    * an amount the words right after it (on its line) name a discount, a shipping cost, a
+      deposit or a rebate ("$5.00 off", "4,95 € Versand", "10,00 € gespart");
     * in a related-products carousel, the header, navigation, footer or mini cart (a block
       whose class says "listing" or "slider" but that holds the product's title is the
       product's own, not a carousel).
 
     With no title, the nearest price before the buy button is taken; with neither, the first
     price in an element whose class or itemprop says "price". Two prices side by side are a
-    sale price and its original (the lower one is taken); three or more in a row are a list
-    (a gift card's amounts), not a pair. A number before a currency sign glued to another
+    sale price and its original (the lower one is taken) unless either is labelled (a "was"
+    or an ex-VAT price); three or more in a row are a list (a gift card's amounts), not a
+    pair. Tax words belong to the nearest amount: "£40.00 £33.33 ex VAT" says nothing of
+    the £40.00. A number before a currency sign glued to another
     amount is not an amount ("4.8 $40.00": the rating, then the price). A range ("10,00 - 14,50 €")
     gives its low end and "from 10 €" is taken as written: the price from which the product
     is sold, as a JSON-LD AggregateOffer's lowPrice. When the visible page has no price, the

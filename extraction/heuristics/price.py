@@ -134,6 +134,16 @@ _OTHER_CONDITION_BEFORE_RE = re.compile(
     r"ricondizionato|gebruikt|używany|begagnad)\s+(?:for|from|starting\s+at|ab|à\s+partir\s+de|"
     r"dès|desde|a\s+partir\s+de|da|vanaf|od|från)\s*[:：]?\s*\D{0,6}$"
 )
+# An amount named by the words right after it, on its line, as something else than the
+# price: a discount ("$5.00 off", "10,00 € gespart"), a shipping cost ("4,95 € Versand"), a
+# deposit or a rebate.
+_NOT_PRICE_AFTER_RE = re.compile(
+    r"[ \t\u00a0]*(?:off\b|saved\b|savings?\b|discount|rebate|mail-in|deposit|shipping|"
+    r"deliver(?:y|ies)\b|postage|versand|lieferung|porto\b|gespart|ersparnis|rabatt|"
+    r"(?:de\s+|d['’]\s*)?(?:livraison|frais\s+de\s+port|r[ée]duction|remise|[ée]conomie)|"
+    r"(?:de\s+)?(?:env[ií]o|descuento|ahorro)|(?:di\s+)?(?:spedizione|sconto|risparmio)|"
+    r"verzend|korting|bespaard|wysyłk|dostaw|rabat\b|fragt|frakt)"
+)
 _HEADER_WORDS_RE = re.compile(
     r"minicart|mini-cart|mini_cart|cart-total|cart_total|basket-total|header|navbar|"
     r"\bnav\b|navigation|\bmenu|footer|breadcrumb|topbar|top-bar|newsletter"
@@ -177,11 +187,15 @@ def price_candidates(
 ) -> list[PriceCandidate]:
     text, lower = page.text, page.lower
     found: list[PriceCandidate] = []
-    for match in find_prices(
+    matches = find_prices(
         text, decimal_separator=decimal_separator_for(locale), limit=300, start=start, end=end
-    ):
+    )
+    for position, match in enumerate(matches):
         if match.amount <= 0:
             continue
+        # Words after the next amount, or before the previous one, are that amount's.
+        next_start = matches[position + 1].start if position + 1 < len(matches) else len(text)
+        previous_end = matches[position - 1].end if position > 0 else 0
         digits = re.search(r"\d+", match.text)
         if digits and len(digits.group(0)) > 1 and digits.group(0).startswith("0"):
             continue  # "05 TOP": a number in a name, not an amount ("0.99" is fine)
@@ -196,7 +210,7 @@ def price_candidates(
             continue
         if _THRESHOLD_AFTER_RE.search(after) or _AUCTION_BEFORE_RE.search(before):
             continue
-        if _OTHER_CONDITION_BEFORE_RE.search(before):
+        if _OTHER_CONDITION_BEFORE_RE.search(before) or _NOT_PRICE_AFTER_RE.match(after):
             continue
         low = _range_low_end(text, line_start, match)
         if low is not None:
@@ -215,7 +229,10 @@ def price_candidates(
                 max(lower.rfind("\n", 0, match.start) + 1, match.start - 100) : match.start
             ]
             old = bool(_LOWEST_BEFORE_RE.search(wide))
-        with_vat = vat_said(before, lower[match.end : match.end + 60])
+        with_vat = vat_said(
+            lower[max(line_start, previous_end) : match.start],
+            lower[match.end : min(match.end + 60, next_start)],
+        )
         if with_vat is False:
             old = True  # taken only when no price with VAT (or unmarked) is there
         index: int | None = None
@@ -342,6 +359,8 @@ def sale_of_pair(
         i += 1
         run.append(ordered[i])
     if len(run) == 2 and run[0].match.symbol == run[1].match.symbol:
+        if run[0].old or run[1].old:
+            return chosen  # one is labelled (a "was" or an ex-VAT price): no guessing
         return min(run, key=lambda c: c.match.amount)
     return chosen
 

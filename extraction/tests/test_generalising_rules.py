@@ -607,6 +607,36 @@ def test_an_instalment_with_words_between_its_count_and_its_name_is_not_the_pric
         assert product_of(body, lang="en-US")["price"] == "40.00", plan
 
 
+@pytest.mark.parametrize(
+    ("lang", "line"),
+    [("en-US", "$40.00 $5.00 off"), ("en-US", "$40.00 <span>$10 OFF</span>"),
+     ("en-US", "$40.00 $10.00 saved"), ("en-US", "$40.00 <span>$5.99 delivery</span>"),
+     ("en-US", "$40.00 <span>$10.00 deposit</span>"),
+     ("en-US", "$40.00 <span>$10 mail-in rebate</span>"),
+     ("de-DE", "40,00 € <span>4,95 € Versand</span>"),
+     ("de-DE", "40,00 € <span>10,00 € gespart</span>"),
+     ("fr-FR", "40,00 € <span>4,95 € de livraison</span>")],
+)  # fmt: skip
+def test_an_amount_named_a_discount_or_a_cost_by_the_words_after_it(lang: str, line: str) -> None:
+    # Side by side with the price, it would otherwise pass for a sale price and its original.
+    body = f"<h1>Blue Kettle</h1><p>{line}</p><button>Add to cart</button>"
+    assert price_of(body, lang) == Decimal(40)
+    text = f"Blue Kettle\n{line.replace('<span>', '').replace('</span>', '')}\nAdd to cart\n"
+    assert Decimal(text_product_of(text)["price"]) == Decimal(40)
+    # On the next line the word is not the amount's: "£5,100.00" then a "shipping" link.
+    assert text_product_of("Blue Kettle\n£5,100.00\nshipping\n")["price"] == "5100.00"
+
+
+def test_a_tax_word_after_the_next_amount_is_that_amounts() -> None:
+    # "£40.00 £33.33 ex VAT": the ex-VAT label is the second amount's, and the pair is not
+    # a sale and its original.
+    body = "<h1>Blue Kettle</h1><p>£40.00 £33.33 ex VAT</p><button>Add to basket</button>"
+    assert price_of(body) == Decimal(40)
+    assert text_product_of("Blue Kettle\n£40.00 £33.33 ex VAT\nAdd to basket\n")["price"] == (
+        "40.00"
+    )
+
+
 def test_cents_split_from_the_point_in_the_text_stay_cents() -> None:
     # "$<span>79.</span><span>99</span>" becomes "$ 79. 99" in the text a browser extension
     # sends; "$5, 10 or 20" is still a list.
