@@ -82,7 +82,9 @@ _LABEL_RES = {
 _CLOSERS = ".,;)]}>〉》）」』】"
 
 
-def _clean_label_value(field_name: str, label: str, raw: str) -> str | None:
+def _clean_label_value(field_name: str, label: str, raw: str, *, colon: bool = False) -> str | None:
+    """The identifier or brand a label introduces, or None. A weak label ("Ref.",
+    "Référence") needs four digits in its value, or a colon after it ("Référence : demo_1")."""
     value = raw.strip().strip(":：#").strip()
     value = re.split(r"\s{2,}|\s[|·•/]\s|\t", value)[0].strip()
     if not value:
@@ -111,7 +113,12 @@ def _clean_label_value(field_name: str, label: str, raw: str) -> str | None:
         return clean_identifier(value, max_length=40)
     if len(value) < 3 or len(value) > 40 or not re.search(r"\d", value):
         return None
-    if field_name == "sku" and label in _WEAK_SKU_LABELS and len(re.findall(r"\d", value)) < 4:
+    if (
+        field_name == "sku"
+        and label in _WEAK_SKU_LABELS
+        and not colon
+        and len(re.findall(r"\d", value)) < 4
+    ):
         return None
     if re.fullmatch(r"\d{1,2}[./-]\d{1,2}[./-]\d{2,4}", value):  # a date
         return None
@@ -137,8 +144,12 @@ def find_labelled(
             if label_start > 0 and lower[label_start - 1].isalnum():
                 continue
             value_start, value_end = match.span("value")
+            colon = (
+                ":" in lower[match.end("label") : value_start]
+                or "：" in lower[match.end("label") : value_start]
+            )
             value = _clean_label_value(
-                field_name, match.group("label"), text[value_start:value_end]
+                field_name, match.group("label"), text[value_start:value_end], colon=colon
             )
             if not value:
                 continue

@@ -381,9 +381,12 @@ def test_article_number_labels_in_the_languages_shops_use(lang: str, label: str)
 def test_an_sku_label_may_hold_letters_only_other_labels_need_a_digit() -> None:
     body = "<h1>Blue Kettle</h1><p>$40.00</p><p>SKU: KETTLE-BLUE</p><button>Add to cart</button>"
     assert product_of(body)["sku"] == "KETTLE-BLUE"
-    for label in ("SKU: N/A", "SKU: Select a size", "Ref: ABCD", "Cod. 12"):
+    for label in ("SKU: N/A", "SKU: Select a size", "Ref: ABCD", "Cod. 12", "Ref. A12"):
         body = f"<h1>Blue Kettle</h1><p>$40.00</p><p>{label}</p><button>Add to cart</button>"
         assert product_of(body)["sku"] is None, label
+    # A short label followed by a colon is a label: its value needs one digit, not four.
+    body = "<h1>Blue Kettle</h1><p>40,00 €</p><p>Référence : demo_1</p><button>Ajouter</button>"
+    assert product_of(body, lang="fr-FR")["sku"] == "demo_1"
 
 
 def test_a_hash_label_under_the_title_is_the_sku_and_a_model_number_is_not() -> None:
