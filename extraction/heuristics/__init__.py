@@ -86,8 +86,10 @@ Identifiers and brand
     address, as the page prints it in groups ("804.023.81", "7901/312"), is the
     sku when the markup has none or has one shown nowhere; then a ``#`` label under the
     title ("Item #A12-345"), the numeric id that ends the address or is a whole segment of
-    its path when the page repeats it, the add-to-cart form's ``data-sku``/product id, and
-    last the first ``"sku"`` of the page's inline scripts (:mod:`.identifiers`).
+    its path when the page repeats it (in plain text, unconfirmed, when it ends the address
+    or follows a segment naming a product page: ``/listing/615442107/...``), the
+    add-to-cart form's ``data-sku``/product id, and last the first ``"sku"`` of the page's
+    inline scripts (:mod:`.identifiers`).
 
 No rule names a shop: they describe how shops in general lay out a product page.
 """
@@ -105,6 +107,7 @@ from extraction.heuristics.availability import detect_availability, has_out_of_s
 from extraction.heuristics.identifiers import buy_form_sku, hash_labelled_sku, script_sku
 from extraction.heuristics.labels import (
     address_end_id,
+    address_product_id,
     find_labelled,
     printed_url_identifier,
     url_identifier,
@@ -120,6 +123,7 @@ __all__ = [
     "Guess",
     "PageText",
     "address_end_id",
+    "address_product_id",
     "build_page_text",
     "buy_form_sku",
     "detect_availability",

@@ -217,6 +217,28 @@ def address_end_id(url: str | None) -> str | None:
     return match.group("id")
 
 
+# A path segment naming a product page, in the words shop systems use in addresses.
+_PRODUCT_SEGMENT_ID_RE = re.compile(
+    r"/(?:listings?|products?|items?|itm|p|dp|ip|artikel|produkt|produit|produits|"
+    r"producto|productos|prodotto|prodotti|produto|produtos|tovar|goods|deal)/(\d{6,14})(?=/|$)",
+    re.IGNORECASE,
+)
+
+
+def address_product_id(url: str | None) -> str | None:
+    """:func:`address_end_id`, or else the all-digit id that is the path segment right
+    after one naming a product page (``/listing/615442107/blue-mug``), unconfirmed."""
+    value = address_end_id(url)
+    if value is not None or not url:
+        return value
+    try:
+        path = unquote(urlsplit(url).path)
+    except ValueError:
+        return None
+    match = _PRODUCT_SEGMENT_ID_RE.search(path)
+    return match.group(1) if match else None
+
+
 _SEPARATOR = r"[./ \-]?"
 
 

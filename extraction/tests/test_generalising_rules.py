@@ -660,6 +660,11 @@ def test_in_plain_text_the_all_digit_id_ending_the_address_is_the_sku() -> None:
         text_product_of("Blue Kettle\nA story\n", url="https://x.example/a/4471029")["sku"] is None
     )
     assert text_product_of(text, url="https://shop.example/p/kettle-2024")["sku"] is None
+    # The id right after a segment naming a product page, with the slug after it.
+    url = "https://shop.example/listing/4471029/blue-kettle"
+    assert text_product_of(text, url=url)["sku"] == "4471029"
+    # Not an id in a segment that names something else (a category, a year).
+    assert text_product_of(text, url="https://shop.example/c/4471029/kettles")["sku"] is None
 
 
 # --- title ----------------------------------------------------------------------------------
