@@ -272,6 +272,9 @@ _AMOUNT = rf"{_WHOLE}(?:[.,](?:-|–|—|\d{{1,3}}|(?<=\.)[ ]\d{{2}}(?!\d)))?"
 # one, "$5, 10 or 20" is a list).
 _AMOUNT_BEFORE_MARK = rf"{_WHOLE}(?:[.,](?:-|–|—|\d{{1,3}}|(?<=[.,])[ ]\d{{2}}(?!\d)))?"
 _SPLIT_CENTS_RE = re.compile(r"([.,]) (\d{2})$")
+_AFTER_CENTS_RE = re.compile(
+    r"(\d+(?:[.,\u00a0\u202f\u2009 '’]\d{3})*[.,]\d{2})[\u00a0\u202f\u2009 ]\d"
+)
 # Two scans instead of one alternation, so each starts with a cheap first-character test.
 _PRICE_PRE_RE = re.compile(rf"(?P<cur>{_CUR})\s{{0,2}}(?P<amount>{_AMOUNT})")
 _PRICE_POST_RE = re.compile(rf"(?P<amount>{_AMOUNT_BEFORE_MARK})\s{{0,2}}(?P<cur>{_CUR})")
@@ -341,9 +344,16 @@ def find_prices(
                     # "4.8 $40.00", "Qty 1-9\n$40.00": a sign spaced from the number before
                     # it and glued to the one after it marks the one after it.
                     continue
+            amount_text, hit_end = match.group("amount"), match.end()
+            if symbol_first:
+                # "$40.00 20% off": a number after the cents is another number, not a group.
+                cut = _AFTER_CENTS_RE.match(amount_text)
+                if cut is not None:
+                    amount_text = cut.group(1)
+                    hit_end = amount_start + len(amount_text)
             hits.append(
-                (match.start(), match.end(), match.group("amount"), match.group("cur"),
-                 match.group(0))
+                (match.start(), hit_end, amount_text, match.group("cur"),
+                 text[match.start() : hit_end])
             )  # fmt: skip
     hits.sort()
     last_end = -1

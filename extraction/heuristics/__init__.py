@@ -46,7 +46,8 @@ Price
       deposit or a rebate ("$5.00 off", "4,95 € Versand", "10,00 € gespart");
     * in a related-products carousel, the header, navigation, footer or mini cart (a block
       whose class says "listing" or "slider" but that holds the product's title is the
-      product's own, not a carousel).
+      product's own, not a carousel), or after a heading of other products ("You may also
+      like", "Pairs well with", "Passend dazu"...) that follows the title.
 
     With no title, the nearest price before the buy button is taken; with neither, the first
     price in an element whose class or itemprop says "price". Two prices side by side are a

@@ -21,7 +21,7 @@ from extraction.heuristics.availability import (
 )
 from extraction.heuristics.identifiers import hash_labelled_sku
 from extraction.heuristics.labels import find_labelled
-from extraction.heuristics.page_text import Guess, text_page
+from extraction.heuristics.page_text import OTHER_PRODUCTS_HEADING_RE, Guess, text_page
 from extraction.heuristics.price import PriceCandidate, price_candidates, sale_of_pair
 from extraction.normalize import PageLocale, find_prices, phrase_pattern
 
@@ -46,29 +46,6 @@ def _cart_lines(lower: str, limit: int = 50) -> list[int]:
                 if len(found) >= limit:
                     break
     return found
-
-
-# Headings of blocks showing other products: a price after one of them, with no title line in
-# between, is another product's, whatever the title line before the heading says.
-_OTHER_PRODUCTS_PHRASES = (
-    "similar products", "related products", "you may also like", "you might also like",
-    "customers also bought", "customers also viewed", "customers who bought",
-    "others also viewed", "others also bought", "frequently bought together",
-    "recommended for you", "recently viewed", "complete the look", "more from this",
-    "ähnliche produkte", "ähnliche artikel", "das könnte ihnen auch gefallen",
-    "das könnte dir auch gefallen", "kunden kauften auch", "zuletzt angesehen",
-    "produits similaires", "vous aimerez aussi", "vous aimerez peut-être aussi",
-    "produits associés", "productos similares", "productos relacionados",
-    "también te puede gustar", "prodotti simili", "prodotti correlati",
-    "potrebbe interessarti", "vergelijkbare producten", "gerelateerde producten",
-    "podobne produkty", "produkty powiązane", "produtos semelhantes", "produtos relacionados",
-    "liknande produkter", "relaterade produkter", "lignende produkter", "relaterede produkter",
-    "関連商品", "おすすめ商品", "相关商品", "相關商品", "推荐商品", "推薦商品", "추천 상품",
-    "관련 상품", "منتجات مشابهة", "منتجات ذات صلة", "похожие товары", "с этим товаром покупают",
-)  # fmt: skip
-_OTHER_PRODUCTS_RE = re.compile(
-    r"(?m)^\W{0,3}(?:" + phrase_pattern(_OTHER_PRODUCTS_PHRASES) + r")(?!\w)"
-)
 
 
 _GERMAN_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
@@ -190,7 +167,7 @@ def extract_from_text(text: str, *, url: str | None, locale: PageLocale | None) 
     carts = _cart_lines(lower)
     candidates = [c for c in price_candidates(page, locale) if not c.old]
     starts = [c.match.start for c in candidates]
-    others = [m.start() for m in _OTHER_PRODUCTS_RE.finditer(lower)]
+    others = [m.start() for m in OTHER_PRODUCTS_HEADING_RE.finditer(lower)]
     best_score = 0.0
     chosen: PriceCandidate | None = None
     for i, cand in enumerate(candidates):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from itertools import pairwise
 
-from extraction.heuristics.page_text import Guess, PageText
+from extraction.heuristics.page_text import OTHER_PRODUCTS_HEADING_RE, Guess, PageText
 from extraction.normalize import (
     PageLocale,
     PriceMatch,
@@ -50,7 +50,11 @@ _CURRENT_LABEL_RE = re.compile(
     r"akční\s+cena|特價|特价|優惠價|优惠价|現價|现价|セール価格|販売価格|할인가|판매가)"
 )
 _OLD_CLASS_RE = re.compile(
-    r"old|\bwas\b|was[-_]|before|compare|strike|crossed|regular|original|list[-_]?price|"
+    # "old" as a word or a word's start ("old-price", "oldPrice", "price_old"), not inside
+    # one: "font-bold", "placeholder", "golden" say nothing of a price.
+    r"(?<![a-z])old|priceold|\bwas\b|was[-_]|before|compare|strike|crossed|line-?through|"
+    r"regular|original|"
+    r"list[-_]?price|"
     r"listprice|\brrp|msrp|\buvp|previous|retail|reference[-_]?price|price[-_]?ref|"
     r"non[-_]?sale|full[-_]?price|initial"
 )
@@ -382,6 +386,10 @@ def pick_price(
         if buy_index is not None and buy_index > title_index:
             limit = min(limit, buy_index + 120)
         start, end = page.span((title_index, limit))
+        # The product's price comes before a heading of other products ("You may also like").
+        heading = OTHER_PRODUCTS_HEADING_RE.search(page.lower, start, end)
+        if heading is not None:
+            end = heading.start()
         after = price_candidates(page, locale, start, end)
         chosen = _first_current(after)
         if chosen is not None:

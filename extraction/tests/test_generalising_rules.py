@@ -640,6 +640,32 @@ def test_a_tax_word_after_the_next_amount_is_that_amounts() -> None:
     )
 
 
+def test_utility_classes_bold_and_line_through_say_what_they_say() -> None:
+    # "font-bold" holds "old" but says nothing of a former price; "line-through" does.
+    body = (
+        "<h1>Blue Kettle</h1><div><span class='text-gray-500 line-through'>$50.00</span>"
+        "<span class='text-xl font-bold'>$40.00</span> <span>20% off</span></div>"
+        "<button>Add to cart</button>"
+    )
+    assert product_of(body, lang="en-US")["price"] == "40.00"
+    # The number after the cents ("20" of "20% off") is not part of the amount.
+    from extraction.normalize import find_prices
+
+    assert [m.text for m in find_prices("$40.00 20% off")] == ["$40.00"]
+
+
+def test_a_heading_of_other_products_ends_the_products_price_window() -> None:
+    # The price is above the title; after the title, only other products have prices.
+    body = (
+        "<div class='price'>$40.00</div><h1>Blue Kettle</h1><p>A kettle.</p>"
+        "<button>Add to cart</button><section><h2>You may also like</h2><div><a>Red Kettle</a>"
+        "<span>$30.00</span></div></section>"
+    )
+    assert product_of(body, lang="en-US")["price"] == "40.00"
+    body = body.replace("You may also like", "Pairs well with")
+    assert product_of(body, lang="en-US")["price"] == "40.00"
+
+
 def test_cents_split_from_the_point_in_the_text_stay_cents() -> None:
     # "$<span>79.</span><span>99</span>" becomes "$ 79. 99" in the text a browser extension
     # sends; "$5, 10 or 20" is still a list.
