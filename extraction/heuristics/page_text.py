@@ -126,8 +126,14 @@ class PageText:
         products", a grid): class/id words saying so on it or an ancestor, below the first
         ancestor that also holds the product's title. A block holding the title is the
         product's own, whatever its class says ("listing-page-cart", "product-slider-main")."""
+        return self.block_says(element, RELATED_WORDS_RE, levels)
+
+    def block_says(self, element: Any, pattern: re.Pattern[str], levels: int = 8) -> bool:
+        """Whether class/id words of an element or its ancestors match ``pattern``, below
+        the first ancestor that also holds the product's title (that block is the
+        product's own whatever its class says: "product-header", "listing-page-cart")."""
         words = self.context(element, levels)[1]
-        if not RELATED_WORDS_RE.search(words):
+        if not pattern.search(words):
             return False
         if not self.title_path:
             return True
@@ -141,7 +147,7 @@ class PageText:
                 if value:
                     own.append(value.lower())
             node = node.getparent()
-        return bool(RELATED_WORDS_RE.search(" ".join(own)))
+        return bool(pattern.search(" ".join(own)))
 
 
 _CLICKABLE_TAGS = frozenset({"a", "button", "input"})

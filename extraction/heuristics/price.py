@@ -247,7 +247,7 @@ def price_candidates(
             tags, words = page.context(owner)
             if tags & {"del", "s", "strike"}:
                 continue
-            if _HEADER_WORDS_RE.search(words) or page.in_other_products(owner):
+            if page.block_says(owner, _HEADER_WORDS_RE) or page.in_other_products(owner):
                 continue
             _, near_words = page.context(owner, levels=3)
             if _OLD_CLASS_RE.search(near_words):

@@ -654,6 +654,17 @@ def test_utility_classes_bold_and_line_through_say_what_they_say() -> None:
     assert [m.text for m in find_prices("$40.00 20% off")] == ["$40.00"]
 
 
+def test_a_block_holding_the_title_may_call_itself_a_header() -> None:
+    # The site's header (mini cart) is left out; the product's own "header" block is not.
+    for block in ("product-header", "pdp__header", "product newsletter-signup-enabled"):
+        body = (
+            "<header class='site-header'><a>Cart $0.00</a></header>"
+            f"<div class='{block}'><h1>Blue Kettle</h1><span class='price'>$40.00</span></div>"
+            "<button>Add to cart</button>"
+        )
+        assert product_of(body, lang="en-US")["price"] == "40.00", block
+
+
 def test_a_heading_of_other_products_ends_the_products_price_window() -> None:
     # The price is above the title; after the title, only other products have prices.
     body = (
