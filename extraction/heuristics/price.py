@@ -51,9 +51,10 @@ _CURRENT_LABEL_RE = re.compile(
 )
 _OLD_CLASS_RE = re.compile(
     # "old" as a word or a word's start ("old-price", "oldPrice", "price_old"), not inside
-    # one: "font-bold", "placeholder", "golden" say nothing of a price.
+    # one: "font-bold", "placeholder", "golden" say nothing of a price, nor does a type
+    # weight ("font-regular").
     r"(?<![a-z])old|priceold|\bwas\b|was[-_]|before|compare|strike|crossed|line-?through|"
-    r"regular|original|"
+    r"(?<!font-)(?<!text-)(?<!fw-)regular|original|"
     r"list[-_]?price|"
     r"listprice|\brrp|msrp|\buvp|previous|retail|reference[-_]?price|price[-_]?ref|"
     r"non[-_]?sale|full[-_]?price|initial"
