@@ -648,7 +648,10 @@ def test_utility_classes_bold_and_line_through_say_what_they_say() -> None:
         "<button>Add to cart</button>"
     )
     assert product_of(body, lang="en-US")["price"] == "40.00"
-    body = "<h1>Blue Kettle</h1><p class='price font-regular'>$40.00</p><button>Buy</button>"
+    body = (
+        "<h1>Blue Kettle</h1><p class='price font-regular'>$40.00</p><p>Descaler: $5.00</p>"
+        "<button>Buy</button>"
+    )
     assert product_of(body, lang="en-US")["price"] == "40.00"
     # The number after the cents ("20" of "20% off") is not part of the amount.
     from extraction.normalize import find_prices
