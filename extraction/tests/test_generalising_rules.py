@@ -136,6 +136,16 @@ def test_text_with_a_price_and_no_stock_message_is_in_stock_with_low_confidence(
     assert text_product_of("Blue Kettle\n£24.99\nSold out\n")["availability"] == "OutOfStock"
 
 
+@pytest.mark.parametrize(
+    "button", ["In winkelmand", "Přidat do košíku", "Adicionar à sacola", "Tambah ke troli",
+               "Προσθήκη στο καλάθι"],
+)  # fmt: skip
+def test_buy_buttons_in_more_languages_make_it_in_stock(button: str) -> None:
+    # A "sold out" word further down (another size) does not outweigh an enabled button.
+    body = f"<h1>Blue Kettle</h1><p>€40,00</p><button>{button}</button><p>XL: Sold out</p>"
+    assert product_of(body)["availability"] == "InStock"
+
+
 # --- the price to pay -----------------------------------------------------------------------
 
 
