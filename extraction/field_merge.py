@@ -20,7 +20,7 @@ from extraction.heuristics import (
     Button,
     Guess,
     PageText,
-    address_end_id,
+    address_product_id,
     buy_form_sku,
     detect_availability,
     extract_from_text,
@@ -204,7 +204,7 @@ def fill_price_from_scripts(
     price appears only after JavaScript runs); low confidence."""
     if result.product["price"] is not None:
         return
-    guess = price_from_scripts(tree)
+    guess = price_from_scripts(tree, result.product.get("title"))
     if guess is None:
         return
     result.set("price", Candidate(guess.value, "heuristic", guess.confidence))
@@ -605,7 +605,8 @@ def fill_from_text(
             result.set("sku", Candidate(value, "heuristic", 0.3))
     if result.product["sku"] is None and result.product["price"] is not None:
         # Text has no markup to repeat the address's id: on a page offered for sale, the
-        # all-digit id ending its address is the product's (low confidence).
-        value = address_end_id(url)
+        # all-digit id ending its address, or following a "/listing/"-like segment, is the
+        # product's (low confidence).
+        value = address_product_id(url)
         if value:
             result.set("sku", Candidate(value, "heuristic", 0.25))

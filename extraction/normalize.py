@@ -266,14 +266,18 @@ _CUR = phrase_pattern(_TEXT_SYMBOLS + tuple(sorted(CURRENCIES)))
 # makes a page of "1 1 1 1 ..." backtrack quadratically.
 # "$ 79. 99": cents in their own element, split from the point by a space when the page is
 # turned into text (html-text puts one between inline elements).
-_AMOUNT = (
-    r"\d{1,12}(?:[.,\u00a0\u202f\u2009 '’]\d{1,3}){0,4}"
-    r"(?:[.,](?:-|–|—|\d{1,3}|(?<=\.)[ ]\d{2}(?!\d)))?"
+_WHOLE = r"\d{1,12}(?:[.,\u00a0\u202f\u2009 '’]\d{1,3}){0,4}"
+_AMOUNT = rf"{_WHOLE}(?:[.,](?:-|–|—|\d{{1,3}}|(?<=\.)[ ]\d{{2}}(?!\d)))?"
+# "40, 99 €": the same after a decimal comma, only where the currency mark follows (before
+# one, "$5, 10 or 20" is a list).
+_AMOUNT_BEFORE_MARK = rf"{_WHOLE}(?:[.,](?:-|–|—|\d{{1,3}}|(?<=[.,])[ ]\d{{2}}(?!\d)))?"
+_SPLIT_CENTS_RE = re.compile(r"([.,]) (\d{2})$")
+_AFTER_CENTS_RE = re.compile(
+    r"(\d+(?:[.,\u00a0\u202f\u2009 '’]\d{3})*[.,]\d{2})[\u00a0\u202f\u2009 ]\d"
 )
-_SPLIT_CENTS_RE = re.compile(r"\. (\d{2})$")
 # Two scans instead of one alternation, so each starts with a cheap first-character test.
 _PRICE_PRE_RE = re.compile(rf"(?P<cur>{_CUR})\s{{0,2}}(?P<amount>{_AMOUNT})")
-_PRICE_POST_RE = re.compile(rf"(?P<amount>{_AMOUNT})\s{{0,2}}(?P<cur>{_CUR})")
+_PRICE_POST_RE = re.compile(rf"(?P<amount>{_AMOUNT_BEFORE_MARK})\s{{0,2}}(?P<cur>{_CUR})")
 
 
 def _is_cjk(char: str) -> bool:
@@ -331,9 +335,25 @@ def find_prices(
                 )
                 if glued_after or glued_before:
                     continue  # "12 Leipzig", "ID12 €"
+                if (
+                    cur_start > match.end("amount")
+                    and cur_end < len(text)
+                    and text[cur_end].isdigit()
+                    and not text[cur_start].isalpha()
+                ):
+                    # "4.8 $40.00", "Qty 1-9\n$40.00": a sign spaced from the number before
+                    # it and glued to the one after it marks the one after it.
+                    continue
+            amount_text, hit_end = match.group("amount"), match.end()
+            if symbol_first:
+                # "$40.00 20% off": a number after the cents is another number, not a group.
+                cut = _AFTER_CENTS_RE.match(amount_text)
+                if cut is not None:
+                    amount_text = cut.group(1)
+                    hit_end = amount_start + len(amount_text)
             hits.append(
-                (match.start(), match.end(), match.group("amount"), match.group("cur"),
-                 match.group(0))
+                (match.start(), hit_end, amount_text, match.group("cur"),
+                 text[match.start() : hit_end])
             )  # fmt: skip
     hits.sort()
     last_end = -1
@@ -341,7 +361,9 @@ def find_prices(
         if hit_start < last_end:
             continue  # "€ 12 €": the same amount seen from both sides
         iso = resolve_currency(symbol)
-        amount = _interpret_number(_SPLIT_CENTS_RE.sub(r".\1", amount_text), decimal_separator, iso)
+        amount = _interpret_number(
+            _SPLIT_CENTS_RE.sub(r"\1\2", amount_text), decimal_separator, iso
+        )
         if amount is None:
             continue
         found.append(PriceMatch(amount, symbol, hit_start, hit_end, raw))

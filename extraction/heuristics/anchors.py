@@ -137,7 +137,15 @@ def find_title_anchor(tree: Any, page: PageText, hints: list[str]) -> Anchor | N
 
 
 # A buy button's label starts with one of these (see buyhive.product.text).
-BUY_BUTTON_PHRASES = ADD_TO_CART_PHRASES + BUY_LABEL_WORDS
+# Button labels read by the extractor only (the page classifier's features use the shared
+# lists above, on which its weights were trained): more languages' "add to cart".
+_MORE_BUY_PHRASES = (
+    "in winkelmand", "in winkelmandje", "přidat do košíku", "pridať do košíka",
+    "adicionar à sacola", "adicionar ao saco", "tambah ke troli", "tambah ke keranjang",
+    "lägg till i varukorgen", "dodaj u košaricu", "dodaj v košarico", "į krepšelį",
+    "pievienot grozam", "lisa ostukorvi", "προσθήκη στο καλάθι", "додати в кошик",
+)  # fmt: skip
+BUY_BUTTON_PHRASES = ADD_TO_CART_PHRASES + BUY_LABEL_WORDS + _MORE_BUY_PHRASES
 _CART_TEXT_RE = re.compile(r"^\W{0,3}(?:" + phrase_pattern(BUY_BUTTON_PHRASES) + r")(?!\w)")
 _CART_ATTR_RE = re.compile(
     r"add[-_ ]?to[-_ ]?(?:cart|bag|basket|trolley)|addtocart|add2cart|addtobag|addtobasket|"

@@ -7,6 +7,9 @@ message or a button":
   running text: a phrase in a line longer than :data:`MAX_STATUS_LINE` characters that does
   not start the line is prose ("... the in-store check is temporarily unavailable ...", a
   disclaimer saying when a product is out of stock) and is not read as the product's stock.
+* A stock word after the shop's stores on its line ("Check in-store availability: temporarily
+  unavailable", "Click & Collect: out of stock") is about picking the product up there, not
+  about buying it from the page ("Sold out online - try our stores" is still sold out).
 * "Pre-order" and "available from <date>" / back-order messages mean the product can be
   ordered now: PreOrder / BackOrder (both scored in stock), even next to an out-of-stock word
   ("Out of stock - available to back-order").
@@ -48,6 +51,15 @@ RESTOCK_ALERT_RE = re.compile(
     r"pr[ée]venez[-\s]moi|av[ií]same|avisarme\s+cuando|avvisami|powiadom\s+mnie|"
     r"meddela\s+mig|giv\s+mig\s+besked|入荷お知らせ|再入荷通知|到货通知|到貨通知|재입고\s*알림)"
 )
+#: A stock word after a shop's stores on its line ("Check in-store availability: temporarily
+#: unavailable", "Click & Collect: out of stock", "w sklepie: niedostępny") is about picking
+#: the product up there, not about buying it from the page.
+STORE_LINE_RE = re.compile(
+    r"in[-\s]store|\bstores?\b|pick[-\s]?up|\bcollect\b|\bcollection\s+point|"
+    r"\bim\s+markt|\bfiliale|\babhol|\bmagasin|\bretrait\b|\btienda|\brecogida|"
+    r"\bnegozio|\britiro\b|\bwinkel\b|\bafhalen|\bsklep|\bodbi[oó]r|\bbutik|\bh[äa]mta|"
+    r"\bprodejn|\bmyym[äa]l|店舗|店頭|門市|门店|自提|매장"
+)
 _HIDDEN_CLASS_RE = re.compile(r"\bhidden\b|\bhide\b|\bd-none\b|is-hidden|visually-hidden")
 
 
@@ -71,8 +83,17 @@ def phrase_at(
         if at == 0 or not (lower[at - 1].isalnum() or lower[at - 1] == "-"):
             if status and not _is_status(lower, at):
                 continue
+            if pattern is OUT_OF_STOCK_RE and _on_store_line(lower, at):
+                continue
             return at
     return None
+
+
+def _on_store_line(lower: str, at: int) -> bool:
+    """Whether the line names a store before the stock word at ``at`` ("In-store pickup:
+    unavailable"; not "Sold out online - try our stores")."""
+    line_start = lower.rfind("\n", 0, at) + 1
+    return STORE_LINE_RE.search(lower, line_start, at) is not None
 
 
 def _phrase_in(pattern: re.Pattern[str], page: PageText, start: int, end: int) -> int | None:

@@ -9,7 +9,9 @@ In order of trust (each only when the ones before give nothing):
   named ``add-to-cart``, ``product_id``, ``sku``), which shop systems print as the SKU when
   the product has no other;
 * the ``"sku"`` the page's inline scripts give (the product state a shop script renders from;
-  the first one, that is the variant shown first), when it holds a digit.
+  the first one, that is the variant shown first), when it holds a digit; also under the
+  names shop systems give it (``skuId``, ``sku_id``, ``productSku``...), quoted or a JSON
+  number.
 """
 
 from __future__ import annotations
@@ -92,8 +94,9 @@ def buy_form_sku(buttons: list[Button], buy_index: int | None) -> str | None:
 
 
 _SCRIPT_SKU_RE = re.compile(
-    r"\\?[\"'](?:sku|SKU|Sku)\\?[\"']\s*:\s*\\?[\"'](?P<value>[A-Za-z0-9][A-Za-z0-9./_-]{1,39})"
-    r"\\?[\"']"
+    r"\\?[\"'](?:sku|SKU|Sku|skuId|skuID|sku_id|skuCode|sku_code|productSku|productSKU|"
+    r"product_sku)\\?[\"']\s*:\s*(?:\\?[\"'](?P<value>[A-Za-z0-9][A-Za-z0-9./_-]{1,39})\\?[\"']|"
+    r"(?P<number>\d{2,20})\s*[,}])"
 )
 
 
@@ -107,7 +110,7 @@ def script_sku(tree: Any) -> str | None:
         if not code or len(code) > MAX_SCRIPT_CHARS or "sku" not in code.lower():
             continue
         for match in _SCRIPT_SKU_RE.finditer(code):
-            value = _identifier(match.group("value"))
+            value = _identifier(match.group("value") or match.group("number"))
             if value:
                 return value
     return None

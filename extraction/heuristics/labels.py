@@ -29,16 +29,29 @@ _SKU_LABELS = (
     "商品代碼", "商品代码", "貨號", "货号", "商品番号", "品番", "상품번호", "품번",
     # "deal number": the product id of Korean deal-style shops
     "딜번호", "رقم المنتج", "رمز المنتج", "ref.", "art.",
+    "art.nr", "artnr.", "art nr.", "style no.", "style no", "style code", "style #",
+    "product ref", "商品コード", "商品番号", "製品番号", "κωδικός προϊόντος",
+    "κωδικός", "מק\"ט", "mã sản phẩm", "kode produk", "รหัสสินค้า", "tootekood",
+    "prekės kodas", "preces kods", "šifra proizvoda", "šifra", "код на продукта",
+    "ref", "cod.", "cód.", "cod", "cód",
 )  # fmt: skip
-_WEAK_SKU_LABELS = frozenset({"ref.", "art.", "código", "reference", "référence"})
+_WEAK_SKU_LABELS = frozenset(
+    {"ref.", "art.", "código", "reference", "référence", "ref", "cod.", "cód.", "cod", "cód",
+     "κωδικός", "šifra"}
+)  # fmt: skip
+#: Labels that name the shop's SKU itself: their value may be letters only ("SKU: BKBLUE").
+_EXPLICIT_SKU_LABELS = frozenset({"sku"})
+_LETTER_SKU_RE = re.compile(r"[A-Z][A-Z0-9]{2,}(?:[-_.][A-Z0-9]+)*")
+_NOT_AN_ID = frozenset({"N/A", "NA", "NONE", "NULL", "TBD", "TBA", "UNKNOWN", "DEFAULT"})
 _GTIN_LABELS = (
     "ean", "ean13", "ean-13", "ean code", "ean-code", "gtin", "gtin13", "gtin-13", "upc",
     "isbn", "isbn13", "isbn-13", "barcode", "kód ean", "código ean", "código de barras",
-    "код ean", "штрихкод",
+    "код ean", "штрихкод", "jan", "janコード", "jan code",
 )  # fmt: skip
 _MPN_LABELS = (
     "mpn", "manufacturer part number", "mfr part number", "mfr. part no.", "part number",
-    "part no.", "model number", "model no.", "model nr.", "herstellernummer", "hersteller-nr.",
+    "part no.", "model number", "model no.", "model nr.", "model #", "mfr #", "mfr. #",
+    "mfg #", "manufacturer #", "herstellernummer", "hersteller-nr.",
     "herstellerartikelnummer", "hersteller-artikelnummer", "référence fabricant",
     "numéro de modèle", "型號", "型号", "型番", "모델명",
 )  # fmt: skip
@@ -69,7 +82,9 @@ _LABEL_RES = {
 _CLOSERS = ".,;)]}>〉》）」』】"
 
 
-def _clean_label_value(field_name: str, label: str, raw: str) -> str | None:
+def _clean_label_value(field_name: str, label: str, raw: str, *, colon: bool = False) -> str | None:
+    """The identifier or brand a label introduces, or None. A weak label ("Ref.",
+    "Référence") needs four digits in its value, or a colon after it ("Référence : demo_1")."""
     value = raw.strip().strip(":：#").strip()
     value = re.split(r"\s{2,}|\s[|·•/]\s|\t", value)[0].strip()
     if not value:
@@ -89,9 +104,21 @@ def _clean_label_value(field_name: str, label: str, raw: str) -> str | None:
     if len(words) > 4:
         value = words[0]
     value = value.strip(_CLOSERS).lstrip("〈《（「『【([")
+    if (
+        field_name == "sku"
+        and label in _EXPLICIT_SKU_LABELS
+        and value not in _NOT_AN_ID
+        and _LETTER_SKU_RE.fullmatch(value)
+    ):
+        return clean_identifier(value, max_length=40)
     if len(value) < 3 or len(value) > 40 or not re.search(r"\d", value):
         return None
-    if field_name == "sku" and label in _WEAK_SKU_LABELS and len(re.findall(r"\d", value)) < 4:
+    if (
+        field_name == "sku"
+        and label in _WEAK_SKU_LABELS
+        and not colon
+        and len(re.findall(r"\d", value)) < 4
+    ):
         return None
     if re.fullmatch(r"\d{1,2}[./-]\d{1,2}[./-]\d{2,4}", value):  # a date
         return None
@@ -117,8 +144,12 @@ def find_labelled(
             if label_start > 0 and lower[label_start - 1].isalnum():
                 continue
             value_start, value_end = match.span("value")
+            colon = (
+                ":" in lower[match.end("label") : value_start]
+                or "：" in lower[match.end("label") : value_start]
+            )
             value = _clean_label_value(
-                field_name, match.group("label"), text[value_start:value_end]
+                field_name, match.group("label"), text[value_start:value_end], colon=colon
             )
             if not value:
                 continue
@@ -184,6 +215,28 @@ def address_end_id(url: str | None) -> str | None:
     if match is None or not re.fullmatch(r"\d{6,14}", match.group("id")):
         return None
     return match.group("id")
+
+
+# A path segment naming a product page, in the words shop systems use in addresses.
+_PRODUCT_SEGMENT_ID_RE = re.compile(
+    r"/(?:listings?|products?|items?|itm|p|dp|ip|artikel|produkt|produit|produits|"
+    r"producto|productos|prodotto|prodotti|produto|produtos|tovar|goods|deal)/(\d{6,14})(?=/|$)",
+    re.IGNORECASE,
+)
+
+
+def address_product_id(url: str | None) -> str | None:
+    """:func:`address_end_id`, or else the all-digit id that is the path segment right
+    after one naming a product page (``/listing/615442107/blue-mug``), unconfirmed."""
+    value = address_end_id(url)
+    if value is not None or not url:
+        return value
+    try:
+        path = unquote(urlsplit(url).path)
+    except ValueError:
+        return None
+    match = _PRODUCT_SEGMENT_ID_RE.search(path)
+    return match.group(1) if match else None
 
 
 _SEPARATOR = r"[./ \-]?"

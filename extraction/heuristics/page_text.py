@@ -17,6 +17,8 @@ from typing import Any
 
 from lxml import etree
 
+from extraction.normalize import phrase_pattern
+
 #: The walk stops collecting text past this many characters.
 MAX_TEXT_CHARS = 1_000_000
 #: Label and stock-message scans look at most this far past the product region.
@@ -124,8 +126,14 @@ class PageText:
         products", a grid): class/id words saying so on it or an ancestor, below the first
         ancestor that also holds the product's title. A block holding the title is the
         product's own, whatever its class says ("listing-page-cart", "product-slider-main")."""
+        return self.block_says(element, RELATED_WORDS_RE, levels)
+
+    def block_says(self, element: Any, pattern: re.Pattern[str], levels: int = 8) -> bool:
+        """Whether class/id words of an element or its ancestors match ``pattern``, below
+        the first ancestor that also holds the product's title (that block is the
+        product's own whatever its class says: "product-header", "listing-page-cart")."""
         words = self.context(element, levels)[1]
-        if not RELATED_WORDS_RE.search(words):
+        if not pattern.search(words):
             return False
         if not self.title_path:
             return True
@@ -139,11 +147,41 @@ class PageText:
                 if value:
                     own.append(value.lower())
             node = node.getparent()
-        return bool(RELATED_WORDS_RE.search(" ".join(own)))
+        return bool(pattern.search(" ".join(own)))
 
 
 _CLICKABLE_TAGS = frozenset({"a", "button", "input"})
 _CLICKABLE_WORDS = ("cart", "buy", "basket", "purchase")
+
+
+# Headings of blocks showing other products: a price after one of them, with no title line in
+# between, is another product's, whatever the title line before the heading says.
+OTHER_PRODUCTS_PHRASES = (
+    "similar products", "related products", "you may also like", "you might also like",
+    "customers also bought", "customers also viewed", "customers who bought",
+    "others also viewed", "others also bought", "frequently bought together",
+    "recommended for you", "recently viewed", "complete the look", "more from this",
+    "ähnliche produkte", "ähnliche artikel", "das könnte ihnen auch gefallen",
+    "das könnte dir auch gefallen", "kunden kauften auch", "zuletzt angesehen",
+    "produits similaires", "vous aimerez aussi", "vous aimerez peut-être aussi",
+    "produits associés", "productos similares", "productos relacionados",
+    "también te puede gustar", "prodotti simili", "prodotti correlati",
+    "potrebbe interessarti", "vergelijkbare producten", "gerelateerde producten",
+    "podobne produkty", "produkty powiązane", "produtos semelhantes", "produtos relacionados",
+    "liknande produkter", "relaterade produkter", "lignende produkter", "relaterede produkter",
+    "関連商品", "おすすめ商品", "相关商品", "相關商品", "推荐商品", "推薦商品", "추천 상품",
+    "관련 상품", "منتجات مشابهة", "منتجات ذات صلة", "похожие товары", "с этим товаром покупают",
+    "pairs well with", "goes well with", "shop the look", "complete your look",
+    "complete the set", "similar items", "related items", "more like this", "you may also need",
+    "people also bought", "people also viewed", "customers who viewed",
+    "kunden kauften auch", "passend dazu", "dazu passt", "produits complémentaires",
+    "on aime aussi", "te puede interesar", "completa el look", "potrebbero piacerti",
+    "combinalo con", "past goed bij", "vaak samen gekocht", "może cię zainteresować",
+    "passar bra med", "du kanske också gillar",
+)  # fmt: skip
+OTHER_PRODUCTS_HEADING_RE = re.compile(
+    r"(?m)^\W{0,3}(?:" + phrase_pattern(OTHER_PRODUCTS_PHRASES) + r")(?!\w)"
+)
 
 
 _OVERLAY_RE = re.compile("|".join(_OVERLAY_WORDS))

@@ -21,9 +21,12 @@ from extraction.heuristics.availability import (
 )
 from extraction.heuristics.identifiers import hash_labelled_sku
 from extraction.heuristics.labels import find_labelled
-from extraction.heuristics.page_text import Guess, text_page
+from extraction.heuristics.page_text import OTHER_PRODUCTS_HEADING_RE, Guess, text_page
 from extraction.heuristics.price import PriceCandidate, price_candidates, sale_of_pair
 from extraction.normalize import PageLocale, find_prices, phrase_pattern
+
+#: A title line scoring this much less than the best one does not mark the product's price.
+TITLE_SCORE_MARGIN = 0.5
 
 _CART_PHRASE_RE = re.compile(r"(?:" + phrase_pattern(BUY_BUTTON_PHRASES) + r")(?!\w)")
 
@@ -43,29 +46,6 @@ def _cart_lines(lower: str, limit: int = 50) -> list[int]:
                 if len(found) >= limit:
                     break
     return found
-
-
-# Headings of blocks showing other products: a price after one of them, with no title line in
-# between, is another product's, whatever the title line before the heading says.
-_OTHER_PRODUCTS_PHRASES = (
-    "similar products", "related products", "you may also like", "you might also like",
-    "customers also bought", "customers also viewed", "customers who bought",
-    "others also viewed", "others also bought", "frequently bought together",
-    "recommended for you", "recently viewed", "complete the look", "more from this",
-    "ähnliche produkte", "ähnliche artikel", "das könnte ihnen auch gefallen",
-    "das könnte dir auch gefallen", "kunden kauften auch", "zuletzt angesehen",
-    "produits similaires", "vous aimerez aussi", "vous aimerez peut-être aussi",
-    "produits associés", "productos similares", "productos relacionados",
-    "también te puede gustar", "prodotti simili", "prodotti correlati",
-    "potrebbe interessarti", "vergelijkbare producten", "gerelateerde producten",
-    "podobne produkty", "produkty powiązane", "produtos semelhantes", "produtos relacionados",
-    "liknande produkter", "relaterade produkter", "lignende produkter", "relaterede produkter",
-    "関連商品", "おすすめ商品", "相关商品", "相關商品", "推荐商品", "推薦商品", "추천 상품",
-    "관련 상품", "منتجات مشابهة", "منتجات ذات صلة", "похожие товары", "с этим товаром покупают",
-)  # fmt: skip
-_OTHER_PRODUCTS_RE = re.compile(
-    r"(?m)^\W{0,3}(?:" + phrase_pattern(_OTHER_PRODUCTS_PHRASES) + r")(?!\w)"
-)
 
 
 _GERMAN_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
@@ -179,10 +159,15 @@ def extract_from_text(text: str, *, url: str | None, locale: PageLocale | None) 
     lower = page.lower
     guesses: dict[str, Guess] = {}
     titles = _title_lines(lower, url)
+    # A line far weaker than the best title line is another product's name sharing words
+    # with it (a related item, another size of the same range): a price after it is not
+    # the product's.
+    best_title = max((score for _, score in titles), default=0.0)
+    price_titles = [t for t in titles if t[1] >= best_title - TITLE_SCORE_MARGIN]
     carts = _cart_lines(lower)
     candidates = [c for c in price_candidates(page, locale) if not c.old]
     starts = [c.match.start for c in candidates]
-    others = [m.start() for m in _OTHER_PRODUCTS_RE.finditer(lower)]
+    others = [m.start() for m in OTHER_PRODUCTS_HEADING_RE.finditer(lower)]
     best_score = 0.0
     chosen: PriceCandidate | None = None
     for i, cand in enumerate(candidates):
@@ -190,7 +175,7 @@ def extract_from_text(text: str, *, url: str | None, locale: PageLocale | None) 
         following = starts[i + 1] if i + 1 < len(starts) else len(lower)
         score = 0.0
         title_scores = [
-            t_score for t_offset, t_score in titles
+            t_score for t_offset, t_score in price_titles
             if previous < t_offset < cand.match.start <= t_offset + 1500
             and not any(t_offset < o < cand.match.start for o in others)
         ]  # fmt: skip

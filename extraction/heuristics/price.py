@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from itertools import pairwise
 
-from extraction.heuristics.page_text import Guess, PageText
+from extraction.heuristics.page_text import OTHER_PRODUCTS_HEADING_RE, Guess, PageText
 from extraction.normalize import (
     PageLocale,
     PriceMatch,
@@ -20,10 +21,41 @@ _OLD_WORDS_RE = re.compile(
     r"prix\s+barr[ée]|\bantes\b|precio\s+anterior|\bprima\b|invece\s+di|zamiast|"
     r"poprzednia|p[ôo]vodn[áa]|p[uů]vodn[ěí]|pre[tț]\s+vechi|原價|原价|建議售價|建议售价|"
     r"定價|市價|市价|정가|통상가|參考價|参考价|通常価格|定価|السعر\s+الأصلي|старая\s+цена|"
-    r"было)\s*[:：]?\s*\D{0,12}$"
+    r"было|ord(?:inarie)?\.?\s*pris|normalpris|\bnorm\.|veil(?:edende)?\.?\s*pris|"
+    r"vejl(?:edende)?\.?\s*pris|\bf[øo]r\b|tidligere\s+pris|\baiemmin\b|\bennen\b|"
+    r"\bpvp\b|\bpvpr\b|prix\s+conseill[ée]|prezzo\s+consigliato|adviesprijs)"
+    r"\s*[:：]?\s*\D{0,12}$"
+)
+# "Van € 50,00 voor € 40,00" (nl), "De R$ 50,00 por R$ 40,00" (pt): from ... for ...
+_FROM_FOR_BEFORE_RE = re.compile(r"\b(?:van|de)\s*$")
+_FROM_FOR_AFTER_RE = re.compile(r"^\s*(?:voor|por)\b")
+# The EU's "lowest price of the last 30 days" before a discount: a former price, whose label
+# holds a number of its own.
+_LOWEST_BEFORE_RE = re.compile(
+    r"(?:lowest\s+price|niedrigste[rn]?\s+(?:gesamt)?preis|najni[żz]sza\s+cena|"
+    r"prix\s+le\s+plus\s+bas|precio\s+m[aá]s\s+bajo|prezzo\s+pi[uù]\s+basso|"
+    r"laagste\s+prijs|nejni[žz]š[ií]\s+cena|najni[žz]šia\s+cena|legalacsonyabb\s+[aá]r|"
+    r"cel\s+mai\s+mic\s+pre[țt]|l[äa]gsta\s+pris|laveste\s+pris|alin\s+hinta|"
+    r"najni[žz][ae]\s+cijena|najni[žz]ja\s+cena|preço\s+mais\s+baixo|zemākā\s+cena|"
+    r"mažiausia\s+kaina|madalaim\s+hind|χαμηλότερη\s+τιμή|най-ниска\s+цена)"
+    r"[^\n]{0,60}$"
+)
+# A label naming the price to pay now: after a "was" word it ends the "was" price's label
+# ("Regular price Sale price $40": the screen-reader labels of a sale price).
+_CURRENT_LABEL_RE = re.compile(
+    r"(?:\b(?:sale|special|offer|deal|our|your|current|member|promo|now)\s+price|"
+    r"\bprice\s+now|\bnow\b|\bsale\b|\bjetzt\b|\bnur\b|aktionspreis|angebotspreis|"
+    r"prix\s+(?:promo|sold[ée]|actuel)|\bmaintenant\b|\bahora\b|precio\s+(?:oferta|actual)|"
+    r"prezzo\s+(?:scontato|attuale)|\bora\b|\bteraz\b|cena\s+promocyjna|\bnyn[ií]\b|"
+    r"akční\s+cena|特價|特价|優惠價|优惠价|現價|现价|セール価格|販売価格|할인가|판매가)"
 )
 _OLD_CLASS_RE = re.compile(
-    r"old|\bwas\b|was[-_]|before|compare|strike|crossed|regular|original|list[-_]?price|"
+    # "old" as a word or a word's start ("old-price", "oldPrice", "price_old"), not inside
+    # one: "font-bold", "placeholder", "golden" say nothing of a price, nor does a type
+    # weight ("font-regular").
+    r"(?<![a-z])old|priceold|\bwas\b|was[-_]|before|compare|strike|crossed|line-?through|"
+    r"(?<!font-)(?<!text-)(?<!fw-)regular|original|"
+    r"list[-_]?price|"
     r"listprice|\brrp|msrp|\buvp|previous|retail|reference[-_]?price|price[-_]?ref|"
     r"non[-_]?sale|full[-_]?price|initial"
 )
@@ -41,8 +73,8 @@ _UNIT_BEFORE_RE = re.compile(
     r"prix\s+unitaire|precio\s+por|cena\s+za\s+(?:kg|1)|jednostkowa)\W{0,5}$"
 )
 _INSTALMENT_BEFORE_RE = re.compile(
-    r"(?:\b\d{1,2}\s*[x×]\s*(?:de\s+)?|\b\d{1,2}\s+(?:rat|raty|rate|raten|cuotas|"
-    r"mensualit[ée]s|installments|instalments|payments|splátk\w*|期)\b\D{0,15}|"
+    r"(?:\b\d{1,2}\s*[x×]\s*(?:de\s+)?|\b\d{1,2}\s+(?:[\w-]+\s+){0,2}(?:rat|raty|rate|"
+    r"raten|cuotas|mensualit[ée]s|installments|instalments|payments|splátk\w*|期)\b\D{0,25}|"
     r"monthly|per\s+month|每期|每月|월)\s*$"
 )
 _INSTALMENT_AFTER_RE = re.compile(
@@ -66,7 +98,11 @@ _SAVING_RE = re.compile(
 _THRESHOLD_AFTER_RE = re.compile(
     r"^\s*(?:or\s+more|and\s+(?:over|above|up)|or\s+above|\+\s*(?:orders?|spend)|"
     r"oder\s+mehr|und\s+mehr|ou\s+plus|et\s+plus|o\s+m[aá]s|y\s+m[aá]s|o\s+pi[uù]|"
-    r"of\s+meer|en\s+meer|lub\s+wi[eę]cej|eller\s+mer|ou\s+mais|او\s+أكثر|أو\s+أكثر|以上)"
+    r"of\s+meer|en\s+meer|lub\s+wi[eę]cej|eller\s+mer|ou\s+mais|او\s+أكثر|أو\s+أكثر|以上|"
+    # what is left to spend: "$25.00 more for free shipping", "€10 away from free delivery"
+    r"(?:more|away)\b[^\n]{0,30}?\b(?:free|shipping|delivery|qualify)|"
+    r"(?:bis\s+zu[mr]|fehlen\s+(?:noch\s+)?bis)\b[^\n]{0,20}?(?:versand|lieferung)|"
+    r"(?:de\s+plus|manquants?)\b[^\n]{0,30}?livraison)"
 )
 # Tax words: a price "excl. VAT" is not what the buyer pays when the page also shows the
 # price with VAT; "incl. VAT" marks the price to pay. Matched after the amount (same line,
@@ -75,7 +111,8 @@ _EX_VAT_RE = re.compile(
     r"(?:\b(?:excl|excluding|exkl|ekskl|exclusief|zzgl|ohne|hors|sin|senza|sem|bez|utan|uden|"
     r"ex|without|plus|\+)\.?\s*(?:de\s+|la\s+|l'|gesetzl\.?\s*)?(?:vat|tax|taxes|mwst|ust|"
     r"tva|taxe|taxes|iva|btw|dph|moms|gst|impostos|imposte|podatku)\b|\bh\.?t\.?(?![\w.])|"
-    r"\bnetto\b|\bnet\s+price|\bprix\s+ht|\bpre[cç]o\s+sem\s+iva|\bohne\s+steuer)"
+    r"\bnetto\b|\bnet\s+price|\bprix\s+ht|\bpre[cç]o\s+sem\s+iva|\bohne\s+steuer|"
+    r"税抜|税別|本体価格|未税|未稅|不含税|不含稅|稅前|税前|부가세\s*별도|vat\s*별도)"
 )
 _INC_VAT_RE = re.compile(
     r"(?:\b(?:incl|including|inkl|inc|inclusief|incluye|inclu[ií]do|inclusa|con|com|z|med|"
@@ -101,6 +138,16 @@ _OTHER_CONDITION_BEFORE_RE = re.compile(
     r"generalüberholt|d['’]occasion|reconditionn[ée]|usados?|reacondicionados?|usato|"
     r"ricondizionato|gebruikt|używany|begagnad)\s+(?:for|from|starting\s+at|ab|à\s+partir\s+de|"
     r"dès|desde|a\s+partir\s+de|da|vanaf|od|från)\s*[:：]?\s*\D{0,6}$"
+)
+# An amount named by the words right after it, on its line, as something else than the
+# price: a discount ("$5.00 off", "10,00 € gespart"), a shipping cost ("4,95 € Versand"), a
+# deposit or a rebate.
+_NOT_PRICE_AFTER_RE = re.compile(
+    r"[ \t\u00a0]*(?:off\b|saved\b|savings?\b|discount|rebate|mail-in|deposit|shipping|"
+    r"deliver(?:y|ies)\b|postage|versand|lieferung|porto\b|gespart|ersparnis|rabatt|"
+    r"(?:de\s+|d['’]\s*)?(?:livraison|frais\s+de\s+port|r[ée]duction|remise|[ée]conomie)|"
+    r"(?:de\s+)?(?:env[ií]o|descuento|ahorro)|(?:di\s+)?(?:spedizione|sconto|risparmio)|"
+    r"verzend|korting|bespaard|wysyłk|dostaw|rabat\b|fragt|frakt)"
 )
 _HEADER_WORDS_RE = re.compile(
     r"minicart|mini-cart|mini_cart|cart-total|cart_total|basket-total|header|navbar|"
@@ -145,11 +192,15 @@ def price_candidates(
 ) -> list[PriceCandidate]:
     text, lower = page.text, page.lower
     found: list[PriceCandidate] = []
-    for match in find_prices(
+    matches = find_prices(
         text, decimal_separator=decimal_separator_for(locale), limit=300, start=start, end=end
-    ):
+    )
+    for position, match in enumerate(matches):
         if match.amount <= 0:
             continue
+        # Words after the next amount, or before the previous one, are that amount's.
+        next_start = matches[position + 1].start if position + 1 < len(matches) else len(text)
+        previous_end = matches[position - 1].end if position > 0 else 0
         digits = re.search(r"\d+", match.text)
         if digits and len(digits.group(0)) > 1 and digits.group(0).startswith("0"):
             continue  # "05 TOP": a number in a name, not an amount ("0.99" is fine)
@@ -164,7 +215,7 @@ def price_candidates(
             continue
         if _THRESHOLD_AFTER_RE.search(after) or _AUCTION_BEFORE_RE.search(before):
             continue
-        if _OTHER_CONDITION_BEFORE_RE.search(before):
+        if _OTHER_CONDITION_BEFORE_RE.search(before) or _NOT_PRICE_AFTER_RE.match(after):
             continue
         low = _range_low_end(text, line_start, match)
         if low is not None:
@@ -173,10 +224,20 @@ def price_candidates(
             if _AUCTION_BEFORE_RE.search(lower[max(line_start, low.start - 40) : low.start]):
                 continue
             match = low
-        elif re.match(r"\s*%", after) or re.search(r"[-−–]\s*$", before):
+        elif re.match(r"\s*%", after) or _DISCOUNT_SIGN_RE.search(before):
             continue  # "-20 %" or "-€5": a discount
-        old = bool(_OLD_WORDS_RE.search(before))
-        with_vat = vat_said(before, lower[match.end : match.end + 60])
+        old = was_said(before) or (not before.strip() and was_said(_line_before(lower, line_start)))
+        if not old and _FROM_FOR_BEFORE_RE.search(before):
+            old = bool(_FROM_FOR_AFTER_RE.match(after))
+        if not old:
+            wide = lower[
+                max(lower.rfind("\n", 0, match.start) + 1, match.start - 100) : match.start
+            ]
+            old = bool(_LOWEST_BEFORE_RE.search(wide))
+        with_vat = vat_said(
+            lower[max(line_start, previous_end) : match.start],
+            lower[match.end : min(match.end + 60, next_start)],
+        )
         if with_vat is False:
             old = True  # taken only when no price with VAT (or unmarked) is there
         index: int | None = None
@@ -187,14 +248,59 @@ def price_candidates(
             tags, words = page.context(owner)
             if tags & {"del", "s", "strike"}:
                 continue
-            if _HEADER_WORDS_RE.search(words) or page.in_other_products(owner):
+            if page.block_says(owner, _HEADER_WORDS_RE) or page.in_other_products(owner):
                 continue
             _, near_words = page.context(owner, levels=3)
             if _OLD_CLASS_RE.search(near_words):
                 old = True
             priced = bool(_PRICE_WORDS_RE.search(words))
         found.append(PriceCandidate(match, index, old, priced or bool(with_vat), with_vat))
+    _mark_spoken_old(found)
     return found
+
+
+def _mark_spoken_old(found: list[PriceCandidate]) -> None:
+    """An amount followed at once by the same amount labelled as the former price is that
+    former price, shown struck through and then spoken for screen readers ("$50.00 Original
+    price was: $50.00. $40.00 Current price is: $40.00."): in plain text, nothing else tells
+    it from the price to pay."""
+    for cand, following in pairwise(found):
+        if (
+            not cand.old
+            and following.old
+            and following.match.amount == cand.match.amount
+            and following.match.symbol == cand.match.symbol
+            and following.match.start - cand.match.end <= 60
+        ):
+            cand.old = True
+
+
+# "-€5", "(- 5 €)": a discount. "Add to cart - $40", "Blue Kettle – $40": a separator.
+_DISCOUNT_SIGN_RE = re.compile(r"[-−–]$|(?:^|[(\[:])\s*[-−–]\s+$")
+
+
+def was_said(before: str) -> bool:
+    """Whether the words just before an amount label it as a former price ("was", "RRP",
+    "Regular price"), and no label of the price to pay comes after them ("Regular price
+    Sale price $40": screen-reader labels, the second one is the amount's)."""
+    found = _OLD_WORDS_RE.search(before)
+    return found is not None and _CURRENT_LABEL_RE.search(before, found.start() + 2) is None
+
+
+def _line_before(lower: str, line_start: int) -> str:
+    """The line before the one starting at ``line_start`` when it is a short label of its
+    own ("Was", "Regular price:", "RRP"), else "": a label and its amount are often in
+    blocks of their own, so on lines of their own in the page's text."""
+    end = line_start - 1
+    for _ in range(2):  # the line before, or the one before an empty line
+        if end < 0 or lower[end] != "\n":
+            return ""
+        start = lower.rfind("\n", 0, end) + 1
+        line = lower[start:end].strip()
+        if line:
+            return line if len(line) <= 30 and not any(c.isdigit() for c in line) else ""
+        end = start - 1
+    return ""
 
 
 _RANGE_LOW_RE = re.compile(
@@ -235,15 +341,32 @@ def sale_of_pair(
     page: PageText, chosen: PriceCandidate, cands: list[PriceCandidate]
 ) -> PriceCandidate:
     """Two prices side by side (nothing but spaces between them) are a sale price and the
-    original it replaces, in either order: the lower one is the price to pay."""
+    original it replaces, in either order: the lower one is the price to pay. Three or more
+    in a row are a list (the amounts of a gift card, the prices of sizes), not a pair."""
     text = page.text
-    for other in cands:
-        if other is chosen or other.match.symbol != chosen.match.symbol:
-            continue
-        first, second = sorted((chosen, other), key=lambda c: c.match.start)
+
+    def touching(a: PriceCandidate, b: PriceCandidate) -> bool:
+        first, second = (a, b) if a.match.start < b.match.start else (b, a)
         gap = text[first.match.end : second.match.start]
-        if len(gap) <= 3 and not gap.strip():
-            return min((chosen, other), key=lambda c: c.match.amount)
+        return len(gap) <= 3 and not gap.strip()
+
+    ordered = sorted(cands, key=lambda c: c.match.start)
+    at = next((i for i, c in enumerate(ordered) if c is chosen), None)
+    if at is None:
+        return chosen
+    run = [chosen]
+    i = at
+    while i > 0 and touching(ordered[i - 1], ordered[i]):
+        i -= 1
+        run.insert(0, ordered[i])
+    i = at
+    while i + 1 < len(ordered) and touching(ordered[i], ordered[i + 1]):
+        i += 1
+        run.append(ordered[i])
+    if len(run) == 2 and run[0].match.symbol == run[1].match.symbol:
+        if run[0].old or run[1].old:
+            return chosen  # one is labelled (a "was" or an ex-VAT price): no guessing
+        return min(run, key=lambda c: c.match.amount)
     return chosen
 
 
@@ -264,6 +387,10 @@ def pick_price(
         if buy_index is not None and buy_index > title_index:
             limit = min(limit, buy_index + 120)
         start, end = page.span((title_index, limit))
+        # The product's price comes before a heading of other products ("You may also like").
+        heading = OTHER_PRODUCTS_HEADING_RE.search(page.lower, start, end)
+        if heading is not None:
+            end = heading.start()
         after = price_candidates(page, locale, start, end)
         chosen = _first_current(after)
         if chosen is not None:

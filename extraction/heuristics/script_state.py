@@ -5,7 +5,9 @@ runs, the page's inline state (``window.__STATE__ = {...}``, ``dataLayer.push({.
 Used only when neither the structured data nor the visible page gave a price, with a low
 confidence (the LLM step is asked when configured). The amount must be written the same way
 at least twice, or once under a key that says it is the price to pay now ("salePrice",
-"finalPrice"...), so one stray number (a shipping fee, a related product) is not taken.
+"finalPrice"...), or once near the product's own name (``"name": "Blue Kettle"``, its
+object in the state), so one stray number (a shipping fee, a related product) is not
+taken. ``"price": {"value": 40}`` is read as well as ``"price": 40``.
 """
 
 from __future__ import annotations
@@ -25,9 +27,15 @@ _NOW_KEYS = frozenset(
 )  # fmt: skip
 _KEYS = _NOW_KEYS | {"price", "priceamount", "amount", "value"}
 _PRICE_RE = re.compile(
-    r"[\"'](?P<key>[A-Za-z_]{0,20}(?:price|Price|PRICE)[A-Za-z_]{0,12})[\"']\s*:\s*[\"']?"
+    r"[\"'](?P<key>[A-Za-z_]{0,20}(?:price|Price|PRICE)[A-Za-z_]{0,12})[\"']\s*:\s*"
+    # the amount, or the amount inside an object: "price": {"value": 40, "currency": "USD"}
+    r"(?:\{\s*[\"'](?:value|amount|current|raw|final|sale|now)[\"']\s*:\s*)?[\"']?"
     r"(?P<amount>\d{1,9}(?:\.\d{1,2})?)[\"']?(?=\s*[,}])"
 )
+# A string value in the state: the product's name near an amount says whose price it is.
+_STRING_VALUE_RE = r"[\"']\s*:\s*[\"']{name}[\"']"
+#: How far from a price key the product's name may be written (characters of script).
+NAME_NEAR_CHARS = 300
 _OLD_KEY_RE = re.compile(
     r"(?i)old|was|list|regular|original|compare|strike|msrp|rrp|before|min|max|unit|per|"
     r"shipping|tax|vat|net|total|cents|range|from|to$|low|high"
@@ -39,12 +47,20 @@ _CURRENCY_RE = re.compile(
 SKIP_SCRIPT_TYPES = ("ld+json", "text/template", "text/html", "text/x-template")
 
 
-def price_from_scripts(tree: Any) -> Guess | None:
+def price_from_scripts(tree: Any, title: str | None = None) -> Guess | None:
     """The amount the page's inline scripts give as the product's price (see the module
-    docstring), with the ISO currency code written next to it when there is one."""
+    docstring), with the ISO currency code written next to it when there is one. An amount
+    written once counts when the product's ``title`` is a string value near it (the
+    product's own object in the state)."""
     counts: Counter[Decimal] = Counter()
     now: list[Decimal] = []
+    named: list[Decimal] = []
     currency: str | None = None
+    name_re = (
+        re.compile(_STRING_VALUE_RE.format(name=re.escape(title.strip())))
+        if title and len(title.strip()) >= 3
+        else None
+    )
     for script in tree.iter("script"):
         kind = (script.get("type") or "").lower()
         if script.get("src") or any(t in kind for t in SKIP_SCRIPT_TYPES):
@@ -65,6 +81,12 @@ def price_from_scripts(tree: Any) -> Guess | None:
             counts[amount] += 1
             if key.lower() in _NOW_KEYS:
                 now.append(amount)
+            if name_re is not None and not named:
+                near = name_re.search(
+                    code, max(0, match.start() - NAME_NEAR_CHARS), match.end() + NAME_NEAR_CHARS
+                )
+                if near is not None:
+                    named.append(amount)
             if currency is None:
                 found = _CURRENCY_RE.search(code, max(0, match.start() - 400), match.end() + 400)
                 currency = found.group("code") if found else None
@@ -74,6 +96,8 @@ def price_from_scripts(tree: Any) -> Guess | None:
         return None
     if now:
         return Guess(now[0], 0.35, None, currency)
+    if named:
+        return Guess(named[0], 0.3, None, currency)
     amount, seen = counts.most_common(1)[0]
     if seen < 2:
         return None

@@ -111,6 +111,22 @@ def test_a_stock_word_inside_a_sentence_is_not_the_products_stock() -> None:
     assert text_product_of(text)["availability"] == "InStock"
 
 
+@pytest.mark.parametrize(
+    "store_line",
+    ["The “Check in-store availability” option is temporarily unavailable.",
+     "Click & Collect: out of stock", "Abholung im Markt: nicht verfügbar",
+     "w sklepie Produkt niedostępny", "Retrait en magasin indisponible"],
+)  # fmt: skip
+def test_a_stock_word_about_the_shops_stores_is_not_the_products_stock(store_line: str) -> None:
+    text = f"Blue Kettle\n£24.99\nChoose a size\n{store_line}\nDelivery and returns\n"
+    assert text_product_of(text)["availability"] == "InStock"
+    body = f"<h1>Blue Kettle</h1><p>£24.99</p><p>{store_line}</p>"
+    assert product_of(body)["availability"] == "InStock"
+    # Sold out online, with the stores named after it: still sold out.
+    text = "Blue Kettle\n£24.99\nSold out online - try our stores\n"
+    assert text_product_of(text)["availability"] == "OutOfStock"
+
+
 def test_text_with_a_price_and_no_stock_message_is_in_stock_with_low_confidence() -> None:
     result = extract_deterministic(
         url="https://shop.example/p/blue-kettle", text="Blue Kettle\n£24.99\nA fine kettle.\n"
@@ -118,6 +134,16 @@ def test_text_with_a_price_and_no_stock_message_is_in_stock_with_low_confidence(
     assert result.to_dict()["product"]["availability"] == "InStock"
     assert result.confidence("availability") < 0.5
     assert text_product_of("Blue Kettle\n£24.99\nSold out\n")["availability"] == "OutOfStock"
+
+
+@pytest.mark.parametrize(
+    "button", ["In winkelmand", "Přidat do košíku", "Adicionar à sacola", "Tambah ke troli",
+               "Προσθήκη στο καλάθι"],
+)  # fmt: skip
+def test_buy_buttons_in_more_languages_make_it_in_stock(button: str) -> None:
+    # A "sold out" word further down (another size) does not outweigh an enabled button.
+    body = f"<h1>Blue Kettle</h1><p>€40,00</p><button>{button}</button><p>XL: Sold out</p>"
+    assert product_of(body)["availability"] == "InStock"
 
 
 # --- the price to pay -----------------------------------------------------------------------
@@ -182,6 +208,19 @@ def test_text_prices_after_an_other_products_heading_are_not_the_products() -> N
     )
     url = "https://shop.example/p/blue-kettle-1-7-litre"
     assert Decimal(text_product_of(text, url)["price"]) == Decimal("24.99")
+
+
+def test_text_prices_after_a_weak_match_of_the_title_are_another_products() -> None:
+    # Other sizes of the same range, each with its own button, share most of the title's
+    # words; the product's own price follows the title line itself, with no button near.
+    text = (
+        "Wool Panel Navy 60 x 30 cm | Shop\nHome\nWool Panel Navy 60 x 30 cm\nSize\n"
+        "Wool Panel Navy 60 x 30 cm\n£32.00\nMore in this range\n"
+        "Wool Panel Grey 30 x 30 cm\n£25.99\nAdd to basket\n"
+        "Wool Panel Beige 90 x 15 cm\n£34.99\nAdd to basket\n"
+    )
+    url = "https://shop.example/p/wool-panel-navy-60-x-30-cm"
+    assert text_product_of(text, url)["price"] == "32.00"
 
 
 # --- identifiers ----------------------------------------------------------------------------
@@ -268,6 +307,22 @@ def test_one_stray_number_in_a_script_is_not_a_price() -> None:
     assert Decimal(product["price"]) == Decimal("19.99")
 
 
+def test_a_price_written_once_in_the_products_own_state_object_is_taken() -> None:
+    def state_price(state: str) -> str | None:
+        html = (
+            "<html><head><title>Blue Kettle | Shop</title></head><body><h1>Blue Kettle</h1>"
+            f"<div id='app'></div><script type='application/json'>{state}</script></body></html>"
+        )
+        product = extract_deterministic(url="https://shop.example/p/k", html=html)
+        return product.to_dict()["product"]["price"]
+
+    # Once, beside the product's own name, as a number or inside an object.
+    assert state_price('{"product": {"name": "Blue Kettle", "price": 24.99}}') == "24.99"
+    assert state_price('{"item": {"title": "Blue Kettle", "price": {"value": 24.99}}}') == ("24.99")
+    # Once, beside another product's name: nothing.
+    assert state_price('{"related": [{"name": "Red Kettle", "price": 19.99}]}') is None
+
+
 def test_text_only_gives_the_title_line() -> None:
     text = "Blue Kettle 1.7 litre | Shop\nMenu\nBlue Kettle 1.7 litre\n£24.99\nAdd to basket\n"
     url = "https://shop.example/p/blue-kettle-1-7-litre"
@@ -320,6 +375,30 @@ def test_a_product_block_shipped_hidden_for_scripts_to_reveal_is_read() -> None:
 # --- identifiers no label names -------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("lang", "label"),
+    [("es-ES", "Ref: 100234"), ("sv-SE", "Art.nr: 100234"), ("it-IT", "Cod. 100234"),
+     ("pt-BR", "Cód.: 100234"), ("ja-JP", "商品コード：100234"), ("en-US", "Style No. 100234"),
+     ("el-GR", "Κωδικός προϊόντος: 100234"), ("vi-VN", "Mã sản phẩm: 100234"),
+     ("et-EE", "Tootekood: 100234"), ("hr-HR", "Šifra proizvoda: 100234")],
+)  # fmt: skip
+def test_article_number_labels_in_the_languages_shops_use(lang: str, label: str) -> None:
+    body = f"<h1>Blue Kettle</h1><p>€40.00</p><p>{label}</p><button>Add to cart</button>"
+    assert product_of(body, lang=lang)["sku"] == "100234"
+    assert text_product_of(f"Blue Kettle\n€40.00\n{label}\n")["sku"] == "100234"
+
+
+def test_an_sku_label_may_hold_letters_only_other_labels_need_a_digit() -> None:
+    body = "<h1>Blue Kettle</h1><p>$40.00</p><p>SKU: KETTLE-BLUE</p><button>Add to cart</button>"
+    assert product_of(body)["sku"] == "KETTLE-BLUE"
+    for label in ("SKU: N/A", "SKU: Select a size", "Ref: ABCD", "Cod. 12", "Ref. A12"):
+        body = f"<h1>Blue Kettle</h1><p>$40.00</p><p>{label}</p><button>Add to cart</button>"
+        assert product_of(body)["sku"] is None, label
+    # A short label followed by a colon is a label: its value needs one digit, not four.
+    body = "<h1>Blue Kettle</h1><p>40,00 €</p><p>Référence : demo_1</p><button>Ajouter</button>"
+    assert product_of(body, lang="fr-FR")["sku"] == "demo_1"
+
+
 def test_a_hash_label_under_the_title_is_the_sku_and_a_model_number_is_not() -> None:
     product = product_of("<h1>Blue Kettle</h1><div>Item #KT-20417 • Model #WK-9</div><p>£24.99</p>")
     assert product["sku"] == "KT-20417"
@@ -359,6 +438,11 @@ def test_the_first_sku_of_the_inline_product_state_is_the_last_resort() -> None:
     assert product_of(body)["sku"] == "BK-100-BL"
     # A word is not an identifier.
     assert product_of(body.replace("BK-100-BL", "default"))["sku"] == "BK-100-RD"
+    # The key names shop systems use for it, and a JSON number.
+    for state in ('{"skuId": "10124570"}', '{"productSku": 10124570, "qty": 1}',
+                  '{"sku_id": 10124570}'):  # fmt: skip
+        body = f"<h1>Blue Kettle</h1><p>£24.99</p><script>var p = {state};</script>"
+        assert product_of(body)["sku"] == "10124570", state
 
 
 def test_a_buy_button_wrapper_is_as_enabled_as_the_button_inside_it() -> None:
@@ -419,12 +503,203 @@ def test_a_used_or_refurbished_offer_is_not_the_products_price(offer: str) -> No
     assert text_product_of(f"Blue Camera\nNo longer available\n{offer}\n")["price"] is None
 
 
+def test_a_number_before_a_glued_currency_sign_is_not_the_amount() -> None:
+    # "4.8 $40.00" (a rating) and "Qty 1-9 $40.00": the sign marks the amount it touches.
+    from extraction.normalize import find_prices
+
+    assert [m.amount for m in find_prices("4.8 $40.00")] == [Decimal("40.00")]
+    assert [m.amount for m in find_prices("Qty 1-9\n$40.00")] == [Decimal("40.00")]
+    # A sign written after its amount still marks it ("40,00 $ 35,00 $").
+    assert [m.amount for m in find_prices("40,00 $ 35,00 $")] == [Decimal("40"), Decimal("35")]
+    body = "<h1>Blue Kettle</h1><p>4.8</p><p>$40.00</p><button>Add to cart</button>"
+    assert product_of(body, lang="en-US")["price"] == "40.00"
+
+
+def test_screen_reader_labels_of_a_sale_price_do_not_make_it_a_former_price() -> None:
+    # Themes label both amounts for screen readers: "Regular price" then "Sale price" before
+    # the price to pay, which html-text keeps on one line.
+    text = (
+        "Blue Kettle | Shop\nBlue Kettle\nRegular price $50.00 USD\n"
+        "Regular price Sale price $50.00 USD\nAdd to cart\n"
+    )
+    assert text_product_of(text)["price"] == "50.00"
+    sale = text.replace("Regular price $50.00", "Regular price $60.00")
+    assert text_product_of(sale)["price"] == "50.00"
+
+
+def test_a_former_price_label_on_its_own_line_marks_the_amount_under_it() -> None:
+    for old, new in (("Regular price", "Sale price"), ("Was", "Now"), ("UVP", "Jetzt")):
+        text = f"Blue Kettle\n{old}\n\n$50.00\n\n{new}\n\n$40.00\nAdd to cart\n"
+        assert text_product_of(text)["price"] == "40.00"
+    # A line that is not a label (a title, a sentence with figures) says nothing.
+    text = "Blue Kettle\nBrewed before 2020\n$40.00\nAdd to cart\n"
+    assert text_product_of(text)["price"] == "40.00"
+
+
+def test_a_struck_price_spoken_again_for_screen_readers_is_the_former_price() -> None:
+    text = (
+        "Blue Kettle | Shop\nBlue Kettle\n$ 50.00 Original price was: $50.00. $ 40.00 Current"
+        " price is: $40.00.\nAdd to cart\n"
+    )
+    assert text_product_of(text)["price"] == "40.00"
+
+
+def test_a_dash_between_words_and_an_amount_is_not_a_minus_sign() -> None:
+    body = "<h1>Blue Kettle</h1><p>Choose a size</p><button>Add to cart - $40.00</button>"
+    assert product_of(body, lang="en-US")["price"] == "40.00"
+    assert text_product_of("Blue Kettle\nChoose a size\nAdd to cart – $40.00\n")["price"] == (
+        "40.00"
+    )
+    # A sign touching the amount is a discount.
+    body = "<h1>Blue Kettle</h1><p>-$10.00</p><p>$40.00</p><button>Add to cart</button>"
+    assert product_of(body, lang="en-US")["price"] == "40.00"
+
+
+def test_three_prices_in_a_row_are_a_list_not_a_sale_and_its_original() -> None:
+    body = (
+        "<h1>Gift Card</h1><p class='price'>$40.00</p><div><button>$25</button>"
+        "<button>$50</button></div><button class='add-to-cart'>Add to cart</button>"
+    )
+    assert product_of(body, lang="en-US")["price"] == "40.00"
+    pair = "<h1>Blue Kettle</h1><p><span>$50.00</span> <span>$40.00</span></p><button>Buy</button>"
+    assert product_of(pair, lang="en-US")["price"] == "40.00"
+
+
+@pytest.mark.parametrize(
+    ("lang", "page"),
+    [("ja-JP", "<p>4,527円(税抜)</p><p>4,980円(税込)</p>"),
+     ("zh-TW", "<p>NT$4,527 未稅</p><p>NT$4,980 含稅</p>"),
+     ("ko-KR", "<p>4,527원 부가세 별도</p><p>4,980원 부가세 포함</p>")],
+)  # fmt: skip
+def test_tax_excluded_words_in_east_asian_shops(lang: str, page: str) -> None:
+    assert price_of(f"<h1>Blue Kettle</h1>{page}<button>Buy</button>", lang) == Decimal(4980)
+
+
+@pytest.mark.parametrize(
+    "left",
+    ["Spend $25.00 more for free shipping", "You are $25.00 away from free delivery",
+     "Add $25.00 more to qualify for free shipping"],
+)  # fmt: skip
+def test_what_is_left_to_spend_for_free_shipping_is_not_the_price(left: str) -> None:
+    body = f"<h1>Blue Kettle</h1><p>{left}</p><p>$40.00</p><button>Add to cart</button>"
+    assert product_of(body, lang="en-US")["price"] == "40.00"
+
+
+@pytest.mark.parametrize(
+    ("lang", "lowest"),
+    [("en-IE", "Lowest price in the last 30 days: €50.00"),
+     ("de-DE", "Niedrigster Preis der letzten 30 Tage: 50,00 €"),
+     ("pl-PL", "Najniższa cena z 30 dni przed obniżką: 50,00 zł"),
+     ("fr-FR", "Prix le plus bas des 30 derniers jours : 50,00 €"),
+     ("it-IT", "Prezzo più basso degli ultimi 30 giorni: 50,00 €")],
+)  # fmt: skip
+def test_the_lowest_price_of_the_last_30_days_is_a_former_price(lang: str, lowest: str) -> None:
+    # The EU's rule for discounts: the label holds a number of its own ("30 days").
+    current = "40,00 zł" if lang == "pl-PL" else "€40.00" if lang == "en-IE" else "40,00 €"
+    body = f"<h1>Blue Kettle</h1><p>{lowest}</p><p>-20%</p><p>{current}</p><button>Buy</button>"
+    assert price_of(body, lang) == Decimal(40)
+
+
+@pytest.mark.parametrize(
+    ("lang", "was", "now"),
+    [("sv-SE", "Ord. pris 500 kr", "400 kr"), ("da-DK", "Vejl. pris 500 kr.", "400 kr."),
+     ("nb-NO", "Veil. pris 500 kr", "400 kr"), ("fi-FI", "Norm. 500,00 €", "400,00 €"),
+     ("es-ES", "PVP: 500,00 €", "400,00 €"), ("fr-FR", "Prix conseillé : 500,00 €", "400,00 €"),
+     ("nl-NL", "Van € 500,00 voor", "€ 400,00"), ("pt-BR", "De R$ 500,00 por", "R$ 400,00")],
+)  # fmt: skip
+def test_former_price_words_of_more_languages(lang: str, was: str, now: str) -> None:
+    # With a word between them, the two amounts are not a pair side by side.
+    body = f"<h1>Blue Kettle</h1><p>{was}</p><p>Only today</p><p>{now}</p><button>Buy</button>"
+    assert price_of(body, lang) == Decimal(400)
+
+
+def test_an_instalment_with_words_between_its_count_and_its_name_is_not_the_price() -> None:
+    for plan in ("Pay in 4 interest-free installments of $10.00",
+                 "3 cuotas sin interés de $10.00"):  # fmt: skip
+        body = f"<h1>Blue Kettle</h1><p>{plan}</p><p>$40.00</p><button>Add to cart</button>"
+        assert product_of(body, lang="en-US")["price"] == "40.00", plan
+
+
+@pytest.mark.parametrize(
+    ("lang", "line"),
+    [("en-US", "$40.00 $5.00 off"), ("en-US", "$40.00 <span>$10 OFF</span>"),
+     ("en-US", "$40.00 $10.00 saved"), ("en-US", "$40.00 <span>$5.99 delivery</span>"),
+     ("en-US", "$40.00 <span>$10.00 deposit</span>"),
+     ("en-US", "$40.00 <span>$10 mail-in rebate</span>"),
+     ("de-DE", "40,00 € <span>4,95 € Versand</span>"),
+     ("de-DE", "40,00 € <span>10,00 € gespart</span>"),
+     ("fr-FR", "40,00 € <span>4,95 € de livraison</span>")],
+)  # fmt: skip
+def test_an_amount_named_a_discount_or_a_cost_by_the_words_after_it(lang: str, line: str) -> None:
+    # Side by side with the price, it would otherwise pass for a sale price and its original.
+    body = f"<h1>Blue Kettle</h1><p>{line}</p><button>Add to cart</button>"
+    assert price_of(body, lang) == Decimal(40)
+    text = f"Blue Kettle\n{line.replace('<span>', '').replace('</span>', '')}\nAdd to cart\n"
+    assert Decimal(text_product_of(text)["price"]) == Decimal(40)
+    # On the next line the word is not the amount's: "£5,100.00" then a "shipping" link.
+    assert text_product_of("Blue Kettle\n£5,100.00\nshipping\n")["price"] == "5100.00"
+
+
+def test_a_tax_word_after_the_next_amount_is_that_amounts() -> None:
+    # "£40.00 £33.33 ex VAT": the ex-VAT label is the second amount's, and the pair is not
+    # a sale and its original.
+    body = "<h1>Blue Kettle</h1><p>£40.00 £33.33 ex VAT</p><button>Add to basket</button>"
+    assert price_of(body) == Decimal(40)
+    assert text_product_of("Blue Kettle\n£40.00 £33.33 ex VAT\nAdd to basket\n")["price"] == (
+        "40.00"
+    )
+
+
+def test_utility_classes_bold_and_line_through_say_what_they_say() -> None:
+    # "font-bold" holds "old" but says nothing of a former price; "line-through" does.
+    body = (
+        "<h1>Blue Kettle</h1><div><span class='text-gray-500 line-through'>$50.00</span>"
+        "<span class='text-xl font-bold'>$40.00</span> <span>20% off</span></div>"
+        "<button>Add to cart</button>"
+    )
+    assert product_of(body, lang="en-US")["price"] == "40.00"
+    body = (
+        "<h1>Blue Kettle</h1><p class='price font-regular'>$40.00</p><p>Descaler: $5.00</p>"
+        "<button>Buy</button>"
+    )
+    assert product_of(body, lang="en-US")["price"] == "40.00"
+    # The number after the cents ("20" of "20% off") is not part of the amount.
+    from extraction.normalize import find_prices
+
+    assert [m.text for m in find_prices("$40.00 20% off")] == ["$40.00"]
+
+
+def test_a_block_holding_the_title_may_call_itself_a_header() -> None:
+    # The site's header (mini cart) is left out; the product's own "header" block is not.
+    for block in ("product-header", "pdp__header", "product newsletter-signup-enabled"):
+        body = (
+            "<header class='site-header'><a>Cart $0.00</a></header>"
+            f"<div class='{block}'><h1>Blue Kettle</h1><span class='price'>$40.00</span></div>"
+            "<button>Add to cart</button>"
+        )
+        assert product_of(body, lang="en-US")["price"] == "40.00", block
+
+
+def test_a_heading_of_other_products_ends_the_products_price_window() -> None:
+    # The price is above the title; after the title, only other products have prices.
+    body = (
+        "<div class='price'>$40.00</div><h1>Blue Kettle</h1><p>A kettle.</p>"
+        "<button>Add to cart</button><section><h2>You may also like</h2><div><a>Red Kettle</a>"
+        "<span>$30.00</span></div></section>"
+    )
+    assert product_of(body, lang="en-US")["price"] == "40.00"
+    body = body.replace("You may also like", "Pairs well with")
+    assert product_of(body, lang="en-US")["price"] == "40.00"
+
+
 def test_cents_split_from_the_point_in_the_text_stay_cents() -> None:
     # "$<span>79.</span><span>99</span>" becomes "$ 79. 99" in the text a browser extension
     # sends; "$5, 10 or 20" is still a list.
     assert text_product_of("Blue Kettle\n$ 79. 99\nAdd to cart\n")["price"] == "79.99"
     assert text_product_of("Blue Kettle\n79. 99 €\nAdd to cart\n")["price"] == "79.99"
     assert text_product_of("Blue Kettle\n$5, 10 or 20\nAdd to cart\n")["price"] == "5.00"
+    # "40,<sup>99</sup> €" likewise after a decimal comma, when the currency mark follows.
+    assert text_product_of("Blue Kettle\n40, 99 €\nIn den Warenkorb\n")["price"] == "40.99"
 
 
 def test_in_plain_text_the_all_digit_id_ending_the_address_is_the_sku() -> None:
@@ -437,6 +712,11 @@ def test_in_plain_text_the_all_digit_id_ending_the_address_is_the_sku() -> None:
         text_product_of("Blue Kettle\nA story\n", url="https://x.example/a/4471029")["sku"] is None
     )
     assert text_product_of(text, url="https://shop.example/p/kettle-2024")["sku"] is None
+    # The id right after a segment naming a product page, with the slug after it.
+    url = "https://shop.example/listing/4471029/blue-kettle"
+    assert text_product_of(text, url=url)["sku"] == "4471029"
+    # Not an id in a segment that names something else (a category, a year).
+    assert text_product_of(text, url="https://shop.example/c/4471029/kettles")["sku"] is None
 
 
 # --- title ----------------------------------------------------------------------------------
