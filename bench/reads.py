@@ -8,7 +8,8 @@ of them alike:
 * **backend**: this project under gunicorn with the production settings
   (``gunicorn.conf.py``), ``GET /api/v1/carts/{id}/items/?limit=50`` with a JWT; with
   ``--worker-classes gthread uvicorn`` once per worker class (``GUNICORN_WORKER_CLASS``),
-  interleaved like the rest: the measurement behind the choice in docs/scaling.md;
+  interleaved like the rest: the measurement behind the choice in docs/scaling.md; with
+  ``--threads 1 4`` once per gthread thread count (``GUNICORN_THREADS``);
 * **prototype**: ``bench/prototype_app.py``, FastAPI + motor over the prototype's
   one-document-per-user shape (``docs/migration.md``), no auth;
 * **floor**: ``bench/floor_app.py``, a bare ASGI app answering one pymongo ``find_one``.
@@ -38,8 +39,9 @@ the same counts). The last line states the ratios against the baseline (the prot
 
 ``--profile DIR`` runs the (first) backend's gunicorn under ``py-spy record --subprocesses``
 (as ``bench/load.py --profile`` does) and adds where its workers' sampled time went, per
-layer, the seeding through the API left out. The sampler slows the backend a little: take
-the figures from a run without it.
+layer, the seeding through the API left out. The sampler costs the backend CPU (a cart read
+measured 6.7 ms of app CPU under it against 3.8 ms without, same tree): take the figures
+from a run without it.
 
 ``wrk`` comes from Debian's packages (``apt-get install wrk``). Without ``MONGODB_URI`` a
 throwaway embedded SecantusDB is started; the benchmark's database is dropped at the end, and
