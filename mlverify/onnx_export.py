@@ -551,9 +551,10 @@ def drop_unserved(root: Path) -> dict[str, list[str]]:
     For an image (``export_onnx --served-only``, the Dockerfile's ``models`` stage): serving
     loads only the manifest's ``serve`` file (:func:`~mlverify.onnx_runtime.find_export`; there
     is no fallback to the other variant at run time, the gate decided at export), so the other
-    variant is dead weight: MiniLM's int8 file (~23 MB) where its gate could not run, CLIP's
-    fp32 towers (~580 MB) beside the int8 ones its gate served. The manifest keeps each model's
-    gate figures and both variants' cosines, and lists what was dropped under ``dropped``.
+    variant is dead weight: MiniLM's int8 file (23 MB) where its gate could not run, CLIP's
+    fp32 towers (ViT-B-32: 605 MB) beside the int8 ones its gate served (153 MB). The manifest
+    keeps each model's gate figures and both variants' cosines, and lists what was dropped
+    under ``dropped``.
     """
     manifest = read_manifest(root)
     if manifest is None:
