@@ -40,7 +40,9 @@ RUN PYTHON=python deploy/docker/install-python-deps.sh /opt/venv
 # check answers "unavailable" as without weights. Each model is served in int8 where its
 # accuracy gate holds at export, fp32 otherwise (manifest.json says which and why): CLIP's gate
 # runs here on the real weights; MiniLM's needs the development pages, which are not in the
-# build context, so MiniLM serves fp32 from this stage.
+# build context, so MiniLM serves fp32 from this stage. --served-only then deletes the variant
+# each model does not serve (serving never loads it): MiniLM's int8 file, CLIP's fp32 towers
+# where their int8 gate held.
 FROM ${PYTHON_IMAGE} AS models
 
 ENV PIP_NO_CACHE_DIR=1 \
@@ -60,10 +62,10 @@ RUN set -a && . deploy/docker/build.env && set +a \
     && SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(64))')" \
     && export SECRET_KEY \
     && mkdir -p /models/onnx \
-    && /opt/ml/bin/python manage.py export_onnx --model minilm --strict \
+    && /opt/ml/bin/python manage.py export_onnx --model minilm --strict --served-only \
     && if [ "$BAKE_MODELS" = "1" ]; then \
         HF_HUB_OFFLINE=0 /opt/ml/bin/python manage.py download_models \
-        && /opt/ml/bin/python manage.py export_onnx --model clip --strict; \
+        && /opt/ml/bin/python manage.py export_onnx --model clip --strict --served-only; \
     fi
 
 # ---------------------------------------------------------------------------------------------

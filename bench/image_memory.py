@@ -19,8 +19,9 @@ How it measures, so that one figure is comparable across runs and code versions:
   ``peak after - peak after baseline``. ``held`` is the resident size (VmRSS) afterwards.
 
 Scenarios (each in its own child): ``bomb`` (the finding: 4 x 6300x6300), ``bomb_x3`` (three
-such requests at once, the finding's second figure) and ``at_cap`` (4 x 4000x4000, the largest
-image the check accepts, 16 megapixels). Goal: ``bomb`` growth < 150 MB.
+such requests at once, the finding's second figure), ``at_cap`` (4 x 4000x4000, the largest
+image the check accepts, 16 megapixels) and ``at_cap_x4`` (four such requests at once, as a
+gthread worker's four threads can run them). Goal: ``bomb`` growth < 150 MB.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ SCENARIOS = {
     "bomb": (6300, 1),
     "bomb_x3": (6300, 3),
     "at_cap": (4000, 1),
+    # four at once, as one gthread worker with GUNICORN_THREADS=4 can be asked
+    "at_cap_x4": (4000, 4),
 }
 
 

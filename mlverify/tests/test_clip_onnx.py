@@ -200,6 +200,59 @@ def test_int8_gate_figures_are_in_the_manifest_and_decide_what_serves(exports: P
     assert "int8" in {manifest["models"][k]["serve"] for k in ("clip_image", "clip_text")}
 
 
+def test_served_only_drops_the_unserved_towers_and_serves_the_same(
+    exports: Path, tiny_clip: TinyClip, tmp_path: Path
+) -> None:
+    """``export_onnx --served-only`` (the image build): each model keeps the one file it serves
+    (the tiny CLIP's int8 towers, MiniLM's fp32 encoder), and what is served, its version and
+    its embeddings are exactly those of the full export."""
+    import shutil
+
+    from PIL import Image
+
+    from mlverify.clip.config import ClipConfig
+    from mlverify.clip.encoding import encode_images, encode_texts
+    from mlverify.clip.loading import load_serving_clip
+
+    model_dir = tmp_path / "models"
+    shutil.copytree(exports, model_dir)
+    root = onnx_runtime.onnx_dir(model_dir)
+    before = json.loads((root / "manifest.json").read_text())["models"]
+    assert onnx_runtime.unserved_files(root)  # the full export holds both variants of each
+
+    dropped = onnx_export.drop_unserved(root)
+
+    after = json.loads((root / "manifest.json").read_text())["models"]
+    assert onnx_runtime.unserved_files(root) == []
+    for key, entry in before.items():
+        unserved = sorted(set(entry["files"]) - {entry["serve"]})
+        assert dropped[key] == unserved == after[key]["dropped"]
+        assert after[key]["files"] == {entry["serve"]: entry["files"][entry["serve"]]}
+        assert after[key]["int8_gate"] == entry["int8_gate"]
+        for variant in unserved:
+            assert not (root / entry["files"][variant]["path"]).exists()
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*.onnx")) == sorted(
+        e["files"][e["serve"]]["path"] for e in before.values()
+    )
+    images = [Image.new("RGB", (40, 30), (200, 30, 30)), Image.new("RGB", (33, 50), (9, 9, 9))]
+    names = ["a photo of a red leather boot.", "x"]
+    bundles = [
+        load_serving_clip(
+            ClipConfig(
+                model_name=tiny_clip.model_name,
+                weights=tmp_path / "absent.safetensors",  # an image ships the export only
+                runtime="onnx",
+                model_dir=where,
+            )
+        )
+        for where in (exports, model_dir)
+    ]
+    full, pruned = bundles
+    assert pruned.version == full.version and pruned.label == full.label
+    np.testing.assert_array_equal(encode_images(pruned, images), encode_images(full, images))
+    np.testing.assert_array_equal(encode_texts(pruned, names), encode_texts(full, names))
+
+
 def test_int8_is_not_served_when_the_gate_fails(
     tiny_clip: TinyClip, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

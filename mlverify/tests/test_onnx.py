@@ -184,6 +184,37 @@ def test_export_onnx_command_skips_missing_clip_and_strict_fails(
         call_command("export_onnx", "--model", "clip", "--strict", out=tmp_path / "onnx2")
 
 
+def test_served_only_export_ships_the_served_variant_alone(
+    tiny_bert: TinyBert, tmp_path: Path, settings: object
+) -> None:
+    """As the image build runs it (``--served-only``, no development pages): MiniLM's int8 file,
+    which its gate does not serve, is deleted; the manifest keeps its figures and says it was
+    dropped, and the export still serves (fp32) on ONNX Runtime alone."""
+    from io import StringIO
+
+    settings.PAGE_ENCODER_DIR = str(tiny_bert.encoder_dir)  # type: ignore[attr-defined]
+    root = tmp_path / "models" / "onnx"
+    args = ["export_onnx", "--model", "minilm", "--strict"]
+    call_command(*args, out=tmp_path / "kept", pages=tmp_path / "no-pages", stdout=StringIO())
+    # without the flag both variants stay: the check finds the one that is never loaded
+    assert [p.name for p in onnx_runtime.unserved_files(tmp_path / "kept")] == ["encoder.int8.onnx"]
+
+    out = StringIO()
+    call_command(*args, "--served-only", out=root, pages=tmp_path / "no-pages", stdout=out)
+    assert "minilm: dropped int8 (not served)" in out.getvalue()
+    assert sorted(p.name for p in root.rglob("*.onnx")) == ["encoder.onnx"]
+    assert onnx_runtime.unserved_files(root) == []
+    entry = json.loads((root / "manifest.json").read_text())["models"]["minilm"]
+    assert entry["serve"] == "fp32" and set(entry["files"]) == {"fp32"}
+    assert entry["dropped"] == ["int8"]
+    assert set(entry["cosine_to_torch"]) == {"fp32", "int8"} and entry["int8_gate"]["reason"]
+    encoder = load_serving_encoder(None, runtime="onnx", model_dir=root.parent)
+    assert isinstance(encoder, OnnxTextEncoder)
+    assert encoder.version.endswith("+onnx-fp32")
+    torch_encoder = load_text_encoder(tiny_bert.encoder_dir)
+    assert _cos(encoder.embed(TEXTS), torch_encoder.embed(TEXTS).numpy()).min() >= 0.999
+
+
 def test_classify_url_on_onnx_never_imports_torch(tiny_export: Path, tiny_bert: TinyBert) -> None:
     """The whole point: a worker serving on ONNX Runtime has no torch in memory."""
     script = (

@@ -5,8 +5,9 @@ Writes ``BUYHIVE_MODEL_DIR/onnx/`` (or ``--out``): fp32 and int8 files and ``man
 otherwise, and the manifest says which and why. Run it after ``download_models`` and at image
 build; the web process then serves on ONNX Runtime (``MODEL_RUNTIME=auto``). A model whose
 source is missing is skipped with the reason (CLIP weights are optional, as in the API);
-``--strict`` makes that an error. Needs torch, open_clip and transformers
-(requirements/ml.txt), unlike serving.
+``--strict`` makes that an error. ``--served-only`` (the image build) then deletes the
+variants that are not served: serving never loads them. Needs torch, open_clip and
+transformers (requirements/ml.txt), unlike serving.
 """
 
 from __future__ import annotations
@@ -48,6 +49,14 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--strict", action="store_true", help="Fail when a model's source is missing."
+        )
+        parser.add_argument(
+            "--served-only",
+            action="store_true",
+            help=(
+                "Keep only the variant each model serves (the image build): the other one is "
+                "never loaded. The manifest keeps both variants' figures."
+            ),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -96,4 +105,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{result.key}: serve {result.serve} (cosine to torch: {cosines})")
             if result.gate:
                 self.stdout.write(f"  int8 gate: {result.gate.get('reason')}")
+        if options["served_only"]:
+            for key, variants in sorted(onnx_export.drop_unserved(root).items()):
+                self.stdout.write(f"{key}: dropped {', '.join(variants)} (not served)")
         self.stdout.write(f"manifest: {root / 'manifest.json'}")
