@@ -148,7 +148,8 @@ def _keep_locally(user_id: Any, entry: dict[str, Any], epoch: int) -> None:
     if local_ttl <= 0 or not isinstance(entry.get("read_at"), (int, float)):
         return
     # Never longer than the shared entry would have lived from the database read.
-    bound = _ttl() if _ttl() > 0 else local_ttl
+    shared = _ttl()
+    bound = shared if shared > 0 else local_ttl
     until = min(_now() + local_ttl, float(entry["read_at"]) + bound)
     key = str(user_id)
     with _local_lock:

@@ -7,34 +7,22 @@ same text with the flag taken off one export, which would ship CLIP's unserved f
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from buyhive.tests.scripts import REPO, load_script
 
 
 @pytest.fixture(scope="module")
 def policy() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "image_policy", REPO / "scripts" / "image_policy.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("image_policy")
 
 
 def _served_only_problem(policy: ModuleType, dockerfile: str) -> str | None:
     instructions = policy.parse_dockerfile(dockerfile)
-    rule = dict(policy.POLICY)[
-        "export_onnx --served-only: the image ships only the served variants"
-    ]
-    problem: str | None = rule(instructions, policy.stages(instructions)[-1])
+    assert policy._check_served_only in dict(policy.POLICY).values()  # a rule of the policy
+    problem: str | None = policy._check_served_only(instructions, policy.stages(instructions)[-1])
     return problem
 
 

@@ -7,30 +7,17 @@ pin at the same version, and every entry has a hash. The recompile half needs th
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "requirements_lock", REPO / "scripts" / "requirements_lock.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from buyhive.tests.scripts import REPO, load_script
 
 
 @pytest.fixture
 def lock_script() -> ModuleType:
-    return load_script()
+    return load_script("requirements_lock")
 
 
 def test_committed_lock_matches_base_txt(

@@ -27,6 +27,7 @@ import contextlib
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -309,3 +310,16 @@ class FakeLLMServer:
         with self._lock:
             self._requests.append(recorded)
             return self._queue.pop(0) if self._queue else self.default
+
+
+@contextlib.contextmanager
+def configured_fake_llm(settings: Any, *, openai: bool) -> Iterator[FakeLLMServer]:
+    """A fake the project's LLM clients are configured for (pytest-django's ``settings``):
+    groq always, and openai as its fallback when ``openai`` (else no openai key)."""
+    with FakeLLMServer() as server:
+        settings.GROQ_API_KEY = "test-groq-key"
+        settings.GROQ_BASE_URL = server.groq_base_url
+        settings.OPENAI_API_KEY = "test-openai-key" if openai else ""
+        if openai:
+            settings.OPENAI_BASE_URL = server.openai_base_url
+        yield server

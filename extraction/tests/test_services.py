@@ -10,7 +10,7 @@ import pytest
 
 from buyhive.exceptions import ValidationFailed
 from extraction import services
-from extraction.tests.fake_llm_server import FakeLLMServer, FakeReply
+from extraction.tests.fake_llm_server import FakeLLMServer, FakeReply, configured_fake_llm
 from extraction.types import LLM_FILLABLE_FIELDS
 
 PAGE = """<!doctype html><html lang="en"><head><title>Walnut Desk Lamp</title>
@@ -180,10 +180,7 @@ def test_an_extracted_price_with_too_many_decimals_is_saved_rounded(user: Any) -
 @pytest.fixture
 def fake_llm(settings: Any) -> Iterator[FakeLLMServer]:
     """The real groq SDK against a loopback fake, as the only configured provider."""
-    with FakeLLMServer() as server:
-        settings.GROQ_API_KEY = "test-groq-key"
-        settings.GROQ_BASE_URL = server.groq_base_url
-        settings.OPENAI_API_KEY = ""
+    with configured_fake_llm(settings, openai=False) as server:
         yield server
 
 
