@@ -547,13 +547,9 @@ def test_redis_down_sharing_by_email_fails_closed_and_sends_nothing(
 
 @pytest.fixture
 def fake_llm(settings: Any) -> Iterator[Any]:
-    from extraction.tests.fake_llm_server import FakeLLMServer
+    from extraction.tests.fake_llm_server import configured_fake_llm
 
-    with FakeLLMServer() as server:
-        settings.GROQ_API_KEY = "test-groq-key"
-        settings.GROQ_BASE_URL = server.groq_base_url
-        settings.OPENAI_API_KEY = "test-openai-key"
-        settings.OPENAI_BASE_URL = server.openai_base_url
+    with configured_fake_llm(settings, openai=True) as server:
         settings.LLM_TIMEOUT = 1.0
         settings.LLM_CONNECT_TIMEOUT = 1.0
         yield server
@@ -566,6 +562,9 @@ def test_llm_down_gives_the_structured_data_result_marked_unavailable(
 ) -> None:
     from extraction.tests.fake_llm_server import FakeReply
 
+    # A first extraction loads the page check's model: not part of what the outage costs.
+    warm = {"url": "https://shop.example.com/warm-up", "html": PAGE_HTML}
+    assert auth_client.post("/api/v1/extract/", warm, format="json").status_code == 200
     fake_llm.default = FakeReply.slow(3.0) if failure == "timeout" else FakeReply.error(500)
     body = {"url": "https://shop.example.com/kettle", "html": PAGE_HTML}
     started = time.monotonic()
