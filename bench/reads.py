@@ -1,4 +1,5 @@
-"""Benchmark: the 50-item cart read, this backend against the prototype's shape and a floor.
+"""Benchmark: the 50-item cart read and the cart list, this backend against the prototype's
+shape and a floor.
 
 One command, one database server, HTTP servers on loopback, each with the same number of
 worker processes (default 2), loaded in turn by ``wrk`` with the same connections (default 8)
@@ -14,6 +15,14 @@ of them alike:
   one-document-per-user shape (``docs/migration.md``), no auth;
 * **floor**: ``bench/floor_app.py``, a bare ASGI app answering one pymongo ``find_one``.
 
+Each serves two reads (``--reads``, default both, each measured against its own baseline):
+
+* **items**: one cart's 50 items (``GET carts/{id}/items/?limit=50``);
+* **carts**: the user's 20 carts with their item counts and totals (``GET carts/``). Each of
+  the 50 items is in the first cart and in one of the 19 others, so every cart has items
+  (2-3 each besides the first). The prototype and the floor answer each cart's id, name,
+  count and per-currency totals from the user's one document.
+
 The two ASGI apps run under gunicorn with uvicorn workers, not ``uvicorn --workers N``:
 uvicorn's own multi-process mode binds its socket without ``IPPROTO_TCP``, so asyncio never
 sets ``TCP_NODELAY`` on accepted connections and every keep-alive request after the first
@@ -21,7 +30,7 @@ waits ~40 ms for the client's delayed ACK (Kludex/uvicorn#3149). Measured here: 
 ASGI app answered 175 req/s at a 45 ms p50 that way, 4,700 req/s at 3 ms under gunicorn. An
 earlier version of this benchmark served them that way and capped the baseline at ~166 req/s.
 
-Before the clock starts every target's answer is checked (status 200, 50 items), so a
+Before the clock starts every target's answer is checked (status 200, 50 items or 20 carts), so a
 misconfigured server cannot win by answering errors fast; wrk's non-2xx and socket errors are
 counted and make the exit code 1.
 
@@ -30,9 +39,10 @@ app's processes and of the database server (psutil, embedded server only), as me
 the rounds with their min-max spread. Then, in-process through Django's test client with a
 pymongo command listener, the database commands each budgeted request sends (the budgets of
 issue 16: the cart read, ``GET carts/`` with 20 carts, add to cart, move; the tests assert
-the same counts). The last line states the ratios against the baseline (the prototype).
+the same counts). The last line states the ratios against the baseline (the prototype), per read.
 
-    .venv/bin/python bench/reads.py            # ~3 min on a 2-core machine; needs wrk
+    .venv/bin/python bench/reads.py            # ~6 min on a 2-core machine; needs wrk
+    .venv/bin/python bench/reads.py --reads items   # the cart read alone, ~3 min
     .venv/bin/python bench/reads.py --worker-classes gthread uvicorn --rounds 5
     .venv/bin/python bench/reads.py --rounds 5 --duration 20 --json
     .venv/bin/python bench/reads.py --profile var/reads-profile   # py-spy on the backend
@@ -118,8 +128,8 @@ def asgi_server(app: str, port: int, workers: int, env: dict[str, str]) -> Itera
             process.kill()
 
 
-def wait_http(url: str, headers: dict[str, str], timeout: float = 60) -> None:
-    """Wait for ``url`` to answer 200 with the cart's 50 items (anything else fails the run)."""
+def wait_http(url: str, headers: dict[str, str], expected: int, timeout: float = 60) -> None:
+    """Wait for ``url`` to answer 200 with ``expected`` results (anything else fails the run)."""
     deadline = time.monotonic() + timeout
     last = "no answer"
     while time.monotonic() < deadline:
@@ -128,8 +138,8 @@ def wait_http(url: str, headers: dict[str, str], timeout: float = 60) -> None:
             last = f"{response.status_code} {response.text[:200]}"
             if response.status_code == 200:
                 results = response.json().get("results")
-                if not isinstance(results, list) or len(results) != CART_SIZE:
-                    raise RuntimeError(f"{url} answered 200 without {CART_SIZE} items: {last}")
+                if not isinstance(results, list) or len(results) != expected:
+                    raise RuntimeError(f"{url} answered 200 without {expected} results: {last}")
                 return
         time.sleep(0.2)
     raise RuntimeError(f"{url} did not answer 200: {last}")
@@ -152,17 +162,21 @@ def tree_cpu_ms(root: psutil.Process | None) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def seed_backend(base: str, headers: dict[str, str]) -> tuple[str, str, list[dict[str, Any]]]:
-    """Register the user, create a cart and add 50 items through the API; (token, cart, items)."""
+def seed_backend(base: str, headers: dict[str, str]) -> tuple[str, list[str], list[dict[str, Any]]]:
+    """Register the user, create ``LIST_CARTS`` carts, add 50 items to the first through the
+    API and put each also in one of the others; (token, cart ids, the first cart's items)."""
     with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
         response = client.post(
             "/api/v1/auth/register/", json={"email": EMAIL, "password": PASSWORD}
         )
         assert response.status_code in (200, 201), response.text
         auth = {"Authorization": f"Bearer {response.json()['access']}"}
-        cart = client.post("/api/v1/carts/", json={"name": "Bench"}, headers=auth)
-        assert cart.status_code == 201, cart.text
-        cart_id = cart.json()["id"]
+        cart_ids = []
+        for n in range(LIST_CARTS):
+            cart = client.post("/api/v1/carts/", json={"name": f"Bench {n}"}, headers=auth)
+            assert cart.status_code == 201, cart.text
+            cart_ids.append(cart.json()["id"])
+        first, others = cart_ids[0], cart_ids[1:]
         for n in range(CART_SIZE):
             body = {
                 "url": f"https://shop{n % 7}.example.com/p/{n}?ref=bench",
@@ -174,21 +188,32 @@ def seed_backend(base: str, headers: dict[str, str]) -> tuple[str, str, list[dic
                 "availability": "InStock",
                 "note": "for the kitchen" if n % 5 == 0 else "",
             }
-            added = client.post(f"/api/v1/carts/{cart_id}/items/", json=body, headers=auth)
+            added = client.post(f"/api/v1/carts/{first}/items/", json=body, headers=auth)
             assert added.status_code == 201, added.text
-        items = client.get(f"/api/v1/carts/{cart_id}/items/?limit={CART_SIZE}", headers=auth)
+            also = others[n % len(others)]
+            placed = client.put(
+                f"/api/v1/items/{added.json()['id']}/carts/",
+                json={"cart_ids": [first, also]},
+                headers=auth,
+            )
+            assert placed.status_code == 200, placed.text
+        items = client.get(f"/api/v1/carts/{first}/items/?limit={CART_SIZE}", headers=auth)
         assert items.status_code == 200 and len(items.json()["results"]) == CART_SIZE
-        return response.json()["access"], cart_id, items.json()["results"]
+        return response.json()["access"], cart_ids, items.json()["results"]
 
 
-def seed_prototype(uri: str, db_name: str, cart_id: str, items: list[dict[str, Any]]) -> None:
-    """The same 50 items in the prototype's one-document-per-user shape."""
+def seed_prototype(
+    uri: str, db_name: str, cart_ids: list[str], items: list[dict[str, Any]]
+) -> None:
+    """The same carts and items in the prototype's one-document-per-user shape (an item in two
+    carts is copied into both, as the prototype did)."""
     from pymongo import MongoClient
 
     client: MongoClient[dict[str, Any]] = MongoClient(uri)
     try:
-        copies = [
-            {
+        carts: dict[str, list[dict[str, Any]]] = {cart_id: [] for cart_id in cart_ids}
+        for item in items:
+            copy = {
                 "item_id": item["id"],
                 "name": item["title"],
                 "url": item["url"],
@@ -197,16 +222,19 @@ def seed_prototype(uri: str, db_name: str, cart_id: str, items: list[dict[str, A
                 "notes": item.get("note", ""),
                 "added_at": item.get("added_at"),
             }
-            for item in items
-        ]
+            for cart_id in item["cart_ids"]:
+                carts[cart_id].append(copy)
         client[db_name]["cartItems"].insert_one(
             {
                 "email": EMAIL,
                 "name": "Bench",
-                "carts": [{"cart_id": cart_id, "cart_name": "Bench", "items": copies}],
-                "selected_cart_ids": [cart_id],
-                "cart_count": 1,
-                "item_count": len(copies),
+                "carts": [
+                    {"cart_id": cart_id, "cart_name": f"Bench {n}", "items": carts[cart_id]}
+                    for n, cart_id in enumerate(cart_ids)
+                ],
+                "selected_cart_ids": cart_ids[:1],
+                "cart_count": len(cart_ids),
+                "item_count": len(items),
             }
         )
         client[db_name]["cartItems"].create_index("email", unique=True)
@@ -262,9 +290,9 @@ def median_spread(values: list[float]) -> dict[str, float]:
 # --------------------------------------------------------------------------------------------
 
 
-def command_budgets(env: dict[str, str], cart_id: str) -> dict[str, int]:
-    """Database commands sent by each budgeted request, counted on the same data, in this
-    process with the production settings the servers run."""
+def command_budgets(env: dict[str, str], cart_ids: list[str]) -> dict[str, int]:
+    """Database commands sent by each budgeted request, counted on the same data (the seeded
+    ``LIST_CARTS`` carts), in this process with the production settings the servers run."""
     os.environ.update(env)
     import django
 
@@ -281,12 +309,7 @@ def command_budgets(env: dict[str, str], cart_id: str) -> dict[str, int]:
     )
     assert login.status_code == 200, login.content
     client = Client(HTTP_AUTHORIZATION=f"Bearer {login.json()['access']}", **proxied)
-    second = client.post("/api/v1/carts/", {"name": "Second"}, content_type="application/json")
-    assert second.status_code == 201, second.content
-    second_id = second.json()["id"]
-    for n in range(LIST_CARTS - 2):  # the bench cart and "Second" make the first two
-        more = client.post("/api/v1/carts/", {"name": f"List {n}"}, content_type="application/json")
-        assert more.status_code == 201, more.content
+    cart_id, second_id = cart_ids[0], cart_ids[1]
     counts: dict[str, int] = {}
     with listening() as recorder:
         checks: list[tuple[str, Any, int]] = [
@@ -316,7 +339,9 @@ def command_budgets(env: dict[str, str], cart_id: str) -> dict[str, int]:
             response = call()
             assert response.status_code == status, (name, response.content)
             counts[name] = len(recorder.commands)
-        item_id = client.get(f"/api/v1/carts/{second_id}/items/").json()["results"][0]["id"]
+        newest = client.get(f"/api/v1/carts/{second_id}/items/").json()["results"][-1]
+        assert newest["title"] == "Budget", newest  # only in the second cart: a move
+        item_id = newest["id"]
         recorder.clear()
         moved = client.put(
             f"/api/v1/items/{item_id}/carts/",
@@ -384,29 +409,42 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             for port, server in zip(ports, servers, strict=False):
                 asyncio.run(load.wait_ready(f"http://127.0.0.1:{port}", server))
-            token, cart_id, items = seed_backend(f"http://127.0.0.1:{ports[0]}", host)
-            seed_prototype(uri, db_name, cart_id, items)
-            path = f"/api/v1/carts/{cart_id}/items/?limit={CART_SIZE}"
-            targets: dict[str, dict[str, Any]] = {
-                name: {
-                    "process": server,
-                    "url": f"http://127.0.0.1:{port}{path}",
-                    "headers": {**host, "Authorization": f"Bearer {token}"},
+            token, cart_ids, items = seed_backend(f"http://127.0.0.1:{ports[0]}", host)
+            seed_prototype(uri, db_name, cart_ids, items)
+            cart_id = cart_ids[0]
+            paths = {  # read -> (backend, prototype, floor) paths, and the results expected
+                "items": (
+                    f"/api/v1/carts/{cart_id}/items/?limit={CART_SIZE}",
+                    f"/carts/{cart_id}/items?email={EMAIL}",
+                    f"/carts/{cart_id}/items",
+                    CART_SIZE,
+                ),
+                "carts": ("/api/v1/carts/", f"/carts?email={EMAIL}", "/carts", LIST_CARTS),
+            }
+            targets: dict[str, dict[str, Any]] = {}
+            for read in args.reads:
+                backend_path, prototype_path, floor_path, expected = paths[read]
+                for name, server, port in zip(backends, servers, ports, strict=False):
+                    targets[f"{name}: {read}"] = {
+                        "process": server,
+                        "url": f"http://127.0.0.1:{port}{backend_path}",
+                        "headers": {**host, "Authorization": f"Bearer {token}"},
+                        "expected": expected,
+                    }
+                targets[f"prototype: {read}"] = {
+                    "process": prototype,
+                    "url": f"http://127.0.0.1:{ports[-2]}{prototype_path}",
+                    "headers": {},
+                    "expected": expected,
                 }
-                for name, server, port in zip(backends, servers, ports, strict=False)
-            }
-            targets["prototype"] = {
-                "process": prototype,
-                "url": f"http://127.0.0.1:{ports[-2]}/carts/{cart_id}/items?email={EMAIL}",
-                "headers": {},
-            }
-            targets["floor"] = {
-                "process": floor,
-                "url": f"http://127.0.0.1:{ports[-1]}/carts/{cart_id}/items",
-                "headers": {},
-            }
+                targets[f"floor: {read}"] = {
+                    "process": floor,
+                    "url": f"http://127.0.0.1:{ports[-1]}{floor_path}",
+                    "headers": {},
+                    "expected": expected,
+                }
             for target in targets.values():
-                wait_http(target["url"], target["headers"])
+                wait_http(target["url"], target["headers"], target["expected"])
                 run_wrk(target["url"], target["headers"], 2, args.connections, script)  # warm-up
             db = psutil.Process(server_pid) if server_pid else None
             rounds: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
@@ -418,7 +456,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 for name in order:
                     rounds[name].append(measure(targets[name], db, args, script))
             with contextlib.redirect_stdout(sys.stderr):  # the metrics lines Django logs
-                budgets = command_budgets(envs[0], cart_id)
+                budgets = command_budgets(envs[0], cart_ids)
     results = {
         name: {
             metric: median_spread([r[metric] for r in runs])
@@ -427,23 +465,31 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         | {"errors": sum(r["errors"] for r in runs), "requests": sum(r["requests"] for r in runs)}
         for name, runs in rounds.items()
     }
-    base = results["prototype"]["rps"]["median"]
+
+    def baseline(name: str) -> str:
+        return "prototype: " + name.rsplit(": ", 1)[1]
+
     report: dict[str, Any] = {
         "workers": args.workers,
         "connections": args.connections,
         "duration_s": args.duration,
         "rounds": args.rounds,
+        "reads": args.reads,
         "load_average": [round(x, 1) for x in os.getloadavg()],
         "results": results,
         "commands_per_request": budgets,
+        # Each read against the prototype's answer to the same read.
         "ratios_vs_prototype_rps": {
-            name: round(results[name]["rps"]["median"] / base, 2) for name in results
+            name: round(
+                results[name]["rps"]["median"] / results[baseline(name)]["rps"]["median"], 2
+            )
+            for name in results
         },
         # Per round, each target's req/s over the prototype's in the same round: the spread
         # of the ratio itself, which the medians above do not show.
         "ratio_spread": {
             name: median_spread(
-                [r["rps"] / p["rps"] for r, p in zip(runs, rounds["prototype"], strict=True)]
+                [r["rps"] / p["rps"] for r, p in zip(runs, rounds[baseline(name)], strict=True)]
             )
             for name, runs in rounds.items()
         },
@@ -480,15 +526,21 @@ def print_report(report: dict[str, Any]) -> None:
     lines += [f"  {name:40} {count}" for name, count in report["commands_per_request"].items()]
     spread = report["ratio_spread"]
     backends = [name for name in report["results"] if name.startswith("backend")]
-    parts = [f"{name}/baseline {cell(spread[name], 2)}x" for name in [*backends, "floor"]]
+    parts = [
+        f"{name} {cell(spread[name], 2)}x"
+        for name in report["results"]
+        if not name.startswith("prototype")
+    ]
     if "profile" in report:
         p = report["profile"]
-        lines.append(f"{backends[0]} profile ({p['samples']} py-spy samples of its workers):")
+        lines.append(
+            f"{backends[0]} profile ({p['samples']} py-spy samples of its workers, every read):"
+        )
         lines += [f"  {pct:>5}%  {name}" for name, pct in p["layers_pct"].items()]
         lines.append("  busiest frames of our code (inclusive):")
         lines += [f"  {pct:>5}%  {name}" for name, pct in p["own_code_inclusive_pct"].items()]
     lines.append(
-        "req/s ratios, per round, median [min-max] (baseline: the prototype; goal: backend >= "
+        "req/s against the prototype's same read, per round, median [min-max] (goal: backend >= "
         "0.7x): " + ", ".join(parts)
     )
     sys.stdout.write("\n".join(lines) + "\n")
@@ -513,6 +565,13 @@ def main() -> int:
         nargs="+",
         default=None,
         help="GUNICORN_THREADS, one backend per value (gthread; default: the conf's)",
+    )
+    parser.add_argument(
+        "--reads",
+        nargs="+",
+        choices=["items", "carts"],
+        default=["items", "carts"],
+        help="items: GET carts/{id}/items/ (50 items); carts: GET carts/ (20 carts)",
     )
     parser.add_argument("--json", action="store_true", help="print the JSON report too")
     parser.add_argument(
