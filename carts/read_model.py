@@ -25,19 +25,31 @@ read, so the view holds them all; a write committed later moves the counter, and
 stops being current. Storing is best effort: when it fails the next read builds again.
 
 Bounded by ``MAX_ITEMS_PER_CART`` (500 entries of ~1-2 KB: well under the 16 MB document
-limit). A migration or a script that rewrites items or memberships outside the services must
-call :func:`drop_views` for the owners concerned.
+limit).
+
+**The cart list's summaries ride on the same counter.** ``GET carts/`` shows each cart's item
+count and totals, which depend on exactly what the cart's items answer shows (its
+memberships, their quantities, the items' prices and currencies). A read that computes a
+cart's summary keeps it on the cart's own document (``items_summary``, raw like the counter:
+no model field declares it) with the counter it read (:func:`store_summaries`): stored only
+if the counter has not moved since, so a summary is current exactly when a view at that
+counter would be (:func:`current_summary`). The list then reads one command, the user's
+carts (``carts.cart_list``).
+
+A migration or a script that rewrites items or memberships outside the services must call
+:func:`drop_views` for the owners concerned.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import structlog
 from bson import Binary
 from django_mongodb_backend.query import wrap_database_errors
-from pymongo import UpdateMany
+from pymongo import UpdateMany, UpdateOne
 from pymongo.errors import PyMongoError
 
 from buyhive.transactions import raw_collection
@@ -48,7 +60,9 @@ logger = structlog.get_logger(__name__)
 #: The cart document's raw counter (see the module's docstring).
 GEN_FIELD = "items_view_gen"
 
-#: The update that makes a cart's kept view out of date.
+#: The cart document's raw kept summary (count and totals) for ``GET carts/``.
+SUMMARY_FIELD = "items_summary"
+#: The update that makes a cart's kept view (and summary) out of date.
 _DROP: dict[str, Any] = {"$inc": {GEN_FIELD: 1}}
 
 
@@ -136,5 +150,62 @@ def store_entries(*, cart: dict[str, Any], entries: Sequence[bytes], version: st
         collection.replace_one({"_id": cart["_id"]}, document, upsert=True, session=session)
     except PyMongoError as exc:  # a write conflict with a writer's transaction, a timeout
         logger.warning("cart_view_not_stored", cart_id=str(cart["_id"]), error=type(exc).__name__)
+        return False
+    return True
+
+
+def current_summary(
+    cart: Mapping[str, Any], *, version: str
+) -> tuple[int, dict[str | None, Decimal]] | None:
+    """``(item count, {currency: total})`` kept on ``cart`` (its raw document) when it was
+    computed at the cart's current counter by the rendering ``version``; None otherwise."""
+    kept = cart.get(SUMMARY_FIELD)
+    if not isinstance(kept, dict) or kept.get("version") != version:
+        return None
+    if kept.get("gen") != cart.get(GEN_FIELD) or "gen" not in kept:
+        return None
+    count, totals = kept.get("count"), kept.get("totals")
+    if not isinstance(count, int) or not isinstance(totals, list):
+        return None
+    try:
+        return count, {currency: Decimal(amount) for currency, amount in totals}
+    except (TypeError, ValueError, InvalidOperation):
+        return None
+
+
+def store_summaries(
+    summaries: Sequence[tuple[Mapping[str, Any], int, Mapping[str | None, Decimal]]],
+    *,
+    version: str,
+) -> bool:
+    """Keep each ``(cart document, item count, totals)`` computed after that document was
+    read, on the cart, at the counter the document holds: one ``update`` command, best
+    effort (a failure is logged; the next list computes again). A cart whose counter moved
+    since it was read is left as it is: its summary may predate the write. True when sent.
+    """
+    if not summaries:
+        return True
+    operations = [
+        UpdateOne(
+            {"_id": cart["_id"], GEN_FIELD: cart.get(GEN_FIELD)},
+            {
+                "$set": {
+                    SUMMARY_FIELD: {
+                        "gen": cart.get(GEN_FIELD),
+                        "version": version,
+                        "count": count,
+                        # Exact decimal strings: a total is a sum of Decimal prices.
+                        "totals": [[currency, str(amount)] for currency, amount in totals.items()],
+                    }
+                }
+            },
+        )
+        for cart, count, totals in summaries
+    ]
+    collection, session = raw_collection(Cart)
+    try:
+        collection.bulk_write(operations, ordered=False, session=session)
+    except PyMongoError as exc:  # a write conflict with a writer's transaction, a timeout
+        logger.warning("cart_summaries_not_stored", carts=len(operations), error=type(exc).__name__)
         return False
     return True

@@ -50,6 +50,7 @@ __all__ = [
     "membership_rows",
     "parse_object_id",
     "shared_cart_get",
+    "summaries_by_cart_id",
 ]
 
 #: ``?ordering=`` values of ``GET items/``: added time (default newest first), price, title.
@@ -126,19 +127,25 @@ class CartSummary:
 
 
 def cart_summaries(*, user: Any, carts: Sequence[Cart]) -> dict[Any, CartSummary]:
-    """Item counts and totals for ``carts`` (one page of them) in two queries.
+    """Item counts and totals for ``carts`` (one page of them, model instances): the user's
+    carts among them, by pk, through :func:`summaries_by_cart_id`."""
+    owner = _user_pk(user)
+    return summaries_by_cart_id(owner=owner, cart_ids=[c.pk for c in carts if c.owner_id == owner])
 
-    Computed on read rather than kept as counters, because a total depends on each item's
-    *current* price, which changes with every item update: one read of the page's
+
+def summaries_by_cart_id(*, owner: Any, cart_ids: Sequence[Any]) -> dict[Any, CartSummary]:
+    """Item counts and totals for the carts ``cart_ids`` of ``owner`` (their pk), in two
+    queries.
+
+    Computed from the memberships and the items, because a total depends on each item's
+    *current* price, which changes with every item update: one read of the carts'
     memberships (``cart_id $in``, on the ``carts_ci_cart_item`` index) and one ``_id $in``
     read of the prices of the items involved. The work is bounded by the answer (at most
     ``page size x MAX_ITEMS_PER_CART`` memberships), and the figures are exact at any moment,
-    concurrent adds included, with nothing that can drift.
+    concurrent adds included, with nothing that can drift. ``GET carts/`` keeps them on the
+    cart documents between writes (``carts.cart_list``, ``carts.read_model``).
     """
-    owner = _user_pk(user)
-    summaries: dict[Any, CartSummary] = {
-        cart.pk: CartSummary() for cart in carts if cart.owner_id == owner
-    }
+    summaries: dict[Any, CartSummary] = {cart_id: CartSummary() for cart_id in cart_ids}
     if not summaries:
         return summaries
     rows = [

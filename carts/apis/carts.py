@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -9,8 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from buyhive.pagination import LimitOffsetPagination
+from carts import cart_list, selectors, services
 from carts import models as m
-from carts import selectors, services
 from carts.apis.common import (
     CART_ID,
     COMMON,
@@ -23,8 +25,8 @@ from carts.apis.common import (
     _limit_writes,
     _render_carts,
 )
-from carts.models import Cart
 from carts.serializers import CartOutputSerializer
+from carts.watch import rates as watch_rates
 
 
 @extend_schema_serializer(component_name="CartInput")
@@ -47,11 +49,18 @@ class CartListCreateApi(APIView):
     )
     def get(self, request: Request) -> Response:
         paginator = self.pagination_class()
+        converted = watch_rates.totals_converted_param(request.query_params)
         # The carts are few (MAX_CARTS_PER_USER): one read of all of them, paged in memory,
-        # instead of a count command and a page read (issue 16's budget for this list).
-        carts = list(selectors.cart_list(user=request.user))
-        page: list[Cart] | None = paginator.paginate_queryset(carts, request, self)  # type: ignore[arg-type]
-        body = _render_carts(request.user, list(page or []), request)
+        # instead of a count command and a page read; their counts and totals are kept on
+        # them between writes (issue 16's budget for this list; carts.cart_list).
+        carts = cart_list.cart_documents(user=request.user)
+        paged: list[Any] | None = paginator.paginate_queryset(carts, request, self)  # type: ignore[arg-type]
+        page: list[dict[str, Any]] = list(paged or [])
+        summaries = cart_list.summaries(user=request.user, carts=page)
+        body = [
+            cart_list.cart_to_api(cart, summary, converted)
+            for cart, summary in zip(page, summaries, strict=True)
+        ]
         return paginator.get_paginated_response(body)
 
     @extend_schema(

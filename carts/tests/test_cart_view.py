@@ -1,6 +1,7 @@
 """The per-cart read model (``carts.read_model``, ``carts.cart_view``): after every kind of
 write, each cart's ``GET carts/{id}/items/`` answers exactly what the serializer makes of the
-memberships and items as they are, byte for byte.
+memberships and items as they are, byte for byte; and so does ``GET carts/``, whose counts
+and totals are kept on the carts (``carts.cart_list``).
 
 Each check reads every cart first, so that every cart keeps a view when the next write
 comes: a write that forgot to drop a view it changed would then be served stale and fail
@@ -24,8 +25,8 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from accounts.tests.factories import UserFactory
 from buyhive.transactions import run_in_transaction
-from carts import cart_view, read_model, services
-from carts.apis.common import _render_cart_items
+from carts import cart_list, cart_view, read_model, services
+from carts.apis.common import _render_cart_items, _render_carts
 from carts.models import Cart, CartItem, CartView, Item
 from carts.services.memberships import items_refresh_cart_ids
 from carts.tests.mongo_commands import Recorder
@@ -71,14 +72,43 @@ def _views_current(owner: User) -> int:
     return current
 
 
+def _list_reference(owner: User) -> bytes:
+    """The answer of ``GET carts/`` (default page) without the kept summaries: model
+    instances, the summaries computed, ``CartOutputSerializer``."""
+    carts = list(Cart.objects.filter(owner=owner).order_by("created_at", "pk"))
+    body = {
+        "count": len(carts),
+        "next": None,
+        "previous": None,
+        "results": _render_carts(owner, carts),
+    }
+    return bytes(JSONRenderer().render(body))
+
+
+def _summaries_current(owner: User) -> int:
+    """How many of ``owner``'s carts keep a current summary."""
+    carts = connections["default"].get_collection(Cart._meta.db_table)
+    return sum(
+        read_model.current_summary(cart, version=cart_list.SUMMARY_VERSION) is not None
+        for cart in carts.find({"owner_id": owner.pk})
+    )
+
+
 def _check(client: APIClient, owner: User) -> None:
-    """Every cart of ``owner`` answers its reference, then keeps its view (read twice)."""
+    """Every cart of ``owner`` answers its reference, then keeps its view (read twice); the
+    list of carts too, then keeps every summary."""
     carts = list(Cart.objects.filter(owner=owner))
     for cart in carts:
         expected = _reference(cart)
         assert _answer(client, cart) == expected, cart.name  # built, or kept from before
         assert _answer(client, cart) == expected, cart.name  # kept
     assert _views_current(owner) == len(carts)
+    expected = _list_reference(owner)
+    for _kept in (False, True):
+        response = client.get(f"{API}/carts/")
+        assert response.status_code == 200, response.content
+        assert response.content == expected
+    assert _summaries_current(owner) == len(carts)
 
 
 def _product(n: int, **extra: Any) -> dict[str, Any]:
