@@ -399,6 +399,61 @@ def test_an_sku_label_may_hold_letters_only_other_labels_need_a_digit() -> None:
     assert product_of(body, lang="fr-FR")["sku"] == "demo_1"
 
 
+@pytest.mark.parametrize(
+    ("line", "sku"),
+    [("SKU: 100234 Category: Kettles", "100234"),
+     ("SKU: BK-100234 Categories: Kettles, Home", "BK-100234"),
+     ("SKU: 100234 (Blue)", "100234"), ("SKU: 100234, Size: M", "100234"),
+     ("SKU: 100234 Availability: In stock", "100234"),
+     ("Product code: TK 40 PRO XL", "TK 40 PRO XL")],
+)  # fmt: skip
+def test_a_labelled_value_ends_where_the_next_label_or_words_start(line: str, sku: str) -> None:
+    body = f"<h1>Blue Kettle</h1><p>£24.99</p><p>{line}</p><button>Add to basket</button>"
+    assert product_of(body)["sku"] == sku
+    assert text_product_of(f"Blue Kettle | Shop\nBlue Kettle\n£24.99\n{line}\n")["sku"] == sku
+
+
+@pytest.mark.parametrize(
+    ("lang", "label"),
+    [("en-US", "Item: 100234"), ("en-US", "Cat. No. 100234"), ("en-US", "Prod. No. 100234"),
+     ("en-US", "Article: 100234"), ("en-US", "Web ID: 100234"), ("en-US", "Style: BK-100234"),
+     ("de-DE", "Bestellnr.: 100234"), ("de-DE", "Best.-Nr.: 100234"),
+     ("fr-FR", "Réf : 100234"), ("cs-CZ", "Kat. číslo: 100234"),
+     ("en-US", "ASIN: B0BK100234")],
+)  # fmt: skip
+def test_more_catalogue_and_order_number_labels(lang: str, label: str) -> None:
+    value = label.split()[-1]
+    body = f"<h1>Blue Kettle</h1><p>€40.00</p><p>{label}</p><button>Add to cart</button>"
+    assert product_of(body, lang=lang)["sku"] == value
+    assert text_product_of(f"Blue Kettle\n€40.00\n{label}\n")["sku"] == value
+
+
+def test_a_label_that_is_an_ordinary_word_needs_its_colon() -> None:
+    for line in ("Item 5 of 12 in Kettles", "Style 12 tips for tea", "Article 13 of the terms"):
+        body = f"<h1>Blue Kettle</h1><p>£24.99</p><p>{line}</p>"
+        assert product_of(body)["sku"] is None, line
+
+
+@pytest.mark.parametrize(
+    "label",
+    ["Model: BK-100", "Model No.: BK-100", "Item model number: BK-100", "MPN: BK-100",
+     "Mfr. Part #: BK-100", "Part #: BK-100", "Modell: BK-100", "Modèle : BK-100",
+     "Modelo: BK-100", "Modello: BK-100", "Typ: BK-100", "Hersteller-Nr: BK-100"],
+)  # fmt: skip
+def test_model_and_part_number_labels_give_the_mpn_not_the_sku(label: str) -> None:
+    body = f"<h1>Blue Kettle</h1><p>£24.99</p><p>{label}</p><button>Add to basket</button>"
+    product = product_of(body)
+    assert (product["mpn"], product["sku"]) == ("BK-100", None)
+    product = text_product_of(f"Blue Kettle\n£24.99\n{label}\n")
+    assert (product["mpn"], product["sku"]) == ("BK-100", None)
+
+
+def test_a_model_word_without_a_colon_or_with_a_measure_is_no_mpn() -> None:
+    for line in ("Model wears size M", "Model is 185 cm tall", "Model: 185cm", "Typ A 2000"):
+        body = f"<h1>Blue Kettle</h1><p>£24.99</p><p>{line}</p>"
+        assert product_of(body)["mpn"] is None, line
+
+
 def test_a_hash_label_under_the_title_is_the_sku_and_a_model_number_is_not() -> None:
     product = product_of("<h1>Blue Kettle</h1><div>Item #KT-20417 • Model #WK-9</div><p>£24.99</p>")
     assert product["sku"] == "KT-20417"
