@@ -23,7 +23,9 @@ _OLD_WORDS_RE = re.compile(
     r"定價|市價|市价|정가|통상가|參考價|参考价|通常価格|定価|السعر\s+الأصلي|старая\s+цена|"
     r"было|ord(?:inarie)?\.?\s*pris|normalpris|\bnorm\.|veil(?:edende)?\.?\s*pris|"
     r"vejl(?:edende)?\.?\s*pris|\bf[øo]r\b|tidligere\s+pris|\baiemmin\b|\bennen\b|"
-    r"\bpvp\b|\bpvpr\b|prix\s+conseill[ée]|prezzo\s+consigliato|adviesprijs)"
+    r"\bpvp\b|\bpvpr\b|prix\s+conseill[ée]|prezzo\s+consigliato|adviesprijs|"
+    # India's printed maximum retail price
+    r"\bm\.?\s?r\.?\s?p\b\.?)"
     r"\s*[:：]?\s*\D{0,12}$"
 )
 # "Van € 50,00 voor € 40,00" (nl), "De R$ 50,00 por R$ 40,00" (pt): from ... for ...
@@ -49,6 +51,8 @@ _CURRENT_LABEL_RE = re.compile(
     r"prezzo\s+(?:scontato|attuale)|\bora\b|\bteraz\b|cena\s+promocyjna|\bnyn[ií]\b|"
     r"akční\s+cena|特價|特价|優惠價|优惠价|現價|现价|セール価格|販売価格|할인가|판매가)"
 )
+# "Buy now", "Shop now": a button, not a label of the amount after it.
+_ACTION_NOW_RE = re.compile(r"\b(?:buy|shop|order|book|pay|call|get\s+it)\s+now\b")
 _OLD_CLASS_RE = re.compile(
     # "old" as a word or a word's start ("old-price", "oldPrice", "price_old"), not inside
     # one: "font-bold", "placeholder", "golden" say nothing of a price, nor does a type
@@ -64,6 +68,9 @@ _UNIT_AFTER_RE = re.compile(
     r"(?:/|per\b|pro\b|je\b|par\b|za\b|al\b|за\b|по\b)\s*(?:\d+(?:[.,]\d+)?\s*)?"
     r"(?:kg|g|gr|gram|grams|l|ltr|liter|litre|ml|cl|dl|m|m2|m²|m³|qm|cm|mm|lb|lbs|oz|"
     r"kilo|kilogram|100\s*g|100\s*ml|meter|metre|sq\.?\s*ft|公斤|克|升|"
+    # a count: "$0.33/count", "($0.25 / ct)" is the price of one of a pack ("/ piece",
+    # "/szt.", "/Stück" are not: shops print them after the price of the one item sold)
+    r"count|ct|"
     # time: a call or a rental is charged by the minute, hour, day or night
     r"min|minute|minuto|minuten|hr|hour|heure|std|stunde|day|jour|tag|d[ií]a|giorno|night|"
     r"nuit|nacht|noche)\b"
@@ -91,7 +98,7 @@ _SHIPPING_RE = re.compile(
 )
 _SAVING_RE = re.compile(
     r"(?:you\s+save|\bsave\b|sparen|ersparnis|économ|ahorr|risparm|oszczęd|ušetr|"
-    r"bespaar|\bspar\b|säästä|экономи|現省|省下|节省|절약|할인금액|\boff\b|discount|rabatt|"
+    r"bespaar|\bspar\b|säästä|taniej\s+o|экономи|現省|省下|节省|절약|할인금액|\boff\b|discount|rabatt|"
     r"remise|descuento|sconto|zľava|sleva|reducere)\s*[:：]?\s*\D{0,6}$"
 )
 # A threshold, not a price: "free delivery for orders of 50 € or more".
@@ -367,6 +374,24 @@ def sale_of_pair(
         if run[0].old or run[1].old:
             return chosen  # one is labelled (a "was" or an ex-VAT price): no guessing
         return min(run, key=lambda c: c.match.amount)
+    if len(run) == 1 and at + 1 < len(ordered):
+        following = ordered[at + 1]
+        gap = page.lower[chosen.match.end : following.match.start]
+        if (
+            not following.old
+            and following.match.symbol == chosen.match.symbol
+            and following.match.amount < chosen.match.amount
+            and len(gap) <= 30
+            and not any(c.isdigit() for c in gap)
+            and not _CURRENT_LABEL_RE.search(
+                page.lower, max(0, chosen.match.start - 30), chosen.match.start
+            )
+            and _CURRENT_LABEL_RE.search(gap.split("\n")[-1])
+            and not _ACTION_NOW_RE.search(gap)
+        ):
+            # "$50.00 / Sale: $40.00", "$50.00 Now $40.00": an unlabelled amount followed at
+            # once by a lower one labelled as the price to pay now is the former price.
+            return following
     return chosen
 
 

@@ -668,6 +668,46 @@ def test_former_price_words_of_more_languages(lang: str, was: str, now: str) -> 
     assert price_of(body, lang) == Decimal(400)
 
 
+def test_a_price_per_count_of_a_pack_is_not_the_price() -> None:
+    for unit in ("$0.33/count", "($0.33 / Count)", "$0.33/ct"):
+        body = (
+            f"<h1>Blue Kettle</h1><p>{unit}</p><p>Only today</p><p>$40.00</p><button>Buy</button>"
+        )
+        assert price_of(body, "en-US") == Decimal(40), unit
+        text = f"Blue Kettle | Shop\nBlue Kettle\n{unit}\nOnly today\n$40.00\nAdd to cart\n"
+        assert text_product_of(text)["price"] == "40.00", unit
+    # The price of one piece sold by the piece is the price.
+    body = "<h1>Blue Kettle</h1><p>400 zł /szt.</p><button>Do koszyka</button>"
+    assert price_of(body, "pl-PL") == Decimal(400)
+
+
+def test_indias_maximum_retail_price_is_a_former_price() -> None:
+    for mrp in ("MRP ₹500", "M.R.P.: ₹500", "M.R.P ₹500"):
+        body = (
+            f"<h1>Blue Kettle</h1><p>{mrp}</p><p>Deal of the day</p><p>₹400</p><button>Buy</button>"
+        )
+        assert price_of(body, "en-IN") == Decimal(400), mrp
+
+
+@pytest.mark.parametrize(
+    "now", ["Sale: $40.00", "Now $40.00", "Sale price $40.00", "Deal Price $40.00"]
+)
+def test_an_amount_followed_by_a_lower_one_labelled_as_the_price_now_is_the_former(
+    now: str,
+) -> None:
+    body = f"<h1>Blue Kettle</h1><p>$50.00</p><p>{now}</p><button>Add to cart</button>"
+    assert price_of(body, "en-US") == Decimal(40)
+    text = f"Blue Kettle | Shop\nBlue Kettle\n$50.00\n{now}\nAdd to cart\n"
+    assert text_product_of(text)["price"] == "40.00"
+    # A higher labelled amount, a "buy now" button, or a label of its own on the first amount
+    # change nothing.
+    for other in (now.replace("40", "60"), "Buy now $40.00"):
+        body = f"<h1>Blue Kettle</h1><p>$50.00</p><p>{other}</p><button>Add to cart</button>"
+        assert price_of(body, "en-US") == Decimal(50), other
+    body = f"<h1>Blue Kettle</h1><p>Member price $50.00</p><p>{now}</p>"
+    assert price_of(body, "en-US") == Decimal(50)
+
+
 def test_an_instalment_with_words_between_its_count_and_its_name_is_not_the_price() -> None:
     for plan in ("Pay in 4 interest-free installments of $10.00",
                  "3 cuotas sin interés de $10.00"):  # fmt: skip
