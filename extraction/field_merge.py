@@ -22,6 +22,7 @@ from extraction.heuristics import (
     PageText,
     address_product_id,
     buy_form_sku,
+    currency_of_sign,
     detect_availability,
     extract_from_text,
     find_labelled,
@@ -39,6 +40,7 @@ from extraction.normalize import (
     absolute_url,
     clean_identifier,
     currency_for_country,
+    find_prices,
     normalize_availability,
     normalize_gtin,
     parse_price_value,
@@ -186,7 +188,7 @@ def fill_price(
         )
         if guess is not None:
             price = Candidate(guess.value, "heuristic", guess.confidence)
-            iso = resolve_currency(guess.symbol, locale) if guess.symbol else None
+            iso = currency_of_sign(guess.symbol, locale, page.text)
             if iso:
                 currency = Candidate(iso, "heuristic", min(0.7, guess.confidence + 0.05))
 
@@ -198,19 +200,34 @@ def fill_price(
 
 
 def fill_price_from_scripts(
-    result: ExtractionResult, tree: Any, data: StructuredData, locale: PageLocale
+    result: ExtractionResult,
+    tree: Any,
+    data: StructuredData,
+    locale: PageLocale,
+    page: PageText | None = None,
 ) -> None:
     """A price the page's inline scripts hold, when nothing else gave one (a page whose
-    price appears only after JavaScript runs); low confidence."""
+    price appears only after JavaScript runs); low confidence. A script amount has no sign:
+    the page's text printing the same amount with one ("$1,099.99") gives it."""
     if result.product["price"] is not None:
         return
     guess = price_from_scripts(tree, result.product.get("title"))
     if guess is None:
         return
     result.set("price", Candidate(guess.value, "heuristic", guess.confidence))
-    iso = resolve_currency(guess.symbol, locale) if guess.symbol else None
+    symbol = guess.symbol or (_printed_sign(page, guess.value) if page is not None else None)
+    iso = currency_of_sign(symbol, locale, page.text if page is not None else "")
     currency = Candidate(iso, "heuristic", 0.35) if iso else _currency_fallback(data, locale)
     result.set("currency", currency)
+
+
+def _printed_sign(page: PageText, amount: Any) -> str | None:
+    """The currency sign the page's text prints with ``amount``, if it prints it."""
+    wanted = parse_price_value(amount)
+    for match in find_prices(page.text, limit=300, end=300_000):
+        if match.symbol and wanted is not None and match.amount == wanted:
+            return match.symbol
+    return None
 
 
 def _currency_fallback(data: StructuredData, locale: PageLocale) -> Candidate | None:
@@ -586,7 +603,7 @@ def fill_from_text(
     price = guesses.get("price")
     if price is not None and not (only_missing and result.product["price"] is not None):
         result.set("price", Candidate(price.value, "heuristic", price.confidence))
-        iso = resolve_currency(price.symbol, locale) if price.symbol else None
+        iso = currency_of_sign(price.symbol, locale, text)
         if iso:
             result.set("currency", Candidate(iso, "heuristic", min(0.65, price.confidence + 0.05)))
         elif locale.country or locale.tld_country:

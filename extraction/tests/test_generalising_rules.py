@@ -19,6 +19,7 @@ from extraction.heuristics import (
     build_page_text,
     detect_availability,
     find_buy_buttons,
+    place_streamed_segments,
 )
 
 
@@ -292,6 +293,17 @@ def test_a_price_only_the_page_state_holds_is_taken_with_low_confidence() -> Non
     assert result.confidence("price") < 0.5
 
 
+def test_a_script_price_takes_the_sign_the_page_prints_with_the_same_amount() -> None:
+    state = '<script>var s = {"product": {"name": "Blue Kettle", "price": 1024.5}};</script>'
+    # The mini-basket's amount is no price of the product's, but it shows the page's sign.
+    basket = "<div class='minicart'><p>Subtotal A$1,024.50</p></div>"
+    html = f"<html lang='en'><body><h1>Blue Kettle</h1><div id='app'></div>{basket}{state}"
+    result = extract_deterministic(url="https://shop.example/p/blue-kettle", html=html)
+    product = result.to_dict()["product"]
+    assert (product["price"], product["currency"]) == ("1024.50", "AUD")
+    assert result.confidence("price") < 0.5  # the script's price, not the basket's
+
+
 def test_one_stray_number_in_a_script_is_not_a_price() -> None:
     state = '<script>var cfg = {"price": 4.95, "shippingPrice": 3.5};</script>'
     html = f"<html><body><h1>Blue Kettle</h1>{state}</body></html>"
@@ -370,6 +382,23 @@ def test_a_product_block_shipped_hidden_for_scripts_to_reveal_is_read() -> None:
     assert product["price"] == "24.99" and product["sku"] == "BK-20417"
     _, page = page_of(f"<html><body>{body}</body></html>", "Blue Kettle")
     assert "Sign up" not in page.text  # a hidden block without the title stays hidden
+
+
+def test_blocks_a_streamed_page_sends_late_are_read_where_its_script_puts_them() -> None:
+    body = (
+        "<main><h1>Blue Kettle</h1><div><template id='B:0'></template><p>Loading</p></div>"
+        "<button>Add to cart</button><h2>You may also like</h2><p>Red Kettle £9.99</p></main>"
+        "<div hidden id='S:0'><p>£24.99</p><p>SKU: BK-20417</p></div>"
+        "<div hidden id='S:9'><p>Sign up and get £5.00 off</p></div>"
+    )
+    product = product_of(body)
+    assert (product["price"], product["sku"]) == ("24.99", "BK-20417")
+    tree, page = page_of(f"<html><body>{body}</body></html>", "Blue Kettle")
+    assert "£24.99" not in page.text  # as served, the segment is hidden
+    assert place_streamed_segments(tree) == 1
+    page = build_page_text(tree, title_hints=["Blue Kettle"])
+    assert page.text.index("£24.99") < page.text.index("Add to cart")
+    assert "Sign up" not in page.text  # a hidden block with no placeholder stays hidden
 
 
 # --- identifiers no label names -------------------------------------------------------------
@@ -706,6 +735,42 @@ def test_an_amount_followed_by_a_lower_one_labelled_as_the_price_now_is_the_form
         assert price_of(body, "en-US") == Decimal(50), other
     body = f"<h1>Blue Kettle</h1><p>Member price $50.00</p><p>{now}</p>"
     assert price_of(body, "en-US") == Decimal(50)
+
+
+# --- currency -------------------------------------------------------------------------------
+
+
+def test_a_shared_sign_is_the_one_code_the_page_names_when_its_locale_does_not_say() -> None:
+    text = "Blue Kettle | Shop\nYou are shopping in AUD\nBlue Kettle\n$40.00\nAdd to cart\n"
+    product = text_product_of(text)
+    assert (product["price"], product["currency"]) == ("40.00", "AUD")
+    # A picker naming several dollar currencies says nothing: the sign's usual meaning.
+    picker = text.replace("You are shopping in AUD", "Currency: AUD CAD USD")
+    assert text_product_of(picker)["currency"] == "USD"
+    # The page's country comes first.
+    assert text_product_of(text, url="https://shop.example.ca/p/blue-kettle")["currency"] == "CAD"
+    body = "<p>Prices in NZD</p><h1>Blue Kettle</h1><p>$40.00</p><button>Add to cart</button>"
+    assert product_of(body, lang="en")["currency"] == "NZD"
+
+
+@pytest.mark.parametrize(
+    ("text", "currency"),
+    [("青いやかん\n¥4,000\nカートに入れる\n", "JPY"), ("蓝色水壶\n¥400\n加入购物车\n", "CNY"),
+     ("Синий чайник\n4 000 руб.\nВ корзину\n", "RUB"),
+     ("Blå vattenkokare\n400 kr\nLägg i varukorgen\nFri frakt över 500 kr för alla köp\n", "SEK"),
+     ("Blå elkedel\n400 kr\nLæg i kurv\nLevering af varen på 2 dage\n", "DKK"),
+     ("Blå vannkoker\n400 kr\nLegg i handlekurven\nLevering av varen på 2 dager\n", "NOK")],
+)  # fmt: skip
+def test_in_plain_text_a_shared_sign_follows_the_language_the_letters_show(
+    text: str, currency: str
+) -> None:
+    assert text_product_of(text, url="https://shop.example/p/4471029")["currency"] == currency
+
+
+def test_plain_english_text_leaves_kr_and_yen_unresolved() -> None:
+    for amount in ("400 kr", "¥400"):
+        text = f"Blue Kettle\n{amount}\nAdd to cart\n"
+        assert text_product_of(text)["currency"] is None, amount
 
 
 def test_an_instalment_with_words_between_its_count_and_its_name_is_not_the_price() -> None:

@@ -1,0 +1,102 @@
+"""Which currency a shared sign means ("$", "kr", "¥", "Rs."), from what the page says
+besides the amount, when its locale does not settle it.
+
+In order:
+
+* the page's country (``<html lang="en-AU">``, the country-code TLD), as
+  :func:`~buyhive.product.currency_signs.resolve_currency` reads it;
+* the one ISO code among those the sign can denote that the page writes as a word ("You are
+  shopping in AUD", "Prices in CAD", a currency picker showing only "USD"): a picker listing
+  several of them says nothing;
+* the page's language, and when the page declares none (plain text has no ``lang``), the
+  language its letters show: kana is Japanese, Han without kana Chinese, hangul Korean;
+  Cyrillic with Ukrainian or Belarusian letters those languages, else Russian; Latin with
+  more "ä"/"ö" than "æ"/"ø" Swedish, else with "æ", "ø" or "å" Danish or Norwegian as
+  "af" or "av" is the more frequent word;
+* the sign's usual meaning (``$`` -> USD), as ``resolve_currency`` has it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from extraction.normalize import (
+    CURRENCY_SYMBOLS,
+    PageLocale,
+    currency_for_country,
+    resolve_currency,
+)
+
+#: How much of the text is read for codes and letters.
+SCAN_CHARS = 200_000
+
+_CODE_RE = re.compile(r"(?<![A-Za-z])[A-Z]{3}(?![A-Za-z])")
+_KANA_RE = re.compile(r"[\u3040-\u30ff]")
+_HAN_RE = re.compile(r"[\u4e00-\u9fff]")
+_HANGUL_RE = re.compile(r"[\uac00-\ud7af]")
+_CYRILLIC_RE = re.compile(r"[\u0400-\u04ff]")
+_UKRAINIAN_RE = re.compile(r"[іїєґІЇЄҐ]")
+_BELARUSIAN_RE = re.compile(r"[ўЎ]")
+_SWEDISH_RE = re.compile(r"[äöÄÖ]")
+_DANO_NORWEGIAN_RE = re.compile(r"[æøÆØ]")
+_DANISH_WORD_RE = re.compile(r"\baf\b", re.I)
+_NORWEGIAN_WORD_RE = re.compile(r"\bav\b", re.I)
+
+
+def _candidates(symbol: str) -> tuple[str, ...]:
+    key = re.sub(r"\s+", "", symbol.strip().strip("~").strip()).casefold()
+    return CURRENCY_SYMBOLS.get(key, ())
+
+
+def named_currency(text: str, candidates: tuple[str, ...]) -> str | None:
+    """The one ISO code among ``candidates`` that ``text`` writes as a word, else None."""
+    wanted = set(candidates)
+    named = {code for code in _CODE_RE.findall(text, 0, SCAN_CHARS) if code in wanted}
+    return named.pop() if len(named) == 1 else None
+
+
+def text_language(text: str) -> str | None:
+    """The language the text's letters show, where they show one (see the module
+    docstring), else None."""
+    sample = text[:SCAN_CHARS]
+    if _KANA_RE.search(sample):
+        return "ja"
+    if _HANGUL_RE.search(sample):
+        return "ko"
+    if _HAN_RE.search(sample):
+        return "zh"
+    if _CYRILLIC_RE.search(sample):
+        if _UKRAINIAN_RE.search(sample):
+            return "uk"
+        return "be" if _BELARUSIAN_RE.search(sample) else "ru"
+    swedish = len(_SWEDISH_RE.findall(sample))
+    dano_norwegian = len(_DANO_NORWEGIAN_RE.findall(sample))
+    if swedish > dano_norwegian:
+        return "sv"
+    if dano_norwegian or "å" in sample:
+        danish = len(_DANISH_WORD_RE.findall(sample))
+        norwegian = len(_NORWEGIAN_WORD_RE.findall(sample))
+        if danish != norwegian:
+            return "da" if danish > norwegian else "nb"
+    return None
+
+
+def currency_of_sign(symbol: str | None, locale: PageLocale, text: str) -> str | None:
+    """The ISO code the sign printed with a price means on this page (module docstring)."""
+    if not symbol:
+        return None
+    candidates = _candidates(symbol)
+    if len(candidates) <= 1:
+        return resolve_currency(symbol, locale)
+    for country in (locale.country, locale.tld_country):
+        iso = currency_for_country(country)
+        if iso and iso in candidates:
+            return iso
+    named = named_currency(text, candidates)
+    if named:
+        return named
+    if not locale.language:
+        language = text_language(text)
+        if language:
+            locale = locale.with_fallback(PageLocale(language=language))
+    return resolve_currency(symbol, locale)
