@@ -45,7 +45,8 @@ _LOWEST_BEFORE_RE = re.compile(
 # A label naming the price to pay now: after a "was" word it ends the "was" price's label
 # ("Regular price Sale price $40": the screen-reader labels of a sale price).
 _CURRENT_LABEL_RE = re.compile(
-    r"(?:\b(?:sale|special|offer|deal|our|your|current|member|promo|now)\s+price|"
+    r"(?:\b(?:sale|special|offer|deal|our|your|current|member|promo|now|discounted|reduced|"
+    r"final)\s+price|\bprice\s+with\s+(?:the\s+)?discount|"
     r"\bprice\s+now|\bnow\b|\bsale\b|\bjetzt\b|\bnur\b|aktionspreis|angebotspreis|"
     r"prix\s+(?:promo|sold[ée]|actuel)|\bmaintenant\b|\bahora\b|precio\s+(?:oferta|actual)|"
     r"prezzo\s+(?:scontato|attuale)|\bora\b|\bteraz\b|cena\s+promocyjna|\bnyn[ií]\b|"
@@ -154,7 +155,9 @@ _NOT_PRICE_AFTER_RE = re.compile(
     r"deliver(?:y|ies)\b|postage|versand|lieferung|porto\b|gespart|ersparnis|rabatt|"
     r"(?:de\s+|d['’]\s*)?(?:livraison|frais\s+de\s+port|r[ée]duction|remise|[ée]conomie)|"
     r"(?:de\s+)?(?:env[ií]o|descuento|ahorro)|(?:di\s+)?(?:spedizione|sconto|risparmio)|"
-    r"verzend|korting|bespaard|wysyłk|dostaw|rabat\b|fragt|frakt)"
+    r"verzend|korting|bespaard|wysyłk|dostaw|rabat\b|fragt|frakt|"
+    # the price of a subscription or a membership, besides the one-off price
+    r"(?:with|w/|for)\s+(?:a\s+)?(?:subscription|subscribe|membership|members\b|trade-?in))"
 )
 _HEADER_WORDS_RE = re.compile(
     r"minicart|mini-cart|mini_cart|cart-total|cart_total|basket-total|header|navbar|"
@@ -282,6 +285,12 @@ def _mark_spoken_old(found: list[PriceCandidate]) -> None:
             cand.old = True
 
 
+# Only the discount between two amounts: "$50.00 -20% $40.00", "£50 (Save 20%) £40".
+_DISCOUNT_BETWEEN_RE = re.compile(
+    r"\s*\(?\s*(?:[-−–]\s*\d{1,2}(?:[.,]\d)?\s*%|(?:save|spare|économisez|ahorra)\s+"
+    r"\d{1,2}\s*%|\d{1,2}\s*%\s*(?:off|rabatt|de\s+descuento|de\s+r[ée]duction))\s*\)?\s*",
+    re.I,
+)
 # "-€5", "(- 5 €)": a discount. "Add to cart - $40", "Blue Kettle – $40": a separator.
 _DISCOUNT_SIGN_RE = re.compile(r"[-−–]$|(?:^|[(\[:])\s*[-−–]\s+$")
 
@@ -355,7 +364,7 @@ def sale_of_pair(
     def touching(a: PriceCandidate, b: PriceCandidate) -> bool:
         first, second = (a, b) if a.match.start < b.match.start else (b, a)
         gap = text[first.match.end : second.match.start]
-        return len(gap) <= 3 and not gap.strip()
+        return (len(gap) <= 3 and not gap.strip()) or bool(_DISCOUNT_BETWEEN_RE.fullmatch(gap))
 
     ordered = sorted(cands, key=lambda c: c.match.start)
     at = next((i for i, c in enumerate(ordered) if c is chosen), None)
@@ -377,6 +386,7 @@ def sale_of_pair(
     if len(run) == 1 and at + 1 < len(ordered):
         following = ordered[at + 1]
         gap = page.lower[chosen.match.end : following.match.start]
+        label_line = next((x for x in reversed(gap.split("\n")) if x.strip()), "")
         if (
             not following.old
             and following.match.symbol == chosen.match.symbol
@@ -386,7 +396,7 @@ def sale_of_pair(
             and not _CURRENT_LABEL_RE.search(
                 page.lower, max(0, chosen.match.start - 30), chosen.match.start
             )
-            and _CURRENT_LABEL_RE.search(gap.split("\n")[-1])
+            and _CURRENT_LABEL_RE.search(label_line)
             and not _ACTION_NOW_RE.search(gap)
         ):
             # "$50.00 / Sale: $40.00", "$50.00 Now $40.00": an unlabelled amount followed at

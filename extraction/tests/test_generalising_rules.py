@@ -710,6 +710,29 @@ def test_a_price_per_count_of_a_pack_is_not_the_price() -> None:
     assert price_of(body, "pl-PL") == Decimal(400)
 
 
+@pytest.mark.parametrize(
+    ("lang", "between"),
+    [("en-US", "-20%"), ("en-US", "Save 20%"), ("en-US", "20% off"), ("en-US", "(20% off)"),
+     ("de-DE", "−20 %")],
+)  # fmt: skip
+def test_two_amounts_with_only_a_discount_between_them_are_a_sale(lang: str, between: str) -> None:
+    was, now = ("$50.00", "$40.00") if lang == "en-US" else ("50,00 €", "40,00 €")
+    amounts = f"<div>{was}</div><div>{between}</div><div>{now}</div>"
+    body = f"<h1>Blue Kettle</h1>{amounts}<button>Buy</button>"
+    assert price_of(body, lang) == Decimal(40)
+    text = f"Blue Kettle | Shop\nBlue Kettle\n{was}\n{between}\n{now}\nAdd to cart\n"
+    assert Decimal(text_product_of(text)["price"]) == Decimal(40)
+    # Words between them are not a discount: two prices of two things.
+    body = body.replace(between, "Matching lid")
+    assert price_of(body, lang) == Decimal(50)
+
+
+def test_a_subscription_or_membership_price_is_not_the_one_off_price() -> None:
+    for line in ("$38.00 with subscription", "$38.00 for members", "$38.00 with trade-in"):
+        body = f"<h1>Blue Kettle</h1><p>$40.00</p><p>{line}</p><button>Add to cart</button>"
+        assert price_of(body, "en-US") == Decimal(40), line
+
+
 def test_indias_maximum_retail_price_is_a_former_price() -> None:
     for mrp in ("MRP ₹500", "M.R.P.: ₹500", "M.R.P ₹500"):
         body = (
@@ -719,14 +742,17 @@ def test_indias_maximum_retail_price_is_a_former_price() -> None:
 
 
 @pytest.mark.parametrize(
-    "now", ["Sale: $40.00", "Now $40.00", "Sale price $40.00", "Deal Price $40.00"]
-)
+    "now",
+    ["Sale: $40.00", "Now $40.00", "Sale price $40.00", "Deal Price $40.00",
+     "Discounted price $40.00", "Sale price</p><p>$40.00"],
+)  # fmt: skip
 def test_an_amount_followed_by_a_lower_one_labelled_as_the_price_now_is_the_former(
     now: str,
 ) -> None:
     body = f"<h1>Blue Kettle</h1><p>$50.00</p><p>{now}</p><button>Add to cart</button>"
     assert price_of(body, "en-US") == Decimal(40)
-    text = f"Blue Kettle | Shop\nBlue Kettle\n$50.00\n{now}\nAdd to cart\n"
+    label_line = now.replace("</p><p>", "\n")
+    text = f"Blue Kettle | Shop\nBlue Kettle\n$50.00\n{label_line}\nAdd to cart\n"
     assert text_product_of(text)["price"] == "40.00"
     # A higher labelled amount, a "buy now" button, or a label of its own on the first amount
     # change nothing.
