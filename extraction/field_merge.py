@@ -28,6 +28,7 @@ from extraction.heuristics import (
     find_labelled,
     has_out_of_stock_message,
     hash_labelled_sku,
+    marked_sku,
     pick_price,
     price_from_scripts,
     printed_url_identifier,
@@ -369,6 +370,10 @@ def fill_identifiers(
     if sku is None:
         title_offset = page.offset_of(anchor.index) if anchor is not None else None
         value = hash_labelled_sku(page.text, title_offset)
+        if value:
+            sku = Candidate(value, "heuristic", 0.5)
+    if sku is None and tree is not None:
+        value = marked_sku(tree, page, region)
         if value:
             sku = Candidate(value, "heuristic", 0.5)
     if sku is None:

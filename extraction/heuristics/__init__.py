@@ -107,7 +107,12 @@ from extraction.heuristics.anchors import (
 )
 from extraction.heuristics.availability import detect_availability, has_out_of_stock_message
 from extraction.heuristics.currency import currency_of_sign
-from extraction.heuristics.identifiers import buy_form_sku, hash_labelled_sku, script_sku
+from extraction.heuristics.identifiers import (
+    buy_form_sku,
+    hash_labelled_sku,
+    marked_sku,
+    script_sku,
+)
 from extraction.heuristics.labels import (
     address_end_id,
     address_product_id,
@@ -143,6 +148,7 @@ __all__ = [
     "find_title_anchor",
     "has_out_of_stock_message",
     "hash_labelled_sku",
+    "marked_sku",
     "pick_price",
     "place_streamed_segments",
     "price_from_scripts",

@@ -4,6 +4,8 @@ In order of trust (each only when the ones before give nothing):
 
 * a ``#`` label on the line under the title ("Item #A12-345", "Style # 80231"; a "Model #",
   "Mfr #" or "Part #" is the manufacturer's number, not the shop's);
+* a shown element whose class or id names an SKU, in the product region
+  (``<span class="product-sku">BK-2041</span>``);
 * the add-to-cart form's own identifier: ``data-sku`` / ``data-product-sku`` on the buy
   button or its form, then the product id the form posts (``data-product-id``, an input
   named ``add-to-cart``, ``product_id``, ``sku``), which shop systems print as the SKU when
@@ -19,7 +21,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from lxml import etree
+
 from extraction.heuristics.anchors import Button
+from extraction.heuristics.page_text import PageText
 from extraction.heuristics.script_state import MAX_SCRIPT_CHARS, SKIP_SCRIPT_TYPES
 from extraction.normalize import clean_identifier
 
@@ -38,6 +43,7 @@ _NOT_SKU_LABEL_RE = re.compile(
 _SKU_ATTRS = ("data-sku", "data-product-sku", "data-product_sku", "data-variant-sku")
 _ID_INPUTS = frozenset({"add-to-cart", "product_id", "product-id", "productid", "sku"})
 _IDENTIFIER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9./_-]{1,39}")
+_NOT_SHOWN_TAGS = frozenset({"script", "style", "meta", "input", "template", "option", "select"})
 
 
 def _identifier(value: str | None) -> str | None:
@@ -58,6 +64,44 @@ def hash_labelled_sku(text: str, title_offset: int | None) -> str | None:
             continue
         value = _identifier(match.group("value"))
         if value and len(value) >= 4:
+            return value
+    return None
+
+
+# Elements whose class or id names an SKU ("product-sku", "variant_sku", "productSku"),
+# found by libxml2 rather than a walk in Python. "skull" and "skunk" are not.
+_SKU_MARKED = etree.XPath(
+    "//*[contains(translate(@class, 'SKU', 'sku'), 'sku')"
+    " or contains(translate(@id, 'SKU', 'sku'), 'sku')]"
+)
+_SKU_MARK_RE = re.compile(r"sku(?!ll|nk)")
+_SKU_PREFIX_RE = re.compile(
+    r"^\s*(?:sku|item|art(?:icle)?)?\.?\s*(?:no\.?|nr\.?|#)?\s*[:：#]?\s*", re.I
+)
+
+
+def marked_sku(tree: Any, page: PageText, region: tuple[int, int] | None) -> str | None:
+    """The identifier shown in an element whose class or id names an SKU
+    (``<span class="product-sku">BK-2041</span>``, no label printed before it), in the
+    product region: shop themes mark the element their scripts update per variant."""
+    for element in _SKU_MARKED(tree):
+        if not isinstance(element.tag, str) or element.tag in _NOT_SHOWN_TAGS:
+            continue
+        marker = ((element.get("class") or "") + " " + (element.get("id") or "")).lower()
+        index = page.order.get(element)
+        if index is None or not _SKU_MARK_RE.search(marker):
+            continue
+        if region is not None and not region[0] <= index <= region[1]:
+            continue
+        text = " ".join("".join(element.itertext()).split())
+        if not text or len(text) > 60:
+            continue
+        value = _identifier(_SKU_PREFIX_RE.sub("", text, count=1))
+        if not value or len(value) < 3:
+            continue
+        # Shown, not a hidden element (which the walk numbers but does not read).
+        offset = page.offset_of(index)
+        if value in page.text[offset : offset + len(text) + 2]:
             return value
     return None
 

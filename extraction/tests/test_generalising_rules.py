@@ -491,6 +491,20 @@ def test_a_hash_label_under_the_title_is_the_sku_and_a_model_number_is_not() -> 
     assert text_product_of(text)["sku"] == "KT-20417"
 
 
+def test_an_element_whose_class_names_an_sku_shows_it_without_a_label() -> None:
+    for shown in ("<span class='product-sku'>BK-20417</span>",
+                  "<div id='variantSku'>BK-20417</div>",
+                  "<p class='sku-line'>SKU BK-20417</p>"):  # fmt: skip
+        body = f"<h1>Blue Kettle</h1><p>£24.99</p>{shown}<button>Add to basket</button>"
+        assert product_of(body)["sku"] == "BK-20417", shown
+    # Not a word, not a hidden element, not a class that only looks like it.
+    for shown in ("<span class='product-sku'>Select a size</span>",
+                  "<span class='product-sku' hidden>BK-20417</span>",
+                  "<span class='skull-icon'>BK-20417</span>"):  # fmt: skip
+        body = f"<h1>Blue Kettle</h1><p>£24.99</p>{shown}<button>Add to basket</button>"
+        assert product_of(body)["sku"] is None, shown
+
+
 def test_an_id_segment_inside_the_address_is_the_sku_when_the_page_repeats_it() -> None:
     url = "https://shop.example/items/4471029/blue-kettle"
     body = "<h1>Blue Kettle</h1><p>£24.99</p><button data-item-id='4471029'>Save</button>"
