@@ -285,11 +285,19 @@ def _mark_spoken_old(found: list[PriceCandidate]) -> None:
             cand.old = True
 
 
-# Only the discount between two amounts: "$50.00 -20% $40.00", "£50 (Save 20%) £40".
+# What may stand between a sale price and the original it replaces besides spaces: the first
+# amount's currency code, the discount (a percentage, or an amount saved: "-20%", "Save
+# 20%", "You save $10.00 (20%)", "-10,00 €"), an arrow.
+_MONEY = (
+    r"(?:[$€£¥₹]|[A-Z]{1,3}\$)?\s*\d{1,3}(?:[.,\u00a0 ]\d{3})*(?:[.,]\d{1,2})?"
+    r"\s*(?:[$€£¥₹]|[A-Z]{3}|zł|kr|Kč|Ft|lei)?"
+)
+_PERCENT = r"\d{1,2}(?:[.,]\d)?\s*%"
 _DISCOUNT_BETWEEN_RE = re.compile(
-    r"\s*\(?\s*(?:[-−–]\s*\d{1,2}(?:[.,]\d)?\s*%|(?:save|spare|économisez|ahorra)\s+"
-    r"\d{1,2}\s*%|\d{1,2}\s*%\s*(?:off|rabatt|de\s+descuento|de\s+r[ée]duction))\s*\)?\s*",
-    re.I,
+    rf"\s*(?:[A-Z]{{3}}\s+)?(?:\(?\s*(?:(?:(?i:you\s+save|save|spare|sparen\s+sie|"
+    rf"économisez|ahorra|risparmi|oszczędzasz)\s*:?\s*|[-−–]\s*)(?:{_MONEY}|{_PERCENT})"
+    rf"(?:\s*\(\s*[-−–]?\s*{_PERCENT}\s*\))?|{_PERCENT}\s*(?i:off|rabatt|de\s+descuento|"
+    rf"de\s+r[ée]duction))\s*\)?\s*)?(?:(?:→|->|⟶|»)\s*)?"
 )
 # "-€5", "(- 5 €)": a discount. "Add to cart - $40", "Blue Kettle – $40": a separator.
 _DISCOUNT_SIGN_RE = re.compile(r"[-−–]$|(?:^|[(\[:])\s*[-−–]\s+$")

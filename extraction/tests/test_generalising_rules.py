@@ -727,7 +727,8 @@ def test_a_price_per_count_of_a_pack_is_not_the_price() -> None:
 @pytest.mark.parametrize(
     ("lang", "between"),
     [("en-US", "-20%"), ("en-US", "Save 20%"), ("en-US", "20% off"), ("en-US", "(20% off)"),
-     ("de-DE", "−20 %")],
+     ("de-DE", "−20 %"), ("en-US", "Save $10.00"), ("en-US", "You save $10.00 (20%)"),
+     ("en-US", "-$10.00"), ("de-DE", "-10,00 €"), ("en-US", "→")],
 )  # fmt: skip
 def test_two_amounts_with_only_a_discount_between_them_are_a_sale(lang: str, between: str) -> None:
     was, now = ("$50.00", "$40.00") if lang == "en-US" else ("50,00 €", "40,00 €")
@@ -739,6 +740,13 @@ def test_two_amounts_with_only_a_discount_between_them_are_a_sale(lang: str, bet
     # Words between them are not a discount: two prices of two things.
     body = body.replace(between, "Matching lid")
     assert price_of(body, lang) == Decimal(50)
+
+
+def test_the_first_amounts_currency_code_between_a_sale_and_its_original_is_no_word() -> None:
+    body = "<h1>Blue Kettle</h1><div>$50.00 USD</div><div>$40.00 USD</div><button>Buy</button>"
+    assert price_of(body, "en-US") == Decimal(40)
+    text = "Blue Kettle | Shop\nBlue Kettle\n$50.00 USD\n$40.00 USD\nAdd to cart\n"
+    assert text_product_of(text)["price"] == "40.00"
 
 
 def test_a_subscription_or_membership_price_is_not_the_one_off_price() -> None:
