@@ -82,13 +82,19 @@ _UNIT_BEFORE_RE = re.compile(
 )
 _INSTALMENT_BEFORE_RE = re.compile(
     r"(?:\b\d{1,2}\s*[x×]\s*(?:de\s+)?|\b\d{1,2}\s+(?:[\w-]+\s+){0,2}(?:rat|raty|rate|"
-    r"raten|cuotas|mensualit[ée]s|installments|instalments|payments|splátk\w*|期)\b\D{0,25}|"
-    r"monthly|per\s+month|每期|每月|월)\s*$"
+    r"raten|cuotas|mensualit[ée]s|installments|instalments|payments|splátk\w*|期|plazos|"
+    r"parcelas|vezes|termijnen|taksit\w*|fois|erää|avbetalningar)\b\D{0,25}|"
+    r"\b\d{1,2}\s+meses\s+sin\s+intereses\D{0,12}|"
+    r"monthly|per\s+month|每期|每月|월|月々|aylık|delbetala\w*\s+(?:från|fra)?)\s*$"
 )
 _INSTALMENT_AFTER_RE = re.compile(
-    r"^\s*(?:/\s*(?:mo|mth|month|mon|mes|mois|monat|mese|mies|měs|月|월)\b|"
+    r"^\s*\.?\s*(?:/\s*(?:mo|mth|month|mon|mes|mois|monat|mese|mies|měs|mån|mnd|md|kk|wk|"
+    r"week|fortnight|月|월)\b|"
     r"(?:per|a|al|par|pro|im|x|×)\s*(?:month|mes|mois|monat|mese|miesiąc)|monthly|"
-    r"mtl\.|monatlich|mensile|mensual|mensuel|miesięcznie|mesačne|měsíčně|/\s*月|/\s*월)"
+    r"mtl\.|monatlich|mensile|mensual|mensuel|miesięcznie|mesačne|měsíčně|/\s*月|/\s*월|"
+    # "$10.00 fortnightly with Afterpay", "£13.33 x 3 months", "$10 today and 3 more payments"
+    r"(?:bi-?)?weekly|fortnightly|[x×]\s*\d{1,2}\b|(?:due\s+)?today\b[^\n]{0,40}?"
+    r"(?:payments|instalments|installments))"
 )
 _SHIPPING_RE = re.compile(
     r"(?:shipping|delivery|deliver|postage|\bpost\b|versand|lieferung|livraison|"

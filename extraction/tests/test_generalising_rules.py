@@ -821,6 +821,35 @@ def test_plain_english_text_leaves_kr_and_yen_unresolved() -> None:
         assert text_product_of(text)["currency"] is None, amount
 
 
+@pytest.mark.parametrize(
+    ("lang", "price", "plan"),
+    [("en-US", "$40.00", "or $10.00 today and 3 more payments"),
+     ("en-GB", "£40.00", "Or pay £13.33 x 3 months"),
+     ("en-AU", "$40.00", "Own it from $10/wk"), ("en-AU", "$40.00", "$10.00 fortnightly"),
+     ("fr-FR", "40,00 €", "Payez en 4 fois 10,00 €"), ("es-ES", "40,00 €", "o 3 plazos de 13,33 €"),
+     ("nl-NL", "€ 40,00", "of 3 termijnen van € 13,33"),
+     ("sv-SE", "400 kr", "Delbetala från 33 kr/mån"), ("nb-NO", "400 kr", "fra 33 kr/mnd"),
+     ("da-DK", "400 kr", "Fra 33 kr./md."), ("fi-FI", "40,00 €", "alk. 3,33 €/kk"),
+     ("es-MX", "$400.00", "12 meses sin intereses de $33.33"),
+     ("tr-TR", "400 TL", "3 taksit 133,33 TL")],
+)  # fmt: skip
+def test_instalments_in_more_languages_and_shapes_are_not_the_price(
+    lang: str, price: str, plan: str
+) -> None:
+    for lines in ((plan, price), (price, plan)):
+        body = "<h1>Blue Kettle</h1>" + "".join(f"<div>{x}</div>" for x in lines)
+        product = product_of(body + "<button>Add to cart</button>", lang=lang)
+        assert product["price"] is not None
+        assert Decimal(product["price"]) in (Decimal(40), Decimal(400)), lines
+
+
+def test_a_warranty_in_months_before_the_price_is_no_instalment() -> None:
+    body = (
+        "<h1>Blue Kettle</h1><div>Garantía 24 meses</div><div>40,00 €</div><button>Comprar</button>"
+    )
+    assert price_of(body, "es-ES") == Decimal(40)
+
+
 def test_an_instalment_with_words_between_its_count_and_its_name_is_not_the_price() -> None:
     for plan in ("Pay in 4 interest-free installments of $10.00",
                  "3 cuotas sin interés de $10.00"):  # fmt: skip
