@@ -100,8 +100,25 @@ _SHIPPING_RE = re.compile(
     r"(?:shipping|delivery|deliver|postage|\bpost\b|versand|lieferung|livraison|"
     r"env[ií]o|spedizion|verzend|bezorg|dostaw|doprav|frakt|toimitus|leverans|forsendelse|"
     r"доставк|kargo|運費|运费|配送|送料|배송|توصيل|شحن|free\s+over|orders?\s+over|"
-    r"orders?\s+(?:from|above)|ab\s+einem|à\s+partir\s+de\s+\d|a\s+partir\s+de\s+\d)"
+    r"orders?\s+(?:from|above)|ab\s+einem|à\s+partir\s+de\s+\d|a\s+partir\s+de\s+\d|"
+    r"flat\s+rate|next[-\s]day|same[-\s]day|courier|kurier|paczkomat|levering|"
+    r"click\s*&\s*collect)"
     r"[^\n]{0,30}$"
+)
+# An add-on's cost or a reward, not the product's price: "+$4.99", "Gift wrap $4.99",
+# "Assembly: $19.99", "Add a 3-year guarantee £4.99", "Pfand 0,25 €", "Earn $2.00".
+_ADD_ON_BEFORE_RE = re.compile(
+    r"(?:\+\s*|(?:gift[-\s]?wrap\w*|engraving|personali[sz]ation|assembly|installation|"
+    r"montage|warranty|guarantee|protection\s+plan|pfand|deposit|statiegeld|kaucja|záloha|"
+    r"\bearn|cash\s*back|gift\s*card)\b[^\n]{0,25})$"
+)
+# The same named by the words after the amount, a word or two away: "$5.99 Standard
+# Shipping", "£3.95 Click & Collect", "$10 gift card", "$2.00 in rewards" ("$40 free
+# shipping" is the price, with free shipping).
+_COST_AFTER_WORDS_RE = re.compile(
+    r"[ \t\u00a0]*(?:(?!free\b|gratis\b|kostenlos|gratuit|incl|inkl|plus\b)[\w&.-]+[ \t]+){0,2}"
+    r"(?:shipping|delivery|postage|click\s*&\s*collect|gift\s*card|in\s+rewards|rewards\b|"
+    r"cash\s*back|bottle\s+deposit)"
 )
 _SAVING_RE = re.compile(
     r"(?:you\s+save|\bsave\b|sparen|ersparnis|économ|ahorr|risparm|oszczęd|ušetr|"
@@ -228,6 +245,8 @@ def price_candidates(
         if _INSTALMENT_BEFORE_RE.search(before) or _INSTALMENT_AFTER_RE.search(after):
             continue
         if _SHIPPING_RE.search(before) or _SAVING_RE.search(before):
+            continue
+        if _ADD_ON_BEFORE_RE.search(before) or _COST_AFTER_WORDS_RE.match(after):
             continue
         if _THRESHOLD_AFTER_RE.search(after) or _AUCTION_BEFORE_RE.search(before):
             continue

@@ -877,6 +877,33 @@ def test_an_amount_named_a_discount_or_a_cost_by_the_words_after_it(lang: str, l
     assert text_product_of("Blue Kettle\n£5,100.00\nshipping\n")["price"] == "5100.00"
 
 
+@pytest.mark.parametrize(
+    ("lang", "price", "cost"),
+    [("en-US", "$40.00", "$5.99 Standard Shipping"), ("en-US", "$40.00", "Flat rate $5.99"),
+     ("en-GB", "£40.00", "£3.95 Click & Collect"), ("en-GB", "£40.00", "Next day £5.99"),
+     ("pl-PL", "40,00 zł", "Kurier 9,99 zł"), ("da-DK", "400 kr", "Levering 49 kr"),
+     ("en-US", "$40.00", "Gift wrap +$4.99"), ("en-US", "$40.00", "Assembly: $19.99"),
+     ("en-GB", "£40.00", "Add a 3-year guarantee £4.99"), ("de-DE", "40,00 €", "Pfand 0,25 €"),
+     ("en-US", "$40.00", "+ $0.25 bottle deposit"), ("en-US", "$40.00", "Earn $2.00 in rewards"),
+     ("en-US", "$40.00", "Get a $10 gift card")],
+)  # fmt: skip
+def test_shipping_add_ons_deposits_and_rewards_are_not_the_price(
+    lang: str, price: str, cost: str
+) -> None:
+    for lines in ((cost, price), (price, cost)):
+        body = "<h1>Blue Kettle</h1>" + "".join(f"<div>{x}</div>" for x in lines)
+        product = product_of(body + "<button>Add to cart</button>", lang=lang)
+        assert Decimal(product["price"]) in (Decimal(40), Decimal(400)), lines
+        text = "Blue Kettle | Shop\nBlue Kettle\n" + "\n".join(lines) + "\nAdd to cart\n"
+        assert Decimal(text_product_of(text)["price"]) in (Decimal(40), Decimal(400)), lines
+
+
+def test_a_price_with_free_shipping_after_it_is_still_the_price() -> None:
+    for line in ("$40.00 free shipping", "$40.00 incl. shipping", "$40.00 FREE Shipping"):
+        body = f"<h1>Blue Kettle</h1><p>{line}</p><button>Add to cart</button>"
+        assert price_of(body, "en-US") == Decimal(40), line
+
+
 def test_a_tax_word_after_the_next_amount_is_that_amounts() -> None:
     # "£40.00 £33.33 ex VAT": the ex-VAT label is the second amount's, and the pair is not
     # a sale and its original.
