@@ -138,19 +138,27 @@ _THRESHOLD_AFTER_RE = re.compile(
 # Tax words: a price "excl. VAT" is not what the buyer pays when the page also shows the
 # price with VAT; "incl. VAT" marks the price to pay. Matched after the amount (same line,
 # a few words) or just before it ("Price excl. VAT: 100 €").
+_TAX_NOUNS = (
+    r"(?:vat|tax|taxes|mwst|ust|tva|taxe|iva|btw|dph|moms|mva|gst|impostos|imposte|podatku|"
+    r"podatkiem|alv|áfa|afa|pdv(?:-?\w{1,2})?|ddv|ддс|pvm|pvn|kdv|φπα)"
+)
 _EX_VAT_RE = re.compile(
-    r"(?:\b(?:excl|excluding|exkl|ekskl|exclusief|zzgl|ohne|hors|sin|senza|sem|bez|utan|uden|"
-    r"ex|without|plus|\+)\.?\s*(?:de\s+|la\s+|l'|gesetzl\.?\s*)?(?:vat|tax|taxes|mwst|ust|"
-    r"tva|taxe|taxes|iva|btw|dph|moms|gst|impostos|imposte|podatku)\b|\bh\.?t\.?(?![\w.])|"
-    r"\bnetto\b|\bnet\s+price|\bprix\s+ht|\bpre[cç]o\s+sem\s+iva|\bohne\s+steuer|"
+    r"(?:(?:\b(?:excl|excluding|exkl|ekskl|eks|exclusief|zzgl|ohne|hors|sin|senza|sem|bez|brez|"
+    r"utan|uden|uten|ex|without|plus|fără|fara|be|χωρίς|без)\.?|\+|\bs/)\s*"
+    r"(?:de\s+|la\s+|l'|gesetzl\.?\s*)?" + _TAX_NOUNS + r"(?!\w)|"
+    r"\b(?:iva|vat|tax|mwst|tva)\s*(?:esclusa|escl\.?|excl\.?|exclu\w*)|"
+    r"\bh\.?t\.?(?![\w.])|\bhtva\b|\bnett?o\b|\bnettó\b|\bnet\s+price|\bprix\s+ht|"
+    r"\bpre[cç]o\s+sem\s+iva|\bohne\s+steuer|\balv\s*0\s*%|\bveroton|\bkm\s*-\s*ta\b|"
     r"税抜|税別|本体価格|未税|未稅|不含税|不含稅|稅前|税前|부가세\s*별도|vat\s*별도)"
 )
 _INC_VAT_RE = re.compile(
-    r"(?:\b(?:incl|including|inkl|inc|inclusief|incluye|inclu[ií]do|inclusa|con|com|z|med|"
-    r"with)\.?\s*(?:de\s+|la\s+|l'|gesetzl\.?\s*)?(?:vat|tax|taxes|mwst|ust|tva|iva|"
-    r"btw|dph|moms|gst|impostos|imposte|podatkiem)\b|\b(?:vat|tax|iva|tva|mwst|btw|moms|"
-    r"gst)\.?\s*(?:incl|inkl|included|inclu[ií]d[ao]|incluse|inclusa|compris[e]?)|"
-    r"\bttc\b|\btvac\b|\bbrutto\b|tasse\s+incluse|tax\s+included|"
+    r"(?:(?:\b(?:incl|including|inkl|inc|inclusief|incluye|inclu[ií]do|inclusa|con|com|z|s|"
+    r"med|with|mit|cu|sis|με|с|su|ar)\.?|\bc/)\s*(?:de\s+|la\s+|l'|gesetzl\.?\s*)?"
+    + _TAX_NOUNS
+    + r"(?!\w)|\b(?:vat|tax|iva|tva|mwst|btw|moms|gst|kdv|alv|mva)\.?\s*(?:incl|inkl|"
+    r"included|inclu[ií]d[ao]|incluse|inclusa|compris[e]?|compresa|dahil|inclusive)|"
+    r"\bttc\b|\btvac\b|\bbrutto\b|\bbruttó\b|tasse\s+incluse|tax\s+included|"
+    r"\bkm\s*-\s*ga\b|"
     r"تتضمن\s+ضريبة|شامل\s+الضريبة|含税|含稅|税込|税込み|부가세\s*포함)"
 )
 # Auction pages: an estimate or a starting bid is not a price to pay.

@@ -173,6 +173,36 @@ def test_the_price_with_vat_is_the_price_to_pay(lang: str, without: str, with_va
     assert Decimal(text_product_of(text)["price"]) == expected
 
 
+@pytest.mark.parametrize(
+    ("lang", "without", "with_vat"),
+    [("en-GB", "£100.00 +VAT", "£120.00"), ("fr-BE", "100,00 € HTVA", "121,00 € TVAC"),
+     ("es-ES", "100,00 € + IVA", "121,00 €"),
+     ("it-IT", "100,00 € IVA esclusa", "122,00 € IVA compresa"),
+     ("pt-PT", "100,00 € s/ IVA", "123,00 € c/ IVA"), ("hu-HU", "100 Ft + ÁFA", "127 Ft"),
+     ("hu-HU", "Nettó ár: 100 Ft", "Bruttó ár: 127 Ft"),
+     ("ro-RO", "100,00 lei fără TVA", "119,00 lei cu TVA"),
+     ("nb-NO", "100 kr eks. mva", "125 kr inkl. mva"),
+     ("fi-FI", "100,00 € (veroton)", "124,00 € (sis. ALV 24%)"),
+     ("fi-FI", "100,00 € alv 0 %", "124,00 € sis. alv"),
+     ("el-GR", "100,00 € χωρίς ΦΠΑ", "124,00 € με ΦΠΑ"),
+     ("hr-HR", "100,00 € bez PDV-a", "125,00 € s PDV-om"),
+     ("sl-SI", "100,00 € brez DDV", "122,00 € z DDV"),
+     ("bg-BG", "100,00 лв. без ДДС", "120,00 лв. с ДДС"),
+     ("lt-LT", "100,00 € be PVM", "121,00 € su PVM"),
+     ("lv-LV", "100,00 € bez PVN", "121,00 € ar PVN"),
+     ("et-EE", "100,00 € km-ta", "122,00 € km-ga"),
+     ("tr-TR", "100,00 TL + KDV", "120,00 TL KDV dahil"),
+     ("en-IN", "₹100 + GST", "₹118 incl. GST")],
+)  # fmt: skip
+def test_tax_words_of_more_languages(lang: str, without: str, with_vat: str) -> None:
+    expected = Decimal(re.search(r"\d+", with_vat).group(0))  # type: ignore[union-attr]
+    for lines in ((without, with_vat), (with_vat, without)):
+        body = "<h1>Blue Kettle</h1>" + "".join(f"<div>{x}</div>" for x in lines)
+        assert Decimal(int(price_of(body + "<button>Buy</button>", lang) or 0)) == expected
+        text = "Blue Kettle | Shop\nBlue Kettle\n" + "\n".join(lines) + "\nAdd to cart\n"
+        assert Decimal(int(Decimal(text_product_of(text)["price"]))) == expected
+
+
 def test_an_ex_vat_price_alone_is_still_taken() -> None:
     assert price_of("<h1>Blue Kettle</h1><p>£100.00 excl. VAT</p>") == Decimal("100.00")
 
