@@ -25,7 +25,20 @@ _OLD_WORDS_RE = re.compile(
     r"vejl(?:edende)?\.?\s*pris|\bf[øo]r\b|tidligere\s+pris|\baiemmin\b|\bennen\b|"
     r"\bpvp\b|\bpvpr\b|prix\s+conseill[ée]|prezzo\s+consigliato|adviesprijs|"
     # India's printed maximum retail price
-    r"\bm\.?\s?r\.?\s?p\b\.?)"
+    r"\bm\.?\s?r\.?\s?p\b\.?|"
+    r"\breg\b\.?|regularly|\borig\b\.?|\bretail\b(?:\s+price|\s+value)?|\bmarket\s+price|"
+    r"comp(?:are|\.)?\s+value|suggested\s+retail(?:\s+price)?|\bsrp\b|typical\s+price|"
+    r"\blist\s*[:：]|previous\s+price|previously|former\s+price|formerly|\bold\s+price|"
+    r"full\s+price|price\s+before|\bbisher|urspr[üu]nglich|alter\s+preis|streichpreis|"
+    r"listenpreis|preisempf(?:ehlung|\.)|\bfr[üu]her|prix\s+(?:initial|de\s+r[ée]f[ée]rence|"
+    r"public|habituel)|ancien\s+prix|precio\s+(?:habitual|de\s+referencia|normal|regular|"
+    r"original)|prezzo\s+(?:di\s+listino|originale|pieno|precedente)|oude\s+prijs|"
+    r"pre[çc]o\s+(?:original|anterior|antigo|de\s+tabela)|cena\s+(?:regularna|katalogowa|"
+    r"poprzednia)|stara\s+cena|\bby[łl]o\b|b[ěe][žz]n[áa]\s+cena|eredeti\s+[áa]r|"
+    r"r[ée]gi\s+[áa]r|kor[áa]bbi\s+[áa]r|pre[țţt]\s+ini[țţt]ial|tidigare\s+pris|\bovh\b\.?|"
+    r"ohjehinta|стара\s+ціна|було|eski\s+fiyat|piyasa\s+fiyat\w*|liste\s+fiyat\w*|"
+    r"αρχική\s+τιμή|παλιά\s+τιμή|מחיר\s+קודם|מחיר\s+מקורי|harga\s+(?:normal|asli|coret)|"
+    r"giá\s+(?:gốc|cũ|niêm\s+yết)|ราคาปกติ|ราคาเดิม|希望小売価格|参考価格)"
     r"\s*[:：]?\s*\D{0,12}$"
 )
 # "Van € 50,00 voor € 40,00" (nl), "De R$ 50,00 por R$ 40,00" (pt): from ... for ...

@@ -880,6 +880,36 @@ def test_a_warranty_in_months_before_the_price_is_no_instalment() -> None:
     assert price_of(body, "es-ES") == Decimal(40)
 
 
+@pytest.mark.parametrize(
+    ("lang", "was", "now"),
+    [("en-US", "Reg: $500.00", "$400.00"), ("en-US", "Orig. $500.00", "$400.00"),
+     ("en-US", "Retail Price: $500.00", "$400.00"), ("en-US", "SRP $500.00", "$400.00"),
+     ("en-US", "List: $500.00", "$400.00"), ("en-US", "Typical price $500.00", "$400.00"),
+     ("de-DE", "Bisher 500,00 €", "400,00 €"), ("de-DE", "Streichpreis 500,00 €", "400,00 €"),
+     ("fr-FR", "Ancien prix 500,00 €", "400,00 €"),
+     ("es-ES", "Precio habitual 500,00 €", "400,00 €"),
+     ("it-IT", "Prezzo di listino 500,00 €", "400,00 €"),
+     ("pl-PL", "Cena regularna 500,00 zł", "400,00 zł"),
+     ("cs-CZ", "Běžná cena 500 Kč", "400 Kč"), ("hu-HU", "Eredeti ár 5000 Ft", "4000 Ft"),
+     ("sv-SE", "Tidigare pris 500 kr", "400 kr"), ("tr-TR", "Eski fiyat 500 TL", "400 TL"),
+     ("el-GR", "Αρχική τιμή 500,00 €", "400,00 €"), ("id-ID", "Harga normal Rp 500", "Rp 400"),
+     ("ja-JP", "メーカー希望小売価格 500円", "400円")],
+)  # fmt: skip
+def test_still_more_former_price_words(lang: str, was: str, now: str) -> None:
+    body = f"<h1>Blue Kettle</h1><p>{was}</p><p>Only today</p><p>{now}</p><button>Buy</button>"
+    assert int(price_of(body, lang) or 0) in (400, 4000)
+    text = f"Blue Kettle | Shop\nBlue Kettle\n{was}\nOnly today\n{now}\nAdd to cart\n"
+    assert int(Decimal(text_product_of(text)["price"])) in (400, 4000)
+
+
+def test_a_gallery_button_or_a_retailer_above_the_price_is_no_former_price_label() -> None:
+    # (Were $40.00 taken for a former price, the lid's would be the price.)
+    lid = "<div>Matching lid</div><div>$10.00</div>"
+    for above in ("Previous", "Retailer: Acme"):
+        body = f"<h1>Blue Kettle</h1><div>{above}</div><div>$40.00</div>{lid}<button>Buy</button>"
+        assert price_of(body, "en-US") == Decimal(40), above
+
+
 def test_an_instalment_with_words_between_its_count_and_its_name_is_not_the_price() -> None:
     for plan in ("Pay in 4 interest-free installments of $10.00",
                  "3 cuotas sin interés de $10.00"):  # fmt: skip
