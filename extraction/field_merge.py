@@ -617,12 +617,19 @@ def fill_from_text(
             )
             conf = 0.4 if locale.country else 0.25
             result.set("currency", Candidate(fallback, "heuristic", conf) if fallback else None)
+    if result.product["sku"] is None:
+        # The address's own id as the text prints it for buyers ("s99277508" and
+        # "992.775.08") names this product; a labelled number may be a part's or a package's
+        # further down the page.
+        value = printed_url_identifier(url, text)
+        if value:
+            result.set("sku", Candidate(value, "heuristic", 0.5))
     for name in ("title", "availability", "sku", "gtin", "mpn", "brand"):
         guess = guesses.get(name)
         if guess is not None and result.product[name] is None:
             result.set(name, Candidate(guess.value, "heuristic", guess.confidence))
     if result.product["sku"] is None:
-        value = printed_url_identifier(url, text) or url_identifier(url, text)
+        value = url_identifier(url, text)
         if value:
             result.set("sku", Candidate(value, "heuristic", 0.3))
     if result.product["sku"] is None and result.product["price"] is not None:

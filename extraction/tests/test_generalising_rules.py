@@ -268,6 +268,17 @@ def test_the_address_article_number_as_the_page_prints_it() -> None:
     assert printed_url_identifier("https://shop.example/p/oak-table", "301.293.77") is None
 
 
+def test_in_plain_text_the_printed_address_id_beats_a_labelled_number_further_down() -> None:
+    url = "https://shop.example/p/oak-table-30129377/"
+    text = (
+        "Oak table | Shop\nOak table\n301.293.77\n£99.00\nAdd to basket\nPackages\n"
+        "Oak table top Article no.: 501.100.20\n"
+    )
+    assert text_product_of(text, url=url)["sku"] == "301.293.77"
+    # Without the address's id printed, the label gives it.
+    assert text_product_of(text.replace("301.293.77\n", ""), url=url)["sku"] == "501.100.20"
+
+
 def test_a_printed_article_number_beats_a_hidden_markup_sku_and_fills_a_missing_one() -> None:
     ld = (
         '<script type="application/ld+json">{"@type": "Product", "name": "Blue Kettle",'
