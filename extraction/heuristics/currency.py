@@ -5,9 +5,9 @@ In order:
 
 * the page's country (``<html lang="en-AU">``, the country-code TLD), as
   :func:`~buyhive.product.currency_signs.resolve_currency` reads it;
-* the one ISO code among those the sign can denote that the page writes as a word ("You are
-  shopping in AUD", "Prices in CAD", a currency picker showing only "USD"): a picker listing
-  several of them says nothing;
+* the one ISO code among those the sign can denote that the page names as a currency, next
+  to an amount or after "in"/"currency" ("You are shopping in AUD", "Prices in CAD", "$40
+  NZD"): a picker listing several of them says nothing, nor does "CAD drawings";
 * the page's language, and when the page declares none (plain text has no ``lang``), the
   language its letters show: kana is Japanese, Han without kana Chinese, hangul Korean;
   Cyrillic with Ukrainian or Belarusian letters those languages, else Russian; Latin with
@@ -48,11 +48,37 @@ def _candidates(symbol: str) -> tuple[str, ...]:
     return CURRENCY_SYMBOLS.get(key, ())
 
 
+#: Codes a page names for a shared sign's currency. Codes that are also words or
+#: abbreviations on product pages ("CUP", "COP", "BOB") are left out.
+_NAMED_CODES = frozenset(
+    {"USD", "CAD", "AUD", "NZD", "SGD", "HKD", "TWD", "MXN", "ARS", "CLP", "UYU", "SEK",
+     "NOK", "DKK", "ISK", "JPY", "CNY", "RMB", "GBP", "RUB", "BYN", "INR", "PKR", "LKR"}
+)  # fmt: skip
+_NAMING_BEFORE_RE = re.compile(r"(?:\bin|currency|devise|währung|moneda|valuta)\s*:?\s*$", re.I)
+
+
 def named_currency(text: str, candidates: tuple[str, ...]) -> str | None:
-    """The one ISO code among ``candidates`` that ``text`` writes as a word, else None."""
-    wanted = set(candidates)
-    named = {code for code in _CODE_RE.findall(text, 0, SCAN_CHARS) if code in wanted}
-    return named.pop() if len(named) == 1 else None
+    """The one ISO code among ``candidates`` that ``text`` names as a currency, else None:
+    written next to an amount or a sign ("$40 AUD", "AUD $40"), or after "in" or
+    "currency" ("Prices in NZD", "You are shopping in the currency AUD"). "CAD drawings"
+    names no currency."""
+    wanted = set(candidates) & _NAMED_CODES
+    if not wanted:
+        return None
+    named: set[str] = set()
+    for match in _CODE_RE.finditer(text, 0, SCAN_CHARS):
+        code = match.group(0)
+        if code not in wanted or code in named:
+            continue
+        start, end = match.span()
+        near = text[max(0, start - 5) : start] + " " + text[end : end + 5]
+        if _CODE_RE.search(near):
+            continue  # one of a list of codes: a currency picker
+        if re.search(r"[\d$¥£]", near) or _NAMING_BEFORE_RE.search(text, max(0, start - 20), start):
+            named.add(code)
+            if len(named) > 1:
+                return None
+    return named.pop() if named else None
 
 
 def text_language(text: str) -> str | None:

@@ -840,6 +840,10 @@ def test_a_shared_sign_is_the_one_code_the_page_names_when_its_locale_does_not_s
     assert text_product_of(text, url="https://shop.example.ca/p/blue-kettle")["currency"] == "CAD"
     body = "<p>Prices in NZD</p><h1>Blue Kettle</h1><p>$40.00</p><button>Add to cart</button>"
     assert product_of(body, lang="en")["currency"] == "NZD"
+    # A code that is not named as a currency says nothing.
+    cad = text.replace("You are shopping in AUD", "Exports CAD drawings to your printer")
+    assert text_product_of(cad)["currency"] == "USD"
+    assert text_product_of(cad.replace("Exports", "Prices in CAD\nExports"))["currency"] == "CAD"
 
 
 @pytest.mark.parametrize(
