@@ -123,15 +123,16 @@ _SHIPPING_RE = re.compile(
 _ADD_ON_BEFORE_RE = re.compile(
     r"(?:\+\s*|(?:gift[-\s]?wrap\w*|engraving|personali[sz]ation|assembly|installation|"
     r"montage|warranty|guarantee|protection\s+plan|pfand|deposit|statiegeld|kaucja|záloha|"
-    r"\bearn|cash\s*back|gift\s*card)\b[^\n]{0,25})$"
+    r"\bearn|cash\s*back|gift\s*card)\b\s*(?:[:：]|for|from|of|at|only)?\s*\+?\s*)$"
 )
-# The same named by the words after the amount, a word or two away: "$5.99 Standard
-# Shipping", "£3.95 Click & Collect", "$10 gift card", "$2.00 in rewards" ("$40 free
-# shipping" is the price, with free shipping).
+# The same named by the words after the amount: "$5.99 Standard Shipping", "£3.95 Click &
+# Collect", "$10 gift card", "$2.00 in rewards" ("$40 free shipping" and "£40 Next day
+# delivery" are the price, with what delivery it has).
 _COST_AFTER_WORDS_RE = re.compile(
-    r"[ \t\u00a0]*(?:(?!free\b|gratis\b|kostenlos|gratuit|incl|inkl|plus\b)[\w&.-]+[ \t]+){0,2}"
-    r"(?:shipping|delivery|postage|click\s*&\s*collect|gift\s*card|in\s+rewards|rewards\b|"
-    r"cash\s*back|bottle\s+deposit)"
+    r"[ \t\u00a0]*(?:(?:(?:standard|express|economy|tracked|ground|priority|expedited|"
+    r"international|flat[-\s]rate)[ \t]+)(?:shipping|delivery|postage)|"
+    r"click\s*&\s*collect|(?:e-?)?gift\s*card|in\s+rewards|rewards\b|cash\s*back|"
+    r"bottle\s+deposit)"
 )
 _SAVING_RE = re.compile(
     r"(?:you\s+save|\bsave\b|sparen|ersparnis|économ|ahorr|risparm|oszczęd|ušetr|"

@@ -974,7 +974,9 @@ def test_shipping_add_ons_deposits_and_rewards_are_not_the_price(
 
 
 def test_a_price_with_free_shipping_after_it_is_still_the_price() -> None:
-    for line in ("$40.00 free shipping", "$40.00 incl. shipping", "$40.00 FREE Shipping"):
+    for line in ("$40.00 free shipping", "$40.00 incl. shipping", "$40.00 FREE Shipping",
+                 "$40.00 Next day delivery available", "No deposit needed $40.00",
+                 "Price match guarantee, $40.00"):  # fmt: skip
         body = f"<h1>Blue Kettle</h1><p>{line}</p><button>Add to cart</button>"
         assert price_of(body, "en-US") == Decimal(40), line
 
