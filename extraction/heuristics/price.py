@@ -400,6 +400,13 @@ def _range_low_end(text: str, line_start: int, match: PriceMatch) -> PriceMatch 
     return PriceMatch(amount, match.symbol, low_start, match.end, text[low_start : match.end])
 
 
+def _labels_what_follows(line: str) -> bool:
+    """Whether ``line`` ends with a label of the price to pay ("Sale:", "Now", "Sale
+    price"), not merely holds one ("Sale ends Sunday")."""
+    ends = [m.end() for m in _CURRENT_LABEL_RE.finditer(line)]
+    return bool(ends) and not line[ends[-1] :].strip(" \t:：-–")
+
+
 def _first_current(cands: list[PriceCandidate]) -> PriceCandidate | None:
     """The first candidate that is not a "was" price, else the first one."""
     for cand in cands:
@@ -451,7 +458,7 @@ def sale_of_pair(
             and not _CURRENT_LABEL_RE.search(
                 page.lower, max(0, chosen.match.start - 30), chosen.match.start
             )
-            and _CURRENT_LABEL_RE.search(label_line)
+            and _labels_what_follows(label_line)
             and not _ACTION_NOW_RE.search(gap)
         ):
             # "$50.00 / Sale: $40.00", "$50.00 Now $40.00": an unlabelled amount followed at

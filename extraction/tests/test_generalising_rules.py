@@ -819,7 +819,7 @@ def test_an_amount_followed_by_a_lower_one_labelled_as_the_price_now_is_the_form
     assert text_product_of(text)["price"] == "40.00"
     # A higher labelled amount, a "buy now" button, or a label of its own on the first amount
     # change nothing.
-    for other in (now.replace("40", "60"), "Buy now $40.00"):
+    for other in (now.replace("40", "60"), "Buy now $40.00", "Sale ends Sunday</p><p>$40.00"):
         body = f"<h1>Blue Kettle</h1><p>$50.00</p><p>{other}</p><button>Add to cart</button>"
         assert price_of(body, "en-US") == Decimal(50), other
     body = f"<h1>Blue Kettle</h1><p>Member price $50.00</p><p>{now}</p>"
