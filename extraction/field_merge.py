@@ -372,8 +372,8 @@ def fill_identifiers(
         value = hash_labelled_sku(page.text, title_offset)
         if value:
             sku = Candidate(value, "heuristic", 0.5)
-    if sku is None and tree is not None:
-        value = marked_sku(tree, page, region)
+    if sku is None:
+        value = marked_sku(page, region)
         if value:
             sku = Candidate(value, "heuristic", 0.5)
     if sku is None:

@@ -27,8 +27,10 @@ from extraction.normalize import (
     resolve_currency,
 )
 
-#: How much of the text is read for codes and letters.
-SCAN_CHARS = 200_000
+#: How much of the text is read for currency codes.
+SCAN_CHARS = 100_000
+#: How much of the text is read for its letters (a language shows in its first lines).
+LANGUAGE_SCAN_CHARS = 30_000
 
 _CODE_RE = re.compile(r"(?<![A-Za-z])[A-Z]{3}(?![A-Za-z])")
 _KANA_RE = re.compile(r"[\u3040-\u30ff]")
@@ -84,7 +86,7 @@ def named_currency(text: str, candidates: tuple[str, ...]) -> str | None:
 def text_language(text: str) -> str | None:
     """The language the text's letters show, where they show one (see the module
     docstring), else None."""
-    sample = text[:SCAN_CHARS]
+    sample = text[:LANGUAGE_SCAN_CHARS]
     if _KANA_RE.search(sample):
         return "ja"
     if _HANGUL_RE.search(sample):

@@ -18,10 +18,9 @@ In order of trust (each only when the ones before give nothing):
 
 from __future__ import annotations
 
+import bisect
 import re
 from typing import Any
-
-from lxml import etree
 
 from extraction.heuristics.anchors import Button
 from extraction.heuristics.page_text import PageText
@@ -43,7 +42,6 @@ _NOT_SKU_LABEL_RE = re.compile(
 _SKU_ATTRS = ("data-sku", "data-product-sku", "data-product_sku", "data-variant-sku")
 _ID_INPUTS = frozenset({"add-to-cart", "product_id", "product-id", "productid", "sku"})
 _IDENTIFIER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9./_-]{1,39}")
-_NOT_SHOWN_TAGS = frozenset({"script", "style", "meta", "input", "template", "option", "select"})
 
 
 def _identifier(value: str | None) -> str | None:
@@ -68,41 +66,42 @@ def hash_labelled_sku(text: str, title_offset: int | None) -> str | None:
     return None
 
 
-# Elements whose class or id names an SKU ("product-sku", "variant_sku", "productSku"),
-# found by libxml2 rather than a walk in Python. "skull" and "skunk" are not.
-_SKU_MARKED = etree.XPath(
-    "//*[contains(translate(@class, 'SKU', 'sku'), 'sku')"
-    " or contains(translate(@id, 'SKU', 'sku'), 'sku')]"
-)
 _SKU_MARK_RE = re.compile(r"sku(?!ll|nk)")
 _SKU_PREFIX_RE = re.compile(
     r"^\s*(?:sku|item|art(?:icle)?)?\.?\s*(?:no\.?|nr\.?|#)?\s*[:：#]?\s*", re.I
 )
+#: At most this many pieces of text are looked at when the page has no product region.
+MARKED_SCAN_PIECES = 5000
 
 
-def marked_sku(tree: Any, page: PageText, region: tuple[int, int] | None) -> str | None:
+def marked_sku(page: PageText, region: tuple[int, int] | None) -> str | None:
     """The identifier shown in an element whose class or id names an SKU
     (``<span class="product-sku">BK-2041</span>``, no label printed before it), in the
-    product region: shop themes mark the element their scripts update per variant."""
-    for element in _SKU_MARKED(tree):
-        if not isinstance(element.tag, str) or element.tag in _NOT_SHOWN_TAGS:
+    product region: shop themes mark the element their scripts update per variant. Only
+    the elements showing text there are looked at (the element or its parent), not the
+    whole tree."""
+    start, end = page.span(region)
+    first = bisect.bisect_right(page.starts, start) - 1
+    last = bisect.bisect_left(page.starts, end)
+    if region is None:
+        last = min(last, max(first, 0) + MARKED_SCAN_PIECES)
+    seen: set[Any] = set()
+    for owner in page.owners[max(first, 0) : last]:
+        if owner is None or owner in seen:
             continue
-        marker = ((element.get("class") or "") + " " + (element.get("id") or "")).lower()
-        index = page.order.get(element)
-        if index is None or not _SKU_MARK_RE.search(marker):
-            continue
-        if region is not None and not region[0] <= index <= region[1]:
-            continue
-        text = " ".join("".join(element.itertext()).split())
-        if not text or len(text) > 60:
-            continue
-        value = _identifier(_SKU_PREFIX_RE.sub("", text, count=1))
-        if not value or len(value) < 3:
-            continue
-        # Shown, not a hidden element (which the walk numbers but does not read).
-        offset = page.offset_of(index)
-        if value in page.text[offset : offset + len(text) + 2]:
-            return value
+        seen.add(owner)
+        for element in (owner, owner.getparent()):
+            if element is None or not isinstance(element.tag, str):
+                continue
+            marker = ((element.get("class") or "") + " " + (element.get("id") or "")).lower()
+            if "sku" not in marker or not _SKU_MARK_RE.search(marker):
+                continue
+            text = " ".join("".join(element.itertext()).split())
+            if not text or len(text) > 60:
+                continue
+            value = _identifier(_SKU_PREFIX_RE.sub("", text, count=1))
+            if value and len(value) >= 3:
+                return value
     return None
 
 
