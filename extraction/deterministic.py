@@ -70,6 +70,7 @@ from extraction.heuristics import (
     build_page_text,
     find_buy_buttons,
     find_title_anchor,
+    place_streamed_segments,
     title_hints,
 )
 from extraction.normalize import PageLocale, absolute_url, parse_locale
@@ -202,6 +203,7 @@ def _extract(
     )
     if product is not None and product.values.get("title"):
         hints = title_hints(product.values["title"]) + hints
+    place_streamed_segments(tree)
     page = build_page_text(tree, title_hints=hints)
     anchor = find_title_anchor(tree, page, hints)
     if anchor is not None:
@@ -214,7 +216,7 @@ def _extract(
     fill_title(result, product, data, anchor, doc_title)
     fill_price(result, product, data, page, locale, anchor, buy_index, page_url=url)
     if result.product["price"] is None and plain is None:
-        fill_price_from_scripts(result, tree, data, locale)
+        fill_price_from_scripts(result, tree, data, locale, page)
     fill_availability(result, product, data, page, buttons, region)
     fill_identifiers(result, product, data, page, region, url, source, tree=tree,
                      anchor=anchor, buttons=buttons, buy_index=buy_index)  # fmt: skip

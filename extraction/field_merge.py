@@ -22,11 +22,13 @@ from extraction.heuristics import (
     PageText,
     address_product_id,
     buy_form_sku,
+    currency_of_sign,
     detect_availability,
     extract_from_text,
     find_labelled,
     has_out_of_stock_message,
     hash_labelled_sku,
+    marked_sku,
     pick_price,
     price_from_scripts,
     printed_url_identifier,
@@ -39,6 +41,7 @@ from extraction.normalize import (
     absolute_url,
     clean_identifier,
     currency_for_country,
+    find_prices,
     normalize_availability,
     normalize_gtin,
     parse_price_value,
@@ -186,7 +189,7 @@ def fill_price(
         )
         if guess is not None:
             price = Candidate(guess.value, "heuristic", guess.confidence)
-            iso = resolve_currency(guess.symbol, locale) if guess.symbol else None
+            iso = currency_of_sign(guess.symbol, locale, page.text)
             if iso:
                 currency = Candidate(iso, "heuristic", min(0.7, guess.confidence + 0.05))
 
@@ -198,19 +201,34 @@ def fill_price(
 
 
 def fill_price_from_scripts(
-    result: ExtractionResult, tree: Any, data: StructuredData, locale: PageLocale
+    result: ExtractionResult,
+    tree: Any,
+    data: StructuredData,
+    locale: PageLocale,
+    page: PageText | None = None,
 ) -> None:
     """A price the page's inline scripts hold, when nothing else gave one (a page whose
-    price appears only after JavaScript runs); low confidence."""
+    price appears only after JavaScript runs); low confidence. A script amount has no sign:
+    the page's text printing the same amount with one ("$1,099.99") gives it."""
     if result.product["price"] is not None:
         return
     guess = price_from_scripts(tree, result.product.get("title"))
     if guess is None:
         return
     result.set("price", Candidate(guess.value, "heuristic", guess.confidence))
-    iso = resolve_currency(guess.symbol, locale) if guess.symbol else None
+    symbol = guess.symbol or (_printed_sign(page, guess.value) if page is not None else None)
+    iso = currency_of_sign(symbol, locale, page.text if page is not None else "")
     currency = Candidate(iso, "heuristic", 0.35) if iso else _currency_fallback(data, locale)
     result.set("currency", currency)
+
+
+def _printed_sign(page: PageText, amount: Any) -> str | None:
+    """The currency sign the page's text prints with ``amount``, if it prints it."""
+    wanted = parse_price_value(amount)
+    for match in find_prices(page.text, limit=300, end=300_000):
+        if match.symbol and wanted is not None and match.amount == wanted:
+            return match.symbol
+    return None
 
 
 def _currency_fallback(data: StructuredData, locale: PageLocale) -> Candidate | None:
@@ -352,6 +370,10 @@ def fill_identifiers(
     if sku is None:
         title_offset = page.offset_of(anchor.index) if anchor is not None else None
         value = hash_labelled_sku(page.text, title_offset)
+        if value:
+            sku = Candidate(value, "heuristic", 0.5)
+    if sku is None:
+        value = marked_sku(page, region)
         if value:
             sku = Candidate(value, "heuristic", 0.5)
     if sku is None:
@@ -586,7 +608,7 @@ def fill_from_text(
     price = guesses.get("price")
     if price is not None and not (only_missing and result.product["price"] is not None):
         result.set("price", Candidate(price.value, "heuristic", price.confidence))
-        iso = resolve_currency(price.symbol, locale) if price.symbol else None
+        iso = currency_of_sign(price.symbol, locale, text)
         if iso:
             result.set("currency", Candidate(iso, "heuristic", min(0.65, price.confidence + 0.05)))
         elif locale.country or locale.tld_country:
@@ -595,12 +617,19 @@ def fill_from_text(
             )
             conf = 0.4 if locale.country else 0.25
             result.set("currency", Candidate(fallback, "heuristic", conf) if fallback else None)
+    if result.product["sku"] is None:
+        # The address's own id as the text prints it for buyers ("s99277508" and
+        # "992.775.08") names this product; a labelled number may be a part's or a package's
+        # further down the page.
+        value = printed_url_identifier(url, text)
+        if value:
+            result.set("sku", Candidate(value, "heuristic", 0.5))
     for name in ("title", "availability", "sku", "gtin", "mpn", "brand"):
         guess = guesses.get(name)
         if guess is not None and result.product[name] is None:
             result.set(name, Candidate(guess.value, "heuristic", guess.confidence))
     if result.product["sku"] is None:
-        value = printed_url_identifier(url, text) or url_identifier(url, text)
+        value = url_identifier(url, text)
         if value:
             result.set("sku", Candidate(value, "heuristic", 0.3))
     if result.product["sku"] is None and result.product["price"] is not None:

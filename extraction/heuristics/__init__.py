@@ -1,8 +1,9 @@
 """Heuristics over the visible page, for what the structured data does not give.
 
 One module per step: :mod:`.page_text` (the walk), :mod:`.anchors` (title and buy button),
-:mod:`.price`, :mod:`.availability`, :mod:`.labels` (identifiers and brand) and
-:mod:`.plain_text` (the same rules on plain text). The names below are the package's API.
+:mod:`.price`, :mod:`.currency` (what a shared sign means), :mod:`.availability`,
+:mod:`.labels` (identifiers and brand) and :mod:`.plain_text` (the same rules on plain
+text). The names below are the package's API.
 
 The page is walked once (:func:`build_page_text`) into the text a reader sees, each piece
 linked to the element that shows it and each element to its place in that text. Navigation,
@@ -105,7 +106,13 @@ from extraction.heuristics.anchors import (
     title_hints,
 )
 from extraction.heuristics.availability import detect_availability, has_out_of_stock_message
-from extraction.heuristics.identifiers import buy_form_sku, hash_labelled_sku, script_sku
+from extraction.heuristics.currency import currency_of_sign
+from extraction.heuristics.identifiers import (
+    buy_form_sku,
+    hash_labelled_sku,
+    marked_sku,
+    script_sku,
+)
 from extraction.heuristics.labels import (
     address_end_id,
     address_product_id,
@@ -113,7 +120,13 @@ from extraction.heuristics.labels import (
     printed_url_identifier,
     url_identifier,
 )
-from extraction.heuristics.page_text import Guess, PageText, build_page_text, text_page
+from extraction.heuristics.page_text import (
+    Guess,
+    PageText,
+    build_page_text,
+    place_streamed_segments,
+    text_page,
+)
 from extraction.heuristics.plain_text import extract_from_text
 from extraction.heuristics.price import pick_price
 from extraction.heuristics.script_state import price_from_scripts
@@ -127,6 +140,7 @@ __all__ = [
     "address_product_id",
     "build_page_text",
     "buy_form_sku",
+    "currency_of_sign",
     "detect_availability",
     "extract_from_text",
     "find_buy_buttons",
@@ -134,7 +148,9 @@ __all__ = [
     "find_title_anchor",
     "has_out_of_stock_message",
     "hash_labelled_sku",
+    "marked_sku",
     "pick_price",
+    "place_streamed_segments",
     "price_from_scripts",
     "printed_url_identifier",
     "script_sku",

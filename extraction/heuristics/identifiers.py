@@ -4,6 +4,8 @@ In order of trust (each only when the ones before give nothing):
 
 * a ``#`` label on the line under the title ("Item #A12-345", "Style # 80231"; a "Model #",
   "Mfr #" or "Part #" is the manufacturer's number, not the shop's);
+* a shown element whose class or id names an SKU, in the product region
+  (``<span class="product-sku">BK-2041</span>``);
 * the add-to-cart form's own identifier: ``data-sku`` / ``data-product-sku`` on the buy
   button or its form, then the product id the form posts (``data-product-id``, an input
   named ``add-to-cart``, ``product_id``, ``sku``), which shop systems print as the SKU when
@@ -16,10 +18,12 @@ In order of trust (each only when the ones before give nothing):
 
 from __future__ import annotations
 
+import bisect
 import re
 from typing import Any
 
 from extraction.heuristics.anchors import Button
+from extraction.heuristics.page_text import PageText
 from extraction.heuristics.script_state import MAX_SCRIPT_CHARS, SKIP_SCRIPT_TYPES
 from extraction.normalize import clean_identifier
 
@@ -59,6 +63,45 @@ def hash_labelled_sku(text: str, title_offset: int | None) -> str | None:
         value = _identifier(match.group("value"))
         if value and len(value) >= 4:
             return value
+    return None
+
+
+_SKU_MARK_RE = re.compile(r"sku(?!ll|nk)")
+_SKU_PREFIX_RE = re.compile(
+    r"^\s*(?:sku|item|art(?:icle)?)?\.?\s*(?:no\.?|nr\.?|#)?\s*[:：#]?\s*", re.I
+)
+#: At most this many pieces of text are looked at when the page has no product region.
+MARKED_SCAN_PIECES = 5000
+
+
+def marked_sku(page: PageText, region: tuple[int, int] | None) -> str | None:
+    """The identifier shown in an element whose class or id names an SKU
+    (``<span class="product-sku">BK-2041</span>``, no label printed before it), in the
+    product region: shop themes mark the element their scripts update per variant. Only
+    the elements showing text there are looked at (the element or its parent), not the
+    whole tree."""
+    start, end = page.span(region)
+    first = bisect.bisect_right(page.starts, start) - 1
+    last = bisect.bisect_left(page.starts, end)
+    if region is None:
+        last = min(last, max(first, 0) + MARKED_SCAN_PIECES)
+    seen: set[Any] = set()
+    for owner in page.owners[max(first, 0) : last]:
+        if owner is None or owner in seen:
+            continue
+        seen.add(owner)
+        for element in (owner, owner.getparent()):
+            if element is None or not isinstance(element.tag, str):
+                continue
+            marker = ((element.get("class") or "") + " " + (element.get("id") or "")).lower()
+            if "sku" not in marker or not _SKU_MARK_RE.search(marker):
+                continue
+            text = " ".join("".join(element.itertext()).split())
+            if not text or len(text) > 60:
+                continue
+            value = _identifier(_SKU_PREFIX_RE.sub("", text, count=1))
+            if value and len(value) >= 3:
+                return value
     return None
 
 

@@ -34,10 +34,16 @@ _SKU_LABELS = (
     "κωδικός", "מק\"ט", "mã sản phẩm", "kode produk", "รหัสสินค้า", "tootekood",
     "prekės kodas", "preces kods", "šifra proizvoda", "šifra", "код на продукта",
     "ref", "cod.", "cód.", "cod", "cód",
+    # more catalogue and order numbers; short words that are labels only before a colon
+    "réf", "cat. no.", "cat. no", "cat no.", "cat. #", "prod. no.", "prod. nr.", "prod. #",
+    "bestellnr.", "bestellnr", "best.-nr.", "best.nr.", "best. nr.", "kat. číslo",
+    "kat. č.", "asin", "web id", "item", "article", "style",
 )  # fmt: skip
+#: Labels that are ordinary words too: their value needs four digits, or a colon after them
+#: ("Référence : demo_1", "Item: 12345"; not "Item 5 of 12").
 _WEAK_SKU_LABELS = frozenset(
     {"ref.", "art.", "código", "reference", "référence", "ref", "cod.", "cód.", "cod", "cód",
-     "κωδικός", "šifra"}
+     "κωδικός", "šifra", "réf", "item", "article", "style"}
 )  # fmt: skip
 #: Labels that name the shop's SKU itself: their value may be letters only ("SKU: BKBLUE").
 _EXPLICIT_SKU_LABELS = frozenset({"sku"})
@@ -53,8 +59,14 @@ _MPN_LABELS = (
     "part no.", "model number", "model no.", "model nr.", "model #", "mfr #", "mfr. #",
     "mfg #", "manufacturer #", "herstellernummer", "hersteller-nr.",
     "herstellerartikelnummer", "hersteller-artikelnummer", "référence fabricant",
-    "numéro de modèle", "型號", "型号", "型番", "모델명",
+    "numéro de modèle", "型號", "型号", "型番", "모델명", "item model number",
+    "mfr. part #", "mfr part #", "mfr. part no.", "mfg. part #", "part #", "hersteller-nr",
+    "model", "modell", "modèle", "modelo", "modello", "model nr", "modellnummer",
+    "numero di modello", "número de modelo", "typ", "typenbezeichnung",
 )  # fmt: skip
+#: Manufacturer's-number labels that are ordinary words too ("Model wears size M", "Typ
+#: A"): a label only when a colon follows it.
+_COLON_MPN_LABELS = frozenset({"model", "modell", "modèle", "modelo", "modello", "typ"})
 _BRAND_LABELS = (
     "brand", "brand name", "marke", "marque", "marca", "merk", "marka", "značka", "márka",
     "merkki", "varumärke", "manufacturer", "hersteller", "fabricant", "fabricante",
@@ -82,6 +94,30 @@ _LABEL_RES = {
 _CLOSERS = ".,;)]}>〉》）」』】"
 
 
+_MEASURE_RE = re.compile(r"\d+(?:[.,]\d+)?(?:mm|cm|m|kg|g|in|ft|lbs?|oz|ml|l)", re.I)
+_LOWER_RE = re.compile(r"[^\W\d_A-Z]")
+
+
+def _identifier_words(value: str) -> str:
+    """The identifier at the start of a label's value: its first word, and the words after
+    it while they hold no lower-case letter ("GARNI 570 EASY II"), so that what follows on
+    the same line is left out ("12345 Category: Kettles", "BK-12 (Blue)", "BK-12, Size: M").
+    More than four words are a sentence: its first word is the identifier."""
+    words = value.split()
+    if not words:
+        return value
+    if len(words) > 4:
+        return words[0]
+    kept = [words[0]]
+    for word in words[1:]:
+        if kept[-1][-1] in ",;:" or word[0] in "([{（〈《「" or word[-1] in ":：":
+            break
+        if _LOWER_RE.search(word) and not word[0].isdigit() and word.upper() != word:
+            break
+        kept.append(word)
+    return " ".join(kept)
+
+
 def _clean_label_value(field_name: str, label: str, raw: str, *, colon: bool = False) -> str | None:
     """The identifier or brand a label introduces, or None. A weak label ("Ref.",
     "Référence") needs four digits in its value, or a colon after it ("Référence : demo_1")."""
@@ -100,9 +136,7 @@ def _clean_label_value(field_name: str, label: str, raw: str, *, colon: bool = F
     if field_name == "gtin":
         digits = re.match(r"[\d\s-]{8,20}", value)
         return normalize_gtin(digits.group(0).strip()) if digits else None
-    words = value.split()
-    if len(words) > 4:
-        value = words[0]
+    value = _identifier_words(value)
     value = value.strip(_CLOSERS).lstrip("〈《（「『【([")
     if (
         field_name == "sku"
@@ -119,6 +153,10 @@ def _clean_label_value(field_name: str, label: str, raw: str, *, colon: bool = F
         and not colon
         and len(re.findall(r"\d", value)) < 4
     ):
+        return None
+    if field_name == "mpn" and label in _COLON_MPN_LABELS and not colon:
+        return None
+    if _MEASURE_RE.fullmatch(value):  # "Model: 185cm"
         return None
     if re.fullmatch(r"\d{1,2}[./-]\d{1,2}[./-]\d{2,4}", value):  # a date
         return None

@@ -231,6 +231,57 @@ def _skip(el: Any, tag: str, keys: list[str], h1_holders: frozenset[Any]) -> boo
     return False
 
 
+def place_streamed_segments(tree: Any) -> int:
+    """Put the blocks a streamed page sends late where its scripts put them, and say how
+    many were placed.
+
+    A page rendered in pieces (React's streaming server rendering, used by many shop
+    front-ends) first sends a placeholder, ``<template id="B:1">`` or ``<template
+    id="P:1">``, and later, at the end of the document, the content in a hidden
+    ``<div hidden id="S:1">`` that its script moves into the placeholder's place. The browser
+    shows that content where the placeholder was; read as served, it is hidden and out of
+    order. The tree is changed in place: each segment's children replace its placeholder.
+    """
+    holders: dict[str, Any] = {}
+    for template in tree.iter("template"):
+        name = template.get("id") or ""
+        if name[:2] in ("B:", "P:"):
+            holders.setdefault(name[2:], template)
+    if not holders:
+        return 0
+    placed = 0
+    for div in list(tree.iter("div")):
+        name = div.get("id") or ""
+        if div.get("hidden") is None or not name.startswith("S:"):
+            continue
+        holder = holders.get(name[2:])
+        parent = holder.getparent() if holder is not None else None
+        if holder is None or parent is None or holder in div.iterancestors():
+            continue
+        nodes = list(div)
+        if div.text and div.text.strip():
+            # Text before the segment's first element stays in place, as a span.
+            span = etree.Element("span")
+            span.text = div.text
+            nodes.insert(0, span)
+        at = parent.index(holder)
+        tail = holder.tail  # lxml removes an element with its tail: keep the text after it
+        parent.remove(holder)
+        for offset, node in enumerate(nodes):
+            parent.insert(at + offset, node)
+        if tail:
+            if nodes:
+                nodes[-1].tail = (nodes[-1].tail or "") + tail
+            elif at > 0:
+                parent[at - 1].tail = (parent[at - 1].tail or "") + tail
+            else:
+                parent.text = (parent.text or "") + tail
+        if div.getparent() is not None:
+            div.getparent().remove(div)
+        placed += 1
+    return placed
+
+
 def build_page_text(
     tree: Any, *, title_hints: list[str] | None = None, max_chars: int = MAX_TEXT_CHARS
 ) -> PageText:

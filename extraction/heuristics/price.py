@@ -23,7 +23,22 @@ _OLD_WORDS_RE = re.compile(
     r"定價|市價|市价|정가|통상가|參考價|参考价|通常価格|定価|السعر\s+الأصلي|старая\s+цена|"
     r"было|ord(?:inarie)?\.?\s*pris|normalpris|\bnorm\.|veil(?:edende)?\.?\s*pris|"
     r"vejl(?:edende)?\.?\s*pris|\bf[øo]r\b|tidligere\s+pris|\baiemmin\b|\bennen\b|"
-    r"\bpvp\b|\bpvpr\b|prix\s+conseill[ée]|prezzo\s+consigliato|adviesprijs)"
+    r"\bpvp\b|\bpvpr\b|prix\s+conseill[ée]|prezzo\s+consigliato|adviesprijs|"
+    # India's printed maximum retail price
+    r"\bm\.?\s?r\.?\s?p\b\.?|"
+    r"\breg\b\.?|regularly|\borig\b\.?|\bretail\b(?:\s+price|\s+value)?|\bmarket\s+price|"
+    r"comp(?:are|\.)?\s+value|suggested\s+retail(?:\s+price)?|\bsrp\b|typical\s+price|"
+    r"\blist\s*[:：]|previous\s+price|previously|former\s+price|formerly|\bold\s+price|"
+    r"full\s+price|price\s+before|\bbisher|urspr[üu]nglich|alter\s+preis|streichpreis|"
+    r"listenpreis|preisempf(?:ehlung|\.)|\bfr[üu]her|prix\s+(?:initial|de\s+r[ée]f[ée]rence|"
+    r"public|habituel)|ancien\s+prix|precio\s+(?:habitual|de\s+referencia|normal|regular|"
+    r"original)|prezzo\s+(?:di\s+listino|originale|pieno|precedente)|oude\s+prijs|"
+    r"pre[çc]o\s+(?:original|anterior|antigo|de\s+tabela)|cena\s+(?:regularna|katalogowa|"
+    r"poprzednia)|stara\s+cena|\bby[łl]o\b|b[ěe][žz]n[áa]\s+cena|eredeti\s+[áa]r|"
+    r"r[ée]gi\s+[áa]r|kor[áa]bbi\s+[áa]r|pre[țţt]\s+ini[țţt]ial|tidigare\s+pris|\bovh\b\.?|"
+    r"ohjehinta|стара\s+ціна|було|eski\s+fiyat|piyasa\s+fiyat\w*|liste\s+fiyat\w*|"
+    r"αρχική\s+τιμή|παλιά\s+τιμή|מחיר\s+קודם|מחיר\s+מקורי|harga\s+(?:normal|asli|coret)|"
+    r"giá\s+(?:gốc|cũ|niêm\s+yết)|ราคาปกติ|ราคาเดิม|希望小売価格|参考価格)"
     r"\s*[:：]?\s*\D{0,12}$"
 )
 # "Van € 50,00 voor € 40,00" (nl), "De R$ 50,00 por R$ 40,00" (pt): from ... for ...
@@ -43,12 +58,15 @@ _LOWEST_BEFORE_RE = re.compile(
 # A label naming the price to pay now: after a "was" word it ends the "was" price's label
 # ("Regular price Sale price $40": the screen-reader labels of a sale price).
 _CURRENT_LABEL_RE = re.compile(
-    r"(?:\b(?:sale|special|offer|deal|our|your|current|member|promo|now)\s+price|"
+    r"(?:\b(?:sale|special|offer|deal|our|your|current|member|promo|now|discounted|reduced|"
+    r"final)\s+price|\bprice\s+with\s+(?:the\s+)?discount|"
     r"\bprice\s+now|\bnow\b|\bsale\b|\bjetzt\b|\bnur\b|aktionspreis|angebotspreis|"
     r"prix\s+(?:promo|sold[ée]|actuel)|\bmaintenant\b|\bahora\b|precio\s+(?:oferta|actual)|"
     r"prezzo\s+(?:scontato|attuale)|\bora\b|\bteraz\b|cena\s+promocyjna|\bnyn[ií]\b|"
     r"akční\s+cena|特價|特价|優惠價|优惠价|現價|现价|セール価格|販売価格|할인가|판매가)"
 )
+# "Buy now", "Shop now": a button, not a label of the amount after it.
+_ACTION_NOW_RE = re.compile(r"\b(?:buy|shop|order|book|pay|call|get\s+it)\s+now\b")
 _OLD_CLASS_RE = re.compile(
     # "old" as a word or a word's start ("old-price", "oldPrice", "price_old"), not inside
     # one: "font-bold", "placeholder", "golden" say nothing of a price, nor does a type
@@ -64,6 +82,9 @@ _UNIT_AFTER_RE = re.compile(
     r"(?:/|per\b|pro\b|je\b|par\b|za\b|al\b|за\b|по\b)\s*(?:\d+(?:[.,]\d+)?\s*)?"
     r"(?:kg|g|gr|gram|grams|l|ltr|liter|litre|ml|cl|dl|m|m2|m²|m³|qm|cm|mm|lb|lbs|oz|"
     r"kilo|kilogram|100\s*g|100\s*ml|meter|metre|sq\.?\s*ft|公斤|克|升|"
+    # a count: "$0.33/count", "($0.25 / ct)" is the price of one of a pack ("/ piece",
+    # "/szt.", "/Stück" are not: shops print them after the price of the one item sold)
+    r"count|ct|"
     # time: a call or a rental is charged by the minute, hour, day or night
     r"min|minute|minuto|minuten|hr|hour|heure|std|stunde|day|jour|tag|d[ií]a|giorno|night|"
     r"nuit|nacht|noche)\b"
@@ -74,24 +95,48 @@ _UNIT_BEFORE_RE = re.compile(
 )
 _INSTALMENT_BEFORE_RE = re.compile(
     r"(?:\b\d{1,2}\s*[x×]\s*(?:de\s+)?|\b\d{1,2}\s+(?:[\w-]+\s+){0,2}(?:rat|raty|rate|"
-    r"raten|cuotas|mensualit[ée]s|installments|instalments|payments|splátk\w*|期)\b\D{0,25}|"
-    r"monthly|per\s+month|每期|每月|월)\s*$"
+    r"raten|cuotas|mensualit[ée]s|installments|instalments|payments|splátk\w*|期|plazos|"
+    r"parcelas|vezes|termijnen|taksit\w*|fois|erää|avbetalningar)\b\D{0,25}|"
+    r"\b\d{1,2}\s+meses\s+sin\s+intereses\D{0,12}|"
+    r"monthly|per\s+month|每期|每月|월|月々|aylık|delbetala\w*\s+(?:från|fra)?)\s*$"
 )
 _INSTALMENT_AFTER_RE = re.compile(
-    r"^\s*(?:/\s*(?:mo|mth|month|mon|mes|mois|monat|mese|mies|měs|月|월)\b|"
+    r"^\s*\.?\s*(?:/\s*(?:mo|mth|month|mon|mes|mois|monat|mese|mies|měs|mån|mnd|md|kk|wk|"
+    r"week|fortnight|月|월)\b|"
     r"(?:per|a|al|par|pro|im|x|×)\s*(?:month|mes|mois|monat|mese|miesiąc)|monthly|"
-    r"mtl\.|monatlich|mensile|mensual|mensuel|miesięcznie|mesačne|měsíčně|/\s*月|/\s*월)"
+    r"mtl\.|monatlich|mensile|mensual|mensuel|miesięcznie|mesačne|měsíčně|/\s*月|/\s*월|"
+    # "$10.00 fortnightly with Afterpay", "£13.33 x 3 months", "$10 today and 3 more payments"
+    r"(?:bi-?)?weekly|fortnightly|[x×]\s*\d{1,2}\b|(?:due\s+)?today\b[^\n]{0,40}?"
+    r"(?:payments|instalments|installments))"
 )
 _SHIPPING_RE = re.compile(
     r"(?:shipping|delivery|deliver|postage|\bpost\b|versand|lieferung|livraison|"
     r"env[ií]o|spedizion|verzend|bezorg|dostaw|doprav|frakt|toimitus|leverans|forsendelse|"
     r"доставк|kargo|運費|运费|配送|送料|배송|توصيل|شحن|free\s+over|orders?\s+over|"
-    r"orders?\s+(?:from|above)|ab\s+einem|à\s+partir\s+de\s+\d|a\s+partir\s+de\s+\d)"
+    r"orders?\s+(?:from|above)|ab\s+einem|à\s+partir\s+de\s+\d|a\s+partir\s+de\s+\d|"
+    r"flat\s+rate|next[-\s]day|same[-\s]day|courier|kurier|paczkomat|levering|"
+    r"click\s*&\s*collect)"
     r"[^\n]{0,30}$"
+)
+# An add-on's cost or a reward, not the product's price: "+$4.99", "Gift wrap $4.99",
+# "Assembly: $19.99", "Add a 3-year guarantee £4.99", "Pfand 0,25 €", "Earn $2.00".
+_ADD_ON_BEFORE_RE = re.compile(
+    r"(?:\+\s*|(?:gift[-\s]?wrap\w*|engraving|personali[sz]ation|assembly|installation|"
+    r"montage|warranty|guarantee|protection\s+plan|pfand|deposit|statiegeld|kaucja|záloha|"
+    r"\bearn|cash\s*back|gift\s*card)\b\s*(?:[:：]|for|from|of|at|only)?\s*\+?\s*)$"
+)
+# The same named by the words after the amount: "$5.99 Standard Shipping", "£3.95 Click &
+# Collect", "$10 gift card", "$2.00 in rewards" ("$40 free shipping" and "£40 Next day
+# delivery" are the price, with what delivery it has).
+_COST_AFTER_WORDS_RE = re.compile(
+    r"[ \t\u00a0]*(?:(?:(?:standard|express|economy|tracked|ground|priority|expedited|"
+    r"international|flat[-\s]rate)[ \t]+)(?:shipping|delivery|postage)|"
+    r"click\s*&\s*collect|(?:e-?)?gift\s*card|in\s+rewards|rewards\b|cash\s*back|"
+    r"bottle\s+deposit)"
 )
 _SAVING_RE = re.compile(
     r"(?:you\s+save|\bsave\b|sparen|ersparnis|économ|ahorr|risparm|oszczęd|ušetr|"
-    r"bespaar|\bspar\b|säästä|экономи|現省|省下|节省|절약|할인금액|\boff\b|discount|rabatt|"
+    r"bespaar|\bspar\b|säästä|taniej\s+o|экономи|現省|省下|节省|절약|할인금액|\boff\b|discount|rabatt|"
     r"remise|descuento|sconto|zľava|sleva|reducere)\s*[:：]?\s*\D{0,6}$"
 )
 # A threshold, not a price: "free delivery for orders of 50 € or more".
@@ -107,19 +152,27 @@ _THRESHOLD_AFTER_RE = re.compile(
 # Tax words: a price "excl. VAT" is not what the buyer pays when the page also shows the
 # price with VAT; "incl. VAT" marks the price to pay. Matched after the amount (same line,
 # a few words) or just before it ("Price excl. VAT: 100 €").
+_TAX_NOUNS = (
+    r"(?:vat|tax|taxes|mwst|ust|tva|taxe|iva|btw|dph|moms|mva|gst|impostos|imposte|podatku|"
+    r"podatkiem|alv|áfa|afa|pdv(?:-?\w{1,2})?|ddv|ддс|pvm|pvn|kdv|φπα)"
+)
 _EX_VAT_RE = re.compile(
-    r"(?:\b(?:excl|excluding|exkl|ekskl|exclusief|zzgl|ohne|hors|sin|senza|sem|bez|utan|uden|"
-    r"ex|without|plus|\+)\.?\s*(?:de\s+|la\s+|l'|gesetzl\.?\s*)?(?:vat|tax|taxes|mwst|ust|"
-    r"tva|taxe|taxes|iva|btw|dph|moms|gst|impostos|imposte|podatku)\b|\bh\.?t\.?(?![\w.])|"
-    r"\bnetto\b|\bnet\s+price|\bprix\s+ht|\bpre[cç]o\s+sem\s+iva|\bohne\s+steuer|"
+    r"(?:(?:\b(?:excl|excluding|exkl|ekskl|eks|exclusief|zzgl|ohne|hors|sin|senza|sem|bez|brez|"
+    r"utan|uden|uten|ex|without|plus|fără|fara|be|χωρίς|без)\.?|\+|\bs/)\s*"
+    r"(?:de\s+|la\s+|l'|gesetzl\.?\s*)?" + _TAX_NOUNS + r"(?!\w)|"
+    r"\b(?:iva|vat|tax|mwst|tva)\s*(?:esclusa|escl\.?|excl\.?|exclu\w*)|"
+    r"\bh\.?t\.?(?![\w.])|\bhtva\b|\bnett?o\b|\bnettó\b|\bnet\s+price|\bprix\s+ht|"
+    r"\bpre[cç]o\s+sem\s+iva|\bohne\s+steuer|\balv\s*0\s*%|\bveroton|\bkm\s*-\s*ta\b|"
     r"税抜|税別|本体価格|未税|未稅|不含税|不含稅|稅前|税前|부가세\s*별도|vat\s*별도)"
 )
 _INC_VAT_RE = re.compile(
-    r"(?:\b(?:incl|including|inkl|inc|inclusief|incluye|inclu[ií]do|inclusa|con|com|z|med|"
-    r"with)\.?\s*(?:de\s+|la\s+|l'|gesetzl\.?\s*)?(?:vat|tax|taxes|mwst|ust|tva|iva|"
-    r"btw|dph|moms|gst|impostos|imposte|podatkiem)\b|\b(?:vat|tax|iva|tva|mwst|btw|moms|"
-    r"gst)\.?\s*(?:incl|inkl|included|inclu[ií]d[ao]|incluse|inclusa|compris[e]?)|"
-    r"\bttc\b|\btvac\b|\bbrutto\b|tasse\s+incluse|tax\s+included|"
+    r"(?:(?:\b(?:incl|including|inkl|inc|inclusief|incluye|inclu[ií]do|inclusa|con|com|z|s|"
+    r"med|with|mit|cu|sis|με|с|su|ar)\.?|\bc/)\s*(?:de\s+|la\s+|l'|gesetzl\.?\s*)?"
+    + _TAX_NOUNS
+    + r"(?!\w)|\b(?:vat|tax|iva|tva|mwst|btw|moms|gst|kdv|alv|mva)\.?\s*(?:incl|inkl|"
+    r"included|inclu[ií]d[ao]|incluse|inclusa|compris[e]?|compresa|dahil|inclusive)|"
+    r"\bttc\b|\btvac\b|\bbrutto\b|\bbruttó\b|tasse\s+incluse|tax\s+included|"
+    r"\bkm\s*-\s*ga\b|"
     r"تتضمن\s+ضريبة|شامل\s+الضريبة|含税|含稅|税込|税込み|부가세\s*포함)"
 )
 # Auction pages: an estimate or a starting bid is not a price to pay.
@@ -147,7 +200,9 @@ _NOT_PRICE_AFTER_RE = re.compile(
     r"deliver(?:y|ies)\b|postage|versand|lieferung|porto\b|gespart|ersparnis|rabatt|"
     r"(?:de\s+|d['’]\s*)?(?:livraison|frais\s+de\s+port|r[ée]duction|remise|[ée]conomie)|"
     r"(?:de\s+)?(?:env[ií]o|descuento|ahorro)|(?:di\s+)?(?:spedizione|sconto|risparmio)|"
-    r"verzend|korting|bespaard|wysyłk|dostaw|rabat\b|fragt|frakt)"
+    r"verzend|korting|bespaard|wysyłk|dostaw|rabat\b|fragt|frakt|"
+    # the price of a subscription or a membership, besides the one-off price
+    r"(?:with|w/|for)\s+(?:a\s+)?(?:subscription|subscribe|membership|members\b|trade-?in))"
 )
 _HEADER_WORDS_RE = re.compile(
     r"minicart|mini-cart|mini_cart|cart-total|cart_total|basket-total|header|navbar|"
@@ -213,6 +268,8 @@ def price_candidates(
             continue
         if _SHIPPING_RE.search(before) or _SAVING_RE.search(before):
             continue
+        if _ADD_ON_BEFORE_RE.search(before) or _COST_AFTER_WORDS_RE.match(after):
+            continue
         if _THRESHOLD_AFTER_RE.search(after) or _AUCTION_BEFORE_RE.search(before):
             continue
         if _OTHER_CONDITION_BEFORE_RE.search(before) or _NOT_PRICE_AFTER_RE.match(after):
@@ -275,6 +332,20 @@ def _mark_spoken_old(found: list[PriceCandidate]) -> None:
             cand.old = True
 
 
+# What may stand between a sale price and the original it replaces besides spaces: the first
+# amount's currency code, the discount (a percentage, or an amount saved: "-20%", "Save
+# 20%", "You save $10.00 (20%)", "-10,00 €"), an arrow.
+_MONEY = (
+    r"(?:[$€£¥₹]|[A-Z]{1,3}\$)?\s*\d{1,3}(?:[.,\u00a0 ]\d{3})*(?:[.,]\d{1,2})?"
+    r"\s*(?:[$€£¥₹]|[A-Z]{3}|zł|kr|Kč|Ft|lei)?"
+)
+_PERCENT = r"\d{1,2}(?:[.,]\d)?\s*%"
+_DISCOUNT_BETWEEN_RE = re.compile(
+    rf"\s*(?:[A-Z]{{3}}\s+)?(?:\(?\s*(?:(?:(?i:you\s+save|save|spare|sparen\s+sie|"
+    rf"économisez|ahorra|risparmi|oszczędzasz)\s*:?\s*|[-−–]\s*)(?:{_MONEY}|{_PERCENT})"
+    rf"(?:\s*\(\s*[-−–]?\s*{_PERCENT}\s*\))?|{_PERCENT}\s*(?i:off|rabatt|de\s+descuento|"
+    rf"de\s+r[ée]duction))\s*\)?\s*)?(?:(?:→|->|⟶|»)\s*)?"
+)
 # "-€5", "(- 5 €)": a discount. "Add to cart - $40", "Blue Kettle – $40": a separator.
 _DISCOUNT_SIGN_RE = re.compile(r"[-−–]$|(?:^|[(\[:])\s*[-−–]\s+$")
 
@@ -329,6 +400,13 @@ def _range_low_end(text: str, line_start: int, match: PriceMatch) -> PriceMatch 
     return PriceMatch(amount, match.symbol, low_start, match.end, text[low_start : match.end])
 
 
+def _labels_what_follows(line: str) -> bool:
+    """Whether ``line`` ends with a label of the price to pay ("Sale:", "Now", "Sale
+    price"), not merely holds one ("Sale ends Sunday")."""
+    ends = [m.end() for m in _CURRENT_LABEL_RE.finditer(line)]
+    return bool(ends) and not line[ends[-1] :].strip(" \t:：-–")
+
+
 def _first_current(cands: list[PriceCandidate]) -> PriceCandidate | None:
     """The first candidate that is not a "was" price, else the first one."""
     for cand in cands:
@@ -348,7 +426,7 @@ def sale_of_pair(
     def touching(a: PriceCandidate, b: PriceCandidate) -> bool:
         first, second = (a, b) if a.match.start < b.match.start else (b, a)
         gap = text[first.match.end : second.match.start]
-        return len(gap) <= 3 and not gap.strip()
+        return (len(gap) <= 3 and not gap.strip()) or bool(_DISCOUNT_BETWEEN_RE.fullmatch(gap))
 
     ordered = sorted(cands, key=lambda c: c.match.start)
     at = next((i for i, c in enumerate(ordered) if c is chosen), None)
@@ -367,6 +445,25 @@ def sale_of_pair(
         if run[0].old or run[1].old:
             return chosen  # one is labelled (a "was" or an ex-VAT price): no guessing
         return min(run, key=lambda c: c.match.amount)
+    if len(run) == 1 and at + 1 < len(ordered):
+        following = ordered[at + 1]
+        gap = page.lower[chosen.match.end : following.match.start]
+        label_line = next((x for x in reversed(gap.split("\n")) if x.strip()), "")
+        if (
+            not following.old
+            and following.match.symbol == chosen.match.symbol
+            and following.match.amount < chosen.match.amount
+            and len(gap) <= 30
+            and not any(c.isdigit() for c in gap)
+            and not _CURRENT_LABEL_RE.search(
+                page.lower, max(0, chosen.match.start - 30), chosen.match.start
+            )
+            and _labels_what_follows(label_line)
+            and not _ACTION_NOW_RE.search(gap)
+        ):
+            # "$50.00 / Sale: $40.00", "$50.00 Now $40.00": an unlabelled amount followed at
+            # once by a lower one labelled as the price to pay now is the former price.
+            return following
     return chosen
 
 

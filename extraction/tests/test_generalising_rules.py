@@ -19,6 +19,7 @@ from extraction.heuristics import (
     build_page_text,
     detect_availability,
     find_buy_buttons,
+    place_streamed_segments,
 )
 
 
@@ -172,6 +173,36 @@ def test_the_price_with_vat_is_the_price_to_pay(lang: str, without: str, with_va
     assert Decimal(text_product_of(text)["price"]) == expected
 
 
+@pytest.mark.parametrize(
+    ("lang", "without", "with_vat"),
+    [("en-GB", "£100.00 +VAT", "£120.00"), ("fr-BE", "100,00 € HTVA", "121,00 € TVAC"),
+     ("es-ES", "100,00 € + IVA", "121,00 €"),
+     ("it-IT", "100,00 € IVA esclusa", "122,00 € IVA compresa"),
+     ("pt-PT", "100,00 € s/ IVA", "123,00 € c/ IVA"), ("hu-HU", "100 Ft + ÁFA", "127 Ft"),
+     ("hu-HU", "Nettó ár: 100 Ft", "Bruttó ár: 127 Ft"),
+     ("ro-RO", "100,00 lei fără TVA", "119,00 lei cu TVA"),
+     ("nb-NO", "100 kr eks. mva", "125 kr inkl. mva"),
+     ("fi-FI", "100,00 € (veroton)", "124,00 € (sis. ALV 24%)"),
+     ("fi-FI", "100,00 € alv 0 %", "124,00 € sis. alv"),
+     ("el-GR", "100,00 € χωρίς ΦΠΑ", "124,00 € με ΦΠΑ"),
+     ("hr-HR", "100,00 € bez PDV-a", "125,00 € s PDV-om"),
+     ("sl-SI", "100,00 € brez DDV", "122,00 € z DDV"),
+     ("bg-BG", "100,00 лв. без ДДС", "120,00 лв. с ДДС"),
+     ("lt-LT", "100,00 € be PVM", "121,00 € su PVM"),
+     ("lv-LV", "100,00 € bez PVN", "121,00 € ar PVN"),
+     ("et-EE", "100,00 € km-ta", "122,00 € km-ga"),
+     ("tr-TR", "100,00 TL + KDV", "120,00 TL KDV dahil"),
+     ("en-IN", "₹100 + GST", "₹118 incl. GST")],
+)  # fmt: skip
+def test_tax_words_of_more_languages(lang: str, without: str, with_vat: str) -> None:
+    expected = Decimal(re.search(r"\d+", with_vat).group(0))  # type: ignore[union-attr]
+    for lines in ((without, with_vat), (with_vat, without)):
+        body = "<h1>Blue Kettle</h1>" + "".join(f"<div>{x}</div>" for x in lines)
+        assert Decimal(int(price_of(body + "<button>Buy</button>", lang) or 0)) == expected
+        text = "Blue Kettle | Shop\nBlue Kettle\n" + "\n".join(lines) + "\nAdd to cart\n"
+        assert Decimal(int(Decimal(text_product_of(text)["price"]))) == expected
+
+
 def test_an_ex_vat_price_alone_is_still_taken() -> None:
     assert price_of("<h1>Blue Kettle</h1><p>£100.00 excl. VAT</p>") == Decimal("100.00")
 
@@ -237,6 +268,17 @@ def test_the_address_article_number_as_the_page_prints_it() -> None:
     assert printed_url_identifier("https://shop.example/p/oak-table", "301.293.77") is None
 
 
+def test_in_plain_text_the_printed_address_id_beats_a_labelled_number_further_down() -> None:
+    url = "https://shop.example/p/oak-table-30129377/"
+    text = (
+        "Oak table | Shop\nOak table\n301.293.77\n£99.00\nAdd to basket\nPackages\n"
+        "Oak table top Article no.: 501.100.20\n"
+    )
+    assert text_product_of(text, url=url)["sku"] == "301.293.77"
+    # Without the address's id printed, the label gives it.
+    assert text_product_of(text.replace("301.293.77\n", ""), url=url)["sku"] == "501.100.20"
+
+
 def test_a_printed_article_number_beats_a_hidden_markup_sku_and_fills_a_missing_one() -> None:
     ld = (
         '<script type="application/ld+json">{"@type": "Product", "name": "Blue Kettle",'
@@ -290,6 +332,17 @@ def test_a_price_only_the_page_state_holds_is_taken_with_low_confidence() -> Non
     product = result.to_dict()["product"]
     assert (Decimal(product["price"]), product["currency"]) == (Decimal("24.99"), "GBP")
     assert result.confidence("price") < 0.5
+
+
+def test_a_script_price_takes_the_sign_the_page_prints_with_the_same_amount() -> None:
+    state = '<script>var s = {"product": {"name": "Blue Kettle", "price": 1024.5}};</script>'
+    # The mini-basket's amount is no price of the product's, but it shows the page's sign.
+    basket = "<div class='minicart'><p>Subtotal A$1,024.50</p></div>"
+    html = f"<html lang='en'><body><h1>Blue Kettle</h1><div id='app'></div>{basket}{state}"
+    result = extract_deterministic(url="https://shop.example/p/blue-kettle", html=html)
+    product = result.to_dict()["product"]
+    assert (product["price"], product["currency"]) == ("1024.50", "AUD")
+    assert result.confidence("price") < 0.5  # the script's price, not the basket's
 
 
 def test_one_stray_number_in_a_script_is_not_a_price() -> None:
@@ -372,6 +425,23 @@ def test_a_product_block_shipped_hidden_for_scripts_to_reveal_is_read() -> None:
     assert "Sign up" not in page.text  # a hidden block without the title stays hidden
 
 
+def test_blocks_a_streamed_page_sends_late_are_read_where_its_script_puts_them() -> None:
+    body = (
+        "<main><h1>Blue Kettle</h1><div><template id='B:0'></template><p>Loading</p></div>"
+        "<button>Add to cart</button><h2>You may also like</h2><p>Red Kettle £9.99</p></main>"
+        "<div hidden id='S:0'><p>£24.99</p><p>SKU: BK-20417</p></div>"
+        "<div hidden id='S:9'><p>Sign up and get £5.00 off</p></div>"
+    )
+    product = product_of(body)
+    assert (product["price"], product["sku"]) == ("24.99", "BK-20417")
+    tree, page = page_of(f"<html><body>{body}</body></html>", "Blue Kettle")
+    assert "£24.99" not in page.text  # as served, the segment is hidden
+    assert place_streamed_segments(tree) == 1
+    page = build_page_text(tree, title_hints=["Blue Kettle"])
+    assert page.text.index("£24.99") < page.text.index("Add to cart")
+    assert "Sign up" not in page.text  # a hidden block with no placeholder stays hidden
+
+
 # --- identifiers no label names -------------------------------------------------------------
 
 
@@ -399,12 +469,81 @@ def test_an_sku_label_may_hold_letters_only_other_labels_need_a_digit() -> None:
     assert product_of(body, lang="fr-FR")["sku"] == "demo_1"
 
 
+@pytest.mark.parametrize(
+    ("line", "sku"),
+    [("SKU: 100234 Category: Kettles", "100234"),
+     ("SKU: BK-100234 Categories: Kettles, Home", "BK-100234"),
+     ("SKU: 100234 (Blue)", "100234"), ("SKU: 100234, Size: M", "100234"),
+     ("SKU: 100234 Availability: In stock", "100234"),
+     ("Product code: TK 40 PRO XL", "TK 40 PRO XL")],
+)  # fmt: skip
+def test_a_labelled_value_ends_where_the_next_label_or_words_start(line: str, sku: str) -> None:
+    body = f"<h1>Blue Kettle</h1><p>£24.99</p><p>{line}</p><button>Add to basket</button>"
+    assert product_of(body)["sku"] == sku
+    assert text_product_of(f"Blue Kettle | Shop\nBlue Kettle\n£24.99\n{line}\n")["sku"] == sku
+
+
+@pytest.mark.parametrize(
+    ("lang", "label"),
+    [("en-US", "Item: 100234"), ("en-US", "Cat. No. 100234"), ("en-US", "Prod. No. 100234"),
+     ("en-US", "Article: 100234"), ("en-US", "Web ID: 100234"), ("en-US", "Style: BK-100234"),
+     ("de-DE", "Bestellnr.: 100234"), ("de-DE", "Best.-Nr.: 100234"),
+     ("fr-FR", "Réf : 100234"), ("cs-CZ", "Kat. číslo: 100234"),
+     ("en-US", "ASIN: B0BK100234")],
+)  # fmt: skip
+def test_more_catalogue_and_order_number_labels(lang: str, label: str) -> None:
+    value = label.split()[-1]
+    body = f"<h1>Blue Kettle</h1><p>€40.00</p><p>{label}</p><button>Add to cart</button>"
+    assert product_of(body, lang=lang)["sku"] == value
+    assert text_product_of(f"Blue Kettle\n€40.00\n{label}\n")["sku"] == value
+
+
+def test_a_label_that_is_an_ordinary_word_needs_its_colon() -> None:
+    for line in ("Item 5 of 12 in Kettles", "Style 12 tips for tea", "Article 13 of the terms"):
+        body = f"<h1>Blue Kettle</h1><p>£24.99</p><p>{line}</p>"
+        assert product_of(body)["sku"] is None, line
+
+
+@pytest.mark.parametrize(
+    "label",
+    ["Model: BK-100", "Model No.: BK-100", "Item model number: BK-100", "MPN: BK-100",
+     "Mfr. Part #: BK-100", "Part #: BK-100", "Modell: BK-100", "Modèle : BK-100",
+     "Modelo: BK-100", "Modello: BK-100", "Typ: BK-100", "Hersteller-Nr: BK-100"],
+)  # fmt: skip
+def test_model_and_part_number_labels_give_the_mpn_not_the_sku(label: str) -> None:
+    body = f"<h1>Blue Kettle</h1><p>£24.99</p><p>{label}</p><button>Add to basket</button>"
+    product = product_of(body)
+    assert (product["mpn"], product["sku"]) == ("BK-100", None)
+    product = text_product_of(f"Blue Kettle\n£24.99\n{label}\n")
+    assert (product["mpn"], product["sku"]) == ("BK-100", None)
+
+
+def test_a_model_word_without_a_colon_or_with_a_measure_is_no_mpn() -> None:
+    for line in ("Model wears size M", "Model is 185 cm tall", "Model: 185cm", "Typ A 2000"):
+        body = f"<h1>Blue Kettle</h1><p>£24.99</p><p>{line}</p>"
+        assert product_of(body)["mpn"] is None, line
+
+
 def test_a_hash_label_under_the_title_is_the_sku_and_a_model_number_is_not() -> None:
     product = product_of("<h1>Blue Kettle</h1><div>Item #KT-20417 • Model #WK-9</div><p>£24.99</p>")
     assert product["sku"] == "KT-20417"
     assert product_of("<h1>Blue Kettle</h1><div>Model #WK-9040</div><p>£24.99</p>")["sku"] is None
     text = "Blue Kettle | Shop\nHome\nBlue Kettle\nItem #KT-20417 • Mfr #WK-9\n£24.99\n"
     assert text_product_of(text)["sku"] == "KT-20417"
+
+
+def test_an_element_whose_class_names_an_sku_shows_it_without_a_label() -> None:
+    for shown in ("<span class='product-sku'>BK-20417</span>",
+                  "<div id='variantSku'>BK-20417</div>",
+                  "<p class='sku-line'>SKU BK-20417</p>"):  # fmt: skip
+        body = f"<h1>Blue Kettle</h1><p>£24.99</p>{shown}<button>Add to basket</button>"
+        assert product_of(body)["sku"] == "BK-20417", shown
+    # Not a word, not a hidden element, not a class that only looks like it.
+    for shown in ("<span class='product-sku'>Select a size</span>",
+                  "<span class='product-sku' hidden>BK-20417</span>",
+                  "<span class='skull-icon'>BK-20417</span>"):  # fmt: skip
+        body = f"<h1>Blue Kettle</h1><p>£24.99</p>{shown}<button>Add to basket</button>"
+        assert product_of(body)["sku"] is None, shown
 
 
 def test_an_id_segment_inside_the_address_is_the_sku_when_the_page_repeats_it() -> None:
@@ -613,6 +752,179 @@ def test_former_price_words_of_more_languages(lang: str, was: str, now: str) -> 
     assert price_of(body, lang) == Decimal(400)
 
 
+def test_a_price_per_count_of_a_pack_is_not_the_price() -> None:
+    for unit in ("$0.33/count", "($0.33 / Count)", "$0.33/ct"):
+        body = (
+            f"<h1>Blue Kettle</h1><p>{unit}</p><p>Only today</p><p>$40.00</p><button>Buy</button>"
+        )
+        assert price_of(body, "en-US") == Decimal(40), unit
+        text = f"Blue Kettle | Shop\nBlue Kettle\n{unit}\nOnly today\n$40.00\nAdd to cart\n"
+        assert text_product_of(text)["price"] == "40.00", unit
+    # The price of one piece sold by the piece is the price.
+    body = "<h1>Blue Kettle</h1><p>400 zł /szt.</p><button>Do koszyka</button>"
+    assert price_of(body, "pl-PL") == Decimal(400)
+
+
+@pytest.mark.parametrize(
+    ("lang", "between"),
+    [("en-US", "-20%"), ("en-US", "Save 20%"), ("en-US", "20% off"), ("en-US", "(20% off)"),
+     ("de-DE", "−20 %"), ("en-US", "Save $10.00"), ("en-US", "You save $10.00 (20%)"),
+     ("en-US", "-$10.00"), ("de-DE", "-10,00 €"), ("en-US", "→")],
+)  # fmt: skip
+def test_two_amounts_with_only_a_discount_between_them_are_a_sale(lang: str, between: str) -> None:
+    was, now = ("$50.00", "$40.00") if lang == "en-US" else ("50,00 €", "40,00 €")
+    amounts = f"<div>{was}</div><div>{between}</div><div>{now}</div>"
+    body = f"<h1>Blue Kettle</h1>{amounts}<button>Buy</button>"
+    assert price_of(body, lang) == Decimal(40)
+    text = f"Blue Kettle | Shop\nBlue Kettle\n{was}\n{between}\n{now}\nAdd to cart\n"
+    assert Decimal(text_product_of(text)["price"]) == Decimal(40)
+    # Words between them are not a discount: two prices of two things.
+    body = body.replace(between, "Matching lid")
+    assert price_of(body, lang) == Decimal(50)
+
+
+def test_the_first_amounts_currency_code_between_a_sale_and_its_original_is_no_word() -> None:
+    body = "<h1>Blue Kettle</h1><div>$50.00 USD</div><div>$40.00 USD</div><button>Buy</button>"
+    assert price_of(body, "en-US") == Decimal(40)
+    text = "Blue Kettle | Shop\nBlue Kettle\n$50.00 USD\n$40.00 USD\nAdd to cart\n"
+    assert text_product_of(text)["price"] == "40.00"
+
+
+def test_a_subscription_or_membership_price_is_not_the_one_off_price() -> None:
+    for line in ("$38.00 with subscription", "$38.00 for members", "$38.00 with trade-in"):
+        body = f"<h1>Blue Kettle</h1><p>$40.00</p><p>{line}</p><button>Add to cart</button>"
+        assert price_of(body, "en-US") == Decimal(40), line
+
+
+def test_indias_maximum_retail_price_is_a_former_price() -> None:
+    for mrp in ("MRP ₹500", "M.R.P.: ₹500", "M.R.P ₹500"):
+        body = (
+            f"<h1>Blue Kettle</h1><p>{mrp}</p><p>Deal of the day</p><p>₹400</p><button>Buy</button>"
+        )
+        assert price_of(body, "en-IN") == Decimal(400), mrp
+
+
+@pytest.mark.parametrize(
+    "now",
+    ["Sale: $40.00", "Now $40.00", "Sale price $40.00", "Deal Price $40.00",
+     "Discounted price $40.00", "Sale price</p><p>$40.00"],
+)  # fmt: skip
+def test_an_amount_followed_by_a_lower_one_labelled_as_the_price_now_is_the_former(
+    now: str,
+) -> None:
+    body = f"<h1>Blue Kettle</h1><p>$50.00</p><p>{now}</p><button>Add to cart</button>"
+    assert price_of(body, "en-US") == Decimal(40)
+    label_line = now.replace("</p><p>", "\n")
+    text = f"Blue Kettle | Shop\nBlue Kettle\n$50.00\n{label_line}\nAdd to cart\n"
+    assert text_product_of(text)["price"] == "40.00"
+    # A higher labelled amount, a "buy now" button, or a label of its own on the first amount
+    # change nothing.
+    for other in (now.replace("40", "60"), "Buy now $40.00", "Sale ends Sunday</p><p>$40.00"):
+        body = f"<h1>Blue Kettle</h1><p>$50.00</p><p>{other}</p><button>Add to cart</button>"
+        assert price_of(body, "en-US") == Decimal(50), other
+    body = f"<h1>Blue Kettle</h1><p>Member price $50.00</p><p>{now}</p>"
+    assert price_of(body, "en-US") == Decimal(50)
+
+
+# --- currency -------------------------------------------------------------------------------
+
+
+def test_a_shared_sign_is_the_one_code_the_page_names_when_its_locale_does_not_say() -> None:
+    text = "Blue Kettle | Shop\nYou are shopping in AUD\nBlue Kettle\n$40.00\nAdd to cart\n"
+    product = text_product_of(text)
+    assert (product["price"], product["currency"]) == ("40.00", "AUD")
+    # A picker naming several dollar currencies says nothing: the sign's usual meaning.
+    picker = text.replace("You are shopping in AUD", "Currency: AUD CAD USD")
+    assert text_product_of(picker)["currency"] == "USD"
+    # The page's country comes first.
+    assert text_product_of(text, url="https://shop.example.ca/p/blue-kettle")["currency"] == "CAD"
+    body = "<p>Prices in NZD</p><h1>Blue Kettle</h1><p>$40.00</p><button>Add to cart</button>"
+    assert product_of(body, lang="en")["currency"] == "NZD"
+    # A code that is not named as a currency says nothing.
+    cad = text.replace("You are shopping in AUD", "Exports CAD drawings to your printer")
+    assert text_product_of(cad)["currency"] == "USD"
+    assert text_product_of(cad.replace("Exports", "Prices in CAD\nExports"))["currency"] == "CAD"
+
+
+@pytest.mark.parametrize(
+    ("text", "currency"),
+    [("青いやかん\n¥4,000\nカートに入れる\n", "JPY"), ("蓝色水壶\n¥400\n加入购物车\n", "CNY"),
+     ("Синий чайник\n4 000 руб.\nВ корзину\n", "RUB"),
+     ("Blå vattenkokare\n400 kr\nLägg i varukorgen\nFri frakt över 500 kr för alla köp\n", "SEK"),
+     ("Blå elkedel\n400 kr\nLæg i kurv\nLevering af varen på 2 dage\n", "DKK"),
+     ("Blå vannkoker\n400 kr\nLegg i handlekurven\nLevering av varen på 2 dager\n", "NOK")],
+)  # fmt: skip
+def test_in_plain_text_a_shared_sign_follows_the_language_the_letters_show(
+    text: str, currency: str
+) -> None:
+    assert text_product_of(text, url="https://shop.example/p/4471029")["currency"] == currency
+
+
+def test_plain_english_text_leaves_kr_and_yen_unresolved() -> None:
+    for amount in ("400 kr", "¥400"):
+        text = f"Blue Kettle\n{amount}\nAdd to cart\n"
+        assert text_product_of(text)["currency"] is None, amount
+
+
+@pytest.mark.parametrize(
+    ("lang", "price", "plan"),
+    [("en-US", "$40.00", "or $10.00 today and 3 more payments"),
+     ("en-GB", "£40.00", "Or pay £13.33 x 3 months"),
+     ("en-AU", "$40.00", "Own it from $10/wk"), ("en-AU", "$40.00", "$10.00 fortnightly"),
+     ("fr-FR", "40,00 €", "Payez en 4 fois 10,00 €"), ("es-ES", "40,00 €", "o 3 plazos de 13,33 €"),
+     ("nl-NL", "€ 40,00", "of 3 termijnen van € 13,33"),
+     ("sv-SE", "400 kr", "Delbetala från 33 kr/mån"), ("nb-NO", "400 kr", "fra 33 kr/mnd"),
+     ("da-DK", "400 kr", "Fra 33 kr./md."), ("fi-FI", "40,00 €", "alk. 3,33 €/kk"),
+     ("es-MX", "$400.00", "12 meses sin intereses de $33.33"),
+     ("tr-TR", "400 TL", "3 taksit 133,33 TL")],
+)  # fmt: skip
+def test_instalments_in_more_languages_and_shapes_are_not_the_price(
+    lang: str, price: str, plan: str
+) -> None:
+    for lines in ((plan, price), (price, plan)):
+        body = "<h1>Blue Kettle</h1>" + "".join(f"<div>{x}</div>" for x in lines)
+        product = product_of(body + "<button>Add to cart</button>", lang=lang)
+        assert product["price"] is not None
+        assert Decimal(product["price"]) in (Decimal(40), Decimal(400)), lines
+
+
+def test_a_warranty_in_months_before_the_price_is_no_instalment() -> None:
+    body = (
+        "<h1>Blue Kettle</h1><div>Garantía 24 meses</div><div>40,00 €</div><button>Comprar</button>"
+    )
+    assert price_of(body, "es-ES") == Decimal(40)
+
+
+@pytest.mark.parametrize(
+    ("lang", "was", "now"),
+    [("en-US", "Reg: $500.00", "$400.00"), ("en-US", "Orig. $500.00", "$400.00"),
+     ("en-US", "Retail Price: $500.00", "$400.00"), ("en-US", "SRP $500.00", "$400.00"),
+     ("en-US", "List: $500.00", "$400.00"), ("en-US", "Typical price $500.00", "$400.00"),
+     ("de-DE", "Bisher 500,00 €", "400,00 €"), ("de-DE", "Streichpreis 500,00 €", "400,00 €"),
+     ("fr-FR", "Ancien prix 500,00 €", "400,00 €"),
+     ("es-ES", "Precio habitual 500,00 €", "400,00 €"),
+     ("it-IT", "Prezzo di listino 500,00 €", "400,00 €"),
+     ("pl-PL", "Cena regularna 500,00 zł", "400,00 zł"),
+     ("cs-CZ", "Běžná cena 500 Kč", "400 Kč"), ("hu-HU", "Eredeti ár 5000 Ft", "4000 Ft"),
+     ("sv-SE", "Tidigare pris 500 kr", "400 kr"), ("tr-TR", "Eski fiyat 500 TL", "400 TL"),
+     ("el-GR", "Αρχική τιμή 500,00 €", "400,00 €"), ("id-ID", "Harga normal Rp 500", "Rp 400"),
+     ("ja-JP", "メーカー希望小売価格 500円", "400円")],
+)  # fmt: skip
+def test_still_more_former_price_words(lang: str, was: str, now: str) -> None:
+    body = f"<h1>Blue Kettle</h1><p>{was}</p><p>Only today</p><p>{now}</p><button>Buy</button>"
+    assert int(price_of(body, lang) or 0) in (400, 4000)
+    text = f"Blue Kettle | Shop\nBlue Kettle\n{was}\nOnly today\n{now}\nAdd to cart\n"
+    assert int(Decimal(text_product_of(text)["price"])) in (400, 4000)
+
+
+def test_a_gallery_button_or_a_retailer_above_the_price_is_no_former_price_label() -> None:
+    # (Were $40.00 taken for a former price, the lid's would be the price.)
+    lid = "<div>Matching lid</div><div>$10.00</div>"
+    for above in ("Previous", "Retailer: Acme"):
+        body = f"<h1>Blue Kettle</h1><div>{above}</div><div>$40.00</div>{lid}<button>Buy</button>"
+        assert price_of(body, "en-US") == Decimal(40), above
+
+
 def test_an_instalment_with_words_between_its_count_and_its_name_is_not_the_price() -> None:
     for plan in ("Pay in 4 interest-free installments of $10.00",
                  "3 cuotas sin interés de $10.00"):  # fmt: skip
@@ -638,6 +950,35 @@ def test_an_amount_named_a_discount_or_a_cost_by_the_words_after_it(lang: str, l
     assert Decimal(text_product_of(text)["price"]) == Decimal(40)
     # On the next line the word is not the amount's: "£5,100.00" then a "shipping" link.
     assert text_product_of("Blue Kettle\n£5,100.00\nshipping\n")["price"] == "5100.00"
+
+
+@pytest.mark.parametrize(
+    ("lang", "price", "cost"),
+    [("en-US", "$40.00", "$5.99 Standard Shipping"), ("en-US", "$40.00", "Flat rate $5.99"),
+     ("en-GB", "£40.00", "£3.95 Click & Collect"), ("en-GB", "£40.00", "Next day £5.99"),
+     ("pl-PL", "40,00 zł", "Kurier 9,99 zł"), ("da-DK", "400 kr", "Levering 49 kr"),
+     ("en-US", "$40.00", "Gift wrap +$4.99"), ("en-US", "$40.00", "Assembly: $19.99"),
+     ("en-GB", "£40.00", "Add a 3-year guarantee £4.99"), ("de-DE", "40,00 €", "Pfand 0,25 €"),
+     ("en-US", "$40.00", "+ $0.25 bottle deposit"), ("en-US", "$40.00", "Earn $2.00 in rewards"),
+     ("en-US", "$40.00", "Get a $10 gift card")],
+)  # fmt: skip
+def test_shipping_add_ons_deposits_and_rewards_are_not_the_price(
+    lang: str, price: str, cost: str
+) -> None:
+    for lines in ((cost, price), (price, cost)):
+        body = "<h1>Blue Kettle</h1>" + "".join(f"<div>{x}</div>" for x in lines)
+        product = product_of(body + "<button>Add to cart</button>", lang=lang)
+        assert Decimal(product["price"]) in (Decimal(40), Decimal(400)), lines
+        text = "Blue Kettle | Shop\nBlue Kettle\n" + "\n".join(lines) + "\nAdd to cart\n"
+        assert Decimal(text_product_of(text)["price"]) in (Decimal(40), Decimal(400)), lines
+
+
+def test_a_price_with_free_shipping_after_it_is_still_the_price() -> None:
+    for line in ("$40.00 free shipping", "$40.00 incl. shipping", "$40.00 FREE Shipping",
+                 "$40.00 Next day delivery available", "No deposit needed $40.00",
+                 "Price match guarantee, $40.00"):  # fmt: skip
+        body = f"<h1>Blue Kettle</h1><p>{line}</p><button>Add to cart</button>"
+        assert price_of(body, "en-US") == Decimal(40), line
 
 
 def test_a_tax_word_after_the_next_amount_is_that_amounts() -> None:
