@@ -14,18 +14,22 @@ candidates held at once raised a worker's peak by more than 500 MB. So:
 * other formats decode at their native depth (1 byte per pixel for grey, palette and 1-bit
   images), are box-reduced (``Image.reduce``) and resized to the model's input side at once,
   and only the small result is converted to RGB; the full-size raster is closed right away;
-* at most ``max_concurrent`` decodes run at once in a process (:data:`DECODE_SLOTS`), so
-  concurrent requests cannot multiply the worst case.
+* decodes run on at most ``max_concurrent`` threads of their own in a process
+  (:data:`DECODE_THREADS`), so concurrent requests cannot multiply the worst case, neither
+  while decoding nor in the memory malloc keeps per thread afterwards.
 """
 
 from __future__ import annotations
 
-import contextlib
+import contextvars
 import io
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import TypeVar
 
 import structlog
 from PIL import Image, UnidentifiedImageError
@@ -40,6 +44,8 @@ from mlverify.clip.config import (
 )
 
 logger = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 # Box-reduce to at least this many times the target before the final bicubic resize (as
 # Pillow's ``thumbnail(reducing_gap=2.0)``): cheap and memory-light, with bicubic quality.
@@ -93,38 +99,53 @@ def fetch_image_bytes(
     return content
 
 
-class DecodeSlots:
-    """At most ``limit`` image decodes at once in this process (a semaphore per limit).
+class DecodeThreads:
+    """Image decodes run on at most ``limit`` threads of their own, whichever thread asks.
 
-    The limit comes from settings at each call; when it changes, a new semaphore is used for
-    new decodes (ones in progress release the one they took). Waiting for a slot stops at the
-    caller's deadline: the step answers "busy" instead of queueing past its budget.
+    Bounding how many decodes run at once (a semaphore) was not enough: glibc gives each
+    thread that allocates its own malloc arena, and a freed multi-MB raster stays reserved in
+    the arena of the thread that decoded it. Four request threads (``GUNICORN_THREADS=4``)
+    that had each decoded one 16-megapixel image held four rasters' worth of memory after
+    the decodes ended, even with one decode at a time (``bench/worker_memory.py --images
+    at-cap``: a worker's peak 637 MB). On ``limit`` threads of their own, at most ``limit``
+    arenas ever hold a raster, and each reuses what it holds for the next decode.
+
+    The limit comes from settings at each call; when it changes, new decodes go to a new
+    pool (ones in progress finish on the old one). Waiting for a decode thread stops at the
+    caller's deadline: the step answers "busy" instead of queueing past its budget. A decode
+    that has started is waited for (its time is bounded by the pixel cap), so no thread is
+    left decoding for a request that has gone.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._limit = 0
-        self._semaphore = threading.BoundedSemaphore(1)
+        self._pool: ThreadPoolExecutor | None = None
 
-    def _for(self, limit: int) -> threading.BoundedSemaphore:
+    def _for(self, limit: int) -> ThreadPoolExecutor:
         with self._lock:
-            if limit != self._limit:
-                self._limit, self._semaphore = limit, threading.BoundedSemaphore(limit)
-            return self._semaphore
+            if self._pool is None or limit != self._limit:
+                if self._pool is not None:
+                    self._pool.shutdown(wait=False)
+                self._limit = limit
+                self._pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="decode")
+            return self._pool
 
-    @contextlib.contextmanager
-    def hold(self, limit: int, deadline: float | None = None) -> Iterator[None]:
-        semaphore = self._for(max(1, limit))
+    def run(self, fn: Callable[[], T], limit: int, deadline: float | None = None) -> T:
+        """``fn()`` on a decode thread (in a copy of the caller's context, for its logs)."""
+        future = self._for(max(1, limit)).submit(contextvars.copy_context().run, fn)
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-        if not semaphore.acquire(timeout=timeout):
-            raise ImageFetchFailed("The image could not be checked in time: the server is busy.")
         try:
-            yield
-        finally:
-            semaphore.release()
+            return future.result(timeout=timeout)
+        except FutureTimeout:
+            if future.cancel():  # still waiting for a thread
+                raise ImageFetchFailed(
+                    "The image could not be checked in time: the server is busy."
+                ) from None
+            return future.result()  # started: bounded by the pixel cap
 
 
-DECODE_SLOTS = DecodeSlots()
+DECODE_THREADS = DecodeThreads()
 
 
 def _too_large(width: int, height: int, max_pixels: int) -> ImageFetchFailed:
@@ -172,6 +193,16 @@ def _decode_small(image: Image.Image, side: int) -> Image.Image:
     return image
 
 
+def _on_white(image: Image.Image) -> Image.Image:
+    """RGB; a transparent image flattened onto white, as shops show them (not Pillow's black)."""
+    if image.mode in ("RGBA", "LA"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
 def decode_image(
     data: bytes,
     *,
@@ -185,8 +216,8 @@ def decode_image(
 
     The size is checked from the header before any pixel is decoded; Pillow's own
     DecompressionBombWarning is raised as an error. Decoding waits for one of
-    ``max_concurrent`` process-wide slots (until ``deadline``). Transparent images are
-    flattened onto white, as shops show them, instead of Pillow's black.
+    ``max_concurrent`` process-wide decode threads (until ``deadline``). Transparent images are
+    flattened onto white.
     """
     try:
         with warnings.catch_warnings():
@@ -196,20 +227,16 @@ def decode_image(
                 if width <= 0 or height <= 0 or width * height > max_pixels:
                     raise _too_large(width, height, max_pixels)
                 probe.verify()  # checksums and structure, without decoding pixels
-            image: Image.Image = Image.open(io.BytesIO(data))
-            if getattr(image, "n_frames", 1) > 1:
-                image.seek(0)
-            with DECODE_SLOTS.hold(max_concurrent, deadline):
-                image = _decode_small(image, side)
+            opened: Image.Image = Image.open(io.BytesIO(data))
+            if getattr(opened, "n_frames", 1) > 1:
+                opened.seek(0)
+            image = DECODE_THREADS.run(
+                lambda: _on_white(_decode_small(opened, side)), max_concurrent, deadline
+            )
     except ImageFetchFailed:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageFetchFailed(f"The image is too large to check: {exc}") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageFetchFailed(f"The file is not a readable image: {type(exc).__name__}") from exc
-    if image.mode in ("RGBA", "LA"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        return background
-    return image.convert("RGB")
+    return image

@@ -31,6 +31,7 @@ class LoadSpy:
 
     def __init__(self, delay: float = 0.0) -> None:
         self.sizes: list[tuple[int, int]] = []
+        self.threads: set[int] = set()  # the threads that decoded
         self.active = 0
         self.peak = 0
         self.delay = delay
@@ -49,6 +50,7 @@ class LoadSpy:
                 spy.active += 1
                 spy.peak = max(spy.peak, spy.active)
                 spy.sizes.append(image.size)
+                spy.threads.add(threading.get_ident())
             try:
                 if spy.delay:
                     time.sleep(spy.delay)
@@ -126,6 +128,35 @@ def test_decodes_at_once_are_bounded_per_process(monkeypatch: pytest.MonkeyPatch
     assert errors == []
     assert len(spy.sizes) == 6
     assert spy.peak == 2
+
+
+def test_decodes_run_on_their_own_threads_never_on_the_callers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # glibc keeps a freed raster in the malloc arena of the thread that decoded it: decoding
+    # on the request threads let each of them hold one (bench/worker_memory.py, at-cap).
+    spy = LoadSpy().install(monkeypatch)
+    data = png_bytes((0, 120, 0), size=64)
+    callers: set[int] = set()
+    errors: list[BaseException] = []
+
+    def decode() -> None:
+        callers.add(threading.get_ident())
+        try:
+            for _ in range(3):
+                images.decode_image(data, max_concurrent=2)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=decode) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(spy.sizes) == 18
+    assert 1 <= len(spy.threads) <= 2
+    assert not spy.threads & callers
 
 
 def test_waiting_for_a_decode_slot_stops_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
