@@ -10,10 +10,16 @@ second axis (issue 16):
   (``MALLOC_ARENA_MAX=2``). glibc raises its threshold to the size of each mmapped block it
   frees (up to 32 MB), after which a decode's multi-MB rasters come from the threads' heaps
   and stay reserved there once freed; a fixed threshold keeps them mmapped, returned to the
-  system on free.
+  system on free. (Measured before decodes moved to threads of their own.)
+* ``--compare decode``: decodes on ``CLIP_MAX_CONCURRENT_DECODES`` threads of their own
+  (:class:`mlverify.clip.images.DecodeThreads`, the code) against the code before, which
+  decoded on the request thread that asked, at most that many at once (reproduced in the
+  child: ``caller``), alone, with ``MALLOC_ARENA_MAX=2`` and with ``malloc_trim(0)`` after
+  each decode (``caller-trim``).
 
-Run (about 6 minutes):  .venv/bin/python bench/worker_memory.py [--compare export|malloc]
-    [--images photos|at-cap] [--rounds 4] [--checks 40] [--json FILE]
+Run (about 6 minutes):  .venv/bin/python bench/worker_memory.py
+    [--compare export|malloc|decode] [--images photos|at-cap|at-cap-rgb] [--rounds 4]
+    [--checks 40] [--json FILE]
 
 The models are bench/serving.py's: CLIP ViT-B-32 with random weights (its memory and latency
 are the architecture's) and the real MiniLM, exported by the production exporter.
@@ -22,7 +28,8 @@ Each measurement is a fresh process shaped like a gthread worker (``buyhive.wsgi
 models warmed as ``post_worker_init`` does), pinned to one core while a busy loop holds the
 other, which answers ``--checks`` image checks (``verify_image`` end to end: fetch from a
 loopback server, decode, encode the image and a new product name, score; nothing cached) of
-800 px JPEGs (``photos``) or of 4000 x 4000 PNGs (``at-cap``: the largest image a check takes):
+800 px JPEGs (``photos``) or of 4000 x 4000 PNGs (``at-cap``: the largest image a check takes,
+1 bit a pixel; ``at-cap-rgb``: the same in RGB, a raster four times larger once decoded):
 
 * ``threads=1``: one after another (the p95 goal's setting, <= 80 ms);
 * ``threads=4``: submitted to a pool of 4 threads at once, as a gthread worker with
@@ -65,6 +72,29 @@ n, threads = int(sys.argv[1]), int(sys.argv[2])
 if sys.argv[3] == "at-cap":  # the largest image the check takes: 16 megapixels (a 2 KB PNG)
     from mlverify.tests.tiny_clip import bomb_png
     IMAGES.update({f"/img/{i}.jpg": bomb_png(4000, 4000) for i in range(8)})
+elif sys.argv[3] == "at-cap-rgb":  # 16 megapixels of RGB, 4 bytes a pixel decoded (~60 KB)
+    from PIL import Image
+    def rgb_png(i):
+        out = io.BytesIO()
+        Image.new("RGB", (4000, 4000), (40 * i, 90, 30)).save(out, format="PNG")
+        return out.getvalue()
+    IMAGES.update({f"/img/{i}.jpg": rgb_png(i) for i in range(8)})
+# --compare decode: the code before decodes ran on threads of their own (each on the request
+# thread that asked, at most CLIP_MAX_CONCURRENT_DECODES at once), optionally trimming malloc.
+if os.environ.get("BENCH_DECODE") in ("caller", "caller-trim"):
+    import ctypes
+    from mlverify.clip import images
+    slots = threading.BoundedSemaphore(images.MAX_CONCURRENT_DECODES)
+    trim = ctypes.CDLL("libc.so.6").malloc_trim
+    if os.environ["BENCH_DECODE"] == "caller":
+        trim = None
+    def on_caller(fn, limit, deadline=None):
+        with slots:
+            result = fn()
+        if trim is not None:
+            trim(0)
+        return result
+    images.DECODE_THREADS.run = on_caller
 def check(i):
     url = f"{BASE}/img/{i % 8}.jpg?{TAG}-{i}"
     t = time.perf_counter()
@@ -99,19 +129,24 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument(
         "--compare",
-        choices=["export", "malloc"],
+        choices=["export", "malloc", "decode"],
         default="export",
         help=(
             "export: the full export against the served-only one; malloc: the served-only "
             "export with glibc's default malloc against a fixed MALLOC_MMAP_THRESHOLD_ "
-            "(128 KB, 1 MB) and against MALLOC_ARENA_MAX=2"
+            "(128 KB, 1 MB) and against MALLOC_ARENA_MAX=2; decode: decodes on threads of "
+            "their own (the code) against decodes on the request threads (as before), alone, "
+            "with MALLOC_ARENA_MAX=2 and with malloc_trim(0) after each decode"
         ),
     )
     parser.add_argument(
         "--images",
-        choices=["photos", "at-cap"],
+        choices=["photos", "at-cap", "at-cap-rgb"],
         default="photos",
-        help="photos: 800 px JPEGs; at-cap: 4000 x 4000 PNGs, the largest image a check takes",
+        help=(
+            "photos: 800 px JPEGs; at-cap: 4000 x 4000 1-bit PNGs, the largest image a check "
+            "takes; at-cap-rgb: the same size in RGB (4 bytes a pixel once decoded)"
+        ),
     )
     args = parser.parse_args()
 
@@ -152,16 +187,21 @@ def main() -> None:
         "ML_INFERENCE_TIMEOUT": "120",  # the bench wants every check's time, not a timeout
     }
     # (label, model folder, extra environment); each in threads=1 and threads=4
-    variants: list[tuple[str, str, dict[str, str]]] = (
-        [("full", "full", {}), ("served", "served", {})]
-        if args.compare == "export"
-        else [
+    variants: list[tuple[str, str, dict[str, str]]] = {
+        "export": [("full", "full", {}), ("served", "served", {})],
+        "malloc": [
             ("malloc-default", "served", {}),
             ("mmap-128k", "served", {"MALLOC_MMAP_THRESHOLD_": "131072"}),
             ("mmap-1m", "served", {"MALLOC_MMAP_THRESHOLD_": str(1 << 20)}),
             ("arena-max-2", "served", {"MALLOC_ARENA_MAX": "2"}),
-        ]
-    )
+        ],
+        "decode": [
+            ("decode-threads", "served", {}),
+            ("caller", "served", {"BENCH_DECODE": "caller"}),
+            ("caller-arena-2", "served", {"BENCH_DECODE": "caller", "MALLOC_ARENA_MAX": "2"}),
+            ("caller-trim", "served", {"BENCH_DECODE": "caller-trim"}),
+        ],
+    }[args.compare]
     settings = [(v, threads) for threads in (1, 4) for v in variants]
     runs: dict[str, list[dict[str, Any]]] = {f"{v[0]}/threads={t}": [] for v, t in settings}
     report["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
