@@ -12,8 +12,10 @@ candidates held at once raised a worker's peak by more than 500 MB. So:
 * JPEGs are decoded at 1/2, 1/4 or 1/8 scale by the decoder itself (Pillow's ``draft``), so
   the full-size raster never exists;
 * other formats decode at their native depth (1 byte per pixel for grey, palette and 1-bit
-  images), are box-reduced (``Image.reduce``) and resized to the model's input side at once,
-  and only the small result is converted to RGB; the full-size raster is closed right away;
+  images) and are box-reduced (``Image.reduce``) and resized to the model's input side at
+  once; a mode ``reduce`` cannot take (1-bit, palette, 16-bit) is converted a strip of rows
+  at a time as it is reduced, so no converted full-size raster (four bytes a pixel for a
+  palette image in RGB) ever exists; the native raster is closed right away;
 * decodes run on at most ``max_concurrent`` threads of their own in a process
   (:data:`DECODE_THREADS`), so concurrent requests cannot multiply the worst case, neither
   while decoding nor in the memory malloc keeps per thread afterwards.
@@ -50,6 +52,8 @@ T = TypeVar("T")
 # Box-reduce to at least this many times the target before the final bicubic resize (as
 # Pillow's ``thumbnail(reducing_gap=2.0)``): cheap and memory-light, with bicubic quality.
 _REDUCING_GAP = 2
+# Rows converted at once when an image's mode must change before it is reduced.
+_STRIP_ROWS = 256
 
 
 def fetch_image_bytes(
@@ -163,6 +167,36 @@ def _scaled(size: tuple[int, int], side: int) -> tuple[int, int]:
     return max(1, round(width * side / shorter)), max(1, round(height * side / shorter))
 
 
+def _working_mode(image: Image.Image) -> str:
+    """The mode ``reduce`` and ``resize`` work in: 8 bits a channel, alpha kept."""
+    if image.mode == "1":
+        return "L"  # same 1 byte per pixel
+    if image.mode in ("P", "PA"):
+        alpha = image.mode == "PA" or "transparency" in image.info
+        return "RGBA" if alpha else "RGB"
+    return image.mode if image.mode in ("L", "LA", "RGB", "RGBA") else "RGB"
+
+
+def _convert_reduced(image: Image.Image, mode: str, factor: int) -> Image.Image:
+    """``image.convert(mode).reduce(factor)``, a strip of rows at a time.
+
+    A strip's height is a multiple of ``factor``, so each strip reduces to whole rows of the
+    result, equal to reducing the whole converted image; only one strip is ever converted at
+    full size (a 16-megapixel palette PNG: 64 MB in RGB at once, ~1 MB a strip).
+    """
+    width, height = image.size
+    rows = factor * max(1, _STRIP_ROWS // factor)
+    out = Image.new(mode, (-(-width // factor), -(-height // factor)))
+    for top in range(0, height, rows):
+        with image.crop((0, top, width, min(height, top + rows))) as strip:
+            converted = strip.convert(mode)
+            reduced = converted.reduce(factor)
+            out.paste(reduced, (0, top // factor))
+            converted.close()
+            reduced.close()
+    return out
+
+
 def _decode_small(image: Image.Image, side: int) -> Image.Image:
     """Decode ``image`` (opened, not loaded) to at most ``side`` on its shorter side."""
     if image.format == "JPEG":
@@ -170,21 +204,17 @@ def _decode_small(image: Image.Image, side: int) -> Image.Image:
         # the requested size, so the final resize below still has the pixels it needs.
         image.draft("RGB" if image.mode != "L" else "L", _scaled(image.size, side))
     image.load()
-    full = image
-    if image.mode == "1":
-        image = image.convert("L")  # same 1 byte per pixel; reduce/resize need 8 bits
-    elif image.mode in ("P", "PA"):
-        alpha = image.mode == "PA" or "transparency" in image.info
-        image = image.convert("RGBA" if alpha else "RGB")
-    elif image.mode not in ("L", "LA", "RGB", "RGBA"):
-        image = image.convert("RGB")
-    if image is not full:
-        full.close()  # drop the native raster before shrinking the converted one
+    mode = _working_mode(image)
     factor = min(image.size) // (side * _REDUCING_GAP)
+    full = image
     if factor > 1:
-        reduced = image.reduce(factor)
-        image.close()
-        image = reduced
+        image = (
+            image.reduce(factor) if mode == image.mode else _convert_reduced(image, mode, factor)
+        )
+    elif mode != image.mode:
+        image = image.convert(mode)
+    if image is not full:
+        full.close()  # drop the native raster before the final resize
     target = _scaled(image.size, side)
     if target != image.size:
         resized = image.resize(target, Image.Resampling.BICUBIC)

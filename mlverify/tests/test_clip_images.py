@@ -109,6 +109,33 @@ def test_png_under_the_cap_is_shrunk_to_the_model_input_right_after_decoding() -
     assert image.getpixel((10, 10)) == (0, 0, 0)
 
 
+def test_palette_png_is_converted_a_strip_at_a_time_as_it_is_reduced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A palette raster is 1 byte a pixel, in RGB 4: converting a 16 MP one whole held 64 MB.
+    pixels = Image.linear_gradient("L").resize((3000, 2000)).convert("RGB")
+    palette = pixels.quantize(64)
+    out = io.BytesIO()
+    palette.save(out, format="PNG")
+    converted: list[tuple[int, int]] = []
+    original = Image.Image.convert
+
+    def convert(image: Image.Image, *args: Any, **kwargs: Any) -> Image.Image:
+        converted.append(image.size)
+        return original(image, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "convert", convert)
+    image = images.decode_image(out.getvalue(), side=224)
+    monkeypatch.setattr(Image.Image, "convert", original)
+
+    assert converted and max(height for _, height in converted) <= 256
+    # The same pixels as converting the whole raster, then reducing and resizing it.
+    factor = 2000 // (224 * 2)
+    whole = palette.convert("RGB").reduce(factor).resize((336, 224), Image.Resampling.BICUBIC)
+    assert (image.mode, image.size) == ("RGB", (336, 224))
+    assert image.tobytes() == whole.tobytes()
+
+
 def test_decodes_at_once_are_bounded_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
     spy = LoadSpy(delay=0.15).install(monkeypatch)
     data = png_bytes((200, 0, 0), size=64)
