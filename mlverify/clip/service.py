@@ -23,7 +23,7 @@ import numpy as np
 import structlog
 from django.core.cache import cache as default_cache
 
-from buyhive.cache import cache_get, cache_set
+from buyhive.cache import cache_get, cache_get_many, cache_set, cache_set_many
 from buyhive.exceptions import ImageFetchFailed, RateLimited, ValidationFailed
 from mlverify import registry
 from mlverify.clip.calibration import resolve_threshold
@@ -144,14 +144,33 @@ class ClipService:
             event="mlverify_cache_set_failed",
         )
 
-    def _get_vector(self, key: str, dim: int) -> np.ndarray | None:
-        raw = self._cache_get(key)
+    def _cache_get_many(self, keys: list[str]) -> dict[str, Any]:
+        return cache_get_many(keys, backend=self.cache, event="mlverify_cache_get_failed")
+
+    def _cache_set_many(self, values: dict[str, Any]) -> None:
+        cache_set_many(
+            values,
+            self.config.cache_timeout,
+            backend=self.cache,
+            event="mlverify_cache_set_failed",
+        )
+
+    @staticmethod
+    def _vector(raw: Any, dim: int) -> np.ndarray | None:
+        """A cached embedding's bytes as float32 [dim], or None when absent or malformed."""
         if not isinstance(raw, bytes | bytearray) or len(raw) != dim * 4:
             return None
         return np.frombuffer(bytes(raw), dtype=np.float32)
 
+    def _get_vector(self, key: str, dim: int) -> np.ndarray | None:
+        return self._vector(self._cache_get(key), dim)
+
+    @staticmethod
+    def _vector_bytes(vector: np.ndarray) -> bytes:
+        return np.asarray(vector, dtype=np.float32).tobytes()
+
     def _set_vector(self, key: str, vector: np.ndarray) -> None:
-        self._cache_set(key, np.asarray(vector, dtype=np.float32).tobytes())
+        self._cache_set(key, self._vector_bytes(vector))
 
     @staticmethod
     def _image_key(version: str, url: str) -> str:
@@ -282,14 +301,21 @@ class ClipService:
             return self._unavailable("timeout")
 
         score_key = self._score_key(bundle.version, url, name)
-        cached = self._score_get(score_key)
+        cached = local_scores.get(score_key)
         if cached is not None:
             return self._result(bundle, cached)
 
+        # The score and both embeddings in one round trip to the shared cache (and the new
+        # values in one more below), instead of one each.
         image_key = self._image_key(bundle.version, url)
         text_key = self._text_key(bundle.version, name)
-        image_emb = self._get_vector(image_key, bundle.dim)
-        text_emb = self._get_vector(text_key, bundle.dim)
+        found = self._cache_get_many([score_key, image_key, text_key])
+        cached = found.get(score_key)
+        if isinstance(cached, float):
+            local_scores.set(score_key, cached, self.config.cache_timeout)
+            return self._result(bundle, cached)
+        image_emb = self._vector(found.get(image_key), bundle.dim)
+        text_emb = self._vector(found.get(text_key), bundle.dim)
         image = None
         if image_emb is None:
             deadline = time.monotonic() + self.config.image_step_timeout
@@ -315,12 +341,14 @@ class ClipService:
         except InferenceTimeout:
             logger.warning("clip_inference_timeout", url=url)
             return self._unavailable("timeout")
-        if image_emb is None:
-            self._set_vector(image_key, new_image_emb)
-        if text_emb is None:
-            self._set_vector(text_key, new_text_emb)
         score = match_probability(bundle, new_image_emb, new_text_emb)
-        self._score_set(score_key, score)
+        local_scores.set(score_key, score, self.config.cache_timeout)
+        writes: dict[str, Any] = {score_key: score}
+        if image_emb is None:
+            writes[image_key] = self._vector_bytes(new_image_emb)
+        if text_emb is None:
+            writes[text_key] = self._vector_bytes(new_text_emb)
+        self._cache_set_many(writes)
         return self._result(bundle, score)
 
     def best_image(
