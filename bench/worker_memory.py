@@ -11,15 +11,16 @@ second axis (issue 16):
   frees (up to 32 MB), after which a decode's multi-MB rasters come from the threads' heaps
   and stay reserved there once freed; a fixed threshold keeps them mmapped, returned to the
   system on free. (Measured before decodes moved to threads of their own.)
-* ``--compare decode``: decodes on ``CLIP_MAX_CONCURRENT_DECODES`` threads of their own
-  (:class:`mlverify.clip.images.DecodeThreads`, the code) against the code before, which
-  decoded on the request thread that asked, at most that many at once (reproduced in the
-  child: ``caller``), alone, with ``MALLOC_ARENA_MAX=2`` and with ``malloc_trim(0)`` after
-  each decode (``caller-trim``).
+* ``--compare decode``: this tree, which decodes on ``CLIP_MAX_CONCURRENT_DECODES`` threads
+  of their own (:class:`mlverify.clip.images.DecodeThreads`) and converts a mode ``reduce``
+  cannot take a strip at a time, with 2 decode threads (the default) and with 1, against the
+  tree ``--before`` (a ``git archive`` of that commit, run by the same interpreter), which
+  decoded on the request thread that asked (at most 2 at once) and converted whole rasters,
+  alone and with ``MALLOC_ARENA_MAX=2``.
 
 Run (about 6 minutes):  .venv/bin/python bench/worker_memory.py
-    [--compare export|malloc|decode] [--images photos|at-cap|at-cap-rgb] [--rounds 4]
-    [--checks 40] [--json FILE]
+    [--compare export|malloc|decode] [--before REV] [--images photos|at-cap|at-cap-rgb]
+    [--rounds 4] [--checks 40] [--json FILE]
 
 The models are bench/serving.py's: CLIP ViT-B-32 with random weights (its memory and latency
 are the architecture's) and the real MiniLM, exported by the production exporter.
@@ -50,6 +51,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -79,22 +81,6 @@ elif sys.argv[3] == "at-cap-rgb":  # 16 megapixels of RGB, 4 bytes a pixel decod
         Image.new("RGB", (4000, 4000), (40 * i, 90, 30)).save(out, format="PNG")
         return out.getvalue()
     IMAGES.update({f"/img/{i}.jpg": rgb_png(i) for i in range(8)})
-# --compare decode: the code before decodes ran on threads of their own (each on the request
-# thread that asked, at most CLIP_MAX_CONCURRENT_DECODES at once), optionally trimming malloc.
-if os.environ.get("BENCH_DECODE") in ("caller", "caller-trim"):
-    import ctypes
-    from mlverify.clip import images
-    slots = threading.BoundedSemaphore(images.MAX_CONCURRENT_DECODES)
-    trim = ctypes.CDLL("libc.so.6").malloc_trim
-    if os.environ["BENCH_DECODE"] == "caller":
-        trim = None
-    def on_caller(fn, limit, deadline=None):
-        with slots:
-            result = fn()
-        if trim is not None:
-            trim(0)
-        return result
-    images.DECODE_THREADS.run = on_caller
 def check(i):
     url = f"{BASE}/img/{i % 8}.jpg?{TAG}-{i}"
     t = time.perf_counter()
@@ -134,10 +120,15 @@ def main() -> None:
         help=(
             "export: the full export against the served-only one; malloc: the served-only "
             "export with glibc's default malloc against a fixed MALLOC_MMAP_THRESHOLD_ "
-            "(128 KB, 1 MB) and against MALLOC_ARENA_MAX=2; decode: decodes on threads of "
-            "their own (the code) against decodes on the request threads (as before), alone, "
-            "with MALLOC_ARENA_MAX=2 and with malloc_trim(0) after each decode"
+            "(128 KB, 1 MB) and against MALLOC_ARENA_MAX=2; decode: this tree with 2 and 1 "
+            "decode threads against the tree --before, alone and with MALLOC_ARENA_MAX=2"
         ),
+    )
+    parser.add_argument(
+        "--before",
+        default="b3407d9",
+        help="--compare decode: the commit to compare with (default: the last one that "
+        "decoded on the request threads)",
     )
     parser.add_argument(
         "--images",
@@ -196,12 +187,23 @@ def main() -> None:
             ("arena-max-2", "served", {"MALLOC_ARENA_MAX": "2"}),
         ],
         "decode": [
-            ("decode-threads", "served", {}),
-            ("caller", "served", {"BENCH_DECODE": "caller"}),
-            ("caller-arena-2", "served", {"BENCH_DECODE": "caller", "MALLOC_ARENA_MAX": "2"}),
-            ("caller-trim", "served", {"BENCH_DECODE": "caller-trim"}),
+            ("decode-threads-2", "served", {}),
+            ("decode-threads-1", "served", {"CLIP_MAX_CONCURRENT_DECODES": "1"}),
+            ("before", "served", {"BENCH_TREE": "before"}),
+            ("before-arena-2", "served", {"BENCH_TREE": "before", "MALLOC_ARENA_MAX": "2"}),
         ],
     }[args.compare]
+    trees = {"this": benchlib.ROOT}
+    if args.compare == "decode":
+        trees["before"] = tmp / "before-tree"
+        trees["before"].mkdir()
+        archive = subprocess.run(
+            ["git", "-C", str(benchlib.ROOT), "archive", args.before],
+            capture_output=True,
+            check=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(trees["before"])], input=archive, check=True)
+        report["before"] = args.before
     settings = [(v, threads) for threads in (1, 4) for v in variants]
     runs: dict[str, list[dict[str, Any]]] = {f"{v[0]}/threads={t}": [] for v, t in settings}
     report["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
@@ -215,6 +217,7 @@ def main() -> None:
                     [str(args.checks), str(threads), args.images],
                     {**env, "BUYHIVE_MODEL_DIR": str(tmp / folder), **extra},
                     core=work_core,
+                    cwd=trees[extra.get("BENCH_TREE", "this")],
                 )
                 assert result["torch_imported"] is False, "the ONNX worker imported torch"
                 result.update(benchlib.summarise(result.pop("samples_ms")))
