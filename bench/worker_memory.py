@@ -13,7 +13,7 @@ second axis (issue 16):
   system on free. (Measured before decodes moved to threads of their own.)
 * ``--compare decode``: this tree, which decodes on ``CLIP_MAX_CONCURRENT_DECODES`` threads
   of their own (:class:`mlverify.clip.images.DecodeThreads`) and converts a mode ``reduce``
-  cannot take a strip at a time, with 2 decode threads (the default) and with 1, against the
+  cannot take a strip at a time, with 2 decode threads and with 1, against the
   tree ``--before`` (a ``git archive`` of that commit, run by the same interpreter), which
   decoded on the request thread that asked (at most 2 at once) and converted whole rasters,
   alone and with ``MALLOC_ARENA_MAX=2``. The before tree serves the export as it was written
@@ -213,7 +213,7 @@ def main() -> None:
             ("arena-max-2", "served", {"MALLOC_ARENA_MAX": "2"}),
         ],
         "decode": [
-            ("decode-threads-2", "served", {}),
+            ("decode-threads-2", "served", {"CLIP_MAX_CONCURRENT_DECODES": "2"}),
             ("decode-threads-1", "served", {"CLIP_MAX_CONCURRENT_DECODES": "1"}),
             ("before", "before", {"BENCH_TREE": "before"}),
             ("before-arena-2", "before", {"BENCH_TREE": "before", "MALLOC_ARENA_MAX": "2"}),
