@@ -509,6 +509,34 @@ def test_best_image_accepts_plain_urls_and_uses_the_cache(
     assert image_server.hits["/red.png"] == 1
 
 
+def test_best_image_reads_and_writes_the_shared_cache_once_each(
+    clip_settings: Any, image_server: ImageServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    urls = [
+        image_server.add("/red.png", png_bytes(RED)),
+        image_server.add("/b.png", png_bytes(BLUE)),
+        image_server.add("/g.png", png_bytes(GREEN)),
+    ]
+    spy = CacheSpy(service.default_cache)
+    monkeypatch.setattr(service, "default_cache", spy)
+    first = best_image(image_urls=urls, product_name="red box")
+    assert spy.calls == ["get_many", "set_many"]  # not two reads and two writes a candidate
+
+    # Another worker, a new name: the image embeddings come from the one read.
+    score_cache.local_scores.clear()
+    spy.calls.clear()
+    calls = counter()
+    best_image(image_urls=urls, product_name="blue disc")
+    assert spy.calls == ["get_many", "set_many"]
+    assert calls.image_calls == 0
+
+    score_cache.local_scores.clear()
+    spy.calls.clear()
+    assert best_image(image_urls=urls, product_name="red box") == first
+    assert spy.calls == ["get_many"]
+    assert [image_server.hits[p] for p in ("/red.png", "/b.png", "/g.png")] == [1, 1, 1]
+
+
 def test_best_image_when_no_candidate_can_be_fetched(
     clip_settings: Any, image_server: ImageServer
 ) -> None:
