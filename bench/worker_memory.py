@@ -21,7 +21,7 @@ second axis (issue 16):
 
 Run (about 6 minutes):  .venv/bin/python bench/worker_memory.py
     [--compare export|malloc|decode] [--before REV] [--images photos|at-cap|at-cap-rgb]
-    [--rounds 4] [--checks 40] [--json FILE]
+    [--only VARIANT ...] [--threads 1 4] [--rounds 4] [--checks 40] [--json FILE]
 
 The models are bench/serving.py's: CLIP ViT-B-32 with random weights (its memory and latency
 are the architecture's) and the real MiniLM, exported by the production exporter.
@@ -165,6 +165,12 @@ def main() -> None:
             "takes; at-cap-rgb: the same size in RGB (4 bytes a pixel once decoded)"
         ),
     )
+    parser.add_argument(
+        "--only", nargs="+", default=None, help="run only these variants (labels as printed)"
+    )
+    parser.add_argument(
+        "--threads", nargs="+", type=int, default=[1, 4], help="request threads (default 1 4)"
+    )
     args = parser.parse_args()
 
     import django
@@ -219,7 +225,7 @@ def main() -> None:
             ("before-arena-2", "before", {"BENCH_TREE": "before", "MALLOC_ARENA_MAX": "2"}),
         ],
     }
-    variants = choices[args.compare]
+    variants = [v for v in choices[args.compare] if args.only is None or v[0] in args.only]
     trees = {"this": benchlib.ROOT}
     if args.compare == "decode":
         report["before_export"] = _export_as_before(tmp)
@@ -232,7 +238,7 @@ def main() -> None:
         ).stdout
         subprocess.run(["tar", "-x", "-C", str(trees["before"])], input=archive, check=True)
         report["before"] = args.before
-    settings = [(v, threads) for threads in (1, 4) for v in variants]
+    settings = [(v, threads) for threads in args.threads for v in variants]
     runs: dict[str, list[dict[str, Any]]] = {f"{v[0]}/threads={t}": [] for v, t in settings}
     report["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
     busy = _busy(busy_core) if len(cores) > 1 else None
