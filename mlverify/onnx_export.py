@@ -108,9 +108,9 @@ def _quantize(src: Path, dst: Path) -> None:
     #
     # Convolutions stay fp32: ONNX Runtime's ConvInteger has no fast kernel on the CPU. CLIP
     # ViT-B-32's one convolution (the patch embedding, 2.4 MB of int8 weights) took 9.4 of its
-    # image tower's 48 ms as ConvInteger (ONNX Runtime's profiler); in fp32 the tower ran in
-    # 35.3 ms against 40.1 (alternated, one thread), at +7 MB of weights. The
-    # other models have no convolution: their int8 files are unchanged.
+    # image tower's 48 ms as ConvInteger (ONNX Runtime's profiler); with it in fp32 the tower
+    # ran in 34.5 ms against 38.8 (40 runs alternated, one thread), at +7 MB of weights
+    # (docs/scaling.md). The other models have no convolution: their int8 files are unchanged.
     quantize_dynamic(
         str(src),
         str(dst),
