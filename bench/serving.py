@@ -168,12 +168,16 @@ finally:
 )
 
 
-def _child(script: str, args: list[str], env: dict[str, str], *, core: int | None) -> Any:
+def _child(
+    script: str, args: list[str], env: dict[str, str], *, core: int | None, cwd: Path = REPO
+) -> Any:
+    """Run ``script`` in a fresh interpreter in ``cwd`` (the code it imports: this tree, or
+    another one's checkout) and return its ``RESULT`` line."""
     cmd = [sys.executable, "-c", script, *args]
     if core is not None:
         cmd = ["taskset", "-c", str(core), *cmd]
     proc = subprocess.run(
-        cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False
+        cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900, check=False
     )
     line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
     if proc.returncode != 0 or line is None:

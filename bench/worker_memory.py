@@ -10,10 +10,18 @@ second axis (issue 16):
   (``MALLOC_ARENA_MAX=2``). glibc raises its threshold to the size of each mmapped block it
   frees (up to 32 MB), after which a decode's multi-MB rasters come from the threads' heaps
   and stay reserved there once freed; a fixed threshold keeps them mmapped, returned to the
-  system on free.
+  system on free. (Measured before decodes moved to threads of their own.)
+* ``--compare decode``: this tree, which decodes on ``CLIP_MAX_CONCURRENT_DECODES`` threads
+  of their own (:class:`mlverify.clip.images.DecodeThreads`) and converts a mode ``reduce``
+  cannot take a strip at a time, with 2 decode threads and with 1, against the
+  tree ``--before`` (a ``git archive`` of that commit, run by the same interpreter), which
+  decoded on the request thread that asked (at most 2 at once) and converted whole rasters,
+  alone and with ``MALLOC_ARENA_MAX=2``. The before tree serves the export as it was written
+  before too: CLIP's int8 image tower with its patch convolution in int8 (ConvInteger).
 
-Run (about 6 minutes):  .venv/bin/python bench/worker_memory.py [--compare export|malloc]
-    [--images photos|at-cap] [--rounds 4] [--checks 40] [--json FILE]
+Run (about 6 minutes):  .venv/bin/python bench/worker_memory.py
+    [--compare export|malloc|decode] [--before REV] [--images photos|at-cap|at-cap-rgb]
+    [--only VARIANT ...] [--threads 1 4] [--rounds 4] [--checks 40] [--json FILE]
 
 The models are bench/serving.py's: CLIP ViT-B-32 with random weights (its memory and latency
 are the architecture's) and the real MiniLM, exported by the production exporter.
@@ -22,7 +30,8 @@ Each measurement is a fresh process shaped like a gthread worker (``buyhive.wsgi
 models warmed as ``post_worker_init`` does), pinned to one core while a busy loop holds the
 other, which answers ``--checks`` image checks (``verify_image`` end to end: fetch from a
 loopback server, decode, encode the image and a new product name, score; nothing cached) of
-800 px JPEGs (``photos``) or of 4000 x 4000 PNGs (``at-cap``: the largest image a check takes):
+800 px JPEGs (``photos``) or of 4000 x 4000 PNGs (``at-cap``: the largest image a check takes,
+1 bit a pixel; ``at-cap-rgb``: the same in RGB, a raster four times larger once decoded):
 
 * ``threads=1``: one after another (the p95 goal's setting, <= 80 ms);
 * ``threads=4``: submitted to a pool of 4 threads at once, as a gthread worker with
@@ -43,6 +52,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -65,6 +75,13 @@ n, threads = int(sys.argv[1]), int(sys.argv[2])
 if sys.argv[3] == "at-cap":  # the largest image the check takes: 16 megapixels (a 2 KB PNG)
     from mlverify.tests.tiny_clip import bomb_png
     IMAGES.update({f"/img/{i}.jpg": bomb_png(4000, 4000) for i in range(8)})
+elif sys.argv[3] == "at-cap-rgb":  # 16 megapixels of RGB, 4 bytes a pixel decoded (~60 KB)
+    from PIL import Image
+    def rgb_png(i):
+        out = io.BytesIO()
+        Image.new("RGB", (4000, 4000), (40 * i, 90, 30)).save(out, format="PNG")
+        return out.getvalue()
+    IMAGES.update({f"/img/{i}.jpg": rgb_png(i) for i in range(8)})
 def check(i):
     url = f"{BASE}/img/{i % 8}.jpg?{TAG}-{i}"
     t = time.perf_counter()
@@ -88,6 +105,31 @@ print("RESULT", json.dumps({"samples_ms": samples, "peak_rss_mb": peak_rss_mb(),
 )
 
 
+def _export_as_before(tmp: Path) -> str:
+    """``tmp/before``: the served export with CLIP's int8 image tower quantised as the exporter
+    did before (quantize_dynamic's default operators, the patch convolution in int8 too)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from mlverify.onnx_runtime import onnx_dir, sha256_file
+
+    shutil.copytree(tmp / "served", tmp / "before")
+    root = onnx_dir(tmp / "before")
+    manifest = json.loads((root / "manifest.json").read_text())
+    entry = manifest["models"]["clip_image"]["files"]["int8"]
+    tower = root / entry["path"]
+    tower.unlink()
+    quantize_dynamic(
+        str(onnx_dir(tmp / "full") / "clip" / "image.onnx"),
+        str(tower),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        reduce_range=True,
+    )
+    entry["sha256"] = sha256_file(tower)
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    return f"{entry['path']}: {tower.stat().st_size / 1e6:.1f} MB, Conv in int8"
+
+
 def _median_range(values: list[float]) -> str:
     return f"{statistics.median(values):.1f} [{min(values):.1f}-{max(values):.1f}]"
 
@@ -99,19 +141,35 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument(
         "--compare",
-        choices=["export", "malloc"],
+        choices=["export", "malloc", "decode"],
         default="export",
         help=(
             "export: the full export against the served-only one; malloc: the served-only "
             "export with glibc's default malloc against a fixed MALLOC_MMAP_THRESHOLD_ "
-            "(128 KB, 1 MB) and against MALLOC_ARENA_MAX=2"
+            "(128 KB, 1 MB) and against MALLOC_ARENA_MAX=2; decode: this tree with 2 and 1 "
+            "decode threads against the tree --before, alone and with MALLOC_ARENA_MAX=2"
         ),
     )
     parser.add_argument(
+        "--before",
+        default="b3407d9",
+        help="--compare decode: the commit to compare with (default: the last one that "
+        "decoded on the request threads)",
+    )
+    parser.add_argument(
         "--images",
-        choices=["photos", "at-cap"],
+        choices=["photos", "at-cap", "at-cap-rgb"],
         default="photos",
-        help="photos: 800 px JPEGs; at-cap: 4000 x 4000 PNGs, the largest image a check takes",
+        help=(
+            "photos: 800 px JPEGs; at-cap: 4000 x 4000 1-bit PNGs, the largest image a check "
+            "takes; at-cap-rgb: the same size in RGB (4 bytes a pixel once decoded)"
+        ),
+    )
+    parser.add_argument(
+        "--only", nargs="+", default=None, help="run only these variants (labels as printed)"
+    )
+    parser.add_argument(
+        "--threads", nargs="+", type=int, default=[1, 4], help="request threads (default 1 4)"
     )
     args = parser.parse_args()
 
@@ -152,17 +210,35 @@ def main() -> None:
         "ML_INFERENCE_TIMEOUT": "120",  # the bench wants every check's time, not a timeout
     }
     # (label, model folder, extra environment); each in threads=1 and threads=4
-    variants: list[tuple[str, str, dict[str, str]]] = (
-        [("full", "full", {}), ("served", "served", {})]
-        if args.compare == "export"
-        else [
+    choices: dict[str, list[tuple[str, str, dict[str, str]]]] = {
+        "export": [("full", "full", {}), ("served", "served", {})],
+        "malloc": [
             ("malloc-default", "served", {}),
             ("mmap-128k", "served", {"MALLOC_MMAP_THRESHOLD_": "131072"}),
             ("mmap-1m", "served", {"MALLOC_MMAP_THRESHOLD_": str(1 << 20)}),
             ("arena-max-2", "served", {"MALLOC_ARENA_MAX": "2"}),
-        ]
-    )
-    settings = [(v, threads) for threads in (1, 4) for v in variants]
+        ],
+        "decode": [
+            ("decode-threads-2", "served", {"CLIP_MAX_CONCURRENT_DECODES": "2"}),
+            ("decode-threads-1", "served", {"CLIP_MAX_CONCURRENT_DECODES": "1"}),
+            ("before", "before", {"BENCH_TREE": "before"}),
+            ("before-arena-2", "before", {"BENCH_TREE": "before", "MALLOC_ARENA_MAX": "2"}),
+        ],
+    }
+    variants = [v for v in choices[args.compare] if args.only is None or v[0] in args.only]
+    trees = {"this": benchlib.ROOT}
+    if args.compare == "decode":
+        report["before_export"] = _export_as_before(tmp)
+        trees["before"] = tmp / "before-tree"
+        trees["before"].mkdir()
+        archive = subprocess.run(
+            ["git", "-C", str(benchlib.ROOT), "archive", args.before],
+            capture_output=True,
+            check=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(trees["before"])], input=archive, check=True)
+        report["before"] = args.before
+    settings = [(v, threads) for threads in args.threads for v in variants]
     runs: dict[str, list[dict[str, Any]]] = {f"{v[0]}/threads={t}": [] for v, t in settings}
     report["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
     busy = _busy(busy_core) if len(cores) > 1 else None
@@ -175,6 +251,7 @@ def main() -> None:
                     [str(args.checks), str(threads), args.images],
                     {**env, "BUYHIVE_MODEL_DIR": str(tmp / folder), **extra},
                     core=work_core,
+                    cwd=trees[extra.get("BENCH_TREE", "this")],
                 )
                 assert result["torch_imported"] is False, "the ONNX worker imported torch"
                 result.update(benchlib.summarise(result.pop("samples_ms")))

@@ -8,6 +8,7 @@ Rate-limit counters are *not* optional and do not use this (see ``buyhive.rateli
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -36,5 +37,33 @@ def cache_set(
     """``backend.set(key, value, timeout)``; a cache outage is logged and ignored."""
     try:
         (cache if backend is None else backend).set(key, value, timeout)
+    except Exception as exc:  # noqa: BLE001
+        logger.warning(event, error=type(exc).__name__)
+
+
+def cache_get_many(
+    keys: Sequence[str], *, backend: Any = None, event: str = "cache_get_failed"
+) -> dict[str, Any]:
+    """``backend.get_many(keys)`` (one round trip on Redis, one command on the MongoDB cache):
+    the keys found; an outage is logged and finds none."""
+    try:
+        return dict((cache if backend is None else backend).get_many(list(keys)))
+    except Exception as exc:  # noqa: BLE001 - any cache failure is a miss
+        logger.warning(event, error=type(exc).__name__)
+        return {}
+
+
+def cache_set_many(
+    values: Mapping[str, Any],
+    timeout: float | None,
+    *,
+    backend: Any = None,
+    event: str = "cache_set_failed",
+) -> None:
+    """``backend.set_many(values, timeout)``; a cache outage is logged and ignored."""
+    if not values:
+        return
+    try:
+        (cache if backend is None else backend).set_many(dict(values), timeout)
     except Exception as exc:  # noqa: BLE001
         logger.warning(event, error=type(exc).__name__)

@@ -90,6 +90,10 @@ class ExportResult:
     gate: dict[str, Any] = field(default_factory=dict)
 
 
+# quantize_dynamic's default operators (its IntegerOpsRegistry) without Conv: see _quantize.
+INT8_OPS = ("MatMul", "Attention", "LSTM", "Gather", "Transpose", "EmbedLayerNormalization")
+
+
 def _quantize(src: Path, dst: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -101,8 +105,19 @@ def _quantize(src: Path, dst: Path) -> None:
     # machine's CPU but served on whatever CPU the host has: measured on an AMD EPYC
     # without VNNI, the tiny CLIP's int8 text tower fell to a cosine of 0.970 and moved a
     # score by 0.28 with full-range weights, where it had passed on a CPU with VNNI.
+    #
+    # Convolutions stay fp32: ONNX Runtime's ConvInteger has no fast kernel on the CPU. CLIP
+    # ViT-B-32's one convolution (the patch embedding, 2.4 MB of int8 weights) took 9.4 of its
+    # image tower's 48 ms as ConvInteger (ONNX Runtime's profiler); with it in fp32 the tower
+    # ran in 34.5 ms against 38.8 (40 runs alternated, one thread), at +7 MB of weights
+    # (docs/scaling.md). The other models have no convolution: their int8 files are unchanged.
     quantize_dynamic(
-        str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True
+        str(src),
+        str(dst),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        reduce_range=True,
+        op_types_to_quantize=list(INT8_OPS),
     )
 
 

@@ -471,8 +471,11 @@ PAGE_CLASSIFIER_THRESHOLD = env.float("PAGE_CLASSIFIER_THRESHOLD", default=None)
 CLIP_MAX_IMAGE_BYTES = env.int("CLIP_MAX_IMAGE_BYTES", default=5 * 1024 * 1024)
 CLIP_MAX_IMAGE_PIXELS = env.int("CLIP_MAX_IMAGE_PIXELS", default=16_000_000)
 CLIP_MAX_CANDIDATES = env.int("CLIP_MAX_CANDIDATES", default=8)
-# Image decodes at once per process (each briefly holds one full-size raster; issue 13).
-CLIP_MAX_CONCURRENT_DECODES = env.int("CLIP_MAX_CONCURRENT_DECODES", default=2)
+# Image decodes at once per process, each on a thread of its own (each briefly holds one
+# full-size raster; issue 13). 1: four 16 MP RGB images at once peaked a worker at 590 MB, two
+# decode threads at 643-651 (docs/scaling.md, "A web worker's memory"); on a task of at most
+# one vCPU a second decode thread finishes nothing sooner.
+CLIP_MAX_CONCURRENT_DECODES = env.int("CLIP_MAX_CONCURRENT_DECODES", default=1)
 # One deadline (seconds) for fetching and decoding a check's images, fetched in parallel by
 # CLIP_FETCH_WORKERS threads (capped by OUTBOUND_HTTP_MAX_CONCURRENT_PER_USER).
 CLIP_IMAGE_STEP_TIMEOUT = env.float("CLIP_IMAGE_STEP_TIMEOUT", default=5.0)

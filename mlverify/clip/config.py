@@ -12,8 +12,9 @@ MAX_IMAGE_BYTES = 5 * 1024 * 1024
 # from its header, before its pixels are decoded (issue 13: 40 MP let a 4.9 KB PNG cost 160 MB).
 # Pillow's own guard (MAX_IMAGE_PIXELS) stays on as a second line.
 MAX_IMAGE_PIXELS = 16_000_000
-# Image decodes running at once per process: each may briefly hold one full-size raster.
-MAX_CONCURRENT_DECODES = 2
+# Image decodes running at once per process, on threads of their own: each may briefly hold
+# one full-size raster (CLIP_MAX_CONCURRENT_DECODES in buyhive/settings/base.py says why 1).
+MAX_CONCURRENT_DECODES = 1
 # Images are shrunk to this shorter side right after decoding unless the loaded model says
 # otherwise (ViT-B-32's input is 224 x 224).
 DEFAULT_INPUT_SIDE = 224

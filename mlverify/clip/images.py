@@ -12,20 +12,26 @@ candidates held at once raised a worker's peak by more than 500 MB. So:
 * JPEGs are decoded at 1/2, 1/4 or 1/8 scale by the decoder itself (Pillow's ``draft``), so
   the full-size raster never exists;
 * other formats decode at their native depth (1 byte per pixel for grey, palette and 1-bit
-  images), are box-reduced (``Image.reduce``) and resized to the model's input side at once,
-  and only the small result is converted to RGB; the full-size raster is closed right away;
-* at most ``max_concurrent`` decodes run at once in a process (:data:`DECODE_SLOTS`), so
-  concurrent requests cannot multiply the worst case.
+  images) and are box-reduced (``Image.reduce``) and resized to the model's input side at
+  once; a mode ``reduce`` cannot take (1-bit, palette, 16-bit) is converted a strip of rows
+  at a time as it is reduced, so no converted full-size raster (four bytes a pixel for a
+  palette image in RGB) ever exists; the native raster is closed right away;
+* decodes run on at most ``max_concurrent`` threads of their own in a process
+  (:data:`DECODE_THREADS`), so concurrent requests cannot multiply the worst case, neither
+  while decoding nor in the memory malloc keeps per thread afterwards.
 """
 
 from __future__ import annotations
 
-import contextlib
+import contextvars
 import io
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import TypeVar
 
 import structlog
 from PIL import Image, UnidentifiedImageError
@@ -41,9 +47,13 @@ from mlverify.clip.config import (
 
 logger = structlog.get_logger(__name__)
 
+T = TypeVar("T")
+
 # Box-reduce to at least this many times the target before the final bicubic resize (as
 # Pillow's ``thumbnail(reducing_gap=2.0)``): cheap and memory-light, with bicubic quality.
 _REDUCING_GAP = 2
+# Rows converted at once when an image's mode must change before it is reduced.
+_STRIP_ROWS = 256
 
 
 def fetch_image_bytes(
@@ -93,38 +103,53 @@ def fetch_image_bytes(
     return content
 
 
-class DecodeSlots:
-    """At most ``limit`` image decodes at once in this process (a semaphore per limit).
+class DecodeThreads:
+    """Image decodes run on at most ``limit`` threads of their own, whichever thread asks.
 
-    The limit comes from settings at each call; when it changes, a new semaphore is used for
-    new decodes (ones in progress release the one they took). Waiting for a slot stops at the
-    caller's deadline: the step answers "busy" instead of queueing past its budget.
+    Bounding how many decodes run at once (a semaphore) was not enough: glibc gives each
+    thread that allocates its own malloc arena, and a freed multi-MB raster stays reserved in
+    the arena of the thread that decoded it. Four request threads (``GUNICORN_THREADS=4``)
+    that had each decoded one 16-megapixel image held four rasters' worth of memory after
+    the decodes ended, even with one decode at a time (``bench/worker_memory.py --images
+    at-cap``: a worker's peak 637 MB). On ``limit`` threads of their own, at most ``limit``
+    arenas ever hold a raster, and each reuses what it holds for the next decode.
+
+    The limit comes from settings at each call; when it changes, new decodes go to a new
+    pool (ones in progress finish on the old one). Waiting for a decode thread stops at the
+    caller's deadline: the step answers "busy" instead of queueing past its budget. A decode
+    that has started is waited for (its time is bounded by the pixel cap), so no thread is
+    left decoding for a request that has gone.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._limit = 0
-        self._semaphore = threading.BoundedSemaphore(1)
+        self._pool: ThreadPoolExecutor | None = None
 
-    def _for(self, limit: int) -> threading.BoundedSemaphore:
+    def _for(self, limit: int) -> ThreadPoolExecutor:
         with self._lock:
-            if limit != self._limit:
-                self._limit, self._semaphore = limit, threading.BoundedSemaphore(limit)
-            return self._semaphore
+            if self._pool is None or limit != self._limit:
+                if self._pool is not None:
+                    self._pool.shutdown(wait=False)
+                self._limit = limit
+                self._pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="decode")
+            return self._pool
 
-    @contextlib.contextmanager
-    def hold(self, limit: int, deadline: float | None = None) -> Iterator[None]:
-        semaphore = self._for(max(1, limit))
+    def run(self, fn: Callable[[], T], limit: int, deadline: float | None = None) -> T:
+        """``fn()`` on a decode thread (in a copy of the caller's context, for its logs)."""
+        future = self._for(max(1, limit)).submit(contextvars.copy_context().run, fn)
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-        if not semaphore.acquire(timeout=timeout):
-            raise ImageFetchFailed("The image could not be checked in time: the server is busy.")
         try:
-            yield
-        finally:
-            semaphore.release()
+            return future.result(timeout=timeout)
+        except FutureTimeout:
+            if future.cancel():  # still waiting for a thread
+                raise ImageFetchFailed(
+                    "The image could not be checked in time: the server is busy."
+                ) from None
+            return future.result()  # started: bounded by the pixel cap
 
 
-DECODE_SLOTS = DecodeSlots()
+DECODE_THREADS = DecodeThreads()
 
 
 def _too_large(width: int, height: int, max_pixels: int) -> ImageFetchFailed:
@@ -142,6 +167,36 @@ def _scaled(size: tuple[int, int], side: int) -> tuple[int, int]:
     return max(1, round(width * side / shorter)), max(1, round(height * side / shorter))
 
 
+def _working_mode(image: Image.Image) -> str:
+    """The mode ``reduce`` and ``resize`` work in: 8 bits a channel, alpha kept."""
+    if image.mode == "1":
+        return "L"  # same 1 byte per pixel
+    if image.mode in ("P", "PA"):
+        alpha = image.mode == "PA" or "transparency" in image.info
+        return "RGBA" if alpha else "RGB"
+    return image.mode if image.mode in ("L", "LA", "RGB", "RGBA") else "RGB"
+
+
+def _convert_reduced(image: Image.Image, mode: str, factor: int) -> Image.Image:
+    """``image.convert(mode).reduce(factor)``, a strip of rows at a time.
+
+    A strip's height is a multiple of ``factor``, so each strip reduces to whole rows of the
+    result, equal to reducing the whole converted image; only one strip is ever converted at
+    full size (a 16-megapixel palette PNG: 64 MB in RGB at once, ~1 MB a strip).
+    """
+    width, height = image.size
+    rows = factor * max(1, _STRIP_ROWS // factor)
+    out = Image.new(mode, (-(-width // factor), -(-height // factor)))
+    for top in range(0, height, rows):
+        with image.crop((0, top, width, min(height, top + rows))) as strip:
+            converted = strip.convert(mode)
+            reduced = converted.reduce(factor)
+            out.paste(reduced, (0, top // factor))
+            converted.close()
+            reduced.close()
+    return out
+
+
 def _decode_small(image: Image.Image, side: int) -> Image.Image:
     """Decode ``image`` (opened, not loaded) to at most ``side`` on its shorter side."""
     if image.format == "JPEG":
@@ -149,27 +204,33 @@ def _decode_small(image: Image.Image, side: int) -> Image.Image:
         # the requested size, so the final resize below still has the pixels it needs.
         image.draft("RGB" if image.mode != "L" else "L", _scaled(image.size, side))
     image.load()
-    full = image
-    if image.mode == "1":
-        image = image.convert("L")  # same 1 byte per pixel; reduce/resize need 8 bits
-    elif image.mode in ("P", "PA"):
-        alpha = image.mode == "PA" or "transparency" in image.info
-        image = image.convert("RGBA" if alpha else "RGB")
-    elif image.mode not in ("L", "LA", "RGB", "RGBA"):
-        image = image.convert("RGB")
-    if image is not full:
-        full.close()  # drop the native raster before shrinking the converted one
+    mode = _working_mode(image)
     factor = min(image.size) // (side * _REDUCING_GAP)
+    full = image
     if factor > 1:
-        reduced = image.reduce(factor)
-        image.close()
-        image = reduced
+        image = (
+            image.reduce(factor) if mode == image.mode else _convert_reduced(image, mode, factor)
+        )
+    elif mode != image.mode:
+        image = image.convert(mode)
+    if image is not full:
+        full.close()  # drop the native raster before the final resize
     target = _scaled(image.size, side)
     if target != image.size:
         resized = image.resize(target, Image.Resampling.BICUBIC)
         image.close()
         image = resized
     return image
+
+
+def _on_white(image: Image.Image) -> Image.Image:
+    """RGB; a transparent image flattened onto white, as shops show them (not Pillow's black)."""
+    if image.mode in ("RGBA", "LA"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")
 
 
 def decode_image(
@@ -185,8 +246,8 @@ def decode_image(
 
     The size is checked from the header before any pixel is decoded; Pillow's own
     DecompressionBombWarning is raised as an error. Decoding waits for one of
-    ``max_concurrent`` process-wide slots (until ``deadline``). Transparent images are
-    flattened onto white, as shops show them, instead of Pillow's black.
+    ``max_concurrent`` process-wide decode threads (until ``deadline``). Transparent images are
+    flattened onto white.
     """
     try:
         with warnings.catch_warnings():
@@ -196,20 +257,16 @@ def decode_image(
                 if width <= 0 or height <= 0 or width * height > max_pixels:
                     raise _too_large(width, height, max_pixels)
                 probe.verify()  # checksums and structure, without decoding pixels
-            image: Image.Image = Image.open(io.BytesIO(data))
-            if getattr(image, "n_frames", 1) > 1:
-                image.seek(0)
-            with DECODE_SLOTS.hold(max_concurrent, deadline):
-                image = _decode_small(image, side)
+            opened: Image.Image = Image.open(io.BytesIO(data))
+            if getattr(opened, "n_frames", 1) > 1:
+                opened.seek(0)
+            image = DECODE_THREADS.run(
+                lambda: _on_white(_decode_small(opened, side)), max_concurrent, deadline
+            )
     except ImageFetchFailed:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageFetchFailed(f"The image is too large to check: {exc}") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageFetchFailed(f"The file is not a readable image: {type(exc).__name__}") from exc
-    if image.mode in ("RGBA", "LA"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        return background
-    return image.convert("RGB")
+    return image

@@ -23,7 +23,7 @@ import numpy as np
 import structlog
 from django.core.cache import cache as default_cache
 
-from buyhive.cache import cache_get, cache_set
+from buyhive.cache import cache_get_many, cache_set_many
 from buyhive.exceptions import ImageFetchFailed, RateLimited, ValidationFailed
 from mlverify import registry
 from mlverify.clip.calibration import resolve_threshold
@@ -118,40 +118,27 @@ class ClipService:
 
     # -- cache helpers (a cache outage is a miss, never an error) --
 
-    def _score_get(self, key: str) -> float | None:
-        local = local_scores.get(key)
-        if local is not None:
-            return local
-        cached = self._cache_get(key)
-        if isinstance(cached, float):
-            local_scores.set(key, cached, self.config.cache_timeout)
-            return cached
-        return None
+    def _cache_get_many(self, keys: list[str]) -> dict[str, Any]:
+        return cache_get_many(keys, backend=self.cache, event="mlverify_cache_get_failed")
 
-    def _score_set(self, key: str, score: float) -> None:
-        local_scores.set(key, score, self.config.cache_timeout)
-        self._cache_set(key, score)
-
-    def _cache_get(self, key: str) -> Any:
-        return cache_get(key, backend=self.cache, event="mlverify_cache_get_failed")
-
-    def _cache_set(self, key: str, value: Any) -> None:
-        cache_set(
-            key,
-            value,
+    def _cache_set_many(self, values: dict[str, Any]) -> None:
+        cache_set_many(
+            values,
             self.config.cache_timeout,
             backend=self.cache,
             event="mlverify_cache_set_failed",
         )
 
-    def _get_vector(self, key: str, dim: int) -> np.ndarray | None:
-        raw = self._cache_get(key)
+    @staticmethod
+    def _vector(raw: Any, dim: int) -> np.ndarray | None:
+        """A cached embedding's bytes as float32 [dim], or None when absent or malformed."""
         if not isinstance(raw, bytes | bytearray) or len(raw) != dim * 4:
             return None
         return np.frombuffer(bytes(raw), dtype=np.float32)
 
-    def _set_vector(self, key: str, vector: np.ndarray) -> None:
-        self._cache_set(key, np.asarray(vector, dtype=np.float32).tobytes())
+    @staticmethod
+    def _vector_bytes(vector: np.ndarray) -> bytes:
+        return np.asarray(vector, dtype=np.float32).tobytes()
 
     @staticmethod
     def _image_key(version: str, url: str) -> str:
@@ -282,14 +269,21 @@ class ClipService:
             return self._unavailable("timeout")
 
         score_key = self._score_key(bundle.version, url, name)
-        cached = self._score_get(score_key)
+        cached = local_scores.get(score_key)
         if cached is not None:
             return self._result(bundle, cached)
 
+        # The score and both embeddings in one round trip to the shared cache (and the new
+        # values in one more below), instead of one each.
         image_key = self._image_key(bundle.version, url)
         text_key = self._text_key(bundle.version, name)
-        image_emb = self._get_vector(image_key, bundle.dim)
-        text_emb = self._get_vector(text_key, bundle.dim)
+        found = self._cache_get_many([score_key, image_key, text_key])
+        cached = found.get(score_key)
+        if isinstance(cached, float):
+            local_scores.set(score_key, cached, self.config.cache_timeout)
+            return self._result(bundle, cached)
+        image_emb = self._vector(found.get(image_key), bundle.dim)
+        text_emb = self._vector(found.get(text_key), bundle.dim)
         image = None
         if image_emb is None:
             deadline = time.monotonic() + self.config.image_step_timeout
@@ -315,12 +309,14 @@ class ClipService:
         except InferenceTimeout:
             logger.warning("clip_inference_timeout", url=url)
             return self._unavailable("timeout")
-        if image_emb is None:
-            self._set_vector(image_key, new_image_emb)
-        if text_emb is None:
-            self._set_vector(text_key, new_text_emb)
         score = match_probability(bundle, new_image_emb, new_text_emb)
-        self._score_set(score_key, score)
+        local_scores.set(score_key, score, self.config.cache_timeout)
+        writes: dict[str, Any] = {score_key: score}
+        if image_emb is None:
+            writes[image_key] = self._vector_bytes(new_image_emb)
+        if text_emb is None:
+            writes[text_key] = self._vector_bytes(new_text_emb)
+        self._cache_set_many(writes)
         return self._result(bundle, score)
 
     def best_image(
@@ -354,16 +350,34 @@ class ClipService:
         scores: dict[str, float] = {}
         embeddings: dict[str, np.ndarray] = {}
         to_fetch: list[str] = []
+        score_keys = {c.url: self._score_key(bundle.version, c.url, name) for c in cands}
+        image_keys = {c.url: self._image_key(bundle.version, c.url) for c in cands}
+        text_key = self._text_key(bundle.version, name)
         for cand in cands:
-            cached = self._score_get(self._score_key(bundle.version, cand.url, name))
-            if cached is not None:
-                scores[cand.url] = cached
+            local = local_scores.get(score_keys[cand.url])
+            if local is not None:
+                scores[cand.url] = local
+        # What this worker has not scored, looked up in one round trip to the shared cache
+        # (and everything new written in one more below), instead of two per candidate.
+        unscored = [c.url for c in cands if c.url not in scores]
+        found = (
+            self._cache_get_many(
+                [k for url in unscored for k in (score_keys[url], image_keys[url])] + [text_key]
+            )
+            if unscored
+            else {}
+        )
+        for url in unscored:
+            cached = found.get(score_keys[url])
+            if isinstance(cached, float):
+                local_scores.set(score_keys[url], cached, self.config.cache_timeout)
+                scores[url] = cached
                 continue
-            emb = self._get_vector(self._image_key(bundle.version, cand.url), bundle.dim)
+            emb = self._vector(found.get(image_keys[url]), bundle.dim)
             if emb is not None:
-                embeddings[cand.url] = emb
+                embeddings[url] = emb
                 continue
-            to_fetch.append(cand.url)
+            to_fetch.append(url)
 
         decoded: dict[str, PILImage.Image] = {}
         failures: list[str] = []
@@ -385,8 +399,7 @@ class ClipService:
             )
 
         if embeddings or to_encode:
-            text_key = self._text_key(bundle.version, name)
-            text_emb = self._get_vector(text_key, bundle.dim)
+            text_emb = self._vector(found.get(text_key), bundle.dim)
 
             def work() -> tuple[np.ndarray | None, np.ndarray]:
                 batch = encode_images(bundle, [img for _, img in to_encode]) if to_encode else None
@@ -402,15 +415,18 @@ class ClipService:
                     best = max(scores, key=lambda u: scores[u])
                     return best, self._result(bundle, scores[best])
                 return self._best_by_text(cands, name, clip_reason="timeout")
+            writes: dict[str, Any] = {}
             if text_emb is None:
-                self._set_vector(text_key, new_text_emb)
+                writes[text_key] = self._vector_bytes(new_text_emb)
             if batch is not None:
                 for (url, _), emb in zip(to_encode, batch, strict=True):
                     embeddings[url] = emb
-                    self._set_vector(self._image_key(bundle.version, url), emb)
+                    writes[image_keys[url]] = self._vector_bytes(emb)
             for url, emb in embeddings.items():
                 scores[url] = match_probability(bundle, emb, new_text_emb)
-                self._score_set(self._score_key(bundle.version, url, name), scores[url])
+                local_scores.set(score_keys[url], scores[url], self.config.cache_timeout)
+                writes[score_keys[url]] = scores[url]
+            self._cache_set_many(writes)
 
         order = [c.url for c in cands if c.url in scores]
         best = max(order, key=lambda u: scores[u])  # ties keep the page's order

@@ -294,6 +294,56 @@ def test_repeat_is_served_from_cache_without_fetch_or_model_calls(
     assert (calls.image_calls, calls.text_calls) == (1, text_calls)
 
 
+class CacheSpy:
+    """Django's cache, recording which of its methods are called (or failing every call)."""
+
+    def __init__(self, real: Any, *, down: bool = False) -> None:
+        self.real, self.down = real, down
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.real, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            if self.down:
+                raise ConnectionError("cache down")
+            return method(*args, **kwargs)
+
+        return call
+
+
+def test_a_check_reads_and_writes_the_shared_cache_once_each(
+    clip_settings: Any, image_server: ImageServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = image_server.add("/red.png", png_bytes(RED))
+    spy = CacheSpy(service.default_cache)
+    monkeypatch.setattr(service, "default_cache", spy)
+    first = verify_image(image_url=url, product_name="red box")
+    # The score and both embeddings looked up together, the three new values written together.
+    assert spy.calls == ["get_many", "set_many"]
+
+    score_cache.local_scores.clear()  # another worker: its own local scores, the same cache
+    spy.calls.clear()
+    assert verify_image(image_url=url, product_name="red box") == first
+    assert spy.calls == ["get_many"]
+    assert image_server.hits["/red.png"] == 1
+
+
+def test_a_cache_outage_costs_the_cache_not_the_check(
+    clip_settings: Any, image_server: ImageServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = image_server.add("/red.png", png_bytes(RED))
+    expected = verify_image(image_url=url, product_name="red box")
+    score_cache.local_scores.clear()
+    spy = CacheSpy(service.default_cache, down=True)
+    monkeypatch.setattr(service, "default_cache", spy)
+    result = verify_image(image_url=url, product_name="red box")
+    assert result == expected
+    assert spy.calls == ["get_many", "set_many"]
+    assert image_server.hits["/red.png"] == 2  # nothing could be read: fetched again
+
+
 def test_new_name_on_same_image_reuses_the_image_embedding(
     clip_settings: Any, image_server: ImageServer
 ) -> None:
@@ -457,6 +507,34 @@ def test_best_image_accepts_plain_urls_and_uses_the_cache(
     assert again == first
     assert (calls.image_calls, calls.text_calls) == (0, 0)
     assert image_server.hits["/red.png"] == 1
+
+
+def test_best_image_reads_and_writes_the_shared_cache_once_each(
+    clip_settings: Any, image_server: ImageServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    urls = [
+        image_server.add("/red.png", png_bytes(RED)),
+        image_server.add("/b.png", png_bytes(BLUE)),
+        image_server.add("/g.png", png_bytes(GREEN)),
+    ]
+    spy = CacheSpy(service.default_cache)
+    monkeypatch.setattr(service, "default_cache", spy)
+    first = best_image(image_urls=urls, product_name="red box")
+    assert spy.calls == ["get_many", "set_many"]  # not two reads and two writes a candidate
+
+    # Another worker, a new name: the image embeddings come from the one read.
+    score_cache.local_scores.clear()
+    spy.calls.clear()
+    calls = counter()
+    best_image(image_urls=urls, product_name="blue disc")
+    assert spy.calls == ["get_many", "set_many"]
+    assert calls.image_calls == 0
+
+    score_cache.local_scores.clear()
+    spy.calls.clear()
+    assert best_image(image_urls=urls, product_name="red box") == first
+    assert spy.calls == ["get_many"]
+    assert [image_server.hits[p] for p in ("/red.png", "/b.png", "/g.png")] == [1, 1, 1]
 
 
 def test_best_image_when_no_candidate_can_be_fetched(

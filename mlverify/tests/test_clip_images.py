@@ -31,6 +31,7 @@ class LoadSpy:
 
     def __init__(self, delay: float = 0.0) -> None:
         self.sizes: list[tuple[int, int]] = []
+        self.threads: set[int] = set()  # the threads that decoded
         self.active = 0
         self.peak = 0
         self.delay = delay
@@ -49,6 +50,7 @@ class LoadSpy:
                 spy.active += 1
                 spy.peak = max(spy.peak, spy.active)
                 spy.sizes.append(image.size)
+                spy.threads.add(threading.get_ident())
             try:
                 if spy.delay:
                     time.sleep(spy.delay)
@@ -107,6 +109,33 @@ def test_png_under_the_cap_is_shrunk_to_the_model_input_right_after_decoding() -
     assert image.getpixel((10, 10)) == (0, 0, 0)
 
 
+def test_palette_png_is_converted_a_strip_at_a_time_as_it_is_reduced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A palette raster is 1 byte a pixel, in RGB 4: converting a 16 MP one whole held 64 MB.
+    pixels = Image.linear_gradient("L").resize((3000, 2000)).convert("RGB")
+    palette = pixels.quantize(64)
+    out = io.BytesIO()
+    palette.save(out, format="PNG")
+    converted: list[tuple[int, int]] = []
+    original = Image.Image.convert
+
+    def convert(image: Image.Image, *args: Any, **kwargs: Any) -> Image.Image:
+        converted.append(image.size)
+        return original(image, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "convert", convert)
+    image = images.decode_image(out.getvalue(), side=224)
+    monkeypatch.setattr(Image.Image, "convert", original)
+
+    assert converted and max(height for _, height in converted) <= 256
+    # The same pixels as converting the whole raster, then reducing and resizing it.
+    factor = 2000 // (224 * 2)
+    whole = palette.convert("RGB").reduce(factor).resize((336, 224), Image.Resampling.BICUBIC)
+    assert (image.mode, image.size) == ("RGB", (336, 224))
+    assert image.tobytes() == whole.tobytes()
+
+
 def test_decodes_at_once_are_bounded_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
     spy = LoadSpy(delay=0.15).install(monkeypatch)
     data = png_bytes((200, 0, 0), size=64)
@@ -126,6 +155,35 @@ def test_decodes_at_once_are_bounded_per_process(monkeypatch: pytest.MonkeyPatch
     assert errors == []
     assert len(spy.sizes) == 6
     assert spy.peak == 2
+
+
+def test_decodes_run_on_their_own_threads_never_on_the_callers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # glibc keeps a freed raster in the malloc arena of the thread that decoded it: decoding
+    # on the request threads let each of them hold one (bench/worker_memory.py, at-cap).
+    spy = LoadSpy().install(monkeypatch)
+    data = png_bytes((0, 120, 0), size=64)
+    callers: set[int] = set()
+    errors: list[BaseException] = []
+
+    def decode() -> None:
+        callers.add(threading.get_ident())
+        try:
+            for _ in range(3):
+                images.decode_image(data, max_concurrent=2)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=decode) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(spy.sizes) == 18
+    assert 1 <= len(spy.threads) <= 2
+    assert not spy.threads & callers
 
 
 def test_waiting_for_a_decode_slot_stops_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -200,6 +200,23 @@ def test_int8_gate_figures_are_in_the_manifest_and_decide_what_serves(exports: P
     assert "int8" in {manifest["models"][k]["serve"] for k in ("clip_image", "clip_text")}
 
 
+def test_int8_image_tower_keeps_its_convolution_in_fp32(exports: Path) -> None:
+    # ConvInteger has no fast CPU kernel: it was a fifth of ViT-B-32's int8 image tower.
+    import onnx
+
+    manifest = json.loads((onnx_runtime.onnx_dir(exports) / "manifest.json").read_text())
+    files = manifest["models"]["clip_image"]["files"]
+    ops = {
+        variant: {
+            n.op_type for n in onnx.load(onnx_runtime.onnx_dir(exports) / f["path"]).graph.node
+        }
+        for variant, f in files.items()
+    }
+    assert "Conv" in ops["fp32"]
+    assert "Conv" in ops["int8"] and "ConvInteger" not in ops["int8"]
+    assert ops["int8"] & {"MatMulInteger", "DynamicQuantizeMatMul"}  # the rest is int8
+
+
 def test_served_only_drops_the_unserved_towers_and_serves_the_same(
     exports: Path, tiny_clip: TinyClip, tmp_path: Path
 ) -> None:
