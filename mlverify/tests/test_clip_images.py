@@ -136,23 +136,32 @@ def test_palette_png_is_converted_a_strip_at_a_time_as_it_is_reduced(
     assert image.tobytes() == whole.tobytes()
 
 
-def test_decodes_at_once_are_bounded_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    spy = LoadSpy(delay=0.15).install(monkeypatch)
-    data = png_bytes((200, 0, 0), size=64)
+def _decode_from_threads(data: bytes, *, callers: int = 6, each: int = 1) -> set[int]:
+    """``callers`` threads each decode ``data`` ``each`` times (two decode threads); every
+    decode must succeed. The callers' thread ids."""
+    idents: set[int] = set()
     errors: list[BaseException] = []
 
     def decode() -> None:
+        idents.add(threading.get_ident())
         try:
-            images.decode_image(data, max_concurrent=2)
+            for _ in range(each):
+                images.decode_image(data, max_concurrent=2)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=decode) for _ in range(6)]
+    threads = [threading.Thread(target=decode) for _ in range(callers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert errors == []
+    return idents
+
+
+def test_decodes_at_once_are_bounded_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    spy = LoadSpy(delay=0.15).install(monkeypatch)
+    _decode_from_threads(png_bytes((200, 0, 0), size=64))
     assert len(spy.sizes) == 6
     assert spy.peak == 2
 
@@ -163,24 +172,7 @@ def test_decodes_run_on_their_own_threads_never_on_the_callers(
     # glibc keeps a freed raster in the malloc arena of the thread that decoded it: decoding
     # on the request threads let each of them hold one (bench/worker_memory.py, at-cap).
     spy = LoadSpy().install(monkeypatch)
-    data = png_bytes((0, 120, 0), size=64)
-    callers: set[int] = set()
-    errors: list[BaseException] = []
-
-    def decode() -> None:
-        callers.add(threading.get_ident())
-        try:
-            for _ in range(3):
-                images.decode_image(data, max_concurrent=2)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=decode) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    callers = _decode_from_threads(png_bytes((0, 120, 0), size=64), each=3)
     assert len(spy.sizes) == 18
     assert 1 <= len(spy.threads) <= 2
     assert not spy.threads & callers
