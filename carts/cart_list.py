@@ -24,7 +24,7 @@ from buyhive.transactions import raw_collection
 from carts import read_model
 from carts.models import Cart
 from carts.selectors import CartSummary, summaries_by_cart_id
-from carts.serializers import CartOutputSerializer, _utc_iso
+from carts.serializers import CartOutputSerializer, utc_iso
 from carts.services.sharing import share_url
 
 #: Bump when the summaries' computation changes (``selectors.summaries_by_cart_id``): the
@@ -92,6 +92,6 @@ def cart_to_api(
         "totals": summary.totals_list(),
         "share_url": share_url(token) if token else None,
         "total_converted": converted(summary.totals),
-        "created_at": _utc_iso(cart.get("created_at")),
-        "updated_at": _utc_iso(cart.get("updated_at")),
+        "created_at": utc_iso(cart.get("created_at")),
+        "updated_at": utc_iso(cart.get("updated_at")),
     }

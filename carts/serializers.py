@@ -197,7 +197,7 @@ def _amount(value: Any, currency: str | None) -> str | None:
 
 
 @lru_cache(maxsize=8192)
-def _utc_iso(value: datetime | None) -> str | None:
+def utc_iso(value: datetime | None) -> str | None:
     """A stored time as ``DateTimeField`` writes it: ISO 8601, ``Z`` for UTC (memoised: the
     same item's times come back on every read of its cart).
 
@@ -249,9 +249,9 @@ def cart_item_to_api(membership: dict[str, Any], item: dict[str, Any]) -> dict[s
         "store_domain": get("store_domain"),
         "extraction": get("extraction"),
         "cart_ids": None if cart_ids is None else [str(cart_id) for cart_id in cart_ids],
-        "created_at": _utc_iso(get("created_at")),
-        "updated_at": _utc_iso(get("updated_at")),
-        "added_at": _utc_iso(membership.get("added_at")),
+        "created_at": utc_iso(get("created_at")),
+        "updated_at": utc_iso(get("updated_at")),
+        "added_at": utc_iso(membership.get("added_at")),
         "quantity": None if quantity is None else int(quantity),
         "note": membership.get("note"),
         "price_at_add": _amount(membership.get("price_at_add"), currency_at_add),
