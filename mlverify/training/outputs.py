@@ -297,6 +297,17 @@ log-loss 0.169 at threshold 0.5) but was not shipped: its 230,000 weights would 
 that decision, it did not hold on the report folds (mix 0.913, product vs articles 0.930,
 against this head's 0.915 and 0.944).
 
+Tried on 2026-12-04 on the same tune folds and turned down: each labelled page whose HTML
+carries machine-readable data trained a second time as that page with its JSON-LD, microdata,
+RDFa and product meta removed (the extraction benchmark's stripping; same texts, the structural
+features read again), so that the layer would lean less on markup: product pages only (162
+copies) 0.938 / 0.983; product and collection pages (228) 0.947 / 0.983; every page (649, at
+full or half weight) 0.947 / 0.983. The four product pages the tune folds miss stayed missed
+in every variant: a free download page, two makers' marketing pages of one product with a buy
+button, and a serum page whose `<h1>` is a slogan; the one grid taken for a product is a maker's
+"buy" page that lists the configurations of one model. They are cases where the labels
+themselves are a judgement call, not markup the layer overlooks.
+
 Per-kind confusion, URL + title + page (3-class accuracy on the mix
 {cv_report["url+title+page"].get("mix_accuracy_3class")}):
 
