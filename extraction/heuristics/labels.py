@@ -45,6 +45,9 @@ _WEAK_SKU_LABELS = frozenset(
     {"ref.", "art.", "código", "reference", "référence", "ref", "cod.", "cód.", "cod", "cód",
      "κωδικός", "šifra", "réf", "item", "article", "style"}
 )  # fmt: skip
+#: Ordinary words that are labels only before a colon ("Item: 12345", "Style: BK-100"; not
+#: "Save 5% on this item" with "$185.25" on the next line, nor "Article 2024 of the terms").
+_COLON_SKU_LABELS = frozenset({"item", "article", "style"})
 #: Labels that name the shop's SKU itself: their value may be letters only ("SKU: BKBLUE").
 _EXPLICIT_SKU_LABELS = frozenset({"sku"})
 _LETTER_SKU_RE = re.compile(r"[A-Z][A-Z0-9]{2,}(?:[-_.][A-Z0-9]+)*")
@@ -92,6 +95,14 @@ _LABEL_RES = {
     "brand": _label_re(_BRAND_LABELS, need_colon=True),
 }
 _CLOSERS = ".,;)]}>〉》）」』】"
+#: Invisible format characters (left-to-right marks, zero-width spaces, BOMs) shops put
+#: around a value in tables of details; they are no part of it.
+_FORMAT_CHARS_RE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+#: A bracketed word right after a label qualifies it ("Product ID (ePID) 2703...",
+#: "Item number (SKU): 100234").
+_QUALIFIER_RE = re.compile(r"^[(\[]([^\W\d_][^()\[\]\d]{0,15})[)\]]\s*[:：#]?\s*(?=\S)")
+#: A currency sign: an amount is no identifier ("$185.25", "12,99 €").
+_CURRENCY_SIGN_RE = re.compile(r"[$€£¥₩₹₽₺₴₪₫₱฿¢]|\bkr\b|\bzł\b")
 
 
 _MEASURE_RE = re.compile(r"\d+(?:[.,]\d+)?(?:mm|cm|m|kg|g|in|ft|lbs?|oz|ml|l)", re.I)
@@ -121,7 +132,17 @@ def _identifier_words(value: str) -> str:
 def _clean_label_value(field_name: str, label: str, raw: str, *, colon: bool = False) -> str | None:
     """The identifier or brand a label introduces, or None. A weak label ("Ref.",
     "Référence") needs four digits in its value, or a colon after it ("Référence : demo_1")."""
-    value = raw.strip().strip(":：#").strip()
+    value = _FORMAT_CHARS_RE.sub("", raw).strip()
+    qualifier = _QUALIFIER_RE.match(value) if field_name == "sku" else None
+    if qualifier is not None:
+        # The bracketed word renames the label: read on only when it names an SKU itself.
+        if " ".join(qualifier.group(1).lower().split()) not in _SKU_LABELS:
+            return None
+        value = value[qualifier.end() :]
+    first = value.split(maxsplit=1)[0] if value.split() else ""
+    if len(first) > 1 and first[-1] in ":：" and not first[0].isdigit():
+        return None  # the field is empty and the next label follows ("SKU:" then "UPC:")
+    value = value.strip(":：#").strip()
     value = re.split(r"\s{2,}|\s[|·•/]\s|\t", value)[0].strip()
     if not value:
         return None
@@ -136,7 +157,11 @@ def _clean_label_value(field_name: str, label: str, raw: str, *, colon: bool = F
     if field_name == "gtin":
         digits = re.match(r"[\d\s-]{8,20}", value)
         return normalize_gtin(digits.group(0).strip()) if digits else None
+    if field_name == "sku" and label in _COLON_SKU_LABELS and not colon:
+        return None
     value = _identifier_words(value)
+    if _CURRENCY_SIGN_RE.search(value):
+        return None
     value = value.strip(_CLOSERS).lstrip("〈《（「『【([")
     if (
         field_name == "sku"

@@ -505,6 +505,42 @@ def test_a_label_that_is_an_ordinary_word_needs_its_colon() -> None:
 
 
 @pytest.mark.parametrize(
+    "lines",
+    ["Save 5% on this item\n$185.25 (Save 5%) $195.00",  # "item" ending a sentence
+     "Item: $24.99", "Style: £24.99",  # an amount is no identifier
+     "Article 2024 of our terms applies"],
+)  # fmt: skip
+def test_an_ordinary_word_label_takes_no_amount_and_needs_its_colon(lines: str) -> None:
+    body = "<h1>Blue Kettle</h1><p>£24.99</p>" + "".join(f"<p>{x}</p>" for x in lines.split("\n"))
+    assert product_of(body)["sku"] is None
+    assert text_product_of(f"Blue Kettle | Shop\nBlue Kettle\n£24.99\n{lines}\n")["sku"] is None
+
+
+def test_an_empty_sku_field_does_not_take_the_next_label() -> None:
+    # Shop themes print every field of a details table, empty or not.
+    table = "<dl><dt>SKU:</dt><dd></dd><dt>UPC:</dt><dd>036000291452</dd></dl>"
+    product = product_of(f"<h1>Blue Kettle</h1><p>$24.99</p>{table}<button>Add to cart</button>")
+    assert (product["sku"], product["gtin"]) == (None, "036000291452")
+    product = text_product_of("Blue Kettle | Shop\nBlue Kettle\n$24.99\nSKU:\nUPC: 036000291452\n")
+    assert (product["sku"], product["gtin"]) == (None, "036000291452")
+
+
+def test_a_bracketed_word_after_the_label_renames_it() -> None:
+    text = "Blue Kettle | Shop\nBlue Kettle\n$24.99\n{line}\n"
+    # Another catalogue's id ("Product ID (Catalog ID)") is not the shop's SKU ...
+    assert text_product_of(text.format(line="Product ID (Catalog ID) 27038656990"))["sku"] is None
+    # ... an SKU named again is.
+    assert text_product_of(text.format(line="Item number (SKU): 100234"))["sku"] == "100234"
+
+
+def test_invisible_direction_marks_around_a_value_are_no_part_of_it() -> None:
+    rows = "<tr><th>ASIN</th><td>\u200eB0BK100234</td></tr><tr><th>Model</th><td>\u200f</td></tr>"
+    body = f"<h1>Blue Kettle</h1><p>$24.99</p><table>{rows}</table><button>Add to cart</button>"
+    assert product_of(body)["sku"] == "B0BK100234"
+    assert text_product_of("Blue Kettle\n$24.99\nASIN \u200eB0BK100234\n")["sku"] == "B0BK100234"
+
+
+@pytest.mark.parametrize(
     "label",
     ["Model: BK-100", "Model No.: BK-100", "Item model number: BK-100", "MPN: BK-100",
      "Mfr. Part #: BK-100", "Part #: BK-100", "Modell: BK-100", "Modèle : BK-100",
