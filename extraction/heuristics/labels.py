@@ -113,7 +113,9 @@ def _identifier_words(value: str) -> str:
     """The identifier at the start of a label's value: its first word, and the words after
     it while they hold no lower-case letter ("GARNI 570 EASY II"), so that what follows on
     the same line is left out ("12345 Category: Kettles", "BK-12 (Blue)", "BK-12, Size: M").
-    More than four words are a sentence: its first word is the identifier."""
+    More than four words are a sentence: its first word is the identifier. Once a word with
+    a digit starts it, a word without one is not part of it ("100234 XL", "BK-12 BLACK", "12345
+    NEW": a size, a colour, a badge)."""
     words = value.split()
     if not words:
         return value
@@ -124,6 +126,8 @@ def _identifier_words(value: str) -> str:
         if kept[-1][-1] in ",;:" or word[0] in "([{（〈《「" or word[-1] in ":：":
             break
         if _LOWER_RE.search(word) and not word[0].isdigit() and word.upper() != word:
+            break
+        if not any(c.isdigit() for c in word) and any(c.isdigit() for c in kept[0]):
             break
         kept.append(word)
     return " ".join(kept)

@@ -475,7 +475,10 @@ def test_an_sku_label_may_hold_letters_only_other_labels_need_a_digit() -> None:
      ("SKU: BK-100234 Categories: Kettles, Home", "BK-100234"),
      ("SKU: 100234 (Blue)", "100234"), ("SKU: 100234, Size: M", "100234"),
      ("SKU: 100234 Availability: In stock", "100234"),
-     ("Product code: TK 40 PRO XL", "TK 40 PRO XL")],
+     ("Product code: TK 40 PRO XL", "TK 40 PRO XL"),
+     # a size, a colour or a badge after a number is not part of it
+     ("SKU: 100234 XL", "100234"), ("Art.-Nr.: BK-100234 SCHWARZ", "BK-100234"),
+     ("Item code: 100234 NEW", "100234"), ("SKU: 100 234 XL", "100 234")],
 )  # fmt: skip
 def test_a_labelled_value_ends_where_the_next_label_or_words_start(line: str, sku: str) -> None:
     body = f"<h1>Blue Kettle</h1><p>£24.99</p><p>{line}</p><button>Add to basket</button>"
@@ -580,6 +583,19 @@ def test_an_element_whose_class_names_an_sku_shows_it_without_a_label() -> None:
                   "<span class='skull-icon'>BK-20417</span>"):  # fmt: skip
         body = f"<h1>Blue Kettle</h1><p>£24.99</p>{shown}<button>Add to basket</button>"
         assert product_of(body)["sku"] is None, shown
+
+
+def test_sku_letters_inside_a_generated_class_name_mark_nothing() -> None:
+    # CSS-in-JS and CSS modules write class names of random letters and digits.
+    for shown in ("<div class='Qw6mvRoX0xm5QsSku4hy'>6-person</div>",
+                  "<div class='a8sku3xq'>3-season</div>",
+                  "<span class='skus-list'>BK-1</span>"):  # fmt: skip
+        body = f"<h1>Blue Kettle</h1><p>£24.99</p>{shown}<button>Add to basket</button>"
+        assert product_of(body)["sku"] is None, shown
+    for shown in ("<span class='pdpSKU'>BK-20417</span>", "<span class='sku'>BK-20417</span>",
+                  "<span class='product__sku--value'>BK-20417</span>"):  # fmt: skip
+        body = f"<h1>Blue Kettle</h1><p>£24.99</p>{shown}<button>Add to basket</button>"
+        assert product_of(body)["sku"] == "BK-20417", shown
 
 
 def test_an_id_segment_inside_the_address_is_the_sku_when_the_page_repeats_it() -> None:
