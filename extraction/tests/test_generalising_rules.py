@@ -405,6 +405,26 @@ def test_text_only_gives_the_title_line() -> None:
 # --- the product's own block ----------------------------------------------------------------
 
 
+def test_an_h1_whose_words_the_document_title_spells_out_with_more_is_the_title() -> None:
+    # The document title adds words in the middle of the name; a list item of the
+    # description repeats the longer name without the brand.
+    html = (
+        "<html><head><title>Acme K-2 Classic Cordless Electric Kettle – Kettles.example</title>"
+        "</head><body><h1>Acme K-2 Classic Kettle</h1><p>$79.00</p>"
+        "<button>Add to cart</button><h5>What's included?</h5><ul>"
+        "<li><span>K-2 Classic cordless electric kettle</span></li><li>Base</li></ul>"
+        "</body></html>"
+    )
+    product = extract_deterministic(url="https://kettles.example/p/k2", html=html).to_dict()
+    assert product["product"]["title"] == "Acme K-2 Classic Kettle"
+    # Fewer than 60 % of the title's words, or out of order: not the product's name.
+    for h1 in ("Acme Kettle", "Kettle Classic Acme K-2"):
+        page = html.replace("Acme K-2 Classic Kettle", h1)
+        got = extract_deterministic(url="https://kettles.example/p/k2", html=page).to_dict()
+        title = got["product"]["title"]
+        assert title != h1, h1
+
+
 def test_a_block_holding_the_title_is_the_products_own_whatever_its_class_says() -> None:
     # "listing" and "slider" are words of product grids and carousels, but a block holding the
     # product's title is the product's own: its price and buy button count.
