@@ -48,6 +48,12 @@ _WEAK_SKU_LABELS = frozenset(
 #: Ordinary words that are labels only before a colon ("Item: 12345", "Style: BK-100"; not
 #: "Save 5% on this item" with "$185.25" on the next line, nor "Article 2024 of the terms").
 _COLON_SKU_LABELS = frozenset({"item", "article", "style"})
+#: What such a word's value must look like to be a code: four digits, or capitals and at
+#: least two digits ("Style: FD2722-002", "Item: BK-100"), not an attribute ("Style: 3/4
+#: Sleeve", "Style: 5-Pocket", "Item: 2-Pack") nor a year ("Style: 2024 Collection").
+_CODE_RE = re.compile(
+    r"(?!(?:19|20)\d\d$)(?=(?:\D*\d){4})\S+|(?=(?:\D*\d){2})(?=[^A-Z]*[A-Z])[A-Z0-9][A-Z0-9./_-]{3,}"
+)
 #: Labels that name the shop's SKU itself: their value may be letters only ("SKU: BKBLUE").
 _EXPLICIT_SKU_LABELS = frozenset({"sku"})
 _LETTER_SKU_RE = re.compile(r"[A-Z][A-Z0-9]{2,}(?:[-_.][A-Z0-9]+)*")
@@ -176,6 +182,8 @@ def _clean_label_value(field_name: str, label: str, raw: str, *, colon: bool = F
         return clean_identifier(value, max_length=40)
     if len(value) < 3 or len(value) > 40 or not re.search(r"\d", value):
         return None
+    if field_name == "sku" and label in _COLON_SKU_LABELS and not _CODE_RE.fullmatch(value):
+        return None  # "Style: 3/4 Sleeve", "Style: 5-Pocket", "Item: 2-Pack": an attribute
     if (
         field_name == "sku"
         and label in _WEAK_SKU_LABELS

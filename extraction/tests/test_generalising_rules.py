@@ -553,6 +553,20 @@ def test_an_ordinary_word_label_takes_no_amount_and_needs_its_colon(lines: str) 
     assert text_product_of(f"Blue Kettle | Shop\nBlue Kettle\n£24.99\n{lines}\n")["sku"] is None
 
 
+@pytest.mark.parametrize(
+    "attribute", ["Style: 3/4 Sleeve", "Style: 5-Pocket", "Item: 2-Pack", "Style: 2024 Collection"]
+)
+def test_an_ordinary_word_label_before_an_attribute_gives_no_sku(attribute: str) -> None:
+    # Fashion shops list "Style:", "Fit:", "Colour:" as attributes of the product.
+    lines = f"Fit: Regular\n{attribute}\nColour: Navy"
+    body = "<h1>Blue Shirt</h1><p>£24.99</p>" + "".join(f"<p>{x}</p>" for x in lines.split("\n"))
+    assert product_of(body)["sku"] is None
+    assert text_product_of(f"Blue Shirt | Shop\nBlue Shirt\n£24.99\n{lines}\n")["sku"] is None
+    # A code after the same word is the SKU.
+    code = attribute.split(":")[0] + ": BK-100234"
+    assert text_product_of(f"Blue Shirt\n£24.99\n{code}\n")["sku"] == "BK-100234"
+
+
 def test_an_empty_sku_field_does_not_take_the_next_label() -> None:
     # Shop themes print every field of a details table, empty or not.
     table = "<dl><dt>SKU:</dt><dd></dd><dt>UPC:</dt><dd>036000291452</dd></dl>"
