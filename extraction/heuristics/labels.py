@@ -139,9 +139,13 @@ def _identifier_words(value: str) -> str:
     return " ".join(kept)
 
 
-def _clean_label_value(field_name: str, label: str, raw: str, *, colon: bool = False) -> str | None:
+def _clean_label_value(
+    field_name: str, label: str, raw: str, *, colon: bool = False, same_line: bool = True
+) -> str | None:
     """The identifier or brand a label introduces, or None. A weak label ("Ref.",
-    "Référence") needs four digits in its value, or a colon after it ("Référence : demo_1")."""
+    "Référence") needs four digits in its value, or a colon after it ("Référence : demo_1").
+    A value of letters only after "SKU" must be on the label's line: on a line of its own it
+    is as likely the next heading of an empty field ("SKU:" then "DESCRIPTION")."""
     value = _FORMAT_CHARS_RE.sub("", raw).strip()
     qualifier = _QUALIFIER_RE.match(value) if field_name == "sku" else None
     if qualifier is not None:
@@ -176,6 +180,7 @@ def _clean_label_value(field_name: str, label: str, raw: str, *, colon: bool = F
     if (
         field_name == "sku"
         and label in _EXPLICIT_SKU_LABELS
+        and same_line
         and value not in _NOT_AN_ID
         and _LETTER_SKU_RE.fullmatch(value)
     ):
@@ -224,7 +229,11 @@ def find_labelled(
                 or "：" in lower[match.end("label") : value_start]
             )
             value = _clean_label_value(
-                field_name, match.group("label"), text[value_start:value_end], colon=colon
+                field_name,
+                match.group("label"),
+                text[value_start:value_end],
+                colon=colon,
+                same_line="\n" not in lower[match.end("label") : value_start],
             )
             if not value:
                 continue

@@ -576,6 +576,19 @@ def test_an_empty_sku_field_does_not_take_the_next_label() -> None:
     assert (product["sku"], product["gtin"]) == (None, "036000291452")
 
 
+def test_a_letters_only_sku_must_be_on_the_labels_line() -> None:
+    # An empty SKU field, then the next section's heading in capitals.
+    for after in ("SKU:\n\nDESCRIPTION\nA kettle for every kitchen.", "SKU\nREVIEWS (12)"):
+        text = f"Blue Kettle | Shop\nBlue Kettle\n$24.99\n{after}\n"
+        assert text_product_of(text)["sku"] is None, after
+        body = "<h1>Blue Kettle</h1><p>$24.99</p>" + "".join(
+            f"<p>{x}</p>" for x in after.split("\n") if x
+        )
+        assert product_of(body)["sku"] is None, after
+    assert text_product_of("Blue Kettle\n$24.99\nSKU: KETTLEBLUE\n")["sku"] == "KETTLEBLUE"
+    assert text_product_of("Blue Kettle\n$24.99\nSKU:\nBK-100234\n")["sku"] == "BK-100234"
+
+
 def test_a_bracketed_word_after_the_label_renames_it() -> None:
     text = "Blue Kettle | Shop\nBlue Kettle\n$24.99\n{line}\n"
     # Another catalogue's id ("Product ID (Catalog ID)") is not the shop's SKU ...
