@@ -576,6 +576,20 @@ def test_an_empty_sku_field_does_not_take_the_next_label() -> None:
     assert (product["sku"], product["gtin"]) == (None, "036000291452")
 
 
+def test_in_plain_text_identifiers_are_read_from_the_products_title_line_on() -> None:
+    # A basket preview above the product prints its own product's number.
+    text = (
+        "Blue Kettle | Shop\nYour basket (1)\nRed Kettle\nSKU: RK-100200\nEAN 4006381333931\n"
+        "£19.99\nRemove\nBlue Kettle\n£24.99\nAdd to basket\nSKU: BK-100234\n"
+        "EAN 5012345678900\n"
+    )
+    product = text_product_of(text)
+    assert (product["sku"], product["gtin"]) == ("BK-100234", "5012345678900")
+    # With none printed after the title, one above it is still taken.
+    product = text_product_of(text.replace("SKU: BK-100234\nEAN 5012345678900\n", ""))
+    assert product["sku"] == "RK-100200"
+
+
 def test_a_letters_only_sku_must_be_on_the_labels_line() -> None:
     # An empty SKU field, then the next section's heading in capitals.
     for after in ("SKU:\n\nDESCRIPTION\nA kettle for every kitchen.", "SKU\nREVIEWS (12)"):
