@@ -213,10 +213,14 @@ def extract_from_text(text: str, *, url: str | None, locale: PageLocale | None) 
         # A current price and no out-of-stock message: the page offers the product for sale,
         # as the HTML path concludes too (low confidence: the LLM step is asked when set up).
         guesses["availability"] = Guess("InStock", 0.35)
-    # Identifiers from the product's title line on first (a mini-basket or a recently viewed
-    # product above it prints its own "SKU:"), then anywhere.
-    after_title = min((t for t in price_titles if t[0] > 0), default=None)
-    product_part = text_page(page.text[after_title[0] :]) if after_title is not None else None
+    # Identifiers from the line above the product's title line on first (a mini-basket or a
+    # recently viewed product higher up prints its own "SKU:"; a code line may sit right
+    # above the title), then anywhere.
+    title_line = min((t[0] for t in price_titles if t[0] > 0), default=None)
+    product_part = None
+    if title_line is not None:
+        above = page.text.rfind("\n", 0, max(0, title_line - 1)) + 1
+        product_part = text_page(page.text[above:])
     for name in ("sku", "gtin", "mpn", "brand"):
         found = find_labelled(product_part, name, limit=1) if product_part is not None else []
         found = found or find_labelled(page, name, limit=1)
