@@ -217,12 +217,9 @@ def extract_from_text(text: str, *, url: str | None, locale: PageLocale | None) 
     # recently viewed product higher up prints its own "SKU:"; a code line may sit right
     # above the title), then anywhere.
     title_line = min((t[0] for t in price_titles if t[0] > 0), default=None)
-    product_part = None
-    if title_line is not None:
-        above = page.text.rfind("\n", 0, max(0, title_line - 1)) + 1
-        product_part = text_page(page.text[above:])
+    above = page.text.rfind("\n", 0, max(0, title_line - 1)) + 1 if title_line else 0
     for name in ("sku", "gtin", "mpn", "brand"):
-        found = find_labelled(product_part, name, limit=1) if product_part is not None else []
+        found = find_labelled(page, name, limit=1, from_offset=above) if above else []
         found = found or find_labelled(page, name, limit=1)
         if found:
             guesses[name] = Guess(found[0].value, 0.5)
