@@ -212,14 +212,18 @@ def find_labelled(
     region: tuple[int, int] | None = None,
     limit: int = 3,
     from_offset: int = 0,
+    to_offset: int | None = None,
 ) -> list[Guess]:
     """Values printed after a label ("SKU: 123", "EAN 400..."): in the product region first,
-    then in the rest of the main text. With no region, from ``from_offset`` in the text on."""
+    then in the rest of the main text. With no region, between ``from_offset`` and
+    ``to_offset``."""
     pattern = _LABEL_RES[field_name]
     text, lower = page.text, page.lower
     start, end = page.span(region)
     if region is None:
         start = min(max(0, from_offset), end)
+        if to_offset is not None:
+            end = max(start, min(end, to_offset))
     spans = [(start, min(end, start + LABEL_SCAN_CHARS))]
     if region is not None and field_name != "brand":
         spans.append((end, min(len(text), end + LABEL_SCAN_CHARS)))

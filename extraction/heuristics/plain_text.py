@@ -219,8 +219,13 @@ def extract_from_text(text: str, *, url: str | None, locale: PageLocale | None) 
     title_line = min((t[0] for t in price_titles if t[0] > 0), default=None)
     above = page.text.rfind("\n", 0, max(0, title_line - 1)) + 1 if title_line else 0
     for name in ("sku", "gtin", "mpn", "brand"):
-        found = find_labelled(page, name, limit=1, from_offset=above) if above else []
-        found = found or find_labelled(page, name, limit=1)
+        if above:
+            found = find_labelled(page, name, limit=1, from_offset=above)
+            # Then above it, into the first lines scanned already: a label just above may
+            # print its value under it.
+            found = found or find_labelled(page, name, limit=1, to_offset=above + 200)
+        else:
+            found = find_labelled(page, name, limit=1)
         if found:
             guesses[name] = Guess(found[0].value, 0.5)
     if "sku" not in guesses and titles:

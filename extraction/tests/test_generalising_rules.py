@@ -588,6 +588,10 @@ def test_in_plain_text_identifiers_are_read_from_the_products_title_line_on() ->
     # With none printed after the title, one above it is still taken.
     product = text_product_of(text.replace("SKU: BK-100234\nEAN 5012345678900\n", ""))
     assert product["sku"] == "RK-100200"
+    # A label ending the lines above the title, its value on the line above the title.
+    assert text_product_of("Blue Kettle | Shop\nSKU:\nBK-100234\nBlue Kettle\n£24.99\n")["sku"] == (
+        "BK-100234"
+    )
     # A code line right above the title is the product's.
     above = "Blue Kettle | Shop\nHome > Kettles\nSKU: BK-100234\nBlue Kettle\n£24.99\n"
     assert text_product_of(above + "Lid (sold separately) Art. no.: 501.100.20\n")["sku"] == (
