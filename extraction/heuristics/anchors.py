@@ -69,6 +69,30 @@ def match_score(norm: str, hints_norm: list[str]) -> float:
     return best
 
 
+_WORD_RE = re.compile(r"[^\W_]+")
+
+
+def words_within_score(text: str, hints: list[str]) -> float:
+    """How well a heading's words match a title hint that adds words among them: its words
+    (three or more) all in the hint, in the same order, covering at least 60 % of the hint's
+    words ("Audeze LCD-2 Classic Headphones" in "Audeze LCD-2 Classic Planar Magnetic
+    Headphones"). The covered share, less a tenth: never as good as containment."""
+    words = _WORD_RE.findall(text.casefold())
+    if len(words) < 3:
+        return 0.0
+    best = 0.0
+    for hint in hints:
+        hint_words = _WORD_RE.findall(hint.casefold())
+        if len(hint_words) <= len(words):
+            continue
+        remaining = iter(hint_words)
+        if all(word in remaining for word in words):  # a subsequence, in order
+            share = len(words) / len(hint_words)
+            if share >= 0.6:
+                best = max(best, share - 0.1)
+    return best
+
+
 @dataclass(slots=True)
 class Anchor:
     element: Any
@@ -81,9 +105,13 @@ _TITLE_CLASS_RE = re.compile(r"title|name|heading|headline")
 _NOT_TITLE_RE = re.compile(r"breadcrumb|\bnav|menu|footer|logo|related|recommend|carousel")
 
 
-def _score_title(el: Any, text: str, hints_norm: list[str], page: PageText) -> float:
+def _score_title(
+    el: Any, text: str, hints_norm: list[str], page: PageText, hints: list[str] | None = None
+) -> float:
     norm = fold_for_match(text)
     score = match_score(norm, hints_norm)
+    if score <= 0 and el.tag == "h1" and hints:
+        score = words_within_score(text, hints)
     if score <= 0:
         return 0.0
     score += min(len(norm), 80) / 800  # a longer match is more likely the product's name
@@ -113,7 +141,7 @@ def find_title_anchor(tree: Any, page: PageText, hints: list[str]) -> Anchor | N
 
     def consider(index: int, el: Any, text: str) -> None:
         nonlocal best
-        score = _score_title(el, text, hints_norm, page)
+        score = _score_title(el, text, hints_norm, page, hints)
         if score > 0 and (best is None or score > best.score + 1e-9):
             best = Anchor(el, index, text, score)
 

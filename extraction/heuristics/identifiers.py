@@ -66,7 +66,24 @@ def hash_labelled_sku(text: str, title_offset: int | None) -> str | None:
     return None
 
 
-_SKU_MARK_RE = re.compile(r"sku(?!ll|nk)")
+#: "sku" as a word of a class or id: between separators ("product-sku", "sku_wrapper",
+#: "skuValue"), or a camel-case word of a name without digits ("variantSku", "pdpSKU"); not
+#: letters inside a generated class name ("Qw6mvRoX0xm5QsSku4hy") nor another word
+#: ("skull", "skus").
+_SKU_WORD_RE = re.compile(r"(?<![A-Za-z0-9])(?:sku|Sku|SKU)(?![a-z0-9])")
+_SKU_CAMEL_RE = re.compile(r"(?<=[a-z])(?:Sku|SKU)(?![a-z])")
+
+
+def _names_sku(marker: str) -> bool:
+    """Whether a class or id attribute's value names an SKU (see ``_SKU_WORD_RE``)."""
+    for token in marker.split():
+        if _SKU_WORD_RE.search(token):
+            return True
+        if not any(c.isdigit() for c in token) and _SKU_CAMEL_RE.search(token):
+            return True
+    return False
+
+
 _SKU_PREFIX_RE = re.compile(
     r"^\s*(?:sku|item|art(?:icle)?)?\.?\s*(?:no\.?|nr\.?|#)?\s*[:：#]?\s*", re.I
 )
@@ -93,8 +110,8 @@ def marked_sku(page: PageText, region: tuple[int, int] | None) -> str | None:
         for element in (owner, owner.getparent()):
             if element is None or not isinstance(element.tag, str):
                 continue
-            marker = ((element.get("class") or "") + " " + (element.get("id") or "")).lower()
-            if "sku" not in marker or not _SKU_MARK_RE.search(marker):
+            marker = (element.get("class") or "") + " " + (element.get("id") or "")
+            if "sku" not in marker.lower() or not _names_sku(marker):
                 continue
             text = " ".join("".join(element.itertext()).split())
             if not text or len(text) > 60:

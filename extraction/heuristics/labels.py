@@ -45,6 +45,15 @@ _WEAK_SKU_LABELS = frozenset(
     {"ref.", "art.", "código", "reference", "référence", "ref", "cod.", "cód.", "cod", "cód",
      "κωδικός", "šifra", "réf", "item", "article", "style"}
 )  # fmt: skip
+#: Ordinary words that are labels only before a colon ("Item: 12345", "Style: BK-100"; not
+#: "Save 5% on this item" with "$185.25" on the next line, nor "Article 2024 of the terms").
+_COLON_SKU_LABELS = frozenset({"item", "article", "style"})
+#: What such a word's value must look like to be a code: four digits, or capitals and at
+#: least two digits ("Style: FD2722-002", "Item: BK-100"), not an attribute ("Style: 3/4
+#: Sleeve", "Style: 5-Pocket", "Item: 2-Pack") nor a year ("Style: 2024 Collection").
+_CODE_RE = re.compile(
+    r"(?!(?:19|20)\d\d$)(?=(?:\D*\d){4})\S+|(?=(?:\D*\d){2})(?=[^A-Z]*[A-Z])[A-Z0-9][A-Z0-9./_-]{3,}"
+)
 #: Labels that name the shop's SKU itself: their value may be letters only ("SKU: BKBLUE").
 _EXPLICIT_SKU_LABELS = frozenset({"sku"})
 _LETTER_SKU_RE = re.compile(r"[A-Z][A-Z0-9]{2,}(?:[-_.][A-Z0-9]+)*")
@@ -92,6 +101,14 @@ _LABEL_RES = {
     "brand": _label_re(_BRAND_LABELS, need_colon=True),
 }
 _CLOSERS = ".,;)]}>〉》）」』】"
+#: Invisible format characters (left-to-right marks, zero-width spaces, BOMs) shops put
+#: around a value in tables of details; they are no part of it.
+_FORMAT_CHARS_RE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+#: A bracketed word right after a label qualifies it ("Product ID (ePID) 2703...",
+#: "Item number (SKU): 100234").
+_QUALIFIER_RE = re.compile(r"^[(\[]([^\W\d_][^()\[\]\d]{0,15})[)\]]\s*[:：#]?\s*(?=\S)")
+#: A currency sign: an amount is no identifier ("$185.25", "12,99 €").
+_CURRENCY_SIGN_RE = re.compile(r"[$€£¥₩₹₽₺₴₪₫₱฿¢]|\bkr\b|\bzł\b")
 
 
 _MEASURE_RE = re.compile(r"\d+(?:[.,]\d+)?(?:mm|cm|m|kg|g|in|ft|lbs?|oz|ml|l)", re.I)
@@ -102,7 +119,9 @@ def _identifier_words(value: str) -> str:
     """The identifier at the start of a label's value: its first word, and the words after
     it while they hold no lower-case letter ("GARNI 570 EASY II"), so that what follows on
     the same line is left out ("12345 Category: Kettles", "BK-12 (Blue)", "BK-12, Size: M").
-    More than four words are a sentence: its first word is the identifier."""
+    More than four words are a sentence: its first word is the identifier. Once a word with
+    a digit starts it, a word without one is not part of it ("100234 XL", "BK-12 BLACK", "12345
+    NEW": a size, a colour, a badge)."""
     words = value.split()
     if not words:
         return value
@@ -114,14 +133,30 @@ def _identifier_words(value: str) -> str:
             break
         if _LOWER_RE.search(word) and not word[0].isdigit() and word.upper() != word:
             break
+        if not any(c.isdigit() for c in word) and any(c.isdigit() for c in kept[0]):
+            break
         kept.append(word)
     return " ".join(kept)
 
 
-def _clean_label_value(field_name: str, label: str, raw: str, *, colon: bool = False) -> str | None:
+def _clean_label_value(
+    field_name: str, label: str, raw: str, *, colon: bool = False, same_line: bool = True
+) -> str | None:
     """The identifier or brand a label introduces, or None. A weak label ("Ref.",
-    "Référence") needs four digits in its value, or a colon after it ("Référence : demo_1")."""
-    value = raw.strip().strip(":：#").strip()
+    "Référence") needs four digits in its value, or a colon after it ("Référence : demo_1").
+    A value of letters only after "SKU" must be on the label's line: on a line of its own it
+    is as likely the next heading of an empty field ("SKU:" then "DESCRIPTION")."""
+    value = _FORMAT_CHARS_RE.sub("", raw).strip()
+    qualifier = _QUALIFIER_RE.match(value) if field_name == "sku" else None
+    if qualifier is not None:
+        # The bracketed word renames the label: read on only when it names an SKU itself.
+        if " ".join(qualifier.group(1).lower().split()) not in _SKU_LABELS:
+            return None
+        value = value[qualifier.end() :]
+    first = value.split(maxsplit=1)[0] if value.split() else ""
+    if len(first) > 1 and first[-1] in ":：" and not first[0].isdigit():
+        return None  # the field is empty and the next label follows ("SKU:" then "UPC:")
+    value = value.strip(":：#").strip()
     value = re.split(r"\s{2,}|\s[|·•/]\s|\t", value)[0].strip()
     if not value:
         return None
@@ -136,17 +171,24 @@ def _clean_label_value(field_name: str, label: str, raw: str, *, colon: bool = F
     if field_name == "gtin":
         digits = re.match(r"[\d\s-]{8,20}", value)
         return normalize_gtin(digits.group(0).strip()) if digits else None
+    if field_name == "sku" and label in _COLON_SKU_LABELS and not colon:
+        return None
     value = _identifier_words(value)
+    if _CURRENCY_SIGN_RE.search(value):
+        return None
     value = value.strip(_CLOSERS).lstrip("〈《（「『【([")
     if (
         field_name == "sku"
         and label in _EXPLICIT_SKU_LABELS
+        and same_line
         and value not in _NOT_AN_ID
         and _LETTER_SKU_RE.fullmatch(value)
     ):
         return clean_identifier(value, max_length=40)
     if len(value) < 3 or len(value) > 40 or not re.search(r"\d", value):
         return None
+    if field_name == "sku" and label in _COLON_SKU_LABELS and not _CODE_RE.fullmatch(value):
+        return None  # "Style: 3/4 Sleeve", "Style: 5-Pocket", "Item: 2-Pack": an attribute
     if (
         field_name == "sku"
         and label in _WEAK_SKU_LABELS
@@ -164,13 +206,24 @@ def _clean_label_value(field_name: str, label: str, raw: str, *, colon: bool = F
 
 
 def find_labelled(
-    page: PageText, field_name: str, *, region: tuple[int, int] | None = None, limit: int = 3
+    page: PageText,
+    field_name: str,
+    *,
+    region: tuple[int, int] | None = None,
+    limit: int = 3,
+    from_offset: int = 0,
+    to_offset: int | None = None,
 ) -> list[Guess]:
     """Values printed after a label ("SKU: 123", "EAN 400..."): in the product region first,
-    then in the rest of the main text."""
+    then in the rest of the main text. With no region, between ``from_offset`` and
+    ``to_offset``."""
     pattern = _LABEL_RES[field_name]
     text, lower = page.text, page.lower
     start, end = page.span(region)
+    if region is None:
+        start = min(max(0, from_offset), end)
+        if to_offset is not None:
+            end = max(start, min(end, to_offset))
     spans = [(start, min(end, start + LABEL_SCAN_CHARS))]
     if region is not None and field_name != "brand":
         spans.append((end, min(len(text), end + LABEL_SCAN_CHARS)))
@@ -187,7 +240,11 @@ def find_labelled(
                 or "：" in lower[match.end("label") : value_start]
             )
             value = _clean_label_value(
-                field_name, match.group("label"), text[value_start:value_end], colon=colon
+                field_name,
+                match.group("label"),
+                text[value_start:value_end],
+                colon=colon,
+                same_line="\n" not in lower[match.end("label") : value_start],
             )
             if not value:
                 continue
@@ -286,7 +343,9 @@ def printed_url_identifier(url: str | None, text: str | None) -> str | None:
     and "7901/312"): the same digits, leading zeros aside, split by ".", "/", "-" or a space.
 
     Shops write an article number in groups for people and without them in addresses; the
-    printed form is the one a buyer would search for or quote.
+    printed form is the one a buyer would search for or quote. Some put one more digit before
+    it in the address (a section or catalogue digit: "p11002710" and "1002/710"): when the
+    whole id is not printed, its digits but the first are, if six or more remain.
     """
     match = _address_id_match(url) if text else None
     if match is None or not text:
@@ -294,9 +353,11 @@ def printed_url_identifier(url: str | None, text: str | None) -> str | None:
     digits = re.sub(r"\D", "", match.group("id")).lstrip("0")
     if len(digits) < 5:
         return None
-    pattern = re.compile(r"(?<![\w./-])0*" + _SEPARATOR.join(digits) + r"(?![\w]|[./-]\d)")
-    for found in pattern.finditer(text):
-        value = found.group(0)
-        if re.search(r"[./ -]", value):
-            return value
+    tails = [digits] + ([digits[1:]] if len(digits) >= 7 else [])
+    for tail in tails:
+        pattern = re.compile(r"(?<![\w./-])0*" + _SEPARATOR.join(tail) + r"(?![\w]|[./-]\d)")
+        for found in pattern.finditer(text):
+            value = found.group(0)
+            if re.search(r"[./ -]", value) and len(re.sub(r"\D", "", value)) >= 6:
+                return value
     return None

@@ -213,8 +213,19 @@ def extract_from_text(text: str, *, url: str | None, locale: PageLocale | None) 
         # A current price and no out-of-stock message: the page offers the product for sale,
         # as the HTML path concludes too (low confidence: the LLM step is asked when set up).
         guesses["availability"] = Guess("InStock", 0.35)
+    # Identifiers from the line above the product's title line on first (a mini-basket or a
+    # recently viewed product higher up prints its own "SKU:"; a code line may sit right
+    # above the title), then anywhere.
+    title_line = min((t[0] for t in price_titles if t[0] > 0), default=None)
+    above = page.text.rfind("\n", 0, max(0, title_line - 1)) + 1 if title_line else 0
     for name in ("sku", "gtin", "mpn", "brand"):
-        found = find_labelled(page, name, limit=1)
+        if above:
+            found = find_labelled(page, name, limit=1, from_offset=above)
+            # Then above it, into the first lines scanned already: a label just above may
+            # print its value under it.
+            found = found or find_labelled(page, name, limit=1, to_offset=above + 200)
+        else:
+            found = find_labelled(page, name, limit=1)
         if found:
             guesses[name] = Guess(found[0].value, 0.5)
     if "sku" not in guesses and titles:

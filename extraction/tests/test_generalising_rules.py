@@ -268,6 +268,20 @@ def test_the_address_article_number_as_the_page_prints_it() -> None:
     assert printed_url_identifier("https://shop.example/p/oak-table", "301.293.77") is None
 
 
+def test_the_address_article_number_printed_without_its_leading_section_digit() -> None:
+    from extraction.heuristics import printed_url_identifier
+
+    url = "https://shop.example/en/linen-shirt-p14402310.html?v1=99887766"
+    text = "Linen Shirt\n29.95 EUR\nWhite - 4402/310\nAdd to bag\n"
+    assert printed_url_identifier(url, text) == "4402/310"
+    assert text_product_of(text, url=url)["sku"] == "4402/310"
+    body = "<h1>Linen Shirt</h1><p>29.95 EUR</p><p>White - 4402/310</p><button>Add to bag</button>"
+    assert product_of(body, url=url)["sku"] == "4402/310"
+    # The whole id printed comes first; a tail of fewer than six digits is no article number.
+    assert printed_url_identifier(url, text + "Ref. 1440.2310\n") == "1440.2310"
+    assert printed_url_identifier("https://shop.example/p/mug-402310", "Mug 02/310 ") is None
+
+
 def test_in_plain_text_the_printed_address_id_beats_a_labelled_number_further_down() -> None:
     url = "https://shop.example/p/oak-table-30129377/"
     text = (
@@ -391,6 +405,26 @@ def test_text_only_gives_the_title_line() -> None:
 # --- the product's own block ----------------------------------------------------------------
 
 
+def test_an_h1_whose_words_the_document_title_spells_out_with_more_is_the_title() -> None:
+    # The document title adds words in the middle of the name; a list item of the
+    # description repeats the longer name without the brand.
+    html = (
+        "<html><head><title>Acme K-2 Classic Cordless Electric Kettle – Kettles.example</title>"
+        "</head><body><h1>Acme K-2 Classic Kettle</h1><p>$79.00</p>"
+        "<button>Add to cart</button><h5>What's included?</h5><ul>"
+        "<li><span>K-2 Classic cordless electric kettle</span></li><li>Base</li></ul>"
+        "</body></html>"
+    )
+    product = extract_deterministic(url="https://kettles.example/p/k2", html=html).to_dict()
+    assert product["product"]["title"] == "Acme K-2 Classic Kettle"
+    # Fewer than 60 % of the title's words, or out of order: not the product's name.
+    for h1 in ("Acme Kettle", "Kettle Classic Acme K-2"):
+        page = html.replace("Acme K-2 Classic Kettle", h1)
+        got = extract_deterministic(url="https://kettles.example/p/k2", html=page).to_dict()
+        title = got["product"]["title"]
+        assert title != h1, h1
+
+
 def test_a_block_holding_the_title_is_the_products_own_whatever_its_class_says() -> None:
     # "listing" and "slider" are words of product grids and carousels, but a block holding the
     # product's title is the product's own: its price and buy button count.
@@ -475,7 +509,10 @@ def test_an_sku_label_may_hold_letters_only_other_labels_need_a_digit() -> None:
      ("SKU: BK-100234 Categories: Kettles, Home", "BK-100234"),
      ("SKU: 100234 (Blue)", "100234"), ("SKU: 100234, Size: M", "100234"),
      ("SKU: 100234 Availability: In stock", "100234"),
-     ("Product code: TK 40 PRO XL", "TK 40 PRO XL")],
+     ("Product code: TK 40 PRO XL", "TK 40 PRO XL"),
+     # a size, a colour or a badge after a number is not part of it
+     ("SKU: 100234 XL", "100234"), ("Art.-Nr.: BK-100234 SCHWARZ", "BK-100234"),
+     ("Item code: 100234 NEW", "100234"), ("SKU: 100 234 XL", "100 234")],
 )  # fmt: skip
 def test_a_labelled_value_ends_where_the_next_label_or_words_start(line: str, sku: str) -> None:
     body = f"<h1>Blue Kettle</h1><p>£24.99</p><p>{line}</p><button>Add to basket</button>"
@@ -502,6 +539,92 @@ def test_a_label_that_is_an_ordinary_word_needs_its_colon() -> None:
     for line in ("Item 5 of 12 in Kettles", "Style 12 tips for tea", "Article 13 of the terms"):
         body = f"<h1>Blue Kettle</h1><p>£24.99</p><p>{line}</p>"
         assert product_of(body)["sku"] is None, line
+
+
+@pytest.mark.parametrize(
+    "lines",
+    ["Save 5% on this item\n$185.25 (Save 5%) $195.00",  # "item" ending a sentence
+     "Item: $24.99", "Style: £24.99",  # an amount is no identifier
+     "Article 2024 of our terms applies"],
+)  # fmt: skip
+def test_an_ordinary_word_label_takes_no_amount_and_needs_its_colon(lines: str) -> None:
+    body = "<h1>Blue Kettle</h1><p>£24.99</p>" + "".join(f"<p>{x}</p>" for x in lines.split("\n"))
+    assert product_of(body)["sku"] is None
+    assert text_product_of(f"Blue Kettle | Shop\nBlue Kettle\n£24.99\n{lines}\n")["sku"] is None
+
+
+@pytest.mark.parametrize(
+    "attribute", ["Style: 3/4 Sleeve", "Style: 5-Pocket", "Item: 2-Pack", "Style: 2024 Collection"]
+)
+def test_an_ordinary_word_label_before_an_attribute_gives_no_sku(attribute: str) -> None:
+    # Fashion shops list "Style:", "Fit:", "Colour:" as attributes of the product.
+    lines = f"Fit: Regular\n{attribute}\nColour: Navy"
+    body = "<h1>Blue Shirt</h1><p>£24.99</p>" + "".join(f"<p>{x}</p>" for x in lines.split("\n"))
+    assert product_of(body)["sku"] is None
+    assert text_product_of(f"Blue Shirt | Shop\nBlue Shirt\n£24.99\n{lines}\n")["sku"] is None
+    # A code after the same word is the SKU.
+    code = attribute.split(":")[0] + ": BK-100234"
+    assert text_product_of(f"Blue Shirt\n£24.99\n{code}\n")["sku"] == "BK-100234"
+
+
+def test_an_empty_sku_field_does_not_take_the_next_label() -> None:
+    # Shop themes print every field of a details table, empty or not.
+    table = "<dl><dt>SKU:</dt><dd></dd><dt>UPC:</dt><dd>036000291452</dd></dl>"
+    product = product_of(f"<h1>Blue Kettle</h1><p>$24.99</p>{table}<button>Add to cart</button>")
+    assert (product["sku"], product["gtin"]) == (None, "036000291452")
+    product = text_product_of("Blue Kettle | Shop\nBlue Kettle\n$24.99\nSKU:\nUPC: 036000291452\n")
+    assert (product["sku"], product["gtin"]) == (None, "036000291452")
+
+
+def test_in_plain_text_identifiers_are_read_from_the_products_title_line_on() -> None:
+    # A basket preview above the product prints its own product's number.
+    text = (
+        "Blue Kettle | Shop\nYour basket (1)\nRed Kettle\nSKU: RK-100200\nEAN 4006381333931\n"
+        "£19.99\nRemove\nBlue Kettle\n£24.99\nAdd to basket\nSKU: BK-100234\n"
+        "EAN 5012345678900\n"
+    )
+    product = text_product_of(text)
+    assert (product["sku"], product["gtin"]) == ("BK-100234", "5012345678900")
+    # With none printed after the title, one above it is still taken.
+    product = text_product_of(text.replace("SKU: BK-100234\nEAN 5012345678900\n", ""))
+    assert product["sku"] == "RK-100200"
+    # A label ending the lines above the title, its value on the line above the title.
+    assert text_product_of("Blue Kettle | Shop\nSKU:\nBK-100234\nBlue Kettle\n£24.99\n")["sku"] == (
+        "BK-100234"
+    )
+    # A code line right above the title is the product's.
+    above = "Blue Kettle | Shop\nHome > Kettles\nSKU: BK-100234\nBlue Kettle\n£24.99\n"
+    assert text_product_of(above + "Lid (sold separately) Art. no.: 501.100.20\n")["sku"] == (
+        "BK-100234"
+    )
+
+
+def test_a_letters_only_sku_must_be_on_the_labels_line() -> None:
+    # An empty SKU field, then the next section's heading in capitals.
+    for after in ("SKU:\n\nDESCRIPTION\nA kettle for every kitchen.", "SKU\nREVIEWS (12)"):
+        text = f"Blue Kettle | Shop\nBlue Kettle\n$24.99\n{after}\n"
+        assert text_product_of(text)["sku"] is None, after
+        body = "<h1>Blue Kettle</h1><p>$24.99</p>" + "".join(
+            f"<p>{x}</p>" for x in after.split("\n") if x
+        )
+        assert product_of(body)["sku"] is None, after
+    assert text_product_of("Blue Kettle\n$24.99\nSKU: KETTLEBLUE\n")["sku"] == "KETTLEBLUE"
+    assert text_product_of("Blue Kettle\n$24.99\nSKU:\nBK-100234\n")["sku"] == "BK-100234"
+
+
+def test_a_bracketed_word_after_the_label_renames_it() -> None:
+    text = "Blue Kettle | Shop\nBlue Kettle\n$24.99\n{line}\n"
+    # Another catalogue's id ("Product ID (Catalog ID)") is not the shop's SKU ...
+    assert text_product_of(text.format(line="Product ID (Catalog ID) 27038656990"))["sku"] is None
+    # ... an SKU named again is.
+    assert text_product_of(text.format(line="Item number (SKU): 100234"))["sku"] == "100234"
+
+
+def test_invisible_direction_marks_around_a_value_are_no_part_of_it() -> None:
+    rows = "<tr><th>ASIN</th><td>\u200eB0BK100234</td></tr><tr><th>Model</th><td>\u200f</td></tr>"
+    body = f"<h1>Blue Kettle</h1><p>$24.99</p><table>{rows}</table><button>Add to cart</button>"
+    assert product_of(body)["sku"] == "B0BK100234"
+    assert text_product_of("Blue Kettle\n$24.99\nASIN \u200eB0BK100234\n")["sku"] == "B0BK100234"
 
 
 @pytest.mark.parametrize(
@@ -544,6 +667,19 @@ def test_an_element_whose_class_names_an_sku_shows_it_without_a_label() -> None:
                   "<span class='skull-icon'>BK-20417</span>"):  # fmt: skip
         body = f"<h1>Blue Kettle</h1><p>£24.99</p>{shown}<button>Add to basket</button>"
         assert product_of(body)["sku"] is None, shown
+
+
+def test_sku_letters_inside_a_generated_class_name_mark_nothing() -> None:
+    # CSS-in-JS and CSS modules write class names of random letters and digits.
+    for shown in ("<div class='Qw6mvRoX0xm5QsSku4hy'>6-person</div>",
+                  "<div class='a8sku3xq'>3-season</div>",
+                  "<span class='skus-list'>BK-1</span>"):  # fmt: skip
+        body = f"<h1>Blue Kettle</h1><p>£24.99</p>{shown}<button>Add to basket</button>"
+        assert product_of(body)["sku"] is None, shown
+    for shown in ("<span class='pdpSKU'>BK-20417</span>", "<span class='sku'>BK-20417</span>",
+                  "<span class='product__sku--value'>BK-20417</span>"):  # fmt: skip
+        body = f"<h1>Blue Kettle</h1><p>£24.99</p>{shown}<button>Add to basket</button>"
+        assert product_of(body)["sku"] == "BK-20417", shown
 
 
 def test_an_id_segment_inside_the_address_is_the_sku_when_the_page_repeats_it() -> None:
