@@ -343,9 +343,7 @@ def printed_url_identifier(url: str | None, text: str | None) -> str | None:
     and "7901/312"): the same digits, leading zeros aside, split by ".", "/", "-" or a space.
 
     Shops write an article number in groups for people and without them in addresses; the
-    printed form is the one a buyer would search for or quote. Some put one more digit before
-    it in the address (a section or catalogue digit: "p11002710" and "1002/710"): when the
-    whole id is not printed, its digits but the first are, if six or more remain.
+    printed form is the one a buyer would search for or quote.
     """
     match = _address_id_match(url) if text else None
     if match is None or not text:
@@ -353,11 +351,9 @@ def printed_url_identifier(url: str | None, text: str | None) -> str | None:
     digits = re.sub(r"\D", "", match.group("id")).lstrip("0")
     if len(digits) < 5:
         return None
-    tails = [digits] + ([digits[1:]] if len(digits) >= 7 else [])
-    for tail in tails:
-        pattern = re.compile(r"(?<![\w./-])0*" + _SEPARATOR.join(tail) + r"(?![\w]|[./-]\d)")
-        for found in pattern.finditer(text):
-            value = found.group(0)
-            if re.search(r"[./ -]", value) and len(re.sub(r"\D", "", value)) >= 6:
-                return value
+    pattern = re.compile(r"(?<![\w./-])0*" + _SEPARATOR.join(digits) + r"(?![\w]|[./-]\d)")
+    for found in pattern.finditer(text):
+        value = found.group(0)
+        if re.search(r"[./ -]", value):
+            return value
     return None

@@ -268,20 +268,6 @@ def test_the_address_article_number_as_the_page_prints_it() -> None:
     assert printed_url_identifier("https://shop.example/p/oak-table", "301.293.77") is None
 
 
-def test_the_address_article_number_printed_without_its_leading_section_digit() -> None:
-    from extraction.heuristics import printed_url_identifier
-
-    url = "https://shop.example/en/linen-shirt-p14402310.html?v1=99887766"
-    text = "Linen Shirt\n29.95 EUR\nWhite - 4402/310\nAdd to bag\n"
-    assert printed_url_identifier(url, text) == "4402/310"
-    assert text_product_of(text, url=url)["sku"] == "4402/310"
-    body = "<h1>Linen Shirt</h1><p>29.95 EUR</p><p>White - 4402/310</p><button>Add to bag</button>"
-    assert product_of(body, url=url)["sku"] == "4402/310"
-    # The whole id printed comes first; a tail of fewer than six digits is no article number.
-    assert printed_url_identifier(url, text + "Ref. 1440.2310\n") == "1440.2310"
-    assert printed_url_identifier("https://shop.example/p/mug-402310", "Mug 02/310 ") is None
-
-
 def test_in_plain_text_the_printed_address_id_beats_a_labelled_number_further_down() -> None:
     url = "https://shop.example/p/oak-table-30129377/"
     text = (
