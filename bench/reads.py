@@ -310,6 +310,11 @@ def command_budgets(env: dict[str, str], cart_ids: list[str]) -> dict[str, int]:
     assert login.status_code == 200, login.content
     client = Client(HTTP_AUTHORIZATION=f"Bearer {login.json()['access']}", **proxied)
     cart_id, second_id = cart_ids[0], cart_ids[1]
+    # Warm what a signed-in client has warm, as carts/tests/test_budgets.py does: the user in
+    # the auth cache. Without it the count depended on whether the servers' runs had left the
+    # user cached and for how long (a slow run let it expire: 3 commands for the cart read).
+    me = client.get("/api/v1/auth/me/")
+    assert me.status_code == 200, me.content
     counts: dict[str, int] = {}
     with listening() as recorder:
         checks: list[tuple[str, Any, int]] = [
