@@ -10,7 +10,8 @@ interleaved rounds of each variant of the two reads of ``GET carts/{id}/items/``
 * the items by ``_id $in`` the same three ways;
 * the read that replaced both when the cart's view is current (``carts.cart_view``): the
   cart document by ``_id``, its kept view (50 rendered items) on it; and the same document
-  without the view (the projection of the cart list, ``carts.cart_list``);
+  without the view (the projection of the cart list, ``carts.cart_list``); and the user's
+  two carts (the 50-item one with its view, one without) by owner, whole and without views;
 * a ``ping``, the cost of any command.
 
 For each: the server process's CPU per call (psutil, the mean over all calls: the OS counts
@@ -107,6 +108,10 @@ def run(calls: int, server_pid: int) -> dict[str, dict[str, float]]:
             "cart without its view: projection": lambda: carts.find_one(
                 {"_id": cart.pk}, WITHOUT_VIEW
             ),
+            "list of 2 carts: whole documents": lambda: carts.find({"owner_id": user.pk}).to_list(),
+            "list of 2 carts: views projected out": lambda: carts.find(
+                {"owner_id": user.pk}, WITHOUT_VIEW
+            ).to_list(),
             "ping": lambda: connection.database.command("ping"),
         }
         for variant in variants.values():  # warm-up
