@@ -30,8 +30,11 @@ stored (it may predate that write). Storing is best effort: when it fails the ne
 builds again.
 
 Bounded by ``MAX_ITEMS_PER_CART`` (500 entries of ~1-2 KB: well under the 16 MB document
-limit). Every raw read of carts that does not answer the items (the cart list,
-``carts.cart_list``) excludes the field with a projection (:data:`WITHOUT_VIEW`).
+limit). The one other raw read of carts, the cart list (``carts.cart_list``), excludes the
+field with a projection (:data:`WITHOUT_VIEW`). ORM reads of a cart (the add, the move, the
+detail) fetch the whole document, the view with it: ~0.25 ms of app CPU per read for a
+50-entry view, within the noise of an add (``bench/cart_view_weight.py``, ``docs/
+scaling.md``, "One command").
 
 **The cart list's summaries ride on the same counter.** ``GET carts/`` shows each cart's item
 count and totals, which depend on exactly what the cart's items answer shows (its
