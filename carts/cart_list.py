@@ -2,7 +2,8 @@
 is current (``carts.read_model``, "The cart list's summaries").
 
 The user's carts are read raw, oldest first, on the ``carts_cart_owner_created`` index (at
-most ``MAX_CARTS_PER_USER``, one batch, paged in memory as before). A cart whose kept
+most ``MAX_CARTS_PER_USER``, one batch, paged in memory as before), without the kept views
+of their items (``read_model.WITHOUT_VIEW``). A cart whose kept
 summary is missing or out of date (a write moved its counter since) has it computed from
 its memberships and items (:func:`carts.selectors.summaries_by_cart_id`: two reads for all
 such carts of the page) and kept (one ``update``): four commands on the first list after a
@@ -38,10 +39,13 @@ SUMMARY_VERSION = hashlib.sha256(
 
 
 def cart_documents(*, user: Any) -> list[dict[str, Any]]:
-    """The user's carts as raw documents, oldest first (one ``find``, one batch)."""
+    """The user's carts as raw documents, oldest first (one ``find``, one batch), without
+    their kept views of the items' answer (``read_model.WITHOUT_VIEW``): a list ships no
+    entries."""
     collection, session = raw_collection(Cart)
     return collection.find(
         {"owner_id": getattr(user, "pk", user)},
+        projection=read_model.WITHOUT_VIEW,
         sort=[("created_at", 1), ("_id", 1)],
         batch_size=int(settings.MAX_CARTS_PER_USER) + 1,
         session=session,

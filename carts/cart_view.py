@@ -1,12 +1,12 @@
-"""``GET carts/{id}/items/`` from the per-cart read model (``carts.read_model``): two finds
-by ``_id`` when the cart's kept view is current, the cart's document (its owner, 404 for
-anyone else, and its counter) and then its view (the count and every item, rendered).
+"""``GET carts/{id}/items/`` from the per-cart read model (``carts.read_model``): one find
+by ``_id`` when the cart's kept view is current: the cart's document holds its owner (404 for
+anyone else), its counter and its kept view (the count and every item, rendered).
 
 When the view is missing or out of date (a write moved the cart's counter, or a deploy
 changed the rendering), the read builds it: the cart's memberships in added order, then their
 items by ``_id $in``, each rendered as ``CartItemOutputSerializer`` would
 (:func:`carts.serializers.cart_item_to_api`, the bytes DRF's ``JSONRenderer`` makes), and
-keeps it for the next read (five commands instead of two). ``carts/tests/
+keeps it on the cart's document for the next read (four commands instead of one). ``carts/tests/
 test_cart_view.py`` checks that the answer equals the serializer's after every kind of
 write.
 """
@@ -22,7 +22,7 @@ from rest_framework.renderers import JSONRenderer
 from buyhive.exceptions import NotFound
 from buyhive.transactions import raw_collection
 from carts import read_model
-from carts.models import Cart, CartItem, CartView, Item
+from carts.models import Cart, CartItem, Item
 from carts.selectors import parse_object_id
 from carts.serializers import CartItemOutputSerializer, cart_item_to_api
 
@@ -49,8 +49,8 @@ def cart_entries_page(
     """``(count, [rendered item, ...])``: one page of the user's cart in added order.
 
     Another user's cart is a NotFound, like an unknown or malformed id. The cart document,
-    then its view; when that is not current, :func:`build_entries` (two finds) and the
-    view kept (one upsert).
+    with its kept view; when that is not current, :func:`build_entries` (two finds) and the
+    view kept on the cart (one conditional update).
     """
     oid = parse_object_id(cart_id)
     if oid is None:
@@ -59,9 +59,7 @@ def cart_entries_page(
     cart = carts.find_one({"_id": oid}, session=session)
     if cart is None or cart.get("owner_id") != getattr(user, "pk", None):
         raise NotFound("Cart not found.")
-    views, _session = raw_collection(CartView)
-    view = views.find_one({"_id": oid}, session=session)
-    entries = read_model.current_entries(cart, view, version=RENDER_VERSION)
+    entries = read_model.current_entries(cart, version=RENDER_VERSION)
     if entries is None:
         entries = build_entries(cart=cart)
         read_model.store_entries(cart=cart, entries=entries, version=RENDER_VERSION)

@@ -1,6 +1,6 @@
 """Carts, items and the membership between them, laid out for MongoDB.
 
-Three collections (and a read model), no many-to-many field:
+Three collections, no many-to-many field:
 
 * ``carts_cart``: a user's named cart. The name is unique per owner, case-insensitively,
   through the derived ``name_lower`` column and a unique index on ``(owner, name_lower)``.
@@ -18,10 +18,12 @@ come back. See ``selectors.py``. Each item also carries the ids of its carts (``
 a read model of its memberships kept in the same transaction as every membership write, so
 that a cart read does not need a third read for them (issue 16).
 
-A fourth collection, ``carts_cartview`` (:class:`CartView`), keeps each cart's answer to
-``GET carts/{id}/items/`` rendered, so that the hot read is two finds by ``_id``; it is
-current while it matches the cart's raw ``items_view_gen`` counter, which every write that
-changes the answer moves in its own transaction (``carts/read_model.py``).
+Each cart's document also keeps, in raw fields no model field declares, its answer to
+``GET carts/{id}/items/`` rendered (``items_view``), so that the hot read is one find by
+``_id``, and its count and totals for ``GET carts/`` (``items_summary``); both are current
+while they match the cart's raw ``items_view_gen`` counter, which every write that changes
+the answer moves in its own transaction (``carts/read_model.py``). An ORM read of a cart
+fetches the whole document, the view with it (``docs/scaling.md``, "One command").
 
 Owner foreign keys carry ``db_index=False``: each collection has compound indexes that start
 with ``owner_id`` and serve the same queries, so a single-field index would only cost writes.
@@ -299,30 +301,3 @@ from carts.watch.models import (  # noqa: E402, F401
     Observation,
     WatchedProduct,
 )
-
-
-class CartView(models.Model):
-    """The kept answer of ``GET carts/{id}/items/`` for one cart: its items rendered, in
-    added order (``carts.read_model``, ``carts.cart_view``). Derived data, rebuilt by any
-    read that finds it out of date; never edited, never exported.
-
-    ``id`` is the cart's id. The view is current while ``gen`` equals the cart document's
-    ``items_view_gen``, a raw counter (not a model field, so that no ORM save of a cart can
-    set it back) that every write changing the cart's answer increments in its own
-    transaction. ``version`` names the rendering (``carts.cart_view.RENDER_VERSION``).
-    Deleted with its cart, and with its owner's account (``carts.user_data``).
-    """
-
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
-    gen = models.PositiveIntegerField(null=True)
-    version = models.CharField(max_length=32)
-    #: One ``JSONRenderer`` rendering (UTF-8 bytes) per item, at most ``MAX_ITEMS_PER_CART``.
-    entries = ArrayField(models.BinaryField(), default=list)
-
-    class Meta:
-        indexes = [models.Index(fields=["owner"], name="carts_cartview_owner")]
-
-    def __str__(self) -> str:
-        return f"view of cart {self.pk}"

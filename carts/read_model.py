@@ -1,10 +1,13 @@
-"""The per-cart read model of ``GET carts/{id}/items/`` (issue 16): the read is two finds
-by ``_id`` (the cart, then its kept view) instead of a read of every membership and item.
+"""The per-cart read model of ``GET carts/{id}/items/`` (issue 16): the read is one find by
+``_id`` (the cart's document, which holds its kept view) instead of a read of every
+membership and item.
 
-* ``carts_cartview`` (:class:`carts.models.CartView`) keeps, per cart, its items' answer
-  rendered: one entry per membership in added order (``added_at``, ``_id``), each the bytes
-  DRF's ``JSONRenderer`` makes of :func:`carts.serializers.cart_item_to_api`, with the
-  generation it was built at (``gen``) and the rendering (``version``).
+* ``items_view`` on the cart document, a raw field no model field declares (like the
+  counter and ``items_summary``), keeps the cart's items' answer rendered: one entry per
+  membership in added order (``added_at``, ``_id``), each the bytes DRF's ``JSONRenderer``
+  makes of :func:`carts.serializers.cart_item_to_api`, with the generation it was built at
+  (``gen``) and the rendering (``version``). It goes with the cart's document: a deleted
+  cart or account leaves no view behind.
 * ``items_view_gen`` on the cart document, a raw counter no model field declares (so no ORM
   save of a cart can set it back), is incremented by every write that changes what the
   cart's answer shows. A view is current while its ``gen`` equals its cart's counter.
@@ -16,16 +19,22 @@ An item's entry shows its ``cart_ids``, so a change of an item's carts or fields
 every cart the item is in, before and after. The membership writes already wrote each cart
 they change (its ``updated_at``, the write that serialises concurrent adds), so the
 increments ride in that same ``update`` command: an add and a move send no more commands
-than before (issue 16's budgets), and nothing is written to the views.
+than before (issue 16's budgets), and the views are not written by them.
 
 A read whose view is missing or out of date builds it from the memberships and the items
-(two finds, ``carts.cart_view``) and keeps it under the counter it read before reading
-them (:func:`store_entries`). The writes that counter covers were committed before the
-read, so the view holds them all; a write committed later moves the counter, and the view
-stops being current. Storing is best effort: when it fails the next read builds again.
+(two finds, ``carts.cart_view``) and keeps it on the cart with one conditional ``update``
+(:func:`store_entries`): stored only if the cart's counter still holds the value the read
+saw before reading them. The writes that counter covers were committed before the read, so
+the view holds them all; a write committed since moved the counter, and the view is not
+stored (it may predate that write). Storing is best effort: when it fails the next read
+builds again.
 
 Bounded by ``MAX_ITEMS_PER_CART`` (500 entries of ~1-2 KB: well under the 16 MB document
-limit).
+limit). The one other raw read of carts, the cart list (``carts.cart_list``), excludes the
+field with a projection (:data:`WITHOUT_VIEW`). ORM reads of a cart (the add, the move, the
+detail) fetch the whole document, the view with it: ~0.25 ms of app CPU per read for a
+50-entry view, within the noise of an add (``bench/cart_view_weight.py``, ``docs/
+scaling.md``, "One command").
 
 **The cart list's summaries ride on the same counter.** ``GET carts/`` shows each cart's item
 count and totals, which depend on exactly what the cart's items answer shows (its
@@ -53,12 +62,18 @@ from pymongo import UpdateMany, UpdateOne
 from pymongo.errors import PyMongoError
 
 from buyhive.transactions import raw_collection
-from carts.models import Cart, CartView
+from carts.models import Cart
 
 logger = structlog.get_logger(__name__)
 
 #: The cart document's raw counter (see the module's docstring).
 GEN_FIELD = "items_view_gen"
+
+#: The cart document's raw kept view of its items' answer (``carts.cart_view``).
+VIEW_FIELD = "items_view"
+
+#: The projection of a raw read of carts that does not answer the items: the view left out.
+WITHOUT_VIEW: dict[str, Any] = {VIEW_FIELD: 0}
 
 #: The cart document's raw kept summary (count and totals) for ``GET carts/``.
 SUMMARY_FIELD = "items_summary"
@@ -117,41 +132,37 @@ def drop_views(*, cart_ids: Iterable[Any] = (), owner_ids: Iterable[Any] = ()) -
     collection.update_many(query, _DROP, session=session)
 
 
-def current_entries(
-    cart: dict[str, Any], view: dict[str, Any] | None, *, version: str
-) -> list[bytes] | None:
-    """The entries of ``view`` (the cart's ``carts_cartview`` document, or None) when it is
-    current for ``cart`` (the cart's document, read before it) and rendered by ``version``
-    (``carts.cart_view.RENDER_VERSION``); None otherwise."""
-    if view is None or view.get("version") != version:
+def current_entries(cart: Mapping[str, Any], *, version: str) -> list[bytes] | None:
+    """The entries of the view kept on ``cart`` (its raw document) when it is current (built
+    at the cart's counter) and rendered by ``version`` (``carts.cart_view.RENDER_VERSION``);
+    None otherwise."""
+    view = cart.get(VIEW_FIELD)
+    if not isinstance(view, dict) or view.get("version") != version:
         return None
-    if view.get("gen") != cart.get(GEN_FIELD) or view.get("owner_id") != cart.get("owner_id"):
+    if "gen" not in view or view.get("gen") != cart.get(GEN_FIELD):
         return None
     entries = view.get("entries")
     return entries if isinstance(entries, list) else None
 
 
-def store_entries(*, cart: dict[str, Any], entries: Sequence[bytes], version: str) -> bool:
-    """Keep ``entries``, built after ``cart`` (its document) was read, as the cart's view at
-    the counter that document holds: one upsert, best effort (a failure is logged and the
-    next read builds the view again). True when stored.
-
-    Two readers may store views of different counters in either order; a view stored under
-    an older counter is simply not current, and the next read builds it again.
+def store_entries(*, cart: Mapping[str, Any], entries: Sequence[bytes], version: str) -> bool:
+    """Keep ``entries``, built after ``cart`` (its document) was read, on the cart as its view
+    at the counter that document holds: one conditional ``update``, applied only if the
+    counter has not moved since (a write committed in between may be missing from
+    ``entries``). Best effort: a failure is logged and the next read builds the view again.
+    True when stored.
     """
-    collection, session = raw_collection(CartView)
-    document = {
-        "owner_id": cart.get("owner_id"),
-        "gen": cart.get(GEN_FIELD),
-        "version": version,
-        "entries": [Binary(entry) for entry in entries],
-    }
+    gen = cart.get(GEN_FIELD)
+    view = {"gen": gen, "version": version, "entries": [Binary(entry) for entry in entries]}
+    collection, session = raw_collection(Cart)
     try:
-        collection.replace_one({"_id": cart["_id"]}, document, upsert=True, session=session)
+        result = collection.update_one(
+            {"_id": cart["_id"], GEN_FIELD: gen}, {"$set": {VIEW_FIELD: view}}, session=session
+        )
     except PyMongoError as exc:  # a write conflict with a writer's transaction, a timeout
         logger.warning("cart_view_not_stored", cart_id=str(cart["_id"]), error=type(exc).__name__)
         return False
-    return True
+    return result.matched_count == 1
 
 
 def current_summary(

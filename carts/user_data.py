@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from buyhive.product.money import amount_to_api
-from carts.models import Cart, CartItem, CartOwner, CartView, Item
+from carts.models import Cart, CartItem, CartOwner, Item
 from carts.watch.matching import observer_hash
 from carts.watch.models import DailyPoint
 
@@ -183,6 +183,6 @@ def carts_delete(user: Any) -> int:
         deleted += DailyPoint.objects.filter(series__in=own_series).delete()[0]
     # Children first, each a plain delete on the owner index (nothing left for the
     # collector's cascades to find).
-    for model in (CartItem, CartView, Item, Cart, CartOwner):
+    for model in (CartItem, Item, Cart, CartOwner):
         deleted += model.objects.filter(owner_id=user.pk).delete()[0]
     return deleted

@@ -14,7 +14,7 @@ from django.utils import timezone
 from buyhive.exceptions import LimitExceeded
 from buyhive.transactions import run_in_transaction
 from carts import models as m
-from carts.models import Cart, CartItem, CartOwner, CartView, Item, normalize_cart_name
+from carts.models import Cart, CartItem, CartOwner, Item, normalize_cart_name
 from carts.services._common import _clean_field, _duplicate_name
 from carts.services.memberships import pull_cart_from_items
 from carts.validation import clean_cart_name, clean_input_text
@@ -105,7 +105,6 @@ def cart_delete(*, cart: Cart) -> None:
         now = timezone.now()
         item_ids = list(CartItem.objects.filter(cart_id=cart.pk).values_list("item_id", flat=True))
         CartItem.objects.filter(cart_id=cart.pk).delete()
-        CartView.objects.filter(pk=cart.pk).delete()
         Cart.objects.filter(pk=cart.pk).delete()
         pull_cart_from_items(cart_id=cart.pk, owner_id=cart.owner_id, item_ids=item_ids, now=now)
 

@@ -20,6 +20,7 @@ from accounts.models import User
 from carts import cart_list, read_model, selectors, services
 from carts.models import Cart
 from carts.serializers import CartOutputSerializer
+from carts.tests.mongo_commands import Recorder
 
 pytestmark = pytest.mark.django_db
 
@@ -143,3 +144,23 @@ def test_the_list_shows_only_the_users_carts(
         cart_list.summaries(user=user, carts=_documents(other_user))
     (their_cart,) = _documents(other_user)
     assert read_model.SUMMARY_FIELD not in their_cart
+
+
+def test_the_list_does_not_ship_the_carts_kept_views(
+    auth_client: APIClient, user: User, commands: Recorder
+) -> None:
+    """Each cart keeps its items' answer rendered on its document (``read_model.VIEW_FIELD``):
+    the list's one ``find`` projects it out, so the database does not send it."""
+    cart = services.cart_create(owner=user, name="Viewed")
+    services.cart_add_item(cart=cart, data={"url": "https://list.example.com/v", "title": "V"})
+    assert auth_client.get(f"{API}/carts/{cart.pk}/items/").status_code == 200
+    assert read_model.VIEW_FIELD in _raw_carts().find_one({"_id": cart.pk})
+    assert auth_client.get(f"{API}/carts/").status_code == 200  # the summary kept
+    commands.clear()
+    response = auth_client.get(f"{API}/carts/")
+    assert response.status_code == 200
+    assert response.json()["results"][0]["item_count"] == 1
+    finds = [c for c in commands.commands if (c.name, c.collection) == ("find", "carts_cart")]
+    assert len(finds) == 1 and finds[0].body.get("projection") == {read_model.VIEW_FIELD: 0}
+    assert [doc["_id"] for doc in _documents(user)] == [cart.pk]
+    assert all(read_model.VIEW_FIELD not in doc for doc in _documents(user))

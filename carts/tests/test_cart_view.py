@@ -27,7 +27,7 @@ from accounts.tests.factories import UserFactory
 from buyhive.transactions import run_in_transaction
 from carts import cart_list, cart_view, read_model, services
 from carts.apis.common import _render_cart_items, _render_carts
-from carts.models import Cart, CartItem, CartView, Item
+from carts.models import Cart, CartItem, Item
 from carts.services.memberships import items_refresh_cart_ids
 from carts.tests.mongo_commands import Recorder
 from carts.watch import services as watch
@@ -62,14 +62,10 @@ def _answer(client: APIClient, cart: Cart) -> bytes:
 def _views_current(owner: User) -> int:
     """How many of ``owner``'s carts keep a current view."""
     carts = connections["default"].get_collection(Cart._meta.db_table)
-    views = connections["default"].get_collection(CartView._meta.db_table)
-    current = 0
-    for cart in carts.find({"owner_id": owner.pk}):
-        view = views.find_one({"_id": cart["_id"]})
-        current += (
-            read_model.current_entries(cart, view, version=cart_view.RENDER_VERSION) is not None
-        )
-    return current
+    return sum(
+        read_model.current_entries(cart, version=cart_view.RENDER_VERSION) is not None
+        for cart in carts.find({"owner_id": owner.pk})
+    )
 
 
 def _list_reference(owner: User) -> bytes:
@@ -227,20 +223,39 @@ def test_the_admin_membership_inline_keeps_the_answers_exact(
 
 def test_a_view_built_before_a_write_is_never_served(auth_client: APIClient, user: User) -> None:
     """The race the counter closes: a read takes the cart's counter and builds the view, a
-    write commits, then the read keeps what it built: it is kept under the older counter,
-    so the next read builds the view again and shows the write."""
+    write commits, then the read tries to keep what it built: the counter moved, so nothing
+    is stored, and the next read builds the view again and shows the write."""
     cart = services.cart_create(owner=user, name="Race")
     services.cart_add_item(cart=cart, data=_product(1))
     carts = connections["default"].get_collection(Cart._meta.db_table)
     as_read = carts.find_one({"_id": cart.pk})
     built = cart_view.build_entries(cart=as_read)
     services.cart_add_item(cart=cart, data=_product(2))
-    assert read_model.store_entries(cart=as_read, entries=built, version=cart_view.RENDER_VERSION)
-    view = connections["default"].get_collection(CartView._meta.db_table).find_one({"_id": cart.pk})
+    stored = read_model.store_entries(cart=as_read, entries=built, version=cart_view.RENDER_VERSION)
     now = carts.find_one({"_id": cart.pk})
-    assert read_model.current_entries(now, view, version=cart_view.RENDER_VERSION) is None
+    assert not stored
+    assert read_model.VIEW_FIELD not in now
+    assert read_model.current_entries(now, version=cart_view.RENDER_VERSION) is None
     body = auth_client.get(f"{API}/carts/{cart.pk}/items/").json()
     assert [result["title"] for result in body["results"]] == ["Thing 1", "Thing 2"]
+
+
+def test_a_view_built_before_a_write_does_not_replace_a_current_one(user: User) -> None:
+    """A slow reader that read the counter before a write stores nothing, even when a later
+    reader has already kept the current view: the current one stays, and stays current."""
+    cart = services.cart_create(owner=user, name="Slow")
+    services.cart_add_item(cart=cart, data=_product(1))
+    carts = connections["default"].get_collection(Cart._meta.db_table)
+    slow = carts.find_one({"_id": cart.pk})
+    slow_built = cart_view.build_entries(cart=slow)
+    services.cart_add_item(cart=cart, data=_product(2))
+    fast = carts.find_one({"_id": cart.pk})
+    fast_built = cart_view.build_entries(cart=fast)
+    version = cart_view.RENDER_VERSION
+    assert read_model.store_entries(cart=fast, entries=fast_built, version=version)
+    assert not read_model.store_entries(cart=slow, entries=slow_built, version=version)
+    kept = read_model.current_entries(carts.find_one({"_id": cart.pk}), version=version)
+    assert kept == fast_built and len(kept) == 2
 
 
 def test_a_view_of_another_render_version_is_rebuilt(
@@ -249,18 +264,20 @@ def test_a_view_of_another_render_version_is_rebuilt(
     cart = services.cart_create(owner=user, name="Old")
     services.cart_add_item(cart=cart, data=_product(1))
     expected = _answer(auth_client, cart)
-    views = connections["default"].get_collection(CartView._meta.db_table)
-    views.update_one({"_id": cart.pk}, {"$set": {"version": "older", "entries": [b"{}"]}})
+    carts = connections["default"].get_collection(Cart._meta.db_table)
+    field = read_model.VIEW_FIELD
+    carts.update_one(
+        {"_id": cart.pk}, {"$set": {f"{field}.version": "older", f"{field}.entries": [b"{}"]}}
+    )
     commands.clear()
     assert _answer(auth_client, cart) == expected
     assert [(c.name, c.collection) for c in commands.commands] == [
         ("find", "carts_cart"),
-        ("find", "carts_cartview"),
         ("find", "carts_cartitem"),
         ("find", "carts_item"),
-        ("update", "carts_cartview"),
+        ("update", "carts_cart"),
     ]
-    assert views.find_one({"_id": cart.pk})["version"] == cart_view.RENDER_VERSION
+    assert carts.find_one({"_id": cart.pk})[field]["version"] == cart_view.RENDER_VERSION
 
 
 def test_a_kept_view_is_never_anyone_elses(
@@ -289,10 +306,16 @@ def test_a_deleted_cart_or_account_leaves_no_view(
         _answer(client, cart)
     services.cart_add_item(cart=theirs, data=_product(1))
     _answer(bearer_client_for(other_user), theirs)
+    carts = connections["default"].get_collection(Cart._meta.db_table)
+
+    def with_views() -> set[Any]:
+        return {doc["_id"] for doc in carts.find({read_model.VIEW_FIELD: {"$exists": True}})}
+
+    assert with_views() == {kept.pk, gone.pk, theirs.pk}
     services.cart_delete(cart=gone)
-    assert set(CartView.objects.values_list("pk", flat=True)) == {kept.pk, theirs.pk}
+    assert with_views() == {kept.pk, theirs.pk}
     user_delete(user=user, password=password)
-    assert list(CartView.objects.values_list("pk", flat=True)) == [theirs.pk]
+    assert with_views() == {theirs.pk}
 
 
 @override_settings(MAX_ITEMS_PER_CART=100)

@@ -6,7 +6,7 @@ listener; see ``carts/tests/mongo_commands.py`` for why and how.
 For every command on the carts collections during a cart read, the test asserts:
 
 * it is a read the server can plan on an index: an ``aggregate`` (the ORM's) or a ``find``
-  (the hot cart read's, ``carts.cart_view``: the cart and its kept view by ``_id``, and
+  (the hot cart read's, ``carts.cart_view``: the cart, which keeps its view, by ``_id``, and
   when the view is out of date the memberships and the items it is built from);
 * no ``$lookup`` anywhere in the pipeline (no join over the items collection);
 * the filter (a pipeline's leading ``$match``, a find's ``filter``) is made only of equality
@@ -42,7 +42,7 @@ from carts.tests.mongo_commands import Command, Recorder
 pytestmark = pytest.mark.django_db
 
 API = "/api/v1"
-CART_COLLECTIONS = {"carts_cart", "carts_item", "carts_cartitem", "carts_cartview"}
+CART_COLLECTIONS = {"carts_cart", "carts_item", "carts_cartitem"}
 
 
 def _walk_stages(pipeline: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
