@@ -124,3 +124,16 @@ def seed_cart(*, email: str, size: int = CART_SIZE) -> tuple[Any, Any]:
             cart_ids=[cart.pk, other.pk] if n % 5 == 0 else [cart.pk],
         )
     return user, cart
+
+
+def bearer_headers(client: Any, email: str) -> dict[str, str]:
+    """Sign ``email`` (password ``PASSWORD``) in through ``POST auth/login/`` with the test
+    ``client`` and answer the ``Authorization`` header of its access token, as the test
+    Client takes extra headers (``client.get(url, **headers)``)."""
+    login = client.post(
+        "/api/v1/auth/login/",
+        {"email": email, "password": PASSWORD},
+        content_type="application/json",
+    )
+    assert login.status_code == 200, login.content
+    return {"HTTP_AUTHORIZATION": f"Bearer {login.json()['access']}"}

@@ -32,7 +32,15 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from benchlib import CART_SIZE, PASSWORD, database, seed_cart, setup_django, spread, test_database
+from benchlib import (
+    CART_SIZE,
+    bearer_headers,
+    database,
+    seed_cart,
+    setup_django,
+    spread,
+    test_database,
+)
 
 
 def run(requests: int) -> dict[str, Any]:
@@ -46,13 +54,7 @@ def run(requests: int) -> dict[str, Any]:
     with test_database():
         user, cart = seed_cart(email="cpu@example.com")
         client = Client()
-        login = client.post(
-            "/api/v1/auth/login/",
-            {"email": user.email, "password": PASSWORD},
-            content_type="application/json",
-        )
-        assert login.status_code == 200, login.content
-        auth = {"HTTP_AUTHORIZATION": f"Bearer {login.json()['access']}"}
+        auth = bearer_headers(client, user.email)
         url = f"/api/v1/carts/{cart.pk}/items/?limit={CART_SIZE}"
 
         def cart_read() -> None:

@@ -27,7 +27,15 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from benchlib import CART_SIZE, PASSWORD, database, seed_cart, setup_django, spread, test_database
+from benchlib import (
+    CART_SIZE,
+    bearer_headers,
+    database,
+    seed_cart,
+    setup_django,
+    spread,
+    test_database,
+)
 
 
 def run(requests: int) -> dict[str, Any]:
@@ -42,13 +50,7 @@ def run(requests: int) -> dict[str, Any]:
     with test_database():
         user, cart = seed_cart(email="weight@example.com")
         client = Client()
-        login = client.post(
-            "/api/v1/auth/login/",
-            {"email": user.email, "password": PASSWORD},
-            content_type="application/json",
-        )
-        assert login.status_code == 200, login.content
-        auth = {"HTTP_AUTHORIZATION": f"Bearer {login.json()['access']}"}
+        auth = bearer_headers(client, user.email)
         read = client.get(f"/api/v1/carts/{cart.pk}/items/?limit={CART_SIZE}", **auth)
         assert read.status_code == 200 and len(read.json()["results"]) == CART_SIZE
         connection: Any = default_connection

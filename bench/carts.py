@@ -39,7 +39,7 @@ from typing import Any
 
 import psutil
 import structlog
-from benchlib import PASSWORD, database, setup_django, summarise, test_database
+from benchlib import PASSWORD, bearer_headers, database, setup_django, summarise, test_database
 from pymongo import UpdateOne
 
 CART_SIZE = 50
@@ -72,13 +72,7 @@ def run(requests: int, server_pid: int | None) -> dict[str, Any]:
         assert settings.RATELIMIT_ENABLE, "rate limits must stay on"
         user = User.objects.create_user(email="bench@example.com", password=PASSWORD, name="B")
         client = Client()
-        login = client.post(
-            "/api/v1/auth/login/",
-            {"email": user.email, "password": PASSWORD},
-            content_type="application/json",
-        )
-        assert login.status_code == 200, login.content
-        auth = {"HTTP_AUTHORIZATION": f"Bearer {login.json()['access']}"}
+        auth = bearer_headers(client, user.email)
 
         carts = [services.cart_create(owner=user, name=f"Cart {n}") for n in range(CARTS)]
         now = timezone.now()

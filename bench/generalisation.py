@@ -53,6 +53,7 @@ import re
 import statistics
 import sys
 import time
+import unicodedata
 import zlib
 from collections import Counter
 from collections.abc import Callable
@@ -480,8 +481,6 @@ _RUN_RE = re.compile(r"[^\W_]+")
 def _folded_runs(text: str) -> tuple[str, frozenset[int]]:
     """The text's letters and digits only, case-folded, and the offsets (in that folded
     string) where a run of them starts or ends in the text."""
-    import unicodedata
-
     folded: list[str] = []
     edges = {0}
     size = 0
