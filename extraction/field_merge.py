@@ -28,6 +28,7 @@ from extraction.heuristics import (
     find_labelled,
     has_out_of_stock_message,
     hash_labelled_sku,
+    marked_brand,
     marked_sku,
     pick_price,
     price_from_scripts,
@@ -422,6 +423,10 @@ def fill_identifiers(
             found = find_labelled(page, "brand", region=region, limit=1)
             if found:
                 brand = Candidate(found[0].value, "heuristic", 0.55)
+            else:
+                value = marked_brand(page, anchor)
+                if value:
+                    brand = Candidate(value, "heuristic", 0.5)
     result.set("brand", brand)
 
 

@@ -2,7 +2,8 @@
 
 One module per step: :mod:`.page_text` (the walk), :mod:`.anchors` (title and buy button),
 :mod:`.price`, :mod:`.currency` (what a shared sign means), :mod:`.availability`,
-:mod:`.labels` (identifiers and brand) and :mod:`.plain_text` (the same rules on plain
+:mod:`.labels` (identifiers and brand), :mod:`.identifiers` (an SKU no label prints),
+:mod:`.brand` (a brand no label prints) and :mod:`.plain_text` (the same rules on plain
 text). The names below are the package's API.
 
 The page is walked once (:func:`build_page_text`) into the text a reader sees, each piece
@@ -84,7 +85,10 @@ Identifiers and brand
     "Mã sản phẩm"... -> sku (a value with a digit; after "SKU" itself, a code in capitals
     may have none: "SKU: KETTLE-BLUE"); "EAN", "GTIN", "ISBN", "UPC", "JAN" -> gtin (check
     digit verified); "MPN", "Model number", "Part number", "Mfr #" -> mpn; "Brand:",
-    "Marke:", "Marque :", "Výrobca:"... -> brand. The article number that ends the page's
+    "Marke:", "Marque :", "Výrobca:"... -> brand; with no label, the element beside the
+    title that the theme names for the brand ("product__vendor", "pdp-brand") or a link there
+    to a brand's page ("/brands/casio"), outside the site's menus and other products' cards
+    (:mod:`.brand`). The article number that ends the page's
     address, as the page prints it in groups ("804.023.81", "7901/312"), is the
     sku when the markup has none or has one shown nowhere; then a ``#`` label under the
     title ("Item #A12-345"), the numeric id that ends the address or is a whole segment of
@@ -106,6 +110,7 @@ from extraction.heuristics.anchors import (
     title_hints,
 )
 from extraction.heuristics.availability import detect_availability, has_out_of_stock_message
+from extraction.heuristics.brand import marked_brand
 from extraction.heuristics.currency import currency_of_sign
 from extraction.heuristics.identifiers import (
     buy_form_sku,
@@ -148,6 +153,7 @@ __all__ = [
     "find_title_anchor",
     "has_out_of_stock_message",
     "hash_labelled_sku",
+    "marked_brand",
     "marked_sku",
     "pick_price",
     "place_streamed_segments",

@@ -1195,3 +1195,71 @@ def test_in_plain_text_the_title_is_the_document_titles_product_part_not_shop_or
     assert text_product_of(text.replace("Blue Kettle\n£", "£"), url=url)["title"] != (
         "Kettleshop.com"
     )
+
+
+# --- the brand shown beside the title (no label, no markup) --------------------------------
+
+
+@pytest.mark.parametrize(
+    "brand_html",
+    [
+        "<div class='product__vendor'>Kettlecraft</div>",
+        "<p class='pdp-brand-name'><a href='/kettlecraft'>Kettlecraft</a></p>",
+        "<span class='productManufacturer'>Kettlecraft</span>",
+        "<a href='/brands/kettlecraft'>Kettlecraft</a>",
+        "<a href='https://shop.example/marques/kettlecraft/'>Kettlecraft</a>",
+        "<div class='item-brand'>By Kettlecraft</div>",
+    ],
+)
+def test_the_brand_beside_the_title_is_read_from_an_element_named_for_it(
+    brand_html: str,
+) -> None:
+    product = product_of(
+        f"<main><div class='product-info'>{brand_html}<h1>Blue Kettle</h1>"
+        "<p>£24.99</p><button>Add to basket</button></div></main>"
+    )
+    assert product["brand"] == "Kettlecraft"
+
+
+def test_the_brand_menu_the_navbar_logo_and_other_products_cards_are_not_the_brand() -> None:
+    product = product_of(
+        "<header><a class='navbar-brand' href='/'>Kettle Shop</a>"
+        "<div class='menu'><a href='/brands/'>Our brands</a>"
+        "<a href='/brands/steamco'>Steamco</a></div></header>"
+        "<main><h1>Blue Kettle</h1><p>£24.99</p><button>Add to basket</button>"
+        "<div class='related-products'><div class='card'><div class='card-brand'>Steamco</div>"
+        "<a href='/p/red-kettle'>Red Kettle</a><p>£19.99</p></div></div></main>"
+    )
+    assert product["brand"] is None
+
+
+def test_a_brand_navigation_phrase_or_an_amount_is_not_a_brand() -> None:
+    for brand_html in (
+        "<a class='brand-link' href='/brands'>Shop all brands</a>",
+        "<div class='brand-badge'>12/09 (Wed)</div>",
+        "<div class='brand-promo'>Save £5 today</div>",
+    ):
+        product = product_of(
+            f"<main>{brand_html}<h1>Blue Kettle</h1><p>£24.99</p>"
+            "<button>Add to basket</button></main>"
+        )
+        assert product["brand"] is None, brand_html
+
+
+def test_a_labelled_brand_comes_before_an_element_named_for_it() -> None:
+    product = product_of(
+        "<main><div class='brand'>Steamco</div><h1>Blue Kettle</h1><p>£24.99</p>"
+        "<p>Brand: Kettlecraft</p><button>Add to basket</button></main>"
+    )
+    assert product["brand"] == "Kettlecraft"
+
+
+def test_structured_data_brand_wins_over_the_page() -> None:
+    product = product_of(
+        '<script type="application/ld+json">{"@context": "https://schema.org", '
+        '"@type": "Product", "name": "Blue Kettle", "brand": {"@type": "Brand", '
+        '"name": "Kettlecraft"}, "offers": {"@type": "Offer", "price": "24.99", '
+        '"priceCurrency": "GBP"}}</script>'
+        "<main><div class='brand'>Steamco</div><h1>Blue Kettle</h1><p>£24.99</p></main>"
+    )
+    assert product["brand"] == "Kettlecraft"
