@@ -385,6 +385,40 @@ def test_decide_takes_product_at_the_threshold_else_the_likelier_other_class() -
     assert page_head.decide([0.1, 0.2, 0.7], 0.5) == 2
 
 
+def test_site_interval_redraws_whole_sites_and_brackets_the_figure() -> None:
+    # 40 sites of 5 pages: 30 sites answered right, 10 with one product page missed each.
+    labels: list[int] = []
+    predictions: list[bool] = []
+    sites_of: list[str] = []
+    for s in range(40):
+        for j in range(5):
+            product = j < 2
+            labels.append(int(product))
+            predictions.append(product and not (s < 10 and j == 0))
+            sites_of.append(f"site{s}")
+    f1 = evaluation.metrics(labels, predictions).f1
+    low, high = evaluation.site_interval(labels, predictions, sites_of, seed=7)
+    assert low < f1 < high
+    assert low > 0.8 and high < 1.0  # a redraw without any of the 10 wrong sites is rare
+    assert evaluation.site_interval(labels, predictions, sites_of, seed=7) == (low, high)
+    # All right on every site: no spread at all.
+    right = [bool(y) for y in labels]
+    assert evaluation.site_interval(labels, right, sites_of) == (1.0, 1.0)
+
+
+def test_site_interval_is_wider_with_fewer_sites() -> None:
+    def spread(n_sites: int) -> float:
+        labels, predictions, sites_of = [], [], []
+        for s in range(n_sites):
+            labels += [1, 0]
+            predictions += [s % 4 != 0, False]
+            sites_of += [f"s{s}", f"s{s}"]
+        low, high = evaluation.site_interval(labels, predictions, sites_of)
+        return high - low
+
+    assert spread(20) > spread(400)
+
+
 def test_metrics_counts() -> None:
     m = evaluation.metrics([1, 1, 0, 0, 1], [True, False, True, False, True])
     assert (m.tp, m.fp, m.fn, m.tn) == (2, 1, 1, 1)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from buyhive.resampling import f1_interval
 from mlverify.page_check.config import DEFAULT_THRESHOLD, PAGE_TYPES
 from mlverify.page_check.head import decide
 from mlverify.training.dataset import PRODUCT, Dataset, Example, LabelledPage
@@ -104,6 +105,22 @@ def metrics(labels: Sequence[int], predictions: Sequence[bool]) -> Metrics:
     return Metrics(tp, fp, fn, tn)
 
 
+def site_interval(
+    labels: Sequence[int],
+    predictions: Sequence[bool],
+    sites: Sequence[str],
+    *,
+    seed: int = DEFAULT_SEED,
+) -> tuple[float, float]:
+    """The 95 % interval of "is a product page" F1 over redraws of whole sites (as the
+    held-out folds hold sites out): :func:`buyhive.resampling.f1_interval`."""
+    counts = [
+        (int(y == 1 and p), int(y == 0 and p), int(y == 1 and not p))
+        for y, p in zip(labels, predictions, strict=True)
+    ]
+    return f1_interval(counts, sites, seed=seed)
+
+
 @dataclass
 class CrossValidation:
     folds: int
@@ -143,10 +160,11 @@ class CrossValidation:
                             [pred[i] == PRODUCT for i in picked],
                         ).as_dict()
                 if rows:
-                    block[measure] = metrics(
-                        [int(pages[i].is_product) for i in rows],
-                        [pred[i] == PRODUCT for i in rows],
-                    ).as_dict()
+                    labels = [int(pages[i].is_product) for i in rows]
+                    decided = [pred[i] == PRODUCT for i in rows]
+                    block[measure] = metrics(labels, decided).as_dict()
+                    low, high = site_interval(labels, decided, [pages[i].site for i in rows])
+                    block[measure]["f1_interval"] = [round(low, 4), round(high, 4)]
             mix_rows = [i for i, p in enumerate(pages) if p.source == MIX]
             if mix_rows:
                 block["mix_accuracy_3class"] = round(
