@@ -115,6 +115,7 @@ def format_report(report: dict[str, Any]) -> str:
         f"page layer per fold (inner CV): {_choices(meta)}",
         '"is a product page" (is_product = page_type == product):',
         metrics_table(report),
+        _acceptance(report),
     ]
     for name in INPUTS:
         accuracy = report[name].get("mix_accuracy_3class")
@@ -154,8 +155,15 @@ def _acceptance(report: dict[str, Any]) -> str:
         if key in full:
             f1 = full[key]["f1"]
             verdict = "met" if f1 >= bar else "**not met**"
-            parts.append(f"{dict(MEASURES)[key]}: F1 {f1:.3f} against the bar {bar} ({verdict})")
-    return "Against issue 17's bars (URL + title + page): " + "; ".join(parts) + "."
+            interval = full[key].get("f1_interval")
+            spread = f" [{interval[0]:.3f}-{interval[1]:.3f}]" if interval else ""
+            parts.append(
+                f"{dict(MEASURES)[key]}: F1 {f1:.3f}{spread} against the bar {bar} ({verdict})"
+            )
+    return (
+        "Against issue 17's bars (URL + title + page; in brackets the 95 % interval of F1 over "
+        "the sites, a bootstrap that redraws whole sites): " + "; ".join(parts) + "."
+    )
 
 
 def write_model_card(
@@ -260,6 +268,19 @@ and the other way round).
 {metrics_table(cv_report)}
 
 {_acceptance(cv_report)}
+
+The intervals (`buyhive/resampling.py`: 2,000 redraws of the sites, each with all its pages,
+seeded) say how far these figures could move on another draw of sites like these. Both bars
+lie inside them: on this much data a head at the measured F1 and one at the bar cannot be
+told apart, and the step from one to the other is a handful of pages (on the mix five more
+product pages found, or six fewer grids taken for products; against articles three of the
+four errors gone). Moving the figure surely past the bar needs more labelled pages of the
+hard kinds, not a finer fit to these.
+
+Retrained 2026-12-04 with the current `page_title` (the titles of inline SVG icons skipped,
+which changed a few pages' titles): the page layer's held-out counts are the same as the head
+before it; the URL layer's moved by one or two pages (URL + title, mix F1 0.800 -> 0.804,
+product vs articles 0.833 -> 0.827).
 
 Before this head (features version 2, the summed vector only, threshold 0.5), on the same
 folds, URL + title + page: all folds mix F1 0.913 (105 TP, 6 FP, 14 FN), product vs articles
