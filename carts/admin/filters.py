@@ -1,4 +1,4 @@
-"""List filters of the carts admin: owner, in a cart, orphaned, shared."""
+"""List filters of the carts admin: owner, in a cart, orphaned, shared, page check."""
 
 from __future__ import annotations
 
@@ -97,4 +97,34 @@ class SharedFilter(admin.SimpleListFilter):
             return queryset.filter(share_token__isnull=False)
         if self.value() == "no":
             return queryset.filter(share_token__isnull=True)
+        return queryset
+
+
+class PageCheckFilter(admin.SimpleListFilter):
+    """``?page_check=product|collection|other|none``: what the page check said of the page an
+    item was saved from (``extraction.page_check.page_type``, kept with the item).
+
+    Items saved from a page the check took for something else are the labelling queue of the
+    page classifier: the user saved the page as a product, so each is a likely miss of the
+    check, and the kind of page its model card says it needs more of (``MODEL_CARD.md``).
+    """
+
+    title = "page check said"
+    parameter_name = "page_check"
+    KEY = "extraction__page_check__page_type"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("product", "A product page"),
+            ("collection", "A list of products"),
+            ("other", "Not a product page"),
+            ("none", "Not checked"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Item]) -> QuerySet[Item]:
+        value = self.value()
+        if value in ("product", "collection", "other"):
+            return queryset.filter(**{self.KEY: value})
+        if value == "none":
+            return queryset.filter(**{f"{self.KEY}__isnull": True})
         return queryset

@@ -17,7 +17,7 @@ from carts.admin.base import (
     OwnedRowAdmin,
     _membership_counts,
 )
-from carts.admin.filters import InCartFilter, OrphanFilter, OwnerFilter
+from carts.admin.filters import InCartFilter, OrphanFilter, OwnerFilter, PageCheckFilter
 from carts.admin.forms import ItemAdminForm, _adopt, _refused
 from carts.admin.memberships import CartsOfItemInline, _save_memberships
 from carts.models import Item
@@ -42,6 +42,7 @@ class ItemAdmin(OwnedRowAdmin):
         OrphanFilter,
         "currency",
         "availability",
+        PageCheckFilter,
         ("created_at", admin.DateFieldListFilter),
     )
     search_fields = ("title", "store_domain", "canonical_url", "url")

@@ -462,3 +462,28 @@ def test_the_user_admin_shows_each_users_number_of_carts(
     page = staff_client.get("/admin/accounts/user/").content.decode()
     assert f'?owner={user.pk}">3</a>' in page
     assert f'?owner={other_user.pk}">1</a>' in page
+
+
+def test_items_filter_by_what_the_page_check_said(staff_client: Client, user: Any) -> None:
+    def checked(page_type: str) -> dict[str, Any]:
+        return {"page_check": {"status": "ok", "is_product": page_type == "product",
+                               "page_type": page_type, "score": 0.3}}  # fmt: skip
+
+    ItemFactory(owner=user, title="Kettle", extraction=checked("product"))
+    ItemFactory(owner=user, title="Tent", extraction=checked("other"))
+    ItemFactory(owner=user, title="Lamp", extraction=checked("collection"))
+    ItemFactory(owner=user, title="Chair", extraction={})
+    ItemFactory(owner=user, title="Stool", extraction={"page_check": {"status": "unavailable"}})
+
+    def titles(query: str) -> set[str]:
+        response = staff_client.get(f"/admin/carts/item/{query}")
+        assert response.status_code == 200
+        page = response.content.decode()
+        return {t for t in ("Kettle", "Tent", "Lamp", "Chair", "Stool") if t in page}
+
+    assert titles("") == {"Kettle", "Tent", "Lamp", "Chair", "Stool"}
+    assert titles("?page_check=other") == {"Tent"}
+    assert titles("?page_check=collection") == {"Lamp"}
+    assert titles("?page_check=product") == {"Kettle"}
+    assert titles("?page_check=none") == {"Chair", "Stool"}
+    assert titles("?page_check=bogus") == {"Kettle", "Tent", "Lamp", "Chair", "Stool"}

@@ -275,7 +275,9 @@ lie inside them: on this much data a head at the measured F1 and one at the bar 
 told apart, and the step from one to the other is a handful of pages (on the mix five more
 product pages found, or six fewer grids taken for products; against articles three of the
 four errors gone). Moving the figure surely past the bar needs more labelled pages of the
-hard kinds, not a finer fit to these.
+hard kinds, not a finer fit to these. One source of them: the items admin's "page check said"
+filter lists the pages users saved as products that the check took for something else (likely
+misses of the check, each to be labelled by a person before it trains).
 
 Retrained 2026-12-04 with the current `page_title` (the titles of inline SVG icons skipped,
 which changed a few pages' titles): the page layer's held-out counts are the same as the head
