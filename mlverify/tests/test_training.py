@@ -419,6 +419,25 @@ def test_site_interval_is_wider_with_fewer_sites() -> None:
     assert spread(20) > spread(400)
 
 
+def test_pages_to_bar_counts_the_fewest_wrong_pages_that_must_come_right() -> None:
+    from mlverify.training.outputs import _acceptance, pages_to_bar
+
+    # 110 found, 8 false alarms, 9 misses: F1 0.928; 5 misses found give 0.950.
+    assert pages_to_bar({"tp": 110, "fp": 8, "fn": 9}, 0.95) == 5
+    # 63 / 2 / 2 (0.969): two errors left give 0.985 < 0.986, so three must go.
+    assert pages_to_bar({"tp": 63, "fp": 2, "fn": 2}, 0.986) == 3
+    assert pages_to_bar({"tp": 5, "fp": 0, "fn": 0}, 0.95) == 0
+    full = {
+        "mix": {"tp": 110, "fp": 8, "fn": 9, "f1": 0.9283, "f1_interval": [0.875, 0.968]},
+        "product_vs_articles": {"tp": 64, "fp": 0, "fn": 1, "f1": 0.9922,
+                                "f1_interval": [0.97, 1.0]},
+    }  # fmt: skip
+    line = _acceptance({"url+title+page": full})
+    assert "F1 0.928 [0.875-0.968] against the bar 0.95 (**not met**; the bar is inside" in line
+    assert "5 wrong pages fewer would reach it" in line
+    assert "F1 0.992 [0.970-1.000] against the bar 0.986 (met; the bar is inside" in line
+
+
 def test_metrics_counts() -> None:
     m = evaluation.metrics([1, 1, 0, 0, 1], [True, False, True, False, True])
     assert (m.tp, m.fp, m.fn, m.tn) == (2, 1, 1, 1)
