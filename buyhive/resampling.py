@@ -54,7 +54,7 @@ def f1_interval(
     drawn = rng.integers(0, len(per_group), size=(rounds, len(per_group)))
     tp, fp, fn = (totals[drawn, j].sum(axis=1) for j in range(3))
     denominator = 2 * tp + fp + fn
-    f1s = np.where(denominator > 0, 2 * tp / np.where(denominator > 0, denominator, 1), 1.0)
+    f1s = np.divide(2 * tp, denominator, out=np.ones(rounds), where=denominator > 0)
     tail = (1 - coverage) / 2 * 100
     low, high = np.percentile(f1s, [tail, 100 - tail])
     return float(low), float(high)

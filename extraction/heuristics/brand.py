@@ -117,14 +117,16 @@ def marked_brand(page: PageText, anchor: Anchor | None) -> str | None:
 
 
 def _in_site_chrome(element: Any, page: PageText, levels: int = 10) -> bool:
-    """Whether the element sits in the site's header, navigation or footer: such a tag or
-    class word on it or an ancestor below the first ancestor holding the product's title
-    (that block is the product's own, whatever its class says: "product-header")."""
+    """Whether the element sits in the site's header, navigation or footer: a ``<header>``
+    or such a class word on it or an ancestor below the first ancestor holding the product's
+    title (that block is the product's own, whatever its class says: "product-header").
+    ``<nav>`` and ``<footer>`` need no check: the page text leaves them out, so no text
+    looked at here is inside one."""
     node = element
     for _ in range(levels):
         if node is None or not isinstance(node.tag, str) or node in page.title_path:
             return False
-        if node.tag in ("nav", "header", "footer") or _CHROME_WORD_RE.search(_class_words(node)):
+        if node.tag == "header" or _CHROME_WORD_RE.search(_class_words(node)):
             return True
         node = node.getparent()
     return False
