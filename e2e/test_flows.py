@@ -25,8 +25,6 @@ PRODUCT = "ccbaa81cc8"
 ARTICLE = "098bb3e96c"
 # laendleanzeiger.at, "Lattenrostbausatz CALYPSO 140 cm", 206 EUR: the largest page (1.4 MB).
 LARGEST = "98c23afb10"
-# laendleanzeiger.at, "Lattenrostbausatz CALYPSO 140 cm", 206 EUR: the largest page (1.4 MB).
-LARGEST = "98c23afb10"
 
 
 def test_sign_up_then_sign_in_through_the_popup(ext: Extension, shops: ShopServer) -> None:
@@ -284,6 +282,39 @@ def test_each_api_error_is_a_sentence(
             " body: {url: 'http://127.0.0.1/x', text: 'x'}})"
         )
         assert len(fake_api.sent("POST", "extract/")) == 1
+
+
+def test_save_comes_back_after_the_wait_and_after_the_next_save(
+    ext: Extension, shops: ShopServer, fake_api: FakeApi
+) -> None:
+    """A 429's wait ends: Save is offered again, and a save after it (failing here with a 500)
+    leaves Save usable, not off for good."""
+    with_a_cart(fake_api)
+    fake_api.route(
+        "POST", "extract/", Answer(429, envelope("throttled", "Slow down."), {"Retry-After": "1"})
+    )
+    ext.set_api_base(fake_api.base)
+    ext.set_auth(signed_in_auth())
+    _, tab_id = ext.open_shop_page(shops.serve(product_page(PRODUCT)))
+    popup = ext.popup(tab_id)
+    popup.get_by_test_id("cart-option").check()
+    save = popup.get_by_test_id("save")
+    save.click()
+    popup.locator("[data-testid=save-status][data-state=error]").wait_for()
+    popup.wait_for_function(
+        "() => { const b = document.getElementById('save');"
+        " return !b.disabled && b.textContent === 'Save this product'; }",
+        timeout=10_000,
+    )
+
+    fake_api.route("POST", "extract/", Answer(500, envelope("server_error", "Boom.")))
+    save.click()
+    popup.locator(
+        "[data-testid=save-status][data-state=error]", has_text="problem on its side"
+    ).wait_for()
+    popup.wait_for_function("() => !document.body.dataset.busy", timeout=10_000)
+    assert len(fake_api.sent("POST", "extract/")) == 2
+    assert save.is_enabled()
 
 
 def test_a_refused_token_mid_save_signs_out_with_a_sentence(

@@ -1,7 +1,8 @@
 """The popup and the page type (issue 17): on a grid of products the popup says to open one
-and offers no "Save this product"; on a product page it offers the save. The real backend
-and the real page classifier decide; the grid is a category page written here (no page of
-the data sets is named by a rule)."""
+and offers no "Save this product", only a quieter "save it anyway" for when the check is
+wrong; on a product page it offers the save. The real backend and the real page classifier
+decide; the grid is a category page written here (no page of the data sets is named by a
+rule)."""
 
 from __future__ import annotations
 
@@ -89,7 +90,41 @@ def test_a_grid_of_products_asks_to_open_one(
     assert check.get_attribute("data-is-product") == "false"
     assert check.inner_text() == COLLECTION_MESSAGE
     assert popup.get_by_test_id("save").is_hidden()
+    assert popup.get_by_test_id("save-anyway").is_visible()
     ext.screenshot(popup, "page-type-collection.png")
+
+
+def test_a_page_the_check_calls_a_grid_can_still_be_saved(
+    ext: Extension, shops: ShopServer, new_user: dict[str, Any]
+) -> None:
+    """The user knows better than the check: "save it anyway" saves the page, and the item
+    keeps the check's verdict, which is what the admin's "page check said" filter (the
+    classifier's labelling queue) reads."""
+    api = new_user["api"]
+    cart_id = api.post("carts/", {"name": "Chairs"})["id"]
+    page = SavedPage(
+        key="chairs-anyway",
+        original_url="https://northwood.example/collections/chairs",
+        html=_category_page(),
+        truth={},
+    )
+    popup = _open_popup_on(ext, shops.serve(page), new_user)
+    popup.locator("[data-testid=page-check][data-page-type=collection]").wait_for()
+
+    popup.locator(f"[data-testid=cart-option][data-cart-id='{cart_id}']").check()
+    popup.get_by_test_id("save-anyway").click()
+    status = popup.locator("[data-testid=save-status][data-state]")
+    status.wait_for()
+    assert status.get_attribute("data-state") == "saved", status.inner_text()
+
+    items = api.get("items/")["results"]
+    assert len(items) == 1
+    assert items[0]["cart_ids"] == [cart_id]
+    assert items[0]["extraction"]["page_check"]["page_type"] == "collection"
+    # The popup still says what the check thinks, and still offers only the quiet save.
+    assert popup.get_by_test_id("page-check").inner_text() == COLLECTION_MESSAGE
+    assert popup.get_by_test_id("save").is_hidden()
+    assert popup.get_by_test_id("save-anyway").is_enabled()
 
 
 def test_a_product_page_offers_the_save(
@@ -102,3 +137,4 @@ def test_a_product_page_offers_the_save(
     assert check.get_attribute("data-page-type") == "product"
     assert check.inner_text() == "This looks like a product page."
     assert popup.get_by_test_id("save").is_visible()
+    assert popup.get_by_test_id("save-anyway").is_hidden()

@@ -183,15 +183,23 @@ $("new-cart-form").addEventListener("submit", async (event) => {
 // ------------------------------------------------------------------------ page check
 
 // A grid of products (a category, search results, a shop's front page) is not one product:
-// the popup says so and offers no "Save this product" until the user opens one.
+// the popup says so and offers no "Save this product" until the user opens one. The check
+// can be wrong (a product page it takes for a grid), so a quieter "save it anyway" stays: the
+// item then keeps the check's verdict, and the admin's "page check said: A list of products"
+// filter lists it for a person to label (docs/runbook.md, the page check's model card).
 const COLLECTION_MESSAGE = "This looks like a list of products; open one to save it.";
+
+function offerSave(asCollection) {
+  show($("save"), !asCollection);
+  show($("save-anyway"), asCollection);
+}
 
 function showPageCheck(check) {
   const el = $("page-check");
   el.classList.remove("yes", "no", "collection");
   if (!check || check.status !== "ok") {
     el.textContent = "BuyHive could not check this page right now; you can still save it.";
-    show($("save"), true);
+    offerSave(false);
     return;
   }
   el.dataset.isProduct = String(Boolean(check.is_product));
@@ -199,10 +207,10 @@ function showPageCheck(check) {
   if (check.page_type === "collection") {
     el.classList.add("collection");
     el.textContent = COLLECTION_MESSAGE;
-    show($("save"), false);
+    offerSave(true);
     return;
   }
-  show($("save"), true);
+  offerSave(false);
   if (check.is_product) {
     el.classList.add("yes");
     el.textContent = "This looks like a product page.";
@@ -310,16 +318,22 @@ $("saved-image").addEventListener("error", () => {
   $("saved-image").hidden = true;
 });
 
+function disableSave(disabled) {
+  $("save").disabled = disabled;
+  $("save-anyway").disabled = disabled;
+}
+
 function holdSave(seconds) {
   // The API asked us to wait (429 Retry-After): Save stays off until then, with the time left.
   clearInterval(state.holdTimer);
   const until = Date.now() + seconds * 1000;
-  $("save").disabled = true;
+  disableSave(true);
   state.holdTimer = setInterval(() => {
     const left = Math.ceil((until - Date.now()) / 1000);
     if (left <= 0) {
       clearInterval(state.holdTimer);
-      $("save").disabled = false;
+      state.holdTimer = null;
+      disableSave(false);
       $("save").textContent = "Save this product";
     } else {
       $("save").textContent = "Save again in " + left + " s";
@@ -341,7 +355,7 @@ async function save(permission) {
     return;
   }
   state.saving = true;
-  $("save").disabled = true;
+  disableSave(true);
   document.body.dataset.busy = "saving";
   try {
     let page;
@@ -377,15 +391,17 @@ async function save(permission) {
     await Promise.all([loadCarts(), send({ type: "watch-refresh" })]);
   } finally {
     state.saving = false;
-    if (!state.holdTimer) $("save").disabled = false;
+    if (!state.holdTimer) disableSave(false);
     delete document.body.dataset.busy;
   }
 }
 
-$("save").addEventListener("click", () => {
-  const permission = askForOrigin();
-  save(permission);
-});
+for (const id of ["save", "save-anyway"]) {
+  $(id).addEventListener("click", () => {
+    const permission = askForOrigin();
+    save(permission);
+  });
+}
 
 // ------------------------------------------------------------------------------- start
 

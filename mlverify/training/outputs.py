@@ -296,8 +296,9 @@ seeded) say how far these figures could move on another draw of sites like these
 bar lies inside its interval, this data cannot tell a head at the measured F1 from one at the
 bar; reaching the bar surely then needs more labelled pages of the hard kinds, not a finer fit
 to these. One source of them: the items admin's "page check said" filter lists the pages
-users saved as products that the check took for something else (likely misses of the check,
-each to be labelled by a person before it trains).
+users saved as products that the check took for something else, grids included (the popup
+offers "save it anyway" on a grid verdict): likely misses of the check, each to be labelled
+by a person before it trains.
 
 Retrained 2026-12-04 with the current `page_title` (the titles of inline SVG icons skipped,
 which changed a few pages' titles): the page layer's held-out counts are the same as the head
