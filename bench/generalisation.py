@@ -41,10 +41,12 @@ Issue 17's goals (html price, availability and sku, text price) are printed per 
 shops a side, it says how far each figure could move on another draw of shops like these.
 
 What no visible-page rule can reach: for the SKU and the GTIN, how many pages of each set and
-side print their true value in the visible text at all (:func:`printed_visibly`), and F1 on
-those pages only. A value only the markup holds (a JSON-LD id no buyer sees) is out of reach
-of every rule that reads the page as shown; the gap between "F1 on printed pages" and "F1 on
-all" is that part. Counts and F1 only, so they are given for the report side too.
+side print their true value in the visible text at all (:func:`printed_visibly`), for the
+price how many print it as an amount beside a currency mark (:func:`price_printed`), and F1
+on those pages only. A value only the markup holds (a JSON-LD id no buyer sees, a price the
+page draws by script after load) is out of reach of every rule that reads the page as shown;
+the gap between "F1 on printed pages" and "F1 on all" is that part. Counts and F1 only, so
+they are given for the report side too.
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ from buyhive.resampling import f1_interval  # noqa: E402
 from extraction.deterministic import extract_deterministic  # noqa: E402
 from extraction.evaluation import Page, Score, f1, load_pages, score_page  # noqa: E402
 from extraction.heuristics.anchors import fold_for_match  # noqa: E402
+from extraction.normalize import find_prices  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 K_FOLDS = 5
@@ -485,12 +488,12 @@ def error_kinds(
 
 
 # --------------------------------------------------------------------------------------------
-# Reachable: is the true identifier printed in the visible page at all?
+# Reachable: is the true value printed in the visible page at all?
 # --------------------------------------------------------------------------------------------
 
-#: The identifier fields whose reach is measured, and the modes whose F1 is restricted to the
-#: pages that print them (text mode does not score the GTIN).
-REACH_FIELDS = {"sku": ("stripped", "text"), "gtin": ("stripped",)}
+#: The fields whose reach is measured, and the modes whose F1 is restricted to the pages that
+#: print them (text mode does not score the GTIN).
+REACH_FIELDS = {"price": ("stripped", "text"), "sku": ("stripped", "text"), "gtin": ("stripped",)}
 _RUN_RE = re.compile(r"[^\W_]+")
 
 
@@ -524,18 +527,41 @@ def printed_visibly(value: str, folded: tuple[str, frozenset[int]]) -> bool:
     return False
 
 
-_VISIBLE_FOLDED: dict[str, tuple[str, frozenset[int]]] = {}
+_VISIBLE_STRIPPED: dict[str, str] = {}
 
 
-def visible_folded(page: Page) -> tuple[str, frozenset[int]]:
-    """The visible text of the page with its structured data stripped, folded."""
-    if page.key not in _VISIBLE_FOLDED:
+def visible_stripped(page: Page) -> str:
+    """The visible text of the page with its structured data stripped."""
+    if page.key not in _VISIBLE_STRIPPED:
         try:
             text = str(html_text.extract_text(strip_structured(page.html)))
         except Exception:  # noqa: BLE001 - a page html-text cannot read has no text
             text = ""
-        _VISIBLE_FOLDED[page.key] = _folded_runs(text)
-    return _VISIBLE_FOLDED[page.key]
+        _VISIBLE_STRIPPED[page.key] = text
+    return _VISIBLE_STRIPPED[page.key]
+
+
+def visible_folded(page: Page) -> tuple[str, frozenset[int]]:
+    """The visible text of the page with its structured data stripped, folded."""
+    return _folded_runs(visible_stripped(page))
+
+
+def price_printed(value: str, text: str) -> bool:
+    """Whether ``text`` shows the amount ``value`` beside a currency mark (``"54.50"`` in
+    "54,50 €" or "EUR 54.50"), as :func:`extraction.normalize.find_prices` reads amounts: a
+    price the page shows only as a bare number, or draws by script, is not printed."""
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        return False
+    return any(m.amount == amount for m in find_prices(text, limit=2000))
+
+
+def printed(name: str, value: str, page: Page) -> bool:
+    """Whether the page shows the true ``value`` of field ``name`` in its visible text."""
+    if name == "price":
+        return price_printed(value, visible_stripped(page))
+    return printed_visibly(value, visible_folded(page))
 
 
 def reach(
@@ -547,15 +573,12 @@ def reach(
     out: dict[str, Any] = {}
     for name, modes in REACH_FIELDS.items():
         truthful = [p for p in pages if p.truth.get(name)]
-        printed = {
-            p.key for p in truthful
-            if any(printed_visibly(v, visible_folded(p)) for v in p.truth[name])
-        }  # fmt: skip
-        entry: dict[str, Any] = {"with_truth": len(truthful), "printed": len(printed)}
+        shown = {p.key for p in truthful if any(printed(name, v, p) for v in p.truth[name])}
+        entry: dict[str, Any] = {"with_truth": len(truthful), "printed": len(shown)}
         for mode in modes:
             if name in fields.get(mode, ()) and mode in runs:
                 entry[f"f1_printed_{mode}"] = (
-                    subset_f1(runs[mode], printed, (name,))[name] if printed else None
+                    subset_f1(runs[mode], shown, (name,))[name] if shown else None
                 )
                 entry[f"f1_all_{mode}"] = subset_f1(runs[mode], {p.key for p in pages}, (name,))[
                     name
@@ -801,7 +824,8 @@ def main(argv: list[str] | None = None) -> int:
               f" {title['stripped']:.3f}, text {title['text']:.3f}")  # fmt: skip
     print(
         "\nreachable: the true value printed in the visible text of the stripped page"
-        " (letters and digits, case and separators folded); F1 on those pages only / on all:"
+        " (identifiers: letters and digits, case and separators folded; price: an amount"
+        " beside a currency mark); F1 on those pages only / on all:"
     )
     for label, entry in report["reach"].items():
         parts = []
