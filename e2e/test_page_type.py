@@ -121,7 +121,9 @@ def test_a_page_the_check_calls_a_grid_can_still_be_saved(
     assert len(items) == 1
     assert items[0]["cart_ids"] == [cart_id]
     assert items[0]["extraction"]["page_check"]["page_type"] == "collection"
-    # The popup still says what the check thinks, and still offers only the quiet save.
+    # Once the save is over, the popup still says what the check thinks, and still offers
+    # only the quiet save.
+    popup.wait_for_function("() => !document.body.dataset.busy")
     assert popup.get_by_test_id("page-check").inner_text() == COLLECTION_MESSAGE
     assert popup.get_by_test_id("save").is_hidden()
     assert popup.get_by_test_id("save-anyway").is_enabled()
