@@ -62,3 +62,62 @@ def test_the_rendered_dom_is_sent_trimmed(ext: Extension, shops: ShopServer) -> 
     assert sent["image_urls"] == [shops.url("/oak-table.jpg")]
     assert sent["url"] == url
     assert sent["stats"]["stages"] == ["always"]
+
+
+# A product page as a shop serves it: inline application state, a pager link, a consent
+# dialog, an icon, a template... No script changes the page, so what capture.js reads is the
+# served page itself, and the Python mirror the page check trains on must give the same.
+SERVED = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<title>Walnut side table | Northwood</title>
+<meta name="description" content="A walnut side table with one drawer.">
+<meta property="og:type" content="product">
+<link rel="stylesheet" href="/site.css"><link rel="canonical" href="https://northwood.example/p/walnut-side-table">
+<link rel="next" href="/p/walnut-side-table?reviews=2">
+<style>.price { font-weight: bold }</style>
+<script>window.__NEXT_DATA__ = {"props": {"product": {"sku": "WST-2", "price": 129.00}},
+  "page": "product"};</script>
+<script type="application/ld+json">{"@context": "https://schema.org", "@type": "Product",
+  "name": "Walnut side table", "offers": {"@type": "Offer", "price": "129.00",
+  "priceCurrency": "USD"}}</script>
+</head><body>
+<header><a href="/">Northwood</a> <a href="/cart">Cart</a>
+<svg viewBox="0 0 10 10"><title>Basket</title><path d="M0 0h10v10H0z"/></svg></header>
+<div id="cookie-consent" class="cmp-banner"><p>We and our 800 partners use cookies.</p>
+<button type="button">Accept all</button></div>
+<main><nav class="breadcrumb"><a href="/tables">Tables</a> / Walnut side table</nav>
+<h1>Walnut side table</h1>
+<p class="price">$129.00</p>
+<p style="color: green" onclick="track()">In stock, ships in 2 days</p>
+<label>Quantity <input type="number" name="quantity" value="1"></label>
+<button type="submit" class="add-to-cart">Add to cart</button>
+<noscript><img src="/pixel.gif" alt=""></noscript>
+<template><div class="card"><a href="/p/x">X</a><span>$1.00</span></div></template>
+<!-- recommendations -->
+<section><h2>You may also like</h2>
+<ul><li class="card"><a href="/p/oak-stool">Oak stool</a> <span>$49.00</span></li>
+<li class="card"><a href="/p/ash-bench">Ash bench</a> <span>$219.00</span></li></ul></section>
+</main></body></html>"""
+
+
+def test_the_page_check_trains_on_what_capture_sends(ext: Extension, shops: ShopServer) -> None:
+    """mlverify.training.capture mirrors capture.js's first stage: the page check's features
+    and texts of the real capture equal those of the mirror applied to the served page (and
+    differ from the served page's own, or the mirror would be untested)."""
+    from mlverify.page_check.features import feature_dict, page_input
+    from mlverify.page_check.signals import parse_html
+    from mlverify.training.capture import as_extension_sends
+
+    page = SavedPage(key="walnut", original_url="https://northwood.example/p/walnut-side-table",
+                     html=SERVED, truth={})  # fmt: skip
+    url = shops.serve(page)
+    _, tab_id = ext.open_shop_page(url)
+    sent = capture(ext, tab_id)
+    assert sent["stats"]["stages"] == ["always"]
+
+    captured = parse_html(sent["html"].encode())
+    served = parse_html(SERVED.encode())
+    mirrored = as_extension_sends(served)
+    assert feature_dict(url, captured) == feature_dict(url, mirrored)
+    assert page_input(url, captured).parts == page_input(url, mirrored).parts
+    assert page_input(url, captured).texts == page_input(url, mirrored).texts
+    assert feature_dict(url, served) != feature_dict(url, mirrored)

@@ -119,7 +119,8 @@ PRODUCT_PAGE = """<html><head><title>{title}</title>
  {{"@type": "ListItem", "position": 1, "item": "https://{host}/lighting"}},
  {{"@type": "ListItem", "position": 2, "item": {{"@id": "{url}"}}}}]}}</script>
 <script type="application/ld+json">{{"@type": "Product", "name": "{title}",
- "offers": {{"@type": "Offer", "price": "10"}}}}</script></head>
+ "offers": {{"@type": "Offer", "price": "10"}}}}</script>
+<script>window.dataLayer = [{{"sku": "OAK-1"}}];</script></head>
 <body>
 <nav class="Breadcrumbs"><a href="/">Home</a> &gt; <a href="/lighting/table-lamps">Table lamps</a>
  &gt; <a href="{url}">{title}</a></nav>
@@ -288,8 +289,42 @@ def test_load_dataset_reads_three_sources_into_three_classes(tmp_path: Path) -> 
             if e.layer == layer:
                 totals[e.label] = totals.get(e.label, 0.0) + e.weight
         assert len({round(v, 6) for v in totals.values()}) == 1, totals
-    page_variants = {e.page for e in dataset.examples if e.layer == "page"}
-    assert page_variants == set(range(len(dataset.pages)))  # every page with HTML, once
+    # Every page with HTML, twice: as the extension sends it and as served, each half a page.
+    page_layer = [e for e in dataset.examples if e.layer == "page"]
+    for variant in ("page", training_data.SERVED_VARIANT):
+        assert sorted(e.page for e in page_layer if e.variant == variant) == list(
+            range(len(dataset.pages))
+        )
+    for page in range(len(dataset.pages)):
+        weights = {e.variant: e.weight for e in page_layer if e.page == page}
+        assert weights["page"] == weights[training_data.SERVED_VARIANT]
+
+
+def test_a_page_is_read_as_the_extension_sends_it_and_as_served(tmp_path: Path) -> None:
+    """The page layer's features and texts are those of the page the extension sends (no
+    inline script); the served reading is the page's second training example."""
+    dataset = training_data.load_dataset(write_data_dir(tmp_path), per_site_cap=5, seed=1)
+    index = next(i for i, p in enumerate(dataset.pages) if p.kind == "product")
+    page = dataset.pages[index]
+    assert page.served is not None
+    assert page.served.features["script_sku"] == 1.0  # the served page's inline state
+    assert page.features["script_sku"] == 0.0  # gone from what the extension sends
+    by_variant = {e.variant: e for e in dataset.examples if e.page == index and e.layer == "page"}
+    assert by_variant["page"].features == page.features
+    assert by_variant[training_data.SERVED_VARIANT].features == page.served.features
+    assert by_variant["page"].input.title == page.title == page.served.title
+
+
+def test_held_out_pages_are_judged_as_the_extension_sends_them(tmp_path: Path) -> None:
+    dataset = training_data.load_dataset(write_data_dir(tmp_path), per_site_cap=5, seed=1)
+    every = np.arange(len(dataset.examples))
+    judged = training_data.scored(dataset.examples, every)
+    left_out = set(every.tolist()) - set(judged.tolist())
+    assert left_out == {
+        i for i, e in enumerate(dataset.examples) if e.variant == training_data.SERVED_VARIANT
+    }
+    assert left_out  # the data has served copies, so the filter is exercised
+    assert all(dataset.examples[i].variant != training_data.SERVED_VARIANT for i in judged)
 
 
 def test_folds_hold_out_whole_sites_with_their_rule_links(tmp_path: Path) -> None:

@@ -11,6 +11,12 @@ Sources (all under ``../shared/data``):
 * Links harvested from the product pages by the generic rules of
   :mod:`~mlverify.training.rules` (URL layer only): breadcrumb, listing and search links are
   collections, the rest (cart, account, help, home...) other.
+
+The page layer serves what the browser extension sends, not the page as served
+(:mod:`~mlverify.training.capture`: no inline scripts, no ``<link rel=next>``...). Each page
+with HTML is read both ways: as the extension sends it (the page's texts and features, what
+it is measured on) and as served (:attr:`LabelledPage.served`, a second training example),
+each half a page's weight.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from lxml.html import HtmlElement
 
 from mlverify.page_check.config import PAGE_TYPES
 from mlverify.page_check.encoder import AnyTextEncoder, sum_page_vectors
@@ -38,6 +45,7 @@ from mlverify.page_check.features import (
 )
 from mlverify.page_check.signals import PageSignals, extract_page_signals, parse_html
 from mlverify.page_check.url_text import PageInput
+from mlverify.training.capture import as_extension_sends
 from mlverify.training.defaults import DEFAULT_PER_SITE_CAP, DEFAULT_SEED
 from mlverify.training.embed_cache import DEFAULT_CACHE_DIR, embed_texts
 from mlverify.training.rules import RuleLink, cap_per_site, harvest_links
@@ -47,13 +55,53 @@ PRODUCT, COLLECTION, OTHER = range(3)
 KIND_CLASS = {"product": PRODUCT, "collection": COLLECTION}  # every other kind is OTHER
 COLLECTION_LINK_KINDS = frozenset({"breadcrumb", "listing", "search"})
 RULE_WEIGHT = 0.5  # a rule-labelled link counts half a person-labelled page
+# A page with HTML trains the page layer twice, as the extension sends it (variant "page",
+# the one held-out pages are scored on) and as served ("page-served"), each half a page.
+VIEW_WEIGHT = 0.5
+SERVED_VARIANT = "page-served"
 # How many embeddings each layer reads side by side (embed_page_parts): the URL layer the
 # summed vector; the page layer also the lead and the button labels.
 LAYER_TEXT_PARTS = {"url": 1, "page": 3}
 
 
 @dataclass(frozen=True)
+class PageView:
+    """What the page layer reads of one reading of a page's HTML."""
+
+    title: str | None
+    heading: str | None
+    description: str | None
+    lead: str | None
+    controls: str | None
+    features: dict[str, float]
+
+    @classmethod
+    def of(cls, url: str, doc: HtmlElement) -> PageView:
+        return cls(
+            title=page_title(doc),
+            heading=page_heading(doc),
+            description=page_description(doc),
+            lead=page_lead(doc),
+            controls=page_controls(doc),
+            features=feature_dict(url, doc),
+        )
+
+    def page_input(self, url: str) -> PageInput:
+        return PageInput.from_url(
+            url,
+            self.title,
+            heading=self.heading,
+            description=self.description,
+            lead=self.lead,
+            controls=self.controls,
+        )
+
+
+@dataclass(frozen=True)
 class LabelledPage:
+    """A person-labelled page; its texts and features are those of the page as the extension
+    sends it, ``served`` those of the page as the site served it."""
+
     key: str
     url: str
     title: str | None
@@ -67,6 +115,7 @@ class LabelledPage:
     lead: str | None = None
     controls: str | None = None
     features: dict[str, float] = field(default_factory=dict)
+    served: PageView | None = None
 
     @property
     def is_product(self) -> bool:
@@ -161,22 +210,25 @@ def load_dataset(
                 continue
             html_path = html_dir / f"{key}.html.gz"
             doc = parse_html(_read_html(html_path)) if html_path.is_file() else None
+            sent = as_extension_sends(doc) if doc is not None else None
             label = KIND_CLASS.get(kind, OTHER)
+            view = PageView.of(url, sent) if sent is not None else None
             pages.append(
                 LabelledPage(
                     key=f"{source}/{key}",
                     url=url,
-                    title=page_title(doc) if doc is not None else None,
+                    title=view.title if view else None,
                     label=label,
                     kind=kind,
                     source=source,
                     site=site_of(url),
-                    signals=extract_page_signals(doc) if doc is not None else PageSignals(),
-                    heading=page_heading(doc) if doc is not None else None,
-                    description=page_description(doc) if doc is not None else None,
-                    lead=page_lead(doc) if doc is not None else None,
-                    controls=page_controls(doc) if doc is not None else None,
-                    features=feature_dict(url, doc),
+                    signals=extract_page_signals(sent) if sent is not None else PageSignals(),
+                    heading=view.heading if view else None,
+                    description=view.description if view else None,
+                    lead=view.lead if view else None,
+                    controls=view.controls if view else None,
+                    features=view.features if view else feature_dict(url, None),
+                    served=PageView.of(url, doc) if doc is not None else None,
                 )
             )
             if label == PRODUCT and doc is not None:
@@ -192,8 +244,9 @@ def build_examples(dataset: Dataset) -> list[Example]:
 
     URL layer: each page as URL only and as URL + title, with its URL features; each rule link
     as URL only and URL + anchor. Page layer: each page with HTML as URL + title + heading +
-    description, with every feature. Within a layer the classes weigh the same in total, and a
-    rule-labelled link weighs :data:`RULE_WEIGHT` of a page before that balancing.
+    description + lead + button labels, with every feature, once as the extension sends it and
+    once as served (:data:`VIEW_WEIGHT` each). Within a layer the classes weigh the same in
+    total, and a rule-labelled link weighs :data:`RULE_WEIGHT` of a page before that balancing.
     """
     raw: list[tuple[PageInput, int, str, str, dict[str, float], str, int | None, str]] = []
     for i, page in enumerate(dataset.pages):
@@ -214,6 +267,12 @@ def build_examples(dataset: Dataset) -> list[Example]:
                 controls=page.controls,
             )
             raw.append((full, page.label, page.site, "page", page.features, "page", i, "page"))
+            if page.served is not None:
+                served = page.served.page_input(page.url)
+                feats = page.served.features
+                raw.append(
+                    (served, page.label, page.site, "page", feats, "page", i, SERVED_VARIANT)
+                )
     for link in dataset.links:
         label = COLLECTION if link.kind in COLLECTION_LINK_KINDS else OTHER
         feats = url_features(link.url)
@@ -223,7 +282,7 @@ def build_examples(dataset: Dataset) -> list[Example]:
         with_anchor = PageInput.from_url(link.url, link.anchor)
         if with_anchor.title:
             raw.append((with_anchor, label, link.site, "rule", feats, "url", None, "url+title"))
-    base = [RULE_WEIGHT if r[3] == "rule" else 1.0 for r in raw]
+    base = [RULE_WEIGHT if r[3] == "rule" else VIEW_WEIGHT if r[5] == "page" else 1.0 for r in raw]
     totals: Counter[tuple[str, int]] = Counter()
     for r, b in zip(raw, base, strict=True):
         totals[(r[5], r[1])] += b  # type: ignore[assignment]
@@ -238,6 +297,12 @@ def build_examples(dataset: Dataset) -> list[Example]:
             Example(item, label, site, origin, weight, feats, layer, page_index, variant)
         )
     return examples
+
+
+def scored(examples: Sequence[Example], idx: Sequence[int] | np.ndarray) -> np.ndarray:
+    """The examples of ``idx`` a held-out page is judged by: a page layer's served copy trains
+    but is never scored, so the figures are for the page as the extension sends it."""
+    return np.array([i for i in idx if examples[i].variant != SERVED_VARIANT], dtype=int)
 
 
 def embed_examples(

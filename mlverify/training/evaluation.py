@@ -14,7 +14,7 @@ import numpy as np
 from buyhive.resampling import f1_interval
 from mlverify.page_check.config import DEFAULT_THRESHOLD, PAGE_TYPES
 from mlverify.page_check.head import decide
-from mlverify.training.dataset import PRODUCT, Dataset, Example, LabelledPage
+from mlverify.training.dataset import PRODUCT, Dataset, Example, LabelledPage, scored
 from mlverify.training.defaults import DEFAULT_FOLDS, DEFAULT_SEED
 from mlverify.training.fitting import L2, TEXT_SCALE, fit_layer
 from mlverify.training.selection import (
@@ -245,7 +245,9 @@ def cross_validate(
         for layer in ("url", "page"):
             tr = np.array([i for i in train_idx if examples[i].layer == layer], dtype=int)
             te = [
-                i for i in test_idx if examples[i].layer == layer and examples[i].page is not None
+                i
+                for i in scored(examples, test_idx)
+                if examples[i].layer == layer and examples[i].page is not None
             ]
             if len(tr) == 0 or not te:
                 continue

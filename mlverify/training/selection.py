@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlverify.page_check.head import decide
-from mlverify.training.dataset import PRODUCT, Dataset, Example, LabelledPage
+from mlverify.training.dataset import PRODUCT, Dataset, Example, LabelledPage, scored
 from mlverify.training.fitting import L2, TEXT_SCALE, fit_layer
 
 INNER_FOLDS = 4
@@ -108,7 +108,7 @@ def choose_page_settings(
             probs: dict[int, np.ndarray] = {}
             loss = weight = 0.0
             for f in folds:
-                tr, te = idx[inner != f], idx[inner == f]
+                tr, te = idx[inner != f], scored(examples, idx[inner == f])
                 layer = fit_layer(x, examples, tr, "page", l2=l2, text_scale=text_scale)
                 out = layer.probabilities(x[te], [examples[i].features for i in te])
                 w = np.array([examples[i].weight for i in te])
