@@ -15,9 +15,12 @@ rules are developed looking at the misses of the *tune* folds only, and the *rep
 and the page-types product pages are scored without their misses being looked at. Which
 rules were developed on which pages is said in the printed header (``PROVENANCE``).
 
-Three inputs per page:
+Four inputs per page:
 
 * ``html``: the page as served (structured data included);
+* ``sent``: the page as the browser extension sends it, which is what ``extract/`` receives
+  (:func:`mlverify.training.capture.as_extension_sends`: no inline script but JSON-LD, no
+  style, SVG, template or media); the rules that read inline scripts find nothing there;
 * ``stripped``: the page with its structured data removed (JSON-LD, microdata and RDFa
   attributes and their ``<meta>``/``<link>`` carriers, ``og:price``/``product:*`` meta), so
   only the visible-page heuristics can answer;
@@ -86,6 +89,8 @@ from extraction.deterministic import extract_deterministic  # noqa: E402
 from extraction.evaluation import Page, Score, f1, load_pages, score_page  # noqa: E402
 from extraction.heuristics.anchors import fold_for_match  # noqa: E402
 from extraction.normalize import find_prices  # noqa: E402
+from mlverify.page_check.signals import parse_html  # noqa: E402
+from mlverify.training.capture import as_extension_sends  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 K_FOLDS = 5
@@ -283,6 +288,13 @@ def run_html(page: Page) -> dict[str, Any]:
     return _timed("html", url=page.url, html=page.html)
 
 
+def run_sent(page: Page) -> dict[str, Any]:
+    doc = parse_html(page.html.encode())
+    html = "" if doc is None else etree.tostring(as_extension_sends(doc), encoding="unicode",
+                                                  method="html")  # fmt: skip
+    return _timed("sent", url=page.url, html=html)
+
+
 def run_stripped(page: Page) -> dict[str, Any]:
     return _timed("stripped", url=page.url, html=strip_structured(page.html))
 
@@ -293,6 +305,7 @@ def run_text(page: Page) -> dict[str, Any]:
 
 MODES: dict[str, Callable[[Page], dict[str, Any]]] = {
     "html": run_html,
+    "sent": run_sent,
     "stripped": run_stripped,
     "text": run_text,
 }
@@ -652,6 +665,7 @@ def main(argv: list[str] | None = None) -> int:
     folds = {k: fold_of(s) for k, s in shops.items()}
     runs = {
         "html": score_run(dev, "html", FIELDS),
+        "sent": score_run(dev, "sent", FIELDS),
         "stripped": score_run(dev, "stripped", FIELDS),
         "text": score_run(dev, "text", TEXT_FIELDS),
     }
@@ -694,7 +708,7 @@ def main(argv: list[str] | None = None) -> int:
             for mode, run in runs.items()
         }
         report["by_role"][role]["pages"] = len(keys)
-    dev_fields = {"html": FIELDS, "stripped": FIELDS, "text": TEXT_FIELDS}
+    dev_fields = {"html": FIELDS, "sent": FIELDS, "stripped": FIELDS, "text": TEXT_FIELDS}
     by_key = {p.key: p for p in dev}
     held_by_key = {p.key: p for p in held}
     report["reach"] = {
