@@ -66,6 +66,15 @@ def _category_page() -> str:
 </main></body></html>"""
 
 
+def _chairs(key: str) -> SavedPage:
+    return SavedPage(
+        key=key,
+        original_url="https://northwood.example/collections/chairs",
+        html=_category_page(),
+        truth={},
+    )
+
+
 def _open_popup_on(ext: Extension, url: str, user: dict[str, Any]) -> Any:
     _, tab_id = ext.open_shop_page(url)
     popup = ext.popup(tab_id)
@@ -76,13 +85,7 @@ def _open_popup_on(ext: Extension, url: str, user: dict[str, Any]) -> Any:
 def test_a_grid_of_products_asks_to_open_one(
     ext: Extension, shops: ShopServer, new_user: dict[str, Any]
 ) -> None:
-    page = SavedPage(
-        key="chairs",
-        original_url="https://northwood.example/collections/chairs",
-        html=_category_page(),
-        truth={},
-    )
-    popup = _open_popup_on(ext, shops.serve(page), new_user)
+    popup = _open_popup_on(ext, shops.serve(_chairs("chairs")), new_user)
 
     check = popup.locator("[data-testid=page-check][data-page-type]")
     check.wait_for()
@@ -102,13 +105,7 @@ def test_a_page_the_check_calls_a_grid_can_still_be_saved(
     classifier's labelling queue) reads."""
     api = new_user["api"]
     cart_id = api.post("carts/", {"name": "Chairs"})["id"]
-    page = SavedPage(
-        key="chairs-anyway",
-        original_url="https://northwood.example/collections/chairs",
-        html=_category_page(),
-        truth={},
-    )
-    popup = _open_popup_on(ext, shops.serve(page), new_user)
+    popup = _open_popup_on(ext, shops.serve(_chairs("chairs-anyway")), new_user)
     popup.locator("[data-testid=page-check][data-page-type=collection]").wait_for()
 
     popup.locator(f"[data-testid=cart-option][data-cart-id='{cart_id}']").check()

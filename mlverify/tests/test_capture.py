@@ -4,11 +4,17 @@ what stays, and what that does to the page check's features. The browser test
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from lxml import html as lxml_html
 
 from mlverify.page_check.features import feature_dict
 from mlverify.page_check.signals import parse_html
+from mlverify.training import capture
 from mlverify.training.capture import as_extension_sends
+
+CAPTURE_JS = Path(__file__).resolve().parents[2] / "extension" / "lib" / "capture.js"
 
 PAGE = """<!doctype html><html><head>
 <title>Oak chair | Northwood</title>
@@ -79,3 +85,18 @@ def test_features_that_read_scripts_or_link_tags_are_never_set_at_serving_time()
         assert sent[name] == 0, name
     for name in ("ld_product", "distinct_prices", "canonical_product_shape"):
         assert sent[name] == served[name] > 0, name
+
+
+def test_the_mirror_drops_what_capture_js_drops() -> None:
+    """The tag list and the consent pattern are copied from capture.js: a change there that
+    is not made here fails this test (the browser test compares the two on one page only)."""
+    source = CAPTURE_JS.read_text(encoding="utf-8")
+    block = re.search(r"const DROP_ALWAYS = \[(.*?)\]\.join", source, re.S)
+    assert block is not None
+    selectors = re.findall(r'"([^"]+)"', block.group(1))
+    assert {re.sub(r"[^a-z].*", "", s) for s in selectors} == capture._DROP_TAGS
+    assert "script:not([type='application/ld+json'])" in selectors
+    assert "link:not([rel='canonical']):not([rel='alternate'])" in selectors
+    consent = re.search(r"const CONSENT = /(.*)/i;", source)
+    assert consent is not None
+    assert consent.group(1) == capture._CONSENT.pattern

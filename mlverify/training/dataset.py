@@ -132,7 +132,7 @@ class Example:
     features: dict[str, float]
     layer: str  # "url" or "page"
     page: int | None = None  # index into Dataset.pages for person-labelled examples
-    variant: str = "url"  # "url", "url+title" or "page"
+    variant: str = "url"  # "url", "url+title", "page" or SERVED_VARIANT (trains, never scored)
 
 
 @dataclass
