@@ -554,9 +554,14 @@ def visible_stripped(page: Page) -> str:
     return _VISIBLE_STRIPPED[page.key]
 
 
+_VISIBLE_FOLDED: dict[str, tuple[str, frozenset[int]]] = {}
+
+
 def visible_folded(page: Page) -> tuple[str, frozenset[int]]:
     """The visible text of the page with its structured data stripped, folded."""
-    return _folded_runs(visible_stripped(page))
+    if page.key not in _VISIBLE_FOLDED:
+        _VISIBLE_FOLDED[page.key] = _folded_runs(visible_stripped(page))
+    return _VISIBLE_FOLDED[page.key]
 
 
 def price_printed(value: str, text: str) -> bool:

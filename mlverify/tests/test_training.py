@@ -25,6 +25,7 @@ from mlverify.training import (
     defaults,
     embed_cache,
     evaluation,
+    fitting,
     rules,
     selection,
     sites,
@@ -265,13 +266,15 @@ def test_load_dataset_reads_three_sources_into_three_classes(tmp_path: Path) -> 
     assert page.title is not None
     assert page.title.startswith("Oak item")
     assert page.signals.product_structured
-    assert page.features["one_product"] == 1.0
+    assert page.sent is not None
+    assert page.sent.features["one_product"] == 1.0
     grid = next(p for p in dataset.pages if p.kind == "collection")
     assert grid.label == training_data.COLLECTION
-    assert grid.heading is not None
-    assert grid.heading.startswith("Sofas and chairs")
-    assert grid.features["card_repeat"] > 0
-    assert grid.features["url_listing_segment"] == 1.0
+    assert grid.sent is not None
+    assert grid.sent.input.heading is not None
+    assert grid.sent.input.heading.startswith("Sofas and chairs")
+    assert grid.sent.features["card_repeat"] > 0
+    assert grid.sent.features["url_listing_segment"] == 1.0
     forum = next(p for p in dataset.pages if p.kind == "forum")
     assert forum.label == training_data.OTHER
     # Rule links: breadcrumb/listing/search ones are collections, the others other.
@@ -306,25 +309,46 @@ def test_a_page_is_read_as_the_extension_sends_it_and_as_served(tmp_path: Path) 
     dataset = training_data.load_dataset(write_data_dir(tmp_path), per_site_cap=5, seed=1)
     index = next(i for i, p in enumerate(dataset.pages) if p.kind == "product")
     page = dataset.pages[index]
+    assert page.sent is not None
     assert page.served is not None
     assert page.served.features["script_sku"] == 1.0  # the served page's inline state
-    assert page.features["script_sku"] == 0.0  # gone from what the extension sends
+    assert page.sent.features["script_sku"] == 0.0  # gone from what the extension sends
     by_variant = {e.variant: e for e in dataset.examples if e.page == index and e.layer == "page"}
-    assert by_variant["page"].features == page.features
+    assert by_variant["page"].features == page.sent.features
     assert by_variant[training_data.SERVED_VARIANT].features == page.served.features
-    assert by_variant["page"].input.title == page.title == page.served.title
+    assert by_variant["page"].input == page.sent.input
+    assert by_variant[training_data.SERVED_VARIANT].input == page.served.input
 
 
-def test_held_out_pages_are_judged_as_the_extension_sends_them(tmp_path: Path) -> None:
+def test_held_out_pages_are_scored_as_the_extension_sends_them(tmp_path: Path) -> None:
+    """The cross-validation's page-layer probability of a held-out page is the layer's answer
+    for the page as the extension sends it, not for its served copy."""
     dataset = training_data.load_dataset(write_data_dir(tmp_path), per_site_cap=5, seed=1)
-    every = np.arange(len(dataset.examples))
-    judged = training_data.scored(dataset.examples, every)
-    left_out = set(every.tolist()) - set(judged.tolist())
-    assert left_out == {
-        i for i, e in enumerate(dataset.examples) if e.variant == training_data.SERVED_VARIANT
-    }
-    assert left_out  # the data has served copies, so the filter is exercised
-    assert all(dataset.examples[i].variant != training_data.SERVED_VARIANT for i in judged)
+    examples = dataset.examples
+    x = np.random.default_rng(5).normal(size=(len(examples), 12))
+    cv = evaluation.cross_validate(dataset, x, k=3, seed=1)
+    site_fold = evaluation.grouped_folds(dataset.pages, 3, seed=1)
+    train_idx, test_idx = evaluation.fold_indices(examples, site_fold, 3)[0]
+    grid = selection.FIXED_GRID
+    layer = fitting.fit_layer(
+        x,
+        examples,
+        np.array([i for i in train_idx if examples[i].layer == "page"]),
+        "page",
+        l2=grid.l2[0],
+        text_scale=grid.text_scale[0],
+    )
+    by_variant: dict[str, list[int]] = {"page": [], training_data.SERVED_VARIANT: []}
+    for i in test_idx:
+        if examples[i].layer == "page":
+            by_variant[examples[i].variant].append(int(i))
+    sent, served = (by_variant[v] for v in ("page", training_data.SERVED_VARIANT))
+    assert [examples[i].page for i in sent] == [examples[i].page for i in served]
+    pages = [examples[i].page for i in sent]
+    on_sent = layer.probabilities(x[sent], [examples[i].features for i in sent])
+    on_served = layer.probabilities(x[served], [examples[i].features for i in served])
+    assert np.allclose(cv.page_probs[pages], on_sent)
+    assert not np.allclose(cv.page_probs[pages], on_served)
 
 
 def test_folds_hold_out_whole_sites_with_their_rule_links(tmp_path: Path) -> None:

@@ -78,26 +78,12 @@ def _is_consent(el: etree._Element) -> bool:
     return bool(_CONSENT.search(el.get("id") or "") or _CONSENT.search(el.get("class") or ""))
 
 
-def _remove(el: etree._Element) -> None:
-    """Remove ``el`` and its subtree, keeping the text that follows it (its tail)."""
-    parent = el.getparent()
-    if parent is None:
-        return
-    tail = el.tail
-    if tail:
-        previous = el.getprevious()
-        if previous is not None:
-            previous.tail = (previous.tail or "") + tail
-        else:
-            parent.text = (parent.text or "") + tail
-    parent.remove(el)
-
-
 def as_extension_sends(doc: HtmlElement) -> HtmlElement:
     """A copy of ``doc`` trimmed as ``capture.js`` always trims the page it sends."""
     page = copy.deepcopy(doc)
+    # drop_tree: the subtree goes, the text after it (its tail) stays where it was
     for el in [e for e in page.iter() if _dropped(e) or isinstance(e, etree._Comment)]:
-        _remove(el)
+        el.drop_tree()
     body = page.find(".//body")
     stack = [] if body is None else list(reversed(body))
     while stack:  # document order; a removed dialog's descendants are not visited
@@ -105,7 +91,7 @@ def as_extension_sends(doc: HtmlElement) -> HtmlElement:
         if not isinstance(el.tag, str):
             continue
         if _is_consent(el) and not el.xpath(_KEEPER_XPATH):
-            _remove(el)
+            el.drop_tree()
         else:
             stack.extend(reversed(el))
     for el in page.iter():

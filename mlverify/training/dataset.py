@@ -34,15 +34,7 @@ from lxml.html import HtmlElement
 
 from mlverify.page_check.config import PAGE_TYPES
 from mlverify.page_check.encoder import AnyTextEncoder, sum_page_vectors
-from mlverify.page_check.features import (
-    feature_dict,
-    page_controls,
-    page_description,
-    page_heading,
-    page_lead,
-    page_title,
-    url_features,
-)
+from mlverify.page_check.features import feature_dict, page_input, page_title, url_features
 from mlverify.page_check.signals import PageSignals, extract_page_signals, parse_html
 from mlverify.page_check.url_text import PageInput
 from mlverify.training.capture import as_extension_sends
@@ -66,41 +58,21 @@ LAYER_TEXT_PARTS = {"url": 1, "page": 3}
 
 @dataclass(frozen=True)
 class PageView:
-    """What the page layer reads of one reading of a page's HTML."""
+    """What the page layer reads of one reading of a page's HTML, as serving reads it."""
 
-    title: str | None
-    heading: str | None
-    description: str | None
-    lead: str | None
-    controls: str | None
+    input: PageInput
     features: dict[str, float]
 
     @classmethod
     def of(cls, url: str, doc: HtmlElement) -> PageView:
-        return cls(
-            title=page_title(doc),
-            heading=page_heading(doc),
-            description=page_description(doc),
-            lead=page_lead(doc),
-            controls=page_controls(doc),
-            features=feature_dict(url, doc),
-        )
-
-    def page_input(self, url: str) -> PageInput:
-        return PageInput.from_url(
-            url,
-            self.title,
-            heading=self.heading,
-            description=self.description,
-            lead=self.lead,
-            controls=self.controls,
-        )
+        return cls(input=page_input(url, doc), features=feature_dict(url, doc))
 
 
 @dataclass(frozen=True)
 class LabelledPage:
-    """A person-labelled page; its texts and features are those of the page as the extension
-    sends it, ``served`` those of the page as the site served it."""
+    """A person-labelled page: ``sent`` is what the page layer reads of the page as the
+    extension sends it (what held-out pages are scored on), ``served`` of the page as the site
+    served it; both None without HTML."""
 
     key: str
     url: str
@@ -110,11 +82,7 @@ class LabelledPage:
     source: str  # "page-types", "product-pages" or "article-pages"
     site: str
     signals: PageSignals
-    heading: str | None = None
-    description: str | None = None
-    lead: str | None = None
-    controls: str | None = None
-    features: dict[str, float] = field(default_factory=dict)
+    sent: PageView | None = None
     served: PageView | None = None
 
     @property
@@ -217,17 +185,14 @@ def load_dataset(
                 LabelledPage(
                     key=f"{source}/{key}",
                     url=url,
-                    title=view.title if view else None,
+                    # uncut: the URL layer's PageInput cuts it (and the cut is not idempotent)
+                    title=page_title(sent) if sent is not None else None,
                     label=label,
                     kind=kind,
                     source=source,
                     site=site_of(url),
                     signals=extract_page_signals(sent) if sent is not None else PageSignals(),
-                    heading=view.heading if view else None,
-                    description=view.description if view else None,
-                    lead=view.lead if view else None,
-                    controls=view.controls if view else None,
-                    features=view.features if view else feature_dict(url, None),
+                    sent=view,
                     served=PageView.of(url, doc) if doc is not None else None,
                 )
             )
@@ -257,22 +222,10 @@ def build_examples(dataset: Dataset) -> list[Example]:
         if page.title:
             with_title = PageInput.from_url(page.url, page.title)
             raw.append((with_title, page.label, page.site, "page", url_only, "url", i, "url+title"))
-        if page.features.get("has_html"):
-            full = PageInput.from_url(
-                page.url,
-                page.title,
-                heading=page.heading,
-                description=page.description,
-                lead=page.lead,
-                controls=page.controls,
-            )
-            raw.append((full, page.label, page.site, "page", page.features, "page", i, "page"))
-            if page.served is not None:
-                served = page.served.page_input(page.url)
-                feats = page.served.features
-                raw.append(
-                    (served, page.label, page.site, "page", feats, "page", i, SERVED_VARIANT)
-                )
+        for view, variant in ((page.sent, "page"), (page.served, SERVED_VARIANT)):
+            if view is not None:
+                item = view.input
+                raw.append((item, page.label, page.site, "page", view.features, "page", i, variant))
     for link in dataset.links:
         label = COLLECTION if link.kind in COLLECTION_LINK_KINDS else OTHER
         feats = url_features(link.url)
