@@ -26,11 +26,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from bson import ObjectId
-from bson.errors import InvalidId
 from django.db.models import Count, Q, QuerySet
 
 from buyhive.exceptions import NotFound, ValidationFailed
+from buyhive.object_ids import parse_object_id
 from buyhive.product.money import amount_to_api
 from carts.models import Cart, CartItem, Item
 from carts.validation import MAX_SEARCH_LENGTH
@@ -56,18 +55,6 @@ __all__ = [
 #: ``?ordering=`` values of ``GET items/``: added time (default newest first), price, title.
 ITEM_ORDERINGS: tuple[str, ...] = ("-added_at", "added_at", "price", "-price", "title", "-title")
 _SHARE_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
-
-
-def parse_object_id(value: Any) -> ObjectId | None:
-    """``value`` as an ObjectId, or None when it is not one (never raises)."""
-    if isinstance(value, ObjectId):
-        return value
-    if not isinstance(value, str) or len(value) != 24:
-        return None
-    try:
-        return ObjectId(value)
-    except (InvalidId, TypeError):
-        return None
 
 
 def _user_pk(user: Any) -> Any:

@@ -66,7 +66,7 @@ def _category_page() -> str:
 </main></body></html>"""
 
 
-def _chairs(key: str) -> SavedPage:
+def chairs_page(key: str) -> SavedPage:
     return SavedPage(
         key=key,
         original_url="https://northwood.example/collections/chairs",
@@ -75,7 +75,7 @@ def _chairs(key: str) -> SavedPage:
     )
 
 
-def _open_popup_on(ext: Extension, url: str, user: dict[str, Any]) -> Any:
+def open_popup_on(ext: Extension, url: str, user: dict[str, Any]) -> Any:
     _, tab_id = ext.open_shop_page(url)
     popup = ext.popup(tab_id)
     ext.sign_in(popup, user["email"], user["password"])
@@ -85,7 +85,7 @@ def _open_popup_on(ext: Extension, url: str, user: dict[str, Any]) -> Any:
 def test_a_grid_of_products_asks_to_open_one(
     ext: Extension, shops: ShopServer, new_user: dict[str, Any]
 ) -> None:
-    popup = _open_popup_on(ext, shops.serve(_chairs("chairs")), new_user)
+    popup = open_popup_on(ext, shops.serve(chairs_page("chairs")), new_user)
 
     check = popup.locator("[data-testid=page-check][data-page-type]")
     check.wait_for()
@@ -105,7 +105,7 @@ def test_a_page_the_check_calls_a_grid_can_still_be_saved(
     classifier's labelling queue) reads."""
     api = new_user["api"]
     cart_id = api.post("carts/", {"name": "Chairs"})["id"]
-    popup = _open_popup_on(ext, shops.serve(_chairs("chairs-anyway")), new_user)
+    popup = open_popup_on(ext, shops.serve(chairs_page("chairs-anyway")), new_user)
     popup.locator("[data-testid=page-check][data-page-type=collection]").wait_for()
 
     popup.locator(f"[data-testid=cart-option][data-cart-id='{cart_id}']").check()
@@ -129,7 +129,7 @@ def test_a_page_the_check_calls_a_grid_can_still_be_saved(
 def test_a_product_page_offers_the_save(
     ext: Extension, shops: ShopServer, new_user: dict[str, Any]
 ) -> None:
-    popup = _open_popup_on(ext, shops.serve(product_page(PRODUCT)), new_user)
+    popup = open_popup_on(ext, shops.serve(product_page(PRODUCT)), new_user)
 
     check = popup.locator("[data-testid=page-check][data-page-type]")
     check.wait_for()

@@ -1,4 +1,5 @@
-/* The popup: sign-in, the page check, the carts, Save, and a saved product's price change.
+/* The popup: sign-in, the page check, the carts, Save, a saved product's price change, and
+ * (on a page the check calls a grid) sending that page for a person to review.
  *
  * It acts on the active tab, or on tab N when opened as popup.html?tabId=N (the test
  * contract). Every API call goes through the service worker (background.js), which holds the
@@ -189,9 +190,13 @@ $("new-cart-form").addEventListener("submit", async (event) => {
 // filter lists it for a person to label (docs/runbook.md, the page check's model card).
 const COLLECTION_MESSAGE = "This looks like a list of products; open one to save it.";
 
+// Next to "save it anyway", and only there: the page the check got wrong is the one worth a
+// person's label. Off unless ticked, every time the popup opens (the HTML's default), since
+// the whole page goes to the backend and a person reads it.
 function offerSave(asCollection) {
   show($("save"), !asCollection);
   show($("save-anyway"), asCollection);
+  show($("share-page-offer"), asCollection);
 }
 
 function showPageCheck(check) {
@@ -321,6 +326,22 @@ $("saved-image").addEventListener("error", () => {
 function disableSave(disabled) {
   $("save").disabled = disabled;
   $("save-anyway").disabled = disabled;
+  $("share-page").disabled = disabled; // what a save in flight sends is settled at its click
+}
+
+const SHARE_MESSAGES = {
+  kept: "Thank you: the page was sent for review.",
+  limit_reached: "Saved; the page was not sent: you have shared many pages today.",
+};
+
+function shareStatus(sample) {
+  // What became of the page sent for review; the save's own result is shown above it.
+  const el = $("share-status");
+  const text = sample ? SHARE_MESSAGES[sample.status] : null;
+  el.textContent = text || "";
+  if (text) el.dataset.state = sample.status;
+  else delete el.dataset.state;
+  show(el, Boolean(text));
 }
 
 function holdSave(seconds) {
@@ -347,7 +368,8 @@ function askForOrigin() {
   return chrome.permissions.request({ origins: [state.originPattern] }).catch(() => false);
 }
 
-async function save(permission) {
+/** `share`: send the page for a person to review too (asked only with "save it anyway"). */
+async function save(permission, share) {
   if (state.saving) return;
   const cartIds = checkedCartIds();
   if (cartIds.length === 0) {
@@ -356,6 +378,7 @@ async function save(permission) {
   }
   state.saving = true;
   disableSave(true);
+  shareStatus(null);
   document.body.dataset.busy = "saving";
   try {
     let page;
@@ -369,6 +392,9 @@ async function save(permission) {
       return;
     }
     const body = { url: page.url, html: page.html, text: page.text, image_urls: page.image_urls, cart_ids: cartIds };
+    // The API refuses share_page without html (a 400 that would fail the save too): a page
+    // captured without html is saved as before, and not sent for review.
+    if (share && page.html) body.share_page = true;
     // What went out, for a person (or a test) checking page sizes against the API's limits.
     document.body.dataset.renderedChars = String(page.stats.rendered_chars);
     document.body.dataset.sentChars = String(page.stats.sent_chars);
@@ -387,6 +413,10 @@ async function save(permission) {
       image: item.image_url || product.image,
     });
     if (answer.data.page_check) showPageCheck(answer.data.page_check);
+    if (body.share_page) {
+      shareStatus(answer.data.page_sample);
+      $("share-page").checked = false; // sent (or refused for today): a second save does not send it again
+    }
     await permission; // the user's answer about watching this shop, asked at the click
     await Promise.all([loadCarts(), send({ type: "watch-refresh" })]);
   } finally {
@@ -399,7 +429,7 @@ async function save(permission) {
 for (const id of ["save", "save-anyway"]) {
   $(id).addEventListener("click", () => {
     const permission = askForOrigin();
-    save(permission);
+    save(permission, id === "save-anyway" && $("share-page").checked);
   });
 }
 

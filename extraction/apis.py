@@ -63,6 +63,12 @@ def _render_item(user: Any, item: Any) -> dict[str, Any]:
     return dict(ItemOutputSerializer(item).data)
 
 
+@extend_schema_serializer(component_name="PageSampleOutcome")
+class PageSampleOutcomeSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["kept", "limit_reached"])
+    id = serializers.CharField(allow_null=True)
+
+
 # A page as the extension sends it: its address and its html, visible text or both. Shared by
 # extract/ and watch/observations/ (a comment, not a docstring: drf-spectacular would publish it).
 class PageInputSerializer(serializers.Serializer):
@@ -121,6 +127,22 @@ class ExtractApi(APIView):
             max_length=MAX_CART_IDS,
             allow_empty=True,
         )
+        share_page = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text=(
+                "The user agrees to send this page (its html) for a person to review, so the "
+                "page check learns from it (GET page-samples/ lists them)."
+            ),
+        )
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            attrs = super().validate(attrs)
+            if attrs.get("share_page") and not attrs.get("html"):
+                raise serializers.ValidationError(
+                    {"share_page": ["Send the page's html to share it for review."]}
+                )
+            return attrs
 
     @extend_schema_serializer(component_name="ExtractOutput")
     class OutputSerializer(serializers.Serializer):
@@ -132,6 +154,10 @@ class ExtractApi(APIView):
         cached = serializers.BooleanField()
         item = ItemOutputSerializer(
             allow_null=True, help_text="The saved item (as items/{id}/ answers), or null."
+        )
+        page_sample = PageSampleOutcomeSerializer(
+            allow_null=True,
+            help_text="When share_page was asked: whether the page was kept for review.",
         )
 
     @extend_schema(
@@ -156,7 +182,9 @@ class ExtractApi(APIView):
             text=params.get("text") or None,
             image_urls=params.get("image_urls") or [],
             cart_ids=params.get("cart_ids") or [],
+            share_page=params.get("share_page", False),
         )
         item = _render_item(request.user, outcome.item) if outcome.item is not None else None
         body = {**outcome.body, "cached": outcome.cached, "item": item}
+        body["page_sample"] = outcome.page_sample.as_dict() if outcome.page_sample else None
         return Response(self.OutputSerializer(body).data)

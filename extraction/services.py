@@ -47,6 +47,7 @@ from extraction.types import ExtractionResult
 from mlverify.clip.service import best_image
 from mlverify.page_check.services import classify_page
 from mlverify.results import CheckResult
+from mlverify.services import SampleOutcome, page_sample_keep
 
 logger = structlog.get_logger(__name__)
 
@@ -306,6 +307,7 @@ class ExtractionOutcome:
     body: dict[str, Any]
     cached: bool
     item: Item | None
+    page_sample: SampleOutcome | None = None
 
 
 def product_extract_and_save(
@@ -316,12 +318,19 @@ def product_extract_and_save(
     text: str | None,
     image_urls: Sequence[str] = (),
     cart_ids: Sequence[Any] = (),
+    share_page: bool = False,
 ) -> ExtractionOutcome:
     """Extract the product on ``url``'s page and, when ``cart_ids`` are given, save it there.
 
     Unknown, malformed or other users' ``cart_ids`` are a 400 before any extraction work (the
     carts service's rule); a full cart is a 409 from the save. The address is canonicalised
     here, once, and the pair passed to the extraction and to the save.
+
+    ``share_page``: the user agreed to send the page for labelling (the extension asks on a
+    page the check took for a grid); it is kept after the save, with the check's verdict
+    (:func:`mlverify.services.page_sample_keep`). The save comes first: should keeping the
+    page then fail, the request fails and the client's retry saves the same item again (the
+    save is an upsert by address) and keeps the page.
     """
     if cart_ids:
         resolve_carts(owner=user, cart_ids=cart_ids)
@@ -333,4 +342,15 @@ def product_extract_and_save(
     if cart_ids:
         item = save_extraction(owner=user, url=address, body=extraction.body, cart_ids=cart_ids)
         learned_record(item=item, html=html, url=address.url)
-    return ExtractionOutcome(body=extraction.body, cached=extraction.cached, item=item)
+    sample = None
+    if share_page and html:
+        sample = page_sample_keep(
+            owner=user,
+            url=address.url,
+            html=html,
+            title=extraction.body["product"].get("title"),
+            page_check=extraction.body["page_check"],
+        )
+    return ExtractionOutcome(
+        body=extraction.body, cached=extraction.cached, item=item, page_sample=sample
+    )

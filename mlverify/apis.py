@@ -1,14 +1,16 @@
-"""The check endpoints: image verification and page classification."""
+"""The check endpoints (image verification, page classification) and the pages users shared
+for the page check's labelling (``page-samples/``)."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from buyhive.pagination import LimitOffsetPagination
 from buyhive.ratelimit import enforce
 from buyhive.serializers import (
     HttpUrlField,
@@ -16,7 +18,9 @@ from buyhive.serializers import (
     PageCheckSerializer,
     StrictCharField,
 )
+from mlverify import selectors, services
 from mlverify.clip.service import verify_image
+from mlverify.models import PageSample
 from mlverify.page_check.services import classify_url
 
 MAX_HTML_CHARS = 2 * 1024 * 1024  # as extract/ takes
@@ -104,3 +108,59 @@ class ClassifyUrlApi(APIView):
             html=data.validated_data.get("html") or None,
         )
         return Response(PageCheckSerializer(result.as_dict("is_product")).data)
+
+
+# --------------------------------------------------------------------- pages shared for labelling
+
+
+@extend_schema_serializer(component_name="PageSample")
+class PageSampleSerializer(serializers.Serializer):
+    id = serializers.CharField(read_only=True)
+    url = serializers.CharField()
+    title = serializers.CharField()
+    page_type = serializers.CharField(
+        source="verdict", allow_blank=True, help_text="What the page check said of the page."
+    )
+    reviewed = serializers.SerializerMethodField(
+        help_text="Whether a person has labelled it (it is then kept for training)."
+    )
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(
+        allow_null=True, help_text="When it is deleted unless reviewed first; null once reviewed."
+    )
+
+    def get_reviewed(self, sample: PageSample) -> bool:
+        return bool(sample.label)
+
+
+class PageSampleListApi(APIView):
+    pagination_class = LimitOffsetPagination
+
+    @extend_schema(
+        operation_id="page_samples_list",
+        summary="The pages the user shared for review, newest first",
+        tags=["page samples"],
+        responses={200: PageSampleSerializer(many=True), **_ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        paginator = self.pagination_class()
+        queryset = selectors.page_sample_list(user=request.user)
+        page = list(paginator.paginate_queryset(queryset, request, self) or [])
+        return paginator.get_paginated_response(PageSampleSerializer(page, many=True).data)
+
+
+class PageSampleDetailApi(APIView):
+    @extend_schema(
+        operation_id="page_samples_delete",
+        summary="Delete a page the user shared (reviewed or not)",
+        tags=["page samples"],
+        responses={
+            204: None,
+            401: _ERRORS[401],
+            404: OpenApiResponse(description="not_found: unknown, or another user's"),
+        },
+    )
+    def delete(self, request: Request, sample_id: str) -> Response:
+        sample = selectors.page_sample_get(user=request.user, sample_id=sample_id)
+        services.page_sample_delete(sample=sample)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -29,6 +29,11 @@ class MlverifyConfig(AppConfig):
     default_auto_field = "django_mongodb_backend.fields.ObjectIdAutoField"
 
     def ready(self) -> None:
-        from buyhive.registries import register_readiness_check
+        from buyhive.registries import register_readiness_check, register_user_data
+        from mlverify.user_data import page_samples_delete, page_samples_export
 
         register_readiness_check("models", _models_readiness, order=10)
+        # GET auth/me/export/ and DELETE auth/me/: the pages the user shared for labelling.
+        register_user_data(
+            name="shared_pages", export=page_samples_export, delete=page_samples_delete
+        )

@@ -510,6 +510,14 @@ LLM_BREAKER_RESET_SECONDS = env.int("LLM_BREAKER_RESET_SECONDS", default=60)
 EXTRACTION_CACHE_TIMEOUT = env.int("EXTRACTION_CACHE_TIMEOUT", default=24 * 3600)
 
 # =============================================================================
+# Pages shared for labelling (mlverify.services): the page check's labelling queue
+# =============================================================================
+#: Days an unlabelled shared page is kept (a labelled one stays until its owner deletes it).
+PAGE_SAMPLE_KEEP_DAYS = env.int("PAGE_SAMPLE_KEEP_DAYS", default=30)
+#: Pages one user may share in 24 hours; beyond, the save goes on and the page is not kept.
+PAGE_SAMPLES_PER_DAY = env.int("PAGE_SAMPLES_PER_DAY", default=20)
+
+# =============================================================================
 # Carts
 # =============================================================================
 MAX_CARTS_PER_USER = env.int("MAX_CARTS_PER_USER", default=100)
@@ -650,6 +658,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Items' candidate records live 14 days (extraction.learning).
     "extraction-purge-learning-records": {
         "task": "extraction.purge_learning_records",
+        "schedule": 6 * 3600.0,
+    },
+    # Shared pages no one labelled within PAGE_SAMPLE_KEEP_DAYS (mlverify.services).
+    "mlverify-purge-page-samples": {
+        "task": "mlverify.purge_page_samples",
         "schedule": 6 * 3600.0,
     },
     "sessions-clear-expired": {"task": "buyhive.clear_sessions", "schedule": 24 * 3600.0},

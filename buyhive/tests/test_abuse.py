@@ -47,6 +47,8 @@ from buyhive.tests.asgi_scope import http_scope
 from carts import services
 from carts.models import Cart, CartItem, Item
 from conftest import bearer_client_for
+from mlverify.models import PageSample
+from mlverify.services import page_sample_keep
 
 pytestmark = pytest.mark.django_db
 
@@ -116,6 +118,7 @@ class Owned:
     second_cart: Cart
     item: Item
     token: str
+    sample: PageSample
 
 
 def _own_data(user: Any, label: str) -> Owned:
@@ -132,7 +135,15 @@ def _own_data(user: Any, label: str) -> Owned:
         cart_ids=[cart.pk],
     )
     token, _ = services.cart_share_link_create(cart=cart)
-    return Owned(cart=cart, second_cart=second, item=item, token=token)
+    sample = page_sample_keep(
+        owner=user,
+        url=f"https://shop.example.com/{label}-grid",
+        html=f"<html><body><h1>{label} kettles</h1></body></html>",
+        title=None,
+        page_check={"page_type": "collection"},
+    ).sample
+    assert sample is not None
+    return Owned(cart=cart, second_cart=second, item=item, token=token, sample=sample)
 
 
 @pytest.fixture
@@ -157,6 +168,7 @@ def _snapshot() -> dict[str, Any]:
             )
         ),
         "mails": OutboundMail.objects.count(),
+        "page_samples": list(PageSample.objects.order_by("pk").values()),
     }
 
 
@@ -189,6 +201,7 @@ def _foreign_id_sets(route: Route, mine: Owned, theirs: Owned) -> list[dict[str,
     values = {
         "cart_id": (str(mine.cart.pk), str(theirs.cart.pk)),
         "item_id": (str(mine.item.pk), str(theirs.item.pk)),
+        "sample_id": (str(mine.sample.pk), str(theirs.sample.pk)),
     }
     unknown = [p for p in route.params if p not in values]
     assert not unknown, (
@@ -220,7 +233,7 @@ def test_every_object_endpoint_answers_404_for_another_users_ids_on_every_verb(
                 assert response.json()["error"]["code"] == "not_found"
                 # Indistinguishable from an id that does not exist at all.
                 # The same request with an id that does not exist in each foreign slot.
-                theirs = {str(alice.cart.pk), str(alice.item.pk)}
+                theirs = {str(alice.cart.pk), str(alice.item.pk), str(alice.sample.pk)}
                 missing = route.url(**{p: unknown_id if v in theirs else v for p, v in ids.items()})
                 reference = getattr(other_client, method)(missing, body, format="json")
                 assert reference.status_code == 404

@@ -19,6 +19,7 @@ from mlverify.page_check import classifier as page_model
 from mlverify.page_check import config as page_config
 from mlverify.page_check import encoder as page_encoder
 from mlverify.page_check import head as page_head
+from mlverify.page_check.features import feature_dict
 from mlverify.tests.tiny_models import TinyBert
 from mlverify.training import dataset as training_data
 from mlverify.training import (
@@ -320,6 +321,49 @@ def test_a_page_is_read_as_the_extension_sends_it_and_as_served(tmp_path: Path) 
     assert by_variant[training_data.SERVED_VARIANT].input == page.served.input
 
 
+def test_a_shared_page_trains_once_as_sent_and_joins_its_sites_fold(tmp_path: Path) -> None:
+    """A page a user shared and staff labelled: read as capture.js sends it (a modified
+    client's inline script is dropped), one page-layer example at a whole page's weight (a
+    page-types page has two halves), grouped by its site; no rule links harvested from it."""
+    data_dir = write_data_dir(tmp_path)
+    base = training_data.load_dataset(data_dir, per_site_cap=5, seed=1)
+    url = "https://www.chairs.example/collections/garden-chairs"
+    cards = "".join(GRID_CARD.format(i=n) for n in range(1, 9))
+    html = GRID_PAGE.format(title="Garden chairs", cards=cards).replace(
+        "</head>", '<script>window.__NEXT_DATA__ = {"sku": "X1"};</script></head>'
+    )
+    shared = [training_data.SharedPage(key="s1", url=url, kind="collection", html=html)]
+
+    dataset = training_data.load_dataset(data_dir, per_site_cap=5, seed=1, shared=shared)
+
+    assert len(dataset.pages) == len(base.pages) + 1
+    index = len(dataset.pages) - 1
+    page = dataset.pages[index]
+    assert (page.key, page.source, page.kind) == ("shared-pages/s1", "shared-pages", "collection")
+    assert page.label == training_data.COLLECTION
+    assert page.site == "chairs"  # the same fold as the data set's pages of that site
+    assert page.served is None and page.sent is not None
+    assert page.title == "Garden chairs"
+    served = feature_dict(url, lxml.html.fromstring(html))
+    assert served["script_state"] == 1.0 and page.sent.features["script_state"] == 0.0
+    assert dataset.counts()["pages_by_source_and_kind"]["shared-pages"] == {"collection": 1}
+    assert len(dataset.links) == len(base.links)
+    mine = [e for e in dataset.examples if e.page == index and e.layer == "page"]
+    assert [e.variant for e in mine] == ["page"]
+    grid = next(
+        e
+        for e in dataset.examples
+        if e.layer == "page"
+        and e.variant == "page"
+        and dataset.pages[e.page or 0].kind == "collection"
+        and e.page != index
+    )
+    assert mine[0].weight == pytest.approx(2 * grid.weight)
+    # The data sets' own pages read the same as without the shared page.
+    assert [p.key for p in dataset.pages[:-1]] == [p.key for p in base.pages]
+    assert [p.sent for p in dataset.pages[:-1]] == [p.sent for p in base.pages]
+
+
 def test_held_out_pages_are_scored_as_the_extension_sends_them(tmp_path: Path) -> None:
     """The cross-validation's page-layer probability of a held-out page is the layer's answer
     for the page as the extension sends it, not for its served copy."""
@@ -594,6 +638,55 @@ def test_eval_command_reports_the_mix_product_vs_articles_and_confusion(
         assert sum(sum(r.values()) for r in report[row]["confusion"].values()) == 28
     assert report["_"]["n_sites"] == 13
     assert "acceptance" in text or "below the acceptance bar" in text
+
+
+@pytest.mark.django_db
+def test_train_command_adds_the_labelled_shared_pages_when_asked(
+    tiny_bert: TinyBert, tmp_path: Path, settings: Any
+) -> None:
+    """``--shared-pages`` reads the pages staff labelled (never an unlabelled one) into the
+    data, the cross-validation and the head; without it the database is not read."""
+    from accounts.tests.factories import UserFactory
+    from mlverify.services import page_sample_keep, page_sample_label
+
+    settings.PAGE_ENCODER_DIR = str(tiny_bert.encoder_dir)
+    data_dir = write_data_dir(tmp_path / "data")
+    owner = UserFactory(email="sharer@example.com")
+    cards = "".join(GRID_CARD.format(i=n) for n in range(1, 9))
+    verdict = {"page_type": "other", "score": 0.1, "model": "test"}
+    for n, label in enumerate(("collection", "collection", "")):
+        kept = page_sample_keep(
+            owner=owner,
+            url=f"https://www.benches-{n}.example/collections/garden-benches",
+            html=GRID_PAGE.format(title=f"Garden benches {n}", cards=cards),
+            title=None,
+            page_check=verdict,
+        )
+        assert kept.sample is not None
+        if label:
+            page_sample_label(sample=kept.sample, label=label)
+
+    def trained(name: str, **options: Any) -> dict[str, Any]:
+        call_command(
+            "train_page_classifier",
+            data_dir=data_dir,
+            output_dir=tmp_path / name,
+            folds=2,
+            embedding_cache=tmp_path / "cache",
+            stdout=StringIO(),
+            **options,
+        )
+        return dict(json.loads((tmp_path / name / "head.json").read_text()))
+
+    with_shared = trained("with", shared_pages=True)
+    without = trained("without")
+
+    assert with_shared["data"]["pages_by_source_and_kind"]["shared-pages"] == {"collection": 2}
+    assert with_shared["data"]["pages_by_class"]["collection"] == 8
+    assert "collection (shared-pages)" in with_shared["cv"]["url+title+page"]["confusion"]
+    assert "shared-pages" not in without["data"]["pages_by_source_and_kind"]
+    assert without["data"]["pages_by_class"]["collection"] == 6
+    assert with_shared["digest"] != without["digest"]
 
 
 def test_commands_fail_clearly_without_data_or_encoder(tmp_path: Path, settings: Any) -> None:

@@ -11,6 +11,8 @@ Sources (all under ``../shared/data``):
 * Links harvested from the product pages by the generic rules of
   :mod:`~mlverify.training.rules` (URL layer only): breadcrumb, listing and search links are
   collections, the rest (cart, account, help, home...) other.
+* With ``train_page_classifier --shared-pages``: the pages users shared from the extension
+  and staff labelled in the admin (:class:`SharedPage`, source ``shared-pages``).
 
 The page layer serves what the browser extension sends, not the page as served
 (:mod:`~mlverify.training.capture`: no inline scripts, no ``<link rel=next>``...). Each page
@@ -160,13 +162,52 @@ def _sources(data_dir: Path) -> list[tuple[str, Path, dict[str, dict[str, Any]]]
     return out
 
 
+@dataclass(frozen=True)
+class SharedPage:
+    """A page a user shared from the extension and a person labelled
+    (:class:`mlverify.models.PageSample`): its HTML is already what the extension sends, so it
+    has no served reading."""
+
+    key: str
+    url: str
+    kind: str  # one of the page-types kinds
+    html: str
+
+
+SHARED_SOURCE = "shared-pages"
+
+
+def _labelled_page(
+    *, key: str, url: str, kind: str, source: str, sent: HtmlElement | None, served: Any
+) -> LabelledPage:
+    return LabelledPage(
+        key=key,
+        url=url,
+        # uncut: the URL layer's PageInput cuts it (and the cut is not idempotent)
+        title=page_title(sent) if sent is not None else None,
+        label=KIND_CLASS.get(kind, OTHER),
+        kind=kind,
+        source=source,
+        site=site_of(url),
+        signals=extract_page_signals(sent) if sent is not None else PageSignals(),
+        sent=PageView.of(url, sent) if sent is not None else None,
+        served=PageView.of(url, served) if served is not None else None,
+    )
+
+
 def load_dataset(
-    data_dir: Path, *, per_site_cap: int = DEFAULT_PER_SITE_CAP, seed: int = DEFAULT_SEED
+    data_dir: Path,
+    *,
+    per_site_cap: int = DEFAULT_PER_SITE_CAP,
+    seed: int = DEFAULT_SEED,
+    shared: Sequence[SharedPage] = (),
 ) -> Dataset:
     """Read the labelled pages (titles, headings, features, signals) and harvest rule links.
 
     Pages without an address are left out: the site they belong to, which the held-out
-    evaluation groups by, is unknown.
+    evaluation groups by, is unknown. ``shared`` pages (labelled by staff in the admin) join
+    as the source ``shared-pages``: they train and are scored by site like the others, and
+    rule links are harvested from the data sets' pages only.
     """
     data_dir = Path(data_dir)
     pages: list[LabelledPage] = []
@@ -179,29 +220,40 @@ def load_dataset(
             html_path = html_dir / f"{key}.html.gz"
             doc = parse_html(_read_html(html_path)) if html_path.is_file() else None
             sent = as_extension_sends(doc) if doc is not None else None
-            label = KIND_CLASS.get(kind, OTHER)
-            view = PageView.of(url, sent) if sent is not None else None
-            pages.append(
-                LabelledPage(
-                    key=f"{source}/{key}",
-                    url=url,
-                    # uncut: the URL layer's PageInput cuts it (and the cut is not idempotent)
-                    title=page_title(sent) if sent is not None else None,
-                    label=label,
-                    kind=kind,
-                    source=source,
-                    site=site_of(url),
-                    signals=extract_page_signals(sent) if sent is not None else PageSignals(),
-                    sent=view,
-                    served=PageView.of(url, doc) if doc is not None else None,
-                )
+            page = _labelled_page(
+                key=f"{source}/{key}", url=url, kind=kind, source=source, sent=sent, served=doc
             )
-            if label == PRODUCT and doc is not None:
+            pages.append(page)
+            if page.label == PRODUCT and doc is not None:
                 links.extend(harvest_links(url, doc))
+    for shared_page in shared:
+        # A modified client could send what capture.js drops: read it as capture.js would.
+        shared_doc = parse_html(shared_page.html)
+        sent = as_extension_sends(shared_doc) if shared_doc is not None else None
+        pages.append(
+            _labelled_page(
+                key=f"{SHARED_SOURCE}/{shared_page.key}",
+                url=shared_page.url,
+                kind=shared_page.kind,
+                source=SHARED_SOURCE,
+                sent=sent,
+                served=None,
+            )
+        )
     links = cap_per_site(links, per_site_cap, seed)
     dataset = Dataset(pages=pages, links=links)
     dataset.examples = build_examples(dataset)
     return dataset
+
+
+def _base_weight(dataset: Dataset, origin: str, layer: str, page_index: int | None) -> float:
+    """An example's weight before the classes are balanced: a rule link :data:`RULE_WEIGHT`,
+    each reading of a page read two ways :data:`VIEW_WEIGHT` (a shared page, read once, 1)."""
+    if origin == "rule":
+        return RULE_WEIGHT
+    if layer == "page" and page_index is not None and dataset.pages[page_index].served is not None:
+        return VIEW_WEIGHT
+    return 1.0
 
 
 def build_examples(dataset: Dataset) -> list[Example]:
@@ -235,7 +287,7 @@ def build_examples(dataset: Dataset) -> list[Example]:
         with_anchor = PageInput.from_url(link.url, link.anchor)
         if with_anchor.title:
             raw.append((with_anchor, label, link.site, "rule", feats, "url", None, "url+title"))
-    base = [RULE_WEIGHT if r[3] == "rule" else VIEW_WEIGHT if r[5] == "page" else 1.0 for r in raw]
+    base = [_base_weight(dataset, r[3], r[5], r[6]) for r in raw]
     totals: Counter[tuple[str, int]] = Counter()
     for r, b in zip(raw, base, strict=True):
         totals[(r[5], r[1])] += b  # type: ignore[assignment]

@@ -305,10 +305,12 @@ The intervals (`buyhive/resampling.py`: 2,000 redraws of the sites, each with al
 seeded) say how far these figures could move on another draw of sites like these. Where a
 bar lies inside its interval, this data cannot tell a head at the measured F1 from one at the
 bar; reaching the bar surely then needs more labelled pages of the hard kinds, not a finer fit
-to these. One source of them: the items admin's "page check said" filter lists the pages
-users saved as products that the check took for something else, grids included (the popup
-offers "save it anyway" on a grid verdict): likely misses of the check, each to be labelled
-by a person before it trains.
+to these. Where they come from: on a page the check takes for a grid, the popup offers "save
+it anyway" and a box, unticked, to send the page for review; staff label the pages sent in
+the admin's "Page samples" queue (the `page-types` kinds), and `train_page_classifier
+--shared-pages` adds the labelled ones to the data (source `shared-pages`, held out by site
+like the rest; docs/runbook.md). The items admin's "page check said" filter lists the other
+likely misses (saved as products, taken for something else), with their address only.
 
 **Measured on what serves (2026-12-04).** The heads before this one were trained and scored
 on the pages as served, but the page layer serves what the extension sends: no inline

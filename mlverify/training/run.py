@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from mlverify.page_check.encoder import AnyTextEncoder
-from mlverify.training.dataset import Dataset, embed_examples, load_dataset
+from mlverify.training.dataset import Dataset, SharedPage, embed_examples, load_dataset
 from mlverify.training.defaults import DEFAULT_FOLDS, DEFAULT_PER_SITE_CAP, DEFAULT_SEED
 from mlverify.training.embed_cache import DEFAULT_CACHE_DIR
 from mlverify.training.evaluation import CrossValidation, choose_settings, cross_validate
@@ -40,10 +40,12 @@ def run(
     progress: Callable[[str], None] | None = None,
     cache_dir: Path | None = DEFAULT_CACHE_DIR,
     grid: Grid = FIXED_GRID,
+    shared: Sequence[SharedPage] = (),
 ) -> RunResult:
-    """Build the data set, cross-validate by site and (optionally) train the final head."""
+    """Build the data set (with the labelled ``shared`` pages), cross-validate by site and
+    (optionally) train the final head."""
     say = progress or (lambda _msg: None)
-    dataset = load_dataset(data_dir, per_site_cap=per_site_cap, seed=seed)
+    dataset = load_dataset(data_dir, per_site_cap=per_site_cap, seed=seed, shared=shared)
     say(f"data: {json.dumps(dataset.counts())}")
     x = embed_examples(encoder, dataset.examples, cache_dir=cache_dir)
     say(f"embedded {len(dataset.examples)} examples")

@@ -19,6 +19,7 @@ from mlverify.management.commands.train_page_classifier import (
     data_dir_or_default,
     grid_from_options,
     load_encoder_for_command,
+    shared_pages_from_options,
 )
 from mlverify.training.outputs import ACCEPTANCE, format_report
 from mlverify.training.run import run
@@ -54,6 +55,7 @@ class Command(BaseCommand):
                 train_final=False,
                 progress=lambda msg: self.stdout.write(msg),
                 grid=grid_from_options(options),
+                shared=shared_pages_from_options(options),
             )
         except FileNotFoundError as exc:
             raise CommandError(str(exc)) from exc

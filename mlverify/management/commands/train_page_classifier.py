@@ -18,7 +18,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from mlverify.inference import ModelUnavailable
 from mlverify.page_check.config import ClassifierConfig
 from mlverify.page_check.encoder import TextEncoder, load_text_encoder
+from mlverify.selectors import labelled_page_samples
+from mlverify.services import page_sample_html
 from mlverify.training import defaults, outputs
+from mlverify.training.dataset import SharedPage
 from mlverify.training.embed_cache import DEFAULT_CACHE_DIR
 from mlverify.training.run import run
 from mlverify.training.selection import FIXED_GRID, WIDE_GRID, Grid
@@ -58,6 +61,14 @@ def add_common_arguments(parser: CommandParser) -> None:
         help="What the inner cross-validation of --nested-grid maximises.",
     )
     parser.add_argument(
+        "--shared-pages",
+        action="store_true",
+        help=(
+            "Also train on the pages users shared from the extension that staff labelled in "
+            "the admin (reads the database; they are scored by held-out site like the rest)."
+        ),
+    )
+    parser.add_argument(
         "--embedding-cache",
         type=Path,
         default=DEFAULT_CACHE_DIR,
@@ -79,6 +90,18 @@ def grid_from_options(options: dict[str, Any]) -> Grid:
     if not options.get("nested_grid"):
         return FIXED_GRID
     return dataclasses.replace(WIDE_GRID, criterion=options.get("criterion") or "log_loss")
+
+
+def shared_pages_from_options(options: dict[str, Any]) -> list[SharedPage]:
+    """The labelled shared pages when ``--shared-pages`` is given (the database's), else none."""
+    if not options.get("shared_pages"):
+        return []
+    return [
+        SharedPage(
+            key=str(sample.pk), url=sample.url, kind=sample.label, html=page_sample_html(sample)
+        )
+        for sample in labelled_page_samples()
+    ]
 
 
 def data_dir_or_default(value: Path | None) -> Path:
@@ -119,6 +142,7 @@ class Command(BaseCommand):
                 cache_dir=options["embedding_cache"],
                 progress=lambda msg: self.stdout.write(msg),
                 grid=grid_from_options(options),
+                shared=shared_pages_from_options(options),
             )
         except FileNotFoundError as exc:
             raise CommandError(str(exc)) from exc
