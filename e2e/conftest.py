@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 import requests
 
+from e2e.fakeapi import FakeApi
 from e2e.shops import ShopServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -421,3 +422,13 @@ def new_user(backend: Backend) -> dict[str, Any]:
         "tokens": tokens,
         "api": backend.client(tokens["access"]),
     }
+
+
+@pytest.fixture
+def fake_api() -> Iterator[FakeApi]:
+    """A stand-in API on loopback for the answers the real backend gives only on demand."""
+    api = FakeApi()
+    try:
+        yield api
+    finally:
+        api.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -226,15 +225,6 @@ def test_the_api_down_shows_a_sentence(
     notice.wait_for()
     _looks_human(notice.inner_text().strip())
     assert ext.auth() is not None  # a network failure is not a reason to sign out
-
-
-@pytest.fixture
-def fake_api() -> Iterator[FakeApi]:
-    api = FakeApi()
-    try:
-        yield api
-    finally:
-        api.close()
 
 
 @pytest.mark.parametrize(

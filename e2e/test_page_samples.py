@@ -7,14 +7,11 @@ real one gives only on demand (the day's limit reached)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from e2e.conftest import Extension
 from e2e.fakeapi import Answer, FakeApi, signed_in_auth, with_a_cart
-from e2e.shops import ShopServer, product_page
+from e2e.shops import SavedPage, ShopServer, product_page
 from e2e.test_page_type import PRODUCT, chairs_page, open_popup_on
 
 THANKS = "Thank you: the page was sent for review."
@@ -107,6 +104,54 @@ def test_a_product_page_offers_no_share_box(
     assert popup.get_by_test_id("share-page").is_hidden()
 
 
+_ARTICLE = SavedPage(
+    key="armchair-story",
+    original_url="https://northwood-journal.example/2026/11/how-we-restored-a-1970s-armchair/",
+    html="""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>How we restored a 1970s armchair | The Northwood Journal</title>
+<meta name="description" content="Six weekends, one armchair: what we learnt re-webbing it.">
+</head><body><header><a href="/">The Northwood Journal</a> <a href="/archive">Archive</a></header>
+<main><article><h1>How we restored a 1970s armchair</h1>
+<p class="byline">By Ana Ruiz, 14 November 2026, 8 min read</p>
+<p>We found the chair at a house clearance: the frame was sound, the webbing gone, the foam
+dust. This is the story of six weekends in a garage, with our mistakes left in.</p>
+<h2>Taking it apart</h2><p>Photograph every layer before you remove it. The staples came out
+with a flat screwdriver and patience; the old tacks needed pliers.</p>
+<h2>Webbing and springs</h2><p>Jute webbing, woven and stretched tight, carries the seat. We
+re-tied the springs with laid cord, eight ways, as the original upholsterer had.</p>
+<p>Next month: choosing a fabric that survives a cat.</p></article>
+<aside><h3>Comments (12)</h3><p>Lovely work! Where did you find the cord?</p></aside>
+</main></body></html>""",
+    truth={},
+)
+
+
+def test_a_page_the_check_calls_no_product_page_can_be_sent_from_save(
+    ext: Extension, shops: ShopServer, new_user: dict[str, Any]
+) -> None:
+    """The check's other disagreement: Save stays, and the box is offered beside it."""
+    api = new_user["api"]
+    cart_id = api.post("carts/", {"name": "Reading"})["id"]
+    url = shops.serve(_ARTICLE)
+    popup = open_popup_on(ext, url, new_user)
+    popup.locator("[data-testid=page-check][data-page-type=other]").wait_for()
+    assert popup.get_by_test_id("save").is_visible()
+    assert popup.get_by_test_id("save-anyway").is_hidden()
+    box = popup.get_by_test_id("share-page")
+    assert box.is_visible() and not box.is_checked()
+
+    popup.locator(f"[data-testid=cart-option][data-cart-id='{cart_id}']").check()
+    box.check()
+    popup.get_by_test_id("save").click()
+    popup.locator("[data-testid=share-status][data-state=kept]").wait_for()
+
+    (sample,) = api.get("page-samples/")["results"]
+    assert sample["url"] == url
+    assert sample["page_type"] == "other"
+    items = api.get("items/")["results"]
+    assert [item["extraction"]["page_check"]["page_type"] for item in items] == ["other"]
+
+
 def test_the_options_page_lists_and_deletes_shared_pages(
     ext: Extension, shops: ShopServer, new_user: dict[str, Any]
 ) -> None:
@@ -181,15 +226,6 @@ def _extracted(page_sample: Any) -> Answer:
             "page_sample": page_sample,
         },
     )
-
-
-@pytest.fixture
-def fake_api() -> Iterator[FakeApi]:
-    api = FakeApi()
-    try:
-        yield api
-    finally:
-        api.close()
 
 
 def test_share_page_is_sent_only_when_ticked(

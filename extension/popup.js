@@ -190,13 +190,14 @@ $("new-cart-form").addEventListener("submit", async (event) => {
 // filter lists it for a person to label (docs/runbook.md, the page check's model card).
 const COLLECTION_MESSAGE = "This looks like a list of products; open one to save it.";
 
-// Next to "save it anyway", and only there: the page the check got wrong is the one worth a
-// person's label. Off unless ticked, every time the popup opens (the HTML's default), since
-// the whole page goes to the backend and a person reads it.
-function offerSave(asCollection) {
+// The box to send the page for review sits beside a save the check disagrees with ("save it
+// anyway" on a grid, Save on a page it calls no product page), and only there: a page the
+// check got wrong is the one worth a person's label. Off unless ticked, every time the popup
+// opens (the HTML's default), since the whole page goes to the backend and a person reads it.
+function offerSave(asCollection, disputed) {
   show($("save"), !asCollection);
   show($("save-anyway"), asCollection);
-  show($("share-page-offer"), asCollection);
+  show($("share-page-offer"), disputed);
 }
 
 function showPageCheck(check) {
@@ -204,7 +205,7 @@ function showPageCheck(check) {
   el.classList.remove("yes", "no", "collection");
   if (!check || check.status !== "ok") {
     el.textContent = "BuyHive could not check this page right now; you can still save it.";
-    offerSave(false);
+    offerSave(false, false);
     return;
   }
   el.dataset.isProduct = String(Boolean(check.is_product));
@@ -212,10 +213,10 @@ function showPageCheck(check) {
   if (check.page_type === "collection") {
     el.classList.add("collection");
     el.textContent = COLLECTION_MESSAGE;
-    offerSave(true);
+    offerSave(true, true);
     return;
   }
-  offerSave(false);
+  offerSave(false, !check.is_product);
   if (check.is_product) {
     el.classList.add("yes");
     el.textContent = "This looks like a product page.";
@@ -368,7 +369,7 @@ function askForOrigin() {
   return chrome.permissions.request({ origins: [state.originPattern] }).catch(() => false);
 }
 
-/** `share`: send the page for a person to review too (asked only with "save it anyway"). */
+/** `share`: send the page for a person to review too (offered only where the check disagrees). */
 async function save(permission, share) {
   if (state.saving) return;
   const cartIds = checkedCartIds();
@@ -429,7 +430,7 @@ async function save(permission, share) {
 for (const id of ["save", "save-anyway"]) {
   $(id).addEventListener("click", () => {
     const permission = askForOrigin();
-    save(permission, id === "save-anyway" && $("share-page").checked);
+    save(permission, !$("share-page-offer").hidden && $("share-page").checked);
   });
 }
 

@@ -327,10 +327,10 @@ def product_extract_and_save(
     here, once, and the pair passed to the extraction and to the save.
 
     ``share_page``: the user agreed to send the page for labelling (the extension asks on a
-    page the check took for a grid); it is kept after the save, with the check's verdict
-    (:func:`mlverify.services.page_sample_keep`). The save comes first: should keeping the
-    page then fail, the request fails and the client's retry saves the same item again (the
-    save is an upsert by address) and keeps the page.
+    page the check took for a grid or for no product page); it is kept after the save, with
+    the check's verdict (:func:`mlverify.services.page_sample_keep`). The save comes first:
+    should keeping the page then fail, the request fails and the client's retry saves the same
+    item again (the save is an upsert by address) and keeps the page.
     """
     if cart_ids:
         resolve_carts(owner=user, cart_ids=cart_ids)

@@ -3,9 +3,10 @@
 Why they exist: the page check's held-out figures are limited by how many labelled pages of
 unseen sites it trains on (``mlverify/page_classifier/MODEL_CARD.md``). The pages it gets
 wrong in use are the ones it most needs, and only a user can point at them: on a page the
-check took for a grid, the popup offers "save it anyway" and, ticked by the user, to send the
-page too. A person labels it in the admin (the ``page-types`` kinds), and
-``train_page_classifier --shared-pages`` trains on the labelled ones.
+check took for a grid ("save it anyway") or for no product page (Save), the popup offers,
+ticked by the user, to send the page with the save. A person labels it in the admin (the
+``page-types`` kinds), and ``train_page_classifier --shared-pages`` trains on the labelled
+ones.
 
 What a user agreed to, and so what is kept: the page as the extension sent it (never more),
 its address, its product title, the check's verdict. Unlabelled pages go after

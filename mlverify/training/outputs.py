@@ -215,9 +215,12 @@ feature standardisation, metadata; head digest `{payload["digest"]}`) and this c
   with `--nested-grid`); URL layer: {_settings(meta["url_layer"])}, product threshold
   {payload.get("url_threshold", payload["threshold"]):g} (fixed).
 - **Reproduce:** `python manage.py train_page_classifier` (reads `{data_dir_label}`;
-  deterministic: the same data and encoder give the same weights; embeddings are cached in
-  `var/page-embeddings/`). Evaluate: `python manage.py eval_page_classifier` (`--errors` lists
-  the misclassified pages, `--strict` fails under the acceptance bar).
+  deterministic on one machine: the same data and encoder give the same weights; embeddings
+  are cached in `var/page-embeddings/`; floating-point rounding differs between machines, so
+  another machine can give another digest: on 2026-12-04 the commit that trained head
+  `75b3b2747cf9` gave `c69073367a49` on a fresh machine, every held-out count the same).
+  Evaluate: `python manage.py eval_page_classifier` (`--errors` lists the misclassified
+  pages, `--strict` fails under the acceptance bar).
 
 ## What it does
 - **Text:** the URL made readable (scheme and `www.` dropped, split on `/-_.?=&`, lower
@@ -305,12 +308,13 @@ The intervals (`buyhive/resampling.py`: 2,000 redraws of the sites, each with al
 seeded) say how far these figures could move on another draw of sites like these. Where a
 bar lies inside its interval, this data cannot tell a head at the measured F1 from one at the
 bar; reaching the bar surely then needs more labelled pages of the hard kinds, not a finer fit
-to these. Where they come from: on a page the check takes for a grid, the popup offers "save
-it anyway" and a box, unticked, to send the page for review; staff label the pages sent in
-the admin's "Page samples" queue (the `page-types` kinds), and `train_page_classifier
---shared-pages` adds the labelled ones to the data (source `shared-pages`, held out by site
-like the rest; docs/runbook.md). The items admin's "page check said" filter lists the other
-likely misses (saved as products, taken for something else), with their address only.
+to these. Where they come from: on a page the check takes for a grid ("save it anyway") or
+for no product page (Save), the popup offers a box, unticked, to send the page for review;
+staff label the pages sent in the admin's "Page samples" queue (the `page-types` kinds), and
+`train_page_classifier --shared-pages` adds the labelled ones to the data (source
+`shared-pages`, held out by site like the rest; docs/runbook.md). The items admin's "page
+check said" filter lists the other likely misses (saved as products, taken for something
+else), with their address only.
 
 **Measured on what serves (2026-12-04).** The heads before this one were trained and scored
 on the pages as served, but the page layer serves what the extension sends: no inline
