@@ -395,6 +395,44 @@ def test_held_out_pages_are_scored_as_the_extension_sends_them(tmp_path: Path) -
     assert not np.allclose(cv.page_probs[pages], on_served)
 
 
+def test_a_learning_curve_trains_on_fewer_sites_and_scores_the_same_pages(
+    tmp_path: Path,
+) -> None:
+    """``train_on_site`` (bench/page_check_data.py) drops training sites only: a fold's layers
+    are those fitted on the kept sites' examples, and every page is still scored."""
+    dataset = training_data.load_dataset(write_data_dir(tmp_path), per_site_cap=5, seed=1)
+    examples = dataset.examples
+    x = np.random.default_rng(5).normal(size=(len(examples), 12))
+    full = evaluation.cross_validate(dataset, x, k=3, seed=1)
+    everything = evaluation.cross_validate(dataset, x, k=3, seed=1, train_on_site=lambda s: True)
+    assert np.array_equal(full.page_probs, everything.page_probs)
+
+    dropped = "chairs"
+    fewer = evaluation.cross_validate(
+        dataset, x, k=3, seed=1, train_on_site=lambda site: site != dropped
+    )
+
+    assert not np.isnan(fewer.page_probs).any() and not np.isnan(fewer.url_probs).any()
+    site_fold = evaluation.grouped_folds(dataset.pages, 3, seed=1)
+    fold = next(f for f in range(3) if site_fold.get(dropped) != f)
+    train_idx, test_idx = evaluation.fold_indices(examples, site_fold, 3)[fold]
+    kept = np.array(
+        [i for i in train_idx if examples[i].layer == "page" and examples[i].site != dropped]
+    )
+    grid = selection.FIXED_GRID
+    layer = fitting.fit_layer(
+        x, examples, kept, "page", l2=grid.l2[0], text_scale=grid.text_scale[0]
+    )
+    sent = [
+        int(i) for i in test_idx if examples[i].layer == "page" and examples[i].variant == "page"
+    ]
+    pages = [examples[i].page for i in sent]
+    assert np.allclose(
+        fewer.page_probs[pages], layer.probabilities(x[sent], [examples[i].features for i in sent])
+    )
+    assert not np.allclose(fewer.page_probs[pages], full.page_probs[pages])
+
+
 def test_folds_hold_out_whole_sites_with_their_rule_links(tmp_path: Path) -> None:
     dataset = training_data.load_dataset(write_data_dir(tmp_path), per_site_cap=5, seed=1)
     site_fold = evaluation.grouped_folds(dataset.pages, 3, seed=1)

@@ -224,11 +224,16 @@ def cross_validate(
     seed: int = DEFAULT_SEED,
     progress: Callable[[str], None] | None = None,
     grid: Grid = FIXED_GRID,
+    train_on_site: Callable[[str], bool] | None = None,
 ) -> CrossValidation:
     """Grouped k-fold by site: every labelled page is scored by layers that never saw its site
     (its rule-labelled links are held out with it). In each outer fold an inner grouped
     cross-validation on the training sites alone chooses the page layer's L2, text scale and
-    the product threshold (:func:`~mlverify.training.selection.choose_page_settings`)."""
+    the product threshold (:func:`~mlverify.training.selection.choose_page_settings`).
+
+    ``train_on_site``, when given, keeps only the training sites it answers True for (the
+    folds and the scored pages stay the same): the learning curve of ``bench/page_check.py``.
+    """
     examples = dataset.examples
     site_fold = grouped_folds(dataset.pages, k, seed)
     n = len(dataset.pages)
@@ -238,6 +243,10 @@ def cross_validate(
     page_probs = np.full((n, len(PAGE_TYPES)), np.nan)
     url_only = np.full((n, len(PAGE_TYPES)), np.nan)
     for fold, (train_idx, test_idx) in enumerate(fold_indices(examples, site_fold, k)):
+        if train_on_site is not None:
+            train_idx = np.array(
+                [i for i in train_idx if train_on_site(examples[i].site)], dtype=int
+            )
         choice = choose_settings(
             dataset, x, train_idx, seed, exclude_fold=(site_fold, fold), grid=grid
         )
