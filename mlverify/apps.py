@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.apps import AppConfig
@@ -24,15 +25,37 @@ def _models_readiness() -> dict[str, Any]:
     return {"status": "warming" if warming else "reported", "models": models}
 
 
+def _dashboard_figures() -> Sequence[Any]:
+    """The admin dashboard's page check panel: the labelling queue, one aggregate."""
+    from buyhive.registries import DashboardFigure
+    from mlverify.selectors import page_sample_counts
+
+    counts = page_sample_counts()
+    return [
+        DashboardFigure(
+            "pages to label", counts["waiting"], "/admin/mlverify/pagesample/?labelled=no"
+        ),
+        DashboardFigure("labelled", counts["labelled"], "/admin/mlverify/pagesample/?labelled=yes"),
+    ]
+
+
 class MlverifyConfig(AppConfig):
     name = "mlverify"
     default_auto_field = "django_mongodb_backend.fields.ObjectIdAutoField"
 
     def ready(self) -> None:
-        from buyhive.registries import register_readiness_check, register_user_data
+        from buyhive.registries import (
+            register_dashboard_panel,
+            register_readiness_check,
+            register_user_data,
+        )
         from mlverify.user_data import page_samples_delete, page_samples_export
 
         register_readiness_check("models", _models_readiness, order=10)
+        # The page check's labelling queue: pages users shared for review (mlverify.services).
+        register_dashboard_panel(
+            name="page_check", title="Page check", figures=_dashboard_figures, order=50
+        )
         # GET auth/me/export/ and DELETE auth/me/: the pages the user shared for labelling.
         register_user_data(
             name="shared_pages", export=page_samples_export, delete=page_samples_delete

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from buyhive.exceptions import NotFound
 from buyhive.object_ids import parse_object_id
@@ -32,3 +32,11 @@ def labelled_page_samples() -> QuerySet[PageSample]:
     """Every labelled shared page, oldest first: the training data staff add with
     ``train_page_classifier --shared-pages`` (offline, not a user's read)."""
     return PageSample.objects.exclude(label="").order_by("created_at", "pk")
+
+
+def page_sample_counts() -> dict[str, int]:
+    """How many shared pages wait for a label and how many have one (staff's dashboard)."""
+    counts = PageSample.objects.aggregate(
+        waiting=Count("pk", filter=Q(label="")), labelled=Count("pk", filter=~Q(label=""))
+    )
+    return {key: int(counts[key] or 0) for key in ("waiting", "labelled")}

@@ -19,6 +19,8 @@ from carts import services
 from carts.tests.factories import ItemFactory
 from carts.tests.mongo_commands import listening
 from conftest import bearer_client_for, otp_admin_client_for
+from mlverify.models import PageSample
+from mlverify.services import page_sample_label
 
 pytestmark = pytest.mark.django_db
 
@@ -69,6 +71,15 @@ def test_the_dashboard_counts_what_staff_asked_for(staff_client: Client, user: U
     empty = {"url": "https://shop.example.com/p/empty", "html": "<html></html>"}
     for body in (product, product, empty):  # the second one is answered from the cache
         assert api.post("/api/v1/extract/", body, format="json").status_code == 200
+    shared = api.post("/api/v1/extract/", {**empty, "share_page": True}, format="json").json()
+    page_sample_label(
+        sample=PageSample.objects.get(pk=shared["page_sample"]["id"]), label="article"
+    )
+    api.post(
+        "/api/v1/extract/",
+        {"url": "https://shop.example.com/c/kettles", "html": PAGE, "share_page": True},
+        format="json",
+    )
 
     response = staff_client.get("/admin/")
     assert response.status_code == 200
@@ -76,17 +87,18 @@ def test_the_dashboard_counts_what_staff_asked_for(staff_client: Client, user: U
     # staff, alice, old: three users, two of them new this week
     assert figures["users"] == {"users": 3, "signed up in the last 7 days": 2}
     assert figures["carts"] == {"carts": 2, "items": 3, "live share links": 1}
-    assert figures["extraction"]["extractions"] == 3
-    assert figures["extraction"]["ok (a title and a price)"] == 2
-    assert figures["extraction"]["failed (nothing found)"] == 1
+    assert figures["extraction"]["extractions"] == 5
+    assert figures["extraction"]["ok (a title and a price)"] == 3
+    assert figures["extraction"]["failed (nothing found)"] == 2
     assert figures["extraction"]["partial"] == 0
-    assert figures["extraction"]["answered from the cache"] == 1
+    assert figures["extraction"]["answered from the cache"] == 2
     assert figures["extraction"]["with fields from the LLM"] == "0 (0%)"  # no LLM configured
     assert figures["alerts"] == {
         "alerts set": 1,
         "fired in the last 7 days": 2,
         "mailed in the last 7 days": 1,
     }
+    assert figures["page_check"] == {"pages to label": 1, "labelled": 1}
     page = response.content.decode()
     assert "Extractions in the last 24 hours" in page
     assert '<a href="/admin/carts/cart/?shared=yes">live share links</a>' in page
@@ -114,13 +126,15 @@ def test_the_dashboard_reads_with_a_fixed_handful_of_queries(
     with listening() as recorder:
         run_dashboard_panels()
     reads = [(c.name, c.collection) for c in recorder.commands if c.collection]
-    # users: 1 aggregate; carts: 1 aggregate + 1 count; alerts: 1 count + 1 aggregate.
+    # users: 1 aggregate; carts: 1 aggregate + 1 count; alerts: 1 count + 1 aggregate;
+    # page check: 1 aggregate.
     assert sorted(reads) == [
         ("aggregate", "accounts_user"),
         ("aggregate", "alerts_alert"),
         ("aggregate", "alerts_notification"),
         ("aggregate", "carts_cart"),
         ("aggregate", "carts_item"),
+        ("aggregate", "mlverify_pagesample"),
     ]
 
 
