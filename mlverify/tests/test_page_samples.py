@@ -336,3 +336,27 @@ def test_a_shopper_cannot_open_the_queue_or_a_page(auth_client: APIClient, user:
         response = client.get(path)
         assert response.status_code in (302, 403)
         assert GRID not in response.content.decode()
+
+
+def test_staff_label_in_the_list_through_the_service(
+    staff_client: Client, auth_client: APIClient
+) -> None:
+    queued = PageSample.objects.get(
+        pk=_save(auth_client, share_page=True).json()["page_sample"]["id"]
+    )
+
+    response = staff_client.post(
+        ADMIN,
+        {
+            "form-TOTAL_FORMS": "1",
+            "form-INITIAL_FORMS": "1",
+            "form-0-id": str(queued.pk),
+            "form-0-label": "collection",
+            "_save": "Save",
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    queued.refresh_from_db()
+    assert queued.label == "collection"
+    assert queued.labelled_at is not None and queued.expires_at is None
