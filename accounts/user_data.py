@@ -41,6 +41,7 @@ from accounts.auth_cache import forget_user
 from accounts.models import RefreshToken, User
 from buyhive import registries
 from buyhive.exceptions import ValidationFailed
+from buyhive.registries import export_date
 from buyhive.transactions import run_in_transaction
 
 logger = structlog.get_logger(__name__)
@@ -50,10 +51,6 @@ GOOGLE_PROVIDER = "google"
 GOOGLE_CONFIRM_WINDOW = timedelta(minutes=10)
 #: The export's format, for whoever reads a file made today in a year's time.
 EXPORT_FORMAT_VERSION = 1
-
-
-def _date(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 # --------------------------------------------------------------------------- the account's hooks
@@ -70,14 +67,17 @@ def account_export(user: User) -> dict[str, Any]:
             "avatar_url": user.avatar_url,
             "email_verified": user.email_verified,
             "alert_emails": user.alert_emails,
-            "date_joined": _date(user.date_joined),
-            "last_login": _date(user.last_login),
+            "date_joined": export_date(user.date_joined),
+            "last_login": export_date(user.last_login),
         },
         "sign_in": {
             "password": user.has_usable_password(),
             "google": None
             if google is None
-            else {"linked_at": _date(google.date_joined), "last_login": _date(google.last_login)},
+            else {
+                "linked_at": export_date(google.date_joined),
+                "last_login": export_date(google.last_login),
+            },
         },
         "email_addresses": [
             {"email": address.email, "verified": address.verified, "primary": address.primary}
@@ -85,9 +85,9 @@ def account_export(user: User) -> dict[str, Any]:
         ],
         "sessions": [
             {
-                "created_at": _date(token.created_at),
-                "expires_at": _date(token.expires_at),
-                "revoked_at": _date(token.revoked_at),
+                "created_at": export_date(token.created_at),
+                "expires_at": export_date(token.expires_at),
+                "revoked_at": export_date(token.revoked_at),
             }
             for token in RefreshToken.objects.filter(user=user).order_by("created_at")
         ],

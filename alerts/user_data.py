@@ -11,14 +11,11 @@ from typing import Any
 
 from alerts.models import Alert, Notification
 from buyhive.product.money import amount_to_api
+from buyhive.registries import export_date
 
 
 def _amount(value: Any, currency: str | None) -> str | None:
     return None if value is None else amount_to_api(value, currency=currency)
-
-
-def _date(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def alerts_export(user: Any) -> dict[str, Any]:
@@ -32,8 +29,8 @@ def alerts_export(user: Any) -> dict[str, Any]:
             "back_in_stock": alert.back_in_stock,
             "base_price": _amount(alert.base_price, alert.base_currency),
             "base_currency": alert.base_currency,
-            "created_at": _date(alert.created_at),
-            "updated_at": _date(alert.updated_at),
+            "created_at": export_date(alert.created_at),
+            "updated_at": export_date(alert.updated_at),
         }
         for alert in Alert.objects.filter(owner_id=user.pk).order_by("created_at", "pk")
     ]
@@ -46,8 +43,8 @@ def alerts_export(user: Any) -> dict[str, Any]:
             "url": note.url,
             "old": note.old,
             "new": note.new,
-            "created_at": _date(note.created_at),
-            "read_at": _date(note.read_at),
+            "created_at": export_date(note.created_at),
+            "read_at": export_date(note.read_at),
         }
         for note in Notification.objects.filter(owner_id=user.pk).order_by("created_at", "pk")
     ]

@@ -56,6 +56,7 @@ __all__ = [
     "UserSummary",
     "dashboard_panels",
     "delete_user_data",
+    "export_date",
     "export_user_data",
     "readiness_checks",
     "register_dashboard_panel",
@@ -225,6 +226,11 @@ def register_user_data(
 ) -> None:
     """Declare what app ``name`` holds about a user: how to export it and to delete it."""
     _USER_DATA[name] = UserDataHooks(name=name, export=export, delete=delete)
+
+
+def export_date(value: Any) -> str | None:
+    """A date or time as an export hook gives it: ISO 8601, or None."""
+    return value.isoformat() if value is not None else None
 
 
 def export_user_data(user: Any) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from buyhive.product.money import amount_to_api
+from buyhive.registries import export_date
 from carts.models import Cart, CartItem, CartOwner, Item
 from carts.watch.matching import observer_hash
 from carts.watch.models import DailyPoint
@@ -69,10 +70,6 @@ def _amount(value: Any, currency: str | None) -> str | None:
     return amount_to_api(Decimal(str(value)), currency=currency)
 
 
-def _date(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def spreadsheet_safe(value: str) -> str:
     """``value`` as a CSV cell no spreadsheet will evaluate (OWASP's CSV-injection advice)."""
     if value.startswith(_FORMULA_STARTS):
@@ -112,9 +109,9 @@ def _cart(cart: Cart) -> dict[str, Any]:
         "name": cart.name,
         "description": cart.description,
         "shared": cart.share_token is not None,
-        "shared_at": _date(cart.shared_at),
-        "created_at": _date(cart.created_at),
-        "updated_at": _date(cart.updated_at),
+        "shared_at": export_date(cart.shared_at),
+        "created_at": export_date(cart.created_at),
+        "updated_at": export_date(cart.updated_at),
     }
 
 
@@ -136,8 +133,8 @@ def _item(item: Item) -> dict[str, Any]:
         "variant": item.variant,
         "store_domain": item.store_domain,
         "extraction": item.extraction,
-        "created_at": _date(item.created_at),
-        "updated_at": _date(item.updated_at),
+        "created_at": export_date(item.created_at),
+        "updated_at": export_date(item.updated_at),
     }
 
 
@@ -149,7 +146,7 @@ def _membership(membership: CartItem) -> dict[str, Any]:
         "note": membership.note,
         "price_at_add": _amount(membership.price_at_add, membership.currency_at_add),
         "currency_at_add": membership.currency_at_add,
-        "added_at": _date(membership.added_at),
+        "added_at": export_date(membership.added_at),
     }
 
 

@@ -27,15 +27,16 @@ def _models_readiness() -> dict[str, Any]:
 
 def _dashboard_figures() -> Sequence[Any]:
     """The admin dashboard's page check panel: the labelling queue, one aggregate."""
+    from django.urls import reverse
+
     from buyhive.registries import DashboardFigure
     from mlverify.selectors import page_sample_counts
 
     counts = page_sample_counts()
+    samples = reverse("admin:mlverify_pagesample_changelist")
     return [
-        DashboardFigure(
-            "pages to label", counts["waiting"], "/admin/mlverify/pagesample/?labelled=no"
-        ),
-        DashboardFigure("labelled", counts["labelled"], "/admin/mlverify/pagesample/?labelled=yes"),
+        DashboardFigure("pages to label", counts["waiting"], f"{samples}?labelled=no"),
+        DashboardFigure("labelled", counts["labelled"], f"{samples}?labelled=yes"),
     ]
 
 

@@ -9,18 +9,23 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from mlverify.page_check.config import PAGE_TYPES
+
 #: A host name's length bound (RFC 1035).
 SITE_MAX = 253
 #: The item's own address bound (carts.models.Item.url).
 URL_MAX = 2048
 TITLE_MAX = 300
+#: A model name and version as the checks give it (``CheckResult.model``), cut to this.
+MODEL_MAX = 64
 
+_VERDICT_LABELS = {
+    "product": "A product page",
+    "collection": "A list of products",
+    "other": "Not a product page",
+}
 #: What the page check answers (``page_type``); blank when it was unavailable.
-VERDICT_CHOICES = [
-    ("product", "A product page"),
-    ("collection", "A list of products"),
-    ("other", "Not a product page"),
-]
+VERDICT_CHOICES = [(page_type, _VERDICT_LABELS[page_type]) for page_type in PAGE_TYPES]
 #: The kinds a person labels a page with: the ``page-types`` data set's seven, so a labelled
 #: page trains exactly as a page of that set does (``mlverify.training.dataset``).
 LABEL_CHOICES = [
@@ -58,7 +63,7 @@ class PageSample(models.Model):
     #: What the page check said when the page was sent, and which head said it.
     verdict = models.CharField(max_length=16, choices=VERDICT_CHOICES, blank=True)
     score = models.FloatField(null=True, blank=True)
-    model = models.CharField(max_length=64, blank=True)
+    model = models.CharField(max_length=MODEL_MAX, blank=True)
     label = models.CharField(max_length=16, choices=LABEL_CHOICES, blank=True)
     labelled_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)

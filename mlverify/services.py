@@ -25,7 +25,15 @@ import structlog
 from django.conf import settings
 from django.utils import timezone
 
-from mlverify.models import LABEL_CHOICES, TITLE_MAX, URL_MAX, VERDICT_CHOICES, PageSample
+from mlverify.models import (
+    LABEL_CHOICES,
+    MODEL_MAX,
+    SITE_MAX,
+    TITLE_MAX,
+    URL_MAX,
+    VERDICT_CHOICES,
+    PageSample,
+)
 from mlverify.training.sites import site_of
 
 logger = structlog.get_logger(__name__)
@@ -36,10 +44,14 @@ _LABELS = frozenset(value for value, _ in LABEL_CHOICES)
 
 @dataclass(frozen=True)
 class SampleOutcome:
-    """What ``extract/`` answers about the page it was asked to keep (``page_sample``)."""
+    """What ``extract/`` answers about the page it was asked to keep (``page_sample``): the
+    sample kept, or None when the day's limit was reached."""
 
-    status: Literal["kept", "limit_reached"]
     sample: PageSample | None
+
+    @property
+    def status(self) -> Literal["kept", "limit_reached"]:
+        return "kept" if self.sample is not None else "limit_reached"
 
     def as_dict(self) -> dict[str, Any]:
         return {"status": self.status, "id": str(self.sample.pk) if self.sample else None}
@@ -64,24 +76,24 @@ def page_sample_keep(
     ).count()
     if recent >= settings.PAGE_SAMPLES_PER_DAY:
         logger.info("page_sample_limit_reached", per_day=settings.PAGE_SAMPLES_PER_DAY)
-        return SampleOutcome(status="limit_reached", sample=None)
+        return SampleOutcome(sample=None)
     verdict = page_check.get("page_type")
     score = page_check.get("score")
     sample = PageSample.objects.create(
         owner=owner,
         url=url[:URL_MAX],
-        site=site_of(url)[:253],
+        site=site_of(url)[:SITE_MAX],
         title=(title or "")[:TITLE_MAX],
         html=gzip.compress(html.encode("utf-8"), compresslevel=6),
         html_chars=len(html),
         verdict=verdict if verdict in _VERDICTS else "",
         score=float(score) if isinstance(score, int | float) else None,
-        model=str(page_check.get("model") or "")[:64],
+        model=str(page_check.get("model") or "")[:MODEL_MAX],
         created_at=now,
         expires_at=_expiry(now),
     )
     logger.info("page_sample_kept", sample_id=str(sample.pk), verdict=sample.verdict)
-    return SampleOutcome(status="kept", sample=sample)
+    return SampleOutcome(sample=sample)
 
 
 def page_sample_label(*, sample: PageSample, label: str) -> PageSample:

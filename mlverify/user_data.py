@@ -7,12 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from buyhive.registries import export_date
 from mlverify.models import PageSample
 from mlverify.services import page_sample_html
-
-
-def _date(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def page_samples_export(user: Any) -> list[dict[str, Any]]:
@@ -24,8 +21,8 @@ def page_samples_export(user: Any) -> list[dict[str, Any]]:
             "title": sample.title,
             "page_check_said": sample.verdict or None,
             "label": sample.label or None,
-            "created_at": _date(sample.created_at),
-            "expires_at": _date(sample.expires_at),
+            "created_at": export_date(sample.created_at),
+            "expires_at": export_date(sample.expires_at),
             "html": page_sample_html(sample),
         }
         for sample in PageSample.objects.filter(owner_id=user.pk).order_by("created_at", "pk")

@@ -94,7 +94,11 @@ def test_a_client_cannot_choose_the_verdict_kept(auth_client: APIClient) -> None
         auth_client, share_page=True, page_check={"page_type": "product"}, verdict="product"
     ).json()
     sample = PageSample.objects.get(pk=body["page_sample"]["id"])
+    # The server's own check does not call this grid a product page, so a kept "product"
+    # could only have come from the client.
+    assert body["page_check"]["page_type"] != "product"
     assert sample.verdict == (body["page_check"]["page_type"] or "")
+    assert sample.verdict != "product"
 
 
 @pytest.mark.parametrize(

@@ -178,7 +178,13 @@ SHARED_SOURCE = "shared-pages"
 
 
 def _labelled_page(
-    *, key: str, url: str, kind: str, source: str, sent: HtmlElement | None, served: Any
+    *,
+    key: str,
+    url: str,
+    kind: str,
+    source: str,
+    sent: HtmlElement | None,
+    served: HtmlElement | None,
 ) -> LabelledPage:
     return LabelledPage(
         key=key,
