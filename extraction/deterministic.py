@@ -73,6 +73,7 @@ from extraction.heuristics import (
     place_streamed_segments,
     title_hints,
 )
+from extraction.heuristics.page_text import fold_for_match
 from extraction.normalize import PageLocale, absolute_url, parse_locale
 from extraction.structured import StructuredData, extract_structured, select_product
 from extraction.types import ExtractionResult
@@ -208,6 +209,7 @@ def _extract(
     anchor = find_title_anchor(tree, page, hints)
     if anchor is not None:
         page.title_path = frozenset([anchor.element, *anchor.element.iterancestors()])
+        page.title_folded = fold_for_match(anchor.text)
     window = (anchor.index - 300, anchor.index + 3000) if anchor is not None else None
     buttons = find_buy_buttons(page, window=window)
     buy_index = _first_button_after(buttons, anchor)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from buyhive.product.text import ADD_TO_CART_PHRASES, BUY_LABEL_WORDS
-from extraction.heuristics.page_text import PageText
+from extraction.heuristics.page_text import PageText, fold_for_match
 from extraction.normalize import phrase_pattern
 
 _TITLE_SPLIT_RE = re.compile(r"\s+[-|–—:»·•]\s+|\s*[|｜]\s*|\s+::\s+")
@@ -39,10 +39,6 @@ def title_hints(*titles: str | None, site_name: str | None = None) -> list[str]:
             for piece in _TITLE_SPLIT_RE.split(variant):
                 add(piece)
     return hints
-
-
-def fold_for_match(text: str) -> str:
-    return re.sub(r"[\W_]+", "", text.casefold())
 
 
 def match_score(norm: str, hints_norm: list[str]) -> float:
@@ -103,6 +99,9 @@ class Anchor:
 
 _TITLE_CLASS_RE = re.compile(r"title|name|heading|headline")
 _NOT_TITLE_RE = re.compile(r"breadcrumb|\bnav|menu|footer|logo|related|recommend|carousel")
+# An <h1> matching the title is the product's even in a block its theme calls a navbar or a
+# menu (a product summary that turns into a sticky bar on scroll): only these rule it out.
+_NOT_TITLE_H1_RE = re.compile(r"breadcrumb|footer|logo|related|recommend|carousel")
 
 
 def _score_title(
@@ -125,7 +124,7 @@ def _score_title(
         if not _TITLE_CLASS_RE.search(marker) and el.get("itemprop") != "name":
             score -= 0.2
     tags, words = page.context(el, levels=6)
-    if "a" in tags or _NOT_TITLE_RE.search(words):
+    if "a" in tags or (_NOT_TITLE_H1_RE if tag == "h1" else _NOT_TITLE_RE).search(words):
         score -= 0.5
     return score
 

@@ -63,6 +63,8 @@ class PageText:
     #: The product title's element and its ancestors, once the title is found (see
     #: :meth:`in_other_products`).
     title_path: frozenset[Any] = frozenset()
+    #: The product title's text, letters and digits folded (see :meth:`block_says`).
+    title_folded: str = ""
     _lower: str | None = None
     _context_cache: dict[Any, tuple[frozenset[str], str]] = field(default_factory=dict)
 
@@ -128,10 +130,14 @@ class PageText:
         product's own, whatever its class says ("listing-page-cart", "product-slider-main")."""
         return self.block_says(element, RELATED_WORDS_RE, levels)
 
-    def block_says(self, element: Any, pattern: re.Pattern[str], levels: int = 8) -> bool:
+    def block_says(
+        self, element: Any, pattern: re.Pattern[str], levels: int = 8, *, title_copy: bool = False
+    ) -> bool:
         """Whether class/id words of an element or its ancestors match ``pattern``, below
         the first ancestor that also holds the product's title (that block is the
-        product's own whatever its class says: "product-header", "listing-page-cart")."""
+        product's own whatever its class says: "product-header", "listing-page-cart").
+        With ``title_copy``, nor inside a small block that prints the title again: a sticky
+        bar of the product ("Blue Kettle  $40  Buy now") whose theme calls it a navbar."""
         words = self.context(element, levels)[1]
         if not pattern.search(words):
             return False
@@ -142,12 +148,32 @@ class PageText:
         for _ in range(levels):
             if node is None or node in self.title_path:
                 break
+            if title_copy and self.title_folded and _prints(node, self.title_folded):
+                return False
             for attr in ("class", "id", "itemprop"):
                 value = node.get(attr)
                 if value:
                     own.append(value.lower())
             node = node.getparent()
         return bool(pattern.search(" ".join(own)))
+
+
+#: A block printing the title again is a bar of the product's own up to this many characters.
+_TITLE_COPY_MAX_CHARS = 600
+
+
+def _prints(node: Any, folded: str) -> bool:
+    """Whether a small block's text holds ``folded`` (letters and digits, case folded)."""
+    text = "".join(node.itertext())
+    if len(text) > _TITLE_COPY_MAX_CHARS * 4:
+        return False
+    text = " ".join(text.split())
+    return len(text) <= _TITLE_COPY_MAX_CHARS and folded in fold_for_match(text)
+
+
+def fold_for_match(text: str) -> str:
+    """Letters and digits only, case folded ("Blue-Kettle 2" -> "bluekettle2")."""
+    return re.sub(r"[\W_]+", "", text.casefold())
 
 
 _CLICKABLE_TAGS = frozenset({"a", "button", "input"})

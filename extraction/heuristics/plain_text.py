@@ -9,7 +9,6 @@ from urllib.parse import unquote, urlsplit
 
 from extraction.heuristics.anchors import (
     BUY_BUTTON_PHRASES,
-    fold_for_match,
     match_score,
     title_hints,
 )
@@ -21,8 +20,18 @@ from extraction.heuristics.availability import (
 )
 from extraction.heuristics.identifiers import hash_labelled_sku
 from extraction.heuristics.labels import find_labelled
-from extraction.heuristics.page_text import OTHER_PRODUCTS_HEADING_RE, Guess, text_page
-from extraction.heuristics.price import PriceCandidate, price_candidates, sale_of_pair
+from extraction.heuristics.page_text import (
+    OTHER_PRODUCTS_HEADING_RE,
+    Guess,
+    fold_for_match,
+    text_page,
+)
+from extraction.heuristics.price import (
+    PriceCandidate,
+    free_slot,
+    price_candidates,
+    sale_of_pair,
+)
 from extraction.normalize import PageLocale, find_prices, phrase_pattern
 
 #: A title line scoring this much less than the best one does not mark the product's price.
@@ -190,6 +199,12 @@ def extract_from_text(text: str, *, url: str | None, locale: PageLocale | None) 
     confidence = 0.55
     if chosen is None and candidates:
         chosen, confidence = candidates[0], 0.35
+    if chosen is not None:
+        # The best title line before it (a bundle's name sharing its words scores lower).
+        ranked = [(score, -t) for t, score in price_titles if t < chosen.match.start]
+        title_at = -max(ranked)[1] if ranked else None
+        if title_at is not None and free_slot(lower, title_at, chosen.match.start):
+            chosen = None  # the product's slot says "Free": the amounts after it are others'
     if chosen is not None:
         chosen = sale_of_pair(page, chosen, candidates)
         guesses["price"] = Guess(chosen.match.amount, confidence, None, chosen.match.symbol)

@@ -189,7 +189,9 @@ _AUCTION_BEFORE_RE = re.compile(
 _OTHER_CONDITION_BEFORE_RE = re.compile(
     r"(?:\bused|refurbished|renewed|pre-?owned|open[-\s]box|second[-\s]hand|gebraucht|"
     r"generalüberholt|d['’]occasion|reconditionn[ée]|usados?|reacondicionados?|usato|"
-    r"ricondizionato|gebruikt|używany|begagnad)\s+(?:for|from|starting\s+at|ab|à\s+partir\s+de|"
+    r"ricondizionato|gebruikt|używany|begagnad|b-?stock|ex-?demo|ex-?display|outlet)"
+    r"\s+(?:(?:available|offers?|verfügbar|disponible)\s+)?"
+    r"(?:for|from|starting\s+at|ab|à\s+partir\s+de|"
     r"dès|desde|a\s+partir\s+de|da|vanaf|od|från)\s*[:：]?\s*\D{0,6}$"
 )
 # An amount named by the words right after it, on its line, as something else than the
@@ -202,7 +204,13 @@ _NOT_PRICE_AFTER_RE = re.compile(
     r"(?:de\s+)?(?:env[ií]o|descuento|ahorro)|(?:di\s+)?(?:spedizione|sconto|risparmio)|"
     r"verzend|korting|bespaard|wysyłk|dostaw|rabat\b|fragt|frakt|"
     # the price of a subscription or a membership, besides the one-off price
-    r"(?:with|w/|for)\s+(?:a\s+)?(?:subscription|subscribe|membership|members\b|trade-?in))"
+    r"(?:with|w/|for)\s+(?:a\s+)?(?:subscription|subscribe|membership|members\b|trade-?in)|"
+    # a credit towards a purchase: "$900 instant trade-in credit", "$50 store credit"
+    r"(?:(?:instant|trade-?in|reserve|store|bonus|account|promo(?:tional)?|reward)\s+){0,2}"
+    r"credits?\b(?!\s*card)|guthaben|(?:de\s+)?cr[ée]dit\b|"
+    # a sum, not a price: "$1 million in annual revenue", "5 Mrd. €"
+    r"(?:million|billion|trillion|mio\b|mrd\b|milliards?|mill(?:ones|[oó]n)|milion\w*|"
+    r"milioni?|miljoen|miljon\w*|miliard\w*|bn\b))"
 )
 _HEADER_WORDS_RE = re.compile(
     r"minicart|mini-cart|mini_cart|cart-total|cart_total|basket-total|header|navbar|"
@@ -228,7 +236,13 @@ def vat_said(before: str, after: str) -> bool | None:
     """Whether the words around an amount say it includes VAT (True), excludes it (False),
     or nothing (None). The words right after the amount win ("119 € incl. VAT (100 € excl.
     VAT)"); then the last ones before it, on the same line."""
-    after = after.split("\n", 1)[0][:40]
+    first, _, rest = after.partition("\n")
+    # An amount ending its line is labelled by the line after it ("£169" then "All prices
+    # incl. VAT") when that whole line is words (``after`` stops at the next amount: a line
+    # holding one, "Gross: 127 Ft", is that amount's label).
+    if not first.strip(" \t\u00a0*") and "\n" in rest:
+        first = rest.split("\n", 1)[0]
+    after = first[:40]
     inc, ex = _INC_VAT_RE.search(after), _EX_VAT_RE.search(after)
     if inc or ex:
         if inc and ex:
@@ -305,7 +319,9 @@ def price_candidates(
             tags, words = page.context(owner)
             if tags & {"del", "s", "strike"}:
                 continue
-            if page.block_says(owner, _HEADER_WORDS_RE) or page.in_other_products(owner):
+            if page.block_says(owner, _HEADER_WORDS_RE, title_copy=True) or page.in_other_products(
+                owner
+            ):
                 continue
             _, near_words = page.context(owner, levels=3)
             if _OLD_CLASS_RE.search(near_words):
@@ -467,6 +483,28 @@ def sale_of_pair(
     return chosen
 
 
+# The product's own price slot saying it costs nothing: a line of its own, "Free", "Free To
+# Play", "Free download" (a game, an app, a download). Amounts after it are other things'
+# (a bundle, an add-on), so the product has no price.
+_FREE_LINE_RE = re.compile(
+    r"^[ \t\u00a0]*(?:free(?:[ \t]+to[ \t]+(?:play|download|use|install))?|free[ \t]+download|"
+    r"kostenlos|gratis|gratuit|gratuito|darmowy|zdarma|ilmainen|無料|免费|免費|무료)"
+    r"[ \t\u00a0]*!?[ \t\u00a0]*$",
+    re.MULTILINE,
+)
+
+
+def free_slot(lower: str, start: int, end: int) -> bool:
+    """Whether a line between ``start`` and ``end`` says the product is free, and is not the
+    value of a shipping or returns label on the line before ("Delivery" then "Free")."""
+    for found in _FREE_LINE_RE.finditer(lower, start, end):
+        previous = lower[max(start, found.start() - 60) : found.start()].rstrip()
+        label = previous.rsplit("\n", 1)[-1]
+        if not _SHIPPING_RE.search(label) and not re.search(r"return|retour|r[üu]ck", label):
+            return True
+    return False
+
+
 def _guess(cand: PriceCandidate, confidence: float) -> Guess:
     return Guess(cand.match.amount, confidence, cand.index, cand.match.symbol)
 
@@ -490,6 +528,8 @@ def pick_price(
             end = heading.start()
         after = price_candidates(page, locale, start, end)
         chosen = _first_current(after)
+        if chosen is not None and free_slot(page.lower, start, chosen.match.start):
+            return None
         if chosen is not None:
             chosen = sale_of_pair(page, chosen, after)
             return _guess(chosen, 0.7 if chosen.priced_context else 0.6)
@@ -504,10 +544,15 @@ def pick_price(
         before = price_candidates(page, locale, start, end)
         before.reverse()
         chosen = _first_current(before)
+        if chosen is not None and free_slot(page.lower, chosen.match.end, end):
+            return None  # "$19.50 [a bundle's]", then "Free To Play [Play]"
         if chosen is not None:
             return _guess(chosen, 0.55)
     candidates = price_candidates(page, locale, 0, min(len(page.text), 300_000))
     chosen = _first_current([c for c in candidates if c.priced_context])
     if chosen is not None:
+        title_at = page.span((title_index, title_index))[0] if title_index is not None else 0
+        if free_slot(page.lower, title_at, chosen.match.start):
+            return None
         return _guess(chosen, 0.45)
     return None

@@ -1263,3 +1263,87 @@ def test_structured_data_brand_wins_over_the_page() -> None:
         "<main><div class='brand'>Steamco</div><h1>Blue Kettle</h1><p>£24.99</p></main>"
     )
     assert product["brand"] == "Kettlecraft"
+
+
+# --- rules from the labelled page-types pages' tune half (bench/data/page_types_labels.json) --
+
+
+@pytest.mark.parametrize(
+    "words",
+    ["$900 instant trade-in credit", "Get $50 store credit", "up to $80 reserve credit",
+     "companies with over $1 million in revenue", "backed by $2 billion"],
+)  # fmt: skip
+def test_a_credit_or_a_sum_in_millions_is_not_the_price(words: str) -> None:
+    body = f"<h1>Blue Kettle</h1><p>{words}</p><p>$40.00</p><button>Add to cart</button>"
+    assert price_of(body, "en-US") == Decimal(40)
+    # Alone after the title, it is no price at all.
+    assert price_of(f"<h1>Blue Kettle</h1><p>{words}</p><p>Great kettle.</p>", "en-US") is None
+    assert text_product_of(f"Blue Kettle\n{words}\nGreat kettle.\n")["price"] is None
+
+
+def test_a_vat_label_on_the_line_after_an_amount_is_that_amounts() -> None:
+    # The amount marked "incl. VAT" on the next line is the one to pay; an offer far below
+    # the title is not, though a title-like line sits just above it.
+    text = (
+        "Blue Kettle 2000\nGreat kettle, 1.7 litres.\n" + "Specifications line\n" * 80
+        + "£169\nAll prices incl. VAT\nAdd to basket\n"
+        + "Blue Kettle 2000 bundles\nstarting from £1,029\n"
+    )  # fmt: skip
+    assert Decimal(text_product_of(text)["price"]) == 169
+    # A label holding an amount of its own is that amount's ("Gross: 127"), not the line's
+    # above: tested in test_tax_words_of_more_languages (hu-HU).
+
+
+@pytest.mark.parametrize("offer", ["B-Stock available from £585", "Ex-demo from £585",
+                                   "Outlet from £585"])  # fmt: skip
+def test_an_ex_demo_or_b_stock_offer_is_not_the_price(offer: str) -> None:
+    text = f"Blue Kettle\n{offer}\n£675\nIn stock\nAdd to basket\n"
+    assert Decimal(text_product_of(text)["price"]) == 675
+
+
+def test_a_sticky_bar_a_theme_calls_a_navbar_holds_the_products_price() -> None:
+    body = (
+        "<nav class='top-navigation'><a>Home</a><a>Kettles</a></nav>"
+        "<section class='floating-navigation'><div class='floating-navigation__header'>"
+        "<span>Blue Kettle</span><ul class='floating-navigation__list'><li>"
+        "<a href='#buy'>From $40.00</a></li></ul></div></section>"
+        "<main><h1>Blue Kettle</h1><p>Boils fast.</p><button>Buy now</button></main>"
+    )
+    assert price_of(body, "en-US") == Decimal(40)
+    # A navbar without the product's name is the site's: its amount is no price.
+    other = body.replace("<span>Blue Kettle</span>", "<span>Offers</span>")
+    assert price_of(other, "en-US") is None
+
+
+def test_an_h1_in_a_block_its_theme_calls_a_navbar_is_still_the_title() -> None:
+    body = (
+        "<h1 class='menu-title'>Menu</h1>"
+        "<div class='summary offer-holder-sticky-navbar'><h1>Blue Kettle</h1>"
+        "<div class='product-price'><span>$40.00</span></div></div>"
+        "<div class='footer'><h1>Newsletter</h1></div>"
+    )
+    product = product_of(body, lang="en-US")
+    assert product["title"] == "Blue Kettle"
+    assert product["price"] == "40.00"
+
+
+@pytest.mark.parametrize("slot", ["Free To Play", "Free", "Free download", "Kostenlos"])
+def test_a_product_whose_price_slot_says_free_has_no_price(slot: str) -> None:
+    body = (
+        f"<h1>Blue Game</h1><div class='purchase'><h2>Play Blue Game</h2><div>{slot}</div>"
+        "<a class='btn'>Play Game</a></div>"
+        "<div class='purchase'><h2>Buy Blue Game Bundle</h2><div>€19.50</div>"
+        "<a class='btn'>Add to Cart</a></div>"
+    )
+    assert product_of(body, lang="en-IE")["price"] is None
+    # In plain text a bundle whose name holds the game's would pass for the title line, and
+    # its price for the game's: there the rule reads the slot after the best title line only.
+    text = f"Blue Game\n{slot}\nPlay Game\nBuy Starter Pack\n€19.50\nAdd to Cart\n"
+    assert text_product_of(text, url="https://games.example/app/blue-game")["price"] is None
+
+
+def test_free_delivery_or_returns_in_the_products_block_leave_its_price() -> None:
+    for label in ("Delivery", "Returns"):
+        body = f"<h1>Blue Kettle</h1><div>{label}</div><div>Free</div><div>€40.00</div>"
+        body += "<button>Add to cart</button>"
+        assert price_of(body, "en-IE") == Decimal(40), label
