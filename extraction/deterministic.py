@@ -73,7 +73,7 @@ from extraction.heuristics import (
     place_streamed_segments,
     title_hints,
 )
-from extraction.heuristics.page_text import fold_for_match
+from extraction.heuristics.page_text import fold_for_match, site_folds
 from extraction.normalize import PageLocale, absolute_url, parse_locale
 from extraction.structured import StructuredData, extract_structured, select_product
 from extraction.types import ExtractionResult
@@ -206,7 +206,7 @@ def _extract(
         hints = title_hints(product.values["title"]) + hints
     place_streamed_segments(tree)
     page = build_page_text(tree, title_hints=hints)
-    anchor = find_title_anchor(tree, page, hints)
+    anchor = find_title_anchor(tree, page, hints, site_names=_site_names(url, data))
     if anchor is not None:
         page.title_path = frozenset([anchor.element, *anchor.element.iterancestors()])
         page.title_folded = fold_for_match(anchor.text)
@@ -271,6 +271,15 @@ def _page_locale(tree: Any, data: StructuredData, url: str) -> PageLocale:
         if value:
             locale = locale.with_fallback(parse_locale(value.split(",")[0], url=url))
     return locale
+
+
+def _site_names(url: str, data: StructuredData) -> frozenset[str]:
+    """The site's names, folded: its host (whole and its name alone) and ``og:site_name``."""
+    names = set(site_folds(url) or ())
+    site_name = data.meta.first("og:site_name")
+    if site_name:
+        names.add(fold_for_match(site_name))
+    return frozenset(n for n in names if len(n) >= 3)
 
 
 def _page_urls(tree: Any, data: StructuredData, url: str, base_url: str | None) -> list[str]:

@@ -129,9 +129,13 @@ def _score_title(
     return score
 
 
-def find_title_anchor(tree: Any, page: PageText, hints: list[str]) -> Anchor | None:
+def find_title_anchor(
+    tree: Any, page: PageText, hints: list[str], *, site_names: frozenset[str] = frozenset()
+) -> Anchor | None:
     """The element showing the product title: the ``<h1>`` that matches the title hints best,
-    else a heading or title-like element that matches well, else the only ``<h1>``.
+    else a heading or title-like element that matches well, else the only ``<h1>``. An
+    element reading only the site's name (``site_names``, folded: a logo in an ``<h1>``) is
+    never the title, though a hint ("Name - Shop 7") holds it.
 
     ``page`` must come from :func:`build_page_text` called with the same hints.
     """
@@ -140,6 +144,8 @@ def find_title_anchor(tree: Any, page: PageText, hints: list[str]) -> Anchor | N
 
     def consider(index: int, el: Any, text: str) -> None:
         nonlocal best
+        if fold_for_match(text) in site_names:
+            return
         score = _score_title(el, text, hints_norm, page, hints)
         if score > 0 and (best is None or score > best.score + 1e-9):
             best = Anchor(el, index, text, score)
@@ -157,6 +163,7 @@ def find_title_anchor(tree: Any, page: PageText, hints: list[str]) -> Anchor | N
             consider(index, el, " ".join(own.split()))
     if best is not None and best.score >= 0.55:
         return best
+    h1s = [h for h in h1s if fold_for_match(h[2]) not in site_names]
     if h1s and (len(h1s) == 1 or not hints_norm):
         index, el, text = h1s[0]
         return Anchor(el, index, text, 0.4)

@@ -14,6 +14,7 @@ import bisect
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from lxml import etree
 
@@ -169,6 +170,20 @@ def _prints(node: Any, folded: str) -> bool:
         return False
     text = " ".join(text.split())
     return len(text) <= _TITLE_COPY_MAX_CHARS and folded in fold_for_match(text)
+
+
+def site_folds(url: str | None) -> tuple[str, str] | None:
+    """The page's host folded for matching, whole and its name alone
+    (``www.headphones.com`` -> ``("headphonescom", "headphones")``), or None."""
+    try:
+        host = (urlsplit(url or "").hostname or "").lower()
+    except ValueError:
+        return None
+    labels = [x for x in host.split(".") if x and x != "www"]
+    if not labels:
+        return None
+    name = labels[-2] if len(labels) >= 2 else labels[0]
+    return fold_for_match("".join(labels)), fold_for_match(name)
 
 
 def fold_for_match(text: str) -> str:

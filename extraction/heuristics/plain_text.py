@@ -24,6 +24,7 @@ from extraction.heuristics.page_text import (
     OTHER_PRODUCTS_HEADING_RE,
     Guess,
     fold_for_match,
+    site_folds,
     text_page,
 )
 from extraction.heuristics.price import (
@@ -86,16 +87,8 @@ def _slug_words(url: str | None) -> set[str]:
 def _host_fold(url: str | None) -> str:
     """The page's host folded for matching, whole and without its last label, joined by
     "|" (``www.headphones.com`` -> ``headphonescom|headphones``)."""
-    try:
-        host = (urlsplit(url or "").hostname or "").lower()
-    except ValueError:
-        return ""
-    labels = [x for x in host.split(".") if x and x != "www"]
-    if not labels:
-        return ""
-    whole = fold_for_match("".join(labels))
-    name = fold_for_match(labels[-2] if len(labels) >= 2 else labels[0])
-    return f"{whole}|{name}"
+    folds = site_folds(url)
+    return "|".join(folds) if folds else ""
 
 
 def _title_lines(lower: str, url: str | None) -> list[tuple[int, float]]:

@@ -135,6 +135,8 @@ _COST_AFTER_WORDS_RE = re.compile(
     r"bottle\s+deposit)"
 )
 _SAVING_RE = re.compile(
+    # a ceiling, not a price: "Save up to $250", "Get up to $700 off", "bis zu 50 €"
+    r"(?:\bup\s+to|\bbis\s+zu|jusqu['’]\s*[àa]|\bhasta|\bfino\s+a)\s*\D{0,3}$|"
     r"(?:you\s+save|\bsave\b|sparen|ersparnis|économ|ahorr|risparm|oszczęd|ušetr|"
     r"bespaar|\bspar\b|säästä|taniej\s+o|экономи|現省|省下|节省|절약|할인금액|\boff\b|discount|rabatt|"
     r"remise|descuento|sconto|zľava|sleva|reducere)\s*[:：]?\s*\D{0,6}$"

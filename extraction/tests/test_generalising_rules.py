@@ -1322,7 +1322,12 @@ def test_an_h1_in_a_block_its_theme_calls_a_navbar_is_still_the_title() -> None:
         "<div class='product-price'><span>$40.00</span></div></div>"
         "<div class='footer'><h1>Newsletter</h1></div>"
     )
-    product = product_of(body, lang="en-US")
+    # The document title adds the maker's name and a line: the <h1> matches it in part only.
+    html = (
+        "<html lang='en-US'><head><title>Acme Blue Kettle 1.7 L | Shop</title></head>"
+        f"<body>{body}</body></html>"
+    )
+    product = extract_deterministic(url="https://shop.example/p/1", html=html).to_dict()["product"]
     assert product["title"] == "Blue Kettle"
     assert product["price"] == "40.00"
 
@@ -1347,3 +1352,33 @@ def test_free_delivery_or_returns_in_the_products_block_leave_its_price() -> Non
         body = f"<h1>Blue Kettle</h1><div>{label}</div><div>Free</div><div>€40.00</div>"
         body += "<button>Add to cart</button>"
         assert price_of(body, "en-IE") == Decimal(40), label
+
+
+def test_an_h1_reading_only_the_sites_name_is_a_logo_not_the_title() -> None:
+    head = (
+        "<head><title></title><meta property='og:title' "
+        "content='Blue Kettle 2000 with Glass Body - Megashop 7'/></head>"
+    )
+    body = "<header><h1>Megashop</h1></header><div class='shell'>Loading</div>"
+    html = f"<html lang='en-GB'>{head}<body>{body}</body></html>"
+    product = extract_deterministic(url="https://www.megashop.com/item/1", html=html).to_dict()
+    assert product["product"]["title"].startswith("Blue Kettle 2000 with Glass Body")
+    # A product page whose <h1> is the product's name, on a site named otherwise, keeps it.
+    kept = html.replace("<h1>Megashop</h1>", "<h1>Blue Kettle 2000 with Glass Body</h1>")
+    kept_product = extract_deterministic(url="https://www.megashop.com/item/1", html=kept)
+    assert kept_product.to_dict()["product"]["title"] == "Blue Kettle 2000 with Glass Body"
+
+
+@pytest.mark.parametrize(
+    ("lang", "ceiling", "price"),
+    [("en-US", "Save up to $250 with trade-in", "$899.99"),
+     ("en-US", "Get up to $700 off", "$899.99"),
+     ("de-DE", "Sparen Sie bis zu 50 €", "899,99 €"),
+     ("fr-FR", "Jusqu'à 50 € remboursés", "899,99 €")],
+)  # fmt: skip
+def test_an_amount_after_up_to_is_a_ceiling_not_the_price(
+    lang: str, ceiling: str, price: str
+) -> None:
+    body = f"<h1>Blue Phone</h1><p>{ceiling}</p><p>{price}</p><button>Buy</button>"
+    assert price_of(body, lang) == Decimal("899.99")
+    assert price_of(f"<h1>Blue Phone</h1><p>{ceiling}</p><p>Great phone.</p>", lang) is None
