@@ -29,6 +29,7 @@ from extraction.heuristics.page_text import (
 )
 from extraction.heuristics.price import (
     PriceCandidate,
+    first_price_after,
     free_slot,
     price_candidates,
     sale_of_pair,
@@ -196,7 +197,9 @@ def extract_from_text(text: str, *, url: str | None, locale: PageLocale | None) 
         # The best title line before it (a bundle's name sharing its words scores lower).
         ranked = [(score, -t) for t, score in price_titles if t < chosen.match.start]
         title_at = -max(ranked)[1] if ranked else None
-        if title_at is not None and free_slot(lower, title_at, chosen.match.start):
+        if title_at is not None and free_slot(
+            lower, title_at, first_price_after(candidates, title_at)
+        ):
             chosen = None  # the product's slot says "Free": the amounts after it are others'
     if chosen is not None:
         chosen = sale_of_pair(page, chosen, candidates)

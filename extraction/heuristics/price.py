@@ -507,6 +507,12 @@ def free_slot(lower: str, start: int, end: int) -> bool:
     return False
 
 
+def first_price_after(candidates: list[PriceCandidate], offset: int) -> int:
+    """Where the first amount after ``offset`` starts (the product's price slot ends there;
+    a "Free" after it is another thing's: a delivery, a gift)."""
+    return min((c.match.start for c in candidates if c.match.start > offset), default=offset)
+
+
 def _guess(cand: PriceCandidate, confidence: float) -> Guess:
     return Guess(cand.match.amount, confidence, cand.index, cand.match.symbol)
 
@@ -554,7 +560,7 @@ def pick_price(
     chosen = _first_current([c for c in candidates if c.priced_context])
     if chosen is not None:
         title_at = page.span((title_index, title_index))[0] if title_index is not None else 0
-        if free_slot(page.lower, title_at, chosen.match.start):
+        if free_slot(page.lower, title_at, first_price_after(candidates, title_at)):
             return None
         return _guess(chosen, 0.45)
     return None

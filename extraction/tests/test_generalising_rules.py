@@ -1382,3 +1382,13 @@ def test_an_amount_after_up_to_is_a_ceiling_not_the_price(
     body = f"<h1>Blue Phone</h1><p>{ceiling}</p><p>{price}</p><button>Buy</button>"
     assert price_of(body, lang) == Decimal("899.99")
     assert price_of(f"<h1>Blue Phone</h1><p>{ceiling}</p><p>Great phone.</p>", lang) is None
+
+
+def test_a_free_line_after_the_products_first_price_is_another_things() -> None:
+    # The price slot ends at the first amount after the title: a "Free" below it (a gift, a
+    # plug-in offer) does not make the product free when a later copy of the price is taken.
+    text = (
+        "Blue Kettle 2000\nItem ID: BK2000\n$40.00\nA gift with every order\nFree\n"
+        + "Details line\n" * 20 + "Price\n$40.00 incl. VAT\nAdd to cart\n"
+    )  # fmt: skip
+    assert Decimal(text_product_of(text)["price"]) == 40
