@@ -256,3 +256,30 @@ def test_share_page_is_sent_only_when_ticked(
     assert ticked["share_page"] is True
     assert ticked["html"]
     assert {k: v for k, v in ticked.items() if k != "share_page"}.keys() == unticked.keys()
+
+
+def test_the_options_page_says_what_a_reviewed_page_was_taken_for(
+    ext: Extension, fake_api: FakeApi
+) -> None:
+    """On the stand-in API: a reviewed page shows the person's label in the popup's words, an
+    unknown label (a newer backend's) plain "reviewed", a waiting one its deletion date."""
+
+    def sample(sample_id: str, reviewed: bool, label: str) -> dict[str, Any]:
+        return {"id": sample_id, "url": f"https://lamps.example/{sample_id}", "title": "Lamps",
+                "page_type": "collection", "reviewed": reviewed, "reviewed_as": label,
+                "created_at": "2026-12-01T10:00:00Z",
+                "expires_at": None if reviewed else "2026-12-31T10:00:00Z"}  # fmt: skip
+
+    listed = [sample("a1", True, "product"), sample("b2", True, "hub"), sample("c3", False, "")]
+    fake_api.route(
+        "GET", "page-samples/?limit=200",
+        Answer(200, {"count": 3, "next": None, "previous": None, "results": listed}),
+    )  # fmt: skip
+    ext.set_api_base(fake_api.base)
+    ext.set_auth(signed_in_auth())
+    options = ext.open_page(ext.url("options.html"))
+    status = options.get_by_test_id("shared-page-status")
+    status.first.wait_for()
+    assert status.all_inner_texts() == ["reviewed: a product page", "reviewed",
+                                        "waiting for review"]  # fmt: skip
+    assert "unless reviewed first" in options.get_by_test_id("shared-page").nth(2).inner_text()

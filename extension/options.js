@@ -65,6 +65,22 @@ function formatDate(iso) {
   return when.toLocaleDateString("en", { day: "numeric", month: "short", year: "numeric" });
 }
 
+// What a person labelled a shared page, in the words the popup uses for the check's verdicts.
+const LABEL_WORDS = {
+  product: "a product page",
+  collection: "a list of products",
+  listing: "a list of articles or posts",
+  service: "a company or pricing page",
+  forum: "a forum page",
+  documentation: "documentation",
+  article: "an article",
+};
+
+function reviewedAs(label) {
+  const words = Object.hasOwn(LABEL_WORDS, label) ? LABEL_WORDS[label] : null;
+  return words ? "reviewed: " + words : "reviewed";
+}
+
 function sharedRow(sample) {
   const row = document.createElement("li");
   row.className = "shared-page";
@@ -91,7 +107,7 @@ function sharedRow(sample) {
   const details = document.createElement("small");
   const status = document.createElement("span");
   status.dataset.testid = "shared-page-status";
-  status.textContent = sample.reviewed ? "reviewed" : "waiting for review";
+  status.textContent = sample.reviewed ? reviewedAs(sample.reviewed_as) : "waiting for review";
   details.append(status);
   if (!sample.reviewed && sample.expires_at) {
     const date = formatDate(sample.expires_at);

@@ -124,6 +124,14 @@ class PageSampleSerializer(serializers.Serializer):
     reviewed = serializers.SerializerMethodField(
         help_text="Whether a person has labelled it (it is then kept for training)."
     )
+    reviewed_as = serializers.CharField(
+        source="label",
+        read_only=True,
+        help_text=(
+            "The kind of page a person labelled it (the page-types kinds: product, collection, "
+            "listing, service, forum, documentation, article); empty until reviewed."
+        ),
+    )
     created_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField(
         allow_null=True, help_text="When it is deleted unless reviewed first; null once reviewed."

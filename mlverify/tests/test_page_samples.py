@@ -165,12 +165,13 @@ def test_the_owner_lists_their_shared_pages_newest_first_without_the_page(
         "title",
         "page_type",
         "reviewed",
+        "reviewed_as",
         "created_at",
         "expires_at",
     }
     assert rows[1]["url"] == first["item"]["url"]
     assert rows[1]["page_type"] == (first["page_check"]["page_type"] or "")
-    assert rows[1]["reviewed"] is False and rows[1]["expires_at"]
+    assert rows[1]["reviewed"] is False and rows[1]["expires_at"] and rows[1]["reviewed_as"] == ""
     assert auth_client.get(SAMPLES, {"limit": 1}).json()["next"]
 
 
@@ -179,6 +180,8 @@ def test_a_reviewed_page_says_so_and_no_longer_expires(auth_client: APIClient) -
     page_sample_label(sample=PageSample.objects.get(pk=made["page_sample"]["id"]), label="product")
     row = auth_client.get(SAMPLES).json()["results"][0]
     assert row["reviewed"] is True and row["expires_at"] is None
+    # The person's label, not the check's verdict (a grid here), is what the user is shown.
+    assert row["reviewed_as"] == "product" and row["page_type"] != "product"
 
 
 def test_the_owner_deletes_a_shared_page_and_no_one_else_can(
