@@ -68,6 +68,7 @@ class PageText:
     title_folded: str = ""
     _lower: str | None = None
     _context_cache: dict[Any, tuple[frozenset[str], str]] = field(default_factory=dict)
+    _title_copy_cache: dict[Any, bool] = field(default_factory=dict)
 
     @property
     def lower(self) -> str:
@@ -149,7 +150,7 @@ class PageText:
         for _ in range(levels):
             if node is None or node in self.title_path:
                 break
-            if title_copy and self.title_folded and _prints(node, self.title_folded):
+            if title_copy and self.title_folded and self._prints_title(node):
                 return False
             for attr in ("class", "id", "itemprop"):
                 value = node.get(attr)
@@ -158,18 +159,24 @@ class PageText:
             node = node.getparent()
         return bool(pattern.search(" ".join(own)))
 
+    def _prints_title(self, node: Any) -> bool:
+        """Whether a small block's text holds the title (letters and digits, case folded);
+        once per element, so a page with many amounts in a large header reads it once."""
+        cached = self._title_copy_cache.get(node)
+        if cached is None:
+            text = "".join(node.itertext())
+            cached = len(text) <= _TITLE_COPY_MAX_CHARS * 4
+            if cached:
+                text = " ".join(text.split())
+                cached = len(text) <= _TITLE_COPY_MAX_CHARS and self.title_folded in fold_for_match(
+                    text
+                )
+            self._title_copy_cache[node] = cached
+        return cached
+
 
 #: A block printing the title again is a bar of the product's own up to this many characters.
 _TITLE_COPY_MAX_CHARS = 600
-
-
-def _prints(node: Any, folded: str) -> bool:
-    """Whether a small block's text holds ``folded`` (letters and digits, case folded)."""
-    text = "".join(node.itertext())
-    if len(text) > _TITLE_COPY_MAX_CHARS * 4:
-        return False
-    text = " ".join(text.split())
-    return len(text) <= _TITLE_COPY_MAX_CHARS and folded in fold_for_match(text)
 
 
 def site_folds(url: str | None) -> tuple[str, str] | None:

@@ -559,8 +559,9 @@ def pick_price(
     candidates = price_candidates(page, locale, 0, min(len(page.text), 300_000))
     chosen = _first_current([c for c in candidates if c.priced_context])
     if chosen is not None:
-        title_at = page.span((title_index, title_index))[0] if title_index is not None else 0
-        if free_slot(page.lower, title_at, first_price_after(candidates, title_at)):
-            return None
+        if title_index is not None:
+            title_at = page.span((title_index, title_index))[0]
+            if free_slot(page.lower, title_at, first_price_after(candidates, title_at)):
+                return None
         return _guess(chosen, 0.45)
     return None
