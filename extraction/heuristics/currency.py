@@ -59,6 +59,12 @@ _NAMED_CODES = frozenset(
 _NAMING_BEFORE_RE = re.compile(r"(?:\bin|currency|devise|währung|moneda|valuta)\s*:?\s*$", re.I)
 
 
+# An amount or a sign right beside the code ("40 AUD", "$40 AUD", "AUD $40", "AUD 40"), not
+# a digit inside a word ("a 3D CAD model").
+_AMOUNT_BEFORE_RE = re.compile(r"(?:\d|[$¥£])\s*$")
+_AMOUNT_AFTER_RE = re.compile(r"\s*(?:\d|[$¥£])")
+
+
 def named_currency(text: str, candidates: tuple[str, ...]) -> str | None:
     """The one ISO code among ``candidates`` that ``text`` names as a currency, else None:
     written next to an amount or a sign ("$40 AUD", "AUD $40"), or after "in" or
@@ -76,7 +82,10 @@ def named_currency(text: str, candidates: tuple[str, ...]) -> str | None:
         near = text[max(0, start - 5) : start] + " " + text[end : end + 5]
         if _CODE_RE.search(near):
             continue  # one of a list of codes: a currency picker
-        if re.search(r"[\d$¥£]", near) or _NAMING_BEFORE_RE.search(text, max(0, start - 20), start):
+        beside = _AMOUNT_BEFORE_RE.search(
+            text[max(0, start - 5) : start]
+        ) or _AMOUNT_AFTER_RE.match(text, end, end + 5)
+        if beside or _NAMING_BEFORE_RE.search(text, max(0, start - 20), start):
             named.add(code)
             if len(named) > 1:
                 return None

@@ -131,6 +131,7 @@ def _title_lines(lower: str, url: str | None) -> list[tuple[int, float]]:
     return found
 
 
+_CRUMB_SPLIT_RE = re.compile(r"\s+[>›»]\s+")
 _DOC_TITLE_RE = re.compile(r"\S\s+[-|–—:»·•]\s+\S|\S\s*[|｜]\s*\S")
 
 
@@ -142,6 +143,11 @@ def _title_of(text: str, titles: list[tuple[int, float]]) -> str | None:
     if best is not None:
         end = text.find("\n", best[0])
         line = " ".join(text[best[0] : end if end >= 0 else len(text)].split())
+        # A breadcrumb trail ("All Games > Action Games > Blue Game") ends with the page's
+        # own name.
+        crumbs = _CRUMB_SPLIT_RE.split(line)
+        if len(crumbs) > 1 and len(crumbs[-1].strip()) >= 3:
+            line = crumbs[-1].strip()
         if 3 <= len(line) <= 300:
             return line
     first = next((x.strip() for x in text.split("\n", 50) if len(x.strip()) >= 3), "")

@@ -1392,3 +1392,25 @@ def test_a_free_line_after_the_products_first_price_is_another_things() -> None:
         + "Details line\n" * 20 + "Price\n$40.00 incl. VAT\nAdd to cart\n"
     )  # fmt: skip
     assert Decimal(text_product_of(text)["price"]) == 40
+
+
+def test_in_plain_text_a_breadcrumb_trail_gives_its_last_crumb_as_the_title() -> None:
+    for sep in (">", "›", "»"):
+        text = (
+            f"Blue Kettle 2000 | Shop\nHome {sep} Kitchen {sep} Kettles {sep} Blue Kettle 2000\n"
+            "£40.00\nAdd to basket\n"
+        )
+        assert text_product_of(text)["title"] == "Blue Kettle 2000", sep
+    # A name holding a slash or a dash is not a trail.
+    assert text_product_of("Blue / Red Kettle | Shop\nBlue / Red Kettle\n£40.00\n")["title"] == (
+        "Blue / Red Kettle"
+    )
+
+
+def test_a_currency_code_inside_prose_names_no_currency() -> None:
+    # "3D CAD" is a drawing, not Canadian dollars: a code names the currency only beside an
+    # amount or a sign ("40 CAD", "CAD $40"), or after "in" / "currency".
+    text = "Blue Tablet\nTurn a scan into a 3D CAD project.\n$999.00\nAdd to cart\n"
+    assert text_product_of(text)["currency"] == "USD"
+    named = "Blue Tablet\nAll prices in CAD.\n$999.00\nAdd to cart\n"
+    assert text_product_of(named)["currency"] == "CAD"
