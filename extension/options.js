@@ -65,7 +65,8 @@ function formatDate(iso) {
   return when.toLocaleDateString("en", { day: "numeric", month: "short", year: "numeric" });
 }
 
-// What a person labelled a shared page, in the words the popup uses for the check's verdicts.
+// What a person labelled a shared page (the page-types kinds, GET page-samples/'s
+// `reviewed_as`), in words like the popup's ("a list of products").
 const LABEL_WORDS = {
   product: "a product page",
   collection: "a list of products",

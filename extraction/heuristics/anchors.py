@@ -98,10 +98,12 @@ class Anchor:
 
 
 _TITLE_CLASS_RE = re.compile(r"title|name|heading|headline")
-_NOT_TITLE_RE = re.compile(r"breadcrumb|\bnav|menu|footer|logo|related|recommend|carousel")
-# An <h1> matching the title is the product's even in a block its theme calls a navbar or a
-# menu (a product summary that turns into a sticky bar on scroll): only these rule it out.
-_NOT_TITLE_H1_RE = re.compile(r"breadcrumb|footer|logo|related|recommend|carousel")
+# Blocks whose words say they hold no product title. An <h1> matching the title is the
+# product's even in a block its theme calls a navbar or a menu (a product summary that turns
+# into a sticky bar on scroll): only the first words rule it out.
+_NOT_TITLE_WORDS = r"breadcrumb|footer|logo|related|recommend|carousel"
+_NOT_TITLE_H1_RE = re.compile(_NOT_TITLE_WORDS)
+_NOT_TITLE_RE = re.compile(_NOT_TITLE_WORDS + r"|\bnav|menu")
 
 
 def _score_title(
@@ -144,8 +146,6 @@ def find_title_anchor(
 
     def consider(index: int, el: Any, text: str) -> None:
         nonlocal best
-        if fold_for_match(text) in site_names:
-            return
         score = _score_title(el, text, hints_norm, page, hints)
         if score > 0 and (best is None or score > best.score + 1e-9):
             best = Anchor(el, index, text, score)
@@ -153,17 +153,17 @@ def find_title_anchor(
     h1s: list[tuple[int, Any, str]] = []
     for index, el in page.headings:
         text = " ".join("".join(el.itertext()).split())
-        if 3 <= len(text) <= 400:
+        if 3 <= len(text) <= 400 and fold_for_match(text) not in site_names:
             h1s.append((index, el, text))
             consider(index, el, text)
     if best is not None and best.score >= 0.85:
         return best
     for index, el, own in page.titled:
-        if el.tag != "h1":
-            consider(index, el, " ".join(own.split()))
+        text = " ".join(own.split())
+        if el.tag != "h1" and fold_for_match(text) not in site_names:
+            consider(index, el, text)
     if best is not None and best.score >= 0.55:
         return best
-    h1s = [h for h in h1s if fold_for_match(h[2]) not in site_names]
     if h1s and (len(h1s) == 1 or not hints_norm):
         index, el, text = h1s[0]
         return Anchor(el, index, text, 0.4)

@@ -85,13 +85,6 @@ def _slug_words(url: str | None) -> set[str]:
     return set()
 
 
-def _host_fold(url: str | None) -> str:
-    """The page's host folded for matching, whole and without its last label, joined by
-    "|" (``www.headphones.com`` -> ``headphonescom|headphones``)."""
-    folds = site_folds(url)
-    return "|".join(folds) if folds else ""
-
-
 def _title_lines(lower: str, url: str | None) -> list[tuple[int, float]]:
     """Lines that look like the product title, with a score: lines sharing most of the
     address slug's words, and later lines repeating the text's first line (often the
@@ -100,8 +93,8 @@ def _title_lines(lower: str, url: str | None) -> list[tuple[int, float]]:
     first_line = next((line for line in lower.split("\n", 50) if len(line.strip()) >= 3), "")
     hints = [fold_for_match(h) for h in title_hints(first_line)] if first_line else []
     # The shop's name in "Name | Shop" is not the product's: the piece that spells the host.
-    site = _host_fold(url)
-    hints = [h for h in hints if not (site and (h == site or h in site.split("|")))]
+    site = set(site_folds(url) or ())
+    hints = [h for h in hints if h not in site]
     found: list[tuple[int, float]] = []
     offset = 0
     first_seen = False
@@ -200,11 +193,15 @@ def extract_from_text(text: str, *, url: str | None, locale: PageLocale | None) 
     if chosen is None and candidates:
         chosen, confidence = candidates[0], 0.35
     if chosen is not None:
-        # The best title line before it (a bundle's name sharing its words scores lower).
-        ranked = [(score, -t) for t, score in price_titles if t < chosen.match.start]
-        title_at = -max(ranked)[1] if ranked else None
-        if title_at is not None and free_slot(
-            lower, title_at, first_price_after(candidates, title_at)
+        # The best title line before it, the first of equals (a bundle's name sharing its
+        # words scores lower).
+        slot_title = max(
+            (t for t in price_titles if t[0] < chosen.match.start),
+            key=lambda t: (t[1], -t[0]),
+            default=None,
+        )
+        if slot_title is not None and free_slot(
+            lower, slot_title[0], first_price_after(candidates, slot_title[0])
         ):
             chosen = None  # the product's slot says "Free": the amounts after it are others'
     if chosen is not None:

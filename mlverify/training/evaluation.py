@@ -232,7 +232,8 @@ def cross_validate(
     the product threshold (:func:`~mlverify.training.selection.choose_page_settings`).
 
     ``train_on_site``, when given, keeps only the training sites it answers True for (the
-    folds and the scored pages stay the same): the learning curve of ``bench/page_check.py``.
+    folds and the scored pages stay the same): the learning curve of
+    ``bench/page_check_data.py``.
     """
     examples = dataset.examples
     site_fold = grouped_folds(dataset.pages, k, seed)
