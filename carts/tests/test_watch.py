@@ -172,17 +172,20 @@ def test_history_has_one_point_per_day_with_lowest_highest_and_current(auth_clie
     item_body = save(auth_client)
     item = Item.objects.get(pk=item_body["id"])
     now = timezone.now()
-    _past(item, now - timedelta(days=3), "21.00")
-    _past(item, now - timedelta(days=2, hours=2), "18.00")
-    _past(item, now - timedelta(days=2, hours=1), "17.00")  # the day's last wins
-    _past(item, now - timedelta(days=30), "5.00")  # outside ?days=7
+    # Reports at fixed hours of earlier days: "now" minus hours would put two of them on one
+    # day when the test runs just after midnight (UTC).
+    noon = now.replace(hour=12, minute=0, second=0, microsecond=0)
+    _past(item, noon - timedelta(days=3), "21.00")
+    _past(item, noon - timedelta(days=2, hours=2), "18.00")
+    _past(item, noon - timedelta(days=2, hours=1), "17.00")  # the day's last wins
+    _past(item, noon - timedelta(days=30), "5.00")  # outside ?days=7
     response = auth_client.get(f"/api/v1/items/{item.pk}/history/?days=7")
     assert response.status_code == 200
     body = response.json()
     assert body["item_id"] == str(item.pk) and body["currency"] == "EUR"
     assert [(p["date"], p["price"]) for p in body["points"]] == [
-        ((now - timedelta(days=3)).date().isoformat(), "21.00"),
-        ((now - timedelta(days=2, hours=1)).date().isoformat(), "17.00"),
+        ((noon - timedelta(days=3)).date().isoformat(), "21.00"),
+        ((noon - timedelta(days=2)).date().isoformat(), "17.00"),
         (now.date().isoformat(), "19.99"),
     ]
     assert body["lowest"] == {"price": "17.00", "date": body["points"][1]["date"]}
