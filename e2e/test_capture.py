@@ -121,3 +121,45 @@ def test_the_page_check_trains_on_what_capture_sends(ext: Extension, shops: Shop
     assert page_input(url, captured).parts == page_input(url, mirrored).parts
     assert page_input(url, captured).texts == page_input(url, mirrored).texts
     assert feature_dict(url, served) != feature_dict(url, mirrored)
+
+
+# A page with what a browser does not render as text: no script runs, and no hidden block holds
+# the <h1> (the benchmark keeps such a block, which a page's script would reveal).
+RENDERED = """<!DOCTYPE html><html lang="en"><head><title>
+  Linen   lamp shade | Northwood </title><style>p { margin: 4px }</style></head><body>
+<header><a href="/">Northwood</a> <a href="/cart">Cart</a>
+<svg viewBox="0 0 10 10"><title>Basket</title><path d="M0 0h10v10H0z"/></svg></header>
+<div hidden><p>Email a friend: $19.99</p></div>
+<main><h1>Linen lamp shade</h1>
+<p class="price">$24.90 <span style="display: none">USD 24.90</span></p>
+<div style="visibility: hidden">Size guide</div>
+<p>In stock,   ships in 2 days</p>
+<template><p>Template price $9.99</p></template>
+<noscript><p>Please enable JavaScript</p></noscript>
+<button type="submit">Add to cart</button>
+<ul><li><a href="/p/oak-stool">Oak stool</a> $49.00</li><li>Ash bench $219.00</li></ul>
+</main><footer><p>Northwood, Oslo</p></footer></body></html>"""
+
+
+def test_the_benchmark_reads_the_text_and_title_capture_sends(
+    ext: Extension, shops: ShopServer
+) -> None:
+    """extraction.evaluation.sent_text mirrors what capture.js sends beside the page: the
+    body's innerText (no title, nothing hidden, spaces folded) and document.title. Line
+    breaks between blocks differ in number only, so the lines that hold text are compared."""
+    from extraction.evaluation import sent_text
+
+    page = SavedPage(key="lamp", original_url="https://northwood.example/p/lamp", html=RENDERED,
+                     truth={})  # fmt: skip
+    url = shops.serve(page)
+    _, tab_id = ext.open_shop_page(url)
+    sent = capture(ext, tab_id)
+    mirrored = sent_text(RENDERED)
+
+    def lines(text: str) -> list[str]:
+        return [line for line in text.split("\n") if line.strip()]
+
+    assert sent["title"] == mirrored.title == "Linen lamp shade | Northwood"
+    assert lines(sent["text"]) == lines(mirrored.text)
+    for hidden in ("$19.99", "USD", "Size guide", "$9.99", "JavaScript", "Basket"):
+        assert hidden not in sent["text"], hidden

@@ -239,7 +239,7 @@ def test_share_page_is_sent_only_when_ticked(
     fake_api.route("POST", "extract/", _extracted(None))
     ext.set_api_base(fake_api.base)
     ext.set_auth(signed_in_auth())
-    _, tab_id = ext.open_shop_page(_serve_chairs(shops, "chairs-fake"))
+    shop_page, tab_id = ext.open_shop_page(_serve_chairs(shops, "chairs-fake"))
     popup = ext.popup(tab_id)
 
     _save_anyway(popup, "fake-cart", share=False)
@@ -255,6 +255,8 @@ def test_share_page_is_sent_only_when_ticked(
     assert "share_page" not in unticked
     assert ticked["share_page"] is True
     assert ticked["html"]
+    # The body's text holds no document title: it goes beside it.
+    assert unticked["title"] == shop_page.title() != ""
     assert {k: v for k, v in ticked.items() if k != "share_page"}.keys() == unticked.keys()
 
 

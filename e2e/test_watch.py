@@ -133,6 +133,8 @@ def test_a_saved_products_page_is_reported_once_an_hour(
     assert '"price":54.5' in observation.body["html"]  # the JSON-LD goes with the page
     assert "<style" not in observation.body["html"]
     assert "54,50" in observation.body["text"]
+    # The body's text holds no document title: it goes beside it.
+    assert observation.body["title"] == shop_page.title() != ""
     assert header(observation, "Authorization") == "Bearer fake-access"
     # The observation changed the price: the badge counts the unread notification.
     wait_until(lambda: badge(ext) == "1", what="the badge")

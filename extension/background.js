@@ -305,7 +305,7 @@ async function forgetWatchList() {
  * the message claims). At most one post per page per OBSERVE_INTERVAL_MS; nothing at all for
  * a page that is not on the watch list.
  */
-async function observe(pageUrl, html, text) {
+async function observe(pageUrl, html, text, title) {
   const list = await watchList();
   const item = BuyHiveMatch.findItem(pageUrl, list);
   if (!item) return { ok: true, posted: false, reason: "not-watched" };
@@ -321,6 +321,7 @@ async function observe(pageUrl, html, text) {
   const body = { url: pageUrl };
   if (html) body.html = html;
   if (text) body.text = text;
+  if (typeof title === "string" && title) body.title = title.slice(0, BuyHiveConfig.TITLE_MAX_CHARS);
   const answer = await apiCall("POST", "watch/observations/", { body });
   if (!answer.ok) {
     if (answer.status === 0 || answer.status >= 500) {
@@ -429,7 +430,7 @@ async function handle(message, sender) {
   if (message.type === "watch-list") return watchList();
   if (message.type === "observe") {
     if (!sender.tab || sender.frameId !== 0 || typeof sender.url !== "string") return { ok: false };
-    return observe(sender.url, message.html, message.text);
+    return observe(sender.url, message.html, message.text, message.title);
   }
   if (!fromExtensionPage(sender)) return { ok: false };
   switch (message.type) {

@@ -393,6 +393,7 @@ async function save(permission, share) {
       return;
     }
     const body = { url: page.url, html: page.html, text: page.text, image_urls: page.image_urls, cart_ids: cartIds };
+    if (page.title) body.title = page.title;
     // The API refuses share_page without html (a 400 that would fail the save too): a page
     // captured without html is saved as before, and not sent for review.
     if (share && page.html) body.share_page = true;

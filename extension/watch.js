@@ -22,7 +22,7 @@
   await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   const page = BuyHiveCapture.capture();
   try {
-    await chrome.runtime.sendMessage({ type: "observe", html: page.html, text: page.text });
+    await chrome.runtime.sendMessage({ type: "observe", html: page.html, text: page.text, title: page.title });
   } catch (_) {
     /* the extension went away meanwhile */
   }

@@ -24,6 +24,8 @@ from extraction import services
 
 MAX_HTML_CHARS = 2 * 1024 * 1024
 MAX_TEXT_CHARS = 200_000
+#: The document title sent beside the text (``document.title``; the extractor reads 300).
+MAX_TITLE_CHARS = 1000
 MAX_IMAGE_URLS = 50
 MAX_CART_IDS = 50
 
@@ -86,6 +88,16 @@ class PageInputSerializer(serializers.Serializer):
         allow_blank=True,
         max_length=MAX_TEXT_CHARS,
         trim_whitespace=False,
+    )
+    title = StrictCharField(
+        strip_nul=True,
+        required=False,
+        allow_blank=True,
+        max_length=MAX_TITLE_CHARS,
+        help_text=(
+            "The page's document title (document.title). The body's text does not hold it, "
+            "and the text is read with it."
+        ),
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -180,6 +192,7 @@ class ExtractApi(APIView):
             url=params["url"],
             html=params.get("html") or None,
             text=params.get("text") or None,
+            title=params.get("title") or None,
             image_urls=params.get("image_urls") or [],
             cart_ids=params.get("cart_ids") or [],
             share_page=params.get("share_page", False),

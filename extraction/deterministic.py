@@ -80,12 +80,14 @@ from extraction.types import ExtractionResult
 
 logger = structlog.get_logger(__name__)
 
-__all__ = ["MAX_HTML_CHARS", "MAX_TEXT_CHARS", "extract_deterministic"]
+__all__ = ["MAX_HTML_CHARS", "MAX_TEXT_CHARS", "MAX_TITLE_CHARS", "extract_deterministic"]
 
 #: Longer HTML is cut (the API refuses more than 2 MB before it gets here).
 MAX_HTML_CHARS = 4_000_000
 #: Longer text is cut (the API refuses more than 200,000 characters).
 MAX_TEXT_CHARS = 400_000
+#: A document title is read up to this many characters (the API refuses more than 1,000).
+MAX_TITLE_CHARS = 300
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 # lxml's plain HTML parser: its elements need no Python-level class lookup (lxml.html's do),
@@ -97,16 +99,23 @@ _PARSER = etree.HTMLParser(
 
 
 def extract_deterministic(
-    *, url: str | CanonicalUrl, html: str | bytes | None = None, text: str | None = None
+    *,
+    url: str | CanonicalUrl,
+    html: str | bytes | None = None,
+    text: str | None = None,
+    title: str | None = None,
 ) -> ExtractionResult:
     """Extract the product from a page's HTML and/or its visible text. Never raises.
 
     ``url`` is the page's address, or a :class:`~buyhive.product.urls.CanonicalUrl` when the
     caller has canonicalised it already (the page address's canonical form is then reused).
+    ``title`` is the page's document title as the browser shows it: the extension sends it
+    beside the body's text, which does not hold it. The text is read with it, and with the
+    HTML's own ``<title>`` when there is HTML.
     """
     address, page_url = (url, url.url) if isinstance(url, CanonicalUrl) else (None, url)
     try:
-        return _extract(page_url, html, text, address)
+        return _extract(page_url, html, text, address, title)
     except Exception:  # noqa: BLE001 - the contract is "any input gives a result"
         logger.warning("extraction_failed", url=str(page_url)[:300], exc_info=True)
         result = ExtractionResult()
@@ -161,7 +170,11 @@ def _parse(html: str) -> Any | None:
 
 
 def _extract(
-    url: str, html: str | bytes | None, text: str | None, address: CanonicalUrl | None
+    url: str,
+    html: str | bytes | None,
+    text: str | None,
+    address: CanonicalUrl | None,
+    title: str | None,
 ) -> ExtractionResult:
     url = url.strip() if isinstance(url, str) else ""
     result = ExtractionResult()
@@ -172,12 +185,13 @@ def _extract(
     plain = text if isinstance(text, str) and text.strip() else None
     if plain is not None:
         plain = _CONTROL_RE.sub(" ", plain[:MAX_TEXT_CHARS])
+    given_title = clean_text(title, max_length=MAX_TITLE_CHARS) if isinstance(title, str) else None
 
     if tree is None:
         locale = parse_locale(None, url=url)
         result.locale = locale.tag
         if plain is not None:
-            fill_from_text(result, plain, url=url, locale=locale)
+            fill_from_text(result, plain, url=url, locale=locale, title=given_title)
         set_canonical(result, url, None, None, address=address)
         return result
 
@@ -229,7 +243,8 @@ def _extract(
 
     if result.product["price"] is None and plain is not None:
         # The HTML gave no price (a shell page rendered by scripts): try the visible text.
-        fill_from_text(result, plain, url=url, locale=locale, only_missing=True)
+        title = doc_title or given_title
+        fill_from_text(result, plain, url=url, locale=locale, title=title, only_missing=True)
     return result
 
 
@@ -249,7 +264,7 @@ def _document_title(tree: Any) -> str | None:
         parent = title.getparent()
         if parent is not None and parent.tag in ("svg", "symbol", "g"):
             continue
-        text = clean_text("".join(title.itertext()), max_length=300)
+        text = clean_text("".join(title.itertext()), max_length=MAX_TITLE_CHARS)
         if text:
             return text
     return None

@@ -22,12 +22,16 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+import html_text
+
+from extraction.heuristics.page_text import hidden_by_markup, place_streamed_segments
 from extraction.normalize import availability_in_stock, symbol_matches_currency
 
 __all__ = [
@@ -35,10 +39,12 @@ __all__ = [
     "FIELDS",
     "Page",
     "Score",
+    "SentText",
     "f1",
     "load_pages",
     "score_page",
     "score_pages",
+    "sent_text",
 ]
 
 FIELDS: tuple[str, ...] = ("price", "currency", "availability", "sku", "brand", "gtin", "mpn")
@@ -66,6 +72,64 @@ def load_pages(data_dir: Path) -> list[Page]:
         values = {name: [str(v) for v in entry.get(name) or []] for name in FIELDS}
         pages.append(Page(key=key, url=entry["url"], truth=values, html=html))
     return pages
+
+
+#: ``capture.js`` sends at most this much of the page's text (``TEXT_MAX_CHARS``).
+SENT_TEXT_MAX_CHARS = 150_000
+#: What a browser never renders as text (an SVG's ``<title>`` is a tooltip).
+_UNRENDERED_TAGS = ("head", "title", "script", "style", "noscript", "template")
+
+
+@dataclass(frozen=True, slots=True)
+class SentText:
+    """The text and the document title the extension sends with a page."""
+
+    text: str
+    title: str | None
+
+
+def sent_text(html: str) -> SentText:
+    """The text and the title the browser extension sends with a page, read from the page
+    as served.
+
+    ``capture.js`` sends the body's ``innerText``, which holds only what the browser renders:
+    no ``<title>`` (the document's goes apart, as ``document.title``: the first ``<title>``
+    not inside an SVG, its spaces folded; an SVG's is a tooltip), no ``<template>``,
+    ``<noscript>``, script or style, and nothing the page's markup hides (the ``hidden``
+    attribute, an inline ``display: none``: :func:`hidden_by_markup`). Its runs of spaces are
+    folded as ``capture.js`` folds them, and it is cut at :data:`SENT_TEXT_MAX_CHARS`.
+
+    Two things a page's own scripts do before the extension reads it are done here as the
+    HTML path does them: the blocks a streamed page sends late are put in place
+    (:func:`place_streamed_segments`), and a hidden block holding the ``<h1>`` is kept (pages
+    whose scripts reveal the product block ship it hidden). What a style sheet hides by class
+    cannot be told without the style sheet and is kept.
+    """
+    try:
+        tree = html_text.parse_html(html)
+    except Exception:  # noqa: BLE001 - lxml refuses some documents (empty, bad encodings)
+        return SentText(text="", title=None)
+    title = None
+    for element in tree.iter("title"):
+        if not any(a.tag in ("svg", "symbol") for a in element.iterancestors()):
+            title = " ".join("".join(element.itertext()).split()) or None
+            break
+    place_streamed_segments(tree)
+    h1_holders = {a for h1 in tree.iter("h1") for a in h1.iterancestors()}
+    unrendered = [
+        el
+        for el in tree.iter()
+        if isinstance(el.tag, str)
+        and (el.tag in _UNRENDERED_TAGS or (hidden_by_markup(el) and el not in h1_holders))
+    ]
+    for el in unrendered:
+        if el.getparent() is not None:  # drop_tree keeps the text after it (its tail)
+            el.drop_tree()
+    text = str(html_text.extract_text(tree))
+    text = re.sub(r"[ \t\u00a0]+", " ", text)
+    text = re.sub(r" ?\n ?", "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return SentText(text=text.strip()[:SENT_TEXT_MAX_CHARS], title=title)
 
 
 def _decimal(value: Any) -> Decimal | None:

@@ -607,9 +607,12 @@ def fill_from_text(
     *,
     url: str,
     locale: PageLocale,
+    title: str | None = None,
     only_missing: bool = False,
 ) -> None:
-    guesses: dict[str, Guess] = extract_from_text(text, url=url, locale=locale)
+    """Fill the result from the page's visible text (``title``: its document title, which
+    the text does not hold when it is the body's, as the extension sends it)."""
+    guesses: dict[str, Guess] = extract_from_text(text, url=url, locale=locale, title=title)
     price = guesses.get("price")
     if price is not None and not (only_missing and result.product["price"] is not None):
         result.set("price", Candidate(price.value, "heuristic", price.confidence))

@@ -35,11 +35,12 @@ from django.conf import settings
 from buyhive import metrics
 from buyhive.cache import cache_get, cache_set
 from buyhive.exceptions import ValidationFailed
+from buyhive.product.text import clean_text
 from buyhive.product.urls import CanonicalUrl
 from carts import models as item_limits
 from carts.models import Item
 from carts.services import item_upsert, resolve_carts
-from extraction.deterministic import extract_deterministic
+from extraction.deterministic import MAX_TITLE_CHARS, extract_deterministic
 from extraction.learning.hooks import learned_apply, learned_for_extraction, learned_record
 from extraction.llm import LLMOutcome, llm_fill
 from extraction.stats import extraction_count
@@ -51,7 +52,7 @@ from mlverify.services import SampleOutcome, page_sample_keep
 
 logger = structlog.get_logger(__name__)
 
-CACHE_VERSION = "v2"  # v2: page_check carries page_type
+CACHE_VERSION = "v3"  # v2: page_check carries page_type; v3: the text is read with its title
 #: Images fetched and scored by CLIP per extraction (each is a network fetch + encode).
 MAX_IMAGE_CANDIDATES = 4
 
@@ -64,9 +65,12 @@ class Extraction:
     cached: bool
 
 
-def _cache_key(*, canonical_url: str, html: str | None, text: str | None, images: list[str]) -> str:
+def _cache_key(
+    *, canonical_url: str, html: str | None, text: str | None, title: str | None, images: list[str]
+) -> str:
     digest = hashlib.sha256()
-    for part in (canonical_url, html or "", "\x00", text or "", "\x00", *images):
+    parts = (canonical_url, html or "", "\x00", text or "", "\x00", title or "", "\x00", *images)
+    for part in parts:
         digest.update(part.encode("utf-8", "surrogatepass"))
     return f"extract:{CACHE_VERSION}:{digest.hexdigest()}"
 
@@ -159,6 +163,7 @@ def extract(
     url: str | CanonicalUrl,
     html: str | None = None,
     text: str | None = None,
+    title: str | None = None,
     image_urls: Sequence[str] | None = None,
     use_cache: bool = True,
     owner: str | None = None,
@@ -166,13 +171,17 @@ def extract(
     """Extract the product on one page. Never raises for any page content.
 
     ``url`` is the page's address, or its :class:`CanonicalUrl` when the caller has one;
-    ``owner``, the requesting user's id, is who the image fetches count against.
+    ``title`` the page's document title, sent beside its text; ``owner``, the requesting
+    user's id, is who the image fetches count against.
     """
     started = time.perf_counter()
     image_urls = list(image_urls or [])
+    title = clean_text(title, max_length=MAX_TITLE_CHARS)
     address = url if isinstance(url, CanonicalUrl) else CanonicalUrl.of(url)
     url = address.url
-    key = _cache_key(canonical_url=address.canonical, html=html, text=text, images=image_urls)
+    key = _cache_key(
+        canonical_url=address.canonical, html=html, text=text, title=title, images=image_urls
+    )
     # What this user's extraction may learn from the shop's corrections (extraction.learning):
     # part of the cache key, since one user's own lessons must not reach another's answer.
     learned = learned_for_extraction(url=address.canonical, owner=owner)
@@ -188,9 +197,11 @@ def extract(
             extraction_count(outcome=_outcome(hit["product"]), llm=from_llm, cached=True)
             return Extraction(body=hit, cached=True)
 
-    result = extract_deterministic(url=address, html=html, text=text)
+    result = extract_deterministic(url=address, html=html, text=text, title=title)
     learned_apply(result, learned=learned, html=html, url=url)
-    outcome = llm_fill(url=url, html=html, text=text, missing=set(result.missing_fields()))
+    outcome = llm_fill(
+        url=url, html=html, text=text, title=title, missing=set(result.missing_fields())
+    )
     if outcome.status == "used":
         _merge_llm(result, outcome)
     page_check = _page_check(url=url, title=result.product.get("title"), html=html)
@@ -316,6 +327,7 @@ def product_extract_and_save(
     url: str,
     html: str | None,
     text: str | None,
+    title: str | None = None,
     image_urls: Sequence[str] = (),
     cart_ids: Sequence[Any] = (),
     share_page: bool = False,
@@ -336,7 +348,7 @@ def product_extract_and_save(
         resolve_carts(owner=user, cart_ids=cart_ids)
     address = CanonicalUrl.of(url)
     extraction = extract(
-        url=address, html=html, text=text, image_urls=image_urls, owner=str(user.pk)
+        url=address, html=html, text=text, title=title, image_urls=image_urls, owner=str(user.pk)
     )
     item = None
     if cart_ids:

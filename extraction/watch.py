@@ -30,7 +30,7 @@ def _safe(cleaner: Any, value: Any) -> Any:
 
 
 def observation_report(
-    *, user: Any, url: str, html: str | None, text: str | None
+    *, user: Any, url: str, html: str | None, text: str | None, title: str | None = None
 ) -> dict[str, Any]:
     """``{"matched", "item_id", "price", "currency", "availability", "changed", "counted"}``.
 
@@ -49,7 +49,7 @@ def observation_report(
             "changed": {},
             "counted": False,
         }
-    result = extract_deterministic(url=url, html=html, text=text)
+    result = extract_deterministic(url=url, html=html, text=text, title=title)
     # The user's own lessons on this shop hold here too: a corrected price must not be
     # undone by the next report of the same page (extraction.learning).
     learned = learned_for_extraction(url=item.canonical_url or url, owner=str(user.pk))

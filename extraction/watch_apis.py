@@ -70,5 +70,6 @@ class ObservationApi(APIView):
             url=params["url"],
             html=params.get("html") or None,
             text=params.get("text") or None,
+            title=params.get("title") or None,
         )
         return Response(self.OutputSerializer(body).data, status=status.HTTP_202_ACCEPTED)

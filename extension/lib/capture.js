@@ -22,6 +22,7 @@
   const HTML_MAX_CHARS = 1900000; // the API takes 2,097,152 characters of html
   const HTML_MAX_JSON_BYTES = 3400000; // and 4 MB for the whole JSON body (text and images too)
   const TEXT_MAX_CHARS = 150000; // the API takes 200,000
+  const TITLE_MAX_CHARS = 1000; // the API takes 1,000
   const MAX_IMAGES = 20; // the API takes 50
   const MIN_IMAGE_SIDE = 50;
 
@@ -226,7 +227,8 @@
     }
     return {
       url: location.href,
-      title: document.title || "",
+      // Sent beside the text: the body's innerText does not hold the document's title.
+      title: (document.title || "").slice(0, TITLE_MAX_CHARS),
       html,
       text: visibleText(),
       image_urls: seenImages(),

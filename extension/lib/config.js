@@ -21,4 +21,6 @@ globalThis.BuyHiveConfig = Object.freeze({
   BADGE_POLL_MINUTES: 1,
   /** Refresh the access token this long before it expires. */
   ACCESS_SKEW_MS: 15 * 1000,
+  /** The API takes a page's document title up to this long (capture.js cuts it the same). */
+  TITLE_MAX_CHARS: 1000,
 });

@@ -251,6 +251,16 @@ def _is_site_header(el: Any, h1_holders: frozenset[Any]) -> bool:
     return el not in h1_holders
 
 
+def hidden_by_markup(el: Any) -> bool:
+    """Whether the page's own markup hides ``el``: its ``hidden`` attribute, or an inline
+    ``display: none`` or ``visibility: hidden``. (A class that a style sheet hides cannot be
+    told without the style sheet.)"""
+    if el.get("hidden") is not None:
+        return True
+    style = el.get("style")
+    return bool(style and _HIDDEN_STYLE_RE.search(style))
+
+
 def _skip(el: Any, tag: str, keys: list[str], h1_holders: frozenset[Any]) -> bool:
     """Whether an element's subtree is not part of the page a buyer reads (``h1_holders``:
     the elements holding an ``<h1>``)."""
@@ -262,11 +272,7 @@ def _skip(el: Any, tag: str, keys: list[str], h1_holders: frozenset[Any]) -> boo
         return False
     if "aria-modal" in keys and el.get("aria-modal") == "true":
         return True
-    hidden = "hidden" in keys
-    if not hidden and "style" in keys:
-        style = el.get("style")
-        hidden = bool(style and _HIDDEN_STYLE_RE.search(style))
-    if hidden:
+    if ("hidden" in keys or "style" in keys) and hidden_by_markup(el):
         # A page whose scripts reveal the product block once they run ships it hidden: a
         # hidden block holding an <h1> is that block, not a closed pop-up.
         return el not in h1_holders

@@ -85,19 +85,29 @@ def _slug_words(url: str | None) -> set[str]:
     return set()
 
 
-def _title_lines(lower: str, url: str | None) -> list[tuple[int, float]]:
+def _first_line(text: str) -> str:
+    """The text's first line of three characters or more, or ""."""
+    return next((line for line in text.split("\n", 50) if len(line.strip()) >= 3), "")
+
+
+def _title_lines(
+    lower: str, url: str | None, doc_title: str | None = None
+) -> list[tuple[int, float]]:
     """Lines that look like the product title, with a score: lines sharing most of the
-    address slug's words, and later lines repeating the text's first line (often the
-    document title, "Product name | Shop")."""
+    address slug's words, and lines repeating the document title ("Product name | Shop"):
+    ``doc_title`` when the page's title came with its text (the extension sends it beside
+    the body's text, which does not hold it), else the text's first line, often that title
+    when the text was read from the whole document."""
     slug = _slug_words(url)
-    first_line = next((line for line in lower.split("\n", 50) if len(line.strip()) >= 3), "")
+    first_line = doc_title.lower() if doc_title is not None else _first_line(lower)
     hints = [fold_for_match(h) for h in title_hints(first_line)] if first_line else []
     # The shop's name in "Name | Shop" is not the product's: the piece that spells the host.
     site = set(site_folds(url) or ())
     hints = [h for h in hints if h not in site]
     found: list[tuple[int, float]] = []
     offset = 0
-    first_seen = False
+    # With the title given, every line of the text may repeat it; else the first line is it.
+    first_seen = doc_title is not None
     for n, line in enumerate(lower.split("\n")):
         if n > 5000:
             break
@@ -128,11 +138,14 @@ _CRUMB_SPLIT_RE = re.compile(r"\s+[>›»]\s+")
 _DOC_TITLE_RE = re.compile(r"\S\s+[-|–—:»·•]\s+\S|\S\s*[|｜]\s*\S")
 
 
-def _title_of(text: str, titles: list[tuple[int, float]]) -> str | None:
-    """The product's name: the best title line after the first one (the first line of a
-    page's text is usually the document title, "Name | Shop"); else the first line without
-    the shop's part."""
-    best = max((t for t in titles if t[0] > 0), key=lambda t: t[1], default=None)
+def _title_of(
+    text: str, titles: list[tuple[int, float]], doc_title: str | None = None
+) -> str | None:
+    """The product's name: the best title line (after the first one when the text's first
+    line stands for the document title, "Name | Shop"); else the document title without the
+    shop's part."""
+    given = doc_title is not None
+    best = max((t for t in titles if t[0] > 0 or given), key=lambda t: t[1], default=None)
     if best is not None:
         end = text.find("\n", best[0])
         line = " ".join(text[best[0] : end if end >= 0 else len(text)].split())
@@ -143,15 +156,18 @@ def _title_of(text: str, titles: list[tuple[int, float]]) -> str | None:
             line = crumbs[-1].strip()
         if 3 <= len(line) <= 300:
             return line
-    first = next((x.strip() for x in text.split("\n", 50) if len(x.strip()) >= 3), "")
+    first = " ".join(doc_title.split()) if doc_title is not None else _first_line(text).strip()
     if not _DOC_TITLE_RE.search(first) or find_prices(first, limit=1):
         return None  # not a document title ("Name | Shop"): maybe a price or a menu line
     pieces = title_hints(first)
     return pieces[1] if len(pieces) > 1 else None
 
 
-def extract_from_text(text: str, *, url: str | None, locale: PageLocale | None) -> dict[str, Guess]:
-    """Price (with its currency mark), availability and labelled identifiers from plain text.
+def extract_from_text(
+    text: str, *, url: str | None, locale: PageLocale | None, title: str | None = None
+) -> dict[str, Guess]:
+    """Price (with its currency mark), availability and labelled identifiers from plain text;
+    ``title`` is the page's document title when it came with the text.
 
     Each current price is scored: being the first price after a line that looks like the
     product title counts most, being the last price before a buy button next; ties go to
@@ -160,7 +176,8 @@ def extract_from_text(text: str, *, url: str | None, locale: PageLocale | None) 
     page = text_page(text)
     lower = page.lower
     guesses: dict[str, Guess] = {}
-    titles = _title_lines(lower, url)
+    title = title if title and title.strip() else None
+    titles = _title_lines(lower, url, title)
     # A line far weaker than the best title line is another product's name sharing words
     # with it (a related item, another size of the same range): a price after it is not
     # the product's.
@@ -207,9 +224,9 @@ def extract_from_text(text: str, *, url: str | None, locale: PageLocale | None) 
     if chosen is not None:
         chosen = sale_of_pair(page, chosen, candidates)
         guesses["price"] = Guess(chosen.match.amount, confidence, None, chosen.match.symbol)
-    title = _title_of(page.text, titles)
-    if title:
-        guesses["title"] = Guess(title, 0.4)
+    name = _title_of(page.text, titles, title)
+    if name:
+        guesses["title"] = Guess(name, 0.4)
     start = titles[0][0] if titles else 0
     end = min(len(lower), start + 20_000)
     oos = phrase_at(OUT_OF_STOCK_RE, lower, start, end, status=True)

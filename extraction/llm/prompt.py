@@ -137,22 +137,30 @@ def _product_window(body: str, title: str | None, max_chars: int) -> str:
     return first + gap + body[second_start : second_start + second_len]
 
 
-def prepare_page(*, html: str | None, text: str | None, max_chars: int) -> PageExcerpt:
+def prepare_page(
+    *, html: str | None, text: str | None, max_chars: int, doc_title: str | None = None
+) -> PageExcerpt:
     """The product's region of the page, at most ``max_chars`` characters.
 
     The extension's ``text`` (what the browser rendered) is preferred to text rebuilt from
-    ``html``, which cannot see CSS; the HTML still gives the ``<h1>``. The window starts a little
-    before the title (or, without one, before the first price) and runs on from there, where
-    the price, the buy button and the details usually are.
+    ``html``, which cannot see CSS; the HTML still gives the ``<h1>``. Without HTML, the
+    document title sent beside the text (``doc_title``: the body's text does not hold it) is
+    the excerpt's first line. The window starts a little before the title (or, without one,
+    before the first price) and runs on from there, where the price, the buy button and the
+    details usually are.
     """
     title: str | None = None
     body = ""
     if html:
         body, title = _html_to_text(html)
+    elif doc_title and doc_title.strip():
+        title = " ".join(doc_title.split())
     if text:
         body = text
     body = _collapse(body.replace("\x00", ""))
     if len(body) <= max_chars:
+        if title and not html:
+            body = (title + "\n" + body)[:max_chars]
         return PageExcerpt(text=body, title=title)
     window = _product_window(body, title, max_chars)
     if title and title not in window:

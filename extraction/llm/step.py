@@ -54,6 +54,7 @@ def llm_fill(
     url: str,
     html: str | None = None,
     text: str | None = None,
+    title: str | None = None,
     missing: set[str],
     clients: Sequence[LLMClient] | None = None,
     config: LLMConfig | None = None,
@@ -61,14 +62,16 @@ def llm_fill(
 ) -> LLMOutcome:
     """Ask the LLM for the ``missing`` fields of the product on this page; never raises.
 
-    ``clients`` defaults to the configured providers (:func:`get_llm_clients`), ``config`` and
-    ``breaker`` to the ones built from Django settings.
+    ``title`` is the page's document title, sent beside its text. ``clients`` defaults to the
+    configured providers (:func:`get_llm_clients`), ``config`` and ``breaker`` to the ones
+    built from Django settings.
     """
     try:
         return _llm_fill(
             url=url,
             html=html,
             text=text,
+            title=title,
             missing=missing,
             clients=clients,
             config=config,
@@ -84,6 +87,7 @@ def _llm_fill(
     url: str,
     html: str | None,
     text: str | None,
+    title: str | None,
     missing: set[str],
     clients: Sequence[LLMClient] | None,
     config: LLMConfig | None,
@@ -105,7 +109,7 @@ def _llm_fill(
             reason=", ".join(f"{name}:circuit_open" for name in names),
             attempts=[f"{name}:skipped" for name in names],
         )
-    page = prepare_page(html=html, text=text, max_chars=config.max_input_chars)
+    page = prepare_page(html=html, text=text, max_chars=config.max_input_chars, doc_title=title)
     if not page.text.strip():
         return LLMOutcome(status="unavailable", reason="empty_page")
     user = build_user_message(url=url, page=page, wanted=wanted, nonce=secrets.token_hex(8))

@@ -85,6 +85,29 @@ def test_text_only_input_still_finds_a_price(auth_client: APIClient) -> None:
     assert body["product"]["price"] == "249.99"
 
 
+# What the extension sends: the body's text (innerText holds no <title>) and, beside it, the
+# document's title.
+BODY_TEXT = (
+    "Recently viewed\nMilk Frother M1\n£39.99\nAdd to basket\nHome › Coffee\n"
+    "Espresso Machine X200\n£249.99\nAdd to basket\nIn stock"
+)
+
+
+def test_text_only_input_is_read_with_the_title_sent_beside_it(auth_client: APIClient) -> None:
+    url = "https://shop.example.com/p/48213"
+    title = "Espresso Machine X200 | Shop"
+    body = extract(auth_client, url=url, text=BODY_TEXT, title=title).json()
+    assert (body["product"]["title"], body["product"]["price"]) == (
+        "Espresso Machine X200",
+        "249.99",
+    )
+    # The title is part of what the answer is cached by: the same text without it is read
+    # again, not answered from the cache.
+    blind = extract(auth_client, url=url, text=BODY_TEXT).json()
+    assert blind["cached"] is False
+    assert (blind["product"]["title"], blind["product"]["price"]) == (None, "39.99")
+
+
 def test_extract_saves_into_the_given_carts(auth_client: APIClient, user: Any) -> None:
     cart = auth_client.post("/api/v1/carts/", {"name": "Kitchen"}, format="json").json()
     response = extract(auth_client, url=URL, html=PAGE, cart_ids=[cart["id"]])
@@ -162,6 +185,9 @@ def test_extract_into_another_users_cart_is_refused_before_any_work(
         ({"url": "https://shop.example.com/p"}, "html"),
         ({"url": "https://shop.example.com/p", "html": "", "text": ""}, "html"),
         ({"url": "https://shop.example.com/p", "text": "x" * 200_001}, "text"),
+        ({"url": "https://shop.example.com/p", "text": "x", "title": "t" * 1001}, "title"),
+        ({"url": "https://shop.example.com/p", "text": "x", "title": 42}, "title"),
+        ({"url": "https://shop.example.com/p", "text": "x", "title": ["a"]}, "title"),
         (
             {"url": "https://shop.example.com/p", "html": "<p>x</p>", "image_urls": ["x"] * 51},
             "image_urls",

@@ -301,6 +301,53 @@ def test_the_text_is_used_when_the_html_has_no_price() -> None:
     assert result.product["title"] == "Blue Kettle"
 
 
+# The extension sends the body's text (innerText), which does not hold the document's title,
+# and the title beside it.
+RECENTLY_VIEWED_TEXT = (
+    "Recently viewed\nRed Kettle\n£19.99\nAdd to basket\nHome › Kettles\nBlue Kettle\n£24.99\n"
+    "Add to basket\nIn stock"
+)
+
+
+@pytest.mark.parametrize("title", ["Blue Kettle | Kettle Shop", "Blue Kettle"])
+def test_text_only_input_is_read_with_the_document_title_sent_beside_it(title: str) -> None:
+    url = "https://kettles.example/p/12345"  # no words in the address to find the title by
+    result = extract_deterministic(url=url, text=RECENTLY_VIEWED_TEXT, title=title)
+    assert result.product["title"] == "Blue Kettle"
+    assert result.product["price"] == Decimal("24.99")
+    # Without it, the first amount beside a buy button is as good as any: another product's.
+    blind = extract_deterministic(url=url, text=RECENTLY_VIEWED_TEXT)
+    assert blind.product["title"] is None
+    assert blind.product["price"] == Decimal("19.99")
+
+
+def test_with_the_title_sent_apart_the_text_s_first_line_may_be_the_product_s_name() -> None:
+    text = "Blue Kettle\n£24.99\nAdd to basket"
+    url = "https://kettles.example/p/12345"
+    assert (
+        extract_deterministic(url=url, text=text, title="Blue Kettle | Kettle Shop").product[
+            "title"
+        ]
+        == "Blue Kettle"
+    )
+    # Without a title sent apart, the first line stands for the document title: not the name.
+    assert extract_deterministic(url=url, text=text).product["title"] is None
+
+
+def test_the_text_filling_in_for_the_html_is_read_with_the_html_s_own_title() -> None:
+    shell = page("<div id='app'></div>", head="<title>Blue Kettle | Kettle Shop</title>")
+    result = extract(shell, text=RECENTLY_VIEWED_TEXT, url="https://kettles.example/p/12345")
+    assert result.product["price"] == Decimal("24.99")
+
+
+def test_a_blank_or_overlong_title_sent_with_the_text_is_harmless() -> None:
+    url = "https://kettles.example/p/12345"
+    for title in ("", "   ", "x" * 5000):
+        result = extract_deterministic(url=url, text=RECENTLY_VIEWED_TEXT, title=title)
+        assert_well_formed(result)
+        assert result.product["price"] is not None
+
+
 def test_invalid_json_ld_is_still_read_and_reported() -> None:
     head = '<script type="application/ld+json">{"@type": "Product", "name": "Kettle",}</script>'
     result = extract(page(head=head))

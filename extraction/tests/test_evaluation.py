@@ -8,7 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from extraction.evaluation import Page, f1, load_pages, score_page, score_pages
+from extraction.evaluation import (
+    SENT_TEXT_MAX_CHARS,
+    Page,
+    SentText,
+    f1,
+    load_pages,
+    score_page,
+    score_pages,
+    sent_text,
+)
 
 
 @pytest.mark.parametrize(
@@ -68,3 +77,55 @@ def test_load_and_score_a_small_data_set(tmp_path: Path) -> None:
     assert score.f1("sku") == 1.0
     assert score.as_dict()["f1"] == {"price": 0.5, "sku": 1.0}
     assert [(e["page"], e["field"]) for e in score.errors] == [("k2", "price")]
+
+
+# --- the text the extension sends ------------------------------------------------------------
+
+SERVED = """<!DOCTYPE html><html><head><title>
+  Blue   Kettle | Kettle Shop </title><style>.x { color: red }</style></head><body>
+<svg><title>Basket icon</title></svg>
+<nav>Kettles   Toasters</nav>
+<div hidden><p>Email a friend: £19.99</p></div>
+<span style="display: none">Currency: USD</span>
+<span style="-webkit-backface-visibility: hidden">Shown</span>
+<div style="visibility:hidden">Size guide</div>
+<template><p>Template price £9.99</p></template>
+<noscript>Please enable JavaScript</noscript>
+<script>var price = "£1.00";</script>
+<main><h1>Blue Kettle</h1><p>£24.99</p><button>Add to basket</button></main>
+<footer>© Kettle Shop</footer>
+</body></html>"""
+
+
+def test_sent_text_is_what_the_browser_renders_and_the_title_goes_apart() -> None:
+    sent = sent_text(SERVED)
+    assert sent.title == "Blue Kettle | Kettle Shop"
+    lines = [line for line in sent.text.split("\n") if line]
+    assert lines[0] == "Kettles Toasters"  # the body's text: no <title>, spaces folded
+    for shown in ("Shown", "Blue Kettle", "£24.99", "Add to basket", "© Kettle Shop"):
+        assert shown in lines, shown
+    for hidden in ("£19.99", "USD", "Size guide", "£9.99", "JavaScript", "£1.00", "icon", "red"):
+        assert hidden not in sent.text, hidden
+
+
+def test_sent_text_keeps_a_hidden_block_holding_the_h1_and_places_streamed_blocks() -> None:
+    # Pages whose scripts reveal the product block ship it hidden; a streamed page sends a
+    # block late, hidden, and its script moves it to its placeholder.
+    html = (
+        "<html><body><div hidden><h1>Blue Kettle</h1><p>£24.99</p></div>"
+        '<p>Before</p><template id="B:1"></template><p>After</p>'
+        '<div hidden id="S:1"><p>Streamed details</p></div></body></html>'
+    )
+    text = sent_text(html).text
+    lines = [line for line in text.split("\n") if line]
+    assert lines == ["Blue Kettle", "£24.99", "Before", "Streamed details", "After"]
+
+
+def test_sent_text_of_what_cannot_be_parsed_is_empty() -> None:
+    assert sent_text("") == SentText(text="", title=None)
+    assert sent_text("<html><body><p>no title</p></body></html>").title is None
+
+
+def test_sent_text_is_cut_where_the_extension_cuts_it() -> None:
+    html = "<html><body><p>" + "a " * (SENT_TEXT_MAX_CHARS) + "</p></body></html>"
+    assert len(sent_text(html).text) == SENT_TEXT_MAX_CHARS

@@ -828,6 +828,32 @@ def test_prepare_page_keeps_the_title_when_the_window_misses_it() -> None:
     assert len(page.text) <= 500
 
 
+@pytest.mark.parametrize("repeat", [1, 3000])
+def test_prepare_page_of_text_alone_starts_with_the_title_sent_beside_it(repeat: int) -> None:
+    # The extension's text is the body's: the document title comes apart, and is the
+    # excerpt's first line, short page or cut to a window.
+    text = "menu " * repeat + "\nLamp shade, linen. 24,90 € incl. VAT" + " details" * repeat
+    page = prepare_page(html=None, text=text, max_chars=1000, doc_title="  Lamp   | Shop ")
+    assert page.title == "Lamp | Shop"
+    assert page.text.startswith("Lamp | Shop\n")
+    assert "24,90 €" in page.text
+    assert len(page.text) <= 1000
+
+
+def test_the_title_sent_with_the_text_reaches_the_model(
+    clients: list[LLMClient], breaker: CircuitBreaker, groq_server: FakeLLMServer
+) -> None:
+    text = "Jetzt 1.299,00 €\nAuf Lager"
+    groq_server.queue(FakeReply.json(GOOD_ANSWER))
+
+    outcome = fill(
+        clients, breaker, html=None, text=text, title=f"{TITLE} | Shop", missing={"title"}
+    )
+
+    assert page_block(groq_server.requests[0].user).endswith(f"{TITLE} | Shop\n{text}")
+    assert outcome.fields == {"title": TITLE}  # checked against the page the model read
+
+
 def test_page_price_amounts_read_a_shared_sign_and_split_cents() -> None:
     assert Decimal("2.25") in page_price_amounts("-50% statt 4.50 CHF 2.25 in den Warenkorb")
     assert Decimal("173.34") in page_price_amounts("Alege\n173 34 Lei\nRate lunare")

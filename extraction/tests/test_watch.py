@@ -74,6 +74,22 @@ def test_a_page_without_price_keeps_the_price(auth_client: Any) -> None:
     assert auth_client.get(f"/api/v1/items/{item['id']}/").json()["price"] == "19.99"
 
 
+def test_a_text_only_report_is_read_with_the_title_sent_beside_it(auth_client: Any) -> None:
+    save(auth_client)
+    text = "Recently viewed\nToaster\n€9.99\nAdd to basket\nKettle\n€17.49\nAdd to basket"
+    response = auth_client.post(
+        "/api/v1/watch/observations/",
+        {"url": URL, "text": text, "title": "Kettle | Shop"},
+        format="json",
+    )
+    assert response.status_code == 202, response.json()
+    body = response.json()
+    assert (body["price"], body["changed"]) == (
+        "17.49",
+        {"price": {"from": "19.99", "to": "17.49"}},
+    )
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -81,6 +97,8 @@ def test_a_page_without_price_keeps_the_price(auth_client: Any) -> None:
         {"url": URL},
         {"url": "ftp://x.example.com/a", "html": "<p>x</p>"},
         {"url": URL, "html": 5},
+        {"url": URL, "text": "£5", "title": "t" * 1001},
+        {"url": URL, "text": "£5", "title": {"a": 1}},
     ],
 )
 def test_bad_report_is_400(auth_client: Any, body: dict[str, Any]) -> None:

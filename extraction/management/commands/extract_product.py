@@ -46,7 +46,8 @@ def describe_io() -> str:
         "input (stdin), one JSON object per line:\n"
         f"  {{{inputs}}}\n"
         "  as POST /api/v1/extract/ takes it (url: the page's http(s) address; html and/or\n"
-        "  text: the saved page; image_urls: candidate images). Blank lines are skipped.\n"
+        "  text: the saved page; title: its document title, read with the text; image_urls:\n"
+        "  candidate images). Blank lines are skipped.\n"
         "\n"
         "output (stdout), one JSON object per non-blank input line, in input order:\n"
         f"  {{{outputs}}}\n"
@@ -106,6 +107,7 @@ class Command(BaseCommand):
                 url=params["url"],
                 html=params.get("html") or None,
                 text=params.get("text") or None,
+                title=params.get("title") or None,
                 image_urls=params.get("image_urls") or [],
                 use_cache=use_cache,
             )
