@@ -204,7 +204,9 @@ def extract(
     )
     if outcome.status == "used":
         _merge_llm(result, outcome)
-    page_check = _page_check(url=url, title=result.product.get("title"), html=html)
+    # Without HTML the URL layer answers, and it was trained on the document title: the
+    # product's name stands in only when no title came with the text.
+    page_check = _page_check(url=url, title=title or result.product.get("title"), html=html)
     image_check = _image_check(result=result, image_urls=image_urls, owner=owner)
 
     data = result.to_dict()

@@ -74,6 +74,23 @@ def test_a_value_the_item_refuses_is_dropped_and_the_rest_saved(user: Any) -> No
     assert item.image_url == ""
 
 
+def test_text_alone_is_checked_with_the_title_sent_beside_it() -> None:
+    """The page check's URL layer was trained on the URL with the document title: it reads the
+    title that came with the text, not the product name the text gave."""
+    from mlverify.page_check.services import classify_url
+
+    url = "https://kettles.example/p/12345"
+    text = "Home › Kettles\nBlue Kettle\n£24.99\nAdd to basket"
+    title = "Blue Kettle | Kettle Shop"
+    result = services.extract(url=url, text=text, title=title, use_cache=False)
+    assert result.body["product"]["title"] == "Blue Kettle"
+    check = result.body["page_check"]
+    with_title = classify_url(url=url, title=title)
+    with_name = classify_url(url=url, title="Blue Kettle")
+    assert with_title.status == "ok" and with_title.score != with_name.score
+    assert (check["status"], check["score"], check["method"]) == ("ok", with_title.score, "model")
+
+
 def test_a_cache_outage_costs_speed_not_the_answer(settings: Any) -> None:
     settings.CACHES = {
         "default": {
