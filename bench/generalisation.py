@@ -96,6 +96,7 @@ from extraction.deterministic import extract_deterministic  # noqa: E402
 from extraction.evaluation import (  # noqa: E402
     Page,
     Score,
+    SentText,
     f1,
     load_pages,
     score_page,
@@ -346,8 +347,19 @@ def run_stripped(page: Page) -> dict[str, Any]:
     return _timed("stripped", url=page.url, html=strip_structured(page.html))
 
 
+_SENT: dict[str, SentText] = {}
+
+
+def sent_of(page: Page) -> SentText:
+    """The text and title the extension sends with the page (read once per page: the text
+    mode and the misses' kinds both need it)."""
+    if page.key not in _SENT:
+        _SENT[page.key] = sent_text(page.html)
+    return _SENT[page.key]
+
+
 def run_text(page: Page) -> dict[str, Any]:
-    sent = sent_text(page.html)
+    sent = sent_of(page)
     return _timed("text", url=page.url, text=sent.text, title=sent.title)
 
 
@@ -717,7 +729,7 @@ def reach(
 
 
 def _visible_text(page: Page) -> str:
-    return sent_text(page.html).text
+    return sent_of(page).text
 
 
 #: Issue 17's extraction goals: (field, mode, bar). On page-types, whose truth is the page's

@@ -80,7 +80,13 @@ from extraction.types import ExtractionResult
 
 logger = structlog.get_logger(__name__)
 
-__all__ = ["MAX_HTML_CHARS", "MAX_TEXT_CHARS", "MAX_TITLE_CHARS", "extract_deterministic"]
+__all__ = [
+    "MAX_HTML_CHARS",
+    "MAX_TEXT_CHARS",
+    "MAX_TITLE_CHARS",
+    "document_title",
+    "extract_deterministic",
+]
 
 #: Longer HTML is cut (the API refuses more than 2 MB before it gets here).
 MAX_HTML_CHARS = 4_000_000
@@ -202,7 +208,7 @@ def _extract(
     locale = _page_locale(tree, data, url)
     result.locale = locale.tag
 
-    doc_title = _document_title(tree)
+    doc_title = document_title(tree)
     hints = title_hints(
         data.meta.first("og:title"),
         doc_title,
@@ -243,8 +249,8 @@ def _extract(
 
     if result.product["price"] is None and plain is not None:
         # The HTML gave no price (a shell page rendered by scripts): try the visible text.
-        title = doc_title or given_title
-        fill_from_text(result, plain, url=url, locale=locale, title=title, only_missing=True)
+        text_title = doc_title or given_title
+        fill_from_text(result, plain, url=url, locale=locale, title=text_title, only_missing=True)
     return result
 
 
@@ -259,7 +265,9 @@ def _base_url(tree: Any, url: str) -> str | None:
     return url or None
 
 
-def _document_title(tree: Any) -> str | None:
+def document_title(tree: Any) -> str | None:
+    """The page's ``<title>`` as a browser shows it (``document.title``: an SVG's is a
+    tooltip), its spaces folded, cut at :data:`MAX_TITLE_CHARS`; None when it has none."""
     for title in tree.iter("title"):
         parent = title.getparent()
         if parent is not None and parent.tag in ("svg", "symbol", "g"):

@@ -31,7 +31,8 @@ from typing import Any
 
 import html_text
 
-from extraction.heuristics.page_text import hidden_by_markup, place_streamed_segments
+from extraction.deterministic import document_title
+from extraction.heuristics.page_text import h1_holders, hidden_by_markup, place_streamed_segments
 from extraction.normalize import availability_in_stock, symbol_matches_currency
 
 __all__ = [
@@ -93,34 +94,27 @@ def sent_text(html: str) -> SentText:
     as served.
 
     ``capture.js`` sends the body's ``innerText``, which holds only what the browser renders:
-    no ``<title>`` (the document's goes apart, as ``document.title``: the first ``<title>``
-    not inside an SVG, its spaces folded; an SVG's is a tooltip), no ``<template>``,
-    ``<noscript>``, script or style, and nothing the page's markup hides (the ``hidden``
-    attribute, an inline ``display: none``: :func:`hidden_by_markup`). Its runs of spaces are
-    folded as ``capture.js`` folds them, and it is cut at :data:`SENT_TEXT_MAX_CHARS`.
+    no ``<title>`` (the document's goes apart, as ``document.title``:
+    :func:`~extraction.deterministic.document_title`; an SVG's is a tooltip), no
+    ``<template>``, ``<noscript>``, script or style, and nothing the page's markup hides
+    (:func:`hidden_by_markup`). Its runs of spaces are folded as ``capture.js`` folds them,
+    and it is cut at :data:`SENT_TEXT_MAX_CHARS`.
 
     Two things a page's own scripts do before the extension reads it are done here as the
     HTML path does them: the blocks a streamed page sends late are put in place
-    (:func:`place_streamed_segments`), and a hidden block holding the ``<h1>`` is kept (pages
-    whose scripts reveal the product block ship it hidden). What a style sheet hides by class
-    cannot be told without the style sheet and is kept.
+    (:func:`place_streamed_segments`), and a hidden block holding the ``<h1>`` is kept.
     """
     try:
         tree = html_text.parse_html(html)
     except Exception:  # noqa: BLE001 - lxml refuses some documents (empty, bad encodings)
         return SentText(text="", title=None)
-    title = None
-    for element in tree.iter("title"):
-        if not any(a.tag in ("svg", "symbol") for a in element.iterancestors()):
-            title = " ".join("".join(element.itertext()).split()) or None
-            break
+    title = document_title(tree)
     place_streamed_segments(tree)
-    h1_holders = {a for h1 in tree.iter("h1") for a in h1.iterancestors()}
+    holders = h1_holders(tree)
     unrendered = [
         el
         for el in tree.iter()
-        if isinstance(el.tag, str)
-        and (el.tag in _UNRENDERED_TAGS or (hidden_by_markup(el) and el not in h1_holders))
+        if isinstance(el.tag, str) and (el.tag in _UNRENDERED_TAGS or hidden_by_markup(el, holders))
     ]
     for el in unrendered:
         if el.getparent() is not None:  # drop_tree keeps the text after it (its tail)

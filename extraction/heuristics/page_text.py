@@ -243,44 +243,51 @@ RELATED_WORDS_RE = re.compile(
 _CLICKABLE_RE = re.compile("|".join(_CLICKABLE_WORDS))
 
 
-def _is_site_header(el: Any, h1_holders: frozenset[Any]) -> bool:
+def _is_site_header(el: Any, holders: frozenset[Any]) -> bool:
     """A ``<header>`` that is the site's (logo, menu, mini cart), not a product's or an
     article's: outside main/article/section, and without an ``<h1>`` of its own."""
     if any(a.tag in ("main", "article", "section") for a in el.iterancestors()):
         return False
-    return el not in h1_holders
+    return el not in holders
 
 
-def hidden_by_markup(el: Any) -> bool:
-    """Whether the page's own markup hides ``el``: its ``hidden`` attribute, or an inline
-    ``display: none`` or ``visibility: hidden``. (A class that a style sheet hides cannot be
-    told without the style sheet.)"""
-    if el.get("hidden") is not None:
-        return True
-    style = el.get("style")
-    return bool(style and _HIDDEN_STYLE_RE.search(style))
+def h1_holders(tree: Any) -> frozenset[Any]:
+    """The elements holding an ``<h1>`` (its ancestors), found once instead of a subtree
+    search per hidden or header element."""
+    return frozenset(a for h1 in tree.iter("h1") for a in h1.iterancestors())
 
 
-def _skip(el: Any, tag: str, keys: list[str], h1_holders: frozenset[Any]) -> bool:
-    """Whether an element's subtree is not part of the page a buyer reads (``h1_holders``:
+def hidden_by_markup(el: Any, holders: frozenset[Any]) -> bool:
+    """Whether the page's own markup hides ``el`` from the buyer: its ``hidden`` attribute,
+    or an inline ``display: none`` or ``visibility: hidden`` (a class that a style sheet
+    hides cannot be told without the style sheet). A hidden block holding the ``<h1>``
+    (``holders``: :func:`h1_holders`) is not: a page whose scripts reveal the product block
+    once they run ships it hidden, and it is that block, not a closed pop-up."""
+    if el.get("hidden") is None:
+        style = el.get("style")
+        if not (style and _HIDDEN_STYLE_RE.search(style)):
+            return False
+    return el not in holders
+
+
+def _skip(el: Any, tag: str, keys: list[str], holders: frozenset[Any]) -> bool:
+    """Whether an element's subtree is not part of the page a buyer reads (``holders``:
     the elements holding an ``<h1>``)."""
     if tag in _SKIP_TAGS:
         return True
-    if tag == "header" and _is_site_header(el, h1_holders):
+    if tag == "header" and _is_site_header(el, holders):
         return True
     if not keys:
         return False
     if "aria-modal" in keys and el.get("aria-modal") == "true":
         return True
-    if ("hidden" in keys or "style" in keys) and hidden_by_markup(el):
-        # A page whose scripts reveal the product block once they run ships it hidden: a
-        # hidden block holding an <h1> is that block, not a closed pop-up.
-        return el not in h1_holders
+    if ("hidden" in keys or "style" in keys) and hidden_by_markup(el, holders):
+        return True
     if tag in _CONTAINER_TAGS and ("id" in keys or "class" in keys):
         marker = ((el.get("id") or "") + " " + (el.get("class") or "")).lower()
         # A banner never holds the product's title: a main section whose class only says it
         # sits next to one ("with-cookie-info") is the page itself.
-        if _OVERLAY_RE.search(marker) and el not in h1_holders:
+        if _OVERLAY_RE.search(marker) and el not in holders:
             return True
     return False
 
@@ -356,9 +363,7 @@ def build_page_text(
     total = 0
     last = "\n"
     index = 0
-    # The elements holding an <h1> (a few ancestors each), found once instead of a subtree
-    # search per hidden or header element.
-    h1_holders = frozenset(a for h1 in tree.iter("h1") for a in h1.iterancestors())
+    holders = h1_holders(tree)
     try:
         walker = etree.iterwalk(tree, events=("start", "end"))
         for event, el in walker:
@@ -369,7 +374,7 @@ def build_page_text(
                 order[el] = index
                 offsets.append(total)
                 keys = el.keys()
-                if _skip(el, tag, keys, h1_holders):
+                if _skip(el, tag, keys, holders):
                     index += 1
                     walker.skip_subtree()
                     continue

@@ -496,13 +496,17 @@ _FREE_LINE_RE = re.compile(
 )
 
 
+#: A returns label ("Returns", "Retour", "Rücksendung"): its "Free" is not the product's.
+_RETURNS_RE = re.compile(r"return|retour|r[üu]ck")
+
+
 def free_slot(lower: str, start: int, end: int) -> bool:
     """Whether a line between ``start`` and ``end`` says the product is free, and is not the
     value of a shipping or returns label on the line before ("Delivery" then "Free")."""
     for found in _FREE_LINE_RE.finditer(lower, start, end):
         previous = lower[max(start, found.start() - 60) : found.start()].rstrip()
         label = previous.rsplit("\n", 1)[-1]
-        if not _SHIPPING_RE.search(label) and not re.search(r"return|retour|r[üu]ck", label):
+        if not _SHIPPING_RE.search(label) and not _RETURNS_RE.search(label):
             return True
     return False
 

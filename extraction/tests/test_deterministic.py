@@ -340,12 +340,16 @@ def test_the_text_filling_in_for_the_html_is_read_with_the_html_s_own_title() ->
     assert result.product["price"] == Decimal("24.99")
 
 
-def test_a_blank_or_overlong_title_sent_with_the_text_is_harmless() -> None:
+def test_a_blank_title_is_no_title_and_an_overlong_one_is_read_from_its_start() -> None:
     url = "https://kettles.example/p/12345"
-    for title in ("", "   ", "x" * 5000):
-        result = extract_deterministic(url=url, text=RECENTLY_VIEWED_TEXT, title=title)
+    for blank in ("", "   "):
+        result = extract_deterministic(url=url, text=RECENTLY_VIEWED_TEXT, title=blank)
         assert_well_formed(result)
-        assert result.product["price"] is not None
+        assert (result.product["title"], result.product["price"]) == (None, Decimal("19.99"))
+    overlong = "Blue Kettle | Kettle Shop | " + "Free delivery on kettles " * 400
+    result = extract_deterministic(url=url, text=RECENTLY_VIEWED_TEXT, title=overlong)
+    assert_well_formed(result)
+    assert (result.product["title"], result.product["price"]) == ("Blue Kettle", Decimal("24.99"))
 
 
 def test_invalid_json_ld_is_still_read_and_reported() -> None:
